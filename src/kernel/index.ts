@@ -1,0 +1,14 @@
+export { MailError, HttpError, isMailError } from './errors.ts';
+export { systemClock } from './types.ts';
+export type {
+  Clock,
+  Service,
+  Logger,
+  TlsPolicyMode,
+  DsnNotify,
+  RecipientSpec,
+  Envelope,
+  DeliveryReceipt,
+  DeliveryTarget,
+  Delivery,
+} from './types.ts';

@@ -1,0 +1,84 @@
+import type { Readable } from 'node:stream';
+
+export interface Clock {
+  now(): number; // epoch milliseconds
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** A long-running part of the process: listeners, workers. */
+export interface Service {
+  readonly name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Minimal structured logger (pino satisfies it). Never log bodies, passwords or keys. */
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+  child(bindings: object): Logger;
+}
+
+/** TLS policy for a destination domain; MTA-STS and DANE raise it later (linksec). */
+export type TlsPolicyMode = 'opportunistic' | 'required' | 'verified';
+
+export type DsnNotify = 'NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY';
+
+export interface RecipientSpec {
+  address: string;
+  /** RFC 3461 NOTIFY; undefined means the default (FAILURE, DELAY). */
+  notify?: DsnNotify[];
+  orcpt?: string;
+}
+
+/** What the queue keeps about a message besides its body. */
+export interface Envelope {
+  /** Reverse path; '' is the null sender (bounces). */
+  mailFrom: string;
+  recipients: RecipientSpec[];
+  /** RFC 8689 REQUIRETLS was given on MAIL FROM. */
+  requireTls: boolean;
+  smtpUtf8: boolean;
+  bodyType: '7BIT' | '8BITMIME' | 'BINARYMIME';
+  dsnRet?: 'FULL' | 'HDRS';
+  dsnEnvid?: string;
+  /** Authenticated submitter (SMTP AUTH user), if any. */
+  authUser?: string;
+  /** Client address as seen by ingress; for the audit log only. */
+  clientIp?: string;
+}
+
+/** One line of proof per delivery attempt (DESIGN "signed delivery receipts"). */
+export interface DeliveryReceipt {
+  at: number;
+  recipient: string;
+  mxHost: string | null;
+  ip: string | null;
+  port: number | null;
+  tlsVersion: string | null;
+  cipher: string | null;
+  certSubject: string | null;
+  certVerified: boolean;
+  /** The remote server's reply line, or our own reason when no server answered. */
+  reply: string;
+  outcome: 'delivered' | 'deferred' | 'failed';
+}
+
+/**
+ * One transactional delivery interface (maddy's DeliveryTarget): the queue, remote delivery,
+ * the smarthost relay and (later) the pickup store all implement it.
+ */
+export interface DeliveryTarget {
+  start(envelope: Omit<Envelope, 'recipients'>): Promise<Delivery>;
+}
+
+export interface Delivery {
+  addRecipient(recipient: RecipientSpec): Promise<void>;
+  /** The body as it arrived (CRLF line ends, not dot-stuffed). */
+  body(content: Readable): Promise<void>;
+  commit(): Promise<{ id: string }>;
+  abort(): Promise<void>;
+}
