@@ -1,0 +1,101 @@
+import { z } from 'zod';
+
+const listener = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535),
+  enabled: z.boolean().default(true),
+});
+
+const tlsPolicy = z.enum(['opportunistic', 'required', 'verified']);
+
+/** One typed config; defaults live here so `sealgate serve` runs with no file at all. */
+export const configSchema = z.strictObject({
+  hostname: z.string().min(1).default('sealgate.localhost'),
+  dataDir: z.string().default('./data'),
+  store: z
+    .strictObject({
+      /** `sqlite:<path>` (default: <dataDir>/sealgate.db) or `postgres://…` */
+      url: z.string().optional(),
+    })
+    .prefault({}),
+  vault: z
+    .strictObject({
+      /** Default: <dataDir>/master.key, created by `sealgate init` with mode 0600. */
+      masterKeyFile: z.string().optional(),
+    })
+    .prefault({}),
+  tls: z
+    .strictObject({
+      /** PEM files; when absent a self-signed certificate is made at first start. */
+      certFile: z.string().optional(),
+      keyFile: z.string().optional(),
+    })
+    .prefault({}),
+  listeners: z
+    .strictObject({
+      inbound: listener.default({ host: '127.0.0.1', port: 2525, enabled: true }),
+      submission: listener.default({ host: '127.0.0.1', port: 2587, enabled: true }),
+      submissionTls: listener.default({ host: '127.0.0.1', port: 2465, enabled: true }),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      maxMessageBytes: z.number().int().positive().default(50 * 1024 * 1024),
+      maxRecipients: z.number().int().positive().default(100),
+      maxCommandLineBytes: z.number().int().min(512).default(512),
+      maxTextLineBytes: z.number().int().min(1000).default(1000),
+      maxReceivedHeaders: z.number().int().positive().default(50),
+      maxConnectionsPerIp: z.number().int().positive().default(20),
+      maxCommandsPerMinute: z.number().int().positive().default(600),
+      idleTimeoutMs: z.number().int().positive().default(300_000),
+      sessionTimeoutMs: z.number().int().positive().default(1_800_000),
+      maxAuthFailures: z.number().int().positive().default(3),
+      maxUnauthenticatedCommands: z.number().int().positive().default(20),
+    })
+    .prefault({}),
+  /** Domains the inbound listener accepts mail for, each relayed to its smarthost. */
+  domains: z
+    .record(
+      z.string(),
+      z.strictObject({
+        smarthost: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port'),
+      }),
+    )
+    .default({}),
+  delivery: z
+    .strictObject({
+      dnsServers: z.array(z.string()).default([]),
+      /** Destination SMTP port; 25 except in tests. */
+      port: z.number().int().min(1).max(65535).default(25),
+      concurrency: z.number().int().positive().default(20),
+      perDomainConcurrency: z.number().int().positive().default(10),
+      connectTimeoutMs: z.number().int().positive().default(30_000),
+      commandTimeoutMs: z.number().int().positive().default(300_000),
+      defaultTlsPolicy: tlsPolicy.default('opportunistic'),
+      tlsPolicies: z.record(z.string(), tlsPolicy).default({}),
+      /** Extra CA certificates (PEM files) trusted for `verified`, beside the system store. */
+      extraCaFiles: z.array(z.string()).default([]),
+      ipFamilies: z.array(z.union([z.literal(4), z.literal(6)])).default([4, 6]),
+    })
+    .prefault({}),
+  queue: z
+    .strictObject({
+      /** Delays between attempts (ms); the last repeats until maxAgeMs. */
+      retryScheduleMs: z
+        .array(z.number().int().positive())
+        .default([60_000, 5 * 60_000, 15 * 60_000, 30 * 60_000, 60 * 60_000, 2 * 3_600_000, 4 * 3_600_000]),
+      maxAgeMs: z.number().int().positive().default(5 * 24 * 3_600_000),
+      delayNoticeAfterMs: z.number().int().positive().default(4 * 3_600_000),
+      leaseMs: z.number().int().positive().default(10 * 60_000),
+      pollIntervalMs: z.number().int().positive().default(1_000),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,75 @@
+import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
+import { open, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+/**
+ * Message bodies (already encrypted by the vault) as files in <dataDir>/blobs. A write is
+ * durable when `write` resolves: the file and its directory are fsynced, and it appears under
+ * its final name only after that (tmp + rename), so a crash never leaves a half file named
+ * as a finished one.
+ */
+export interface BlobStore {
+  write(id: string, content: Readable): Promise<number>;
+  read(id: string): Readable;
+  remove(id: string): Promise<void>;
+  exists(id: string): Promise<boolean>;
+  readonly dir: string;
+}
+
+const safeId = /^[A-Za-z0-9_-]{8,64}$/;
+
+export function openBlobStore(dir: string): BlobStore {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmpDir = path.join(dir, 'tmp');
+  mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
+  const pathOf = (id: string) => {
+    if (!safeId.test(id)) throw new Error(`invalid blob id ${JSON.stringify(id)}`);
+    // Two-level fan-out keeps directories small at millions of messages.
+    return path.join(dir, id.slice(0, 2), id);
+  };
+
+  async function fsyncPath(target: string): Promise<void> {
+    const handle = await open(target, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  return {
+    dir,
+    async write(id, content) {
+      const finalPath = pathOf(id);
+      const tmpPath = path.join(tmpDir, `${id}.${process.pid}.tmp`);
+      const out = createWriteStream(tmpPath, { mode: 0o600 });
+      try {
+        await pipeline(content, out);
+        await fsyncPath(tmpPath);
+        mkdirSync(path.dirname(finalPath), { recursive: true, mode: 0o700 });
+        await rename(tmpPath, finalPath);
+        await fsyncPath(path.dirname(finalPath));
+      } catch (error) {
+        await rm(tmpPath, { force: true });
+        throw error;
+      }
+      return out.bytesWritten;
+    },
+    read(id) {
+      return createReadStream(pathOf(id), { highWaterMark: 256 * 1024 });
+    },
+    async remove(id) {
+      await rm(pathOf(id), { force: true });
+    },
+    async exists(id) {
+      try {
+        await stat(pathOf(id));
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}

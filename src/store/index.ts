@@ -1,0 +1,3 @@
+export type { Database, Db, Store, StoreCapabilities, MessagesTable, RecipientsTable, ReceiptsTable, UsersTable } from './schema.ts';
+export { openBlobStore } from './blobs.ts';
+export type { BlobStore } from './blobs.ts';

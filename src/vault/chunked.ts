@@ -1,0 +1,189 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+
+/*
+ * Envelope encryption at rest. File layout:
+ *   "SGV1" | wrapped data key (iv 12 | ciphertext 32 | tag 16) | plain chunk size (u32 BE)
+ *   then chunks: length (u32 BE) | ciphertext | tag 16
+ * Each chunk's nonce is its index; its AAD is the header, the index and a final flag, so
+ * reordering, truncation (no final chunk) and splicing between files all fail to decrypt.
+ */
+const MAGIC = Buffer.from('SGV1');
+const WRAPPED_LEN = 12 + 32 + 16;
+const HEADER_LEN = MAGIC.length + WRAPPED_LEN + 4;
+export const DEFAULT_CHUNK = 64 * 1024;
+const MAX_CHUNK = 4 * 1024 * 1024;
+
+export class VaultIntegrityError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'VaultIntegrityError';
+  }
+}
+
+function nonceFor(index: number): Buffer {
+  const nonce = Buffer.alloc(12);
+  nonce.writeUInt32BE(Math.floor(index / 2 ** 32), 4);
+  nonce.writeUInt32BE(index >>> 0, 8);
+  return nonce;
+}
+
+function aadFor(header: Buffer, index: number, final: boolean): Buffer {
+  const tail = Buffer.alloc(9);
+  tail.writeUInt32BE(Math.floor(index / 2 ** 32), 0);
+  tail.writeUInt32BE(index >>> 0, 4);
+  tail[8] = final ? 1 : 0;
+  return Buffer.concat([header, tail]);
+}
+
+export function wrapKey(masterKey: Buffer, dataKey: Buffer): Buffer {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', masterKey, iv);
+  cipher.setAAD(MAGIC);
+  const ct = Buffer.concat([cipher.update(dataKey), cipher.final()]);
+  return Buffer.concat([iv, ct, cipher.getAuthTag()]);
+}
+
+export function unwrapKey(masterKey: Buffer, wrapped: Buffer): Buffer {
+  const decipher = createDecipheriv('aes-256-gcm', masterKey, wrapped.subarray(0, 12));
+  decipher.setAAD(MAGIC);
+  decipher.setAuthTag(wrapped.subarray(44, 60));
+  try {
+    return Buffer.concat([decipher.update(wrapped.subarray(12, 44)), decipher.final()]);
+  } catch {
+    throw new VaultIntegrityError('data key cannot be unwrapped: wrong master key or damaged file');
+  }
+}
+
+function sealChunk(dataKey: Buffer, header: Buffer, index: number, plain: Buffer, final: boolean): Buffer {
+  const cipher = createCipheriv('aes-256-gcm', dataKey, nonceFor(index));
+  cipher.setAAD(aadFor(header, index, final));
+  const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(ct.length);
+  return Buffer.concat([length, ct, cipher.getAuthTag()]);
+}
+
+export class EncryptStream extends Transform {
+  private readonly dataKey = randomBytes(32);
+  private readonly header: Buffer;
+  private pending: Buffer[] = [];
+  private pendingLength = 0;
+  private index = 0;
+  private readonly chunkSize: number;
+
+  constructor(masterKey: Buffer, chunkSize = DEFAULT_CHUNK) {
+    super();
+    this.chunkSize = chunkSize;
+    const size = Buffer.alloc(4);
+    size.writeUInt32BE(chunkSize);
+    this.header = Buffer.concat([MAGIC, wrapKey(masterKey, this.dataKey), size]);
+    this.push(this.header);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.pending.push(chunk);
+    this.pendingLength += chunk.length;
+    // Keep one full chunk back so the last one can be sealed with the final flag.
+    while (this.pendingLength > this.chunkSize) {
+      const all = Buffer.concat(this.pending);
+      this.push(sealChunk(this.dataKey, this.header, this.index++, all.subarray(0, this.chunkSize), false));
+      const rest = all.subarray(this.chunkSize);
+      this.pending = [rest];
+      this.pendingLength = rest.length;
+    }
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    this.push(sealChunk(this.dataKey, this.header, this.index++, Buffer.concat(this.pending), true));
+    this.pending = [];
+    done();
+  }
+}
+
+export class DecryptStream extends Transform {
+  private buffer: Buffer = Buffer.alloc(0);
+  private header: Buffer | null = null;
+  private dataKey: Buffer | null = null;
+  private index = 0;
+  private finished = false;
+  private readonly masterKey: Buffer;
+
+  constructor(masterKey: Buffer) {
+    super();
+    this.masterKey = masterKey;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
+    try {
+      this.drain();
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
+  }
+
+  private drain(): void {
+    if (!this.header) {
+      if (this.buffer.length < HEADER_LEN) return;
+      this.header = this.buffer.subarray(0, HEADER_LEN);
+      if (!this.header.subarray(0, 4).equals(MAGIC)) throw new VaultIntegrityError('not a Sealgate vault object (bad magic)');
+      this.dataKey = unwrapKey(this.masterKey, this.header.subarray(4, 4 + WRAPPED_LEN));
+      this.buffer = this.buffer.subarray(HEADER_LEN);
+    }
+    while (this.buffer.length >= 4) {
+      const length = this.buffer.readUInt32BE(0);
+      if (length > MAX_CHUNK) throw new VaultIntegrityError('damaged vault object (chunk length out of range)');
+      if (this.buffer.length < 4 + length + 16) return;
+      if (this.finished) throw new VaultIntegrityError('damaged vault object (data after the final chunk)');
+      const ct = this.buffer.subarray(4, 4 + length);
+      const tag = this.buffer.subarray(4 + length, 4 + length + 16);
+      this.buffer = this.buffer.subarray(4 + length + 16);
+      // The final flag is not stored: a chunk is final exactly when nothing follows it.
+      const plain = this.open(ct, tag, false) ?? this.open(ct, tag, true);
+      if (!plain) throw new VaultIntegrityError(`damaged vault object (chunk ${this.index} fails authentication)`);
+      this.index++;
+      this.push(plain.data);
+      if (plain.final) this.finished = true;
+    }
+  }
+
+  private open(ct: Buffer, tag: Buffer, final: boolean): { data: Buffer; final: boolean } | null {
+    const decipher = createDecipheriv('aes-256-gcm', this.dataKey!, nonceFor(this.index));
+    decipher.setAAD(aadFor(this.header!, this.index, final));
+    decipher.setAuthTag(tag);
+    try {
+      return { data: Buffer.concat([decipher.update(ct), decipher.final()]), final };
+    } catch {
+      return null;
+    }
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (!this.finished || this.buffer.length) {
+      done(new VaultIntegrityError('truncated vault object (torn write): no final chunk'));
+      return;
+    }
+    done();
+  }
+}
+
+/** Whole-buffer helpers for small secrets (server shares, settings). */
+export function sealBuffer(masterKey: Buffer, plain: Buffer): Buffer {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', masterKey, iv);
+  const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), ct]);
+}
+
+export function openBuffer(masterKey: Buffer, sealed: Buffer): Buffer {
+  const decipher = createDecipheriv('aes-256-gcm', masterKey, sealed.subarray(0, 12));
+  decipher.setAuthTag(sealed.subarray(12, 28));
+  try {
+    return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]);
+  } catch {
+    throw new VaultIntegrityError('sealed value fails authentication');
+  }
+}

@@ -1,0 +1,27 @@
+import type { Readable } from 'node:stream';
+import { DecryptStream, EncryptStream, openBuffer, sealBuffer } from './chunked.ts';
+
+export { VaultIntegrityError, EncryptStream, DecryptStream } from './chunked.ts';
+export { loadMasterKey, createMasterKey, MasterKeyError } from './master-key.ts';
+export { ensureSelfSignedCertificate } from './self-signed.ts';
+
+export interface Vault {
+  encryptStream(): EncryptStream;
+  decrypt(source: Readable): Readable;
+  seal(plain: Buffer): Buffer;
+  open(sealed: Buffer): Buffer;
+}
+
+export function createVault(masterKey: Buffer): Vault {
+  if (masterKey.length !== 32) throw new Error('master key must be 32 bytes');
+  return {
+    encryptStream: () => new EncryptStream(masterKey),
+    decrypt(source) {
+      const out = new DecryptStream(masterKey);
+      source.on('error', (error) => out.destroy(error));
+      return source.pipe(out);
+    },
+    seal: (plain) => sealBuffer(masterKey, plain),
+    open: (sealed) => openBuffer(masterKey, sealed),
+  };
+}
