@@ -1,4 +1,5 @@
-import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { Migration, MigrationProvider } from 'kysely/migration';
 import type { StoreCapabilities } from '../schema.ts';
 
 /** One set of migrations for both engines; only capability flags differ. */
@@ -64,7 +65,6 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
           .addColumn('created_at', bigint, (c) => c.notNull())
           .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
           .execute();
-        void sql;
       },
     },
   };

@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { hasPostgres, openTestStore, type TestStore } from '../../test/helpers/stores.ts';
+import { MailError, type Envelope } from '../kernel/index.ts';
+import { openBlobStore } from '../store/index.ts';
+import { createVault, VaultIntegrityError } from '../vault/index.ts';
+import { Queue } from './queue.ts';
+
+const silent = { info() {}, warn() {}, error() {}, debug() {}, child() { return silent; } };
+
+function envelope(recipients: string[]): Envelope {
+  return { mailFrom: 'alice@sender.test', recipients: recipients.map((address) => ({ address })), requireTls: false, smtpUtf8: false, bodyType: '8BITMIME' };
+}
+
+async function text(stream: Readable): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const part of stream) parts.push(part as Buffer);
+  return Buffer.concat(parts).toString();
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`queue on ${dialect}`, async () => {
+    const available = dialect === 'sqlite' || (await hasPostgres());
+    let current: TestStore | undefined;
+    let now = 1_700_000_000_000;
+    const clock = { now: () => now };
+
+    async function makeQueue() {
+      current = await openTestStore(dialect);
+      const blobs = openBlobStore(path.join(current.dir, 'blobs'));
+      return { queue: new Queue({ store: current.store, blobs, vault: createVault(randomBytes(32)), clock, logger: silent }), blobs };
+    }
+
+    afterEach(async () => {
+      await current?.cleanup();
+      current = undefined;
+    });
+
+    it.skipIf(!available)('stores the body encrypted and hands it back', async () => {
+      const { queue, blobs } = await makeQueue();
+      const body = 'Subject: plans\r\n\r\nThe secret launch code is 31337.\r\n';
+      const { id } = await queue.enqueue(envelope(['bob@a.test']), Readable.from([Buffer.from(body)]));
+      for (const file of filesUnder(blobs.dir)) expect(readFileSync(file).includes('31337')).toBe(false);
+      expect(await text(queue.openBody(id))).toBe(body);
+      if (dialect === 'sqlite') expect(readFileSync(path.join(current!.dir, 'test.db')).includes('31337')).toBe(false);
+    });
+
+    it.skipIf(!available)('leases due recipients grouped by domain, once', async () => {
+      const { queue } = await makeQueue();
+      const { id } = await queue.enqueue(envelope(['b1@a.test', 'b2@A.test', 'c@b.test']), Readable.from([Buffer.from('x\r\n')]));
+      const groups = await queue.lease('node-1', 10, 60_000);
+      expect(groups.map((g) => [g.domain, g.recipients.length]).sort()).toEqual([['a.test', 2], ['b.test', 1]]);
+      expect(groups[0].messageId).toBe(id);
+      expect(await queue.lease('node-2', 10, 60_000)).toEqual([]);
+      now += 61_000; // lease expired: another node may take it
+      expect((await queue.lease('node-2', 10, 60_000)).length).toBe(2);
+    });
+
+    it.skipIf(!available)('settles, retries later, and reports when a message is done', async () => {
+      const { queue } = await makeQueue();
+      const { id } = await queue.enqueue(envelope(['b1@a.test', 'b2@a.test']), Readable.from([Buffer.from('x\r\n')]));
+      const [group] = await queue.lease('n', 10, 60_000);
+      const [r1, r2] = group.recipients;
+      const receipt = { at: now, recipient: r1.address, mxHost: 'mx.a.test', ip: '127.0.0.10', port: 25, tlsVersion: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', certSubject: 'CN=mx.a.test', certVerified: true, reply: '250 2.0.0 Ok: queued as 1234', outcome: 'delivered' as const };
+      expect(await queue.settle(id, [
+        { recipientId: r1.id, state: 'delivered', reply: receipt.reply, receipt },
+        { recipientId: r2.id, state: 'queued', reply: '451 4.3.0 try later', nextAttemptAt: now + 60_000 },
+      ])).toBe(false);
+      expect(await queue.lease('n', 10, 60_000)).toEqual([]);
+      now += 60_000;
+      const [again] = await queue.lease('n', 10, 60_000);
+      expect(again.recipients.map((r) => [r.id, r.attempts])).toEqual([[r2.id, 1]]);
+      expect(await queue.settle(id, [{ recipientId: r2.id, state: 'failed', reply: '550 5.1.1 no such user' }])).toBe(true);
+      const detail = await queue.show(id);
+      expect(detail?.receipts[0]).toMatchObject({ reply: '250 2.0.0 Ok: queued as 1234', tlsVersion: 'TLSv1.3', certVerified: true });
+      expect(detail?.recipients.map((r) => r.state)).toEqual(['delivered', 'failed']);
+      await queue.reap(id);
+      expect(await queue.reapFinished()).toBe(0);
+    });
+
+    it.skipIf(!available)('commits nothing when the body stream fails (the 250 is never sent)', async () => {
+      const { queue, blobs } = await makeQueue();
+      const body = new Readable({ read() {} });
+      const pending = queue.enqueue(envelope(['b@a.test']), body);
+      body.push(Buffer.from('partial'));
+      setTimeout(() => body.destroy(new MailError(554, '5.6.11', 'Bare LF', 'smtp')), 10);
+      await expect(pending).rejects.toMatchObject({ code: 554, enhanced: '5.6.11' });
+      expect(await queue.list()).toEqual([]);
+      expect(filesUnder(blobs.dir).filter((f) => !f.includes(`${path.sep}tmp${path.sep}`) && statSync(f).size > 0)).toEqual([]);
+    });
+
+    it.skipIf(!available)('refuses to hand out a torn body', async () => {
+      const { queue, blobs } = await makeQueue();
+      const { id } = await queue.enqueue(envelope(['b@a.test']), Readable.from([randomBytes(100_000)]));
+      const file = filesUnder(blobs.dir).find((f) => f.endsWith(id))!;
+      const { truncateSync } = await import('node:fs');
+      truncateSync(file, statSync(file).size - 100);
+      await expect(text(queue.openBody(id))).rejects.toBeInstanceOf(VaultIntegrityError);
+    });
+
+    it.skipIf(!available)('releases its own leases after a restart', async () => {
+      const { queue } = await makeQueue();
+      await queue.enqueue(envelope(['b@a.test']), Readable.from([Buffer.from('x')]));
+      expect((await queue.lease('node-a', 10, 600_000)).length).toBe(1);
+      expect(await queue.releaseLeases('node-a')).toBe(1);
+      expect((await queue.lease('node-a', 10, 600_000)).length).toBe(1);
+    });
+  });
+}

@@ -1,0 +1,354 @@
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { sql } from 'kysely';
+import type { Clock, DeliveryReceipt, DsnNotify, Envelope, Logger } from '../kernel/index.ts';
+import { MailError } from '../kernel/index.ts';
+import type { BlobStore, Store } from '../store/index.ts';
+import type { Vault } from '../vault/index.ts';
+
+export type StoredEnvelope = Omit<Envelope, 'recipients'>;
+
+export interface QueuedRecipient {
+  id: number;
+  address: string;
+  domain: string;
+  notify?: DsnNotify[];
+  orcpt?: string;
+  attempts: number;
+}
+
+/** Recipients of one message for one domain, leased together: one SMTP transaction. */
+export interface LeasedGroup {
+  messageId: string;
+  domain: string;
+  envelope: StoredEnvelope;
+  size: number;
+  createdAt: number;
+  delayNoticeSent: boolean;
+  recipients: QueuedRecipient[];
+}
+
+export interface Settlement {
+  recipientId: number;
+  state: 'delivered' | 'failed' | 'queued';
+  reply: string;
+  /** Required when state is 'queued'. */
+  nextAttemptAt?: number;
+  receipt?: DeliveryReceipt;
+}
+
+export interface MessageSummary {
+  id: string;
+  mailFrom: string;
+  size: number;
+  createdAt: number;
+  recipients: { id: number; address: string; state: string; attempts: number; nextAttemptAt: number; lastReply: string | null }[];
+}
+
+export interface MessageDetail extends MessageSummary {
+  envelope: StoredEnvelope;
+  receipts: DeliveryReceipt[];
+}
+
+function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+}
+
+function newMessageId(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+export class Queue {
+  private readonly store: Store;
+  private readonly blobs: BlobStore;
+  private readonly vault: Vault;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+
+  constructor(deps: { store: Store; blobs: BlobStore; vault: Vault; clock: Clock; logger: Logger }) {
+    this.store = deps.store;
+    this.blobs = deps.blobs;
+    this.vault = deps.vault;
+    this.clock = deps.clock;
+    this.logger = deps.logger;
+  }
+
+  /**
+   * Durable when it resolves: the encrypted body is fsynced and the envelope committed.
+   * Only then may ingress answer 250. A body stream that errors aborts the whole enqueue.
+   */
+  async enqueue(envelope: Envelope, body: Readable): Promise<{ id: string }> {
+    if (envelope.recipients.length === 0) throw new MailError(554, '5.5.1', 'No valid recipients', 'queue');
+    const id = newMessageId();
+    const now = this.clock.now();
+    const encrypt = this.vault.encryptStream();
+    let plainBytes = 0;
+    body.on('data', (chunk: Buffer) => {
+      plainBytes += chunk.length;
+    });
+    body.on('error', (error) => encrypt.destroy(error));
+    try {
+      await this.blobs.write(id, body.pipe(encrypt));
+    } catch (error) {
+      if (error instanceof MailError) throw error;
+      this.logger.error({ err: (error as Error).message, messageId: id }, 'queue write failed');
+      throw new MailError(451, '4.3.0', 'Could not store the message; try again later', 'queue', { cause: error });
+    }
+    const { recipients, ...rest } = envelope;
+    try {
+      await this.store.db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('messages')
+          .values({ id, mail_from: envelope.mailFrom, envelope: JSON.stringify(rest), size: plainBytes, blob: id, created_at: now, delay_notice_sent: 0, done_at: null })
+          .execute();
+        await trx
+          .insertInto('recipients')
+          .values(
+            recipients.map((r) => ({
+              message_id: id,
+              address: r.address,
+              domain: domainOf(r.address),
+              notify: r.notify ? r.notify.join(',') : null,
+              orcpt: r.orcpt ?? null,
+              state: 'queued',
+              attempts: 0,
+              next_attempt_at: now,
+              lease_owner: null,
+              lease_until: null,
+              last_reply: null,
+              updated_at: now,
+            })),
+          )
+          .execute();
+      });
+    } catch (error) {
+      await this.blobs.remove(id).catch(() => undefined);
+      this.logger.error({ err: (error as Error).message, messageId: id }, 'queue commit failed');
+      throw new MailError(451, '4.3.0', 'Could not store the message; try again later', 'queue', { cause: error });
+    }
+    return { id };
+  }
+
+  /** Decrypted body stream; errors with VaultIntegrityError if the stored object is damaged. */
+  openBody(messageId: string): Readable {
+    return this.vault.decrypt(this.blobs.read(messageId));
+  }
+
+  /** Hands out due recipients, grouped by message and domain, under a lease. */
+  async lease(owner: string, limit: number, leaseMs: number): Promise<LeasedGroup[]> {
+    const now = this.clock.now();
+    const leaseUntil = now + leaseMs;
+    const due = sql<boolean>`state = 'queued' and next_attempt_at <= ${now} and (lease_until is null or lease_until < ${now})`;
+    let rows: { id: number; message_id: string; address: string; domain: string; notify: string | null; orcpt: string | null; attempts: number }[];
+    if (this.store.capabilities.skipLocked) {
+      const result = await sql<(typeof rows)[number]>`
+        update recipients set lease_owner = ${owner}, lease_until = ${leaseUntil}
+        where id in (select id from recipients where ${due} order by next_attempt_at limit ${limit} for update skip locked)
+        returning id, message_id, address, domain, notify, orcpt, attempts`.execute(this.store.db);
+      rows = result.rows;
+    } else {
+      // SQLite has one writer at a time, so a plain UPDATE … RETURNING is already exclusive.
+      const result = await sql<(typeof rows)[number]>`
+        update recipients set lease_owner = ${owner}, lease_until = ${leaseUntil}
+        where id in (select id from recipients where ${due} order by next_attempt_at limit ${limit})
+        returning id, message_id, address, domain, notify, orcpt, attempts`.execute(this.store.db);
+      rows = result.rows;
+    }
+    if (rows.length === 0) return [];
+    const messageIds = [...new Set(rows.map((r) => r.message_id))];
+    const messages = await this.store.db.selectFrom('messages').selectAll().where('id', 'in', messageIds).execute();
+    const byId = new Map(messages.map((m) => [m.id, m]));
+    const groups = new Map<string, LeasedGroup>();
+    for (const row of rows) {
+      const message = byId.get(row.message_id);
+      if (!message) continue;
+      const key = `${row.message_id}\u0000${row.domain}`;
+      let group = groups.get(key);
+      if (!group) {
+        group = {
+          messageId: message.id,
+          domain: row.domain,
+          envelope: JSON.parse(message.envelope) as StoredEnvelope,
+          size: Number(message.size),
+          createdAt: Number(message.created_at),
+          delayNoticeSent: message.delay_notice_sent === 1,
+          recipients: [],
+        };
+        groups.set(key, group);
+      }
+      group.recipients.push({
+        id: row.id,
+        address: row.address,
+        domain: row.domain,
+        notify: row.notify ? (row.notify.split(',') as DsnNotify[]) : undefined,
+        orcpt: row.orcpt ?? undefined,
+        attempts: Number(row.attempts),
+      });
+    }
+    return [...groups.values()];
+  }
+
+  /** After a restart, this node's own leases are void: its deliveries died with it. */
+  async releaseLeases(owner: string): Promise<number> {
+    const result = await this.store.db
+      .updateTable('recipients')
+      .set({ lease_owner: null, lease_until: null })
+      .where('lease_owner', '=', owner)
+      .where('state', '=', 'queued')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  /** Records the outcome of an attempt; returns true when the message has no work left. */
+  async settle(messageId: string, settlements: Settlement[]): Promise<boolean> {
+    const now = this.clock.now();
+    return this.store.db.transaction().execute(async (trx) => {
+      for (const s of settlements) {
+        await trx
+          .updateTable('recipients')
+          .set((eb) => ({
+            state: s.state,
+            attempts: eb('attempts', '+', 1),
+            next_attempt_at: s.nextAttemptAt ?? now,
+            lease_owner: null,
+            lease_until: null,
+            last_reply: s.reply.slice(0, 1000),
+            updated_at: now,
+          }))
+          .where('id', '=', s.recipientId)
+          .execute();
+        if (s.receipt) {
+          const r = s.receipt;
+          await trx
+            .insertInto('receipts')
+            .values({
+              message_id: messageId,
+              recipient_id: s.recipientId,
+              at: r.at,
+              mx_host: r.mxHost,
+              ip: r.ip,
+              port: r.port,
+              tls_version: r.tlsVersion,
+              cipher: r.cipher,
+              cert_subject: r.certSubject,
+              cert_verified: r.certVerified ? 1 : 0,
+              reply: r.reply.slice(0, 1000),
+              outcome: r.outcome,
+            })
+            .execute();
+        }
+      }
+      const open = await trx
+        .selectFrom('recipients')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('message_id', '=', messageId)
+        .where('state', '=', 'queued')
+        .executeTakeFirstOrThrow();
+      const done = Number(open.n) === 0;
+      if (done) await trx.updateTable('messages').set({ done_at: now }).where('id', '=', messageId).execute();
+      return done;
+    });
+  }
+
+  async markDelayNoticeSent(messageId: string): Promise<void> {
+    await this.store.db.updateTable('messages').set({ delay_notice_sent: 1 }).where('id', '=', messageId).execute();
+  }
+
+  /** Deletes the body of a finished message: nothing of it stays at rest longer than needed. */
+  async reap(messageId: string): Promise<void> {
+    await this.blobs.remove(messageId);
+    await this.store.db.updateTable('messages').set({ blob: null }).where('id', '=', messageId).execute();
+  }
+
+  /** Bodies of messages finished before a crash, whose reap never ran. */
+  async reapFinished(): Promise<number> {
+    const rows = await this.store.db.selectFrom('messages').select('id').where('done_at', 'is not', null).where('blob', 'is not', null).execute();
+    for (const row of rows) await this.reap(row.id);
+    return rows.length;
+  }
+
+  async list(options: { state?: string; limit?: number } = {}): Promise<MessageSummary[]> {
+    let query = this.store.db.selectFrom('messages').selectAll().orderBy('created_at', 'desc').limit(options.limit ?? 100);
+    if (options.state === 'active') query = query.where('done_at', 'is', null);
+    const messages = await query.execute();
+    if (messages.length === 0) return [];
+    const recipients = await this.store.db
+      .selectFrom('recipients')
+      .selectAll()
+      .where(
+        'message_id',
+        'in',
+        messages.map((m) => m.id),
+      )
+      .orderBy('id')
+      .execute();
+    return messages.map((m) => ({
+      id: m.id,
+      mailFrom: m.mail_from,
+      size: Number(m.size),
+      createdAt: Number(m.created_at),
+      recipients: recipients
+        .filter((r) => r.message_id === m.id)
+        .map((r) => ({ id: r.id, address: r.address, state: r.state, attempts: Number(r.attempts), nextAttemptAt: Number(r.next_attempt_at), lastReply: r.last_reply })),
+    }));
+  }
+
+  async show(messageId: string): Promise<MessageDetail | null> {
+    const message = await this.store.db.selectFrom('messages').selectAll().where('id', '=', messageId).executeTakeFirst();
+    if (!message) return null;
+    const recipients = await this.store.db.selectFrom('recipients').selectAll().where('message_id', '=', messageId).orderBy('id').execute();
+    const receipts = await this.store.db.selectFrom('receipts').selectAll().where('message_id', '=', messageId).orderBy('id').execute();
+    const addressOf = new Map(recipients.map((r) => [r.id, r.address]));
+    return {
+      id: message.id,
+      mailFrom: message.mail_from,
+      size: Number(message.size),
+      createdAt: Number(message.created_at),
+      envelope: JSON.parse(message.envelope) as StoredEnvelope,
+      recipients: recipients.map((r) => ({ id: r.id, address: r.address, state: r.state, attempts: Number(r.attempts), nextAttemptAt: Number(r.next_attempt_at), lastReply: r.last_reply })),
+      receipts: receipts.map((r) => ({
+        at: Number(r.at),
+        recipient: addressOf.get(r.recipient_id) ?? String(r.recipient_id),
+        mxHost: r.mx_host,
+        ip: r.ip,
+        port: r.port,
+        tlsVersion: r.tls_version,
+        cipher: r.cipher,
+        certSubject: r.cert_subject,
+        certVerified: r.cert_verified === 1,
+        reply: r.reply,
+        outcome: r.outcome as DeliveryReceipt['outcome'],
+      })),
+    };
+  }
+
+  /** Makes queued recipients due now (admin "retry"). */
+  async retryNow(messageId: string): Promise<number> {
+    const result = await this.store.db
+      .updateTable('recipients')
+      .set({ next_attempt_at: this.clock.now(), lease_owner: null, lease_until: null })
+      .where('message_id', '=', messageId)
+      .where('state', '=', 'queued')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async remove(messageId: string): Promise<boolean> {
+    const result = await this.store.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('receipts').where('message_id', '=', messageId).execute();
+      await trx.deleteFrom('recipients').where('message_id', '=', messageId).execute();
+      return trx.deleteFrom('messages').where('id', '=', messageId).executeTakeFirst();
+    });
+    await this.blobs.remove(messageId).catch(() => undefined);
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async counts(): Promise<Record<string, number>> {
+    const rows = await this.store.db
+      .selectFrom('recipients')
+      .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy('state')
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+  }
+}
