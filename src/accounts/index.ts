@@ -1,0 +1,1 @@
+export { Users, AccountError } from './users.ts';

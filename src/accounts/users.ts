@@ -1,0 +1,62 @@
+import { hash, verify } from '@node-rs/argon2';
+import type { Clock } from '../kernel/index.ts';
+import type { Store } from '../store/index.ts';
+
+// OWASP's Argon2id baseline (m=19 MiB, t=2, p=1).
+const ARGON2 = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+const USERNAME = /^[A-Za-z0-9._@+-]{1,128}$/;
+
+export class AccountError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AccountError';
+  }
+}
+
+export class Users {
+  private readonly store: Store;
+  private readonly clock: Clock;
+  /** Verified against when the user does not exist, so timing does not tell who exists. */
+  private dummyHash: Promise<string> | undefined;
+
+  constructor(store: Store, clock: Clock) {
+    this.store = store;
+    this.clock = clock;
+  }
+
+  async add(username: string, password: string): Promise<void> {
+    if (!USERNAME.test(username)) throw new AccountError(`invalid user name ${JSON.stringify(username)}: use letters, digits and . _ @ + -`);
+    if (password.length < 12) throw new AccountError('password too short: use at least 12 characters');
+    const existing = await this.store.db.selectFrom('users').select('username').where('username', '=', username).executeTakeFirst();
+    if (existing) throw new AccountError(`user ${username} exists already`);
+    const password_hash = await hash(password, ARGON2);
+    await this.store.db.insertInto('users').values({ username, password_hash, created_at: this.clock.now(), disabled: 0 }).execute();
+  }
+
+  async setPassword(username: string, password: string): Promise<void> {
+    if (password.length < 12) throw new AccountError('password too short: use at least 12 characters');
+    const result = await this.store.db.updateTable('users').set({ password_hash: await hash(password, ARGON2) }).where('username', '=', username).executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw new AccountError(`no user ${username}`);
+  }
+
+  async remove(username: string): Promise<boolean> {
+    const result = await this.store.db.deleteFrom('users').where('username', '=', username).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async list(): Promise<{ username: string; createdAt: number; disabled: boolean }[]> {
+    const rows = await this.store.db.selectFrom('users').select(['username', 'created_at', 'disabled']).orderBy('username').execute();
+    return rows.map((r) => ({ username: r.username, createdAt: Number(r.created_at), disabled: r.disabled === 1 }));
+  }
+
+  async authenticate(username: string, password: string): Promise<boolean> {
+    const row = await this.store.db.selectFrom('users').select(['password_hash', 'disabled']).where('username', '=', username).executeTakeFirst();
+    if (!row) {
+      this.dummyHash ??= hash('not-a-real-password', ARGON2);
+      await verify(await this.dummyHash, password).catch(() => false);
+      return false;
+    }
+    const ok = await verify(row.password_hash, password).catch(() => false);
+    return ok && row.disabled === 0;
+  }
+}

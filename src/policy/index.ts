@@ -1,0 +1,2 @@
+export { routeFor } from './route.ts';
+export type { Route, RoutingTable } from './route.ts';
