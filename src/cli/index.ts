@@ -1,0 +1,205 @@
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { loadConfig, ConfigError, storeUrl, type Config } from '../config/index.ts';
+import type { Logger } from '../kernel/index.ts';
+import { formatQueueList, formatQueueShow } from './format.ts';
+
+/** What the composition root hands the CLI (the CLI never picks a store itself). */
+export interface CliDeps {
+  startGateway(config: Config): Promise<{ listeners: { name: string; host: string; port: number; tls: string }[]; stop(): Promise<void> }>;
+  openRuntime(config: Config, logger?: Logger): Promise<{
+    queue: import('../queue/index.ts').Queue;
+    users: import('../accounts/index.ts').Users;
+    close(): Promise<void>;
+  }>;
+  initDataDir(config: Config): { createdKey: boolean; keyFile: string };
+  createLogger(config: Config, destination?: 1 | 2): Logger;
+}
+
+const USAGE = `usage: sealgate <command> [--config FILE]
+
+  serve                       start the gateway (creates data dir, key and certificate at first start)
+  init                        create the data dir and the master key (mode 0600)
+  config check                validate the configuration and print it
+  user add NAME [--password P]  add a submission user (a strong password is generated when none is given)
+  user list | user remove NAME | user passwd NAME [--password P]
+  queue list [--all]          messages in the queue (--all includes finished ones)
+  queue show ID               envelope, recipients and delivery receipts of a message
+  queue retry ID              make a message's pending recipients due now
+  queue delete ID             remove a message from the queue
+
+Configuration: a JSON file (--config), then SEALGATE_* environment variables
+(SEALGATE_DELIVERY__PORT=2526 sets delivery.port). See docs/config.md.`;
+
+class UsageError extends Error {}
+
+function out(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        password: { type: 'string' },
+        all: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`sealgate: ${(error as Error).message}\n${USAGE}\n`);
+    return 64;
+  }
+  const { values, positionals } = parsed;
+  const [command, sub, arg] = positionals;
+  if (values.help || !command) {
+    out(USAGE);
+    return command || values.help ? 0 : 64;
+  }
+  try {
+    const config = loadConfig({ file: values.config ?? process.env.SEALGATE_CONFIG, env: process.env });
+    switch (command) {
+      case 'serve':
+        return await serve(config, deps);
+      case 'init': {
+        const result = deps.initDataDir(config);
+        out(result.createdKey ? `created master key ${result.keyFile} (mode 0600); back it up: without it the queue cannot be read` : `master key already present at ${result.keyFile}`);
+        return 0;
+      }
+      case 'config':
+        if (sub !== 'check') throw new UsageError('config: use `config check`');
+        out(JSON.stringify(config, null, 2));
+        out('configuration is valid');
+        return 0;
+      case 'user':
+        return await userCommand(config, deps, sub, arg, values.password);
+      case 'queue':
+        return await queueCommand(config, deps, sub, arg, values.all === true, values.json === true);
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`sealgate: ${error.message}\n${USAGE}\n`);
+      return 64;
+    }
+    if (error instanceof ConfigError) {
+      process.stderr.write(`sealgate: ${error.message}\n`);
+      return 78;
+    }
+    process.stderr.write(`sealgate: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+async function withRuntime<T>(config: Config, deps: CliDeps, work: (rt: Awaited<ReturnType<CliDeps['openRuntime']>>) => Promise<T>): Promise<T> {
+  deps.initDataDir(config);
+  const runtime = await deps.openRuntime(config, deps.createLogger({ ...config, log: { level: 'warn' } }, 2));
+  try {
+    return await work(runtime);
+  } finally {
+    await runtime.close();
+  }
+}
+
+async function userCommand(config: Config, deps: CliDeps, sub: string | undefined, name: string | undefined, password: string | undefined): Promise<number> {
+  return withRuntime(config, deps, async ({ users }) => {
+    switch (sub) {
+      case 'add':
+      case 'passwd': {
+        if (!name) throw new UsageError(`user ${sub} needs a NAME`);
+        const secret = password ?? process.env.SEALGATE_PASSWORD ?? randomBytes(18).toString('base64url');
+        if (sub === 'add') await users.add(name, secret);
+        else await users.setPassword(name, secret);
+        out(`user ${name} ${sub === 'add' ? 'added' : 'password changed'}`);
+        if (!password && !process.env.SEALGATE_PASSWORD) out(`password: ${secret}\n(shown once; it is stored only as an Argon2id hash)`);
+        return 0;
+      }
+      case 'list': {
+        const list = await users.list();
+        out(list.length ? list.map((u) => `${u.username}${u.disabled ? '  (disabled)' : ''}`).join('\n') : 'no users yet: sealgate user add NAME');
+        return 0;
+      }
+      case 'remove':
+        if (!name) throw new UsageError('user remove needs a NAME');
+        if (!(await users.remove(name))) {
+          process.stderr.write(`sealgate: no user ${name}\n`);
+          return 1;
+        }
+        out(`user ${name} removed`);
+        return 0;
+      default:
+        throw new UsageError('user: use add, list, remove or passwd');
+    }
+  });
+}
+
+async function queueCommand(config: Config, deps: CliDeps, sub: string | undefined, id: string | undefined, all: boolean, json: boolean): Promise<number> {
+  return withRuntime(config, deps, async ({ queue }) => {
+    switch (sub) {
+      case 'list': {
+        const list = await queue.list({ state: all ? undefined : 'active', limit: 500 });
+        out(json ? JSON.stringify(list, null, 2) : formatQueueList(list));
+        return 0;
+      }
+      case 'show': {
+        if (!id) throw new UsageError('queue show needs a message ID');
+        const detail = await queue.show(id);
+        if (!detail) {
+          process.stderr.write(`sealgate: no message ${id} in the queue\n`);
+          return 1;
+        }
+        out(json ? JSON.stringify(detail, null, 2) : formatQueueShow(detail));
+        return 0;
+      }
+      case 'retry': {
+        if (!id) throw new UsageError('queue retry needs a message ID');
+        const n = await queue.retryNow(id);
+        out(n ? `${n} recipient(s) of ${id} are due now (a running gateway picks them up within a second)` : `nothing pending for ${id}`);
+        return n ? 0 : 1;
+      }
+      case 'delete': {
+        if (!id) throw new UsageError('queue delete needs a message ID');
+        const removed = await queue.remove(id);
+        out(removed ? `deleted ${id}` : `no message ${id}`);
+        return removed ? 0 : 1;
+      }
+      default:
+        throw new UsageError('queue: use list, show, retry or delete');
+    }
+  });
+}
+
+async function serve(config: Config, deps: CliDeps): Promise<number> {
+  const gateway = await deps.startGateway(config);
+  const width = Math.max(...gateway.listeners.map((l) => l.name.length));
+  const cli = 'npm run sealgate --';
+  const submission = gateway.listeners.find((l) => l.name === 'submission');
+  process.stderr.write(
+    [
+      '',
+      `Sealgate is running as ${config.hostname} (data in ${config.dataDir}, store ${storeUrl(config).replace(/\/\/[^@/]*@/, '//…@')})`,
+      ...gateway.listeners.map((l) => `  ${l.name.padEnd(width)}  ${l.host}:${l.port}  (${l.tls})`),
+      '',
+      'Next:',
+      `  1. add a user:        ${cli} user add alice@example.test`,
+      `  2. send a message:    swaks --server ${submission?.host ?? '127.0.0.1'}:${submission?.port ?? 2587} -tls --auth-user alice@example.test --auth-password 'THE-PASSWORD' \\`,
+      '                          --from alice@example.test --to someone@example.org',
+      `  3. watch the queue:   ${cli} queue list   and   ${cli} queue show ID`,
+      'Stop with Ctrl-C.',
+      '',
+    ].join('\n'),
+  );
+  await new Promise<void>((resolve) => {
+    const shutdown = () => resolve();
+    process.once('SIGINT', shutdown);
+    process.once('SIGTERM', shutdown);
+  });
+  await gateway.stop();
+  return 0;
+}

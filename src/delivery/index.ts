@@ -1,0 +1,3 @@
+export { DeliveryWorker } from './worker.ts';
+export type { DomainJob, RecipientResult, DeliverFn, WorkerOptions } from './worker.ts';
+export { queueReport } from './bounce.ts';

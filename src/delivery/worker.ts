@@ -1,0 +1,249 @@
+import type { Readable } from 'node:stream';
+import type { Clock, DeliveryReceipt, DsnNotify, Logger, Service } from '../kernel/index.ts';
+import type { Route, RoutingTable } from '../policy/index.ts';
+import { routeFor } from '../policy/index.ts';
+import type { LeasedGroup, Queue, RetryOptions, Settlement } from '../queue/index.ts';
+import { delayNoticeDue, nextAttempt } from '../queue/index.ts';
+import { queueReport, type BounceEntry } from './bounce.ts';
+
+/** What one SMTP transaction to a destination domain needs (see remote.ts). */
+export interface DomainJob {
+  domain: string;
+  mailFrom: string;
+  recipients: { id: number; address: string; notify?: DsnNotify[]; orcpt?: string }[];
+  openBody: () => Promise<Readable>;
+  size: number;
+  requireTls: boolean;
+  smtpUtf8: boolean;
+  bodyType: '7BIT' | '8BITMIME' | 'BINARYMIME';
+  dsnRet?: 'FULL' | 'HDRS';
+  dsnEnvid?: string;
+  route: Route;
+}
+
+export interface RecipientResult {
+  recipientId: number;
+  outcome: 'delivered' | 'deferred' | 'failed';
+  reply: string;
+  enhanced?: string;
+  receipt: DeliveryReceipt;
+}
+
+export type DeliverFn = (job: DomainJob) => Promise<{ results: RecipientResult[] }>;
+
+export interface WorkerOptions {
+  nodeId: string;
+  hostname: string;
+  concurrency: number;
+  perDomainConcurrency: number;
+  leaseMs: number;
+  pollIntervalMs: number;
+  retry: RetryOptions;
+  routing: RoutingTable;
+}
+
+function statusOf(result: { enhanced?: string; reply: string }, fallback: string): string {
+  if (result.enhanced && /^[245]\.\d{1,3}\.\d{1,3}$/.test(result.enhanced)) return result.enhanced;
+  const match = /^\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})\b/.exec(result.reply) ?? /\b([45]\.\d{1,3}\.\d{1,3})\b/.exec(result.reply);
+  return match ? match[1] : fallback;
+}
+
+/**
+ * The delivery loop: lease due work, deliver each (message, domain) group, settle.
+ * A failure inside one group is logged and deferred; the loop itself never dies.
+ */
+export class DeliveryWorker implements Service {
+  readonly name = 'delivery';
+  private readonly options: WorkerOptions;
+  private readonly queue: Queue;
+  private readonly deliver: DeliverFn;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private running = false;
+  private active = 0;
+  private readonly activePerDomain = new Map<string, number>();
+  private readonly waitingPerDomain = new Map<string, (() => void)[]>();
+  private wake: (() => void) | null = null;
+  private loopDone: Promise<void> | null = null;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(options: WorkerOptions, deps: { queue: Queue; deliver: DeliverFn; logger: Logger; clock: Clock }) {
+    this.options = options;
+    this.queue = deps.queue;
+    this.deliver = deps.deliver;
+    this.logger = deps.logger.child({ module: 'delivery' });
+    this.clock = deps.clock;
+  }
+
+  async start(): Promise<void> {
+    const released = await this.queue.releaseLeases(this.options.nodeId);
+    const reaped = await this.queue.reapFinished();
+    if (released || reaped) this.logger.info({ released, reaped }, 'recovered after restart');
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loopDone;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Called after an enqueue so new mail goes out without waiting for the next poll. */
+  notify(): void {
+    this.wake?.();
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      let leased = 0;
+      const free = this.options.concurrency - this.active;
+      if (free > 0) {
+        try {
+          const groups = await this.queue.lease(this.options.nodeId, free, this.options.leaseMs);
+          leased = groups.length;
+          for (const group of groups) this.track(this.runGroup(group));
+        } catch (error) {
+          this.logger.error({ err: (error as Error).message }, 'lease failed');
+        }
+      }
+      if (leased === 0 || this.active >= this.options.concurrency) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.options.pollIntervalMs);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wake = null;
+      }
+    }
+  }
+
+  private track(work: Promise<void>): void {
+    this.inFlight.add(work);
+    void work.finally(() => {
+      this.inFlight.delete(work);
+      this.wake?.();
+    });
+  }
+
+  private async acquireDomain(domain: string): Promise<void> {
+    const count = this.activePerDomain.get(domain) ?? 0;
+    if (count < this.options.perDomainConcurrency) {
+      this.activePerDomain.set(domain, count + 1);
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const list = this.waitingPerDomain.get(domain) ?? [];
+      list.push(resolve);
+      this.waitingPerDomain.set(domain, list);
+    });
+  }
+
+  private releaseDomain(domain: string): void {
+    const next = this.waitingPerDomain.get(domain)?.shift();
+    if (next) {
+      next(); // the slot passes straight to the waiter
+      return;
+    }
+    const count = (this.activePerDomain.get(domain) ?? 1) - 1;
+    if (count <= 0) this.activePerDomain.delete(domain);
+    else this.activePerDomain.set(domain, count);
+  }
+
+  private async runGroup(group: LeasedGroup): Promise<void> {
+    this.active++;
+    try {
+      await this.acquireDomain(group.domain);
+      try {
+        await this.deliverGroup(group);
+      } finally {
+        this.releaseDomain(group.domain);
+      }
+    } catch (error) {
+      // The lease expires and another attempt follows; nothing is lost.
+      this.logger.error({ err: (error as Error).message, messageId: group.messageId, domain: group.domain }, 'delivery group failed');
+    } finally {
+      this.active--;
+    }
+  }
+
+  private async deliverGroup(group: LeasedGroup): Promise<void> {
+    const { envelope } = group;
+    const job: DomainJob = {
+      domain: group.domain,
+      mailFrom: envelope.mailFrom,
+      recipients: group.recipients.map((r) => ({ id: r.id, address: r.address, notify: r.notify, orcpt: r.orcpt })),
+      openBody: async () => this.queue.openBody(group.messageId),
+      size: group.size,
+      requireTls: envelope.requireTls,
+      smtpUtf8: envelope.smtpUtf8,
+      bodyType: envelope.bodyType,
+      dsnRet: envelope.dsnRet,
+      dsnEnvid: envelope.dsnEnvid,
+      route: routeFor(group.domain, this.options.routing),
+    };
+    let results: RecipientResult[];
+    try {
+      results = (await this.deliver(job)).results;
+    } catch (error) {
+      const now = this.clock.now();
+      const reply = `451 4.3.0 Internal error during delivery: ${(error as Error).message}`;
+      this.logger.error({ err: (error as Error).message, messageId: group.messageId }, 'deliver threw');
+      results = group.recipients.map((r) => ({
+        recipientId: r.id,
+        outcome: 'deferred' as const,
+        reply,
+        receipt: { at: now, recipient: r.address, mxHost: null, ip: null, port: null, tlsVersion: null, cipher: null, certSubject: null, certVerified: false, reply, outcome: 'deferred' as const },
+      }));
+    }
+    await this.settleGroup(group, results);
+  }
+
+  private async settleGroup(group: LeasedGroup, results: RecipientResult[]): Promise<void> {
+    const now = this.clock.now();
+    const settlements: Settlement[] = [];
+    const failures: BounceEntry[] = [];
+    const delays: BounceEntry[] = [];
+    for (const recipient of group.recipients) {
+      const result = results.find((r) => r.recipientId === recipient.id);
+      if (!result) {
+        settlements.push({ recipientId: recipient.id, state: 'queued', reply: '451 4.3.0 No result from delivery', nextAttemptAt: now + this.options.retry.retryScheduleMs[0] });
+        continue;
+      }
+      const remoteMta = result.receipt.mxHost ?? undefined;
+      if (result.outcome === 'delivered') {
+        settlements.push({ recipientId: recipient.id, state: 'delivered', reply: result.reply, receipt: result.receipt });
+      } else if (result.outcome === 'failed') {
+        settlements.push({ recipientId: recipient.id, state: 'failed', reply: result.reply, receipt: result.receipt });
+        failures.push({ address: recipient.address, orcpt: recipient.orcpt, status: statusOf(result, '5.0.0'), reply: result.reply, remoteMta });
+      } else {
+        const next = nextAttempt(this.options.retry, recipient.attempts + 1, group.createdAt, now);
+        if (next === 'expired') {
+          const days = Math.round(this.options.retry.maxAgeMs / 86_400_000);
+          const reply = `Delivery gave up after ${days} day(s) of retries; last reply: ${result.reply}`;
+          settlements.push({ recipientId: recipient.id, state: 'failed', reply, receipt: result.receipt });
+          failures.push({ address: recipient.address, orcpt: recipient.orcpt, status: '4.4.7', reply, remoteMta });
+        } else {
+          settlements.push({ recipientId: recipient.id, state: 'queued', reply: result.reply, nextAttemptAt: next, receipt: result.receipt });
+          delays.push({ address: recipient.address, orcpt: recipient.orcpt, status: statusOf(result, '4.0.0'), reply: result.reply, remoteMta });
+        }
+      }
+    }
+    const reportingMta = this.options.hostname;
+    if (failures.length) await queueReport(this.queue, group, 'failure', failures, reportingMta, now);
+    if (delays.length && delayNoticeDue(this.options.retry, group.createdAt, now, group.delayNoticeSent)) {
+      await queueReport(this.queue, group, 'delay', delays, reportingMta, now, group.createdAt + this.options.retry.maxAgeMs);
+      await this.queue.markDelayNoticeSent(group.messageId);
+    }
+    const done = await this.queue.settle(group.messageId, settlements);
+    if (done) await this.queue.reap(group.messageId);
+    this.logger.info(
+      { messageId: group.messageId, domain: group.domain, delivered: settlements.filter((s) => s.state === 'delivered').length, failed: failures.length, deferred: delays.length },
+      'delivery attempt settled',
+    );
+    if (failures.length || done) this.notify();
+  }
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+/**
+ * Composition root (with runtime.ts): load config, pick the store, wire services, handle
+ * signals. Only these two files know about concrete stores and how services connect.
+ */
+import { readFileSync } from 'node:fs';
+import type { Config } from './config/index.ts';
+import { runCli } from './cli/index.ts';
+import { createSystemResolver } from './dns/index.ts';
+import { deliverToDomain, ConnectionPool } from './delivery/remote.ts';
+import { DeliveryWorker } from './delivery/index.ts';
+import type { Envelope, Service } from './kernel/index.ts';
+import { createSmtpListener, type ListenerOptions } from './smtp/index.ts';
+import { ensureSelfSignedCertificate } from './vault/index.ts';
+import { createLogger, initDataDir, openRuntime, type Runtime } from './runtime.ts';
+import type { Readable } from 'node:stream';
+
+export interface RunningGateway {
+  runtime: Runtime;
+  services: Service[];
+  listeners: { name: string; host: string; port: number; tls: string }[];
+  stop(): Promise<void>;
+}
+
+async function loadTls(config: Config): Promise<{ key: string; cert: string; selfSigned: boolean }> {
+  if (config.tls.certFile && config.tls.keyFile) {
+    return { key: readFileSync(config.tls.keyFile, 'utf8'), cert: readFileSync(config.tls.certFile, 'utf8'), selfSigned: false };
+  }
+  const pair = await ensureSelfSignedCertificate(config.dataDir, config.hostname);
+  return { key: pair.keyPem, cert: pair.certPem, selfSigned: true };
+}
+
+export async function startGateway(config: Config): Promise<RunningGateway> {
+  initDataDir(config);
+  const runtime = await openRuntime(config);
+  const { logger, clock, queue } = runtime;
+  const tls = await loadTls(config);
+  const extraCa = config.delivery.extraCaFiles.map((file) => readFileSync(file));
+  const resolver = createSystemResolver({ servers: config.delivery.dnsServers.length ? config.delivery.dnsServers : undefined });
+  const pool = new ConnectionPool();
+  const worker = new DeliveryWorker(
+    {
+      nodeId: runtime.nodeId,
+      hostname: config.hostname,
+      concurrency: config.delivery.concurrency,
+      perDomainConcurrency: config.delivery.perDomainConcurrency,
+      leaseMs: config.queue.leaseMs,
+      pollIntervalMs: config.queue.pollIntervalMs,
+      retry: config.queue,
+      routing: { domains: config.domains },
+    },
+    {
+      queue,
+      logger,
+      clock,
+      deliver: (job) =>
+        deliverToDomain(job, {
+          resolver,
+          heloName: config.hostname,
+          port: config.delivery.port,
+          tlsPolicyFor: (domain: string) => config.delivery.tlsPolicies[domain.toLowerCase()] ?? config.delivery.defaultTlsPolicy,
+          extraCa,
+          connectTimeoutMs: config.delivery.connectTimeoutMs,
+          commandTimeoutMs: config.delivery.commandTimeoutMs,
+          ipFamilies: config.delivery.ipFamilies,
+          logger,
+          clock,
+          pool,
+        }),
+    },
+  );
+
+  const ingestDeps = {
+    logger,
+    clock,
+    authenticate: (username: string, password: string) => runtime.users.authenticate(username, password),
+    ingest: async (envelope: Envelope, body: Readable) => {
+      const queued = await queue.enqueue(envelope, body);
+      worker.notify();
+      return queued;
+    },
+  };
+  const base = { tls: { key: tls.key, cert: tls.cert }, hostname: config.hostname, localDomains: Object.keys(config.domains), limits: config.limits };
+  const listenerSpecs: { name: string; options: ListenerOptions; tls: string }[] = [];
+  const { inbound, submission, submissionTls } = config.listeners;
+  if (inbound.enabled) listenerSpecs.push({ name: 'inbound', tls: 'STARTTLS', options: { ...base, role: 'inbound', host: inbound.host, port: inbound.port, implicitTls: false } });
+  if (submission.enabled) listenerSpecs.push({ name: 'submission', tls: 'STARTTLS, AUTH', options: { ...base, role: 'submission', host: submission.host, port: submission.port, implicitTls: false } });
+  if (submissionTls.enabled) listenerSpecs.push({ name: 'submission-tls', tls: 'implicit TLS, AUTH', options: { ...base, role: 'submission', host: submissionTls.host, port: submissionTls.port, implicitTls: true } });
+
+  const services: Service[] = [worker];
+  const listeners: RunningGateway['listeners'] = [];
+  await worker.start();
+  try {
+    for (const spec of listenerSpecs) {
+      const listener = createSmtpListener(spec.options, ingestDeps);
+      await listener.start();
+      services.push(listener);
+      const address = listener.address();
+      listeners.push({ name: spec.name, host: address.host, port: address.port, tls: spec.tls });
+    }
+  } catch (error) {
+    for (const service of services.reverse()) await service.stop().catch(() => undefined);
+    await runtime.close();
+    throw error;
+  }
+  logger.info({ nodeId: runtime.nodeId, listeners, selfSignedTls: tls.selfSigned }, 'sealgate started');
+  let stopped = false;
+  return {
+    runtime,
+    services,
+    listeners,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      // Listeners first (no new 250s), then the worker finishes its in-flight attempts.
+      for (const service of [...services].reverse()) await service.stop().catch((error) => logger.error({ err: (error as Error).message, service: service.name }, 'stop failed'));
+      pool.closeAll();
+      await runtime.close();
+    },
+  };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  process.exitCode = await runCli(argv, { startGateway, openRuntime, initDataDir, createLogger });
+}
+
+if (import.meta.main) await main(process.argv.slice(2));

@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
+import { Users } from './accounts/index.ts';
+import { masterKeyPath, storeUrl, type Config } from './config/index.ts';
+import { systemClock, type Clock, type Logger } from './kernel/index.ts';
+import { Queue } from './queue/index.ts';
+import { openBlobStore, type BlobStore, type Store } from './store/index.ts';
+import { openPostgresStore } from './store/postgres/index.ts';
+import { openSqliteStore } from './store/sqlite/index.ts';
+import { createMasterKey, createVault, loadMasterKey, type Vault } from './vault/index.ts';
+
+/** Everything a command needs, built from one config. The only place that picks a store. */
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  store: Store;
+  blobs: BlobStore;
+  vault: Vault;
+  queue: Queue;
+  users: Users;
+  nodeId: string;
+  close(): Promise<void>;
+}
+
+export function createLogger(config: Config, destination: 1 | 2 = 1): Logger {
+  return pino({ level: config.log.level, base: { service: 'sealgate' } }, pino.destination(destination)) as unknown as Logger;
+}
+
+export async function openStore(config: Config): Promise<Store> {
+  const url = storeUrl(config);
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return openPostgresStore(url);
+  if (url.startsWith('sqlite:')) return openSqliteStore(path.resolve(config.dataDir, url.slice('sqlite:'.length)));
+  throw new Error(`store.url ${JSON.stringify(url)}: use sqlite:<file> or postgres://…`);
+}
+
+/** A stable id per data dir: leases name their node, and a restarted node reclaims its own. */
+function nodeIdOf(dataDir: string): string {
+  const file = path.join(dataDir, 'node-id');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const id = `node-${randomBytes(6).toString('hex')}`;
+  writeFileSync(file, `${id}\n`, { mode: 0o600 });
+  return id;
+}
+
+export interface InitResult {
+  createdKey: boolean;
+  keyFile: string;
+}
+
+/** `sealgate init`: data dir (0700) and master key (0600); harmless when already done. */
+export function initDataDir(config: Config): InitResult {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const keyFile = masterKeyPath(config);
+  if (process.env.SEALGATE_MASTER_KEY || existsSync(keyFile)) return { createdKey: false, keyFile };
+  createMasterKey(keyFile);
+  return { createdKey: true, keyFile };
+}
+
+export async function openRuntime(config: Config, logger: Logger = createLogger(config)): Promise<Runtime> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const vault = createVault(loadMasterKey(masterKeyPath(config)));
+  const store = await openStore(config);
+  const blobs = openBlobStore(path.join(config.dataDir, 'blobs'));
+  const clock = systemClock;
+  const queue = new Queue({ store, blobs, vault, clock, logger });
+  return {
+    config,
+    logger,
+    clock,
+    store,
+    blobs,
+    vault,
+    queue,
+    users: new Users(store, clock),
+    nodeId: nodeIdOf(config.dataDir),
+    close: () => store.close(),
+  };
+}
