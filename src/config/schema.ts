@@ -1,10 +1,13 @@
 import { z } from 'zod';
 
-const listener = z.strictObject({
-  host: z.string().default('127.0.0.1'),
-  port: z.number().int().min(0).max(65535),
-  enabled: z.boolean().default(true),
-});
+const listener = (port: number) =>
+  z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(port),
+      enabled: z.boolean().default(true),
+    })
+    .prefault({});
 
 const tlsPolicy = z.enum(['opportunistic', 'required', 'verified']);
 
@@ -33,24 +36,24 @@ export const configSchema = z.strictObject({
     .prefault({}),
   listeners: z
     .strictObject({
-      inbound: listener.default({ host: '127.0.0.1', port: 2525, enabled: true }),
-      submission: listener.default({ host: '127.0.0.1', port: 2587, enabled: true }),
-      submissionTls: listener.default({ host: '127.0.0.1', port: 2465, enabled: true }),
+      inbound: listener(2525),
+      submission: listener(2587),
+      submissionTls: listener(2465),
     })
     .prefault({}),
   limits: z
     .strictObject({
-      maxMessageBytes: z.number().int().positive().default(50 * 1024 * 1024),
-      maxRecipients: z.number().int().positive().default(100),
+      maxMessageBytes: z.number().int().min(1).default(50 * 1024 * 1024),
+      maxRecipients: z.number().int().min(1).default(100),
       maxCommandLineBytes: z.number().int().min(512).default(512),
       maxTextLineBytes: z.number().int().min(1000).default(1000),
-      maxReceivedHeaders: z.number().int().positive().default(50),
-      maxConnectionsPerIp: z.number().int().positive().default(20),
-      maxCommandsPerMinute: z.number().int().positive().default(600),
-      idleTimeoutMs: z.number().int().positive().default(300_000),
-      sessionTimeoutMs: z.number().int().positive().default(1_800_000),
-      maxAuthFailures: z.number().int().positive().default(3),
-      maxUnauthenticatedCommands: z.number().int().positive().default(20),
+      maxReceivedHeaders: z.number().int().min(1).default(50),
+      maxConnectionsPerIp: z.number().int().min(1).default(20),
+      maxCommandsPerMinute: z.number().int().min(1).default(600),
+      idleTimeoutMs: z.number().int().min(1).default(300_000),
+      sessionTimeoutMs: z.number().int().min(1).default(1_800_000),
+      maxAuthFailures: z.number().int().min(1).default(3),
+      maxUnauthenticatedCommands: z.number().int().min(1).default(20),
     })
     .prefault({}),
   /** Domains the inbound listener accepts mail for, each relayed to its smarthost. */
@@ -67,10 +70,10 @@ export const configSchema = z.strictObject({
       dnsServers: z.array(z.string()).default([]),
       /** Destination SMTP port; 25 except in tests. */
       port: z.number().int().min(1).max(65535).default(25),
-      concurrency: z.number().int().positive().default(20),
-      perDomainConcurrency: z.number().int().positive().default(10),
-      connectTimeoutMs: z.number().int().positive().default(30_000),
-      commandTimeoutMs: z.number().int().positive().default(300_000),
+      concurrency: z.number().int().min(1).default(20),
+      perDomainConcurrency: z.number().int().min(1).default(10),
+      connectTimeoutMs: z.number().int().min(1).default(30_000),
+      commandTimeoutMs: z.number().int().min(1).default(300_000),
       defaultTlsPolicy: tlsPolicy.default('opportunistic'),
       tlsPolicies: z.record(z.string(), tlsPolicy).default({}),
       /** Extra CA certificates (PEM files) trusted for `verified`, beside the system store. */
@@ -82,12 +85,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Delays between attempts (ms); the last repeats until maxAgeMs. */
       retryScheduleMs: z
-        .array(z.number().int().positive())
+        .array(z.number().int().min(1))
         .default([60_000, 5 * 60_000, 15 * 60_000, 30 * 60_000, 60 * 60_000, 2 * 3_600_000, 4 * 3_600_000]),
-      maxAgeMs: z.number().int().positive().default(5 * 24 * 3_600_000),
-      delayNoticeAfterMs: z.number().int().positive().default(4 * 3_600_000),
-      leaseMs: z.number().int().positive().default(10 * 60_000),
-      pollIntervalMs: z.number().int().positive().default(1_000),
+      maxAgeMs: z.number().int().min(1).default(5 * 24 * 3_600_000),
+      delayNoticeAfterMs: z.number().int().min(1).default(4 * 3_600_000),
+      leaseMs: z.number().int().min(1).default(10 * 60_000),
+      pollIntervalMs: z.number().int().min(1).default(1_000),
     })
     .prefault({}),
   log: z
