@@ -1,0 +1,231 @@
+import type { AddressInfo } from 'node:net';
+import type { Readable } from 'node:stream';
+import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
+import type { Clock, DsnNotify, Envelope, Logger, Service } from '../../kernel/index.ts';
+import { MailError, isMailError } from '../../kernel/index.ts';
+import { formatReceivedHeader, isRoutableRecipient, parseAddress } from '../../mail/index.ts';
+import { IngressStream } from './ingress-stream.ts';
+import { limitCommandRate, PerIpCounter } from './limits.ts';
+import { installReplyCodes, smtpError, toSmtpError } from './replies.ts';
+import { intermediateTlsOptions } from './tls-profile.ts';
+
+export interface ListenerLimits {
+  maxMessageBytes: number;
+  maxRecipients: number;
+  maxCommandLineBytes: number;
+  maxTextLineBytes: number;
+  maxReceivedHeaders: number;
+  maxConnectionsPerIp: number;
+  maxCommandsPerMinute: number;
+  idleTimeoutMs: number;
+  sessionTimeoutMs: number;
+  maxAuthFailures: number;
+  maxUnauthenticatedCommands: number;
+}
+
+export interface ListenerOptions {
+  role: 'submission' | 'inbound';
+  host: string;
+  port: number;
+  /** 465-style: TLS from the first byte. */
+  implicitTls: boolean;
+  tls: { key: string | Buffer; cert: string | Buffer };
+  hostname: string;
+  /** Inbound: the only domains mail is accepted for. */
+  localDomains: string[];
+  limits: ListenerLimits;
+}
+
+export interface IngressDeps {
+  authenticate(username: string, password: string): Promise<boolean>;
+  /** Resolves only once message and envelope are durable; rejects with a MailError. */
+  ingest(envelope: Envelope, body: Readable): Promise<{ id: string }>;
+  logger: Logger;
+  clock: Clock;
+}
+
+export type SmtpListener = Service & { address(): { host: string; port: number } };
+
+function protocolOf(session: SMTPServerSession): string {
+  // RFC 3848 / RFC 6531 "with" keywords.
+  const base = session.envelope.smtpUtf8 ? 'UTF8SMTP' : session.openingCommand === 'HELO' ? 'SMTP' : 'ESMTP';
+  return `${base}${session.secure ? 'S' : ''}${session.user ? 'A' : ''}`;
+}
+
+function notifyOf(address: SMTPServerAddress): DsnNotify[] | undefined {
+  const notify = address.dsn?.notify;
+  return notify && notify.length ? (notify.map((n) => n.toUpperCase()) as DsnNotify[]) : undefined;
+}
+
+export function createSmtpListener(options: ListenerOptions, deps: IngressDeps): SmtpListener {
+  installReplyCodes();
+  const logger = deps.logger.child({ module: 'smtp', listener: `${options.role}:${options.port}` });
+  const { limits } = options;
+  const localDomains = new Set(options.localDomains.map((d) => d.toLowerCase()));
+  const perIp = new PerIpCounter(limits.maxConnectionsPerIp);
+  const authFailures = new Map<string, number>();
+  const sessionTimers = new Map<string, NodeJS.Timeout>();
+  const counted = new Set<string>();
+  const submission = options.role === 'submission';
+
+  const server: SMTPServer = new SMTPServer({
+    name: options.hostname,
+    banner: 'Sealgate',
+    secure: options.implicitTls,
+    ...intermediateTlsOptions(options.tls.key, options.tls.cert),
+    size: limits.maxMessageBytes,
+    authMethods: ['PLAIN', 'LOGIN'],
+    authOptional: !submission,
+    disabledCommands: submission ? [] : ['AUTH'],
+    authRequiredMessage: '5.7.0 Authentication required',
+    maxClients: 2000,
+    socketTimeout: limits.idleTimeoutMs,
+    maxCommandLength: limits.maxCommandLineBytes,
+    maxRecipients: limits.maxRecipients,
+    maxAllowedUnauthenticatedCommands: submission ? limits.maxUnauthenticatedCommands : false,
+    disableReverseLookup: true,
+    logger: false,
+
+    onConnect(session, callback) {
+      if (!perIp.tryAcquire(session.remoteAddress)) {
+        logger.warn({ ip: session.remoteAddress }, 'per-IP connection limit reached');
+        return callback(smtpError(421, '4.7.0', 'Too many connections from your address; try again later'));
+      }
+      counted.add(session.id);
+      sessionTimers.set(
+        session.id,
+        setTimeout(() => {
+          for (const connection of server.connections as Set<{ id: string; send(code: number, text: string, context?: unknown): void }>) {
+            if (connection.id === session.id) connection.send(421, '4.4.2 Session time limit reached; closing', false);
+          }
+        }, limits.sessionTimeoutMs).unref(),
+      );
+      callback();
+    },
+
+    onClose(session) {
+      if (counted.delete(session.id)) perIp.release(session.remoteAddress);
+      clearTimeout(sessionTimers.get(session.id));
+      sessionTimers.delete(session.id);
+      authFailures.delete(session.id);
+    },
+
+    onAuth(auth, session, callback) {
+      const username = auth.username ?? '';
+      deps
+        .authenticate(username, auth.password ?? '')
+        .then((ok) => {
+          if (ok) {
+            logger.info({ user: username, ip: session.remoteAddress }, 'authenticated');
+            return callback(null, { user: username });
+          }
+          const failures = (authFailures.get(session.id) ?? 0) + 1;
+          authFailures.set(session.id, failures);
+          logger.warn({ user: username, ip: session.remoteAddress, failures }, 'authentication failed');
+          if (failures >= limits.maxAuthFailures) {
+            return callback(smtpError(421, '4.7.0', 'Too many failed authentication attempts; closing'));
+          }
+          callback(smtpError(535, '5.7.8', 'Authentication credentials invalid'));
+        })
+        .catch((error: Error) => {
+          logger.error({ err: error.message }, 'authentication backend failed');
+          callback(smtpError(454, '4.7.0', 'Temporary authentication failure; try again later'));
+        });
+    },
+
+    onMailFrom(address, session, callback) {
+      if (submission && !session.user) return callback(smtpError(530, '5.7.0', 'Authentication required'));
+      if (address.address && !parseAddress(address.address)) return callback(smtpError(553, '5.1.7', 'Sender address is not valid'));
+      callback();
+    },
+
+    onRcptTo(address, session, callback) {
+      const parsed = parseAddress(address.address);
+      if (!parsed || !isRoutableRecipient(address.address)) {
+        logger.warn({ ip: session.remoteAddress, role: options.role }, 'refused unroutable recipient');
+        return callback(smtpError(submission ? 553 : 554, submission ? '5.1.3' : '5.7.1', submission ? 'Recipient address is not valid (source routes, % and ! are not accepted)' : 'Relay access denied'));
+      }
+      if (!submission && !localDomains.has(parsed.domain)) {
+        logger.warn({ ip: session.remoteAddress, domain: parsed.domain }, 'relay attempt refused');
+        return callback(smtpError(554, '5.7.1', 'Relay access denied'));
+      }
+      callback();
+    },
+
+    onData(stream, session, callback) {
+      const envelope: Envelope = {
+        mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+        recipients: session.envelope.rcptTo.map((r) => ({ address: r.address, notify: notifyOf(r), orcpt: r.dsn?.orcpt })),
+        requireTls: session.envelope.requireTLS === true,
+        smtpUtf8: session.envelope.smtpUtf8 === true,
+        bodyType: session.envelope.bodyType?.toUpperCase() === '8BITMIME' ? '8BITMIME' : '7BIT',
+        dsnRet: (session.envelope.dsn?.ret?.toUpperCase() as 'FULL' | 'HDRS' | undefined) ?? undefined,
+        dsnEnvid: session.envelope.dsn?.envid ?? undefined,
+        authUser: typeof session.user === 'string' ? session.user : undefined,
+        clientIp: session.remoteAddress,
+      };
+      const cipher = session.tlsOptions || undefined;
+      const now = new Date(deps.clock.now());
+      const ingress = new IngressStream({
+        maxMessageBytes: limits.maxMessageBytes,
+        maxTextLineBytes: limits.maxTextLineBytes,
+        maxReceivedHeaders: limits.maxReceivedHeaders,
+        traceHeader: formatReceivedHeader({
+          fromHelo: session.hostNameAppearsAs || 'unknown',
+          fromIp: session.remoteAddress,
+          byHost: options.hostname,
+          protocol: protocolOf(session),
+          tls: cipher ? { version: cipher.version ?? 'TLS', cipher: cipher.standardName ?? cipher.name } : undefined,
+          forRecipient: envelope.recipients.length === 1 ? envelope.recipients[0].address : undefined,
+          date: now,
+        }),
+        completeHeaders: submission,
+        hostname: options.hostname,
+        now,
+      });
+      let finished = false;
+      // On any failure keep reading the client's data (smtp-server replies at its end) but
+      // stop feeding the queue, which then aborts without committing.
+      const drain = () => {
+        stream.unpipe(ingress);
+        stream.resume();
+      };
+      ingress.on('error', drain);
+      stream.pipe(ingress);
+      deps
+        .ingest(envelope, ingress)
+        .then(({ id }) => {
+          finished = true;
+          logger.info({ messageId: id, ip: session.remoteAddress, user: envelope.authUser, recipients: envelope.recipients.length, tls: session.secure }, 'message accepted');
+          callback(null, `2.0.0 Ok: queued as ${id}`);
+        })
+        .catch((error: unknown) => {
+          if (finished) return;
+          drain();
+          const mailError = isMailError(error) ? error : new MailError(451, '4.3.0', 'Local error in processing; try again later', 'smtp', { cause: error });
+          logger.warn({ ip: session.remoteAddress, code: mailError.code, enhanced: mailError.enhanced, reason: mailError.message }, 'message refused');
+          callback(toSmtpError(mailError));
+        });
+    },
+  });
+  limitCommandRate(server, { maxCommandsPerMinute: limits.maxCommandsPerMinute });
+  server.on('error', (error: Error) => logger.warn({ err: error.message }, 'smtp session error'));
+
+  return {
+    name: `smtp-${options.role}-${options.port}`,
+    start: () =>
+      new Promise<void>((resolve, reject) => {
+        const onError = (error: Error) => reject(error);
+        server.server.once('error', onError);
+        server.listen(options.port, options.host, () => {
+          server.server.removeListener('error', onError);
+          resolve();
+        });
+      }),
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    address() {
+      const info = server.server.address() as AddressInfo;
+      return { host: info.address, port: info.port };
+    },
+  };
+}

@@ -1,0 +1,25 @@
+import type { SecureContextOptions } from 'node:tls';
+
+/**
+ * Mozilla's "intermediate" server profile (TLS 1.2 and 1.3; for 1.2 only ECDHE key exchange
+ * with AEAD ciphers). TLS 1.3 suites are all AEAD and stay at OpenSSL's defaults.
+ */
+export const INTERMEDIATE_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+export function intermediateTlsOptions(key: string | Buffer, cert: string | Buffer): SecureContextOptions & { honorCipherOrder: boolean } {
+  return {
+    key,
+    cert,
+    minVersion: 'TLSv1.2',
+    ciphers: INTERMEDIATE_CIPHERS,
+    ecdhCurve: 'X25519:prime256v1:secp384r1',
+    honorCipherOrder: false,
+  };
+}
