@@ -1,3 +1,5 @@
+import { formatRfc5322Date } from './message-id.ts';
+
 export interface ReceivedInput {
   fromHelo: string;
   fromHost?: string;
@@ -16,13 +18,6 @@ function clean(value: string, max = 255): string {
   return value.replace(/[\x00-\x1f\x7f()<>;\\"]/g, '').replace(/\s+/g, ' ').trim().slice(0, max) || 'unknown';
 }
 
-function rfc5322Date(date: Date): string {
-  const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${days[date.getUTCDay()]}, ${pad(date.getUTCDate())} ${months[date.getUTCMonth()]} ${date.getUTCFullYear()} ${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} +0000`;
-}
-
 /** `RFC 5321 §4.4` trace line with the RFC 8314 §4.3 TLS clause, folded, ending in CRLF. */
 export function formatReceivedHeader(input: ReceivedInput): string {
   const ip = clean(input.fromIp, 64);
@@ -33,5 +28,5 @@ export function formatReceivedHeader(input: ReceivedInput): string {
     : '';
   const id = input.queueId ? ` id ${clean(input.queueId, 64)}` : '';
   const forClause = input.forRecipient ? `\r\n\tfor <${clean(input.forRecipient)}>` : '';
-  return `Received: ${from}\r\n\t${by}${tls}\r\n\twith ${clean(input.protocol, 16)}${id}${forClause};\r\n\t${rfc5322Date(input.date)}\r\n`;
+  return `Received: ${from}\r\n\t${by}${tls}\r\n\twith ${clean(input.protocol, 16)}${id}${forClause};\r\n\t${formatRfc5322Date(input.date)}\r\n`;
 }

@@ -11,6 +11,7 @@ export class RawSmtp {
   private lines: string[] = [];
   private waiters: (() => void)[] = [];
   closed = false;
+  greeting = '';
 
   private constructor(socket: net.Socket | tls.TLSSocket) {
     this.socket = socket;
@@ -42,7 +43,7 @@ export class RawSmtp {
       socket.once('error', reject);
     });
     const client = new RawSmtp(socket);
-    await client.reply(); // greeting
+    client.greeting = await client.reply();
     return client;
   }
 

@@ -84,6 +84,12 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
     maxRecipients: limits.maxRecipients,
     maxAllowedUnauthenticatedCommands: submission ? limits.maxUnauthenticatedCommands : false,
     disableReverseLookup: true,
+    // smtp-server keeps these off unless asked.
+    hideENHANCEDSTATUSCODES: false,
+    hideDSN: false,
+    hideREQUIRETLS: false,
+    // A stopping gateway tells idle clients 421 and waits at most this long for them.
+    closeTimeout: 3000,
     logger: false,
 
     onConnect(session, callback) {

@@ -1,0 +1,136 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openTestStore, type TestStore } from '../../test/helpers/stores.ts';
+import type { DeliveryReceipt } from '../kernel/index.ts';
+import { Queue } from '../queue/index.ts';
+import { openBlobStore } from '../store/index.ts';
+import { createVault } from '../vault/index.ts';
+import { DeliveryWorker, type DomainJob, type RecipientResult } from './worker.ts';
+
+const silent = { info() {}, warn() {}, error() {}, debug() {}, child() { return silent; } };
+
+async function text(stream: Readable): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const part of stream) parts.push(part as Buffer);
+  return Buffer.concat(parts).toString();
+}
+
+function receipt(address: string, reply: string, outcome: DeliveryReceipt['outcome']): DeliveryReceipt {
+  return { at: 0, recipient: address, mxHost: 'mx.dest.test', ip: '127.0.0.10', port: 25, tlsVersion: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', certSubject: 'CN=mx.dest.test', certVerified: true, reply, outcome };
+}
+
+describe('delivery worker', () => {
+  let current: TestStore | undefined;
+  let worker: DeliveryWorker | undefined;
+  afterEach(async () => {
+    await worker?.stop();
+    await current?.cleanup();
+  });
+
+  async function setup(decide: (job: DomainJob) => RecipientResult[], now: { t: number }) {
+    current = await openTestStore('sqlite');
+    const clock = { now: () => now.t };
+    const queue = new Queue({ store: current.store, blobs: openBlobStore(path.join(current.dir, 'blobs')), vault: createVault(randomBytes(32)), clock, logger: silent });
+    const jobs: { job: DomainJob; body: string }[] = [];
+    worker = new DeliveryWorker(
+      {
+        nodeId: 'test-node',
+        hostname: 'gateway.test',
+        concurrency: 4,
+        perDomainConcurrency: 2,
+        leaseMs: 60_000,
+        pollIntervalMs: 20,
+        retry: { retryScheduleMs: [1000], maxAgeMs: 10_000, delayNoticeAfterMs: 3000 },
+        routing: { domains: { 'clinic.test': { smarthost: '127.0.0.20:2526' } } },
+      },
+      {
+        queue,
+        clock,
+        logger: silent,
+        deliver: async (job) => {
+          jobs.push({ job, body: await text(await job.openBody()) });
+          return { results: decide(job) };
+        },
+      },
+    );
+    await worker.start();
+    return { queue, jobs };
+  }
+
+  async function until(check: () => boolean | Promise<boolean>, ms = 5000) {
+    const end = Date.now() + ms;
+    while (!(await check())) {
+      if (Date.now() > end) throw new Error('condition not met in time');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  it('delivers, records receipts, routes local domains to their smarthost, and deletes the body', async () => {
+    const now = { t: 1_000_000 };
+    const { queue, jobs } = await setup((job) => job.recipients.map((r) => ({ recipientId: r.id, outcome: 'delivered', reply: '250 2.0.0 Ok: queued as ABC', receipt: receipt(r.address, '250 2.0.0 Ok: queued as ABC', 'delivered') })), now);
+    const { id } = await queue.enqueue({ mailFrom: 'a@sender.test', recipients: [{ address: 'x@dest.test' }, { address: 'doc@clinic.test' }], requireTls: false, smtpUtf8: false, bodyType: '8BITMIME' }, Readable.from([Buffer.from('Subject: hi\r\n\r\nbody\r\n')]));
+    worker!.notify();
+    await until(async () => (await queue.show(id))?.recipients.every((r) => r.state === 'delivered') ?? false);
+    expect(jobs.map((j) => j.job.route).sort((a, b) => a.kind.localeCompare(b.kind))).toEqual([{ kind: 'mx' }, { kind: 'smarthost', host: '127.0.0.20', port: 2526 }]);
+    expect(jobs[0].body).toBe('Subject: hi\r\n\r\nbody\r\n');
+    const detail = await queue.show(id);
+    expect(detail?.receipts.map((r) => r.reply)).toEqual(['250 2.0.0 Ok: queued as ABC', '250 2.0.0 Ok: queued as ABC']);
+    await until(async () => (await queue.list({ state: 'active' })).length === 0);
+  });
+
+  it('bounces a 5xx recipient with an RFC 3464 report to the sender, never to the null sender', async () => {
+    const now = { t: 2_000_000 };
+    const { queue, jobs } = await setup(
+      (job) =>
+        job.recipients.map((r) =>
+          r.address.startsWith('bad')
+            ? { recipientId: r.id, outcome: 'failed' as const, reply: '550 5.1.1 <bad@dest.test>: Recipient address rejected', enhanced: '5.1.1', receipt: receipt(r.address, '550 5.1.1 rejected', 'failed') }
+            : { recipientId: r.id, outcome: 'delivered' as const, reply: '250 ok', receipt: receipt(r.address, '250 ok', 'delivered') },
+        ),
+      now,
+    );
+    await queue.enqueue({ mailFrom: 'a@sender.test', recipients: [{ address: 'bad@dest.test' }, { address: 'good@dest.test' }], requireTls: false, smtpUtf8: false, bodyType: '8BITMIME' }, Readable.from([Buffer.from('Subject: original\r\n\r\nsecret\r\n')]));
+    worker!.notify();
+    await until(() => jobs.some((j) => j.job.mailFrom === '' && j.job.recipients[0].address === 'a@sender.test'));
+    const report = jobs.find((j) => j.job.mailFrom === '')!;
+    expect(report.body).toMatch(/multipart\/report; report-type=delivery-status/);
+    expect(report.body).toMatch(/Final-Recipient: rfc822; ?bad@dest\.test/);
+    expect(report.body).toMatch(/Status: 5\.1\.1/);
+    expect(report.body).toContain('Subject: original');
+    expect(report.body).not.toContain('good@dest.test\r\nAction');
+    // The report itself bounces into the void: nothing is queued to the null sender.
+    const before = jobs.length;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(jobs.filter((j) => j.job.mailFrom === '').length).toBe(1);
+    expect(jobs.length).toBe(before);
+  });
+
+  it('retries 4xx on schedule, sends one delay notice, and bounces at expiry', async () => {
+    const now = { t: 3_000_000 };
+    const { queue, jobs } = await setup(
+      (job) => job.recipients.map((r) => (job.mailFrom === '' ? { recipientId: r.id, outcome: 'delivered' as const, reply: '250 ok', receipt: receipt(r.address, '250 ok', 'delivered') } : { recipientId: r.id, outcome: 'deferred' as const, reply: '451 4.3.0 try later', receipt: receipt(r.address, '451 4.3.0 try later', 'deferred') })),
+      now,
+    );
+    const { id } = await queue.enqueue({ mailFrom: 'a@sender.test', recipients: [{ address: 'x@slow.test' }], requireTls: false, smtpUtf8: false, bodyType: '8BITMIME' }, Readable.from([Buffer.from('Subject: s\r\n\r\nb\r\n')]));
+    worker!.notify();
+    const attemptsTo = (addr: string) => jobs.filter((j) => j.job.recipients.some((r) => r.address === addr)).length;
+    await until(() => attemptsTo('x@slow.test') === 1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(attemptsTo('x@slow.test')).toBe(1); // not before the schedule says
+    for (let step = 0; step < 12; step++) {
+      now.t += 1000;
+      worker!.notify();
+      const n = attemptsTo('x@slow.test');
+      await until(async () => attemptsTo('x@slow.test') > n || (await queue.show(id))?.recipients[0].state === 'failed');
+    }
+    await until(async () => (await queue.show(id))?.recipients[0].state === 'failed');
+    const reports = jobs.filter((j) => j.job.mailFrom === '');
+    await until(() => jobs.filter((j) => j.job.mailFrom === '').length === 2);
+    const bodies = jobs.filter((j) => j.job.mailFrom === '').map((j) => j.body);
+    expect(bodies.filter((b) => /Action: delayed/.test(b)).length).toBe(1);
+    expect(bodies.filter((b) => /Action: failed/.test(b) && /Status: 4\.4\.7/.test(b)).length).toBe(1);
+    expect(reports.length).toBeGreaterThanOrEqual(1);
+  });
+});

@@ -1,0 +1,10 @@
+export { DotStuffer, dotStuff } from './dot-stuff.ts';
+export { splitHeaderBlock, parseHeaders, getHeader, countHeaders } from './headers.ts';
+export type { HeaderField } from './headers.ts';
+export { makeMessageId, formatRfc5322Date } from './message-id.ts';
+export { buildDsn, shouldBounce } from './dsn.ts';
+export type { DsnInput, DsnRecipient } from './dsn.ts';
+export { parseAddress, isRoutableRecipient } from './address.ts';
+export type { ParsedAddress } from './address.ts';
+export { formatReceivedHeader } from './received.ts';
+export type { ReceivedInput } from './received.ts';
