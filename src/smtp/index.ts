@@ -1,1 +1,2 @@
 export * from './server/index.ts';
+export * from './client/index.ts';

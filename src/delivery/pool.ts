@@ -1,0 +1,60 @@
+import type { SmtpClient } from '../smtp/index.ts';
+
+interface Idle {
+  client: SmtpClient;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Idle SMTP sessions kept briefly after RSET, keyed by destination and TLS policy, so a
+ * burst of messages to one MX reuses one connection and one TLS handshake.
+ */
+export class ConnectionPool {
+  private readonly idle = new Map<string, Idle[]>();
+  private readonly idleMs: number;
+  private readonly maxPerKey: number;
+
+  constructor(options: { idleMs?: number; maxPerKey?: number } = {}) {
+    this.idleMs = options.idleMs ?? 5000;
+    this.maxPerKey = options.maxPerKey ?? 4;
+  }
+
+  take(key: string): SmtpClient | null {
+    const list = this.idle.get(key);
+    while (list && list.length) {
+      const entry = list.pop()!;
+      clearTimeout(entry.timer);
+      if (entry.client.alive) return entry.client;
+    }
+    return null;
+  }
+
+  give(key: string, client: SmtpClient): void {
+    const list = this.idle.get(key) ?? [];
+    if (list.length >= this.maxPerKey || !client.alive) {
+      void client.quit();
+      return;
+    }
+    const entry: Idle = {
+      client,
+      timer: setTimeout(() => {
+        const current = this.idle.get(key);
+        if (current) this.idle.set(key, current.filter((e) => e !== entry));
+        void client.quit();
+      }, this.idleMs),
+    };
+    entry.timer.unref();
+    list.push(entry);
+    this.idle.set(key, list);
+  }
+
+  closeAll(): void {
+    for (const list of this.idle.values()) {
+      for (const entry of list) {
+        clearTimeout(entry.timer);
+        void entry.client.quit();
+      }
+    }
+    this.idle.clear();
+  }
+}
