@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the integration suites talk to, when they are missing.
+# Runs as root (CI); otherwise it only says what is missing and the suites skip.
+set -euo pipefail
+want=(postfix swaks dnsmasq-base unbound ldnsutils openssl gnupg)
+[ "${1:-}" = "--with-browser" ] && want+=(chromium)
+missing=()
+for pkg in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "install-peers: missing ${missing[*]} (run as root to install); their suites will skip" >&2
+  exit 0
+fi
+echo "install-peers: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# No system Postfix instance: the suites start their own on loopback.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+echo "postfix postfix/mailname string localhost" | debconf-set-selections
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
