@@ -1,0 +1,70 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Resolver } from 'node:dns/promises';
+import path from 'node:path';
+import { freePort, tempDir } from './ports.ts';
+
+export interface DnsRecords {
+  mx?: { domain: string; host: string; pref: number }[];
+  a?: { name: string; ip: string }[];
+  txt?: { name: string; text: string }[];
+  /** Domains publishing RFC 7505 null MX (`MX 0 .`). */
+  nullMx?: string[];
+  /** Zones answered authoritatively (NXDOMAIN for unknown names), default ['test']. */
+  zones?: string[];
+}
+
+export interface DnsServer {
+  port: number;
+  servers: string[];
+  stop(): Promise<void>;
+}
+
+/** dnsmasq on 127.0.0.1 serving only the given records, nothing forwarded anywhere. */
+export async function startDns(records: DnsRecords): Promise<DnsServer> {
+  const temp = tempDir('dns');
+  const port = await freePort();
+  const lines = [
+    ...(records.zones ?? ['test']).map((z) => `local=/${z}/`),
+    ...(records.mx ?? []).map((m) => `mx-host=${m.domain},${m.host},${m.pref}`),
+    ...(records.nullMx ?? []).map((d) => `mx-host=${d},.,0`),
+    ...(records.a ?? []).map((a) => `host-record=${a.name},${a.ip}`),
+    ...(records.txt ?? []).map((t) => `txt-record=${t.name},"${t.text.replace(/"/g, '\\"')}"`),
+  ];
+  const conf = path.join(temp.dir, 'dnsmasq.conf');
+  const log = path.join(temp.dir, 'dnsmasq.log');
+  writeFileSync(conf, `${lines.join('\n')}\n`);
+  const child: ChildProcess = spawn('dnsmasq', ['--keep-in-foreground', '--no-resolv', '--no-hosts', '--no-poll', '--listen-address=127.0.0.1', '--bind-interfaces', `--port=${port}`, `--conf-file=${conf}`, '--user=root', `--pid-file=${path.join(temp.dir, 'pid')}`, `--log-facility=${log}`, '--log-queries'], { stdio: 'ignore' });
+  const stop = async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    temp.cleanup();
+  };
+  const resolver = new Resolver({ timeout: 500, tries: 1 });
+  resolver.setServers([`127.0.0.1:${port}`]);
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await resolver.resolve4('probe.invalid-zone-for-readiness.test').catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ECONNREFUSED' || e.code === 'ETIMEOUT') throw e;
+      });
+      break;
+    } catch (error) {
+      if (Date.now() > deadline || child.exitCode !== null) {
+        let tail = '';
+        try {
+          tail = readFileSync(log, 'utf8').slice(-2000);
+        } catch {
+          // no log yet
+        }
+        await stop();
+        throw new Error(`dnsmasq did not come up on 127.0.0.1:${port}: ${(error as Error).message}\n${tail}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return { port, servers: [`127.0.0.1:${port}`], stop };
+}
