@@ -5,6 +5,8 @@ interface Idle {
   timer: NodeJS.Timeout;
 }
 
+const bornAt = new WeakMap<SmtpClient, number>();
+
 /**
  * Idle SMTP sessions kept briefly after RSET, keyed by destination and TLS policy, so a
  * burst of messages to one MX reuses one connection and one TLS handshake.
@@ -13,10 +15,13 @@ export class ConnectionPool {
   private readonly idle = new Map<string, Idle[]>();
   private readonly idleMs: number;
   private readonly maxPerKey: number;
+  private readonly maxAgeMs: number;
 
-  constructor(options: { idleMs?: number; maxPerKey?: number } = {}) {
+  constructor(options: { idleMs?: number; maxPerKey?: number; maxAgeMs?: number } = {}) {
     this.idleMs = options.idleMs ?? 5000;
     this.maxPerKey = options.maxPerKey ?? 4;
+    // Like Postfix's smtp_connection_reuse_time_limit: a session is not reused forever.
+    this.maxAgeMs = options.maxAgeMs ?? 60_000;
   }
 
   take(key: string): SmtpClient | null {
@@ -31,7 +36,8 @@ export class ConnectionPool {
 
   give(key: string, client: SmtpClient): void {
     const list = this.idle.get(key) ?? [];
-    if (list.length >= this.maxPerKey || !client.alive) {
+    if (!bornAt.has(client)) bornAt.set(client, Date.now());
+    if (list.length >= this.maxPerKey || !client.alive || Date.now() - bornAt.get(client)! > this.maxAgeMs) {
       void client.quit();
       return;
     }

@@ -201,7 +201,9 @@ export async function deliverToDomain(job: DomainJob, deps: RemoteDeps): Promise
             policyOnly = false;
             problems.push(`${attempt.host} [${ip}]: ${outcome.retryElsewhere}`);
           }
-          if (deps.pool && session.client.alive && (await session.client.rset())) deps.pool.give(session.key, session.client);
+          // A session that just answered 4xx is not kept: the next try should meet a fresh one.
+          const reusable = !outcome.retryElsewhere && outcome.settled.every((r) => r.outcome !== 'deferred');
+          if (deps.pool && reusable && session.client.alive && (await session.client.rset())) deps.pool.give(session.key, session.client);
           else await session.client.quit();
           break;
         } catch (error) {
