@@ -54,6 +54,8 @@ export const configSchema = z.strictObject({
       sessionTimeoutMs: z.number().int().min(1).default(1_800_000),
       maxAuthFailures: z.number().int().min(1).default(3),
       maxUnauthenticatedCommands: z.number().int().min(1).default(20),
+      /** Pause before the greeting to catch clients that talk first; 0 = greet at once. */
+      greetingDelayMs: z.number().int().min(0).max(30_000).default(0),
     })
     .prefault({}),
   /** Domains the inbound listener accepts mail for, each relayed to its smarthost. */

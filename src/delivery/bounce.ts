@@ -18,7 +18,7 @@ async function readOriginal(queue: Queue, messageId: string, wantBody: boolean):
   const chunks: Buffer[] = [];
   let length = 0;
   const limit = wantBody ? MAX_FULL_BODY_BYTES + 1 : MAX_HEADER_BYTES;
-  const stream = queue.openBody(messageId);
+  const stream = await queue.openBody(messageId);
   try {
     for await (const chunk of stream) {
       chunks.push(chunk as Buffer);

@@ -176,7 +176,7 @@ export class DeliveryWorker implements Service {
       domain: group.domain,
       mailFrom: envelope.mailFrom,
       recipients: group.recipients.map((r) => ({ id: r.id, address: r.address, notify: r.notify, orcpt: r.orcpt })),
-      openBody: async () => this.queue.openBody(group.messageId),
+      openBody: () => this.queue.openBody(group.messageId),
       size: group.size,
       requireTls: envelope.requireTls,
       smtpUtf8: envelope.smtpUtf8,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { once } from 'node:events';
+import { PassThrough, Readable } from 'node:stream';
 import { sql } from 'kysely';
 import type { Clock, DeliveryReceipt, DsnNotify, Envelope, Logger } from '../kernel/index.ts';
 import { MailError } from '../kernel/index.ts';
@@ -54,6 +55,9 @@ function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 }
 
+/** Encrypted bodies up to this size are stored in the row, larger ones as files. */
+const INLINE_MAX = 256 * 1024;
+
 function newMessageId(): string {
   return randomBytes(12).toString('base64url');
 }
@@ -87,8 +91,9 @@ export class Queue {
       plainBytes += chunk.length;
     });
     body.on('error', (error) => encrypt.destroy(error));
+    let inline: Buffer | null;
     try {
-      await this.blobs.write(id, body.pipe(encrypt));
+      inline = await this.storeBody(id, body.pipe(encrypt));
     } catch (error) {
       if (error instanceof MailError) throw error;
       this.logger.error({ err: (error as Error).message, messageId: id }, 'queue write failed');
@@ -99,7 +104,7 @@ export class Queue {
       await this.store.db.transaction().execute(async (trx) => {
         await trx
           .insertInto('messages')
-          .values({ id, mail_from: envelope.mailFrom, envelope: JSON.stringify(rest), size: plainBytes, blob: id, created_at: now, delay_notice_sent: 0, done_at: null })
+          .values({ id, mail_from: envelope.mailFrom, envelope: JSON.stringify(rest), size: plainBytes, blob: inline ? null : id, body: inline, created_at: now, delay_notice_sent: 0, done_at: null })
           .execute();
         await trx
           .insertInto('recipients')
@@ -129,8 +134,41 @@ export class Queue {
     return { id };
   }
 
+  /** Keeps a small encrypted body in memory for the row; spills a large one to a file. */
+  private async storeBody(id: string, encrypted: Readable): Promise<Buffer | null> {
+    const parts: Buffer[] = [];
+    let length = 0;
+    let spill: PassThrough | null = null;
+    let writing: Promise<number> | null = null;
+    try {
+      for await (const chunk of encrypted) {
+        if (spill) {
+          if (!spill.write(chunk)) await once(spill, 'drain');
+          continue;
+        }
+        parts.push(chunk as Buffer);
+        length += (chunk as Buffer).length;
+        if (length > INLINE_MAX) {
+          spill = new PassThrough();
+          writing = this.blobs.write(id, spill);
+          for (const part of parts.splice(0)) spill.write(part);
+        }
+      }
+    } catch (error) {
+      spill?.destroy(error as Error);
+      await writing?.catch(() => undefined);
+      throw error;
+    }
+    if (!spill) return Buffer.concat(parts);
+    spill.end();
+    await writing;
+    return null;
+  }
+
   /** Decrypted body stream; errors with VaultIntegrityError if the stored object is damaged. */
-  openBody(messageId: string): Readable {
+  async openBody(messageId: string): Promise<Readable> {
+    const row = await this.store.db.selectFrom('messages').select(['body', 'blob']).where('id', '=', messageId).executeTakeFirst();
+    if (row?.body) return this.vault.decrypt(Readable.from([Buffer.from(row.body)]));
     return this.vault.decrypt(this.blobs.read(messageId));
   }
 
@@ -257,12 +295,12 @@ export class Queue {
   /** Deletes the body of a finished message: nothing of it stays at rest longer than needed. */
   async reap(messageId: string): Promise<void> {
     await this.blobs.remove(messageId);
-    await this.store.db.updateTable('messages').set({ blob: null }).where('id', '=', messageId).execute();
+    await this.store.db.updateTable('messages').set({ blob: null, body: null }).where('id', '=', messageId).execute();
   }
 
   /** Bodies of messages finished before a crash, whose reap never ran. */
   async reapFinished(): Promise<number> {
-    const rows = await this.store.db.selectFrom('messages').select('id').where('done_at', 'is not', null).where('blob', 'is not', null).execute();
+    const rows = await this.store.db.selectFrom('messages').select('id').where('done_at', 'is not', null).where((eb) => eb.or([eb('blob', 'is not', null), eb('body', 'is not', null)])).execute();
     for (const row of rows) await this.reap(row.id);
     return rows.length;
   }

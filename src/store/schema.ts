@@ -7,7 +7,10 @@ export interface MessagesTable {
   /** JSON: the kernel Envelope minus recipients. */
   envelope: string;
   size: number;
+  /** Id of the encrypted body file, when the body is too large to sit in the row. */
   blob: string | null;
+  /** The encrypted body itself (vault format), for small messages. */
+  body: Buffer | null;
   created_at: number;
   delay_notice_sent: number;
   done_at: number | null;

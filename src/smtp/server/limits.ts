@@ -2,9 +2,16 @@ import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 
 export interface CommandRateLimit {
   maxCommandsPerMinute: number;
+  /** Wait before the greeting (early-talker check); 0 greets at once, as Postfix's smtpd. */
+  greetingDelayMs: number;
 }
 
-type Connection = { _server: object; send(code: number, text: string, context?: unknown): void };
+type Connection = {
+  _server: { options: { maxClients?: number; name?: string }; connections: Set<unknown> };
+  send(code: number, text: string, context?: unknown): void;
+  _setListeners(callback: () => void): void;
+  connectionReady(): void;
+};
 
 const limitsByServer = new WeakMap<object, CommandRateLimit>();
 const windows = new WeakMap<object, { start: number; count: number }>();
@@ -18,8 +25,23 @@ export function limitCommandRate(server: object, limit: CommandRateLimit): void 
   limitsByServer.set(server, limit);
   if (installed) return;
   installed = true;
-  const proto = SMTPConnection.prototype as unknown as { _onCommand(this: Connection, command: Buffer, callback?: () => void): void };
+  const proto = SMTPConnection.prototype as unknown as { _onCommand(this: Connection, command: Buffer, callback?: () => void): void; init(this: Connection): void };
   const original = proto._onCommand;
+  const originalInit = proto.init;
+  // smtp-server always waits 100 ms before its greeting; with one message per connection
+  // (how MTAs relay) that wait alone caps a listener at 10 sessions/s per client slot.
+  proto.init = function init(this: Connection) {
+    const limit = limitsByServer.get(this._server);
+    if (!limit || limit.greetingDelayMs > 0) return originalInit.call(this);
+    this._setListeners(() => {
+      const { maxClients, name } = this._server.options;
+      if (maxClients && this._server.connections.size > maxClients) {
+        this.send(421, `${name ?? ''} Too many connected clients, try again in a moment`, false);
+        return;
+      }
+      this.connectionReady();
+    });
+  };
   proto._onCommand = function onCommand(this: Connection, command, callback) {
     const limit = limitsByServer.get(this._server);
     if (limit) {

@@ -29,6 +29,7 @@ const limits: ListenerLimits = {
   sessionTimeoutMs: 60_000,
   maxAuthFailures: 3,
   maxUnauthenticatedCommands: 20,
+  greetingDelayMs: 0,
 };
 
 interface Ingested {

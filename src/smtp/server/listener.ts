@@ -21,6 +21,7 @@ export interface ListenerLimits {
   sessionTimeoutMs: number;
   maxAuthFailures: number;
   maxUnauthenticatedCommands: number;
+  greetingDelayMs: number;
 }
 
 export interface ListenerOptions {
@@ -214,7 +215,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
         });
     },
   });
-  limitCommandRate(server, { maxCommandsPerMinute: limits.maxCommandsPerMinute });
+  limitCommandRate(server, { maxCommandsPerMinute: limits.maxCommandsPerMinute, greetingDelayMs: limits.greetingDelayMs });
   server.on('error', (error: Error) => logger.warn({ err: error.message }, 'smtp session error'));
 
   return {

@@ -67,6 +67,13 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
           .execute();
       },
     },
+    '0002-inline-bodies': {
+      // Small bodies (still encrypted) live in the row: one commit instead of file,
+      // fsync, rename and directory fsync per message.
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('messages').addColumn('body', capabilities.dialect === 'sqlite' ? 'blob' : 'bytea').execute();
+      },
+    },
   };
 }
 

@@ -14,6 +14,7 @@ export async function openSqliteStore(file: string): Promise<Store> {
   database.pragma('synchronous = FULL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
+  cachePreparedStatements(database);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   const store: Store = {
     db,
@@ -22,4 +23,22 @@ export async function openSqliteStore(file: string): Promise<Store> {
   };
   await migrateToLatest(store);
   return store;
+}
+
+/**
+ * Kysely prepares every query anew; preparing costs more than running our small queries.
+ * Statements are reused by SQL text (we never iterate two results of one statement at once).
+ */
+function cachePreparedStatements(database: BetterSqlite3.Database): void {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  const prepare = database.prepare.bind(database);
+  database.prepare = ((source: string) => {
+    let statement = cache.get(source);
+    if (!statement) {
+      if (cache.size > 1000) cache.clear();
+      statement = prepare(source);
+      cache.set(source, statement);
+    }
+    return statement;
+  }) as typeof database.prepare;
 }

@@ -1,0 +1,39 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** Prints one figure in the form DESIGN.md §8 fixes, so anyone can grep for it. */
+export function figure(name: string, value: number, digits = 2): void {
+  console.log(`BENCH ${name}=${Number.isFinite(value) ? value.toFixed(digits).replace(/\.?0+$/, '') || '0' : 'NaN'}`);
+}
+
+export function arg(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  return index >= 0 ? Number(process.argv[index + 1]) : fallback;
+}
+
+export function flag(name: string): boolean {
+  return process.argv.includes(`--${name}`);
+}
+
+/** Postfix's smtp-source: N messages of `size` bytes over `sessions` parallel sessions. */
+export async function smtpSource(options: { target: string; sessions: number; messages: number; size: number; from: string; to: string }): Promise<void> {
+  await run('/usr/sbin/smtp-source', ['-s', String(options.sessions), '-m', String(options.messages), '-l', String(options.size), '-f', options.from, '-t', options.to, options.target], { maxBuffer: 64 * 1024 * 1024, timeout: 30 * 60_000 });
+}
+
+export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Peak resident set (VmHWM) of a live process, in MB. */
+export function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 'NaN');
+  return kb / 1024;
+}

@@ -1,0 +1,140 @@
+/**
+ * bench/relay: smtp-source → relay (durable queue) → destination, for Sealgate and for a
+ * Postfix relay configured alike, on this machine in one run. Prints messages/s from the
+ * first message sent until the destination has them all, and Sealgate / Postfix.
+ *
+ *   node bench/relay.ts [--messages 5000] [--sessions 20] [--size 10240] [--skip-tls] [--skip-rss]
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createTestCa } from '../test/helpers/ca.ts';
+import { startGateway } from '../test/helpers/gateway.ts';
+import { freePort, tempDir } from '../test/helpers/ports.ts';
+import { startPostfix, startSmtpSink, type PostfixInstance } from '../test/helpers/postfix.ts';
+import { runSwaks } from '../test/helpers/swaks.ts';
+import { arg, figure, flag, peakRssMb, smtpSource, waitFor } from './lib.ts';
+
+const messages = arg('messages', 5000);
+const sessions = arg('sessions', 20);
+const size = arg('size', 10_240);
+const temp = tempDir('bench-relay');
+
+interface Destination {
+  count(): number;
+  stop(): Promise<void>;
+  address: string;
+}
+
+async function sinkDestination(ip: string): Promise<Destination> {
+  const port = await freePort(ip);
+  const sink = await startSmtpSink({ ip, port, backlog: 512 });
+  return { count: () => sink.count(), stop: () => sink.stop(), address: `${ip}:${port}` };
+}
+
+/** smtp-sink has no TLS: a Postfix instance that accepts over STARTTLS and discards. */
+async function tlsDiscardDestination(ip: string, cert: { certPath: string; keyPath: string }): Promise<Destination> {
+  const port = await freePort(ip);
+  const instance = await startPostfix({ ip, port, name: 'discard.bench.test', mode: 'discard', domains: ['sink.test'], tls: cert, mainCf: { smtpd_tls_received_header: 'no', smtpd_tls_loglevel: '0' } });
+  const count = () => (instance.log().match(/status=sent \(discarded/g) ?? []).length;
+  return { count, stop: () => instance.stop(), address: `${ip}:${port}` };
+}
+
+async function measure(label: string, inject: string, destination: Destination): Promise<number> {
+  const start = performance.now();
+  await smtpSource({ target: inject, sessions, messages, size, from: 'sender@source.test', to: 'rcpt@sink.test' });
+  await waitFor(() => destination.count() >= messages, 20 * 60_000, `${label}: ${messages} messages at the destination (have ${destination.count()})`);
+  const seconds = (performance.now() - start) / 1000;
+  return messages / seconds;
+}
+
+async function sealgateRun(destination: Destination, name: string): Promise<{ rate: number }> {
+  const gateway = await startGateway(path.join(temp.dir, name), {
+    domains: { 'sink.test': { smarthost: destination.address } },
+    delivery: { concurrency: sessions, perDomainConcurrency: sessions },
+    limits: { maxConnectionsPerIp: 1000, maxCommandsPerMinute: 1_000_000 },
+    log: { level: 'warn' },
+  });
+  try {
+    return { rate: await measure(`sealgate ${name}`, `127.0.0.1:${gateway.ports.inbound}`, destination) };
+  } finally {
+    await gateway.kill();
+  }
+}
+
+async function postfixRun(destination: Destination, name: string, relayIp: string): Promise<{ rate: number }> {
+  const port = await freePort(relayIp);
+  // Alike: durable queue (Postfix fsyncs its queue files), same concurrency to the destination.
+  const relay: PostfixInstance = await startPostfix({
+    ip: relayIp,
+    port,
+    name: `relay-${name}.bench.test`,
+    mode: 'accept',
+    domains: [],
+    mainCf: {
+      relay_domains: 'sink.test',
+      transport_maps: `inline:{sink.test=smtp:[${destination.address.replace(/:(\d+)$/, ']:$1')}}`,
+      default_destination_concurrency_limit: String(sessions),
+      smtp_destination_concurrency_limit: String(sessions),
+      default_process_limit: String(Math.max(100, sessions * 2)),
+      smtpd_client_connection_count_limit: '0',
+      smtp_tls_security_level: 'may',
+    },
+  });
+  try {
+    return { rate: await measure(`postfix ${name}`, `${relayIp}:${port}`, destination) };
+  } finally {
+    await relay.stop();
+  }
+}
+
+async function peakRss(): Promise<number> {
+  const destination = await sinkDestination('127.0.0.45');
+  const gateway = await startGateway(path.join(temp.dir, 'rss'), {
+    domains: { 'sink.test': { smarthost: destination.address } },
+    limits: { maxConnectionsPerIp: 1000, maxCommandsPerMinute: 1_000_000, maxMessageBytes: 60 * 1024 * 1024 },
+    log: { level: 'warn' },
+  });
+  try {
+    const big = path.join(temp.dir, 'fifty.eml');
+    const line = `${'y'.repeat(76)}\r\n`;
+    writeFileSync(big, `Subject: fifty megabytes\r\n\r\n${line.repeat(Math.ceil((50 * 1024 * 1024) / line.length))}`);
+    const bigSend = runSwaks(['--server', `127.0.0.1:${gateway.ports.inbound}`, '--from', 'a@source.test', '--to', 'big@sink.test', '--data', big], { timeoutMs: 600_000 });
+    const crowd = smtpSource({ target: `127.0.0.1:${gateway.ports.inbound}`, sessions: 100, messages: 1000, size: 10_240, from: 'a@source.test', to: 'b@sink.test' });
+    await Promise.all([bigSend, crowd]);
+    await waitFor(() => destination.count() >= 1001, 10 * 60_000, 'all RSS-run messages delivered');
+    return peakRssMb(gateway.child.pid!);
+  } finally {
+    await gateway.kill();
+    await destination.stop();
+  }
+}
+
+try {
+  console.log(`relay: ${messages} messages of ${size} bytes over ${sessions} sessions`);
+  const sealSink = await sinkDestination('127.0.0.40');
+  const sealgate = await sealgateRun(sealSink, 'plain');
+  await sealSink.stop();
+  const postSink = await sinkDestination('127.0.0.41');
+  const postfix = await postfixRun(postSink, 'plain', '127.0.0.42');
+  await postSink.stop();
+  figure('relay.sealgate.msgs_per_s', sealgate.rate, 1);
+  figure('relay.postfix.msgs_per_s', postfix.rate, 1);
+  figure('relay.ratio', sealgate.rate / postfix.rate, 2);
+
+  if (!flag('skip-tls')) {
+    const ca = await createTestCa(temp.dir);
+    const cert = await ca.issue(['discard.bench.test']);
+    const sealTls = await tlsDiscardDestination('127.0.0.43', cert);
+    const sealgateTls = await sealgateRun(sealTls, 'tls');
+    await sealTls.stop();
+    const postTls = await tlsDiscardDestination('127.0.0.44', cert);
+    const postfixTls = await postfixRun(postTls, 'tls', '127.0.0.46');
+    await postTls.stop();
+    figure('relay_tls.sealgate.msgs_per_s', sealgateTls.rate, 1);
+    figure('relay_tls.postfix.msgs_per_s', postfixTls.rate, 1);
+    figure('relay_tls.ratio', sealgateTls.rate / postfixTls.rate, 2);
+  }
+  if (!flag('skip-rss')) figure('relay.sealgate.peak_rss_mb', await peakRss(), 0);
+} finally {
+  temp.cleanup();
+}
