@@ -6,7 +6,9 @@ const run = promisify(execFile);
 
 /** Prints one figure in the form DESIGN.md §8 fixes, so anyone can grep for it. */
 export function figure(name: string, value: number, digits = 2): void {
-  console.log(`BENCH ${name}=${Number.isFinite(value) ? value.toFixed(digits).replace(/\.?0+$/, '') || '0' : 'NaN'}`);
+  const text = Number.isFinite(value) ? value.toFixed(digits) : 'NaN';
+  // Trailing zeros only after a decimal point: 20 stays 20, 1.50 becomes 1.5.
+  console.log(`BENCH ${name}=${text.includes('.') ? text.replace(/\.?0+$/, '') : text}`);
 }
 
 export function arg(name: string, fallback: number): number {

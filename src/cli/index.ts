@@ -27,6 +27,7 @@ const USAGE = `usage: sealgate <command> [--config FILE]
   queue show ID               envelope, recipients and delivery receipts of a message
   queue retry ID              make a message's pending recipients due now
   queue delete ID             remove a message from the queue
+  queue verify                open every pending body; list any that cannot be decrypted
 
 Configuration: a JSON file (--config), then SEALGATE_* environment variables
 (SEALGATE_DELIVERY__PORT=2526 sets delivery.port). See docs/config.md.`;
@@ -169,8 +170,14 @@ async function queueCommand(config: Config, deps: CliDeps, sub: string | undefin
         out(removed ? `deleted ${id}` : `no message ${id}`);
         return removed ? 0 : 1;
       }
+      case 'verify': {
+        const damaged = await queue.verify();
+        out(damaged.length ? `damaged: ${damaged.join(' ')}` : 'all pending bodies are readable');
+        if (json) out(JSON.stringify({ damaged }));
+        return damaged.length ? 1 : 0;
+      }
       default:
-        throw new UsageError('queue: use list, show, retry or delete');
+        throw new UsageError('queue: use list, show, retry, delete or verify');
     }
   });
 }

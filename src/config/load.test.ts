@@ -16,7 +16,7 @@ describe('config', () => {
   });
 
   it('reads nested overrides from the environment', () => {
-    const over = envOverrides({ SEALGATE_DELIVERY__PORT: '2526', SEALGATE_STORE__URL: 'postgres://x', SEALGATE_HOSTNAME: 'mx.test', OTHER: '1' });
+    const over = envOverrides({ SEALGATE_DELIVERY__PORT: '2526', SEALGATE_STORE__URL: 'postgres://x', SEALGATE_HOSTNAME: 'mx.test', OTHER: '1', SEALGATE_MASTER_KEY: 'k', SEALGATE_CRASH_RATE: '0.1', SEALGATE_CONFIG: 'f' });
     expect(over).toEqual({ delivery: { port: 2526 }, store: { url: 'postgres://x' }, hostname: 'mx.test' });
     expect(parseConfig(over).delivery.port).toBe(2526);
   });

@@ -9,6 +9,9 @@ export class ConfigError extends Error {
   }
 }
 
+// SEALGATE_* variables that are not config keys: secrets, CLI input, test and fault hooks.
+const NOT_CONFIG = /^SEALGATE_(MASTER_KEY|CONFIG|PASSWORD|CRASH_[A-Z_]+|TEST_[A-Z_]+|SKIP_[A-Z_]+)$/;
+
 /**
  * Environment overrides: SEALGATE_<PATH> with `__` between levels, e.g.
  * SEALGATE_DELIVERY__PORT=2526, SEALGATE_STORE__URL=postgres://…; values are parsed as JSON
@@ -17,7 +20,7 @@ export class ConfigError extends Error {
 export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith('SEALGATE_') || raw === undefined || name === 'SEALGATE_MASTER_KEY') continue;
+    if (!name.startsWith('SEALGATE_') || raw === undefined || NOT_CONFIG.test(name)) continue;
     const keys = name
       .slice('SEALGATE_'.length)
       .split('__')

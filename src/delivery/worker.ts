@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Clock, DeliveryReceipt, DsnNotify, Logger, Service } from '../kernel/index.ts';
+import { crashPoint } from '../kernel/index.ts';
 import type { Route, RoutingTable } from '../policy/index.ts';
 import { routeFor } from '../policy/index.ts';
 import type { LeasedGroup, Queue, RetryOptions, Settlement } from '../queue/index.ts';
@@ -188,6 +189,7 @@ export class DeliveryWorker implements Service {
     let results: RecipientResult[];
     try {
       results = (await this.deliver(job)).results;
+      crashPoint('after-remote-accept'); // the remote has it; our queue does not know yet
     } catch (error) {
       const now = this.clock.now();
       const reply = `451 4.3.0 Internal error during delivery: ${(error as Error).message}`;

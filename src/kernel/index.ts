@@ -12,3 +12,4 @@ export type {
   DeliveryTarget,
   Delivery,
 } from './types.ts';
+export { crashPoint } from './crash-point.ts';

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
 import { sql } from 'kysely';
 import type { Clock, DeliveryReceipt, DsnNotify, Envelope, Logger } from '../kernel/index.ts';
-import { MailError } from '../kernel/index.ts';
+import { crashPoint, MailError } from '../kernel/index.ts';
 import type { BlobStore, Store } from '../store/index.ts';
 import type { Vault } from '../vault/index.ts';
 
@@ -131,6 +131,7 @@ export class Queue {
       this.logger.error({ err: (error as Error).message, messageId: id }, 'queue commit failed');
       throw new MailError(451, '4.3.0', 'Could not store the message; try again later', 'queue', { cause: error });
     }
+    crashPoint('after-enqueue-commit'); // durable, but the client has no 250 yet
     return { id };
   }
 
@@ -379,6 +380,20 @@ export class Queue {
     });
     await this.blobs.remove(messageId).catch(() => undefined);
     return Number(result.numDeletedRows) > 0;
+  }
+
+  /** Opens every pending body to the end; returns the ids whose stored body is unreadable. */
+  async verify(): Promise<string[]> {
+    const rows = await this.store.db.selectFrom('messages').select('id').where('done_at', 'is', null).execute();
+    const damaged: string[] = [];
+    for (const { id } of rows) {
+      try {
+        for await (const chunk of await this.openBody(id)) void chunk;
+      } catch {
+        damaged.push(id);
+      }
+    }
+    return damaged;
   }
 
   async counts(): Promise<Record<string, number>> {
