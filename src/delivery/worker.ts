@@ -241,7 +241,6 @@ export class DeliveryWorker implements Service {
       await this.queue.markDelayNoticeSent(group.messageId);
     }
     const done = await this.queue.settle(group.messageId, settlements);
-    if (done) await this.queue.reap(group.messageId);
     this.logger.info(
       { messageId: group.messageId, domain: group.domain, delivered: settlements.filter((s) => s.state === 'delivered').length, failed: failures.length, deferred: delays.length },
       'delivery attempt settled',

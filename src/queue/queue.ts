@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
-import { sql } from 'kysely';
+import { sql, type Insertable, type Transaction } from 'kysely';
 import type { Clock, DeliveryReceipt, DsnNotify, Envelope, Logger } from '../kernel/index.ts';
 import { crashPoint, MailError } from '../kernel/index.ts';
-import type { BlobStore, Store } from '../store/index.ts';
+import type { BlobStore, Database, MessagesTable, RecipientsTable, Store } from '../store/index.ts';
+import { GroupCommit } from './group-commit.ts';
 import type { Vault } from '../vault/index.ts';
 
 export type StoredEnvelope = Omit<Envelope, 'recipients'>;
@@ -68,6 +69,8 @@ export class Queue {
   private readonly vault: Vault;
   private readonly clock: Clock;
   private readonly logger: Logger;
+  private readonly inserts: GroupCommit<{ message: Insertable<MessagesTable>; recipients: Insertable<RecipientsTable>[] }, null>;
+  private readonly settlements: GroupCommit<{ messageId: string; settlements: Settlement[] }, { done: boolean; file: string | null }>;
 
   constructor(deps: { store: Store; blobs: BlobStore; vault: Vault; clock: Clock; logger: Logger }) {
     this.store = deps.store;
@@ -75,6 +78,18 @@ export class Queue {
     this.vault = deps.vault;
     this.clock = deps.clock;
     this.logger = deps.logger;
+    this.inserts = new GroupCommit((items) =>
+      this.store.db.transaction().execute(async (trx) => {
+        await trx.insertInto('messages').values(items.map((i) => i.message)).execute();
+        await trx.insertInto('recipients').values(items.flatMap((i) => i.recipients)).execute();
+        return items.map(() => null);
+      }),
+    );
+    this.settlements = new GroupCommit((items) => this.store.db.transaction().execute(async (trx) => {
+      const results: { done: boolean; file: string | null }[] = [];
+      for (const item of items) results.push(await this.settleIn(trx, item.messageId, item.settlements));
+      return results;
+    }));
   }
 
   /**
@@ -101,30 +116,22 @@ export class Queue {
     }
     const { recipients, ...rest } = envelope;
     try {
-      await this.store.db.transaction().execute(async (trx) => {
-        await trx
-          .insertInto('messages')
-          .values({ id, mail_from: envelope.mailFrom, envelope: JSON.stringify(rest), size: plainBytes, blob: inline ? null : id, body: inline, created_at: now, delay_notice_sent: 0, done_at: null })
-          .execute();
-        await trx
-          .insertInto('recipients')
-          .values(
-            recipients.map((r) => ({
-              message_id: id,
-              address: r.address,
-              domain: domainOf(r.address),
-              notify: r.notify ? r.notify.join(',') : null,
-              orcpt: r.orcpt ?? null,
-              state: 'queued',
-              attempts: 0,
-              next_attempt_at: now,
-              lease_owner: null,
-              lease_until: null,
-              last_reply: null,
-              updated_at: now,
-            })),
-          )
-          .execute();
+      await this.inserts.submit({
+        message: { id, mail_from: envelope.mailFrom, envelope: JSON.stringify(rest), size: plainBytes, blob: inline ? null : id, body: inline, created_at: now, delay_notice_sent: 0, done_at: null },
+        recipients: recipients.map((r) => ({
+          message_id: id,
+          address: r.address,
+          domain: domainOf(r.address),
+          notify: r.notify ? r.notify.join(',') : null,
+          orcpt: r.orcpt ?? null,
+          state: 'queued',
+          attempts: 0,
+          next_attempt_at: now,
+          lease_owner: null,
+          lease_until: null,
+          last_reply: null,
+          updated_at: now,
+        })),
       });
     } catch (error) {
       await this.blobs.remove(id).catch(() => undefined);
@@ -238,55 +245,64 @@ export class Queue {
     return Number(result.numUpdatedRows);
   }
 
-  /** Records the outcome of an attempt; returns true when the message has no work left. */
+  /**
+   * Records the outcome of an attempt; returns true when the message has no work left, in
+   * which case its body is already gone (inline) or deleted right after the commit (file).
+   */
   async settle(messageId: string, settlements: Settlement[]): Promise<boolean> {
+    const { done, file } = await this.settlements.submit({ messageId, settlements });
+    if (file) await this.reap(messageId);
+    return done;
+  }
+
+  private async settleIn(trx: Transaction<Database>, messageId: string, settlements: Settlement[]): Promise<{ done: boolean; file: string | null }> {
     const now = this.clock.now();
-    return this.store.db.transaction().execute(async (trx) => {
-      for (const s of settlements) {
+    for (const s of settlements) {
+      await trx
+        .updateTable('recipients')
+        .set((eb) => ({
+          state: s.state,
+          attempts: eb('attempts', '+', 1),
+          next_attempt_at: s.nextAttemptAt ?? now,
+          lease_owner: null,
+          lease_until: null,
+          last_reply: s.reply.slice(0, 1000),
+          updated_at: now,
+        }))
+        .where('id', '=', s.recipientId)
+        .execute();
+      if (s.receipt) {
+        const r = s.receipt;
         await trx
-          .updateTable('recipients')
-          .set((eb) => ({
-            state: s.state,
-            attempts: eb('attempts', '+', 1),
-            next_attempt_at: s.nextAttemptAt ?? now,
-            lease_owner: null,
-            lease_until: null,
-            last_reply: s.reply.slice(0, 1000),
-            updated_at: now,
-          }))
-          .where('id', '=', s.recipientId)
+          .insertInto('receipts')
+          .values({
+            message_id: messageId,
+            recipient_id: s.recipientId,
+            at: r.at,
+            mx_host: r.mxHost,
+            ip: r.ip,
+            port: r.port,
+            tls_version: r.tlsVersion,
+            cipher: r.cipher,
+            cert_subject: r.certSubject,
+            cert_verified: r.certVerified ? 1 : 0,
+            reply: r.reply.slice(0, 1000),
+            outcome: r.outcome,
+          })
           .execute();
-        if (s.receipt) {
-          const r = s.receipt;
-          await trx
-            .insertInto('receipts')
-            .values({
-              message_id: messageId,
-              recipient_id: s.recipientId,
-              at: r.at,
-              mx_host: r.mxHost,
-              ip: r.ip,
-              port: r.port,
-              tls_version: r.tlsVersion,
-              cipher: r.cipher,
-              cert_subject: r.certSubject,
-              cert_verified: r.certVerified ? 1 : 0,
-              reply: r.reply.slice(0, 1000),
-              outcome: r.outcome,
-            })
-            .execute();
-        }
       }
-      const open = await trx
-        .selectFrom('recipients')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('message_id', '=', messageId)
-        .where('state', '=', 'queued')
-        .executeTakeFirstOrThrow();
-      const done = Number(open.n) === 0;
-      if (done) await trx.updateTable('messages').set({ done_at: now }).where('id', '=', messageId).execute();
-      return done;
-    });
+    }
+    const open = await trx
+      .selectFrom('recipients')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('message_id', '=', messageId)
+      .where('state', '=', 'queued')
+      .executeTakeFirstOrThrow();
+    if (Number(open.n) !== 0) return { done: false, file: null };
+    // Finished: nothing of the body stays at rest longer than needed.
+    const row = await trx.selectFrom('messages').select('blob').where('id', '=', messageId).executeTakeFirst();
+    await trx.updateTable('messages').set({ done_at: now, body: null }).where('id', '=', messageId).execute();
+    return { done: true, file: row?.blob ?? null };
   }
 
   async markDelayNoticeSent(messageId: string): Promise<void> {
