@@ -4,7 +4,7 @@
  * durable commit but before the 250; after the remote 250 but before the dequeue).
  * A message acknowledged with 250 must arrive; prints lost, duplicates and corrupt.
  *
- *   node bench/crash.ts [--messages 1000] [--senders 8] [--crash-rate 0.01]
+ *   node bench/crash.ts [--messages 1000] [--senders 8] [--crash-rate 0.02]
  */
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -16,7 +16,7 @@ import { arg, figure, waitFor } from './lib.ts';
 
 const total = arg('messages', 1000);
 const senders = arg('senders', 8);
-const crashRate = arg('crash-rate', 0.01);
+const crashRate = arg('crash-rate', 0.02);
 const temp = tempDir('bench-crash');
 const filler = `${'crash test filler line '.repeat(3)}\r\n`.repeat(40);
 
@@ -54,32 +54,40 @@ try {
   let selfKills = 0;
   let restarting: Promise<void> | null = null;
   let stopping = false;
-  const restart = (reason: 'kill' | 'self') => {
+  // One restart at a time; a gateway that dies again while starting (a crash point can fire
+  // on its first delivery) is simply started again.
+  const relaunch = () => {
     restarting ??= (async () => {
-      if (reason === 'self') selfKills++;
-      await gateway.restart().catch(async () => gateway.restart());
+      for (let attempt = 0; attempt < 20; attempt++) {
+        try {
+          await gateway.restart();
+          break;
+        } catch {
+          selfKills++;
+        }
+      }
       restarting = null;
     })();
     return restarting;
   };
+  const alive = () => gateway.child.exitCode === null && gateway.child.signalCode === null;
   // Supervisor: a gateway that killed itself at a crash point is restarted, like systemd would.
   const supervisor = (async () => {
     while (!stopping) {
-      if (!restarting && (gateway.child.exitCode !== null || gateway.child.signalCode !== null)) await restart('self');
+      if (!restarting && !alive()) {
+        selfKills++;
+        await relaunch();
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
   })();
   const killer = (async () => {
     while (acked.size < total) {
       await new Promise((r) => setTimeout(r, 200 + Math.random() * 1000));
-      if (restarting || acked.size >= total) continue;
+      if (restarting || !alive() || acked.size >= total) continue;
       kills++;
-      restarting = (async () => {
-        await gateway.kill('SIGKILL');
-        await gateway.restart();
-        restarting = null;
-      })();
-      await restarting;
+      await gateway.kill('SIGKILL');
+      await relaunch();
     }
   })();
   const sender = async () => {
@@ -103,7 +111,8 @@ try {
   // Drain without fault injection.
   process.env.SEALGATE_CRASH_RATE = '0';
   while (restarting) await restarting;
-  await gateway.restart();
+  await gateway.kill('SIGKILL');
+  await relaunch();
   const subjects = () => destination.messages().map((m) => /^Subject: crash-(\d+)$/m.exec(m.raw)?.[1]).filter((s): s is string => s !== undefined).map(Number);
   await waitFor(() => new Set(subjects()).size >= total, 180_000, 'all messages at the destination').catch((error) => console.error(String(error)));
   await new Promise((r) => setTimeout(r, 2000));
