@@ -1,8 +1,8 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { freePort, waitForPort } from './ports.ts';
 
 const run = promisify(execFile);
 const MAIN = path.resolve(import.meta.dirname, '../../src/main.ts');
@@ -19,33 +19,11 @@ export interface GatewayProcess {
   restart(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function waitForListen(port: number, child: ChildProcess, output: () => string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`sealgate exited with ${child.exitCode}:\n${output()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`sealgate did not listen on ${port} within ${timeoutMs} ms:\n${output()}`);
+  // Fail fast with the gateway's own words when it exits instead of listening.
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`sealgate exited with ${code}:\n${output()}`))));
+  exited.catch(() => undefined);
+  await Promise.race([waitForPort('127.0.0.1', port, timeoutMs, output), exited]);
 }
 
 /**

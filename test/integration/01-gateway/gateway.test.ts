@@ -120,7 +120,10 @@ describeWithPeers(['root', 'postfix', 'swaks', 'dnsmasq', 'openssl'], 'gateway c
     await plainMx.waitForMessages(before + 1);
     const sent = await submit('nobody@nullmx.test');
     const id = queuedId(sent.stdout);
-    await until(async () => (await show(id)).includes('failed'), 10_000, 'null MX failure');
+    expect(id, sent.stdout).not.toBe('');
+    await until(async () => (await show(id)).includes('failed'), 20_000, 'null MX failure').catch((error) => {
+      throw new Error(`${(error as Error).message}\n${gateway.output().slice(-4000)}`);
+    });
     expect(await show(id)).toMatch(/556 5\.1\.10 .*null MX/);
   });
 
