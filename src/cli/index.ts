@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError, storeUrl, type Config } from '../config/index.ts';
 import type { Logger } from '../kernel/index.ts';
+import { ensureSelfSignedCertificate } from '../vault/index.ts';
 import { formatQueueList, formatQueueShow } from './format.ts';
 
 /** What the composition root hands the CLI (the CLI never picks a store itself). */
@@ -19,7 +20,8 @@ export interface CliDeps {
 const USAGE = `usage: sealgate <command> [--config FILE]
 
   serve                       start the gateway (creates data dir, key and certificate at first start)
-  init                        create the data dir and the master key (mode 0600)
+  init                        create the data dir, the master key (mode 0600) and, unless one is
+                              configured, a self-signed certificate
   config check                validate the configuration and print it
   user add NAME [--password P]  add a submission user (a strong password is generated when none is given)
   user list | user remove NAME | user passwd NAME [--password P]
@@ -70,6 +72,10 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
       case 'init': {
         const result = deps.initDataDir(config);
         out(result.createdKey ? `created master key ${result.keyFile} (mode 0600); back it up: without it the queue cannot be read` : `master key already present at ${result.keyFile}`);
+        if (!config.tls.certFile) {
+          const cert = await ensureSelfSignedCertificate(config.dataDir, config.hostname);
+          out(cert.created ? `created a self-signed certificate for ${config.hostname} at ${cert.certFile}` : `certificate present at ${cert.certFile}`);
+        }
         return 0;
       }
       case 'config':

@@ -1,42 +1,56 @@
 export interface HeaderField {
   name: string;
   value: string;
+  /** The field as it appeared, folds included, without its final line break. */
   raw: string;
 }
 
-/** Index just past the blank line ending the header block, or null if it has not arrived. */
+const CR = 0x0d;
+const LF = 0x0a;
+
+/**
+ * Index just past the blank line ending the header block (CRLFCRLF, or LFLF from lenient
+ * sources), or null if it has not arrived yet. A message starting with a blank line has no
+ * headers at all.
+ */
 export function splitHeaderBlock(buf: Buffer): { headerEnd: number } | null {
-  if (buf.length >= 2 && buf[0] === 0x0d && buf[1] === 0x0a) return { headerEnd: 2 }; // no headers at all
+  if (buf.length >= 1 && buf[0] === LF) return { headerEnd: 1 };
+  if (buf.length >= 2 && buf[0] === CR && buf[1] === LF) return { headerEnd: 2 };
   const crlf = buf.indexOf('\r\n\r\n');
   const lf = buf.indexOf('\n\n');
   if (crlf < 0 && lf < 0) return null;
-  if (crlf >= 0 && (lf < 0 || crlf <= lf)) return { headerEnd: crlf + 4 };
+  // Whichever blank line comes first ends the block.
+  if (crlf >= 0 && (lf < 0 || crlf < lf)) return { headerEnd: crlf + 4 };
   return { headerEnd: lf + 2 };
 }
 
-/** Unfolds and splits a header block; lines that are not `name: value` are skipped. */
+// RFC 5322 §2.2: field names are printable US-ASCII except ':'.
+const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
+
+/**
+ * Unfolds and splits a header block. Stops at the first blank line (the body is not
+ * headers); lines that are not `name: value`, and stray continuation lines before the
+ * first field, are skipped rather than thrown on — this parses hostile input.
+ */
 export function parseHeaders(headerText: string): HeaderField[] {
   const fields: HeaderField[] = [];
-  const lines = headerText.split(/\r?\n/);
   let current: string | null = null;
-  const push = () => {
+  const push = (): void => {
     if (current === null) return;
     const colon = current.indexOf(':');
-    if (colon > 0) {
-      const name = current.slice(0, colon).trim();
-      if (/^[\x21-\x39\x3b-\x7e]+$/.test(name)) {
-        fields.push({ name, value: current.slice(colon + 1).replace(/\r?\n/g, '').trim(), raw: current });
-      }
+    // Obsolete syntax (RFC 5322 §4.5) allows blanks before the colon.
+    const name = colon > 0 ? current.slice(0, colon).replace(/[ \t]+$/, '') : '';
+    if (FIELD_NAME.test(name)) {
+      // Unfolding removes the line breaks only; the blanks after them stay.
+      const value = current.slice(colon + 1).replace(/\r?\n/g, '').trim();
+      fields.push({ name, value, raw: current });
     }
     current = null;
   };
-  for (const line of lines) {
-    if (line === '') {
-      push();
-      continue;
-    }
-    if ((line[0] === ' ' || line[0] === '\t') && current !== null) {
-      current += `\r\n${line}`;
+  for (const line of headerText.split(/\r?\n/)) {
+    if (line === '') break;
+    if (line[0] === ' ' || line[0] === '\t') {
+      if (current !== null) current += `\r\n${line}`;
       continue;
     }
     push();
@@ -46,12 +60,15 @@ export function parseHeaders(headerText: string): HeaderField[] {
   return fields;
 }
 
-export function getHeader(headers: HeaderField[], name: string): string | undefined {
+/** The first field's unfolded value, matching the name case-insensitively. */
+export function getHeader(headers: readonly HeaderField[], name: string): string | undefined {
   const lower = name.toLowerCase();
   return headers.find((h) => h.name.toLowerCase() === lower)?.value;
 }
 
-export function countHeaders(headers: HeaderField[], name: string): number {
+export function countHeaders(headers: readonly HeaderField[], name: string): number {
   const lower = name.toLowerCase();
-  return headers.filter((h) => h.name.toLowerCase() === lower).length;
+  let count = 0;
+  for (const h of headers) if (h.name.toLowerCase() === lower) count++;
+  return count;
 }

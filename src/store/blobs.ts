@@ -58,7 +58,7 @@ export function openBlobStore(dir: string): BlobStore {
       return out.bytesWritten;
     },
     read(id) {
-      return createReadStream(pathOf(id), { highWaterMark: 256 * 1024 });
+      return createReadStream(pathOf(id), { highWaterMark: 64 * 1024 });
     },
     async remove(id) {
       await rm(pathOf(id), { force: true });
