@@ -65,6 +65,8 @@ export class DeliveryWorker implements Service {
   private readonly activePerDomain = new Map<string, number>();
   private readonly waitingPerDomain = new Map<string, (() => void)[]>();
   private wake: (() => void) | null = null;
+  /** A wake-up that came while the loop was busy leasing; it must not be lost. */
+  private wakePending = false;
   private loopDone: Promise<void> | null = null;
   private readonly inFlight = new Set<Promise<void>>();
 
@@ -93,11 +95,13 @@ export class DeliveryWorker implements Service {
 
   /** Called after an enqueue so new mail goes out without waiting for the next poll. */
   notify(): void {
+    this.wakePending = true;
     this.wake?.();
   }
 
   private async loop(): Promise<void> {
     while (this.running) {
+      this.wakePending = false;
       let leased = 0;
       const free = this.options.concurrency - this.active;
       if (free > 0) {
@@ -109,7 +113,9 @@ export class DeliveryWorker implements Service {
           this.logger.error({ err: (error as Error).message }, 'lease failed');
         }
       }
-      if (leased === 0 || this.active >= this.options.concurrency) {
+      const full = this.active >= this.options.concurrency;
+      // Wait unless a wake-up arrived meanwhile and there is a free slot to use it.
+      if ((leased === 0 || full) && !(this.wakePending && !full)) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, this.options.pollIntervalMs);
           this.wake = () => {
@@ -126,7 +132,7 @@ export class DeliveryWorker implements Service {
     this.inFlight.add(work);
     void work.finally(() => {
       this.inFlight.delete(work);
-      this.wake?.();
+      this.notify();
     });
   }
 
