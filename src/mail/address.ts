@@ -1,39 +1,83 @@
 import { domainToASCII } from 'node:url';
 
 export interface ParsedAddress {
+  /** As written, quotes included: `"a b"` stays quoted. */
   local: string;
+  /** Lowercased, in A-labels, without a trailing dot; or an address literal `[…]`. */
   domain: string;
 }
 
-/** `local@domain` with the domain lowercased and in A-labels; null when not an address. */
-export function parseAddress(address: string): ParsedAddress | null {
-  if (!address || address.length > 320 || /[\x00-\x1f\x7f\s<>]/.test(address.replace(/^"[^"]*"/, ''))) return null;
-  const at = address.lastIndexOf('@');
-  if (at <= 0 || at === address.length - 1) return null;
-  const local = address.slice(0, at);
-  const rawDomain = address.slice(at + 1);
-  if (rawDomain.startsWith('[')) {
-    // Address literals ([127.0.0.1]) are syntax we recognise but never route to.
-    return /^\[[0-9a-fA-F.:IPv6]+\]$/.test(rawDomain) ? { local, domain: rawDomain.toLowerCase() } : null;
+// RFC 5322 atext plus '.', and any non-ASCII (RFC 6531 SMTPUTF8). Dot placement is not
+// checked: legacy senders with `a..b` or a trailing dot exist and we must not bounce them.
+const DOT_ATOM_LOCAL = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\u0080-\uffff]+$/;
+// RFC 5321 Quoted-string: qtextSMTP or a quoted-pair of printable ASCII.
+const QUOTED_LOCAL = /^"(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\uffff]|\\[\x20-\x7e])*"$/;
+const LITERAL = /^\[(?:\d{1,3}(?:\.\d{1,3}){3}|IPv6:[0-9A-Fa-f:.]+)\]$/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+// RFC 5321 §4.1.2 letter-digit-hyphen labels, after IDNA.
+const LDH_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const MAX_ADDRESS = 320; // 64 + 1 + 255, with room for nothing else
+
+/** Splits at the `@` that ends the local part: after a quoted string, else the last one. */
+function splitAt(address: string): [string, string] | null {
+  if (address.startsWith('"')) {
+    const closing = /^"(?:[^"\\]|\\.)*"/s.exec(address);
+    if (!closing || address[closing[0].length] !== '@') return null;
+    return [closing[0], address.slice(closing[0].length + 1)];
   }
-  const domain = domainToASCII(rawDomain.toLowerCase());
-  if (!domain || domain.length > 255 || !/^[a-z0-9-]+(\.[a-z0-9-]+)*\.?$/.test(domain)) return null;
-  return { local, domain: domain.replace(/\.$/, '') };
+  const at = address.lastIndexOf('@');
+  if (at < 0) return null;
+  return [address.slice(0, at), address.slice(at + 1)];
+}
+
+/**
+ * `local@domain` with the domain lowercased and in A-labels; null when it is not an
+ * address. Lenient on the local part's length (SRS and VERP senders exceed 64);
+ * `isRoutableRecipient` is the strict check for recipients.
+ */
+export function parseAddress(address: string): ParsedAddress | null {
+  if (typeof address !== 'string' || address.length === 0 || address.length > MAX_ADDRESS) return null;
+  const split = splitAt(address);
+  if (!split) return null;
+  const [local, rawDomain] = split;
+  if (local === '' || rawDomain === '') return null;
+  if (!DOT_ATOM_LOCAL.test(local) && !QUOTED_LOCAL.test(local)) return null;
+  if (LONE_SURROGATE.test(local)) return null;
+  if (rawDomain.startsWith('[')) {
+    // Address literals are syntax we recognise; isRoutableRecipient never routes to them.
+    return LITERAL.test(rawDomain) ? { local, domain: rawDomain.toLowerCase() } : null;
+  }
+  if (!/^[^\x00-\x20\x7f@"\\<>()[\],;:%!]+$/.test(rawDomain)) return null;
+  const ascii = domainToASCII(rawDomain.toLowerCase()).replace(/\.$/, '');
+  if (!ascii || ascii.length > 255) return null;
+  const labels = ascii.split('.');
+  if (!labels.every((label) => LDH_LABEL.test(label))) return null;
+  // An all-numeric last label is an IP address in disguise (WHATWG turns `0x7f.1` into 127.0.0.1).
+  if (/^\d+$/.test(labels[labels.length - 1])) return null;
+  return { local, domain: ascii };
+}
+
+/** The local part's text with quoting and quoted-pairs undone. */
+function unquote(local: string): string {
+  return local.startsWith('"') ? local.slice(1, -1).replace(/\\(.)/g, '$1') : local;
 }
 
 /**
  * Recipients a gateway may route. Source routes (`@a,@b:u@c`), %-hacks (`u%other@us`),
  * bang paths (`other!u@us`), quoted local parts hiding an `@`, `%` or `!`, and address
- * literals are the classic ways to turn a relay for "our domain" into an open one.
+ * literals are the classic ways to turn a relay for "our domain" into an open one: a
+ * downstream server may honour them and send the mail elsewhere.
  */
 export function isRoutableRecipient(address: string): boolean {
-  if (address.startsWith('@') || address.includes(':') && address.startsWith('@')) return false;
+  if (typeof address !== 'string' || address.startsWith('@')) return false; // source route
   const parsed = parseAddress(address);
   if (!parsed) return false;
   const { local, domain } = parsed;
   if (domain.startsWith('[')) return false;
-  if (local.length === 0 || local.length > 64) return false;
-  if (/[%!@:,]/.test(local)) return false; // includes quoted forms: "a@b"@c, "a%b"@c
-  if (local.startsWith('"') !== local.endsWith('"')) return false;
+  if (Buffer.byteLength(local, 'utf8') > 64 || domain.length > 255) return false;
+  const text = unquote(local);
+  if (text === '') return false;
+  // NFKC too, so fullwidth ＠ ％ ！ cannot slip past and be normalised later downstream.
+  if (/[@%!]/.test(text) || /[@%!]/.test(text.normalize('NFKC'))) return false;
   return true;
 }

@@ -1,55 +1,167 @@
 import { describe, expect, it } from 'vitest';
-import { buildDsn, shouldBounce } from './dsn.ts';
+import { buildDsn, shouldBounce, type DsnInput } from './dsn.ts';
+import { parseHeaders, getHeader, splitHeaderBlock } from './headers.ts';
+
+const base = {
+  reportingMta: 'gateway.test',
+  arrivalDate: new Date(Date.UTC(2026, 10, 24, 10, 0, 0)),
+  now: new Date(Date.UTC(2026, 10, 24, 10, 5, 0)),
+  originalEnvelopeId: 'env-1',
+  sender: 'alice@sender.test',
+  messageId: '<dsn1@gateway.test>',
+  originalHeaders: 'Subject: plans\nFrom: alice@sender.test\n\n',
+};
+
+interface Part {
+  headers: ReturnType<typeof parseHeaders>;
+  body: string;
+}
+
+/** Splits the report the way a MIME reader would, so the tests check structure, not strings. */
+function parse(dsn: string): { headers: ReturnType<typeof parseHeaders>; parts: Part[] } {
+  const end = splitHeaderBlock(Buffer.from(dsn))!.headerEnd;
+  const top = Buffer.from(dsn).subarray(0, end).toString();
+  const headers = parseHeaders(top);
+  const boundary = /boundary="([^"]+)"/.exec(getHeader(headers, 'Content-Type')!)![1];
+  const body = dsn.slice(top.length);
+  const chunks = body.split(`\r\n--${boundary}`);
+  expect(chunks.at(-1)).toBe('--\r\n');
+  const parts = chunks.slice(1, -1).map((chunk) => {
+    const text = chunk.replace(/^\r\n/, '');
+    const split = text.indexOf('\r\n\r\n');
+    return { headers: parseHeaders(text.slice(0, split + 2)), body: text.slice(split + 4) };
+  });
+  return { headers, parts };
+}
+
+/** Groups of `Name: value` fields separated by blank lines (RFC 3464 §2.1). */
+function statusGroups(body: string): Record<string, string>[] {
+  return body
+    .replace(/\r\n$/, '')
+    .split('\r\n\r\n')
+    .map((group) => Object.fromEntries(parseHeaders(group).map((h) => [h.name, h.value])));
+}
+
+function wellFormed(dsn: string): void {
+  expect(/\r(?!\n)|(?<!\r)\n/.test(dsn)).toBe(false);
+  for (const line of dsn.split('\r\n')) expect(Buffer.byteLength(line)).toBeLessThanOrEqual(998);
+}
+
+const longReply = `550 5.1.1 <bob@dest.test>: Recipient address rejected: ${'very long reason '.repeat(20)}`;
 
 describe('buildDsn', () => {
-  const base = {
-    reportingMta: 'gateway.test',
-    arrivalDate: new Date(Date.UTC(2026, 10, 24, 10, 0, 0)),
-    now: new Date(Date.UTC(2026, 10, 24, 10, 5, 0)),
-    originalEnvelopeId: 'env-1',
-    sender: 'alice@sender.test',
-    messageId: '<dsn1@gateway.test>',
-    originalHeaders: 'Subject: plans\nFrom: alice@sender.test\n',
-  };
-
-  it('is an RFC 3464 multipart/report with per-recipient fields', () => {
+  it('is an RFC 3464 multipart/report with per-message and per-recipient fields', () => {
     const dsn = buildDsn({
       ...base,
       kind: 'failure',
       returnContent: 'HDRS',
-      recipients: [{ address: 'bob@dest.test', orcpt: 'rfc822;bob@dest.test', status: '5.1.1', action: 'failed', diagnostic: `smtp; 550 5.1.1 <bob@dest.test>: Recipient address rejected: ${'very long reason '.repeat(20)}`, remoteMta: 'mx.dest.test', lastAttempt: base.now }],
+      recipients: [
+        { address: 'bob@dest.test', orcpt: 'rfc822;Bob@dest.test', status: '5.1.1', action: 'failed', diagnostic: `smtp; ${longReply}`, remoteMta: 'mx.dest.test', lastAttempt: base.now },
+        { address: 'carol@dest.test', status: '5.7.1', action: 'failed', diagnostic: 'smtp; 554 5.7.1 Refused' },
+      ],
     });
-    const boundary = /boundary="([^"]+)"/.exec(dsn)![1];
-    const parts = dsn.split(`--${boundary}`);
-    expect(parts).toHaveLength(5); // preamble, 3 parts, closing
-    expect(parts[4]).toBe('--\r\n');
-    expect(dsn).toMatch(/^From: Mail Delivery System <MAILER-DAEMON@gateway\.test>\r\nTo: <alice@sender\.test>\r\nSubject: Undelivered Mail Returned to Sender\r\n/);
-    expect(dsn).toContain('Auto-Submitted: auto-replied');
-    const status = parts[2];
-    expect(status).toContain('Content-Type: message/delivery-status');
-    expect(status).toMatch(/Reporting-MTA: dns; gateway\.test\r\nOriginal-Envelope-Id: env-1\r\nArrival-Date: Tue, 24 Nov 2026 10:00:00 \+0000\r\n\r\n/);
-    expect(status).toMatch(/Original-Recipient: rfc822;bob@dest\.test\r\nFinal-Recipient: rfc822; bob@dest\.test\r\nAction: failed\r\nStatus: 5\.1\.1\r\nRemote-MTA: dns; mx\.dest\.test\r\nDiagnostic-Code: smtp; 550 5\.1\.1/);
-    expect(parts[3]).toContain('Content-Type: text/rfc822-headers\r\nContent-Description: Headers of the original message\r\n\r\nSubject: plans\r\nFrom: alice@sender.test\r\n');
-    expect(/\r(?!\n)|(?<!\r)\n/.test(dsn)).toBe(false);
-    expect(Math.max(...dsn.split('\r\n').map((l) => l.length))).toBeLessThanOrEqual(998);
+    wellFormed(dsn);
+    const { headers, parts } = parse(dsn);
+    expect(getHeader(headers, 'From')).toBe('Mail Delivery System <MAILER-DAEMON@gateway.test>');
+    expect(getHeader(headers, 'To')).toBe('<alice@sender.test>');
+    expect(getHeader(headers, 'Subject')).toBe('Undelivered Mail Returned to Sender');
+    expect(getHeader(headers, 'Auto-Submitted')).toBe('auto-replied');
+    expect(getHeader(headers, 'Date')).toBe('Tue, 24 Nov 2026 10:05:00 +0000');
+    expect(getHeader(headers, 'Message-ID')).toBe('<dsn1@gateway.test>');
+    expect(getHeader(headers, 'MIME-Version')).toBe('1.0');
+    expect(getHeader(headers, 'Content-Type')).toMatch(/^multipart\/report; report-type=delivery-status; boundary="/);
+
+    expect(parts.map((p) => getHeader(p.headers, 'Content-Type'))).toEqual(['text/plain; charset=utf-8', 'message/delivery-status', 'text/rfc822-headers']);
+    expect(parts[0].body).toContain('<bob@dest.test>: host mx.dest.test said: 550 5.1.1');
+    expect(parts[0].body).toContain('<carol@dest.test>: 554 5.7.1 Refused');
+
+    const [perMessage, bob, carol] = statusGroups(parts[1].body);
+    expect(perMessage).toEqual({ 'Reporting-MTA': 'dns; gateway.test', 'Original-Envelope-Id': 'env-1', 'Arrival-Date': 'Tue, 24 Nov 2026 10:00:00 +0000' });
+    expect(bob).toEqual({
+      'Original-Recipient': 'rfc822; Bob@dest.test',
+      'Final-Recipient': 'rfc822; bob@dest.test',
+      Action: 'failed',
+      Status: '5.1.1',
+      'Remote-MTA': 'dns; mx.dest.test',
+      'Diagnostic-Code': `smtp; ${longReply.trim()}`,
+      'Last-Attempt-Date': 'Tue, 24 Nov 2026 10:05:00 +0000',
+    });
+    expect(carol).toEqual({ 'Final-Recipient': 'rfc822; carol@dest.test', Action: 'failed', Status: '5.7.1', 'Diagnostic-Code': 'smtp; 554 5.7.1 Refused' });
+    expect(parts[2].body).toBe('Subject: plans\r\nFrom: alice@sender.test\r\n');
   });
 
-  it('reports delays with Will-Retry-Until and can return the full message', () => {
-    const delay = buildDsn({ ...base, kind: 'delay', returnContent: 'HDRS', recipients: [{ address: 'bob@dest.test', status: '4.4.1', action: 'delayed', willRetryUntil: new Date(Date.UTC(2026, 10, 29)) }] });
-    expect(delay).toContain('Subject: Delayed Mail (still being retried)');
-    expect(delay).toContain('Will-Retry-Until: Sun, 29 Nov 2026 00:00:00 +0000');
-    const full = buildDsn({ ...base, kind: 'failure', returnContent: 'FULL', originalBody: 'Subject: plans\r\n\r\nbody\r\n', recipients: [{ address: 'b@d.test', status: '5.0.0', action: 'failed' }] });
-    expect(full).toContain('Content-Type: message/rfc822\r\nContent-Description: Undelivered message\r\n\r\nSubject: plans\r\n\r\nbody\r\n');
+  it('reports delays with Will-Retry-Until', () => {
+    const dsn = buildDsn({ ...base, originalEnvelopeId: undefined, kind: 'delay', returnContent: 'HDRS', recipients: [{ address: 'bob@dest.test', status: '4.4.1', action: 'delayed', willRetryUntil: new Date(Date.UTC(2026, 10, 29)) }] });
+    wellFormed(dsn);
+    const { headers, parts } = parse(dsn);
+    expect(getHeader(headers, 'Subject')).toBe('Delayed Mail (still being retried)');
+    const [perMessage, bob] = statusGroups(parts[1].body);
+    expect(perMessage['Original-Envelope-Id']).toBeUndefined();
+    expect(bob['Will-Retry-Until']).toBe('Sun, 29 Nov 2026 00:00:00 +0000');
+    expect(bob.Action).toBe('delayed');
+    expect(parts[0].body).toContain('Attempts continue until Sun, 29 Nov 2026');
   });
 
-  it('keeps injected line breaks out of the headers', () => {
-    const dsn = buildDsn({ ...base, sender: 'a@b.test>\r\nBcc: x@evil.test', kind: 'failure', returnContent: 'HDRS', recipients: [{ address: 'x@y.test', status: '5.0.0', action: 'failed' }] });
-    expect(dsn).not.toMatch(/\r\nBcc:/);
+  it('reports success', () => {
+    const dsn = buildDsn({ ...base, kind: 'success', returnContent: 'HDRS', recipients: [{ address: 'bob@dest.test', status: '2.0.0', action: 'delivered', remoteMta: 'mx.dest.test' }] });
+    expect(getHeader(parse(dsn).headers, 'Subject')).toBe('Successful Mail Delivery Report');
   });
 
-  it('never bounces to the null sender or a mailer daemon', () => {
-    expect(shouldBounce('')).toBe(false);
-    expect(shouldBounce('MAILER-DAEMON@x.test')).toBe(false);
-    expect(shouldBounce('alice@x.test')).toBe(true);
+  it('returns the full message when asked, CRLF-normalised', () => {
+    const full = buildDsn({ ...base, kind: 'failure', returnContent: 'FULL', originalBody: 'Subject: plans\n\nbody\n.\n', recipients: [{ address: 'b@d.test', status: '5.0.0', action: 'failed' }] });
+    wellFormed(full);
+    const { parts } = parse(full);
+    expect(getHeader(parts[2].headers, 'Content-Type')).toBe('message/rfc822');
+    expect(parts[2].body).toBe('Subject: plans\r\n\r\nbody\r\n.\r\n');
+  });
+
+  it('falls back to headers when the original cannot travel unchanged or is absent', () => {
+    for (const originalBody of [`Subject: x\r\n\r\n${'y'.repeat(2000)}\r\n`, undefined]) {
+      const dsn = buildDsn({ ...base, kind: 'failure', returnContent: 'FULL', originalBody, recipients: [{ address: 'b@d.test', status: '5.0.0', action: 'failed' }] });
+      wellFormed(dsn);
+      expect(getHeader(parse(dsn).parts[2].headers, 'Content-Type')).toBe('text/rfc822-headers');
+    }
+  });
+
+  it('keeps injected line breaks out, folds everything under 998 octets', () => {
+    const hostile: DsnInput = {
+      ...base,
+      sender: 'a@b.test>\r\nBcc: x@evil.test',
+      originalEnvelopeId: 'e\r\nX-Injected: 1',
+      originalHeaders: `Subject: ${'x'.repeat(3000)}\r\nX-Long: ${'word '.repeat(400)}\r\nX-Utf: ${'é'.repeat(1000)}\r\n`,
+      kind: 'failure',
+      returnContent: 'HDRS',
+      recipients: [{ address: 'x@y.test\nX-Evil: 1', status: '5.0.0\r\nX-Evil: 2', action: 'failed', diagnostic: `smtp; 550-first\r\n550 ${'z'.repeat(2500)}`, remoteMta: 'mx\r\n.test' }],
+    };
+    const dsn = buildDsn(hostile);
+    wellFormed(dsn);
+    expect(dsn).not.toMatch(/\r\n(Bcc|X-Evil|X-Injected):/);
+    const { headers, parts } = parse(dsn);
+    expect(getHeader(headers, 'To')).toBe('<a@b.test> Bcc: x@evil.test>');
+    const [, recipient] = statusGroups(parts[1].body);
+    expect(recipient.Status).toBe('5.0.0'); // invalid status replaced by the action's default
+    expect(parts[2].body.split('\r\n').length).toBeGreaterThan(4); // the long header lines were folded
+  });
+
+  it('gives a bare diagnostic and ORCPT their types', () => {
+    const dsn = buildDsn({ ...base, kind: 'failure', returnContent: 'HDRS', recipients: [{ address: 'b@d.test', orcpt: 'b@d.test', status: '5.0.0', action: 'failed', diagnostic: '550 no' }] });
+    const [, r] = statusGroups(parse(dsn).parts[1].body);
+    expect(r['Original-Recipient']).toBe('rfc822; b@d.test');
+    expect(r['Diagnostic-Code']).toBe('smtp; 550 no');
+  });
+});
+
+describe('shouldBounce', () => {
+  it.each([
+    ['', false],
+    ['<>', false],
+    ['MAILER-DAEMON@x.test', false],
+    ['mailer-daemon@x.test', false],
+    ['<MAILER-DAEMON@x.test>', false],
+    ['alice@x.test', true],
+    ['postmaster@x.test', true],
+    ['not-mailer-daemon@x.test', true],
+  ])('%j → %s', (sender, expected) => {
+    expect(shouldBounce(sender)).toBe(expected);
   });
 });

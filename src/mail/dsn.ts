@@ -3,6 +3,7 @@ import { formatRfc5322Date } from './message-id.ts';
 
 export interface DsnRecipient {
   address: string;
+  /** The RCPT ORCPT value, xtext-decoded: `rfc822;bob@example.org`. */
   orcpt?: string;
   /** RFC 3463 status, e.g. 5.1.1 */
   status: string;
@@ -24,6 +25,7 @@ export interface DsnInput {
   recipients: DsnRecipient[];
   returnContent: 'FULL' | 'HDRS';
   originalHeaders: string;
+  /** The whole original message (headers and body), used when returnContent is FULL. */
   originalBody?: string;
   messageId: string;
 }
@@ -32,52 +34,125 @@ const SUBJECTS = {
   failure: 'Undelivered Mail Returned to Sender',
   delay: 'Delayed Mail (still being retried)',
   success: 'Successful Mail Delivery Report',
-};
+} as const;
 
-/** Values from remote servers and senders: no line breaks may survive into our headers. */
-function oneLine(value: string): string {
-  return value.replace(/[\r\n\x00]+/g, ' ').trim();
+const DEFAULT_STATUS = { failed: '5.0.0', delayed: '4.0.0', delivered: '2.0.0' } as const;
+
+/** RFC 5322 §2.1.1: 998 octets per line before CRLF. */
+const MAX_LINE_OCTETS = 998;
+const SOFT_LINE = 78;
+
+/** No bounce to the null sender or to a mailer daemon (RFC 5321 §4.5.5, §6.1): no loops. */
+export function shouldBounce(sender: string): boolean {
+  const address = sender.trim().replace(/^<(.*)>$/s, '$1').trim();
+  if (address === '') return false;
+  return !/^mailer-daemon(@|$)/i.test(address);
 }
 
-/** Folds at spaces so no line exceeds 78 characters where possible, never 998. */
-function fold(line: string): string {
-  if (line.length <= 78) return line;
-  const out: string[] = [];
-  let rest = line;
-  while (rest.length > 78) {
-    let cut = rest.lastIndexOf(' ', 78);
-    if (cut <= 0) cut = Math.min(rest.length, 900);
-    out.push(rest.slice(0, cut));
-    rest = rest.slice(cut);
-    if (rest && !rest.startsWith(' ')) rest = ` ${rest}`;
-  }
-  if (rest.trim()) out.push(rest);
-  return out.join('\r\n');
+/** Values from remote servers and senders: no line break (or NUL) may survive into our output. */
+function oneLine(value: string): string {
+  return value.replace(/[\r\n\0]+/g, ' ').trim();
 }
 
 function normaliseCrlf(text: string): string {
-  return text.replace(/\r?\n|\r/g, '\r\n');
+  return text.replace(/\r\n|\r|\n/g, '\r\n');
 }
 
-/** No bounce to the null sender or to a mailer daemon (RFC 5321 §6.1, §4.5.5). */
-export function shouldBounce(sender: string): boolean {
-  if (!sender) return false;
-  return !/^(mailer-daemon|postmaster)@/i.test(sender) || /^postmaster@/i.test(sender);
+function octets(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
 }
 
-function humanText(input: DsnInput): string {
+function fits(text: string, soft: number): boolean {
+  return text.length <= soft && octets(text) <= MAX_LINE_OCTETS;
+}
+
+/**
+ * Folds one line at blanks: at most `soft` characters where a blank allows, never more
+ * than 998 octets (a blank is inserted when a run has none to break at). Continuation
+ * lines start with a blank, which is what header folding needs and harmless in plain text.
+ */
+function fold(line: string, soft = SOFT_LINE): string {
+  if (fits(line, soft)) return line;
+  // UTF-8 takes up to 3 octets per UTF-16 unit; 320 units stay under 998 octets.
+  const hard = /[^\x00-\x7f]/.test(line) ? 320 : MAX_LINE_OCTETS - 8;
+  const out: string[] = [];
+  let current = '';
+  const add = (token: string): void => {
+    const blankOnly = /^[ \t]+$/.test(token);
+    // Blank-only tokens (trailing blanks) stay put: a continuation line must not be blank.
+    if (current === '' || fits(current + token, soft) || (blankOnly && fits(current + token, hard))) {
+      current += token;
+      return;
+    }
+    out.push(current);
+    current = token;
+  };
+  // Each token is a word with the blanks before it, so a fold lands on a blank.
+  for (const token of line.match(/[ \t]*[^ \t]+|[ \t]+/g) ?? []) {
+    let rest = token;
+    while (rest.length > hard) {
+      let cut = hard;
+      if (/[\ud800-\udbff]/.test(rest[cut - 1])) cut--; // keep surrogate pairs whole
+      add(rest.slice(0, cut));
+      rest = ` ${rest.slice(cut)}`;
+    }
+    add(rest);
+  }
+  out.push(current);
+  return out.join('\r\n');
+}
+
+/** Text we copy (original headers): normalised to CRLF, only over-long lines folded. */
+function copyLines(text: string): string {
+  return normaliseCrlf(text.replace(/\0/g, ''))
+    .split('\r\n')
+    .map((line) => (octets(line) > MAX_LINE_OCTETS ? fold(line, MAX_LINE_OCTETS) : line))
+    .join('\r\n');
+}
+
+function longestLine(text: string): number {
+  let max = 0;
+  for (const line of normaliseCrlf(text).split('\r\n')) max = Math.max(max, octets(line));
+  return max;
+}
+
+/** `rfc822;bob@x` → `rfc822; bob@x`; a bare address gets the rfc822 type. */
+function addressField(value: string): string {
+  const clean = oneLine(value);
+  const semi = clean.indexOf(';');
+  if (semi > 0 && /^[A-Za-z0-9-]+$/.test(clean.slice(0, semi).trim())) {
+    return `${clean.slice(0, semi).trim()}; ${clean.slice(semi + 1).trim()}`;
+  }
+  return `rfc822; ${clean}`;
+}
+
+function diagnosticField(value: string): string {
+  const clean = oneLine(value);
+  return /^[A-Za-z0-9-]+\s*;/.test(clean) ? clean.replace(/^([A-Za-z0-9-]+)\s*;\s*/, '$1; ') : `smtp; ${clean}`;
+}
+
+function statusOf(r: DsnRecipient): string {
+  const status = oneLine(r.status);
+  return /^[245]\.\d{1,3}\.\d{1,3}$/.test(status) ? status : DEFAULT_STATUS[r.action];
+}
+
+function humanText(input: DsnInput, attached: 'FULL' | 'HDRS'): string {
+  const host = oneLine(input.reportingMta);
+  const what = attached === 'FULL' ? 'The message is attached below.' : 'Its headers are attached below.';
   const intro = {
-    failure: `This is the mail system at ${input.reportingMta}.\r\n\r\nYour message could not be delivered to one or more recipients. It is attached below.`,
-    delay: `This is the mail system at ${input.reportingMta}.\r\n\r\nYour message has not been delivered yet to one or more recipients. Delivery is still being attempted; you do not need to resend it.`,
-    success: `This is the mail system at ${input.reportingMta}.\r\n\r\nYour message was delivered.`,
+    failure: `Your message could not be delivered to one or more recipients. ${what}`,
+    delay: 'Your message has not been delivered yet to one or more recipients. Delivery is still being attempted; you do not need to send it again.',
+    success: 'Your message was delivered to the recipients listed below.',
   }[input.kind];
   const lines = input.recipients.map((r) => {
-    const reply = r.diagnostic ? oneLine(r.diagnostic.replace(/^smtp;\s*/i, '')) : 'no reply';
-    const where = r.remoteMta ? ` (server ${oneLine(r.remoteMta)})` : '';
-    const until = r.willRetryUntil ? `\r\n    Attempts continue until ${formatRfc5322Date(r.willRetryUntil)}.` : '';
-    return fold(`<${oneLine(r.address)}>${where}: ${reply}`) + until;
+    const reply = r.diagnostic ? oneLine(r.diagnostic).replace(/^smtp\s*;\s*/i, '') : '';
+    const where = r.remoteMta ? `host ${oneLine(r.remoteMta)} said: ` : '';
+    const said = reply ? `${where}${reply}` : `status ${statusOf(r)}`;
+    let text = fold(`<${oneLine(r.address)}>: ${said}`);
+    if (r.willRetryUntil) text += `\r\n${fold(`    Attempts continue until ${formatRfc5322Date(r.willRetryUntil)}.`)}`;
+    return text;
   });
-  return `${intro}\r\n\r\n${lines.join('\r\n\r\n')}\r\n`;
+  return `This is the mail system at ${host}.\r\n\r\n${fold(intro)}\r\n\r\n${lines.join('\r\n\r\n')}\r\n`;
 }
 
 function deliveryStatus(input: DsnInput): string {
@@ -86,39 +161,50 @@ function deliveryStatus(input: DsnInput): string {
   perMessage.push(`Arrival-Date: ${formatRfc5322Date(input.arrivalDate)}`);
   const blocks = input.recipients.map((r) => {
     const fields: string[] = [];
-    if (r.orcpt) fields.push(`Original-Recipient: ${oneLine(r.orcpt.includes(';') ? r.orcpt : `rfc822; ${r.orcpt}`)}`);
+    if (r.orcpt) fields.push(`Original-Recipient: ${addressField(r.orcpt)}`);
     fields.push(`Final-Recipient: rfc822; ${oneLine(r.address)}`);
     fields.push(`Action: ${r.action}`);
-    fields.push(`Status: ${r.status}`);
+    fields.push(`Status: ${statusOf(r)}`);
     if (r.remoteMta) fields.push(`Remote-MTA: dns; ${oneLine(r.remoteMta)}`);
-    if (r.diagnostic) fields.push(fold(`Diagnostic-Code: ${oneLine(r.diagnostic)}`));
+    if (r.diagnostic) fields.push(`Diagnostic-Code: ${diagnosticField(r.diagnostic)}`);
     if (r.lastAttempt) fields.push(`Last-Attempt-Date: ${formatRfc5322Date(r.lastAttempt)}`);
     if (r.willRetryUntil) fields.push(`Will-Retry-Until: ${formatRfc5322Date(r.willRetryUntil)}`);
-    return fields.join('\r\n');
+    return fields.map((f) => fold(f)).join('\r\n');
   });
-  return `${perMessage.join('\r\n')}\r\n\r\n${blocks.join('\r\n\r\n')}\r\n`;
+  return `${perMessage.map((f) => fold(f)).join('\r\n')}\r\n\r\n${blocks.join('\r\n\r\n')}\r\n`;
 }
 
-/** An RFC 3464 delivery status notification as a complete RFC 5322 message. */
+function part(boundary: string, type: string, description: string, content: string): string {
+  // Non-ASCII content (SMTPUTF8 addresses, 8-bit originals) must be labelled 8bit.
+  const cte = /[^\x00-\x7f]/.test(content) ? '\r\nContent-Transfer-Encoding: 8bit' : '';
+  return `--${boundary}\r\nContent-Type: ${type}\r\nContent-Description: ${description}${cte}\r\n\r\n${content}`;
+}
+
+/** An RFC 3464 delivery status notification as a complete RFC 5322 message, CRLF throughout. */
 export function buildDsn(input: DsnInput): string {
-  const boundary = `sealgate-dsn-${randomBytes(9).toString('base64url')}`;
+  const boundary = `sealgate-dsn-${randomBytes(12).toString('hex')}`;
+  // A line over 998 octets cannot travel unchanged; then only the headers go back (RFC 3462 allows).
+  const full =
+    input.returnContent === 'FULL' && input.originalBody !== undefined && longestLine(input.originalBody) <= MAX_LINE_OCTETS
+      ? normaliseCrlf(input.originalBody)
+      : undefined;
   const headers = [
     `From: Mail Delivery System <MAILER-DAEMON@${oneLine(input.reportingMta)}>`,
     `To: <${oneLine(input.sender)}>`,
     `Subject: ${SUBJECTS[input.kind]}`,
     `Date: ${formatRfc5322Date(input.now)}`,
-    `Message-ID: ${input.messageId}`,
+    `Message-ID: ${oneLine(input.messageId)}`,
     'Auto-Submitted: auto-replied',
     'MIME-Version: 1.0',
-    `Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary="${boundary}"`,
-  ];
-  const original = normaliseCrlf(input.originalHeaders).replace(/(\r\n)*$/, '\r\n');
+    `Content-Type: multipart/report; report-type=delivery-status; boundary="${boundary}"`,
+  ].map((h) => fold(h));
+  const original = copyLines(input.originalHeaders).replace(/(\r\n)*$/, '\r\n');
   const parts = [
-    `--${boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Description: Notification\r\n\r\n${humanText(input)}`,
-    `--${boundary}\r\nContent-Type: message/delivery-status\r\nContent-Description: Delivery report\r\n\r\n${deliveryStatus(input)}`,
-    input.returnContent === 'FULL' && input.originalBody !== undefined
-      ? `--${boundary}\r\nContent-Type: message/rfc822\r\nContent-Description: Undelivered message\r\n\r\n${normaliseCrlf(input.originalBody).replace(/(\r\n)?$/, '\r\n')}`
-      : `--${boundary}\r\nContent-Type: text/rfc822-headers\r\nContent-Description: Headers of the original message\r\n\r\n${original}`,
+    part(boundary, 'text/plain; charset=utf-8', 'Notification', humanText(input, full !== undefined ? 'FULL' : 'HDRS')),
+    part(boundary, 'message/delivery-status', 'Delivery report', deliveryStatus(input)),
+    full !== undefined
+      ? part(boundary, 'message/rfc822', input.kind === 'failure' ? 'Undelivered message' : 'Original message', full.endsWith('\r\n') ? full : `${full}\r\n`)
+      : part(boundary, 'text/rfc822-headers', 'Headers of the original message', original),
   ];
   return `${headers.join('\r\n')}\r\n\r\nThis is a MIME-encapsulated delivery status report.\r\n\r\n${parts.join('\r\n')}\r\n--${boundary}--\r\n`;
 }

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
  * misconfigured name can never break the header.
  */
 export function makeMessageId(hostname: string): string {
-  const right = hostname.replace(/[^A-Za-z0-9.\-[\]:]/g, '').replace(/^\.+|\.+$/g, '') || 'localhost';
+  const literal = /^\[(?:IPv6:)?[0-9A-Fa-f:.]+\]$/.test(hostname);
+  const right = literal ? hostname : hostname.replace(/[^A-Za-z0-9.-]/g, '').replace(/^\.+|\.+$/g, '') || 'localhost';
   return `<${randomBytes(12).toString('base64url')}@${right}>`;
 }
 
