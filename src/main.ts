@@ -6,12 +6,12 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from './config/index.ts';
 import { runCli } from './cli/index.ts';
-import { createSystemResolver } from './dns/index.ts';
-import { ConnectionPool, deliverToDomain, DeliveryWorker } from './delivery/index.ts';
 import type { Envelope, Service } from './kernel/index.ts';
 import { createSmtpListener, type ListenerOptions } from './smtp/index.ts';
 import { ensureSelfSignedCertificate } from './vault/index.ts';
 import { createLogger, initDataDir, openRuntime, type Runtime } from './runtime.ts';
+import { createDeliveryService, type DeliveryService } from './delivery-service.ts';
+import { Worker } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
 
 export interface RunningGateway {
@@ -19,6 +19,36 @@ export interface RunningGateway {
   services: Service[];
   listeners: { name: string; host: string; port: number; tls: string }[];
   stop(): Promise<void>;
+}
+
+/** The delivery worker in a thread of its own: ingress keeps one core, delivery the other. */
+async function startDeliveryThread(config: Config): Promise<DeliveryService> {
+  const thread = new Worker(new URL('./delivery-thread.ts', import.meta.url), { workerData: { config } });
+  await new Promise<void>((resolve, reject) => {
+    thread.once('message', (message) => (message === 'ready' ? resolve() : reject(new Error(`delivery thread said ${String(message)}`))));
+    thread.once('error', reject);
+    thread.once('exit', (code) => reject(new Error(`delivery thread exited with ${code}`)));
+  });
+  let stopping = false;
+  // A dead delivery thread must not leave a gateway that accepts mail and never sends it.
+  thread.on('exit', (code) => {
+    if (!stopping) {
+      process.stderr.write(`sealgate: delivery thread exited (${code}); stopping so a supervisor can restart\n`);
+      process.exit(70);
+    }
+  });
+  return {
+    name: 'delivery-thread',
+    start: async () => undefined,
+    notify: () => thread.postMessage('notify'),
+    stop: async () => {
+      stopping = true;
+      const stopped = new Promise((resolve) => thread.once('exit', resolve));
+      thread.postMessage('stop');
+      await Promise.race([stopped, new Promise((r) => setTimeout(r, 15_000))]);
+      await thread.terminate();
+    },
+  };
 }
 
 async function loadTls(config: Config): Promise<{ key: string; cert: string; selfSigned: boolean }> {
@@ -34,40 +64,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
   const runtime = await openRuntime(config);
   const { logger, clock, queue } = runtime;
   const tls = await loadTls(config);
-  const extraCa = config.delivery.extraCaFiles.map((file) => readFileSync(file));
-  const resolver = createSystemResolver({ servers: config.delivery.dnsServers.length ? config.delivery.dnsServers : undefined });
-  const pool = new ConnectionPool();
-  const worker = new DeliveryWorker(
-    {
-      nodeId: runtime.nodeId,
-      hostname: config.hostname,
-      concurrency: config.delivery.concurrency,
-      perDomainConcurrency: config.delivery.perDomainConcurrency,
-      leaseMs: config.queue.leaseMs,
-      pollIntervalMs: config.queue.pollIntervalMs,
-      retry: config.queue,
-      routing: { domains: config.domains },
-    },
-    {
-      queue,
-      logger,
-      clock,
-      deliver: (job) =>
-        deliverToDomain(job, {
-          resolver,
-          heloName: config.hostname,
-          port: config.delivery.port,
-          tlsPolicyFor: (domain: string) => config.delivery.tlsPolicies[domain.toLowerCase()] ?? config.delivery.defaultTlsPolicy,
-          extraCa,
-          connectTimeoutMs: config.delivery.connectTimeoutMs,
-          commandTimeoutMs: config.delivery.commandTimeoutMs,
-          ipFamilies: config.delivery.ipFamilies,
-          logger,
-          clock,
-          pool,
-        }),
-    },
-  );
+  const worker = config.delivery.thread ? await startDeliveryThread(config) : createDeliveryService(runtime);
 
   const ingestDeps = {
     logger,
@@ -88,7 +85,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
 
   const services: Service[] = [worker];
   const listeners: RunningGateway['listeners'] = [];
-  await worker.start();
+  if (!config.delivery.thread) await worker.start();
   try {
     for (const spec of listenerSpecs) {
       const listener = createSmtpListener(spec.options, ingestDeps);
@@ -113,7 +110,6 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
       stopped = true;
       // Listeners first (no new 250s), then the worker finishes its in-flight attempts.
       for (const service of [...services].reverse()) await service.stop().catch((error) => logger.error({ err: (error as Error).message, service: service.name }, 'stop failed'));
-      pool.closeAll();
       await runtime.close();
     },
   };

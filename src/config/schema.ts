@@ -81,6 +81,8 @@ export const configSchema = z.strictObject({
       /** Extra CA certificates (PEM files) trusted for `verified`, beside the system store. */
       extraCaFiles: z.array(z.string()).default([]),
       ipFamilies: z.array(z.union([z.literal(4), z.literal(6)])).default([4, 6]),
+      /** Run delivery in its own thread (its own core and store connection). */
+      thread: z.boolean().default(true),
     })
     .prefault({}),
   queue: z

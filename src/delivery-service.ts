@@ -1,0 +1,61 @@
+/**
+ * Composition root, delivery side: the worker loop wired to remote delivery. Built in the
+ * main thread or, by default, in a thread of its own (delivery-thread.ts) so SMTP ingress
+ * and delivery each get a core.
+ */
+import { readFileSync } from 'node:fs';
+import { ConnectionPool, deliverToDomain, DeliveryWorker } from './delivery/index.ts';
+import { createSystemResolver } from './dns/index.ts';
+import type { Service } from './kernel/index.ts';
+import type { Runtime } from './runtime.ts';
+
+export interface DeliveryService extends Service {
+  notify(): void;
+}
+
+export function createDeliveryService(runtime: Runtime): DeliveryService {
+  const { config, logger, clock, queue } = runtime;
+  const extraCa = config.delivery.extraCaFiles.map((file) => readFileSync(file));
+  const resolver = createSystemResolver({ servers: config.delivery.dnsServers.length ? config.delivery.dnsServers : undefined });
+  const pool = new ConnectionPool();
+  const worker = new DeliveryWorker(
+    {
+      nodeId: runtime.nodeId,
+      hostname: config.hostname,
+      concurrency: config.delivery.concurrency,
+      perDomainConcurrency: config.delivery.perDomainConcurrency,
+      leaseMs: config.queue.leaseMs,
+      pollIntervalMs: config.queue.pollIntervalMs,
+      retry: config.queue,
+      routing: { domains: config.domains },
+    },
+    {
+      queue,
+      logger,
+      clock,
+      deliver: (job) =>
+        deliverToDomain(job, {
+          resolver,
+          heloName: config.hostname,
+          port: config.delivery.port,
+          tlsPolicyFor: (domain: string) => config.delivery.tlsPolicies[domain.toLowerCase()] ?? config.delivery.defaultTlsPolicy,
+          extraCa,
+          connectTimeoutMs: config.delivery.connectTimeoutMs,
+          commandTimeoutMs: config.delivery.commandTimeoutMs,
+          ipFamilies: config.delivery.ipFamilies,
+          logger,
+          clock,
+          pool,
+        }),
+    },
+  );
+  return {
+    name: 'delivery',
+    start: () => worker.start(),
+    async stop() {
+      await worker.stop();
+      pool.closeAll();
+    },
+    notify: () => worker.notify(),
+  };
+}
