@@ -23,7 +23,11 @@ export interface RunningGateway {
 
 /** The delivery worker in a thread of its own: ingress keeps one core, delivery the other. */
 async function startDeliveryThread(config: Config): Promise<DeliveryService> {
-  const thread = new Worker(new URL('./delivery-thread.ts', import.meta.url), { workerData: { config } });
+  const thread = new Worker(new URL(import.meta.url.endsWith('.ts') ? './delivery-thread.ts' : './delivery-thread.js', import.meta.url), {
+    workerData: { config },
+    // Delivery streams bodies and keeps little: a small young generation keeps RSS down.
+    resourceLimits: { maxYoungGenerationSizeMb: 8 },
+  });
   await new Promise<void>((resolve, reject) => {
     thread.once('message', (message) => (message === 'ready' ? resolve() : reject(new Error(`delivery thread said ${String(message)}`))));
     thread.once('error', reject);
