@@ -9,7 +9,8 @@ import { startPostfix, type PostfixInstance } from '../../helpers/postfix.ts';
 import { hasPostgres, POSTGRES_URL } from '../../helpers/stores.ts';
 import { runSwaks } from '../../helpers/swaks.ts';
 
-/* The cluster backend end to end: the gateway process on PostgreSQL, a kill -9, a restart. */
+/* The cluster backend end to end: the gateway process on PostgreSQL with delivery in its own
+   thread, a kill -9, a restart. */
 const available = await hasPostgres();
 
 describeWithPeers(['root', 'postfix', 'swaks'], 'gateway on PostgreSQL', () => {
@@ -31,6 +32,7 @@ describeWithPeers(['root', 'postfix', 'swaks'], 'gateway on PostgreSQL', () => {
     gateway = await startGateway(path.join(temp.dir, 'gw'), {
       store: { url: url.toString() },
       domains: { 'pg.test': { smarthost: `127.0.0.15:${port}` } },
+      delivery: { thread: true }, // the cluster setup: delivery in its own thread
       queue: { retryScheduleMs: [500], pollIntervalMs: 200 },
     });
   });
