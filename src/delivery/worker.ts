@@ -43,6 +43,8 @@ export interface WorkerOptions {
   routing: RoutingTable;
 }
 
+const LEASE_COALESCE_MS = 5;
+
 function statusOf(result: { enhanced?: string; reply: string }, fallback: string): string {
   if (result.enhanced && /^[245]\.\d{1,3}\.\d{1,3}$/.test(result.enhanced)) return result.enhanced;
   const match = /^\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})\b/.exec(result.reply) ?? /\b([45]\.\d{1,3}\.\d{1,3})\b/.exec(result.reply);
@@ -101,6 +103,8 @@ export class DeliveryWorker implements Service {
 
   private async loop(): Promise<void> {
     while (this.running) {
+      // Every lease is a write; a few ms lets a burst of enqueues share one.
+      if (this.wakePending) await new Promise((r) => setTimeout(r, LEASE_COALESCE_MS));
       this.wakePending = false;
       let leased = 0;
       const free = this.options.concurrency - this.active;
