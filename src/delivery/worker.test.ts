@@ -8,8 +8,8 @@ import { Queue } from '../queue/index.ts';
 import { openBlobStore } from '../store/index.ts';
 import { createVault } from '../vault/index.ts';
 import { DeliveryWorker, type DomainJob, type RecipientResult } from './worker.ts';
+import { silentLogger as silent } from '../../test/helpers/silent-logger.ts';
 
-const silent = { info() {}, warn() {}, error() {}, debug() {}, child() { return silent; } };
 
 async function text(stream: Readable): Promise<string> {
   const parts: Buffer[] = [];

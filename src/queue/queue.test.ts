@@ -8,8 +8,8 @@ import { MailError, type Envelope } from '../kernel/index.ts';
 import { openBlobStore } from '../store/index.ts';
 import { createVault, VaultIntegrityError } from '../vault/index.ts';
 import { Queue } from './queue.ts';
+import { silentLogger as silent } from '../../test/helpers/silent-logger.ts';
 
-const silent = { info() {}, warn() {}, error() {}, debug() {}, child() { return silent; } };
 
 function envelope(recipients: string[]): Envelope {
   return { mailFrom: 'alice@sender.test', recipients: recipients.map((address) => ({ address })), requireTls: false, smtpUtf8: false, bodyType: '8BITMIME' };

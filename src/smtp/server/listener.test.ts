@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawSmtp } from '../../../test/helpers/raw-smtp.ts';
 import type { Envelope } from '../../kernel/index.ts';
 import { createSmtpListener, type ListenerLimits, type SmtpListener } from './index.ts';
+import { silentLogger as silent } from '../../../test/helpers/silent-logger.ts';
 
-const silent = { info() {}, warn() {}, error() {}, debug() {}, child() { return silent; } };
 
 function makeCert(): { key: string; cert: string } {
   const dir = mkdtempSync(path.join(tmpdir(), 'sg-smtp-cert-'));
