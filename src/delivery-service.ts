@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { ConnectionPool, deliverToDomain, DeliveryWorker } from './delivery/index.ts';
 import { createSystemResolver } from './dns/index.ts';
 import type { Service } from './kernel/index.ts';
+import { LinkSecurityMemory } from './linksec/index.ts';
 import type { Runtime } from './runtime.ts';
 
 export interface DeliveryService extends Service {
@@ -18,6 +19,7 @@ export function createDeliveryService(runtime: Runtime): DeliveryService {
   const extraCa = config.delivery.extraCaFiles.map((file) => readFileSync(file));
   const resolver = createSystemResolver({ servers: config.delivery.dnsServers.length ? config.delivery.dnsServers : undefined });
   const pool = new ConnectionPool();
+  const memory = new LinkSecurityMemory(runtime.store);
   const worker = new DeliveryWorker(
     {
       nodeId: runtime.nodeId,
@@ -46,6 +48,8 @@ export function createDeliveryService(runtime: Runtime): DeliveryService {
           logger,
           clock,
           pool,
+          observe: (observation) =>
+            void memory.record(observation).catch((error: Error) => logger.warn({ err: error.message, domain: observation.domain }, 'link-security record failed')),
         }),
     },
   );

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError, storeUrl, type Config } from '../config/index.ts';
 import type { Logger } from '../kernel/index.ts';
 import { ensureSelfSignedCertificate } from '../vault/index.ts';
+import { domainCommand } from './domain.ts';
 import { formatQueueList, formatQueueShow } from './format.ts';
 
 /** What the composition root hands the CLI (the CLI never picks a store itself). */
@@ -11,6 +12,7 @@ export interface CliDeps {
   openRuntime(config: Config, logger?: Logger): Promise<{
     queue: import('../queue/index.ts').Queue;
     users: import('../accounts/index.ts').Users;
+    store: import('../store/index.ts').Store;
     close(): Promise<void>;
   }>;
   initDataDir(config: Config): { createdKey: boolean; keyFile: string };
@@ -30,13 +32,16 @@ const USAGE = `usage: sealgate <command> [--config FILE]
   queue retry ID              make a message's pending recipients due now
   queue delete ID             remove a message from the queue
   queue verify                open every pending body; list any that cannot be decrypted
+  domain check DOMAIN [--json]  connect to each MX of DOMAIN: STARTTLS, certificate, REQUIRETLS,
+                              the link level it earns (recorded in the link-security memory)
+  domain show [DOMAIN]        what the link-security memory holds
 
 Configuration: a JSON file (--config), then SEALGATE_* environment variables
 (SEALGATE_DELIVERY__PORT=2526 sets delivery.port). See docs/config.md.`;
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
-function out(text: string): void {
+export function out(text: string): void {
   process.stdout.write(`${text}\n`);
 }
 
@@ -87,6 +92,8 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
         return await userCommand(config, deps, sub, arg, values.password);
       case 'queue':
         return await queueCommand(config, deps, sub, arg, values.all === true, values.json === true);
+      case 'domain':
+        return await domainCommand(config, deps, sub, arg, values.json === true);
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     }
@@ -104,7 +111,7 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
   }
 }
 
-async function withRuntime<T>(config: Config, deps: CliDeps, work: (rt: Awaited<ReturnType<CliDeps['openRuntime']>>) => Promise<T>): Promise<T> {
+export async function withRuntime<T>(config: Config, deps: CliDeps, work: (rt: Awaited<ReturnType<CliDeps['openRuntime']>>) => Promise<T>): Promise<T> {
   deps.initDataDir(config);
   const runtime = await deps.openRuntime(config, deps.createLogger({ ...config, log: { level: 'warn' } }, 2));
   try {

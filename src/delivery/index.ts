@@ -5,3 +5,5 @@ export { deliverToDomain } from './remote.ts';
 export type { RemoteDeps } from './remote.ts';
 export { ConnectionPool } from './pool.ts';
 export { resolveDestinations } from './mx.ts';
+export { probeDomain } from './probe.ts';
+export type { ProbeDeps } from './probe.ts';

@@ -2,8 +2,10 @@ import net from 'node:net';
 import type { Clock, DeliveryReceipt, Logger, TlsPolicyMode } from '../kernel/index.ts';
 import { MailError } from '../kernel/index.ts';
 import type { Resolver } from '../dns/index.ts';
+import type { LinkObservation } from '../linksec/index.ts';
 import { SmtpClient, SmtpClientError, xtext, type SmtpReply, type TlsDetails } from '../smtp/index.ts';
 import { resolveDestinations, type Destination } from './mx.ts';
+import { observationOf } from './probe.ts';
 import type { ConnectionPool } from './pool.ts';
 import type { DomainJob, RecipientResult } from './worker.ts';
 
@@ -20,6 +22,8 @@ export interface RemoteDeps {
   logger: Logger;
   clock: Clock;
   pool?: ConnectionPool;
+  /** Told what each new session showed (the link-security memory records it). */
+  observe?: (observation: LinkObservation) => void;
 }
 
 type Recipient = DomainJob['recipients'][number];
@@ -87,18 +91,27 @@ async function openSession(attempt: HostAttempt, policy: TlsPolicyMode, job: Dom
   const pooled = deps.pool?.take(key);
   if (pooled) return { client: pooled, key };
   const client = await SmtpClient.connect({ host: attempt.ip, port: attempt.port, servername: attempt.host, heloName: deps.heloName, connectTimeoutMs: deps.connectTimeoutMs, commandTimeoutMs: deps.commandTimeoutMs });
+  let offered = false;
   try {
     await client.ehlo();
-    if (!forcePlain && client.has('STARTTLS')) {
+    offered = client.has('STARTTLS');
+    if (!forcePlain && offered) {
       const details = await client.startTls({ ca: deps.extraCa });
+      deps.observe?.(observationOf(job.domain, attempt.host, attempt.ip, client, true, null, deps.clock.now()));
       if (policy === 'verified' && !details.verified) throw new PolicySkip(`certificate of ${attempt.host} not valid for TLS policy 'verified': ${details.verifyError}`);
-    } else if (policy !== 'opportunistic') {
+    } else if (!offered) {
+      deps.observe?.(observationOf(job.domain, attempt.host, attempt.ip, client, false, null, deps.clock.now()));
+    }
+    if (!client.tls && policy !== 'opportunistic') {
       throw new PolicySkip(`${attempt.host} does not offer STARTTLS, required by TLS policy '${policy}'`);
     }
     if (job.requireTls && !(client.tls?.verified && client.has('REQUIRETLS'))) {
       throw new PolicySkip(`${attempt.host} cannot carry a REQUIRETLS message (${client.tls?.verified ? 'REQUIRETLS not advertised' : 'no verified TLS'})`);
     }
   } catch (error) {
+    if (offered && !client.tls && !(error instanceof PolicySkip)) {
+      deps.observe?.(observationOf(job.domain, attempt.host, attempt.ip, client, true, (error as Error).message, deps.clock.now()));
+    }
     await client.quit();
     throw error;
   }

@@ -56,7 +56,25 @@ export interface UsersTable {
   disabled: number;
 }
 
+export interface LinkSecurityTable {
+  domain: string;
+  mx_host: string;
+  ip: string | null;
+  starttls: number;
+  tls_version: string | null;
+  cipher: string | null;
+  cert_subject: string | null;
+  cert_valid: number;
+  cert_error: string | null;
+  requiretls: number;
+  error: string | null;
+  level: string;
+  seen_at: number;
+  expires_at: number;
+}
+
 export interface Database {
+  link_security: LinkSecurityTable;
   messages: MessagesTable;
   recipients: RecipientsTable;
   receipts: ReceiptsTable;

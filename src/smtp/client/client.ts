@@ -184,11 +184,10 @@ export class SmtpClient {
     this.socket = secure;
     this.attach(secure);
     const cert = secure.getPeerCertificate();
-    let verifyError: string | undefined = secure.authorized ? undefined : String(secure.authorizationError ?? 'certificate not trusted');
-    if (!verifyError) {
-      const identityError = tls.checkServerIdentity(this.options.servername, cert);
-      if (identityError) verifyError = identityError.message;
-    }
+    // Say why in words: Node reports a name mismatch only as a code.
+    const identityError = tls.checkServerIdentity(this.options.servername, cert)?.message;
+    const chainError = secure.authorized || String(secure.authorizationError) === 'ERR_TLS_CERT_ALTNAME_INVALID' ? undefined : String(secure.authorizationError ?? 'certificate not trusted');
+    const verifyError = chainError ?? identityError;
     const cipher = secure.getCipher();
     this.tls = {
       version: secure.getProtocol() ?? 'unknown',

@@ -74,6 +74,28 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
         await db.schema.alterTable('messages').addColumn('body', capabilities.dialect === 'sqlite' ? 'blob' : 'bytea').execute();
       },
     },
+    '0003-link-security': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('link_security')
+          .addColumn('domain', 'text', (c) => c.notNull())
+          .addColumn('mx_host', 'text', (c) => c.notNull())
+          .addColumn('ip', 'text')
+          .addColumn('starttls', 'integer', (c) => c.notNull())
+          .addColumn('tls_version', 'text')
+          .addColumn('cipher', 'text')
+          .addColumn('cert_subject', 'text')
+          .addColumn('cert_valid', 'integer', (c) => c.notNull())
+          .addColumn('cert_error', 'text')
+          .addColumn('requiretls', 'integer', (c) => c.notNull())
+          .addColumn('error', 'text')
+          .addColumn('level', 'text', (c) => c.notNull())
+          .addColumn('seen_at', bigint, (c) => c.notNull())
+          .addColumn('expires_at', bigint, (c) => c.notNull())
+          .addPrimaryKeyConstraint('link_security_pk', ['domain', 'mx_host'])
+          .execute();
+      },
+    },
   };
 }
 

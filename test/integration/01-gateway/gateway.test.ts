@@ -106,6 +106,22 @@ describeWithPeers(['root', 'postfix', 'swaks', 'dnsmasq', 'openssl'], 'gateway c
     expect(receipt).toMatch(/reply: 250 2\.0\.0 Ok: queued as \w+/);
   });
 
+  it('remembers what each MX proved, and `domain check` reports it', async () => {
+    // The delivery above recorded the link it used.
+    expect((await gateway.cli('domain', 'show', 'tls.test')).stdout).toMatch(/mx1\.tls\.test \[127\.0\.0\.10\] {2}level tls-verified/);
+    const verified = JSON.parse((await gateway.cli('domain', 'check', 'tls.test', '--json')).stdout);
+    expect(verified).toMatchObject({ domain: 'tls.test', level: 'tls-verified', mx: [{ mxHost: 'mx1.tls.test', starttlsOffered: true, certValid: true, tlsVersion: 'TLSv1.3' }] });
+    const plain = await gateway.cli('domain', 'check', 'plain.test');
+    expect(plain.stdout).toMatch(/every MX reaches at least level none/);
+    expect(plain.stdout).toMatch(/no STARTTLS/);
+    const wrongName = await gateway.cli('domain', 'check', 'badcert.test');
+    expect(wrongName.stdout).toMatch(/level tls\b/);
+    expect(wrongName.stdout).toMatch(/certificate NOT valid: .*mx\.badcert\.test/);
+    const nullMx = await gateway.cli('domain', 'check', 'nullmx.test');
+    expect(nullMx.code).toBe(1);
+    expect(nullMx.stdout).toMatch(/556 5\.1\.10/);
+  });
+
   it('falls back to the backup MX when the primary is down', async () => {
     const before = tlsMx.messages().length;
     const sent = await submit('carol@backup.test', ['--header', 'Subject: via backup']);
