@@ -6,6 +6,7 @@ import type { LinkObservation } from '../linksec/index.ts';
 import { SmtpClient, SmtpClientError, xtext, type SmtpReply, type TlsDetails } from '../smtp/index.ts';
 import { resolveDestinations, type Destination } from './mx.ts';
 import { observationOf } from './probe.ts';
+import { effectiveTlsPolicy } from '../policy/index.ts';
 import type { ConnectionPool } from './pool.ts';
 import type { DomainJob, RecipientResult } from './worker.ts';
 
@@ -179,7 +180,7 @@ async function destinationsFor(job: DomainJob, deps: RemoteDeps): Promise<{ host
  * answered with plaintext (except the opportunistic fallback after a failed handshake).
  */
 export async function deliverToDomain(job: DomainJob, deps: RemoteDeps): Promise<{ results: RecipientResult[] }> {
-  const policy = deps.tlsPolicyFor(job.domain);
+  const policy = effectiveTlsPolicy(deps.tlsPolicyFor(job.domain), job.requiredLevel);
   const now = () => deps.clock.now();
   const fail = (recipients: Recipient[], outcome: RecipientResult['outcome'], reply: string, enhanced?: string, attempt: HostAttempt | null = null): RecipientResult[] =>
     recipients.map((r) => ({ recipientId: r.id, outcome, reply, enhanced, receipt: receiptFor(attempt, null, r, reply, outcome, now()) }));
@@ -237,6 +238,13 @@ export async function deliverToDomain(job: DomainJob, deps: RemoteDeps): Promise
         }
       }
     }
+  }
+  if (pending.length && policyOnly && problems.length && job.requiredLevel && job.requiredLevel !== 'none') {
+    // Every MX answered and none can carry the link the sender asked for: waiting will not
+    // change that, so the sender hears at once (never a silent downgrade).
+    const reply = `550 5.7.10 The sender required link level '${job.requiredLevel}'; no MX of ${job.domain} offers it: ${problems.join('; ')}`.slice(0, 900);
+    results.push(...fail(pending, 'failed', reply, '5.7.10', lastAttempt));
+    pending = [];
   }
   if (pending.length) {
     const detail = problems.join('; ') || 'no usable MX host';

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Clock, DeliveryReceipt, DsnNotify, Logger, Service } from '../kernel/index.ts';
+import type { Clock, DeliveryReceipt, DsnNotify, LinkRequirement, Logger, Service } from '../kernel/index.ts';
 import { crashPoint } from '../kernel/index.ts';
 import type { Route, RoutingTable } from '../policy/index.ts';
 import { routeFor } from '../policy/index.ts';
@@ -15,6 +15,8 @@ export interface DomainJob {
   openBody: () => Promise<Readable>;
   size: number;
   requireTls: boolean;
+  /** The sender's minimum link level; unmet by every MX → the message bounces at once. */
+  requiredLevel?: LinkRequirement;
   smtpUtf8: boolean;
   bodyType: '7BIT' | '8BITMIME' | 'BINARYMIME';
   dsnRet?: 'FULL' | 'HDRS';
@@ -190,6 +192,7 @@ export class DeliveryWorker implements Service {
       openBody: () => this.queue.openBody(group.messageId),
       size: group.size,
       requireTls: envelope.requireTls,
+      requiredLevel: envelope.requiredLevel,
       smtpUtf8: envelope.smtpUtf8,
       bodyType: envelope.bodyType,
       dsnRet: envelope.dsnRet,

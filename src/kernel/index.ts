@@ -5,6 +5,7 @@ export type {
   Service,
   Logger,
   TlsPolicyMode,
+  LinkRequirement,
   DsnNotify,
   RecipientSpec,
   Envelope,

@@ -25,6 +25,9 @@ export interface Logger {
 /** TLS policy for a destination domain; MTA-STS and DANE raise it later (linksec). */
 export type TlsPolicyMode = 'opportunistic' | 'required' | 'verified';
 
+/** Link levels a sender can require of a message's links (DESIGN.md §6). */
+export type LinkRequirement = 'none' | 'tls' | 'tls-verified';
+
 export type DsnNotify = 'NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY';
 
 export interface RecipientSpec {
@@ -41,6 +44,8 @@ export interface Envelope {
   recipients: RecipientSpec[];
   /** RFC 8689 REQUIRETLS was given on MAIL FROM. */
   requireTls: boolean;
+  /** A sender's minimum link level (header `Sealgate-Require`, removed before relay). */
+  requiredLevel?: LinkRequirement;
   smtpUtf8: boolean;
   bodyType: '7BIT' | '8BITMIME' | 'BINARYMIME';
   dsnRet?: 'FULL' | 'HDRS';

@@ -1,2 +1,3 @@
 export { routeFor } from './route.ts';
 export type { Route, RoutingTable } from './route.ts';
+export { effectiveTlsPolicy } from './tls.ts';

@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { MailError } from '../../kernel/index.ts';
+import { MailError, type LinkRequirement } from '../../kernel/index.ts';
 import { countHeaders, getHeader, makeMessageId, formatRfc5322Date, parseHeaders, splitHeaderBlock } from '../../mail/index.ts';
 
 export interface IngressStreamOptions {
@@ -14,6 +14,24 @@ export interface IngressStreamOptions {
   completeHeaders: boolean;
   hostname: string;
   now: Date;
+  /** Submission: take the sender's `Sealgate-Require` header out and report its level. */
+  onRequirement?: (level: LinkRequirement) => void;
+}
+
+const REQUIREMENTS: LinkRequirement[] = ['none', 'tls', 'tls-verified'];
+const REQUIRE_HEADER = /^sealgate-require[ \t]*:/i;
+
+/** Drops a header field (with its folded continuation lines) from a raw header block. */
+function withoutField(block: string, field: RegExp): string {
+  const lines = block.split('\r\n');
+  const kept: string[] = [];
+  let dropping = false;
+  for (const line of lines) {
+    if (field.test(line)) dropping = true;
+    else if (dropping && !/^[ \t]/.test(line)) dropping = false;
+    if (!dropping) kept.push(line);
+  }
+  return kept.join('\r\n');
 }
 
 const CR = 0x0d;
@@ -117,8 +135,19 @@ export class IngressStream extends Transform {
       if (!getHeader(headers, 'Message-ID')) added += `Message-ID: ${makeMessageId(this.options.hostname)}\r\n`;
       if (!getHeader(headers, 'Date')) added += `Date: ${formatRfc5322Date(this.options.now)}\r\n`;
     }
+    let kept = block;
+    const required = getHeader(headers, 'Sealgate-Require');
+    if (required !== undefined && this.options.onRequirement) {
+      const level = required.trim().toLowerCase() as LinkRequirement;
+      if (!REQUIREMENTS.includes(level)) {
+        return new MailError(550, '5.7.10', `Sealgate-Require: unknown level ${JSON.stringify(required.slice(0, 40))}; use one of ${REQUIREMENTS.join(', ')}`, 'smtp');
+      }
+      this.options.onRequirement(level);
+      // The requirement is an instruction to us, not part of the message.
+      kept = Buffer.from(withoutField(block.toString('latin1'), REQUIRE_HEADER), 'latin1');
+    }
     this.push(Buffer.from(added, 'latin1'));
-    this.push(block);
+    this.push(kept);
     return null;
   }
 }

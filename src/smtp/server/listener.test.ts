@@ -115,6 +115,37 @@ describe('SMTP listeners', () => {
     c.close();
   });
 
+  it('takes a sender link requirement from Sealgate-Require and strips the header', async () => {
+    const c = await authenticated();
+    await c.command('MAIL FROM:<alice@sender.test>');
+    await c.command('RCPT TO:<bob@elsewhere.test>');
+    await c.command('DATA');
+    c.write('Subject: needs a verified link\r\nSealgate-Require:\r\n\ttls-verified\r\nTo: bob@elsewhere.test\r\n\r\nbody\r\n.\r\n');
+    expect(await c.reply()).toMatch(/^250 /);
+    const last = ingested.at(-1)!;
+    expect(last.envelope.requiredLevel).toBe('tls-verified');
+    expect(last.body).not.toMatch(/Sealgate-Require|\ttls-verified/i);
+    expect(last.body).toContain('Subject: needs a verified link\r\nTo: bob@elsewhere.test\r\n\r\nbody');
+    await c.command('MAIL FROM:<alice@sender.test>');
+    await c.command('RCPT TO:<bob@elsewhere.test>');
+    await c.command('DATA');
+    c.write('Subject: x\r\nSealgate-Require: carrier-pigeon\r\n\r\nbody\r\n.\r\n');
+    expect(await c.reply()).toMatch(/^550 5\.7\.10 Sealgate-Require: unknown level/);
+    c.close();
+  });
+
+  it('does not let inbound mail set a link requirement', async () => {
+    const c = await RawSmtp.connect(inbound.address().port);
+    await c.command('EHLO mta.test');
+    await c.command('MAIL FROM:<a@remote.test>');
+    await c.command('RCPT TO:<doctor@clinic.test>');
+    await c.command('DATA');
+    c.write('Subject: x\r\nSealgate-Require: tls-verified\r\n\r\nbody\r\n.\r\n');
+    expect(await c.reply()).toMatch(/^250 /);
+    expect(ingested.at(-1)!.envelope.requiredLevel).toBeUndefined();
+    c.close();
+  });
+
   it('closes after three failed AUTHs with 421 4.7.0', async () => {
     const c = await RawSmtp.connect(implicit.address().port, { implicitTls: true });
     await c.command('EHLO client.test');

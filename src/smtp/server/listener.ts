@@ -189,6 +189,8 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
         completeHeaders: submission,
         hostname: options.hostname,
         now,
+        // Only an authenticated sender of ours may set a requirement for its own message.
+        onRequirement: submission ? (level) => (envelope.requiredLevel = level) : undefined,
       });
       let finished = false;
       // On any failure keep reading the client's data (smtp-server replies at its end) but

@@ -159,6 +159,19 @@ describeWithPeers(['root', 'postfix', 'swaks', 'dnsmasq', 'openssl'], 'gateway c
     await gateway.cli('queue', 'delete', b);
   });
 
+  it('bounces at once when no MX offers the link level the sender required', async () => {
+    const before = plainMx.messages().length;
+    const sent = await submit('gina@plain.test', ['--header', 'Subject: only over verified TLS', '--add-header', 'Sealgate-Require: tls-verified']);
+    expect(sent.code, sent.stdout).toBe(0);
+    const messages = await plainMx.waitForMessages(before + 1);
+    const fresh = messages.slice(before);
+    const report = fresh.find((m) => m.raw.includes('multipart/report'));
+    expect(report?.raw).toMatch(/Status: 5\.7\.10/);
+    expect(report?.raw).toMatch(/required\s+link\s+level\s+'tls-verified'/);
+    expect(report?.raw).not.toMatch(/^Sealgate-Require/m); // the original's headers, as stored
+    expect(fresh.filter((m) => !m.raw.includes('multipart/report') && m.raw.includes('only over verified TLS'))).toEqual([]);
+  });
+
   it('retries after a 4xx and delivers once the destination recovers', async () => {
     const id = queuedId((await submit('dave@temp.test', ['--header', 'Subject: after retry'])).stdout);
     await until(async () => /450 4\.2\.0/.test(await show(id)), 10_000, '4xx receipt');
