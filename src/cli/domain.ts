@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { z } from 'zod';
 import type { Config } from '../config/index.ts';
 import { probeDomain } from '../delivery/index.ts';
 import { createSystemResolver } from '../dns/index.ts';
@@ -17,15 +18,47 @@ function formatRecord(r: LinkRecord): string {
   ].join('\n');
 }
 
+// What `domain import` accepts: the records `domain export` writes (another site's list).
+const importedRecord = z.object({
+  domain: z.string().min(1).max(255),
+  mxHost: z.string().min(1).max(255),
+  ip: z.string().nullable().default(null),
+  starttlsOffered: z.boolean(),
+  tlsVersion: z.string().nullable(),
+  cipher: z.string().nullable().default(null),
+  certSubject: z.string().nullable().default(null),
+  certValid: z.boolean(),
+  certError: z.string().nullable().default(null),
+  requireTlsAdvertised: z.boolean().default(false),
+  error: z.string().nullable().default(null),
+  at: z.number().int().positive(),
+});
+
 export async function domainCommand(config: Config, deps: CliDeps, sub: string | undefined, domain: string | undefined, json: boolean): Promise<number> {
   return withRuntime(config, deps, async ({ store }) => {
     const memory = new LinkSecurityMemory(store);
+    if (sub === 'export') {
+      out(JSON.stringify(await memory.list(domain), null, 2));
+      return 0;
+    }
+    if (sub === 'import') {
+      if (!domain) throw new UsageError('domain import needs a FILE (JSON written by `domain export`)');
+      const parsed = z.array(importedRecord).safeParse(JSON.parse(readFileSync(domain, 'utf8')));
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        process.stderr.write(`sealgate: ${domain}: record ${issue.path.join('.')}: ${issue.message}\n`);
+        return 65;
+      }
+      for (const record of parsed.data) await memory.record(record);
+      out(`imported ${parsed.data.length} record(s)`);
+      return 0;
+    }
     if (sub === 'show') {
       const records = await memory.list(domain);
       out(json ? JSON.stringify(records, null, 2) : records.length ? records.map(formatRecord).join('\n') : 'nothing recorded yet');
       return 0;
     }
-    if (sub !== 'check' || !domain) throw new UsageError('domain: use `domain check DOMAIN` or `domain show [DOMAIN]`');
+    if (sub !== 'check' || !domain) throw new UsageError('domain: use `domain check DOMAIN`, `domain show [DOMAIN]`, `domain export [DOMAIN]` or `domain import FILE`');
     let observations;
     try {
       observations = await probeDomain(domain.toLowerCase(), {

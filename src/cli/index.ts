@@ -35,6 +35,8 @@ const USAGE = `usage: sealgate <command> [--config FILE]
   domain check DOMAIN [--json]  connect to each MX of DOMAIN: STARTTLS, certificate, REQUIRETLS,
                               the link level it earns (recorded in the link-security memory)
   domain show [DOMAIN]        what the link-security memory holds
+  domain export [DOMAIN]      the memory as JSON, to share with other sites
+  domain import FILE          records from another site's export
 
 Configuration: a JSON file (--config), then SEALGATE_* environment variables
 (SEALGATE_DELIVERY__PORT=2526 sets delivery.port). See docs/config.md.`;

@@ -117,6 +117,15 @@ describeWithPeers(['root', 'postfix', 'swaks', 'dnsmasq', 'openssl'], 'gateway c
     const wrongName = await gateway.cli('domain', 'check', 'badcert.test');
     expect(wrongName.stdout).toMatch(/level tls\b/);
     expect(wrongName.stdout).toMatch(/certificate NOT valid: .*mx\.badcert\.test/);
+    const exported = JSON.parse((await gateway.cli('domain', 'export', 'tls.test')).stdout);
+    const shared = path.join(temp.dir, 'shared.json');
+    writeFileSync(shared, JSON.stringify(exported.map((r: { domain: string }) => ({ ...r, domain: 'partner.test' }))));
+    expect((await gateway.cli('domain', 'import', shared)).stdout).toMatch(/imported 1 record/);
+    expect((await gateway.cli('domain', 'show', 'partner.test')).stdout).toMatch(/level tls-verified/);
+    writeFileSync(shared, JSON.stringify([{ domain: 'x.test' }]));
+    const bad = await gateway.cli('domain', 'import', shared);
+    expect(bad.code).toBe(65);
+    expect(bad.stderr).toMatch(/record 0\.mxHost/);
     const nullMx = await gateway.cli('domain', 'check', 'nullmx.test');
     expect(nullMx.code).toBe(1);
     expect(nullMx.stdout).toMatch(/556 5\.1\.10/);
