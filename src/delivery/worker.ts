@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Clock, DeliveryReceipt, DsnNotify, LinkRequirement, Logger, Service } from '../kernel/index.ts';
+import type { Clock, DeliveryReceipt, DsnNotify, Envelope, Logger, Service } from '../kernel/index.ts';
 import { crashPoint } from '../kernel/index.ts';
 import type { Route, RoutingTable } from '../policy/index.ts';
 import { routeFor } from '../policy/index.ts';
@@ -7,20 +7,15 @@ import type { LeasedGroup, Queue, RetryOptions, Settlement } from '../queue/inde
 import { delayNoticeDue, nextAttempt } from '../queue/index.ts';
 import { queueReport, type BounceEntry } from './bounce.ts';
 
-/** What one SMTP transaction to a destination domain needs (see remote.ts). */
-export interface DomainJob {
+/**
+ * What one SMTP transaction to a destination domain needs (see remote.ts). A required link
+ * level that no MX meets makes the message bounce at once.
+ */
+export interface DomainJob extends Pick<Envelope, 'mailFrom' | 'requireTls' | 'requiredLevel' | 'smtpUtf8' | 'bodyType' | 'dsnRet' | 'dsnEnvid'> {
   domain: string;
-  mailFrom: string;
   recipients: { id: number; address: string; notify?: DsnNotify[]; orcpt?: string }[];
   openBody: () => Promise<Readable>;
   size: number;
-  requireTls: boolean;
-  /** The sender's minimum link level; unmet by every MX → the message bounces at once. */
-  requiredLevel?: LinkRequirement;
-  smtpUtf8: boolean;
-  bodyType: '7BIT' | '8BITMIME' | 'BINARYMIME';
-  dsnRet?: 'FULL' | 'HDRS';
-  dsnEnvid?: string;
   route: Route;
 }
 
