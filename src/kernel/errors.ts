@@ -27,13 +27,3 @@ export class MailError extends Error {
 export function isMailError(value: unknown): value is MailError {
   return value instanceof MailError;
 }
-
-/** An HTTP-facing error: status and a sentence for the user. */
-export class HttpError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'HttpError';
-    this.status = status;
-  }
-}

@@ -1,4 +1,4 @@
-export { MailError, HttpError, isMailError } from './errors.ts';
+export { MailError, isMailError } from './errors.ts';
 export { systemClock } from './types.ts';
 export type {
   Clock,
@@ -10,7 +10,5 @@ export type {
   RecipientSpec,
   Envelope,
   DeliveryReceipt,
-  DeliveryTarget,
-  Delivery,
 } from './types.ts';
 export { crashPoint } from './crash-point.ts';

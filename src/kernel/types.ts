@@ -71,19 +71,3 @@ export interface DeliveryReceipt {
   reply: string;
   outcome: 'delivered' | 'deferred' | 'failed';
 }
-
-/**
- * One transactional delivery interface (maddy's DeliveryTarget): the queue, remote delivery,
- * the smarthost relay and (later) the pickup store all implement it.
- */
-export interface DeliveryTarget {
-  start(envelope: Omit<Envelope, 'recipients'>): Promise<Delivery>;
-}
-
-export interface Delivery {
-  addRecipient(recipient: RecipientSpec): Promise<void>;
-  /** The body as it arrived (CRLF line ends, not dot-stuffed). */
-  body(content: Readable): Promise<void>;
-  commit(): Promise<{ id: string }>;
-  abort(): Promise<void>;
-}

@@ -411,13 +411,4 @@ export class Queue {
     }
     return damaged;
   }
-
-  async counts(): Promise<Record<string, number>> {
-    const rows = await this.store.db
-      .selectFrom('recipients')
-      .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
-      .groupBy('state')
-      .execute();
-    return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
-  }
 }

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -14,7 +14,6 @@ export interface BlobStore {
   write(id: string, content: Readable): Promise<number>;
   read(id: string): Readable;
   remove(id: string): Promise<void>;
-  exists(id: string): Promise<boolean>;
   readonly dir: string;
 }
 
@@ -62,14 +61,6 @@ export function openBlobStore(dir: string): BlobStore {
     },
     async remove(id) {
       await rm(pathOf(id), { force: true });
-    },
-    async exists(id) {
-      try {
-        await stat(pathOf(id));
-        return true;
-      } catch {
-        return false;
-      }
     },
   };
 }
