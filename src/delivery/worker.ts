@@ -184,7 +184,7 @@ export class DeliveryWorker implements Service {
       domain: group.domain,
       mailFrom: envelope.mailFrom,
       recipients: group.recipients.map((r) => ({ id: r.id, address: r.address, notify: r.notify, orcpt: r.orcpt })),
-      openBody: () => this.queue.openBody(group.messageId),
+      openBody: () => this.queue.openBody(group.messageId, group.storedBody),
       size: group.size,
       requireTls: envelope.requireTls,
       requiredLevel: envelope.requiredLevel,

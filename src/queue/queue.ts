@@ -27,6 +27,8 @@ export interface LeasedGroup {
   size: number;
   createdAt: number;
   delayNoticeSent: boolean;
+  /** The encrypted body when it sits in the row (read with the lease: no second query). */
+  storedBody: Buffer | null;
   recipients: QueuedRecipient[];
 }
 
@@ -174,7 +176,8 @@ export class Queue {
   }
 
   /** Decrypted body stream; errors with VaultIntegrityError if the stored object is damaged. */
-  async openBody(messageId: string): Promise<Readable> {
+  async openBody(messageId: string, storedBody?: Buffer | null): Promise<Readable> {
+    if (storedBody) return this.vault.decrypt(Readable.from([storedBody]));
     const row = await this.store.db.selectFrom('messages').select(['body', 'blob']).where('id', '=', messageId).executeTakeFirst();
     if (row?.body) return this.vault.decrypt(Readable.from([Buffer.from(row.body)]));
     return this.vault.decrypt(this.blobs.read(messageId));
@@ -218,6 +221,7 @@ export class Queue {
           size: Number(message.size),
           createdAt: Number(message.created_at),
           delayNoticeSent: message.delay_notice_sent === 1,
+          storedBody: message.body ? Buffer.from(message.body) : null,
           recipients: [],
         };
         groups.set(key, group);
