@@ -80,7 +80,8 @@ export class DeliveryWorker implements Service {
   async start(): Promise<void> {
     const released = await this.queue.releaseLeases(this.options.nodeId);
     const reaped = await this.queue.reapFinished();
-    if (released || reaped) this.logger.info({ released, reaped }, 'recovered after restart');
+    const swept = await this.queue.sweepTemp();
+    if (released || reaped || swept) this.logger.info({ released, reaped, swept }, 'recovered after restart');
     this.running = true;
     this.loopDone = this.loop();
   }

@@ -319,6 +319,11 @@ export class Queue {
     await this.store.db.updateTable('messages').set({ blob: null, body: null }).where('id', '=', messageId).execute();
   }
 
+  /** Half-written body files of a crashed process (never acknowledged). */
+  sweepTemp(): Promise<number> {
+    return this.blobs.sweepTemp();
+  }
+
   /** Bodies of messages finished before a crash, whose reap never ran. */
   async reapFinished(): Promise<number> {
     const rows = await this.store.db.selectFrom('messages').select('id').where('done_at', 'is not', null).where((eb) => eb.or([eb('blob', 'is not', null), eb('body', 'is not', null)])).execute();

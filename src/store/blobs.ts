@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -14,6 +14,8 @@ export interface BlobStore {
   write(id: string, content: Readable): Promise<number>;
   read(id: string): Readable;
   remove(id: string): Promise<void>;
+  /** Deletes half-written temp files left by a crashed process; returns how many. */
+  sweepTemp(): Promise<number>;
   readonly dir: string;
 }
 
@@ -61,6 +63,14 @@ export function openBlobStore(dir: string): BlobStore {
     },
     async remove(id) {
       await rm(pathOf(id), { force: true });
+    },
+    async sweepTemp() {
+      // Temp names carry the writer's pid: anything not ours was cut off by a crash, and no
+      // 250 was ever sent for it.
+      const mine = `.${process.pid}.tmp`;
+      const stale = (await readdir(tmpDir)).filter((name) => name.endsWith('.tmp') && !name.endsWith(mine));
+      await Promise.all(stale.map((name) => rm(path.join(tmpDir, name), { force: true })));
+      return stale.length;
     },
   };
 }
