@@ -6,7 +6,7 @@ import { Users } from './accounts/index.ts';
 import { masterKeyPath, storeUrl, type Config } from './config/index.ts';
 import { systemClock, type Clock, type Logger } from './kernel/index.ts';
 import { Queue } from './queue/index.ts';
-import { openBlobStore, type BlobStore, type Store } from './store/index.ts';
+import { openBlobStore, openDatabaseBlobStore, type BlobStore, type Store } from './store/index.ts';
 import { openPostgresStore } from './store/postgres/index.ts';
 import { openSqliteStore } from './store/sqlite/index.ts';
 import { createMasterKey, createVault, loadMasterKey, type Vault } from './vault/index.ts';
@@ -63,7 +63,8 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const vault = createVault(loadMasterKey(masterKeyPath(config)));
   const store = await openStore(config);
-  const blobs = openBlobStore(path.join(config.dataDir, 'blobs'));
+  // A cluster shares its database, not its disks: there large bodies live in PostgreSQL.
+  const blobs = store.capabilities.bodiesInDatabase ? openDatabaseBlobStore(store) : openBlobStore(path.join(config.dataDir, 'blobs'));
   const clock = systemClock;
   const queue = new Queue({ store, blobs, vault, clock, logger });
   return {

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hasPostgres, openTestStore, type TestStore } from '../../test/helpers/stores.ts';
 import { MailError, type Envelope } from '../kernel/index.ts';
-import { openBlobStore } from '../store/index.ts';
+import { openBlobStore, openDatabaseBlobStore } from '../store/index.ts';
 import { createVault, VaultIntegrityError } from '../vault/index.ts';
 import { Queue } from './queue.ts';
 import { silentLogger as silent } from '../../test/helpers/silent-logger.ts';
@@ -110,6 +110,22 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       await expect(pending).rejects.toMatchObject({ code: 554, enhanced: '5.6.11' });
       expect(await queue.list()).toEqual([]);
       expect(filesUnder(blobs.dir).filter((f) => !f.includes(`${path.sep}tmp${path.sep}`) && statSync(f).size > 0)).toEqual([]);
+    });
+
+    it.skipIf(!available)('keeps large bodies in the database when the store says so (clusters)', async () => {
+      current = await openTestStore(dialect);
+      const blobs = openDatabaseBlobStore(current.store);
+      const queue = new Queue({ store: current.store, blobs, vault: createVault(randomBytes(32)), clock, logger: silent });
+      const marker = 'CLUSTER-SECRET-';
+      const big = Buffer.from(`${marker}${'q'.repeat(1_500_000)}`);
+      const { id } = await queue.enqueue(envelope(['b@a.test']), Readable.from([big]));
+      const pieces = await current.store.db.selectFrom('message_chunks').select('data').where('message_id', '=', id).execute();
+      expect(pieces.length).toBeGreaterThanOrEqual(1);
+      expect(pieces.some((p) => Buffer.from(p.data).includes(marker))).toBe(false);
+      expect((await text(await queue.openBody(id))).length).toBe(big.length);
+      const [group] = await queue.lease('n', 10, 60_000);
+      expect(await queue.settle(id, [{ recipientId: group.recipients[0].id, state: 'delivered', reply: '250 ok' }])).toBe(true);
+      expect(await current.store.db.selectFrom('message_chunks').select('seq').where('message_id', '=', id).execute()).toEqual([]);
     });
 
     it.skipIf(!available)('refuses to hand out a torn body', async () => {

@@ -73,7 +73,15 @@ export interface LinkSecurityTable {
   expires_at: number;
 }
 
+export interface MessageChunksTable {
+  message_id: string;
+  seq: number;
+  data: Buffer;
+  created_at: number;
+}
+
 export interface Database {
+  message_chunks: MessageChunksTable;
   link_security: LinkSecurityTable;
   messages: MessagesTable;
   recipients: RecipientsTable;
@@ -90,6 +98,8 @@ export interface StoreCapabilities {
   dialect: 'sqlite' | 'postgres';
   /** `FOR UPDATE SKIP LOCKED` for concurrent lease takers across nodes. */
   skipLocked: boolean;
+  /** Large bodies in the database (shared by every node) rather than in local files. */
+  bodiesInDatabase: boolean;
   /** Type of an auto-increment integer key in DDL. */
   serialType: 'integer' | 'serial';
 }

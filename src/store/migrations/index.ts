@@ -96,6 +96,18 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
           .execute();
       },
     },
+    '0004-message-chunks': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('message_chunks')
+          .addColumn('message_id', 'text', (c) => c.notNull())
+          .addColumn('seq', 'integer', (c) => c.notNull())
+          .addColumn('data', capabilities.dialect === 'sqlite' ? 'blob' : 'bytea', (c) => c.notNull())
+          .addColumn('created_at', bigint, (c) => c.notNull())
+          .addPrimaryKeyConstraint('message_chunks_pk', ['message_id', 'seq'])
+          .execute();
+      },
+    },
   };
 }
 

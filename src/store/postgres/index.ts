@@ -23,7 +23,7 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
   if (options.schema) await sql`create schema if not exists ${sql.id(options.schema)}`.execute(db);
   const store: Store = {
     db,
-    capabilities: { dialect: 'postgres', skipLocked: true, serialType: 'serial' },
+    capabilities: { dialect: 'postgres', skipLocked: true, bodiesInDatabase: true, serialType: 'serial' },
     close: () => db.destroy(),
   };
   await migrateToLatest(store);

@@ -18,7 +18,7 @@ export async function openSqliteStore(file: string): Promise<Store> {
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   const store: Store = {
     db,
-    capabilities: { dialect: 'sqlite', skipLocked: false, serialType: 'integer' },
+    capabilities: { dialect: 'sqlite', skipLocked: false, bodiesInDatabase: false, serialType: 'integer' },
     close: () => db.destroy(),
   };
   await migrateToLatest(store);
