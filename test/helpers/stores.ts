@@ -29,6 +29,40 @@ export function hasPostgres(): Promise<boolean> {
   return postgresAvailable;
 }
 
+async function adminQuery(text: string): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    return await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface TestSchema {
+  name: string;
+  /** A store URL whose connections use only this schema (for a gateway process's config). */
+  url: string;
+  query(text: string): Promise<pg.QueryResult>;
+  drop(): Promise<void>;
+}
+
+/** A fresh PostgreSQL schema, so tests never see each other's tables. */
+export async function createTestSchema(prefix = 't'): Promise<TestSchema> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  await adminQuery(`create schema ${name}`);
+  const url = new URL(POSTGRES_URL);
+  url.searchParams.set('options', `-c search_path=${name}`);
+  return {
+    name,
+    url: url.toString(),
+    query: adminQuery,
+    drop: async () => {
+      await adminQuery(`drop schema if exists ${name} cascade`);
+    },
+  };
+}
+
 export interface TestStore {
   store: Store;
   dir: string;
@@ -42,17 +76,14 @@ export async function openTestStore(dialect: 'sqlite' | 'postgres'): Promise<Tes
     const store = await openSqliteStore(path.join(dir, 'test.db'));
     return { store, dir, cleanup: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); } };
   }
-  const schema = `t_${randomBytes(6).toString('hex')}`;
-  const store = await openPostgresStore(POSTGRES_URL, { schema, maxConnections: 4 });
+  const schema = await createTestSchema();
+  const store = await openPostgresStore(POSTGRES_URL, { schema: schema.name, maxConnections: 4 });
   return {
     store,
     dir,
     cleanup: async () => {
       await store.close();
-      const client = new pg.Client({ connectionString: POSTGRES_URL });
-      await client.connect();
-      await client.query(`drop schema if exists ${schema} cascade`);
-      await client.end();
+      await schema.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

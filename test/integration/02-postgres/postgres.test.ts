@@ -1,12 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startGateway, type GatewayProcess } from '../../helpers/gateway.ts';
 import { describeWithPeers } from '../../helpers/peers.ts';
 import { freePort, tempDir, until } from '../../helpers/ports.ts';
 import { startPostfix, type PostfixInstance } from '../../helpers/postfix.ts';
-import { hasPostgres, POSTGRES_URL } from '../../helpers/stores.ts';
+import { createTestSchema, hasPostgres, type TestSchema } from '../../helpers/stores.ts';
 import { runSwaks } from '../../helpers/swaks.ts';
 
 /* The cluster backend end to end: the gateway process on PostgreSQL with delivery in its own
@@ -15,22 +13,17 @@ const available = await hasPostgres();
 
 describeWithPeers(['root', 'postfix', 'swaks'], 'gateway on PostgreSQL', () => {
   const temp = tempDir('pg-gateway');
-  const schema = `gw_${randomBytes(5).toString('hex')}`;
+  let schema: TestSchema | undefined;
   let box: PostfixInstance;
   let gateway: GatewayProcess;
 
   beforeAll(async () => {
     if (!available) return;
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    await client.query(`create schema ${schema}`);
-    await client.end();
+    schema = await createTestSchema('gw');
     const port = await freePort('127.0.0.15');
     box = await startPostfix({ ip: '127.0.0.15', port, name: 'box.pg.test', mode: 'tempfail', domains: ['pg.test'] });
-    const url = new URL(POSTGRES_URL);
-    url.searchParams.set('options', `-c search_path=${schema}`);
     gateway = await startGateway(path.join(temp.dir, 'gw'), {
-      store: { url: url.toString() },
+      store: { url: schema.url },
       domains: { 'pg.test': { smarthost: `127.0.0.15:${port}` } },
       delivery: { thread: true }, // the cluster setup: delivery in its own thread
       queue: { retryScheduleMs: [500], pollIntervalMs: 200 },
@@ -40,22 +33,14 @@ describeWithPeers(['root', 'postfix', 'swaks'], 'gateway on PostgreSQL', () => {
   afterAll(async () => {
     await gateway?.kill();
     await box?.stop();
-    if (available) {
-      const client = new pg.Client({ connectionString: POSTGRES_URL });
-      await client.connect();
-      await client.query(`drop schema if exists ${schema} cascade`);
-      await client.end();
-    }
+    await schema?.drop();
     temp.cleanup();
   });
 
   it.skipIf(!available)('queues in PostgreSQL, survives kill -9 and delivers once', async () => {
     const sent = await runSwaks(['--server', `127.0.0.1:${gateway.ports.inbound}`, '--from', 'a@internet.test', '--to', 'box@pg.test', '--header', 'Subject: stored in postgres']);
     expect(sent.stdout).toMatch(/250 2\.0\.0 Ok: queued as/);
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    const rows = await client.query(`select body from ${schema}.messages`);
-    await client.end();
+    const rows = await schema!.query(`select body from ${schema!.name}.messages`);
     expect(rows.rows).toHaveLength(1);
     expect(Buffer.from(rows.rows[0].body).includes('stored in postgres')).toBe(false); // encrypted at rest
     await gateway.kill('SIGKILL');

@@ -1,14 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SmtpClient } from '../../../src/smtp/index.ts';
 import { startGateway, type GatewayProcess } from '../../helpers/gateway.ts';
 import { describeWithPeers } from '../../helpers/peers.ts';
 import { freePort, tempDir } from '../../helpers/ports.ts';
 import { startPostfix, type PostfixInstance } from '../../helpers/postfix.ts';
-import { hasPostgres, POSTGRES_URL } from '../../helpers/stores.ts';
+import { createTestSchema, hasPostgres, type TestSchema } from '../../helpers/stores.ts';
 
 /*
  * KNOWN BUG, reproduced here and not yet fixed (so this suite runs only with
@@ -46,24 +44,19 @@ if (!reproduce) console.warn('SKIP two-node PostgreSQL scenario: known bug, run 
 
 (reproduce ? describeWithPeers : (_peers: string[], title: string, fn: () => void) => describe.skip(title, fn))(['root', 'postfix'], 'two gateway nodes on one PostgreSQL queue', () => {
   const temp = tempDir('cluster');
-  const schema = `cl_${randomBytes(5).toString('hex')}`;
+  let schema: TestSchema | undefined;
   let box: PostfixInstance;
   const nodes: GatewayProcess[] = [];
 
   beforeAll(async () => {
     if (!available) return;
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    await client.query(`create schema ${schema}`);
-    await client.end();
+    schema = await createTestSchema('cl');
     const port = await freePort('127.0.0.16');
     box = await startPostfix({ ip: '127.0.0.16', port, name: 'box.cluster.test', mode: 'tempfail', domains: ['cluster.test'] });
-    const url = new URL(POSTGRES_URL);
-    url.searchParams.set('options', `-c search_path=${schema}`);
     for (const name of ['a', 'b']) {
       nodes.push(
         await startGateway(path.join(temp.dir, name), {
-          store: { url: url.toString() },
+          store: { url: schema.url },
           domains: { 'cluster.test': { smarthost: `127.0.0.16:${port}` } },
           queue: { retryScheduleMs: [500], pollIntervalMs: 200, leaseMs: 5000 },
           ...(process.env.CLUSTER_PDC ? { delivery: { perDomainConcurrency: Number(process.env.CLUSTER_PDC), connectTimeoutMs: 3000, commandTimeoutMs: 5000 } } : {}),
@@ -75,12 +68,7 @@ if (!reproduce) console.warn('SKIP two-node PostgreSQL scenario: known bug, run 
   afterAll(async () => {
     for (const node of nodes) await node.kill();
     await box?.stop();
-    if (available) {
-      const client = new pg.Client({ connectionString: POSTGRES_URL });
-      await client.connect();
-      await client.query(`drop schema if exists ${schema} cascade`);
-      await client.end();
-    }
+    await schema?.drop();
     temp.cleanup();
   });
 
