@@ -9,7 +9,7 @@ import { Queue } from './queue/index.ts';
 import { openBlobStore, openDatabaseBlobStore, type BlobStore, type Store } from './store/index.ts';
 import { openPostgresStore } from './store/postgres/index.ts';
 import { openSqliteStore } from './store/sqlite/index.ts';
-import { createMasterKey, createVault, loadMasterKey, type Vault } from './vault/index.ts';
+import { createMasterKey, createVault, loadMasterKey, MasterKeyError, type Vault } from './vault/index.ts';
 
 /** Everything a command needs, built from one config. The only place that picks a store. */
 export interface Runtime {
@@ -63,6 +63,12 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const vault = createVault(loadMasterKey(masterKeyPath(config)));
   const store = await openStore(config);
+  try {
+    await checkMasterKey(store, vault);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   // A cluster shares its database, not its disks: there large bodies live in PostgreSQL.
   const blobs = store.capabilities.bodiesInDatabase ? openDatabaseBlobStore(store) : openBlobStore(path.join(config.dataDir, 'blobs'));
   const clock = systemClock;
@@ -79,4 +85,31 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
     nodeId: nodeIdOf(config.dataDir),
     close: () => store.close(),
   };
+}
+
+const KEY_CHECK_PLAIN = 'sealgate master key check v1';
+
+/**
+ * Every node of a cluster must hold the same master key: one with another key would lease
+ * messages it cannot decrypt. The first node stores a value sealed with its key; any node
+ * that cannot open it refuses to start.
+ */
+export async function checkMasterKey(store: Store, vault: Vault): Promise<void> {
+  const row = await store.db.selectFrom('settings').select('value').where('name', '=', 'vault.key_check').executeTakeFirst();
+  if (!row) {
+    const value = vault.seal(Buffer.from(KEY_CHECK_PLAIN)).toString('base64');
+    await store.db.insertInto('settings').values({ name: 'vault.key_check', value }).onConflict((oc) => oc.column('name').doNothing()).execute();
+    return checkMasterKey(store, vault);
+  }
+  let opened: string | undefined;
+  try {
+    opened = vault.open(Buffer.from(row.value, 'base64')).toString();
+  } catch {
+    opened = undefined;
+  }
+  if (opened !== KEY_CHECK_PLAIN) {
+    throw new MasterKeyError(
+      'this master key is not the one that encrypted this database; every node sharing the database needs the same key (copy master.key or set SEALGATE_MASTER_KEY on each node)',
+    );
+  }
 }

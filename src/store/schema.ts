@@ -73,6 +73,11 @@ export interface LinkSecurityTable {
   expires_at: number;
 }
 
+export interface SettingsTable {
+  name: string;
+  value: string;
+}
+
 export interface MessageChunksTable {
   message_id: string;
   seq: number;
@@ -80,13 +85,96 @@ export interface MessageChunksTable {
   created_at: number;
 }
 
+export interface MtaStsPoliciesTable {
+  domain: string;
+  /** The `id=` of the `_mta-sts` TXT record the policy was fetched for. */
+  policy_id: string;
+  mode: string;
+  /** JSON array of the policy's `mx:` patterns. */
+  mx: string;
+  /** Seconds, as the policy says (capped at 31557600). */
+  max_age: number;
+  fetched_at: number;
+  expires_at: number;
+}
+
+/** A Secure Message Pickup message (DESIGN.md §5). Content and subject are sealed under its DEK. */
+export interface PickupMessagesTable {
+  id: string;
+  sender: string;
+  recipient: string;
+  subject_sealed: Buffer;
+  created_at: number;
+  expires_at: number;
+  /** active | retracted | expired | deleted | locked */
+  state: string;
+  /** link | passphrase | question | code */
+  verification: string;
+  question: string | null;
+  secret_salt: Buffer | null;
+  wrapped_dek: Buffer;
+  /** Sealed by the vault master key; null once retracted or expired (crypto-shredding). */
+  server_share_wrapped: Buffer | null;
+  failed_attempts: number;
+  opened_at: number | null;
+  /** 1 when the sender asked for a read notice on first open. */
+  read_notice: number;
+}
+
+export interface PickupPartsTable {
+  message_id: string;
+  idx: number;
+  /** text | html | attachment */
+  kind: string;
+  filename_sealed: Buffer | null;
+  content_type: string;
+  /** Plaintext bytes. */
+  size: number;
+  /** The sealed content itself when small; null when it sits in a file or pickup_chunks. */
+  data: Buffer | null;
+  /** 1 when the sealed content is stored outside the row. */
+  external: number;
+}
+
+/** Sealed content of large parts on PostgreSQL, so every cluster node can serve it. */
+export interface PickupChunksTable {
+  message_id: string;
+  idx: number;
+  seq: number;
+  data: Buffer;
+}
+
+export interface PickupEventsTable {
+  id: Generated<number>;
+  message_id: string;
+  at: number;
+  kind: string;
+  ip: string | null;
+  detail: string | null;
+}
+
+/** The one-time code of a message (HMAC under a server key, never the code itself). */
+export interface PickupCodesTable {
+  message_id: string;
+  code_hash: Buffer;
+  expires_at: number;
+  tries: number;
+}
+
 export interface Database {
   message_chunks: MessageChunksTable;
+  mta_sts_policies: MtaStsPoliciesTable;
+  pickup_messages: PickupMessagesTable;
+  pickup_parts: PickupPartsTable;
+  pickup_chunks: PickupChunksTable;
+  pickup_events: PickupEventsTable;
+  pickup_codes: PickupCodesTable;
   link_security: LinkSecurityTable;
   messages: MessagesTable;
   recipients: RecipientsTable;
   receipts: ReceiptsTable;
   users: UsersTable;
+  settings: SettingsTable;
 }
 
 export type Db = Kysely<Database>;

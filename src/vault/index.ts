@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { DecryptStream, EncryptStream, openBuffer, sealBuffer } from './chunked.ts';
 
 export { VaultIntegrityError, EncryptStream, DecryptStream } from './chunked.ts';
@@ -17,9 +17,20 @@ export function createVault(masterKey: Buffer): Vault {
   return {
     encryptStream: () => new EncryptStream(masterKey),
     decrypt(source) {
-      const out = new DecryptStream(masterKey);
-      source.on('error', (error) => out.destroy(error));
-      return source.pipe(out);
+      // Decryption starts when the reader first reads: a key or integrity error then reaches
+      // the reader, instead of being emitted before anyone listens (which kills the process).
+      return Readable.from(
+        (async function* () {
+          const out = new DecryptStream(masterKey);
+          source.on('error', (error) => out.destroy(error));
+          try {
+            yield* source.pipe(out);
+          } finally {
+            source.destroy();
+          }
+        })(),
+        { objectMode: false },
+      );
     },
     seal: (plain) => sealBuffer(masterKey, plain),
     open: (sealed) => openBuffer(masterKey, sealed),

@@ -45,6 +45,13 @@ describe('vault', () => {
     await expect(collect(createVault(randomBytes(32)).decrypt(Readable.from([sealed])))).rejects.toThrow(/master key/);
   });
 
+  it('raises a wrong-key error to the reader even when reading starts late (no unhandled error event)', async () => {
+    const sealed = await collect(Readable.from([Buffer.from('secret body')]).pipe(vault.encryptStream()));
+    const opened = createVault(randomBytes(32)).decrypt(Readable.from([sealed]));
+    await new Promise((resolve) => setTimeout(resolve, 50)); // as the SMTP client does while it awaits 354
+    await expect(collect(opened)).rejects.toThrow(/master key/);
+  });
+
   it('seals small values', () => {
     const sealed = vault.seal(Buffer.from('share'));
     expect(vault.open(sealed).toString()).toBe('share');

@@ -108,6 +108,96 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
           .execute();
       },
     },
+    '0005-mta-sts': {
+      // Cached MTA-STS policies (RFC 8461 §5.1): a sender keeps applying one until it expires.
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('mta_sts_policies')
+          .addColumn('domain', 'text', (c) => c.primaryKey())
+          .addColumn('policy_id', 'text', (c) => c.notNull())
+          .addColumn('mode', 'text', (c) => c.notNull())
+          .addColumn('mx', 'text', (c) => c.notNull())
+          .addColumn('max_age', bigint, (c) => c.notNull())
+          .addColumn('fetched_at', bigint, (c) => c.notNull())
+          .addColumn('expires_at', bigint, (c) => c.notNull())
+          .execute();
+      },
+    },
+    '0006-pickup': {
+      // Secure Message Pickup (DESIGN.md §5): everything readable is sealed under the message's DEK.
+      async up(db: Kysely<any>) {
+        const blob = capabilities.dialect === 'sqlite' ? 'blob' : 'bytea';
+        await db.schema
+          .createTable('pickup_messages')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('sender', 'text', (c) => c.notNull())
+          .addColumn('recipient', 'text', (c) => c.notNull())
+          .addColumn('subject_sealed', blob, (c) => c.notNull())
+          .addColumn('created_at', bigint, (c) => c.notNull())
+          .addColumn('expires_at', bigint, (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('verification', 'text', (c) => c.notNull())
+          .addColumn('question', 'text')
+          .addColumn('secret_salt', blob)
+          .addColumn('wrapped_dek', blob, (c) => c.notNull())
+          .addColumn('server_share_wrapped', blob)
+          .addColumn('failed_attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('opened_at', bigint)
+          .addColumn('read_notice', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+        await db.schema.createIndex('pickup_messages_sender').on('pickup_messages').columns(['sender', 'created_at']).execute();
+        await db.schema.createIndex('pickup_messages_expiry').on('pickup_messages').columns(['state', 'expires_at']).execute();
+        await db.schema
+          .createTable('pickup_parts')
+          .addColumn('message_id', 'text', (c) => c.notNull().references('pickup_messages.id').onDelete('cascade'))
+          .addColumn('idx', 'integer', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('filename_sealed', blob)
+          .addColumn('content_type', 'text', (c) => c.notNull())
+          .addColumn('size', bigint, (c) => c.notNull())
+          .addColumn('data', blob)
+          .addColumn('external', 'integer', (c) => c.notNull().defaultTo(0))
+          .addPrimaryKeyConstraint('pickup_parts_pk', ['message_id', 'idx'])
+          .execute();
+        await db.schema
+          .createTable('pickup_chunks')
+          .addColumn('message_id', 'text', (c) => c.notNull())
+          .addColumn('idx', 'integer', (c) => c.notNull())
+          .addColumn('seq', 'integer', (c) => c.notNull())
+          .addColumn('data', blob, (c) => c.notNull())
+          .addPrimaryKeyConstraint('pickup_chunks_pk', ['message_id', 'idx', 'seq'])
+          .execute();
+        await db.schema
+          .createTable('pickup_events')
+          .addColumn('id', capabilities.serialType, (c) =>
+            capabilities.dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+          )
+          .addColumn('message_id', 'text', (c) => c.notNull())
+          .addColumn('at', bigint, (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('ip', 'text')
+          .addColumn('detail', 'text')
+          .execute();
+        await db.schema.createIndex('pickup_events_message').on('pickup_events').columns(['message_id', 'id']).execute();
+        await db.schema
+          .createTable('pickup_codes')
+          .addColumn('message_id', 'text', (c) => c.primaryKey())
+          .addColumn('code_hash', blob, (c) => c.notNull())
+          .addColumn('expires_at', bigint, (c) => c.notNull())
+          .addColumn('tries', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+      },
+    },
+    '0007-settings': {
+      // Node-wide facts every cluster node must agree on (e.g. the master key check value).
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('settings')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

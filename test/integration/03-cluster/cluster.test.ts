@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SmtpClient } from '../../../src/smtp/index.ts';
 import { startGateway, type GatewayProcess } from '../../helpers/gateway.ts';
 import { describeWithPeers } from '../../helpers/peers.ts';
@@ -9,19 +9,12 @@ import { startPostfix, type PostfixInstance } from '../../helpers/postfix.ts';
 import { createTestSchema, hasPostgres, type TestSchema } from '../../helpers/stores.ts';
 
 /*
- * KNOWN BUG, reproduced here and not yet fixed (so this suite runs only with
- * SEALGATE_TEST_CLUSTER_REPRO=1): on PostgreSQL, after deliveries were deferred by a 4xx and the
- * destination recovered, the nodes deliver one message and then stop attempting; every
- * remaining recipient keeps an expired lease and a due next_attempt_at, and no PostgreSQL
- * session is waiting or idle in a transaction. The same flow on SQLite passes (it also passes
- * with CLUSTER_KILL=0, so the kill is not the trigger, and with CLUSTER_PDC=100, i.e. with
- * per-domain slots and a 5 s command timeout: no "delivery attempt settled" is logged after
- * the stall, so settle or lease never return). Suspect a pg pool checkout that is never
- * released (pg_stat_activity shows no session active or idle in a transaction).
- *
- * Two gateway nodes share one PostgreSQL queue. Node A accepts mail (one message larger than
- * the inline limit) while the destination only answers 4xx, then dies by SIGKILL; node B
- * delivers everything once the destination recovers: shared leases and shared bodies.
+ * Two gateway nodes share one PostgreSQL queue and one master key. Node A accepts mail (one
+ * message larger than the inline limit) while the destination only answers 4xx, then dies by
+ * SIGKILL; node B delivers everything once the destination recovers: shared leases and shared
+ * bodies. A node with another master key refuses to start (it could not decrypt the queue).
+ * (This once stalled: nodes had their own keys, and the decrypt error of the other node's
+ * message was emitted before the SMTP client listened, killing node B.)
  */
 const available = await hasPostgres();
 
@@ -39,10 +32,7 @@ async function send(port: number, subject: string, body: string): Promise<void> 
   }
 }
 
-const reproduce = process.env.SEALGATE_TEST_CLUSTER_REPRO === '1';
-if (!reproduce) console.warn('SKIP two-node PostgreSQL scenario: known bug, run with SEALGATE_TEST_CLUSTER_REPRO=1 (see the comment in the file)');
-
-(reproduce ? describeWithPeers : (_peers: string[], title: string, fn: () => void) => describe.skip(title, fn))(['root', 'postfix'], 'two gateway nodes on one PostgreSQL queue', () => {
+describeWithPeers(['root', 'postfix'], 'two gateway nodes on one PostgreSQL queue', () => {
   const temp = tempDir('cluster');
   let schema: TestSchema | undefined;
   let box: PostfixInstance;
@@ -57,6 +47,7 @@ if (!reproduce) console.warn('SKIP two-node PostgreSQL scenario: known bug, run 
       nodes.push(
         await startGateway(path.join(temp.dir, name), {
           store: { url: schema.url },
+          vault: { masterKeyFile: path.join(temp.dir, 'shared-master.key') },
           domains: { 'cluster.test': { smarthost: `127.0.0.16:${port}` } },
           queue: { retryScheduleMs: [500], pollIntervalMs: 200, leaseMs: 5000 },
           ...(process.env.CLUSTER_PDC ? { delivery: { perDomainConcurrency: Number(process.env.CLUSTER_PDC), connectTimeoutMs: 3000, commandTimeoutMs: 5000 } } : {}),
@@ -90,5 +81,16 @@ if (!reproduce) console.warn('SKIP two-node PostgreSQL scenario: known bug, run 
     const large = messages.find((m) => m.raw.includes('Subject: cluster-large'));
     expect(large?.raw.length).toBeGreaterThan(600_000);
     expect((await b.cli('queue', 'list')).stdout).toMatch(/queue is empty/);
+  });
+
+  it.skipIf(!available)('a node with another master key refuses to start', async () => {
+    const stranger = await startGateway(path.join(temp.dir, 'stranger'), { store: { url: schema!.url } }).then(
+      async (node) => {
+        await node.kill();
+        return 'started';
+      },
+      (error: Error) => error.message,
+    );
+    expect(stranger).toMatch(/master key is not the one that encrypted this database/);
   });
 });
