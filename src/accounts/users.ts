@@ -1,5 +1,5 @@
 import { hash, verify } from '@node-rs/argon2';
-import type { Clock } from '../kernel/index.ts';
+import type { Clock, LinkRequirement } from '../kernel/index.ts';
 import type { Store } from '../store/index.ts';
 
 // OWASP's Argon2id baseline (m=19 MiB, t=2, p=1).
@@ -12,6 +12,8 @@ export class AccountError extends Error {
     this.name = 'AccountError';
   }
 }
+
+const REQUIREMENTS: LinkRequirement[] = ['none', 'tls', 'tls-verified', 'dane'];
 
 export class Users {
   private readonly store: Store;
@@ -44,9 +46,21 @@ export class Users {
     return Number(result.numDeletedRows) > 0;
   }
 
-  async list(): Promise<{ username: string; createdAt: number; disabled: boolean }[]> {
-    const rows = await this.store.db.selectFrom('users').select(['username', 'created_at', 'disabled']).orderBy('username').execute();
-    return rows.map((r) => ({ username: r.username, createdAt: Number(r.created_at), disabled: r.disabled === 1 }));
+  async list(): Promise<{ username: string; createdAt: number; disabled: boolean; requiredLevel: LinkRequirement | null }[]> {
+    const rows = await this.store.db.selectFrom('users').select(['username', 'created_at', 'disabled', 'required_level']).orderBy('username').execute();
+    return rows.map((r) => ({ username: r.username, createdAt: Number(r.created_at), disabled: r.disabled === 1, requiredLevel: r.required_level as LinkRequirement | null }));
+  }
+
+  /** Every message this user submits must travel over at least `level` (null: no rule). */
+  async setRequirement(username: string, level: LinkRequirement | null): Promise<void> {
+    if (level !== null && !REQUIREMENTS.includes(level)) throw new AccountError(`unknown link level ${JSON.stringify(level)}: use one of ${REQUIREMENTS.join(', ')}`);
+    const result = await this.store.db.updateTable('users').set({ required_level: level === 'none' ? null : level }).where('username', '=', username).executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw new AccountError(`no user ${username}`);
+  }
+
+  async requirementOf(username: string): Promise<LinkRequirement | undefined> {
+    const row = await this.store.db.selectFrom('users').select('required_level').where('username', '=', username).executeTakeFirst();
+    return (row?.required_level as LinkRequirement | null) ?? undefined;
   }
 
   async authenticate(username: string, password: string): Promise<boolean> {

@@ -70,6 +70,19 @@ export const configSchema = z.strictObject({
   delivery: z
     .strictObject({
       dnsServers: z.array(z.string()).default([]),
+      /**
+       * Validating resolvers (`ip` or `ip:port`) whose DNSSEC AD bit is trusted: name only a
+       * resolver on this host or one reached over a trusted link. DANE is used only when set.
+       */
+      dnssecResolvers: z.array(z.string()).default([]),
+      mtaSts: z
+        .strictObject({
+          /** Look up and apply the destination's MTA-STS policy (RFC 8461). */
+          enabled: z.boolean().default(true),
+          /** HTTPS port of policy hosts; 443 except in tests. */
+          port: z.number().int().min(1).max(65535).default(443),
+        })
+        .prefault({}),
       /** Destination SMTP port; 25 except in tests. */
       port: z.number().int().min(1).max(65535).default(25),
       concurrency: z.number().int().min(1).default(20),

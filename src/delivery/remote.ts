@@ -2,11 +2,14 @@ import net from 'node:net';
 import type { Clock, DeliveryReceipt, Logger, TlsPolicyMode } from '../kernel/index.ts';
 import { MailError } from '../kernel/index.ts';
 import type { Resolver } from '../dns/index.ts';
-import type { LinkObservation } from '../linksec/index.ts';
+import { matchDane, type LinkObservation } from '../linksec/index.ts';
 import { SmtpClient, SmtpClientError, xtext, type SmtpReply, type TlsDetails } from '../smtp/index.ts';
 import { resolveDestinations, type Destination } from './mx.ts';
 import { observationOf } from './probe.ts';
-import { effectiveTlsPolicy } from '../policy/index.ts';
+import { atLeast, hostDemand, requireTlsRefusal, strongest, type HostDemand } from '../policy/index.ts';
+import type { LinkRequirement } from '../kernel/index.ts';
+import { DnsError } from '../dns/index.ts';
+import type { DomainAssessment, HostAssessment, SecurityAssessor } from './security.ts';
 import type { ConnectionPool } from './pool.ts';
 import type { DomainJob, RecipientResult } from './worker.ts';
 
@@ -25,6 +28,24 @@ export interface RemoteDeps {
   pool?: ConnectionPool;
   /** Told what each new session showed (the link-security memory records it). */
   observe?: (observation: LinkObservation) => void;
+  /** DANE and MTA-STS; without it only the admin's TLS policy applies. */
+  security?: SecurityAssessor;
+  /** An admin pin: the weakest link a destination domain may be reached over. */
+  pinFor?: (domain: string) => LinkRequirement | undefined;
+  /** TLS-RPT: the result of each session with a host under a published policy. */
+  report?: (result: TlsSessionResult) => void;
+}
+
+/** One session's outcome for TLS-RPT (RFC 8460 §4.3 result types). */
+export interface TlsSessionResult {
+  policyDomain: string;
+  policyType: 'sts' | 'tlsa' | 'no-policy-found';
+  policyString?: string[];
+  mxHost: string;
+  receivingIp?: string;
+  success: boolean;
+  failure?: 'starttls-not-supported' | 'certificate-host-mismatch' | 'certificate-expired' | 'certificate-not-trusted' | 'validation-failure' | 'dnssec-invalid' | 'sts-policy-fetch-error';
+  failureDetail?: string;
 }
 
 type Recipient = DomainJob['recipients'][number];
@@ -36,7 +57,40 @@ interface HostAttempt {
 }
 
 /** Why a host was not used; a policy skip never becomes a plaintext attempt. */
-class PolicySkip extends Error {}
+class PolicySkip extends Error {
+  readonly requireTls: boolean;
+  readonly reached: LinkRequirement;
+  constructor(message: string, reached: LinkRequirement, requireTls = false) {
+    super(message);
+    this.reached = reached;
+    this.requireTls = requireTls;
+  }
+}
+
+/** What a session must show, and what the destination publishes for it. */
+interface HostPlan {
+  demand: HostDemand;
+  assessment: HostAssessment;
+  domain?: DomainAssessment;
+}
+
+function certFailure(verifyError: string | undefined): TlsSessionResult['failure'] {
+  if (!verifyError) return 'validation-failure';
+  if (/expired|not yet valid/i.test(verifyError)) return 'certificate-expired';
+  if (/host|altname|name/i.test(verifyError)) return 'certificate-host-mismatch';
+  return 'certificate-not-trusted';
+}
+
+function reportFor(plan: HostPlan, job: DomainJob, attempt: HostAttempt, outcome: Pick<TlsSessionResult, 'success' | 'failure' | 'failureDetail'>): TlsSessionResult | null {
+  const security = plan.assessment.security;
+  const base = { policyDomain: job.domain, mxHost: attempt.host, receivingIp: attempt.ip, ...outcome };
+  if (security.kind === 'dane') return { ...base, policyType: 'tlsa', policyString: plan.assessment.tlsaText };
+  if (security.kind === 'sts' && plan.domain?.sts) {
+    const sts = plan.domain.sts;
+    return { ...base, policyType: 'sts', policyString: ['version: STSv1', `mode: ${sts.mode}`, ...sts.mx.map((mx) => `mx: ${mx}`), `max_age: ${sts.maxAge}`] };
+  }
+  return null;
+}
 
 function replyLine(reply: SmtpReply): string {
   return reply.raw;
@@ -84,39 +138,57 @@ function rcptParams(recipient: Recipient, client: SmtpClient): string[] {
 }
 
 /**
- * Opens (or reuses) a session with one MX address and brings it to the level the policy
- * needs. Throws PolicySkip when the host cannot meet the policy, SmtpClientError otherwise.
+ * Opens (or reuses) a session with one MX address and brings it to the level the plan
+ * demands. Throws PolicySkip when the host cannot meet it, SmtpClientError otherwise.
  */
-async function openSession(attempt: HostAttempt, policy: TlsPolicyMode, job: DomainJob, deps: RemoteDeps, forcePlain: boolean): Promise<{ client: SmtpClient; key: string }> {
-  const key = `${attempt.ip}|${attempt.port}|${attempt.host}|${policy}|${forcePlain ? 'plain' : 'tls'}`;
+async function openSession(attempt: HostAttempt, plan: HostPlan, job: DomainJob, deps: RemoteDeps, forcePlain: boolean): Promise<{ client: SmtpClient; key: string; reached: LinkRequirement }> {
+  const key = `${attempt.ip}|${attempt.port}|${attempt.host}|${plan.demand.minimum}|${job.requireTls ? 'requiretls' : ''}|${forcePlain ? 'plain' : 'tls'}`;
   const pooled = deps.pool?.take(key);
-  if (pooled) return { client: pooled, key };
+  if (pooled) return { client: pooled, key, reached: plan.demand.minimum };
   const client = await SmtpClient.connect({ host: attempt.ip, port: attempt.port, servername: attempt.host, heloName: deps.heloName, connectTimeoutMs: deps.connectTimeoutMs, commandTimeoutMs: deps.commandTimeoutMs });
+  const report = (outcome: Pick<TlsSessionResult, 'success' | 'failure' | 'failureDetail'>) => {
+    const result = reportFor(plan, job, attempt, outcome);
+    if (result) deps.report?.(result);
+  };
+  const mtaSts = plan.domain?.sts?.mode ?? null;
   let offered = false;
+  let reached: LinkRequirement = 'none';
   try {
     await client.ehlo();
     offered = client.has('STARTTLS');
+    let detail = `${attempt.host} does not offer STARTTLS`;
+    let failure: TlsSessionResult['failure'] = 'starttls-not-supported';
     if (!forcePlain && offered) {
       const details = await client.startTls({ ca: deps.extraCa });
-      deps.observe?.(observationOf(job.domain, attempt.host, attempt.ip, client, true, null, deps.clock.now()));
-      if (policy === 'verified' && !details.verified) throw new PolicySkip(`certificate of ${attempt.host} not valid for TLS policy 'verified': ${details.verifyError}`);
+      // DANE-EE and DANE-TA decide alone; PKIX is not consulted for such a host (RFC 7672 §3).
+      const dane = plan.assessment.tlsa ? matchDane(details.peerChain, plan.assessment.tlsa, [attempt.host, job.domain]) : null;
+      reached = dane?.matched ? 'dane' : details.verified ? 'tls-verified' : 'tls';
+      if (dane && !dane.matched) [detail, failure] = [`DANE: ${dane.reason}`, 'validation-failure'];
+      else [detail, failure] = [`certificate of ${attempt.host}: ${details.verifyError ?? 'not verified'}`, certFailure(details.verifyError)];
+      deps.observe?.({ ...observationOf(job.domain, attempt.host, attempt.ip, client, true, null, deps.clock.now()), mtaSts, dane: dane ? (dane.matched ? 'matched' : 'mismatch') : null });
     } else if (!offered) {
-      deps.observe?.(observationOf(job.domain, attempt.host, attempt.ip, client, false, null, deps.clock.now()));
+      deps.observe?.({ ...observationOf(job.domain, attempt.host, attempt.ip, client, false, null, deps.clock.now()), mtaSts, dane: null });
     }
-    if (!client.tls && policy !== 'opportunistic') {
-      throw new PolicySkip(`${attempt.host} does not offer STARTTLS, required by TLS policy '${policy}'`);
+    // The plan's level for a DANE host is `dane`; judged against what the host publishes.
+    const wanted = plan.assessment.security.kind === 'sts' && plan.assessment.security.mode === 'testing' ? 'tls-verified' : plan.demand.minimum;
+    const published = plan.assessment.security.kind !== 'none';
+    if (published) report(atLeast(reached, plan.assessment.security.kind === 'dane' ? 'dane' : plan.assessment.security.kind === 'dane-unusable' ? 'tls' : wanted) ? { success: true } : { success: false, failure, failureDetail: detail });
+    if (!atLeast(reached, plan.demand.minimum)) {
+      throw new PolicySkip(`${attempt.host} [${attempt.ip}] reached link level '${reached}', but ${plan.demand.because} requires '${plan.demand.minimum}' (${detail})`, reached);
     }
-    if (job.requireTls && !(client.tls?.verified && client.has('REQUIRETLS'))) {
-      throw new PolicySkip(`${attempt.host} cannot carry a REQUIRETLS message (${client.tls?.verified ? 'REQUIRETLS not advertised' : 'no verified TLS'})`);
+    if (job.requireTls) {
+      const refusal = requireTlsRefusal(plan.assessment.security, reached, client.has('REQUIRETLS'));
+      if (refusal) throw new PolicySkip(`${attempt.host} cannot carry a REQUIRETLS message: ${refusal}`, reached, true);
     }
   } catch (error) {
     if (offered && !client.tls && !(error instanceof PolicySkip)) {
-      deps.observe?.(observationOf(job.domain, attempt.host, attempt.ip, client, true, (error as Error).message, deps.clock.now()));
+      deps.observe?.({ ...observationOf(job.domain, attempt.host, attempt.ip, client, true, (error as Error).message, deps.clock.now()), mtaSts, dane: null });
+      if (plan.assessment.security.kind !== 'none') report({ success: false, failure: 'validation-failure', failureDetail: (error as Error).message });
     }
     await client.quit();
     throw error;
   }
-  return { client, key };
+  return { client, key, reached };
 }
 
 interface TransactionOutcome {
@@ -180,25 +252,49 @@ async function destinationsFor(job: DomainJob, deps: RemoteDeps): Promise<{ host
  * answered with plaintext (except the opportunistic fallback after a failed handshake).
  */
 export async function deliverToDomain(job: DomainJob, deps: RemoteDeps): Promise<{ results: RecipientResult[] }> {
-  const policy = effectiveTlsPolicy(deps.tlsPolicyFor(job.domain), job.requiredLevel);
   const now = () => deps.clock.now();
   const fail = (recipients: Recipient[], outcome: RecipientResult['outcome'], reply: string, enhanced?: string, attempt: HostAttempt | null = null): RecipientResult[] =>
     recipients.map((r) => ({ recipientId: r.id, outcome, reply, enhanced, receipt: receiptFor(attempt, null, r, reply, outcome, now()) }));
 
   let hosts;
+  let assessment: DomainAssessment | undefined;
   try {
     hosts = await destinationsFor(job, deps);
+    // Published policies (DANE, MTA-STS) govern MX delivery; a smarthost is the admin's choice.
+    if (job.route.kind === 'mx' && deps.security) assessment = await deps.security.assess(job.domain, hosts.map((h) => h.host));
   } catch (error) {
     if (error instanceof MailError) return { results: fail(job.recipients, error.temporary ? 'deferred' : 'failed', error.reply, error.enhanced) };
+    if (error instanceof DnsError) return { results: fail(job.recipients, 'deferred', `451 4.4.3 DNS lookup for ${job.domain} failed (${error.code}); will retry`, '4.4.3') };
     throw error;
   }
+  if (assessment?.bogus) {
+    deps.report?.({ policyDomain: job.domain, policyType: 'tlsa', mxHost: hosts[0]?.host ?? job.domain, success: false, failure: 'dnssec-invalid', failureDetail: assessment.bogus });
+    return { results: fail(job.recipients, 'deferred', `451 4.7.5 ${assessment.bogus}; will retry`, '4.7.5') };
+  }
 
+  const required = strongest(job.requiredLevel, deps.pinFor?.(job.domain));
+  const message = {
+    localPolicy: deps.tlsPolicyFor(job.domain),
+    required: required === 'none' ? undefined : required,
+    // RFC 8689 §5: the header is ignored when the message also carries REQUIRETLS.
+    tlsOptional: job.tlsOptional === true && !job.requireTls,
+  };
   const results: RecipientResult[] = [];
   let pending = [...job.recipients];
   const problems: string[] = [];
   let policyOnly = true;
+  let requireTlsOnly = true;
+  let best: LinkRequirement | null = null;
   let lastAttempt: HostAttempt | null = null;
   for (const destination of hosts) {
+    const hostAssessment: HostAssessment = assessment?.hosts.get(destination.host) ?? { security: { kind: 'none' } };
+    if (hostAssessment.unusable) {
+      problems.push(hostAssessment.unusable.reason);
+      requireTlsOnly = false;
+      if (hostAssessment.unusable.temporary) policyOnly = false;
+      continue;
+    }
+    const plan: HostPlan = { demand: hostDemand(hostAssessment.security, message), assessment: hostAssessment, domain: assessment };
     for (const ip of destination.addresses) {
       if (pending.length === 0) break;
       const attempt: HostAttempt = { host: destination.host, ip, port: destination.port };
@@ -206,13 +302,14 @@ export async function deliverToDomain(job: DomainJob, deps: RemoteDeps): Promise
       for (const forcePlain of [false, true]) {
         let session: { client: SmtpClient; key: string } | null = null;
         try {
-          session = await openSession(attempt, policy, job, deps, forcePlain);
+          session = await openSession(attempt, plan, job, deps, forcePlain);
           const outcome = await transact(session.client, attempt, job, pending, deps);
           results.push(...outcome.settled);
           const settledIds = new Set(outcome.settled.map((r) => r.recipientId));
           pending = pending.filter((r) => !settledIds.has(r.id));
           if (outcome.retryElsewhere) {
             policyOnly = false;
+            requireTlsOnly = false;
             problems.push(`${attempt.host} [${ip}]: ${outcome.retryElsewhere}`);
           }
           // A session that just answered 4xx is not kept: the next try should meet a fresh one.
@@ -224,32 +321,41 @@ export async function deliverToDomain(job: DomainJob, deps: RemoteDeps): Promise
           if (session) session.client.close();
           if (error instanceof PolicySkip) {
             problems.push(error.message);
-            deps.logger.warn({ domain: job.domain, host: attempt.host, ip, policy, reason: error.message }, 'host skipped by TLS policy');
+            if (!error.requireTls) requireTlsOnly = false;
+            if (best === null || !atLeast(best, error.reached)) best = error.reached;
+            deps.logger.warn({ domain: job.domain, host: attempt.host, ip, required: plan.demand.minimum, reached: error.reached, reason: error.message }, 'host skipped by link policy');
             break;
           }
           policyOnly = false;
-          const message = (error as Error).message;
-          problems.push(`${attempt.host} [${ip}]: ${message}`);
-          // Only opportunistic TLS may retry in plaintext, and only after a failed handshake:
+          requireTlsOnly = false;
+          const text = (error as Error).message;
+          problems.push(`${attempt.host} [${ip}]: ${text}`);
+          // Only where plaintext is allowed may a failed handshake be retried without TLS:
           // that is what "opportunistic" means, and the receipt will say no TLS was used.
-          const handshakeFailed = /TLS handshake/.test(message);
-          if (!(handshakeFailed && policy === 'opportunistic' && !forcePlain)) break;
+          const handshakeFailed = /TLS handshake/.test(text);
+          if (!(handshakeFailed && plan.demand.minimum === 'none' && !forcePlain)) break;
           deps.logger.warn({ domain: job.domain, host: attempt.host, ip }, 'TLS handshake failed; retrying without TLS (opportunistic policy)');
         }
       }
     }
   }
-  if (pending.length && policyOnly && problems.length && job.requiredLevel && job.requiredLevel !== 'none') {
+  const detail = problems.join('; ') || 'no usable MX host';
+  if (pending.length && policyOnly && problems.length && job.requireTls && requireTlsOnly) {
+    // RFC 8689 §4.2.1: no MX can carry it as REQUIRETLS demands; retrying will not change that.
+    const reply = `550 5.7.30 REQUIRETLS support required: no MX of ${job.domain} offers an authenticated (DANE or MTA-STS) link that advertises REQUIRETLS: ${detail}`.slice(0, 900);
+    results.push(...fail(pending, 'failed', reply, '5.7.30', lastAttempt));
+    pending = [];
+  }
+  if (pending.length && policyOnly && problems.length && message.required) {
     // Every MX answered and none can carry the link the sender asked for: waiting will not
     // change that, so the sender hears at once (never a silent downgrade).
-    const reply = `550 5.7.10 The sender required link level '${job.requiredLevel}'; no MX of ${job.domain} offers it: ${problems.join('; ')}`.slice(0, 900);
+    const reply = `550 5.7.10 Link level '${message.required}' was required for ${job.domain}; the best found was '${best ?? 'none'}': ${detail}`.slice(0, 900);
     results.push(...fail(pending, 'failed', reply, '5.7.10', lastAttempt));
     pending = [];
   }
   if (pending.length) {
-    const detail = problems.join('; ') || 'no usable MX host';
     const reply = policyOnly && problems.length
-      ? `451 4.7.5 TLS policy '${policy}' not met by any MX of ${job.domain}: ${detail}`
+      ? `451 4.7.5 No MX of ${job.domain} met the link policy: ${detail}`
       : `451 4.4.1 No MX of ${job.domain} accepted the message: ${detail}`;
     results.push(...fail(pending, 'deferred', reply.slice(0, 900), policyOnly ? '4.7.5' : '4.4.1', lastAttempt));
   }

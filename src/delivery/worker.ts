@@ -11,7 +11,7 @@ import { queueReport, type BounceEntry } from './bounce.ts';
  * What one SMTP transaction to a destination domain needs (see remote.ts). A required link
  * level that no MX meets makes the message bounce at once.
  */
-export interface DomainJob extends Pick<Envelope, 'mailFrom' | 'requireTls' | 'requiredLevel' | 'smtpUtf8' | 'bodyType' | 'dsnRet' | 'dsnEnvid'> {
+export interface DomainJob extends Pick<Envelope, 'mailFrom' | 'requireTls' | 'requiredLevel' | 'tlsOptional' | 'smtpUtf8' | 'bodyType' | 'dsnRet' | 'dsnEnvid'> {
   domain: string;
   recipients: { id: number; address: string; notify?: DsnNotify[]; orcpt?: string }[];
   openBody: () => Promise<Readable>;
@@ -189,6 +189,7 @@ export class DeliveryWorker implements Service {
       size: group.size,
       requireTls: envelope.requireTls,
       requiredLevel: envelope.requiredLevel,
+      tlsOptional: envelope.tlsOptional,
       smtpUtf8: envelope.smtpUtf8,
       bodyType: envelope.bodyType,
       dsnRet: envelope.dsnRet,

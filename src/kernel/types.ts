@@ -26,7 +26,7 @@ export interface Logger {
 export type TlsPolicyMode = 'opportunistic' | 'required' | 'verified';
 
 /** Link levels a sender can require of a message's links (DESIGN.md §6). */
-export type LinkRequirement = 'none' | 'tls' | 'tls-verified';
+export type LinkRequirement = 'none' | 'tls' | 'tls-verified' | 'dane';
 
 export type DsnNotify = 'NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY';
 
@@ -46,6 +46,8 @@ export interface Envelope {
   requireTls: boolean;
   /** A sender's minimum link level (header `Sealgate-Require`, removed before relay). */
   requiredLevel?: LinkRequirement;
+  /** RFC 8689 §5 `TLS-Required: No`: the sender waives the destination's published policies. */
+  tlsOptional?: boolean;
   smtpUtf8: boolean;
   bodyType: '7BIT' | '8BITMIME' | 'BINARYMIME';
   dsnRet?: 'FULL' | 'HDRS';

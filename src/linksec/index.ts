@@ -1,4 +1,10 @@
-export { levelOf, meets, LEVEL_ORDER } from './level.ts';
+export { levelOf, meets, isLinkLevel, LEVEL_ORDER } from './level.ts';
 export type { LinkLevel, LinkObservation } from './level.ts';
 export { LinkSecurityMemory } from './memory.ts';
 export type { LinkRecord } from './memory.ts';
+export { matchDane, usableTlsaRecords } from './dane.ts';
+export type { DaneMatch, DaneUsability, TlsaRecord } from './dane.ts';
+export { MtaStsCache, mxMatchesPolicy, policyToApply } from './mta-sts.ts';
+export type { MtaStsFetchOptions, MtaStsLookup, MtaStsMode, MtaStsPolicy } from './mta-sts.ts';
+export { LinkPins, PinError } from './pins.ts';
+export type { LinkPin } from './pins.ts';

@@ -1,10 +1,15 @@
 /**
- * What a link to a destination proved (DESIGN.md §6). MTA-STS and DANE add `dane` and the
- * MTA-STS form of `tls-verified` in the link-security issue; `end-to-end` is not a link.
+ * What a link to a destination proved (DESIGN.md §6): `tls-verified` is a PKIX-valid
+ * certificate for the MX name (what MTA-STS `enforce` demands), `dane` a TLSA match under
+ * DNSSEC. `end-to-end` is not a property of a link.
  */
-export type LinkLevel = 'none' | 'tls' | 'tls-verified';
+export type LinkLevel = 'none' | 'tls' | 'tls-verified' | 'dane';
 
-export const LEVEL_ORDER: LinkLevel[] = ['none', 'tls', 'tls-verified'];
+export const LEVEL_ORDER: LinkLevel[] = ['none', 'tls', 'tls-verified', 'dane'];
+
+export function isLinkLevel(value: string): value is LinkLevel {
+  return (LEVEL_ORDER as string[]).includes(value);
+}
 
 export interface LinkObservation {
   domain: string;
@@ -17,13 +22,18 @@ export interface LinkObservation {
   certValid: boolean;
   certError: string | null;
   requireTlsAdvertised: boolean;
+  /** MTA-STS mode of the domain's policy when the attempt was made (null: no policy). */
+  mtaSts?: 'enforce' | 'testing' | 'none' | null;
+  /** DANE: `matched` / `mismatch` with usable TLSA records under DNSSEC; null when none. */
+  dane?: 'matched' | 'mismatch' | null;
   /** When we could not connect at all. */
   error: string | null;
   at: number;
 }
 
-export function levelOf(observation: Pick<LinkObservation, 'tlsVersion' | 'certValid'>): LinkLevel {
+export function levelOf(observation: Pick<LinkObservation, 'tlsVersion' | 'certValid' | 'dane'>): LinkLevel {
   if (!observation.tlsVersion) return 'none';
+  if (observation.dane === 'matched') return 'dane';
   return observation.certValid ? 'tls-verified' : 'tls';
 }
 

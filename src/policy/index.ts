@@ -1,3 +1,4 @@
 export { routeFor } from './route.ts';
 export type { Route, RoutingTable } from './route.ts';
-export { effectiveTlsPolicy } from './tls.ts';
+export { atLeast, hostDemand, LINK_ORDER, requireTlsRefusal, strongest } from './link.ts';
+export type { HostDemand, HostSecurity, MessageDemand } from './link.ts';

@@ -54,6 +54,8 @@ export interface UsersTable {
   password_hash: string;
   created_at: number;
   disabled: number;
+  /** The weakest link this user's mail may take (a LinkRequirement), or null. */
+  required_level: string | null;
 }
 
 export interface LinkSecurityTable {
@@ -71,6 +73,15 @@ export interface LinkSecurityTable {
   level: string;
   seen_at: number;
   expires_at: number;
+  mta_sts: string | null;
+  dane: string | null;
+}
+
+export interface LinkPinsTable {
+  domain: string;
+  min_level: string;
+  note: string | null;
+  created_at: number;
 }
 
 export interface SettingsTable {
@@ -161,6 +172,45 @@ export interface PickupCodesTable {
   tries: number;
 }
 
+/** TLS-RPT (RFC 8460) session counts per UTC day and applied policy. */
+export interface TlsrptCountsTable {
+  /** UTC day, YYYY-MM-DD. */
+  day: string;
+  policy_domain: string;
+  /** sts | tlsa | no-policy-found */
+  policy_type: string;
+  /** SHA-256 of the policy string: the policy text can be too long for a key. */
+  policy_hash: string;
+  /** The MX a TLSA policy belongs to; '' for the other policy types. */
+  mx_host: string;
+  /** JSON array of the policy's lines or TLSA records. */
+  policy_string: string;
+  success_count: number;
+  failure_count: number;
+}
+
+/** TLS-RPT failure details; '' stands for an unknown IP or MX (key columns cannot be null). */
+export interface TlsrptFailuresTable {
+  day: string;
+  policy_domain: string;
+  policy_type: string;
+  policy_hash: string;
+  mx_host: string;
+  result_type: string;
+  sending_ip: string;
+  receiving_mx: string;
+  receiving_ip: string;
+  /** The latest failure-reason-code text seen for this row. */
+  reason_code: string | null;
+  count: number;
+}
+
+export interface TlsrptSentTable {
+  day: string;
+  policy_domain: string;
+  sent_at: number;
+}
+
 export interface Database {
   message_chunks: MessageChunksTable;
   mta_sts_policies: MtaStsPoliciesTable;
@@ -175,6 +225,10 @@ export interface Database {
   receipts: ReceiptsTable;
   users: UsersTable;
   settings: SettingsTable;
+  link_pins: LinkPinsTable;
+  tlsrpt_counts: TlsrptCountsTable;
+  tlsrpt_failures: TlsrptFailuresTable;
+  tlsrpt_sent: TlsrptSentTable;
 }
 
 export type Db = Kysely<Database>;

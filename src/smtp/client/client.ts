@@ -30,6 +30,18 @@ export interface TlsDetails {
   /** Chain valid (system CAs + extra) and the name matches the MX name. */
   verified: boolean;
   verifyError?: string;
+  /** The peer's chain as DER, leaf first, as sent (DANE matches against it). */
+  peerChain: Buffer[];
+}
+
+function chainOf(leaf: tls.DetailedPeerCertificate | undefined): Buffer[] {
+  const chain: Buffer[] = [];
+  const seen = new Set<tls.DetailedPeerCertificate>();
+  for (let cert = leaf; cert?.raw && !seen.has(cert); cert = cert.issuerCertificate) {
+    seen.add(cert);
+    chain.push(cert.raw);
+  }
+  return chain;
 }
 
 export class SmtpClientError extends Error {
@@ -183,7 +195,7 @@ export class SmtpClient {
     this.reader.discard();
     this.socket = secure;
     this.attach(secure);
-    const cert = secure.getPeerCertificate();
+    const cert = secure.getPeerCertificate(true);
     // Say why in words: Node reports a name mismatch only as a code.
     const identityError = tls.checkServerIdentity(this.options.servername, cert)?.message;
     const chainError = secure.authorized || String(secure.authorizationError) === 'ERR_TLS_CERT_ALTNAME_INVALID' ? undefined : String(secure.authorizationError ?? 'certificate not trusted');
@@ -195,6 +207,7 @@ export class SmtpClient {
       certSubject: cert?.subject ? Object.entries(cert.subject).map(([k, v]) => `${k}=${String(v)}`).join(', ') : null,
       verified: !verifyError,
       verifyError,
+      peerChain: chainOf(cert),
     };
     await this.ehlo();
     return this.tls;

@@ -16,9 +16,11 @@ export interface IngressStreamOptions {
   now: Date;
   /** Submission: take the sender's `Sealgate-Require` header out and report its level. */
   onRequirement?: (level: LinkRequirement) => void;
+  /** RFC 8689 §5: the message carries `TLS-Required: No`. */
+  onTlsOptional?: () => void;
 }
 
-const REQUIREMENTS: LinkRequirement[] = ['none', 'tls', 'tls-verified'];
+const REQUIREMENTS: LinkRequirement[] = ['none', 'tls', 'tls-verified', 'dane'];
 const REQUIRE_HEADER = /^sealgate-require[ \t]*:/i;
 
 /** Drops a header field (with its folded continuation lines) from a raw header block. */
@@ -136,6 +138,7 @@ export class IngressStream extends Transform {
       if (!getHeader(headers, 'Date')) added += `Date: ${formatRfc5322Date(this.options.now)}\r\n`;
     }
     let kept = block;
+    if (getHeader(headers, 'TLS-Required')?.trim().toLowerCase() === 'no') this.options.onTlsOptional?.();
     const required = getHeader(headers, 'Sealgate-Require');
     if (required !== undefined && this.options.onRequirement) {
       const level = required.trim().toLowerCase() as LinkRequirement;

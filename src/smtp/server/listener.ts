@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
-import type { Clock, DsnNotify, Envelope, Logger, Service } from '../../kernel/index.ts';
+import type { Clock, DsnNotify, Envelope, LinkRequirement, Logger, Service } from '../../kernel/index.ts';
+import { strongest } from '../../policy/index.ts';
 import { MailError, isMailError } from '../../kernel/index.ts';
 import { formatReceivedHeader, isRoutableRecipient, parseAddress } from '../../mail/index.ts';
 import { IngressStream } from './ingress-stream.ts';
@@ -39,6 +40,8 @@ export interface ListenerOptions {
 
 export interface IngressDeps {
   authenticate(username: string, password: string): Promise<boolean>;
+  /** The user's standing link requirement (per-user rule), applied to every message. */
+  requirementOf?(username: string): Promise<LinkRequirement | undefined>;
   /** Resolves only once message and envelope are durable; rejects with a MailError. */
   ingest(envelope: Envelope, body: Readable): Promise<{ id: string }>;
   logger: Logger;
@@ -65,6 +68,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
   const localDomains = new Set(options.localDomains.map((d) => d.toLowerCase()));
   const perIp = new PerIpCounter(limits.maxConnectionsPerIp);
   const authFailures = new Map<string, number>();
+  const userRequirements = new Map<string, LinkRequirement>();
   const sessionTimers = new Map<string, NodeJS.Timeout>();
   const counted = new Set<string>();
   const submission = options.role === 'submission';
@@ -115,6 +119,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
       clearTimeout(sessionTimers.get(session.id));
       sessionTimers.delete(session.id);
       authFailures.delete(session.id);
+      userRequirements.delete(session.id);
     },
 
     onAuth(auth, session, callback) {
@@ -124,7 +129,10 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
         .then((ok) => {
           if (ok) {
             logger.info({ user: username, ip: session.remoteAddress }, 'authenticated');
-            return callback(null, { user: username });
+            return (deps.requirementOf?.(username) ?? Promise.resolve(undefined)).then((level) => {
+              if (level) userRequirements.set(session.id, level);
+              callback(null, { user: username });
+            });
           }
           const failures = (authFailures.get(session.id) ?? 0) + 1;
           authFailures.set(session.id, failures);
@@ -169,6 +177,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
         dsnRet: (session.envelope.dsn?.ret?.toUpperCase() as 'FULL' | 'HDRS' | undefined) ?? undefined,
         dsnEnvid: session.envelope.dsn?.envid ?? undefined,
         authUser: typeof session.user === 'string' ? session.user : undefined,
+        requiredLevel: submission ? userRequirements.get(session.id) : undefined,
         clientIp: session.remoteAddress,
       };
       const cipher = session.tlsOptions || undefined;
@@ -190,7 +199,8 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
         hostname: options.hostname,
         now,
         // Only an authenticated sender of ours may set a requirement for its own message.
-        onRequirement: submission ? (level) => (envelope.requiredLevel = level) : undefined,
+        onRequirement: submission ? (level) => (envelope.requiredLevel = strongest(envelope.requiredLevel, level)) : undefined,
+        onTlsOptional: () => (envelope.tlsOptional = true),
       });
       let finished = false;
       // On any failure keep reading the client's data (smtp-server replies at its end) but

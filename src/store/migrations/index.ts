@@ -198,6 +198,60 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
           .execute();
       },
     },
+    '0008-tlsrpt': {
+      // TLS-RPT (RFC 8460) daily counters; upserts with `count = count + 1` so nodes count concurrently.
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('tlsrpt_counts')
+          .addColumn('day', 'text', (c) => c.notNull())
+          .addColumn('policy_domain', 'text', (c) => c.notNull())
+          .addColumn('policy_type', 'text', (c) => c.notNull())
+          .addColumn('policy_hash', 'text', (c) => c.notNull())
+          .addColumn('mx_host', 'text', (c) => c.notNull())
+          .addColumn('policy_string', 'text', (c) => c.notNull())
+          .addColumn('success_count', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('failure_count', 'integer', (c) => c.notNull().defaultTo(0))
+          .addPrimaryKeyConstraint('tlsrpt_counts_pk', ['day', 'policy_domain', 'policy_type', 'policy_hash', 'mx_host'])
+          .execute();
+        await db.schema
+          .createTable('tlsrpt_failures')
+          .addColumn('day', 'text', (c) => c.notNull())
+          .addColumn('policy_domain', 'text', (c) => c.notNull())
+          .addColumn('policy_type', 'text', (c) => c.notNull())
+          .addColumn('policy_hash', 'text', (c) => c.notNull())
+          .addColumn('mx_host', 'text', (c) => c.notNull())
+          .addColumn('result_type', 'text', (c) => c.notNull())
+          .addColumn('sending_ip', 'text', (c) => c.notNull())
+          .addColumn('receiving_mx', 'text', (c) => c.notNull())
+          .addColumn('receiving_ip', 'text', (c) => c.notNull())
+          .addColumn('reason_code', 'text')
+          .addColumn('count', 'integer', (c) => c.notNull().defaultTo(0))
+          .addPrimaryKeyConstraint('tlsrpt_failures_pk', ['day', 'policy_domain', 'policy_type', 'policy_hash', 'mx_host', 'result_type', 'sending_ip', 'receiving_mx', 'receiving_ip'])
+          .execute();
+        await db.schema
+          .createTable('tlsrpt_sent')
+          .addColumn('day', 'text', (c) => c.notNull())
+          .addColumn('policy_domain', 'text', (c) => c.notNull())
+          .addColumn('sent_at', bigint, (c) => c.notNull())
+          .addPrimaryKeyConstraint('tlsrpt_sent_pk', ['day', 'policy_domain'])
+          .execute();
+      },
+    },
+    '0009-link-requirements': {
+      // What DANE and MTA-STS showed per MX, admin pins per domain, and per-user requirements.
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('link_security').addColumn('mta_sts', 'text').execute();
+        await db.schema.alterTable('link_security').addColumn('dane', 'text').execute();
+        await db.schema.alterTable('users').addColumn('required_level', 'text').execute();
+        await db.schema
+          .createTable('link_pins')
+          .addColumn('domain', 'text', (c) => c.primaryKey())
+          .addColumn('min_level', 'text', (c) => c.notNull())
+          .addColumn('note', 'text')
+          .addColumn('created_at', bigint, (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

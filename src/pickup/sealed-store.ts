@@ -1,0 +1,399 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { systemClock, type Clock } from '../kernel/index.ts';
+import type { Insertable } from 'kysely';
+import type { Database, Store } from '../store/index.ts';
+import { createVault, DecryptStream, EncryptStream, type Vault } from '../vault/index.ts';
+import { PickupGate, recordEvent, type GateOptions, type PickupEventKind } from './gate.ts';
+import {
+  PickupError, deriveSecretShare, isWellFormedPassword, newDataKey, newMessagePassword, newServerShare,
+  openValue, sealValue, subkey, unwrapDataKey, wrapDataKey,
+} from './keys.ts';
+
+/*
+ * Pickup messages at rest. Subject and file names are sealed under the message's DEK; each
+ * part's content goes through the vault's chunked AES-256-GCM stream under a key derived from
+ * the DEK and the part's place, so parts cannot be swapped and large ones stream. Small sealed
+ * parts sit in the row; large ones in files (SQLite) or pickup_chunks rows (PostgreSQL, where
+ * every cluster node must reach them).
+ */
+
+export type Verification = 'link' | 'passphrase' | 'question' | 'code';
+export type PartKind = 'text' | 'html' | 'attachment';
+
+export interface PartInput {
+  kind: PartKind;
+  contentType: string;
+  filename?: string;
+  content: Buffer | string | Readable;
+}
+
+export interface CreateInput {
+  sender: string;
+  recipient: string;
+  subject: string;
+  parts: PartInput[];
+  verification: Verification;
+  /** The sender's passphrase, or the answer to `question`. */
+  passphraseOrAnswer?: string;
+  question?: string;
+  expiresInDays?: number;
+  readNotice?: boolean;
+}
+
+export interface Credentials {
+  password: string;
+  /** Passphrase or answer, when the message has one. */
+  secret?: string;
+  /** One-time code, when the message is verified by code. */
+  code?: string;
+}
+
+export interface PartView {
+  idx: number;
+  kind: PartKind;
+  filename: string | null;
+  contentType: string;
+  size: number;
+}
+
+export interface OpenedMessage {
+  id: string;
+  sender: string;
+  recipient: string;
+  subject: string;
+  createdAt: number;
+  expiresAt: number;
+  /** True on the first successful open (when a read notice is due, if `readNotice`). */
+  firstOpen: boolean;
+  readNotice: boolean;
+  parts: PartView[];
+  /** The part's plaintext, decrypted as it is read. */
+  openPart(idx: number): Readable;
+}
+
+export interface PickupEvent {
+  at: number;
+  kind: PickupEventKind;
+  ip: string | null;
+  detail: string | null;
+}
+
+export interface PickupStoreOptions {
+  store: Store;
+  masterKey: Buffer;
+  dataDir: string;
+  clock?: Clock;
+  gate?: GateOptions;
+  /** Sealed parts up to this size stay in the row. */
+  inlineLimit?: number;
+}
+
+const DAY_MS = 86_400_000;
+const PIECE = 1024 * 1024;
+const ID = /^[A-Za-z0-9_-]{22}$/;
+const WITHDRAWN = new Set(['retracted', 'expired', 'deleted']);
+
+/** The part's content sealed as it is read (vault chunk format under `key`). */
+export function sealStream(key: Buffer, plain: Readable): Readable {
+  const sealed = new EncryptStream(key);
+  plain.on('error', (error) => sealed.destroy(error));
+  return plain.pipe(sealed);
+}
+
+/** The plaintext of a sealed stream, checked chunk by chunk (torn or altered content fails). */
+export function openStream(key: Buffer, sealed: Readable): Readable {
+  const plain = new DecryptStream(key);
+  sealed.on('error', (error) => plain.destroy(error));
+  return sealed.pipe(plain);
+}
+
+const partKey = (dek: Buffer, id: string, idx: number) => subkey(dek, `sealgate pickup part v1 ${id}/${idx}`);
+
+function toReadable(content: PartInput['content']): Readable {
+  if (typeof content === 'string') return Readable.from([Buffer.from(content, 'utf8')]);
+  if (Buffer.isBuffer(content)) return Readable.from([content]);
+  return content;
+}
+
+interface PartSink {
+  write(chunk: Buffer): Promise<void>;
+  finish(): Promise<void>;
+  /** Releases what a failed write holds; the caller removes the message's content. */
+  abort(): Promise<void>;
+}
+
+export class PickupStore {
+  readonly gate: PickupGate;
+  private readonly store: Store;
+  private readonly vault: Vault;
+  private readonly dir: string;
+  private readonly clock: Clock;
+  private readonly inlineLimit: number;
+
+  constructor(options: PickupStoreOptions) {
+    this.store = options.store;
+    this.vault = createVault(options.masterKey);
+    this.dir = path.join(options.dataDir, 'pickup');
+    this.clock = options.clock ?? systemClock;
+    this.inlineLimit = options.inlineLimit ?? 256 * 1024;
+    this.gate = new PickupGate(options.store, subkey(options.masterKey, 'sealgate pickup code v1'), { clock: this.clock, ...options.gate });
+  }
+
+  /** Stores a message sealed; the message password is returned once and kept nowhere. */
+  async create(input: CreateInput): Promise<{ id: string; messagePassword: string }> {
+    const needsSecret = input.verification === 'passphrase' || input.verification === 'question';
+    if (needsSecret && !input.passphraseOrAnswer?.trim()) throw new Error(`verification by ${input.verification} needs the sender's ${input.verification === 'question' ? 'answer' : 'passphrase'}`);
+    if (input.verification === 'question' && !input.question?.trim()) throw new Error('verification by question needs the question to show the recipient');
+    const days = input.expiresInDays ?? 30;
+    if (!(days > 0 && days <= 3650)) throw new Error(`expiry of ${days} days is out of range: use 1 to 3650 days`);
+    const id = randomBytes(16).toString('base64url');
+    const messagePassword = newMessagePassword();
+    const dek = newDataKey();
+    const serverShare = newServerShare();
+    const secretSalt = needsSecret ? randomBytes(16) : null;
+    const secretShare = secretSalt ? await deriveSecretShare(input.passphraseOrAnswer!, secretSalt, input.verification === 'question' ? 'answer' : 'passphrase') : undefined;
+    const now = this.clock.now();
+    const parts: Insertable<Database['pickup_parts']>[] = [];
+    try {
+      for (const [idx, part] of input.parts.entries()) {
+        const stored = await this.storePart(id, idx, partKey(dek, id, idx), toReadable(part.content));
+        parts.push({
+          message_id: id, idx, kind: part.kind, content_type: part.contentType, ...stored,
+          filename_sealed: part.filename === undefined ? null : sealValue(dek, Buffer.from(part.filename, 'utf8'), `${id}/${idx}/filename`),
+        });
+      }
+      await this.store.db.transaction().execute(async (trx) => {
+        await trx.insertInto('pickup_messages').values({
+          id, sender: input.sender, recipient: input.recipient,
+          subject_sealed: sealValue(dek, Buffer.from(input.subject, 'utf8'), `${id}/subject`),
+          created_at: now, expires_at: now + days * DAY_MS, state: 'active', verification: input.verification,
+          question: input.verification === 'question' ? input.question!.trim() : null, secret_salt: secretSalt,
+          wrapped_dek: wrapDataKey(dek, { serverShare, messagePassword, secretShare, messageId: id }),
+          server_share_wrapped: this.vault.seal(serverShare), failed_attempts: 0, opened_at: null, read_notice: input.readNotice ? 1 : 0,
+        }).execute();
+        if (parts.length) await trx.insertInto('pickup_parts').values(parts).execute();
+        await trx.insertInto('pickup_events').values({ message_id: id, at: now, kind: 'created', ip: null, detail: `verification by ${input.verification}` }).execute();
+      });
+    } catch (error) {
+      await this.removeContent(id).catch(() => undefined);
+      throw error;
+    }
+    return { id, messagePassword };
+  }
+
+  /**
+   * Opens a message through the gate: the address's budget first, then the state, then the
+   * keys. A wrong password, secret or code all read as `wrong-credentials` and count.
+   */
+  async open(id: string, credentials: Credentials, context: { ip?: string } = {}): Promise<OpenedMessage> {
+    const ip = context.ip ?? 'unknown';
+    this.gate.takeAttempt(ip);
+    const row = ID.test(id) ? await this.store.db.selectFrom('pickup_messages').selectAll().where('id', '=', id).executeTakeFirst() : undefined;
+    if (!row) throw new PickupError('not-found', 'No such message. Check that the link was copied whole from the notice e-mail.');
+    if ((row.state === 'active' || row.state === 'locked') && row.expires_at <= this.clock.now()) {
+      await this.destroy(id, 'expired');
+      row.state = 'expired';
+    }
+    if (WITHDRAWN.has(row.state) || !row.server_share_wrapped) throw new PickupError('withdrawn', 'This message has been withdrawn by the sender or has expired. Ask the sender to send it again.');
+    if (row.state === 'locked') throw new PickupError('locked', 'This message is locked after too many failed attempts. Ask the sender to send it again.');
+
+    let dek: Buffer;
+    try {
+      if (!isWellFormedPassword(credentials.password)) throw new PickupError('wrong-credentials', 'The message password is not right. Copy it from the notice e-mail and try again.');
+      let secretShare: Buffer | undefined;
+      if (row.secret_salt) {
+        if (!credentials.secret?.trim()) throw new PickupError('wrong-credentials', `Enter the ${row.verification === 'question' ? 'answer' : 'passphrase'} the sender gave you.`);
+        secretShare = await deriveSecretShare(credentials.secret, Buffer.from(row.secret_salt), row.verification === 'question' ? 'answer' : 'passphrase');
+      }
+      const serverShare = this.vault.open(Buffer.from(row.server_share_wrapped));
+      dek = unwrapDataKey(Buffer.from(row.wrapped_dek), { serverShare, messagePassword: credentials.password, secretShare, messageId: id });
+      // The code is checked only once the password is right, so guessing codes needs the link.
+      if (row.verification === 'code') await this.gate.checkCode(id, credentials.code);
+    } catch (error) {
+      if (error instanceof PickupError && error.reason === 'wrong-credentials') await this.gate.recordFailure(id, ip);
+      throw error;
+    }
+
+    await this.gate.recordSuccess(id, ip);
+    const now = this.clock.now();
+    const first = await this.store.db.updateTable('pickup_messages').set({ opened_at: now }).where('id', '=', id).where('opened_at', 'is', null).executeTakeFirst();
+    await recordEvent(this.store, id, 'opened', now, ip);
+    const partRows = await this.store.db.selectFrom('pickup_parts').selectAll().where('message_id', '=', id).orderBy('idx').execute();
+    const parts: PartView[] = partRows.map((p) => ({
+      idx: p.idx, kind: p.kind as PartKind, contentType: p.content_type, size: Number(p.size),
+      filename: p.filename_sealed ? openValue(dek, Buffer.from(p.filename_sealed), `${id}/${p.idx}/filename`).toString('utf8') : null,
+    }));
+    return {
+      id, sender: row.sender, recipient: row.recipient,
+      subject: openValue(dek, Buffer.from(row.subject_sealed), `${id}/subject`).toString('utf8'),
+      createdAt: row.created_at, expiresAt: row.expires_at, firstOpen: Number(first.numUpdatedRows) > 0, readNotice: row.read_notice === 1, parts,
+      openPart: (idx) => {
+        const part = partRows.find((p) => p.idx === idx);
+        if (!part) throw new Error(`message ${id} has no part ${idx}`);
+        const sealed = part.external ? this.readExternal(id, idx) : Readable.from([Buffer.from(part.data ?? Buffer.alloc(0))]);
+        return openStream(partKey(dek, id, idx), sealed);
+      },
+    };
+  }
+
+  /** The sender takes the message back: the server share is destroyed with the content. */
+  retract(id: string, ip: string | null = null): Promise<boolean> {
+    return this.destroy(id, 'retracted', ip);
+  }
+
+  /** The recipient deletes the message after reading it. */
+  deleteByRecipient(id: string, ip: string | null = null): Promise<boolean> {
+    return this.destroy(id, 'deleted', ip);
+  }
+
+  /** Expires every message whose time has come; returns how many. */
+  async expire(now = this.clock.now()): Promise<number> {
+    const due = await this.store.db.selectFrom('pickup_messages').select('id').where('state', 'in', ['active', 'locked']).where('expires_at', '<=', now).execute();
+    let count = 0;
+    for (const { id } of due) if (await this.destroy(id, 'expired')) count++;
+    return count;
+  }
+
+  async changeExpiry(id: string, expiresAt: number, ip: string | null = null): Promise<void> {
+    const now = this.clock.now();
+    if (expiresAt <= now) throw new Error('the new expiry is in the past: to end a message now, retract it');
+    const result = await this.store.db.updateTable('pickup_messages').set({ expires_at: expiresAt }).where('id', '=', id).where('state', 'in', ['active', 'locked']).executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw new PickupError('withdrawn', `message ${id} is withdrawn or unknown; its expiry cannot change`);
+    await recordEvent(this.store, id, 'expiry-changed', now, ip, new Date(expiresAt).toISOString());
+  }
+
+  /** For the web tier: notices sent, downloads, replies. */
+  recordEvent(id: string, kind: PickupEventKind, ip: string | null = null, detail: string | null = null): Promise<void> {
+    return recordEvent(this.store, id, kind, this.clock.now(), ip, detail);
+  }
+
+  async events(id: string): Promise<PickupEvent[]> {
+    const rows = await this.store.db.selectFrom('pickup_events').select(['at', 'kind', 'ip', 'detail']).where('message_id', '=', id).orderBy('id').execute();
+    return rows.map((r) => ({ at: r.at, kind: r.kind as PickupEventKind, ip: r.ip, detail: r.detail }));
+  }
+
+  /** The sender's list: state and times only (the subject is sealed under the message's DEK). */
+  async listBySender(sender: string): Promise<{ id: string; recipient: string; state: string; verification: Verification; createdAt: number; expiresAt: number; openedAt: number | null }[]> {
+    const rows = await this.store.db.selectFrom('pickup_messages')
+      .select(['id', 'recipient', 'state', 'verification', 'created_at', 'expires_at', 'opened_at'])
+      .where('sender', '=', sender).orderBy('created_at', 'desc').execute();
+    return rows.map((r) => ({ id: r.id, recipient: r.recipient, state: r.state, verification: r.verification as Verification, createdAt: r.created_at, expiresAt: r.expires_at, openedAt: r.opened_at }));
+  }
+
+  /** Crypto-shredding: the server share goes, and with it every way to the DEK; content goes too. */
+  private async destroy(id: string, state: 'retracted' | 'expired' | 'deleted', ip: string | null = null): Promise<boolean> {
+    const result = await this.store.db.updateTable('pickup_messages').set({ state, server_share_wrapped: null })
+      .where('id', '=', id).where('state', 'in', ['active', 'locked']).executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) return false;
+    await this.store.db.updateTable('pickup_parts').set({ data: null }).where('message_id', '=', id).execute();
+    await this.gate.dropCode(id);
+    await this.removeContent(id);
+    await recordEvent(this.store, id, state, this.clock.now(), ip);
+    return true;
+  }
+
+  /** Seals one part; it stays in memory only while its sealed form fits `inlineLimit`. */
+  private async storePart(id: string, idx: number, key: Buffer, plain: Readable): Promise<{ size: number; data: Buffer | null; external: number }> {
+    let size = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    plain.on('error', (error) => counter.destroy(error));
+    let held: Buffer[] = [];
+    let heldLength = 0;
+    let sink: PartSink | undefined;
+    try {
+      for await (const chunk of sealStream(key, plain.pipe(counter)) as AsyncIterable<Buffer>) {
+        if (sink) {
+          await sink.write(chunk);
+          continue;
+        }
+        held.push(chunk);
+        heldLength += chunk.length;
+        if (heldLength > this.inlineLimit) {
+          sink = await this.externalSink(id, idx);
+          for (const piece of held) await sink.write(piece);
+          held = [];
+        }
+      }
+      if (!sink) return { size, data: Buffer.concat(held), external: 0 };
+      await sink.finish();
+    } catch (error) {
+      await sink?.abort().catch(() => undefined);
+      throw error;
+    }
+    return { size, data: null, external: 1 };
+  }
+
+  private async externalSink(id: string, idx: number): Promise<PartSink> {
+    if (this.store.capabilities.bodiesInDatabase) {
+      const db = this.store.db;
+      let seq = 0;
+      let pending: Buffer[] = [];
+      let pendingLength = 0;
+      const flush = async () => {
+        if (!pendingLength) return;
+        await db.insertInto('pickup_chunks').values({ message_id: id, idx, seq: seq++, data: Buffer.concat(pending) }).execute();
+        pending = [];
+        pendingLength = 0;
+      };
+      return {
+        async write(chunk) {
+          pending.push(chunk);
+          pendingLength += chunk.length;
+          if (pendingLength >= PIECE) await flush();
+        },
+        finish: flush,
+        async abort() {
+          pending = [];
+        },
+      };
+    }
+    // A file appears under its final name only once written and fsynced.
+    const dir = path.join(this.dir, id);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const finalPath = path.join(dir, String(idx));
+    const tmpPath = `${finalPath}.tmp`;
+    const handle = await open(tmpPath, 'w', 0o600);
+    return {
+      async write(chunk) {
+        await handle.write(chunk);
+      },
+      async finish() {
+        await handle.sync();
+        await handle.close();
+        await rename(tmpPath, finalPath);
+        const dirHandle = await open(dir, 'r');
+        await dirHandle.sync().finally(() => dirHandle.close());
+      },
+      async abort() {
+        await handle.close();
+      },
+    };
+  }
+
+  private readExternal(id: string, idx: number): Readable {
+    if (!this.store.capabilities.bodiesInDatabase) return createReadStream(path.join(this.dir, id, String(idx)), { highWaterMark: 64 * 1024 });
+    const db = this.store.db;
+    return Readable.from((async function* pieces() {
+      for (let seq = 0; ; seq++) {
+        const row = await db.selectFrom('pickup_chunks').select('data').where('message_id', '=', id).where('idx', '=', idx).where('seq', '=', seq).executeTakeFirst();
+        if (!row) return;
+        yield Buffer.from(row.data);
+      }
+    })());
+  }
+
+  private async removeContent(id: string): Promise<void> {
+    if (!ID.test(id)) return;
+    await this.store.db.deleteFrom('pickup_chunks').where('message_id', '=', id).execute();
+    await rm(path.join(this.dir, id), { recursive: true, force: true });
+  }
+}

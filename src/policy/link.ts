@@ -1,0 +1,77 @@
+import type { LinkRequirement, TlsPolicyMode } from '../kernel/index.ts';
+
+/** Link levels in order of strength (DESIGN.md §6); the same names as a requirement. */
+export const LINK_ORDER: LinkRequirement[] = ['none', 'tls', 'tls-verified', 'dane'];
+
+export function atLeast(level: LinkRequirement, required: LinkRequirement): boolean {
+  return LINK_ORDER.indexOf(level) >= LINK_ORDER.indexOf(required);
+}
+
+export function strongest(...levels: (LinkRequirement | undefined)[]): LinkRequirement {
+  return levels.reduce<LinkRequirement>((best, level) => (level && !atLeast(best, level) ? level : best), 'none');
+}
+
+/** What the destination publishes about one MX host (DNSSEC/DANE, MTA-STS). */
+export type HostSecurity =
+  /** Usable TLSA records under DNSSEC (RFC 7672 §2.2). */
+  | { kind: 'dane' }
+  /** TLSA records under DNSSEC, none usable: TLS is mandatory, unauthenticated (RFC 7672 §2.2). */
+  | { kind: 'dane-unusable' }
+  /** The host is listed in the domain's MTA-STS policy. */
+  | { kind: 'sts'; mode: 'enforce' | 'testing' }
+  | { kind: 'none' };
+
+const FROM_LOCAL: Record<TlsPolicyMode, LinkRequirement> = { opportunistic: 'none', required: 'tls', verified: 'tls-verified' };
+
+export interface HostDemand {
+  /** The weakest link this host may be used over; `none` allows plaintext. */
+  minimum: LinkRequirement;
+  /** Who asked for the minimum, for the reason a person reads. */
+  because: string;
+  /** MTA-STS `testing`: a failure is reported (TLS-RPT), never enforced. */
+  reportOnly: boolean;
+}
+
+export interface MessageDemand {
+  /** Admin TLS policy for the destination domain. */
+  localPolicy: TlsPolicyMode;
+  /** The sender's requirement (header, user setting, domain pin), if any. */
+  required?: LinkRequirement;
+  /** RFC 8689 `TLS-Required: No` (only without REQUIRETLS): published policies are ignored. */
+  tlsOptional?: boolean;
+}
+
+/**
+ * The weakest link a message may take to one host: the strongest of the admin's policy, the
+ * sender's requirement and what the destination publishes (DANE above MTA-STS, RFC 8461 §2).
+ */
+export function hostDemand(security: HostSecurity, message: MessageDemand): HostDemand {
+  const candidates: [LinkRequirement, string][] = [[FROM_LOCAL[message.localPolicy], `TLS policy '${message.localPolicy}'`]];
+  if (message.required) candidates.push([message.required, `the sender's requirement '${message.required}'`]);
+  if (!message.tlsOptional) {
+    if (security.kind === 'dane') candidates.push(['dane', 'the destination\'s DANE TLSA records']);
+    if (security.kind === 'dane-unusable') candidates.push(['tls', 'the destination\'s TLSA records (none usable: TLS required)']);
+    if (security.kind === 'sts' && security.mode === 'enforce') candidates.push(['tls-verified', 'the destination\'s MTA-STS policy (enforce)']);
+  }
+  let [minimum, because] = candidates[0];
+  for (const [level, who] of candidates) {
+    if (!atLeast(minimum, level)) [minimum, because] = [level, who];
+  }
+  const reportOnly = security.kind === 'sts' && security.mode === 'testing' && !message.tlsOptional;
+  return { minimum, because, reportOnly };
+}
+
+/**
+ * RFC 8689 §4.2.1: a REQUIRETLS message goes only over TLS authenticated by DANE or by an
+ * MTA-STS policy that lists the host, and only to a server that advertises REQUIRETLS.
+ */
+export function requireTlsRefusal(security: HostSecurity, achieved: LinkRequirement, advertised: boolean): string | null {
+  const authenticated = (security.kind === 'dane' && achieved === 'dane') || (security.kind === 'sts' && atLeast(achieved, 'tls-verified'));
+  if (!authenticated) {
+    return security.kind === 'none' || security.kind === 'dane-unusable'
+      ? 'the destination publishes neither usable DANE records nor an MTA-STS policy for this host'
+      : `the link was not authenticated (reached '${achieved}')`;
+  }
+  if (!advertised) return 'the server does not advertise REQUIRETLS';
+  return null;
+}
