@@ -2,8 +2,9 @@
 # Installs the Debian packages the integration suites talk to, when they are missing.
 # Runs as root (CI); otherwise it only says what is missing and the suites skip.
 set -euo pipefail
-want=(postfix swaks dnsmasq-base unbound ldnsutils openssl gnupg)
-[ "${1:-}" = "--with-browser" ] && want+=(chromium)
+# chromium drives the portal suite (test/integration/05-portal) through playwright-core.
+# swaks needs the Perl TLS modules for -tls (Debian only recommends them).
+want=(postfix swaks libnet-ssleay-perl libio-socket-ssl-perl dnsmasq-base unbound ldnsutils openssl gnupg chromium)
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -113,6 +113,21 @@ export const configSchema = z.strictObject({
       pollIntervalMs: z.number().int().min(1).default(1_000),
     })
     .prefault({}),
+  /** The HTTPS portal: Secure Message Pickup for recipients, the console for senders. */
+  web: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8443),
+      /** Base URL put in notice links; default https://<hostname>:<port>. */
+      publicUrl: z.url({ protocol: /^https$/ }).optional(),
+      /** Sessions end after this long without a request (idle log-off). */
+      idleTimeoutMs: z.number().int().min(10_000).default(15 * 60_000),
+      /** PEM files for the portal alone; default tls.certFile / tls.keyFile, else the self-signed certificate. */
+      certFile: z.string().optional(),
+      keyFile: z.string().optional(),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -7,3 +7,6 @@ export { ConnectionPool } from './pool.ts';
 export { resolveDestinations } from './mx.ts';
 export { probeDomain } from './probe.ts';
 export type { ProbeDeps } from './probe.ts';
+export { SecurityAssessor } from './security.ts';
+export type { DomainAssessment, HostAssessment, SecurityDeps } from './security.ts';
+export type { TlsSessionResult } from './remote.ts';

@@ -172,6 +172,29 @@ export interface PickupCodesTable {
   tries: number;
 }
 
+/** A portal session (recipient of one pickup message, or a console sender). */
+export interface WebSessionsTable {
+  /** SHA-256 of the cookie's token (base64url): the token itself is never stored. */
+  id: string;
+  /** recipient | sender */
+  kind: string;
+  /** The pickup message id (recipient) or the user name (sender). */
+  subject: string;
+  /** Recipient sessions: the message's read key sealed under a key derived from the token. */
+  sealed: Buffer | null;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+}
+
+/** A recipient's reply: a pickup message of its own, its password sealed by the vault for the sender. */
+export interface PickupRepliesTable {
+  reply_id: string;
+  message_id: string;
+  password_sealed: Buffer;
+  created_at: number;
+}
+
 /** TLS-RPT (RFC 8460) session counts per UTC day and applied policy. */
 export interface TlsrptCountsTable {
   /** UTC day, YYYY-MM-DD. */
@@ -219,6 +242,8 @@ export interface Database {
   pickup_chunks: PickupChunksTable;
   pickup_events: PickupEventsTable;
   pickup_codes: PickupCodesTable;
+  pickup_replies: PickupRepliesTable;
+  web_sessions: WebSessionsTable;
   link_security: LinkSecurityTable;
   messages: MessagesTable;
   recipients: RecipientsTable;

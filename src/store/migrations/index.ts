@@ -252,6 +252,33 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
           .execute();
       },
     },
+    '0010-web-sessions': {
+      // Portal sessions live in the database so any cluster node serves any request; the id
+      // is a hash of the cookie's token, so a database copy holds no usable session. Replies
+      // from recipients are pickup messages of their own, linked here to the one they answer.
+      async up(db: Kysely<any>) {
+        const blob = capabilities.dialect === 'sqlite' ? 'blob' : 'bytea';
+        await db.schema
+          .createTable('web_sessions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('subject', 'text', (c) => c.notNull())
+          .addColumn('sealed', blob)
+          .addColumn('created_at', bigint, (c) => c.notNull())
+          .addColumn('last_seen_at', bigint, (c) => c.notNull())
+          .addColumn('expires_at', bigint, (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('web_sessions_seen').on('web_sessions').columns(['last_seen_at']).execute();
+        await db.schema
+          .createTable('pickup_replies')
+          .addColumn('reply_id', 'text', (c) => c.primaryKey())
+          .addColumn('message_id', 'text', (c) => c.notNull())
+          .addColumn('password_sealed', blob, (c) => c.notNull())
+          .addColumn('created_at', bigint, (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('pickup_replies_message').on('pickup_replies').columns(['message_id', 'created_at']).execute();
+      },
+    },
   };
 }
 

@@ -26,6 +26,6 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     capabilities: { dialect: 'postgres', skipLocked: true, bodiesInDatabase: true, serialType: 'serial' },
     close: () => db.destroy(),
   };
-  await migrateToLatest(store);
+  await migrateToLatest(store, options.schema);
   return store;
 }

@@ -158,8 +158,8 @@ describeWithPeers(['root', 'postfix', 'swaks', 'dnsmasq', 'openssl'], 'gateway c
     const a = queuedId((await submit('dora@verified-plain.test', ['--header', 'Subject: must not leak'])).stdout);
     const b = queuedId((await submit('eve@badcert.test', ['--header', 'Subject: must not leak either'])).stdout);
     await until(async () => (await show(a)).includes('4.7.5') && (await show(b)).includes('4.7.5'), 15_000, 'policy deferrals');
-    expect(await show(a)).toMatch(/TLS policy 'verified' not met .*does not offer STARTTLS/);
-    expect(await show(b)).toMatch(/TLS policy 'verified' not met .*not valid for TLS policy 'verified'/);
+    expect(await show(a)).toMatch(/met the link policy: .*reached link level 'none', but TLS policy 'verified' requires 'tls-verified' \(.*does not offer STARTTLS\)/);
+    expect(await show(b)).toMatch(/met the link policy: .*reached link level 'tls', but TLS policy 'verified' requires 'tls-verified' \(certificate of mx\.badcert\.test: /);
     await new Promise((r) => setTimeout(r, 2500)); // a few retries happen meanwhile
     expect(plainMx.messages().slice(plainBefore).some((m) => m.raw.includes('must not leak'))).toBe(false);
     expect(tlsMx.messages().slice(tlsBefore).some((m) => m.raw.includes('must not leak'))).toBe(false);
@@ -176,7 +176,7 @@ describeWithPeers(['root', 'postfix', 'swaks', 'dnsmasq', 'openssl'], 'gateway c
     const fresh = messages.slice(before);
     const report = fresh.find((m) => m.raw.includes('multipart/report'));
     expect(report?.raw).toMatch(/Status: 5\.7\.10/);
-    expect(report?.raw).toMatch(/required\s+link\s+level\s+'tls-verified'/);
+    expect(report?.raw).toMatch(/Link\s+level\s+'tls-verified'\s+was\s+required\s+for\s+plain\.test;\s+the\s+best\s+found\s+was\s+'none'/);
     expect(report?.raw).not.toMatch(/^Sealgate-Require/m); // the original's headers, as stored
     expect(fresh.filter((m) => !m.raw.includes('multipart/report') && m.raw.includes('only over verified TLS'))).toEqual([]);
   });
