@@ -4,13 +4,10 @@
  * and delivery each get a core.
  */
 import { readFileSync } from 'node:fs';
-import { ConnectionPool, deliverToDomain, DeliveryWorker, SecurityAssessor } from './delivery/index.ts';
-import { createSecureResolver, createSystemResolver, type Resolver } from './dns/index.ts';
-import type { Logger, Service } from './kernel/index.ts';
-import { LinkPins, LinkSecurityMemory, MtaStsCache } from './linksec/index.ts';
-import type { Config } from './config/index.ts';
-import type { Store } from './store/index.ts';
-import tls from 'node:tls';
+import { ConnectionPool, createSecurityAssessor, deliverToDomain, DeliveryWorker, TlsReportSender } from './delivery/index.ts';
+import { createSystemResolver } from './dns/index.ts';
+import type { Service } from './kernel/index.ts';
+import { LinkPins, LinkSecurityMemory, TlsReportCounter } from './linksec/index.ts';
 import type { Runtime } from './runtime.ts';
 
 export interface DeliveryService extends Service {
@@ -25,6 +22,8 @@ export function createDeliveryService(runtime: Runtime): DeliveryService {
   const memory = new LinkSecurityMemory(runtime.store);
   const security = createSecurityAssessor(config, runtime.store, resolver, extraCa, logger);
   const pins = new LinkPins(runtime.store);
+  const tlsReports = new TlsReportCounter(runtime.store, { now: () => clock.now() });
+  const reportSender = new TlsReportSender({ counter: tlsReports, queue, resolver, hostname: config.hostname, logger, clock });
   const worker = new DeliveryWorker(
     {
       nodeId: runtime.nodeId,
@@ -55,6 +54,8 @@ export function createDeliveryService(runtime: Runtime): DeliveryService {
           pool,
           security,
           pinFor: (domain) => pins.cachedPin(domain, clock.now()),
+          report: (result) =>
+            void tlsReports.record({ ...result, at: clock.now() }).catch((error: Error) => logger.warn({ err: error.message, domain: result.policyDomain }, 'TLS-RPT count failed')),
           observe: (observation) =>
             void memory.record(observation).catch((error: Error) => logger.warn({ err: error.message, domain: observation.domain }, 'link-security record failed')),
         }),
@@ -65,8 +66,10 @@ export function createDeliveryService(runtime: Runtime): DeliveryService {
     async start() {
       await pins.refresh(clock.now());
       await worker.start();
+      await reportSender.start();
     },
     async stop() {
+      await reportSender.stop();
       await worker.stop();
       pool.closeAll();
     },
@@ -74,16 +77,3 @@ export function createDeliveryService(runtime: Runtime): DeliveryService {
   };
 }
 
-/** DANE (only with a named validating resolver) and MTA-STS, as the config says. */
-export function createSecurityAssessor(config: Config, store: Store, resolver: Resolver, extraCa: Buffer[], logger: Logger): SecurityAssessor {
-  const secure = config.delivery.dnssecResolvers.length ? createSecureResolver({ servers: config.delivery.dnssecResolvers, timeoutMs: 5000 }) : undefined;
-  const mtaSts = config.delivery.mtaSts.enabled
-    ? new MtaStsCache(store, {
-        resolveTxt: (name) => resolver.resolveTxt(name),
-        ca: extraCa.length ? [...tls.rootCertificates.map((pem) => Buffer.from(pem)), ...extraCa] : undefined,
-        port: config.delivery.mtaSts.port,
-        connectAddress: async (host) => (await resolver.resolve4(host))[0],
-      })
-    : undefined;
-  return new SecurityAssessor({ secure, mtaSts, logger });
-}

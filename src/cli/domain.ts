@@ -1,21 +1,56 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Config } from '../config/index.ts';
-import { probeDomain } from '../delivery/index.ts';
+import { createSecurityAssessor, probeDomain, TlsReportSender, type ProbeResult } from '../delivery/index.ts';
 import { createSystemResolver } from '../dns/index.ts';
 import { MailError } from '../kernel/index.ts';
-import { LinkSecurityMemory, type LinkRecord } from '../linksec/index.ts';
+import { LEVEL_ORDER, LinkPins, LinkSecurityMemory, parseTlsRptRecord, renderReport, TlsReportCounter, type LinkLevel, type LinkRecord } from '../linksec/index.ts';
+import type { Store } from '../store/index.ts';
 import { out, UsageError, withRuntime, type CliDeps } from './index.ts';
 
-function formatRecord(r: LinkRecord): string {
+function formatRecord(r: LinkRecord & { daneDetail?: string; policyNote?: string }): string {
   const tls = r.tlsVersion ? `${r.tlsVersion} ${r.cipher ?? ''}` : r.starttlsOffered ? 'STARTTLS offered, handshake failed' : 'no STARTTLS';
   const cert = r.tlsVersion ? (r.certValid ? `certificate valid (${r.certSubject ?? ''})` : `certificate NOT valid: ${r.certError ?? 'unknown'}`) : '';
+  const dane = r.dane ? `DANE ${r.dane === 'matched' ? 'matched' : 'MISMATCH'}${r.daneDetail ? `: ${r.daneDetail}` : ''}` : 'DANE: no usable TLSA records';
   return [
     `  ${r.mxHost} [${r.ip ?? '-'}]  level ${r.level}`,
     `      ${tls}${cert ? `; ${cert}` : ''}`,
+    `      ${dane}${r.policyNote ? `; ${r.policyNote}` : ''}`,
     `      REQUIRETLS ${r.requireTlsAdvertised ? 'advertised' : 'not advertised'}${r.error ? `; error: ${r.error}` : ''}`,
     `      seen ${new Date(r.at).toISOString()}, holds until ${new Date(r.expiresAt).toISOString()}`,
   ].join('\n');
+}
+
+function weakestOf(levels: LinkLevel[]): LinkLevel {
+  return levels.reduce<LinkLevel>((weak, level) => (LEVEL_ORDER.indexOf(level) < LEVEL_ORDER.indexOf(weak) ? level : weak), 'dane');
+}
+
+function summary(domain: string, probe: ProbeResult, dnssecConfigured: boolean, rua: string[] | null, pin: LinkLevel | undefined): { lines: string[]; json: object } {
+  const a = probe.assessment;
+  const dnssec = !dnssecConfigured ? 'not checked (no delivery.dnssecResolvers configured)' : a?.bogus ? `BOGUS: ${a.bogus}` : a?.mxSecure ? 'MX records signed and validated' : 'MX records not signed (DANE does not apply)';
+  const sts = a?.sts ? `${a.sts.mode} (id ${a.sts.id}, mx ${a.sts.mx.join(' ')}, max_age ${a.sts.maxAge} s)` : a?.stsError ? `none usable: ${a.stsError}` : 'no policy';
+  return {
+    lines: [`  DNSSEC: ${dnssec}`, `  MTA-STS: ${sts}`, `  TLS-RPT: ${rua === null ? 'lookup failed' : rua.length ? rua.join(', ') : 'no report address'}`, `  pinned minimum: ${pin ?? 'none'}`],
+    json: { dnssec: { checked: dnssecConfigured, mxSecure: a?.mxSecure ?? false, bogus: a?.bogus ?? null }, mtaSts: a?.sts ?? null, mtaStsError: a?.stsError ?? null, tlsRpt: rua, pin: pin ?? null },
+  };
+}
+
+async function pinCommand(store: Store, sub: string, domain: string | undefined, level: string | undefined, note: string | undefined): Promise<number> {
+  const pins = new LinkPins(store);
+  if (sub === 'pins') {
+    const list = await pins.list();
+    out(list.length ? list.map((p) => `${p.domain}  at least ${p.minLevel}${p.note ? `  (${p.note})` : ''}`).join('\n') : 'no pins');
+    return 0;
+  }
+  if (!domain) throw new UsageError(`domain ${sub} needs a DOMAIN`);
+  if (sub === 'unpin') {
+    out((await pins.unpin(domain)) ? `${domain}: pin removed` : `${domain} was not pinned`);
+    return 0;
+  }
+  if (!level) throw new UsageError('domain pin needs DOMAIN LEVEL (none, tls, tls-verified or dane)');
+  const pin = await pins.pin(domain, level, note ?? null, Date.now());
+  out(`${pin.domain}: every message is held to at least ${pin.minLevel}`);
+  return 0;
 }
 
 // What `domain import` accepts: the records `domain export` writes (another site's list).
@@ -34,9 +69,10 @@ const importedRecord = z.object({
   at: z.number().int().positive(),
 });
 
-export async function domainCommand(config: Config, deps: CliDeps, sub: string | undefined, domain: string | undefined, json: boolean): Promise<number> {
-  return withRuntime(config, deps, async ({ store }) => {
+export async function domainCommand(config: Config, deps: CliDeps, sub: string | undefined, domain: string | undefined, json: boolean, extra: { level?: string; note?: string } = {}): Promise<number> {
+  return withRuntime(config, deps, async ({ store, logger }) => {
     const memory = new LinkSecurityMemory(store);
+    if (sub === 'pin' || sub === 'unpin' || sub === 'pins') return pinCommand(store, sub, domain, extra.level, extra.note);
     if (sub === 'export') {
       out(JSON.stringify(await memory.list(domain), null, 2));
       return 0;
@@ -58,18 +94,22 @@ export async function domainCommand(config: Config, deps: CliDeps, sub: string |
       out(json ? JSON.stringify(records, null, 2) : records.length ? records.map(formatRecord).join('\n') : 'nothing recorded yet');
       return 0;
     }
-    if (sub !== 'check' || !domain) throw new UsageError('domain: use `domain check DOMAIN`, `domain show [DOMAIN]`, `domain export [DOMAIN]` or `domain import FILE`');
-    let observations;
+    if (sub !== 'check' || !domain) throw new UsageError('domain: use `domain check DOMAIN`, `domain show [DOMAIN]`, `domain export [DOMAIN]`, `domain import FILE`, `domain pin DOMAIN LEVEL`, `domain unpin DOMAIN` or `domain pins`');
+    const name = domain.toLowerCase();
+    const resolver = createSystemResolver({ servers: config.delivery.dnsServers.length ? config.delivery.dnsServers : undefined });
+    const extraCa = config.delivery.extraCaFiles.map((file) => readFileSync(file));
+    let probe: ProbeResult;
     try {
-      observations = await probeDomain(domain.toLowerCase(), {
-        resolver: createSystemResolver({ servers: config.delivery.dnsServers.length ? config.delivery.dnsServers : undefined }),
+      probe = await probeDomain(name, {
+        resolver,
         heloName: config.hostname,
         port: config.delivery.port,
-        extraCa: config.delivery.extraCaFiles.map((file) => readFileSync(file)),
+        extraCa,
         connectTimeoutMs: Math.min(config.delivery.connectTimeoutMs, 10_000),
         commandTimeoutMs: Math.min(config.delivery.commandTimeoutMs, 30_000),
         ipFamilies: config.delivery.ipFamilies,
         clock: { now: () => Date.now() },
+        security: createSecurityAssessor(config, store, resolver, extraCa, logger),
       });
     } catch (error) {
       if (error instanceof MailError) {
@@ -78,12 +118,47 @@ export async function domainCommand(config: Config, deps: CliDeps, sub: string |
       }
       throw error;
     }
-    const records: LinkRecord[] = [];
-    for (const observation of observations) records.push(await memory.record(observation));
-    const levels = records.map((r) => r.level);
-    const weakest = levels.includes('none') ? 'none' : levels.includes('tls') ? 'tls' : 'tls-verified';
-    if (json) out(JSON.stringify({ domain, level: weakest, mx: records }, null, 2));
-    else out([`${domain}: ${records.length} MX host(s); every MX reaches at least level ${weakest}`, ...records.map(formatRecord)].join('\n'));
+    const rua = await resolver.resolveTxt(`_smtp._tls.${name}`).then((txt) => parseTlsRptRecord(txt)?.mailto ?? [], (error: { kind?: string }) => (error.kind === 'transient' ? null : []));
+    const pin = (await new LinkPins(store).list()).find((p) => p.domain === name)?.minLevel;
+    const records: (LinkRecord & { daneDetail?: string; policyNote?: string })[] = [];
+    // An observation holds as long as what it rests on: the MTA-STS policy, else a day.
+    const holdMs = probe.assessment?.sts ? Math.max(60_000, probe.assessment.sts.expiresAt - Date.now()) : undefined;
+    for (const observation of probe.observations) {
+      records.push({ ...(await memory.record(observation, holdMs)), daneDetail: observation.daneDetail, policyNote: observation.policyNote });
+    }
+    const weakest = records.length ? weakestOf(records.map((r) => r.level)) : 'none';
+    const about = summary(name, probe, config.delivery.dnssecResolvers.length > 0, rua, pin);
+    if (json) out(JSON.stringify({ domain: name, level: weakest, ...about.json, mx: records }, null, 2));
+    else out([`${name}: ${records.length} MX host(s); every MX reaches at least level ${weakest}`, ...about.lines, ...records.map(formatRecord)].join('\n'));
+    return 0;
+  });
+}
+
+/** `sealgate tlsrpt`: the TLS-RPT reports pending for a day, or `send` to queue them now. */
+export async function tlsrptCommand(config: Config, deps: CliDeps, sub: string | undefined, day: string | undefined, json: boolean): Promise<number> {
+  return withRuntime(config, deps, async ({ store, queue, logger }) => {
+    const counter = new TlsReportCounter(store);
+    if (sub === 'send') {
+      const resolver = createSystemResolver({ servers: config.delivery.dnsServers.length ? config.delivery.dnsServers : undefined });
+      const sender = new TlsReportSender({ counter, queue, resolver, hostname: config.hostname, logger, clock: { now: () => Date.now() } });
+      const sent = await sender.sendDue(day);
+      out(sent.length ? sent.map((s) => `${s.day} ${s.policyDomain}: ${s.messageId ? `queued to ${s.to.join(', ')}` : `not sent (${s.skipped})`}`).join('\n') : 'no reports due');
+      return 0;
+    }
+    if (sub) throw new UsageError('tlsrpt: use `tlsrpt [--day YYYY-MM-DD] [--json]` or `tlsrpt send [--day YYYY-MM-DD]`');
+    const reports = await counter.pending(day);
+    const org = { organizationName: config.hostname, contactInfo: `mailto:postmaster@${config.hostname}`, submitter: config.hostname };
+    const rendered = reports.map((report) => JSON.parse(renderReport(report, org).json) as object);
+    if (json) out(JSON.stringify(rendered, null, 2));
+    else if (reports.length === 0) out(`no TLS sessions counted for ${day ?? 'today'} under a published policy`);
+    else {
+      for (const report of rendered as { policies: { policy: { 'policy-type': string; 'policy-domain': string; 'mx-host'?: string[] }; summary: Record<string, number>; 'failure-details'?: { 'result-type': string; 'failed-session-count': number; 'receiving-mx-hostname'?: string }[] }[] }[]) {
+        for (const p of report.policies) {
+          out(`${p.policy['policy-domain']} (${p.policy['policy-type']}${p.policy['mx-host'] ? ` ${p.policy['mx-host'].join(' ')}` : ''}): ${p.summary['total-successful-session-count']} successful, ${p.summary['total-failure-session-count']} failed`);
+          for (const f of p['failure-details'] ?? []) out(`    ${f['result-type']} x${f['failed-session-count']}${f['receiving-mx-hostname'] ? ` at ${f['receiving-mx-hostname']}` : ''}`);
+        }
+      }
+    }
     return 0;
   });
 }

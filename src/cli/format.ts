@@ -19,7 +19,7 @@ export function formatQueueShow(m: MessageDetail): string {
   const lines = [
     `message   ${m.id}`,
     `from      <${m.mailFrom}>${m.envelope.authUser ? `  (authenticated as ${m.envelope.authUser})` : ''}`,
-    `received  ${iso(m.createdAt)}  ${m.size} bytes  body ${m.envelope.bodyType}${m.envelope.requireTls ? '  REQUIRETLS' : ''}${m.envelope.smtpUtf8 ? '  SMTPUTF8' : ''}`,
+    `received  ${iso(m.createdAt)}  ${m.size} bytes  body ${m.envelope.bodyType}${m.envelope.requireTls ? '  REQUIRETLS' : ''}${m.envelope.requiredLevel ? `  requires ${m.envelope.requiredLevel}` : ''}${m.envelope.tlsOptional ? '  TLS-Required: No' : ''}${m.envelope.smtpUtf8 ? '  SMTPUTF8' : ''}`,
     'recipients:',
     ...m.recipients.map((r) => `  ${r.state.padEnd(9)} <${r.address}>  attempts ${r.attempts}${r.lastReply ? `  last: ${r.lastReply}` : ''}`),
     'delivery receipts:',

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError, storeUrl, type Config } from '../config/index.ts';
-import type { Logger } from '../kernel/index.ts';
+import type { LinkRequirement, Logger } from '../kernel/index.ts';
 import { ensureSelfSignedCertificate } from '../vault/index.ts';
-import { domainCommand } from './domain.ts';
+import { domainCommand, tlsrptCommand } from './domain.ts';
 import { formatQueueList, formatQueueShow } from './format.ts';
 
 /** What the composition root hands the CLI (the CLI never picks a store itself). */
@@ -13,6 +13,7 @@ export interface CliDeps {
     queue: import('../queue/index.ts').Queue;
     users: import('../accounts/index.ts').Users;
     store: import('../store/index.ts').Store;
+    logger: Logger;
     close(): Promise<void>;
   }>;
   initDataDir(config: Config): { createdKey: boolean; keyFile: string };
@@ -27,6 +28,7 @@ const USAGE = `usage: sealgate <command> [--config FILE]
   config check                validate the configuration and print it
   user add NAME [--password P]  add a submission user (a strong password is generated when none is given)
   user list | user remove NAME | user passwd NAME [--password P]
+  user require NAME LEVEL     hold every message NAME submits to at least LEVEL (none to clear)
   queue list [--all]          messages in the queue (--all includes finished ones)
   queue show ID               envelope, recipients and delivery receipts of a message
   queue retry ID              make a message's pending recipients due now
@@ -37,6 +39,10 @@ const USAGE = `usage: sealgate <command> [--config FILE]
   domain show [DOMAIN]        what the link-security memory holds
   domain export [DOMAIN]      the memory as JSON, to share with other sites
   domain import FILE          records from another site's export
+  domain pin DOMAIN LEVEL [--note TEXT]  hold mail to DOMAIN to at least LEVEL
+                              (none, tls, tls-verified, dane); domain unpin DOMAIN; domain pins
+  tlsrpt [--day YYYY-MM-DD] [--json]  the pending TLS-RPT (RFC 8460) reports (default: today)
+  tlsrpt send [--day YYYY-MM-DD]      queue the reports of finished days (or of DAY) now
 
 Configuration: a JSON file (--config), then SEALGATE_* environment variables
 (SEALGATE_DELIVERY__PORT=2526 sets delivery.port). See docs/config.md.`;
@@ -58,6 +64,8 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
         password: { type: 'string' },
         all: { type: 'boolean' },
         json: { type: 'boolean' },
+        note: { type: 'string' },
+        day: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -66,7 +74,7 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
     return 64;
   }
   const { values, positionals } = parsed;
-  const [command, sub, arg] = positionals;
+  const [command, sub, arg, arg2] = positionals;
   if (values.help || !command) {
     out(USAGE);
     return command || values.help ? 0 : 64;
@@ -91,11 +99,13 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
         out('configuration is valid');
         return 0;
       case 'user':
-        return await userCommand(config, deps, sub, arg, values.password);
+        return await userCommand(config, deps, sub, arg, sub === 'require' ? arg2 : values.password);
       case 'queue':
         return await queueCommand(config, deps, sub, arg, values.all === true, values.json === true);
       case 'domain':
-        return await domainCommand(config, deps, sub, arg, values.json === true);
+        return await domainCommand(config, deps, sub, arg, values.json === true, { level: arg2, note: values.note });
+      case 'tlsrpt':
+        return await tlsrptCommand(config, deps, sub, values.day, values.json === true);
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     }
@@ -138,7 +148,13 @@ async function userCommand(config: Config, deps: CliDeps, sub: string | undefine
       }
       case 'list': {
         const list = await users.list();
-        out(list.length ? list.map((u) => `${u.username}${u.disabled ? '  (disabled)' : ''}`).join('\n') : 'no users yet: sealgate user add NAME');
+        out(list.length ? list.map((u) => `${u.username}${u.disabled ? '  (disabled)' : ''}${u.requiredLevel ? `  (requires ${u.requiredLevel})` : ''}`).join('\n') : 'no users yet: sealgate user add NAME');
+        return 0;
+      }
+      case 'require': {
+        if (!name || !password) throw new UsageError('user require needs NAME LEVEL (none, tls, tls-verified or dane)');
+        await users.setRequirement(name, password as LinkRequirement);
+        out(password === 'none' ? `user ${name}: no standing requirement` : `user ${name}: every message is held to at least ${password}`);
         return 0;
       }
       case 'remove':
@@ -150,7 +166,7 @@ async function userCommand(config: Config, deps: CliDeps, sub: string | undefine
         out(`user ${name} removed`);
         return 0;
       default:
-        throw new UsageError('user: use add, list, remove or passwd');
+        throw new UsageError('user: use add, list, remove, passwd or require');
     }
   });
 }

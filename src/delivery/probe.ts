@@ -1,8 +1,9 @@
 import type { Clock } from '../kernel/index.ts';
 import type { Resolver } from '../dns/index.ts';
-import type { LinkObservation } from '../linksec/index.ts';
+import { matchDane, type LinkObservation } from '../linksec/index.ts';
 import { SmtpClient } from '../smtp/index.ts';
 import { resolveDestinations } from './mx.ts';
+import type { DomainAssessment, SecurityAssessor } from './security.ts';
 
 export interface ProbeDeps {
   resolver: Resolver;
@@ -13,6 +14,12 @@ export interface ProbeDeps {
   commandTimeoutMs: number;
   ipFamilies?: (4 | 6)[];
   clock: Clock;
+  security?: SecurityAssessor;
+}
+
+export interface ProbeResult {
+  observations: (LinkObservation & { daneDetail?: string; policyNote?: string })[];
+  assessment?: DomainAssessment;
 }
 
 /** What one session with an MX shows: filled in by delivery attempts and by the probe. */
@@ -36,15 +43,19 @@ export function observationOf(domain: string, host: string, ip: string | null, c
 
 /**
  * `sealgate domain check`: connects to every MX of a domain (first address of each), asks
- * for STARTTLS and checks the certificate, and sends no mail.
+ * for STARTTLS, checks the certificate against PKIX and the TLSA records, and sends no mail.
  */
-export async function probeDomain(domain: string, deps: ProbeDeps): Promise<LinkObservation[]> {
+export async function probeDomain(domain: string, deps: ProbeDeps): Promise<ProbeResult> {
   const destinations = await resolveDestinations(domain, deps.resolver, { families: deps.ipFamilies });
-  const observations: LinkObservation[] = [];
+  const assessment = deps.security ? await deps.security.assess(domain, destinations.map((d) => d.host)) : undefined;
+  const observations: ProbeResult['observations'] = [];
   for (const destination of destinations) {
+    const host = assessment?.hosts.get(destination.host);
+    const mtaSts = assessment?.sts?.mode ?? null;
+    const policyNote = host?.unusable?.reason ?? (host?.security.kind === 'sts' ? `listed in the MTA-STS policy (${host.security.mode})` : host?.security.kind === 'dane-unusable' ? 'TLSA records published, none usable: TLS required without authentication' : undefined);
     const ip = destination.addresses[0] ?? null;
     if (!ip) {
-      observations.push(observationOf(domain, destination.host, null, null, false, 'no address', deps.clock.now()));
+      observations.push({ ...observationOf(domain, destination.host, null, null, false, 'no address', deps.clock.now()), mtaSts, dane: null, policyNote });
       continue;
     }
     let client: SmtpClient | null = null;
@@ -53,13 +64,20 @@ export async function probeDomain(domain: string, deps: ProbeDeps): Promise<Link
       client = await SmtpClient.connect({ host: ip, port: deps.port, servername: destination.host, heloName: deps.heloName, connectTimeoutMs: deps.connectTimeoutMs, commandTimeoutMs: deps.commandTimeoutMs });
       await client.ehlo();
       offered = client.has('STARTTLS');
-      if (offered) await client.startTls({ ca: deps.extraCa });
-      observations.push(observationOf(domain, destination.host, ip, client, offered, null, deps.clock.now()));
+      const details = offered ? await client.startTls({ ca: deps.extraCa }) : null;
+      const dane = details && host?.tlsa ? matchDane(details.peerChain, host.tlsa, [destination.host, domain]) : null;
+      observations.push({
+        ...observationOf(domain, destination.host, ip, client, offered, null, deps.clock.now()),
+        mtaSts,
+        dane: dane ? (dane.matched ? 'matched' : 'mismatch') : null,
+        daneDetail: dane?.reason ?? (host?.tlsa && !details ? 'TLSA records published but no TLS session' : undefined),
+        policyNote,
+      });
     } catch (error) {
-      observations.push(observationOf(domain, destination.host, ip, client, offered, (error as Error).message, deps.clock.now()));
+      observations.push({ ...observationOf(domain, destination.host, ip, client, offered, (error as Error).message, deps.clock.now()), mtaSts, dane: host?.tlsa ? 'mismatch' : null, policyNote });
     } finally {
       await client?.quit();
     }
   }
-  return observations;
+  return { observations, assessment };
 }

@@ -1,6 +1,9 @@
+import tls from 'node:tls';
+import type { Config } from '../config/index.ts';
 import type { Logger } from '../kernel/index.ts';
-import type { SecureResolver } from '../dns/index.ts';
-import { mxMatchesPolicy, policyToApply, usableTlsaRecords, type MtaStsCache, type MtaStsPolicy, type TlsaRecord } from '../linksec/index.ts';
+import { createSecureResolver, type Resolver, type SecureResolver } from '../dns/index.ts';
+import { MtaStsCache, mxMatchesPolicy, policyToApply, usableTlsaRecords, type MtaStsPolicy, type TlsaRecord } from '../linksec/index.ts';
+import type { Store } from '../store/index.ts';
 import type { HostSecurity } from '../policy/index.ts';
 
 /** What a destination publishes for one MX host, with what is needed to check it. */
@@ -126,4 +129,18 @@ export class SecurityAssessor {
     }
     return { security: { kind: 'none' } };
   }
+}
+
+/** DANE (only with a named validating resolver) and MTA-STS, as the config says. */
+export function createSecurityAssessor(config: Config, store: Store, resolver: Resolver, extraCa: Buffer[], logger: Logger): SecurityAssessor {
+  const secure = config.delivery.dnssecResolvers.length ? createSecureResolver({ servers: config.delivery.dnssecResolvers, timeoutMs: 5000 }) : undefined;
+  const mtaSts = config.delivery.mtaSts.enabled
+    ? new MtaStsCache(store, {
+        resolveTxt: (name) => resolver.resolveTxt(name),
+        ca: extraCa.length ? [...tls.rootCertificates.map((pem) => Buffer.from(pem)), ...extraCa] : undefined,
+        port: config.delivery.mtaSts.port,
+        connectAddress: async (host) => (await resolver.resolve4(host))[0],
+      })
+    : undefined;
+  return new SecurityAssessor({ secure, mtaSts, logger });
 }

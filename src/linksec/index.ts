@@ -8,3 +8,5 @@ export { MtaStsCache, mxMatchesPolicy, policyToApply } from './mta-sts.ts';
 export type { MtaStsFetchOptions, MtaStsLookup, MtaStsMode, MtaStsPolicy } from './mta-sts.ts';
 export { LinkPins, PinError } from './pins.ts';
 export type { LinkPin } from './pins.ts';
+export { TlsReportCounter, renderReport, buildReportMessage, parseTlsRptRecord } from './tlsrpt.ts';
+export type { TlsAttemptResult, TlsReport, TlsPolicyType, TlsResultType } from './tlsrpt.ts';

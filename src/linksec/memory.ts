@@ -20,7 +20,8 @@ export class LinkSecurityMemory {
     this.ttlMs = ttlMs;
   }
 
-  async record(observation: LinkObservation): Promise<LinkRecord> {
+  /** `holdMs`: how long it holds when its source says (e.g. an MTA-STS max_age), else the default TTL. */
+  async record(observation: LinkObservation, holdMs?: number): Promise<LinkRecord> {
     const level = levelOf(observation);
     const row = {
       domain: observation.domain.toLowerCase(),
@@ -38,7 +39,7 @@ export class LinkSecurityMemory {
       dane: observation.dane ?? null,
       level,
       seen_at: observation.at,
-      expires_at: observation.at + this.ttlMs,
+      expires_at: observation.at + (holdMs ?? this.ttlMs),
     };
     await this.store.db
       .insertInto('link_security')

@@ -98,8 +98,8 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       await counter.record(sts({ at: DAY2 }));
       await counter.record(sts({ at: TODAY }));
       expect(await counter.dueDays()).toEqual(['2026-03-01', '2026-03-02']);
-      await counter.markSent('2026-03-01', 'Dest.test');
-      await counter.markSent('2026-03-01', 'dest.test'); // twice is harmless
+      expect(await counter.markSent('2026-03-01', 'Dest.test')).toBe(true);
+      expect(await counter.markSent('2026-03-01', 'dest.test')).toBe(false); // another node got there first
       expect(await counter.dueDays(TODAY)).toEqual(['2026-03-01', '2026-03-02']);
       expect((await counter.pending('2026-03-01')).map((r) => r.policyDomain)).toEqual(['other.test']);
       await counter.markSent('2026-03-01', 'other.test');

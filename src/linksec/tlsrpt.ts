@@ -220,13 +220,18 @@ export class TlsReportCounter {
     return [...reports.values()];
   }
 
-  async markSent(day: string, policyDomain: string): Promise<void> {
+  /**
+   * Marks a report sent; true only for the caller that marked it first, so of several cluster
+   * nodes exactly one sends each report (claimed before it is queued: at most once).
+   */
+  async markSent(day: string, policyDomain: string): Promise<boolean> {
     dayStart(day);
-    await this.store.db
+    const result = await this.store.db
       .insertInto('tlsrpt_sent')
       .values({ day, policy_domain: domainName(policyDomain), sent_at: this.now() })
       .onConflict((oc) => oc.columns(['day', 'policy_domain']).doNothing())
-      .execute();
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
   }
 
   /** Finished UTC days (before today) that still have a policy domain without a sent report. */

@@ -45,6 +45,9 @@ export async function startGateway(dir: string, config: Record<string, unknown> 
     log: { level: 'info' },
     ...config,
   };
+  // A test that places a listener itself (another address) is waited for there.
+  const placed = full.listeners as Record<keyof typeof ports, { port: number }>;
+  for (const name of Object.keys(ports) as (keyof typeof ports)[]) ports[name] = placed[name]?.port ?? ports[name];
   writeFileSync(configFile, JSON.stringify(full, null, 2));
   let buffer = '';
   const gateway: GatewayProcess = {
