@@ -66,6 +66,8 @@ const importedRecord = z.object({
   certError: z.string().nullable().default(null),
   requireTlsAdvertised: z.boolean().default(false),
   error: z.string().nullable().default(null),
+  mtaSts: z.enum(['enforce', 'testing', 'none']).nullable().default(null),
+  dane: z.enum(['matched', 'mismatch']).nullable().default(null),
   at: z.number().int().positive(),
 });
 

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawSmtp } from '../../../test/helpers/raw-smtp.ts';
-import type { Envelope } from '../../kernel/index.ts';
+import type { Envelope, LinkRequirement } from '../../kernel/index.ts';
 import { createSmtpListener, type ListenerLimits, type SmtpListener } from './index.ts';
 import { silentLogger as silent } from '../../../test/helpers/silent-logger.ts';
 
@@ -45,10 +45,12 @@ async function readAll(body: Readable): Promise<string> {
 
 describe('SMTP listeners', () => {
   const ingested: Ingested[] = [];
+  const standing: { alice?: LinkRequirement } = {};
   const deps = {
     logger: silent,
     clock: { now: () => Date.now() },
     authenticate: async (user: string, password: string) => user === 'alice@sender.test' && password === 'correct horse battery',
+    requirementOf: async (user: string) => (user === 'alice@sender.test' ? standing.alice : undefined),
     ingest: async (envelope: Envelope, body: Readable) => {
       const text = await readAll(body);
       ingested.push({ envelope, body: text });
@@ -131,6 +133,37 @@ describe('SMTP listeners', () => {
     await c.command('DATA');
     c.write('Subject: x\r\nSealgate-Require: carrier-pigeon\r\n\r\nbody\r\n.\r\n');
     expect(await c.reply()).toMatch(/^550 5\.7\.10 Sealgate-Require: unknown level/);
+    c.close();
+  });
+
+  it('applies a user\'s standing requirement; a header may raise it, never lower it', async () => {
+    standing.alice = 'tls';
+    try {
+      const c = await authenticated();
+      for (const header of ['', 'Sealgate-Require: none\r\n', 'Sealgate-Require: dane\r\n']) {
+        await c.command('MAIL FROM:<alice@sender.test>');
+        await c.command('RCPT TO:<bob@elsewhere.test>');
+        await c.command('DATA');
+        c.write(`Subject: standing\r\n${header}\r\nbody\r\n.\r\n`);
+        expect(await c.reply()).toMatch(/^250 /);
+      }
+      expect(ingested.slice(-3).map((i) => i.envelope.requiredLevel)).toEqual(['tls', 'tls', 'dane']);
+      c.close();
+    } finally {
+      standing.alice = undefined;
+    }
+  });
+
+  it('keeps TLS-Required: No (RFC 8689 §5) as a flag and the header in the message', async () => {
+    const c = await RawSmtp.connect(inbound.address().port);
+    await c.command('EHLO mta.test');
+    await c.command('MAIL FROM:<a@remote.test>');
+    await c.command('RCPT TO:<doctor@clinic.test>');
+    await c.command('DATA');
+    c.write('Subject: x\r\nTLS-Required: No\r\n\r\nbody\r\n.\r\n');
+    expect(await c.reply()).toMatch(/^250 /);
+    expect(ingested.at(-1)!.envelope.tlsOptional).toBe(true);
+    expect(ingested.at(-1)!.body).toContain('TLS-Required: No');
     c.close();
   });
 

@@ -155,6 +155,10 @@ describeWithPeers(['root', 'postfix', 'swaks', 'openssl', ...DNSSEC_TOOLS], 'lin
     await until(() => delivered(box, 'Subject: opportunistic in clear'), 10_000, 'opportunistic delivery');
     expect(proxies.open.clientBytes()).toMatch(/Subject: opportunistic in clear/);
     expect((await gateway.cli('domain', 'show', 'open.test')).stdout).toMatch(/mx\.open\.test \[127\.0\.0\.25\] {2}level none\n\s+no STARTTLS/);
+    // RFC 8689 §5: the sender waived the destination's policy with TLS-Required: No.
+    await submit('sam@strip.test', ['--header', 'Subject: waived policy', '--add-header', 'TLS-Required: No']);
+    await until(() => delivered(box, 'Subject: waived policy'), 10_000, 'delivery with TLS-Required: No');
+    expect(proxies.strip.clientBytes()).toMatch(/Subject: waived policy[\s\S]*TLS-Required: No|TLS-Required: No[\s\S]*Subject: waived policy/);
   });
 
   it('holds a pinned domain to its level and bounces with what was required and found', async () => {
