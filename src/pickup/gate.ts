@@ -11,7 +11,7 @@ import { PickupError } from './keys.ts';
 
 export type PickupEventKind =
   | 'created' | 'notice-sent' | 'opened' | 'failed-attempt' | 'locked' | 'downloaded'
-  | 'replied' | 'retracted' | 'expired' | 'deleted' | 'expiry-changed';
+  | 'replied' | 'retracted' | 'expired' | 'deleted' | 'expiry-changed' | 'code-sent' | 'read-notice-sent';
 
 export interface GateOptions {
   /** Failed attempts in a row after which a message locks. */

@@ -4,10 +4,11 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { systemClock, type Clock } from '../kernel/index.ts';
-import type { Insertable } from 'kysely';
+import type { Insertable, Selectable } from 'kysely';
 import type { Database, Store } from '../store/index.ts';
 import { createVault, DecryptStream, EncryptStream, type Vault } from '../vault/index.ts';
 import { PickupGate, recordEvent, type GateOptions, type PickupEventKind } from './gate.ts';
+import { PickupReplies } from './replies.ts';
 import {
   PickupError, deriveSecretShare, isWellFormedPassword, newDataKey, newMessagePassword, newServerShare,
   openValue, sealValue, subkey, unwrapDataKey, wrapDataKey,
@@ -35,7 +36,8 @@ export interface CreateInput {
   sender: string;
   recipient: string;
   subject: string;
-  parts: PartInput[];
+  /** Parts are stored in order as they come; an async iterable lets uploads stream straight in. */
+  parts: PartInput[] | AsyncIterable<PartInput>;
   verification: Verification;
   /** The sender's passphrase, or the answer to `question`. */
   passphraseOrAnswer?: string;
@@ -71,8 +73,27 @@ export interface OpenedMessage {
   firstOpen: boolean;
   readNotice: boolean;
   parts: PartView[];
+  /**
+   * The message's data key, for `reopen` within a recipient session. Keep it only sealed under
+   * a secret the recipient holds (the web tier seals it under the session cookie's token).
+   */
+  readKey: Buffer;
   /** The part's plaintext, decrypted as it is read. */
   openPart(idx: number): Readable;
+}
+
+/** What a page shows before the recipient proves anything: no sealed content. */
+export interface MessageFacts {
+  id: string;
+  sender: string;
+  recipient: string;
+  /** active | locked | retracted | expired | deleted (expired already when its time has passed). */
+  state: string;
+  verification: Verification;
+  question: string | null;
+  createdAt: number;
+  expiresAt: number;
+  openedAt: number | null;
 }
 
 export interface PickupEvent {
@@ -126,8 +147,11 @@ interface PartSink {
   abort(): Promise<void>;
 }
 
+type MessageRow = Selectable<Database['pickup_messages']>;
+
 export class PickupStore {
   readonly gate: PickupGate;
+  readonly replies: PickupReplies;
   private readonly store: Store;
   private readonly vault: Vault;
   private readonly dir: string;
@@ -141,6 +165,7 @@ export class PickupStore {
     this.clock = options.clock ?? systemClock;
     this.inlineLimit = options.inlineLimit ?? 256 * 1024;
     this.gate = new PickupGate(options.store, subkey(options.masterKey, 'sealgate pickup code v1'), { clock: this.clock, ...options.gate });
+    this.replies = new PickupReplies(this, options.store, this.vault, this.clock);
   }
 
   /** Stores a message sealed; the message password is returned once and kept nowhere. */
@@ -159,12 +184,14 @@ export class PickupStore {
     const now = this.clock.now();
     const parts: Insertable<Database['pickup_parts']>[] = [];
     try {
-      for (const [idx, part] of input.parts.entries()) {
+      let idx = 0;
+      for await (const part of input.parts) {
         const stored = await this.storePart(id, idx, partKey(dek, id, idx), toReadable(part.content));
         parts.push({
           message_id: id, idx, kind: part.kind, content_type: part.contentType, ...stored,
           filename_sealed: part.filename === undefined ? null : sealValue(dek, Buffer.from(part.filename, 'utf8'), `${id}/${idx}/filename`),
         });
+        idx++;
       }
       await this.store.db.transaction().execute(async (trx) => {
         await trx.insertInto('pickup_messages').values({
@@ -222,15 +249,48 @@ export class PickupStore {
     const now = this.clock.now();
     const first = await this.store.db.updateTable('pickup_messages').set({ opened_at: now }).where('id', '=', id).where('opened_at', 'is', null).executeTakeFirst();
     await recordEvent(this.store, id, 'opened', now, ip);
+    return this.view(row, dek, Number(first.numUpdatedRows) > 0);
+  }
+
+  /** The message again within a recipient session, by the read key of an earlier `open`: no gate, no event. */
+  async reopen(id: string, readKey: Buffer): Promise<OpenedMessage> {
+    const facts = await this.describe(id);
+    if (!facts) throw new PickupError('not-found', 'No such message. Check that the link was copied whole from the notice e-mail.');
+    if (WITHDRAWN.has(facts.state)) throw new PickupError('withdrawn', 'This message has been withdrawn by the sender or has expired. Ask the sender to send it again.');
+    const row = await this.store.db.selectFrom('pickup_messages').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    return this.view(row, readKey, false);
+  }
+
+  /** State, verification and question of a message, for the page that asks for credentials. */
+  async describe(id: string): Promise<MessageFacts | undefined> {
+    const row = ID.test(id) ? await this.store.db.selectFrom('pickup_messages').selectAll().where('id', '=', id).executeTakeFirst() : undefined;
+    if (!row) return undefined;
+    if ((row.state === 'active' || row.state === 'locked') && row.expires_at <= this.clock.now()) {
+      await this.destroy(id, 'expired');
+      row.state = 'expired';
+    }
+    return {
+      id, sender: row.sender, recipient: row.recipient, state: row.state, verification: row.verification as Verification, question: row.question,
+      createdAt: row.created_at, expiresAt: row.expires_at, openedAt: row.opened_at,
+    };
+  }
+
+  private async view(row: MessageRow, dek: Buffer, firstOpen: boolean): Promise<OpenedMessage> {
+    const id = row.id;
+    let subject: string;
+    try {
+      subject = openValue(dek, Buffer.from(row.subject_sealed), `${id}/subject`).toString('utf8');
+    } catch {
+      throw new PickupError('wrong-credentials', 'This reading session does not fit the message. Open the link from the notice e-mail again.');
+    }
     const partRows = await this.store.db.selectFrom('pickup_parts').selectAll().where('message_id', '=', id).orderBy('idx').execute();
     const parts: PartView[] = partRows.map((p) => ({
       idx: p.idx, kind: p.kind as PartKind, contentType: p.content_type, size: Number(p.size),
       filename: p.filename_sealed ? openValue(dek, Buffer.from(p.filename_sealed), `${id}/${p.idx}/filename`).toString('utf8') : null,
     }));
     return {
-      id, sender: row.sender, recipient: row.recipient,
-      subject: openValue(dek, Buffer.from(row.subject_sealed), `${id}/subject`).toString('utf8'),
-      createdAt: row.created_at, expiresAt: row.expires_at, firstOpen: Number(first.numUpdatedRows) > 0, readNotice: row.read_notice === 1, parts,
+      id, sender: row.sender, recipient: row.recipient, subject,
+      createdAt: row.created_at, expiresAt: row.expires_at, firstOpen, readNotice: row.read_notice === 1, parts, readKey: dek,
       openPart: (idx) => {
         const part = partRows.find((p) => p.idx === idx);
         if (!part) throw new Error(`message ${id} has no part ${idx}`);

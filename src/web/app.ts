@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import fastifyCookie from '@fastify/cookie';
+import fastifyFormbody from '@fastify/formbody';
+import fastifyMultipart from '@fastify/multipart';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { isPickupError } from '../pickup/index.ts';
+import { registerConsole } from './console.ts';
+import type { WebContext, WebDeps } from './context.ts';
+import { html } from './html.ts';
+import { notice, page } from './layout.ts';
+import { pickupErrorPage, registerPortal } from './portal.ts';
+import { HttpError, LoginThrottle, ctx, installSecurity, sendPage } from './security.ts';
+import { WebSessions } from './sessions.ts';
+
+const CSS = readFileSync(new URL('./static/portal.css', import.meta.url));
+const FORM_LIMIT = 64 * 1024;
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'The request was not understood. Go back and try again.',
+  403: 'This is not allowed.',
+  404: 'There is no such page. Check the address.',
+  405: 'This page does not take that kind of request.',
+  413: 'The upload is too large.',
+  415: 'This kind of upload is not accepted here.',
+  429: 'Too many requests. Wait a minute and try again.',
+};
+
+/** The portal as a Fastify app over HTTPS (not listening yet): for the service and for inject tests. */
+export function buildWebApp(deps: WebDeps): { app: FastifyInstance; sessions: WebSessions } {
+  const web = deps.config.web;
+  const tls = web.certFile && web.keyFile ? { key: readFileSync(web.keyFile, 'utf8'), cert: readFileSync(web.certFile, 'utf8') } : deps.tls;
+  const app = Fastify({
+    https: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' },
+    logger: false,
+    trustProxy: false,
+    bodyLimit: FORM_LIMIT,
+    // Uploads may be large, but a request that trickles for longer than this is not a person.
+    requestTimeout: 15 * 60_000,
+    return503OnClosing: true,
+  });
+  const sessions = new WebSessions(deps.store, deps.clock, web.idleTimeoutMs);
+  const context: WebContext = { ...deps, sessions, loginThrottle: new LoginThrottle(10, 15 * 60_000, () => deps.clock.now()) };
+  const maxUploadMb = Math.floor(deps.config.limits.maxMessageBytes / 1024 / 1024);
+
+  app.register(fastifyCookie);
+  app.register(fastifyFormbody, { bodyLimit: FORM_LIMIT });
+  app.register(fastifyMultipart, { limits: { fileSize: deps.config.limits.maxMessageBytes, files: 20, fields: 10, fieldSize: 1024 * 1024, parts: 40 } });
+  app.register(async (scope) => {
+    installSecurity(scope);
+    scope.setErrorHandler((error, request, reply) => {
+      if (reply.sent) return;
+      let status = 500;
+      let text = 'Something went wrong on our side. Try again in a minute; if it keeps happening, tell the sender.';
+      if (error instanceof HttpError) {
+        status = error.statusCode;
+        text = error.message;
+      } else if (isPickupError(error)) {
+        const failure = pickupErrorPage(request, error.reason, error.message);
+        return sendPage(reply, failure.status, failure.page);
+      } else if (typeof (error as { statusCode?: number }).statusCode === 'number' && (error as { statusCode: number }).statusCode < 500) {
+        status = (error as { statusCode: number }).statusCode;
+        text = status === 413 ? `The upload is too large: each file may be at most ${maxUploadMb} MB.` : STATUS_TEXT[status] ?? STATUS_TEXT[400];
+      }
+      if (status >= 500) deps.logger.error({ err: (error as Error).message, method: request.method, route: request.routeOptions.url }, 'web request failed');
+      return sendPage(reply, status, page({ title: 'Error', nonce: ctx(request).nonce, body: html`<h1>${status === 500 ? 'Something went wrong' : 'Not done'}</h1>${notice('error', text)}` }));
+    });
+    scope.setNotFoundHandler((request, reply) => sendPage(reply, 404, page({ title: 'Not found', nonce: ctx(request).nonce, body: html`<h1>Not found</h1>${notice('error', STATUS_TEXT[404])}` })));
+
+    scope.get('/static/portal.css', async (_request, reply) => reply.header('cache-control', 'public, max-age=3600').type('text/css; charset=utf-8').send(CSS));
+    scope.get('/', async (request, reply) => sendPage(reply, 200, page({
+      title: 'Secure messages', nonce: ctx(request).nonce,
+      body: html`<h1>Secure Message Pickup</h1><p>To read a secure message, open the link in the notice e-mail you received.</p><p><a href="/console">Sender console</a></p>`,
+    })));
+    registerPortal(scope, context);
+    registerConsole(scope, context);
+  });
+  return { app, sessions };
+}

@@ -1,0 +1,34 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config/index.ts';
+import type { Clock, Logger } from '../kernel/index.ts';
+import type { PickupStore } from '../pickup/index.ts';
+import type { Store } from '../store/index.ts';
+import type { LoginThrottle } from './security.ts';
+import type { WebSessions } from './sessions.ts';
+
+/** What the web tier is given by the composition root. */
+export interface WebDeps {
+  config: Config;
+  store: Store;
+  pickup: PickupStore;
+  /** The gateway's users (src/accounts Users); a console user name is the sender address. */
+  users: { authenticate(username: string, password: string): Promise<boolean> };
+  logger: Logger;
+  clock: Clock;
+  /** PEM key and certificate: tls.* or the self-signed pair (web.certFile/keyFile win). */
+  tls: { key: string; cert: string };
+  /** Sends a message the portal made itself (one-time codes, read notices). */
+  sendMail(envelope: { from: string; to: string[] }, raw: Buffer): Promise<void>;
+}
+
+/** What the route modules share. */
+export interface WebContext extends WebDeps {
+  sessions: WebSessions;
+  loginThrottle: LoginThrottle;
+}
+
+export const clientIp = (request: FastifyRequest): string => request.ip;
+
+export function redirect(reply: FastifyReply, location: string): FastifyReply {
+  return reply.code(303).header('location', location).send();
+}

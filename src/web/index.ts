@@ -1,0 +1,58 @@
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../config/index.ts';
+import type { Service } from '../kernel/index.ts';
+import { buildWebApp } from './app.ts';
+import type { WebDeps } from './context.ts';
+
+export { buildWebApp } from './app.ts';
+export type { WebDeps } from './context.ts';
+export { sanitizeEmailHtml, frameDocument, FRAME_CSP } from './sanitize.ts';
+export type { SanitizedHtml } from './sanitize.ts';
+export { html, trusted, escapeHtml, Html } from './html.ts';
+
+export interface WebService extends Service {
+  /** Where the portal listens (after start): the port the OS chose when web.port is 0. */
+  listening(): { host: string; port: number };
+}
+
+const SWEEP_MS = 5 * 60_000;
+
+export function createWebService(deps: WebDeps): WebService {
+  let built: ReturnType<typeof buildWebApp> | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
+  return {
+    name: 'web',
+    async start() {
+      built = buildWebApp(deps);
+      await built.app.listen({ host: deps.config.web.host, port: deps.config.web.port });
+      const sessions = built.sessions;
+      sweeper = setInterval(() => {
+        sessions.sweep().catch((error) => deps.logger.warn({ err: (error as Error).message }, 'web session sweep failed'));
+      }, SWEEP_MS);
+      sweeper.unref();
+      const { port } = this.listening();
+      deps.logger.info({ host: deps.config.web.host, port, url: publicBaseUrl(deps.config, port) }, 'portal listening');
+    },
+    async stop() {
+      if (sweeper) clearInterval(sweeper);
+      sweeper = undefined;
+      await built?.app.close();
+      built = undefined;
+    },
+    listening() {
+      if (!built) throw new Error('the web service is not started');
+      const address = built.app.server.address() as AddressInfo;
+      return { host: address.address, port: address.port };
+    },
+  };
+}
+
+/** The base URL notice links start with: web.publicUrl, else https://<hostname>:<port>. */
+export function publicBaseUrl(config: Config, port = config.web.port): string {
+  return (config.web.publicUrl ?? `https://${config.hostname}:${port}`).replace(/\/+$/, '');
+}
+
+/** The link a notice carries: the message password rides in the fragment, which browsers never send. */
+export function pickupLink(baseUrl: string, id: string, messagePassword: string): string {
+  return `${baseUrl}/m/${encodeURIComponent(id)}#${encodeURIComponent(messagePassword)}`;
+}

@@ -1,0 +1,78 @@
+import sanitizeHtml from 'sanitize-html';
+import { escapeHtml } from './html.ts';
+
+/*
+ * HTML bodies of pickup messages are hostile until proven otherwise. The sanitiser keeps only
+ * structure and text (no scripts, styles, event handlers, forms, meta, frames, SVG), links stay
+ * clickable but open outside the frame, and images load only from inline data: URLs: a remote
+ * image is a read beacon, so it is blocked by default and replaced by its alt text.
+ */
+
+const ALLOWED_TAGS = [
+  'a', 'abbr', 'b', 'blockquote', 'br', 'caption', 'center', 'cite', 'code', 'col', 'colgroup', 'dd', 'del', 'div', 'dl', 'dt',
+  'em', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'hr', 'i', 'img', 'ins', 'kbd', 'li', 'mark', 'ol', 'p', 'pre', 'q', 's', 'small',
+  'span', 'strong', 'sub', 'sup', 'table', 'tbody', 'td', 'tfoot', 'th', 'thead', 'tr', 'u', 'ul',
+];
+
+const CELL = ['colspan', 'rowspan', 'align', 'valign', 'width'];
+const DATA_IMAGE = /^data:image\/(png|gif|jpeg|webp);base64,[a-z0-9+/=\s]+$/i;
+const LINK = /^(https?:\/\/|mailto:)/i;
+
+export interface SanitizedHtml {
+  html: string;
+  blockedImages: number;
+}
+
+export function sanitizeEmailHtml(input: string): SanitizedHtml {
+  let blockedImages = 0;
+  const html = sanitizeHtml(input, {
+    allowedTags: ALLOWED_TAGS,
+    allowedAttributes: {
+      '*': ['dir', 'lang', 'title'],
+      a: ['href', 'target', 'rel'],
+      img: ['src', 'alt', 'width', 'height'],
+      td: CELL,
+      th: CELL,
+      table: ['border', 'cellpadding', 'cellspacing', 'width', 'align'],
+      ol: ['start', 'type'],
+      col: ['span', 'width'],
+      colgroup: ['span', 'width'],
+    },
+    allowedSchemes: ['http', 'https', 'mailto'],
+    allowedSchemesByTag: { img: ['data'] },
+    allowedSchemesAppliedToAttributes: ['href', 'src', 'cite'],
+    allowProtocolRelative: false,
+    disallowedTagsMode: 'discard',
+    // Their text is code or chrome, not message text: dropped with the tag.
+    nonTextTags: ['script', 'style', 'textarea', 'option', 'select', 'noscript', 'noembed', 'noframes', 'title', 'head', 'template', 'svg', 'math', 'iframe', 'object', 'embed', 'xmp', 'button'],
+    transformTags: {
+      a: (_tag, attribs): sanitizeHtml.Tag => {
+        const href = attribs.href?.trim();
+        const kept: sanitizeHtml.Attributes = href && LINK.test(href) ? { href, target: '_blank', rel: 'noopener noreferrer' } : {};
+        return { tagName: 'a', attribs: kept };
+      },
+      img: (_tag, attribs): sanitizeHtml.Tag => {
+        const src = attribs.src?.trim() ?? '';
+        if (DATA_IMAGE.test(src)) {
+          const kept: sanitizeHtml.Attributes = { src, alt: attribs.alt ?? '' };
+          if (attribs.width) kept.width = attribs.width;
+          if (attribs.height) kept.height = attribs.height;
+          return { tagName: 'img', attribs: kept };
+        }
+        blockedImages++;
+        const alt = attribs.alt?.trim();
+        return { tagName: 'span', attribs: { title: 'remote image blocked' }, text: `[image${alt ? `: ${alt}` : ''}]` };
+      },
+    },
+  });
+  return { html, blockedImages };
+}
+
+/** The CSP the frame's own document carries (it also inherits the page's, which is stricter still). */
+export const FRAME_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
+
+/** A whole document for `<iframe sandbox srcdoc>`, the body already sanitised. */
+export function frameDocument(sanitizedBody: string): string {
+  return `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${escapeHtml(FRAME_CSP)}">`
+    + `<meta name="referrer" content="no-referrer"></head><body>${sanitizedBody}</body></html>`;
+}

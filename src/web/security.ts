@@ -1,0 +1,129 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+/*
+ * What every response carries: HSTS, a CSP whose scripts run only with this request's nonce,
+ * no framing, no sniffing, no referrer, no caching of pages that show message content. CSRF is
+ * a double-submit token: a random `__Host-` cookie (so no sibling host can set it) that every
+ * POST must repeat in its `_csrf` field; SameSite=Strict on all cookies is the second fence.
+ */
+
+export const COOKIE = { csrf: '__Host-sg-csrf', read: '__Host-sg-read', console: '__Host-sg-console' } as const;
+
+export const cookieOptions = { path: '/', secure: true, httpOnly: true, sameSite: 'strict' } as const;
+
+export interface RequestContext {
+  nonce: string;
+  csrf: string;
+  /** The reading page allows data: images, which a sanitised message frame may show. */
+  dataImages: boolean;
+}
+
+const contexts = new WeakMap<FastifyRequest, RequestContext>();
+
+export function ctx(request: FastifyRequest): RequestContext {
+  let context = contexts.get(request);
+  if (!context) {
+    context = { nonce: randomBytes(16).toString('base64'), csrf: '', dataImages: false };
+    contexts.set(request, context);
+  }
+  return context;
+}
+
+export function contentSecurityPolicy(nonce: string, dataImages = false): string {
+  return [
+    "default-src 'none'", `script-src 'nonce-${nonce}'`, "style-src 'self'", `img-src 'self'${dataImages ? ' data:' : ''}`,
+    "form-action 'self'", "frame-ancestors 'none'", "base-uri 'none'",
+  ].join('; ');
+}
+
+const TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
+export function installSecurity(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request, reply) => {
+    const context = ctx(request);
+    const existing = request.cookies[COOKIE.csrf];
+    if (existing && TOKEN.test(existing)) {
+      context.csrf = existing;
+    } else {
+      context.csrf = randomBytes(32).toString('base64url');
+      reply.setCookie(COOKIE.csrf, context.csrf, cookieOptions);
+    }
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    const context = ctx(request);
+    reply.header('strict-transport-security', 'max-age=31536000');
+    reply.header('content-security-policy', contentSecurityPolicy(context.nonce, context.dataImages));
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('cross-origin-opener-policy', 'same-origin');
+    reply.header('cross-origin-resource-policy', 'same-origin');
+    reply.header('permissions-policy', 'camera=(), microphone=(), geolocation=(), interest-cohort=()');
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+}
+
+/** True when `given` repeats the request's CSRF cookie (compared in constant time). */
+export function csrfMatches(request: FastifyRequest, given: unknown): boolean {
+  const cookie = request.cookies[COOKIE.csrf];
+  if (typeof given !== 'string' || !cookie || !TOKEN.test(cookie)) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(cookie);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export class HttpError extends Error {
+  readonly statusCode: number;
+  constructor(statusCode: number, message: string) {
+    super(message);
+    this.name = 'HttpError';
+    this.statusCode = statusCode;
+  }
+}
+
+export const CSRF_FAILED = 'This form has expired or did not come from this site. Go back, reload the page and send it again.';
+
+/** For form posts: throws a 403 the error handler shows as a page. */
+export function requireCsrf(request: FastifyRequest): void {
+  const body = request.body as Record<string, unknown> | undefined;
+  if (!csrfMatches(request, body?._csrf)) throw new HttpError(403, CSRF_FAILED);
+}
+
+export function sendPage(reply: FastifyReply, status: number, page: string): FastifyReply {
+  return reply.code(status).type('text/html; charset=utf-8').send(page);
+}
+
+/** A per-address failure budget (in memory, per node) for console logins. */
+export class LoginThrottle {
+  private readonly failures = new Map<string, { count: number; resetAt: number }>();
+  private readonly max: number;
+  private readonly windowMs: number;
+  private readonly now: () => number;
+  constructor(max: number, windowMs: number, now: () => number) {
+    this.max = max;
+    this.windowMs = windowMs;
+    this.now = now;
+  }
+  blocked(ip: string): boolean {
+    const entry = this.failures.get(ip);
+    if (!entry) return false;
+    if (entry.resetAt <= this.now()) {
+      this.failures.delete(ip);
+      return false;
+    }
+    return entry.count >= this.max;
+  }
+  fail(ip: string): void {
+    const now = this.now();
+    const entry = this.failures.get(ip);
+    if (!entry || entry.resetAt <= now) {
+      if (this.failures.size > 10_000) this.failures.clear();
+      this.failures.set(ip, { count: 1, resetAt: now + this.windowMs });
+    } else entry.count++;
+  }
+  succeed(ip: string): void {
+    this.failures.delete(ip);
+  }
+}
