@@ -9,6 +9,8 @@ import { createSystemResolver } from './dns/index.ts';
 import type { Service } from './kernel/index.ts';
 import { LinkPins, LinkSecurityMemory, TlsReportCounter } from './linksec/index.ts';
 import type { Runtime } from './runtime.ts';
+import { createPickupDelivery } from './pickup-service.ts';
+import { isTlsOrPickup } from './policy/index.ts';
 
 export interface DeliveryService extends Service {
   notify(): void;
@@ -22,6 +24,8 @@ export function createDeliveryService(runtime: Runtime): DeliveryService {
   const memory = new LinkSecurityMemory(runtime.store);
   const security = createSecurityAssessor(config, runtime.store, resolver, extraCa, logger);
   const pins = new LinkPins(runtime.store);
+  // Notices are queued from inside the worker; the worker is told once it exists.
+  const toPickup = createPickupDelivery(runtime, () => worker.notify());
   const tlsReports = new TlsReportCounter(runtime.store, { now: () => clock.now() });
   const reportSender = new TlsReportSender({ counter: tlsReports, queue, resolver, hostname: config.hostname, logger, clock });
   const worker = new DeliveryWorker(
@@ -34,17 +38,23 @@ export function createDeliveryService(runtime: Runtime): DeliveryService {
       pollIntervalMs: config.queue.pollIntervalMs,
       retry: config.queue,
       routing: { domains: config.domains },
+      pickup: { fallbackOnRequirement: config.pickup.fallbackOnRequirement, tlsOrPickupDomains: config.pickup.tlsOrPickupDomains },
     },
     {
       queue,
       logger,
       clock,
+      toPickup: (job, recipients, reason) => toPickup(job, recipients, reason),
       deliver: (job) =>
         deliverToDomain(job, {
           resolver,
           heloName: config.hostname,
           port: config.delivery.port,
-          tlsPolicyFor: (domain: string) => config.delivery.tlsPolicies[domain.toLowerCase()] ?? config.delivery.defaultTlsPolicy,
+          tlsPolicyFor: (domain: string) => {
+            const policy = config.delivery.tlsPolicies[domain.toLowerCase()] ?? config.delivery.defaultTlsPolicy;
+            // "TLS or pickup": never plaintext; a destination without TLS gets a pickup instead.
+            return policy === 'opportunistic' && isTlsOrPickup(domain, config.pickup) ? 'required' : policy;
+          },
           extraCa,
           connectTimeoutMs: config.delivery.connectTimeoutMs,
           commandTimeoutMs: config.delivery.commandTimeoutMs,

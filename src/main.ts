@@ -12,7 +12,9 @@ import { ensureSelfSignedCertificate } from './vault/index.ts';
 import { createLogger, initDataDir, openRuntime, type Runtime } from './runtime.ts';
 import { createDeliveryService, type DeliveryService } from './delivery-service.ts';
 import { Worker } from 'node:worker_threads';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { createWebService } from './web/index.ts';
+import { createPickupHousekeeping } from './pickup-service.ts';
 
 export interface RunningGateway {
   runtime: Runtime;
@@ -81,7 +83,14 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
       return queued;
     },
   };
-  const base = { tls: { key: tls.key, cert: tls.cert }, hostname: config.hostname, localDomains: Object.keys(config.domains), limits: config.limits };
+  const base = {
+    tls: { key: tls.key, cert: tls.cert },
+    hostname: config.hostname,
+    localDomains: Object.keys(config.domains),
+    limits: config.limits,
+    pickupTag: config.pickup.subjectTag,
+    pickupAlways: config.pickup.alwaysForUsers.map((u) => u.toLowerCase()),
+  };
   const listenerSpecs: { name: string; options: ListenerOptions; tls: string }[] = [];
   const { inbound, submission, submissionTls } = config.listeners;
   if (inbound.enabled) listenerSpecs.push({ name: 'inbound', tls: 'STARTTLS', options: { ...base, role: 'inbound', host: inbound.host, port: inbound.port, implicitTls: false } });
@@ -92,6 +101,28 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
   const listeners: RunningGateway['listeners'] = [];
   if (!config.delivery.thread) await worker.start();
   try {
+    const housekeeping = createPickupHousekeeping(runtime);
+    await housekeeping.start();
+    services.push(housekeeping);
+    if (config.web.enabled) {
+      const web = createWebService({
+        config,
+        store: runtime.store,
+        pickup: runtime.pickup,
+        users: runtime.users,
+        logger,
+        clock,
+        tls: { key: tls.key, cert: tls.cert },
+        sendMail: async (envelope, raw) => {
+          await queue.enqueue({ mailFrom: envelope.from, recipients: envelope.to.map((address) => ({ address })), requireTls: false, smtpUtf8: false, bodyType: '8BITMIME' }, Readable.from([raw]));
+          worker.notify();
+        },
+      });
+      await web.start();
+      services.push(web);
+      const address = web.listening();
+      listeners.push({ name: 'portal', host: address.host, port: address.port, tls: 'HTTPS' });
+    }
     for (const spec of listenerSpecs) {
       const listener = createSmtpListener(spec.options, ingestDeps);
       await listener.start();

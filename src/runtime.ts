@@ -6,6 +6,7 @@ import { Users } from './accounts/index.ts';
 import { masterKeyPath, storeUrl, type Config } from './config/index.ts';
 import { systemClock, type Clock, type Logger } from './kernel/index.ts';
 import { Queue } from './queue/index.ts';
+import { PickupStore } from './pickup/index.ts';
 import { openBlobStore, openDatabaseBlobStore, type BlobStore, type Store } from './store/index.ts';
 import { openPostgresStore } from './store/postgres/index.ts';
 import { openSqliteStore } from './store/sqlite/index.ts';
@@ -14,6 +15,8 @@ import { createMasterKey, createVault, loadMasterKey, MasterKeyError, type Vault
 /** Everything a command needs, built from one config. The only place that picks a store. */
 export interface Runtime {
   config: Config;
+  /** Secure Message Pickup: sealed messages, gate, replies. */
+  pickup: PickupStore;
   logger: Logger;
   clock: Clock;
   store: Store;
@@ -61,7 +64,8 @@ export function initDataDir(config: Config): InitResult {
 
 export async function openRuntime(config: Config, logger: Logger = createLogger(config)): Promise<Runtime> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const vault = createVault(loadMasterKey(masterKeyPath(config)));
+  const masterKey = loadMasterKey(masterKeyPath(config));
+  const vault = createVault(masterKey);
   const store = await openStore(config);
   try {
     await checkMasterKey(store, vault);
@@ -82,6 +86,7 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
     vault,
     queue,
     users: new Users(store, clock),
+    pickup: new PickupStore({ store, masterKey, dataDir: config.dataDir, shareDir: config.pickup.shareDir, clock }),
     nodeId: nodeIdOf(config.dataDir),
     close: () => store.close(),
   };

@@ -128,6 +128,28 @@ export const configSchema = z.strictObject({
       keyFile: z.string().optional(),
     })
     .prefault({}),
+  pickup: z
+    .strictObject({
+      /** A subject tag that makes a submitted message a Secure Message Pickup (removed from the stored subject). */
+      subjectTag: z.string().min(1).default('[secure]'),
+      /** How recipients prove themselves unless the sender's `Sealgate-Secure` header says otherwise. */
+      defaultVerification: z.enum(['link', 'code']).default('code'),
+      expiresInDays: z.number().int().min(1).max(3650).default(30),
+      /** Subject of the notice e-mail: neutral, nothing of the message itself. */
+      noticeSubject: z.string().min(1).default('You have a secure message'),
+      /** When a required link level (sender, user, pin, REQUIRETLS) cannot be met: pickup instead of a bounce. */
+      fallbackOnRequirement: z.boolean().default(true),
+      /** "TLS or pickup": destinations whose mail goes to pickup when no MX offers TLS. */
+      tlsOrPickupDomains: z.array(z.string()).default([]),
+      /** Users whose every message becomes a pickup. */
+      alwaysForUsers: z.array(z.string()).default([]),
+      /**
+       * Server shares, kept outside the database so a database backup cannot open a retracted
+       * message (default <dataDir>/pickup-shares). A cluster needs one folder every node mounts.
+       */
+      shareDir: z.string().optional(),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

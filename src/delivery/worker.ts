@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { Clock, DeliveryReceipt, DsnNotify, Envelope, Logger, Service } from '../kernel/index.ts';
 import { crashPoint } from '../kernel/index.ts';
-import type { Route, RoutingTable } from '../policy/index.ts';
-import { routeFor } from '../policy/index.ts';
+import type { PickupRules, Route, RoutingTable } from '../policy/index.ts';
+import { goesToPickup, routeFor } from '../policy/index.ts';
 import type { LeasedGroup, Queue, RetryOptions, Settlement } from '../queue/index.ts';
 import { delayNoticeDue, nextAttempt } from '../queue/index.ts';
 import { queueReport, type BounceEntry } from './bounce.ts';
@@ -29,6 +29,9 @@ export interface RecipientResult {
 
 export type DeliverFn = (job: DomainJob) => Promise<{ results: RecipientResult[] }>;
 
+/** Holds the recipients' copies for Secure Message Pickup and queues their notices. */
+export type PickupFn = (job: DomainJob, recipients: DomainJob['recipients'], reason: string) => Promise<RecipientResult[]>;
+
 export interface WorkerOptions {
   nodeId: string;
   hostname: string;
@@ -38,6 +41,7 @@ export interface WorkerOptions {
   pollIntervalMs: number;
   retry: RetryOptions;
   routing: RoutingTable;
+  pickup?: PickupRules;
 }
 
 const LEASE_COALESCE_MS = 5;
@@ -57,6 +61,7 @@ export class DeliveryWorker implements Service {
   private readonly options: WorkerOptions;
   private readonly queue: Queue;
   private readonly deliver: DeliverFn;
+  private readonly toPickup?: PickupFn;
   private readonly logger: Logger;
   private readonly clock: Clock;
   private running = false;
@@ -69,10 +74,11 @@ export class DeliveryWorker implements Service {
   private loopDone: Promise<void> | null = null;
   private readonly inFlight = new Set<Promise<void>>();
 
-  constructor(options: WorkerOptions, deps: { queue: Queue; deliver: DeliverFn; logger: Logger; clock: Clock }) {
+  constructor(options: WorkerOptions, deps: { queue: Queue; deliver: DeliverFn; toPickup?: PickupFn; logger: Logger; clock: Clock }) {
     this.options = options;
     this.queue = deps.queue;
     this.deliver = deps.deliver;
+    this.toPickup = deps.toPickup;
     this.logger = deps.logger.child({ module: 'delivery' });
     this.clock = deps.clock;
   }
@@ -198,7 +204,9 @@ export class DeliveryWorker implements Service {
     };
     let results: RecipientResult[];
     try {
-      results = (await this.deliver(job)).results;
+      // A sender's pickup request covers remote recipients; our own domains get their mail.
+      if (envelope.pickup && this.toPickup && job.route.kind === 'mx') results = await this.toPickup(job, job.recipients, 'the sender asked for Secure Message Pickup');
+      else results = await this.withPickupFallback(job, (await this.deliver(job)).results);
       crashPoint('after-remote-accept'); // the remote has it; our queue does not know yet
     } catch (error) {
       const now = this.clock.now();
@@ -212,6 +220,17 @@ export class DeliveryWorker implements Service {
       }));
     }
     await this.settleGroup(group, results);
+  }
+
+  /** Results no link could carry go to pickup when the rules say so (never silently weaker). */
+  private async withPickupFallback(job: DomainJob, results: RecipientResult[]): Promise<RecipientResult[]> {
+    const rules = this.options.pickup;
+    if (!rules || !this.toPickup) return results;
+    const moving = results.filter((r) => goesToPickup(r, job.domain, job.mailFrom, rules));
+    if (moving.length === 0) return results;
+    const ids = new Set(moving.map((r) => r.recipientId));
+    const held = await this.toPickup(job, job.recipients.filter((r) => ids.has(r.id)), moving[0].reply);
+    return [...results.filter((r) => !ids.has(r.recipientId)), ...held];
   }
 
   private async settleGroup(group: LeasedGroup, results: RecipientResult[]): Promise<void> {

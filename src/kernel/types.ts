@@ -48,6 +48,8 @@ export interface Envelope {
   requiredLevel?: LinkRequirement;
   /** RFC 8689 §5 `TLS-Required: No`: the sender waives the destination's published policies. */
   tlsOptional?: boolean;
+  /** The sender asked for Secure Message Pickup (subject tag, `Sealgate-Secure` header, user rule). */
+  pickup?: boolean;
   smtpUtf8: boolean;
   bodyType: '7BIT' | '8BITMIME' | 'BINARYMIME';
   dsnRet?: 'FULL' | 'HDRS';

@@ -9,6 +9,7 @@ import type { Database, Store } from '../store/index.ts';
 import { createVault, DecryptStream, EncryptStream, type Vault } from '../vault/index.ts';
 import { PickupGate, recordEvent, type GateOptions, type PickupEventKind } from './gate.ts';
 import { PickupReplies } from './replies.ts';
+import { ShareFiles } from './shares.ts';
 import {
   PickupError, deriveSecretShare, isWellFormedPassword, newDataKey, newMessagePassword, newServerShare,
   openValue, sealValue, subkey, unwrapDataKey, wrapDataKey,
@@ -111,6 +112,8 @@ export interface PickupStoreOptions {
   gate?: GateOptions;
   /** Sealed parts up to this size stay in the row. */
   inlineLimit?: number;
+  /** Where server shares live, outside the database; default `<dataDir>/pickup-shares`. */
+  shareDir?: string;
 }
 
 const DAY_MS = 86_400_000;
@@ -155,6 +158,7 @@ export class PickupStore {
   private readonly store: Store;
   private readonly vault: Vault;
   private readonly dir: string;
+  private readonly shares: ShareFiles;
   private readonly clock: Clock;
   private readonly inlineLimit: number;
 
@@ -162,6 +166,7 @@ export class PickupStore {
     this.store = options.store;
     this.vault = createVault(options.masterKey);
     this.dir = path.join(options.dataDir, 'pickup');
+    this.shares = new ShareFiles(options.shareDir ?? path.join(options.dataDir, 'pickup-shares'));
     this.clock = options.clock ?? systemClock;
     this.inlineLimit = options.inlineLimit ?? 256 * 1024;
     this.gate = new PickupGate(options.store, subkey(options.masterKey, 'sealgate pickup code v1'), { clock: this.clock, ...options.gate });
@@ -193,6 +198,7 @@ export class PickupStore {
         });
         idx++;
       }
+      await this.shares.put(id, this.vault.seal(serverShare));
       await this.store.db.transaction().execute(async (trx) => {
         await trx.insertInto('pickup_messages').values({
           id, sender: input.sender, recipient: input.recipient,
@@ -200,13 +206,14 @@ export class PickupStore {
           created_at: now, expires_at: now + days * DAY_MS, state: 'active', verification: input.verification,
           question: input.verification === 'question' ? input.question!.trim() : null, secret_salt: secretSalt,
           wrapped_dek: wrapDataKey(dek, { serverShare, messagePassword, secretShare, messageId: id }),
-          server_share_wrapped: this.vault.seal(serverShare), failed_attempts: 0, opened_at: null, read_notice: input.readNotice ? 1 : 0,
+          server_share_wrapped: null, failed_attempts: 0, opened_at: null, read_notice: input.readNotice ? 1 : 0,
         }).execute();
         if (parts.length) await trx.insertInto('pickup_parts').values(parts).execute();
         await trx.insertInto('pickup_events').values({ message_id: id, at: now, kind: 'created', ip: null, detail: `verification by ${input.verification}` }).execute();
       });
     } catch (error) {
       await this.removeContent(id).catch(() => undefined);
+      await this.shares.destroy(id).catch(() => undefined);
       throw error;
     }
     return { id, messagePassword };
@@ -225,7 +232,8 @@ export class PickupStore {
       await this.destroy(id, 'expired');
       row.state = 'expired';
     }
-    if (WITHDRAWN.has(row.state) || !row.server_share_wrapped) throw new PickupError('withdrawn', 'This message has been withdrawn by the sender or has expired. Ask the sender to send it again.');
+    const sealedShare = WITHDRAWN.has(row.state) ? null : await this.shares.get(id);
+    if (!sealedShare) throw new PickupError('withdrawn', 'This message has been withdrawn by the sender or has expired. Ask the sender to send it again.');
     if (row.state === 'locked') throw new PickupError('locked', 'This message is locked after too many failed attempts. Ask the sender to send it again.');
 
     let dek: Buffer;
@@ -236,7 +244,7 @@ export class PickupStore {
         if (!credentials.secret?.trim()) throw new PickupError('wrong-credentials', `Enter the ${row.verification === 'question' ? 'answer' : 'passphrase'} the sender gave you.`);
         secretShare = await deriveSecretShare(credentials.secret, Buffer.from(row.secret_salt), row.verification === 'question' ? 'answer' : 'passphrase');
       }
-      const serverShare = this.vault.open(Buffer.from(row.server_share_wrapped));
+      const serverShare = this.vault.open(sealedShare);
       dek = unwrapDataKey(Buffer.from(row.wrapped_dek), { serverShare, messagePassword: credentials.password, secretShare, messageId: id });
       // The code is checked only once the password is right, so guessing codes needs the link.
       if (row.verification === 'code') await this.gate.checkCode(id, credentials.code);
@@ -311,6 +319,15 @@ export class PickupStore {
   }
 
   /** Expires every message whose time has come; returns how many. */
+  /** Deletes shares left behind by a crash between a state change and the share's deletion. */
+  async sweepShares(): Promise<number> {
+    return this.shares.sweep(async (id) => {
+      const row = await this.store.db.selectFrom('pickup_messages').select('state').where('id', '=', id).executeTakeFirst();
+      // A share without a row may belong to a create still in flight: only withdrawn ones go.
+      return !row || !WITHDRAWN.has(row.state);
+    });
+  }
+
   async expire(now = this.clock.now()): Promise<number> {
     const due = await this.store.db.selectFrom('pickup_messages').select('id').where('state', 'in', ['active', 'locked']).where('expires_at', '<=', now).execute();
     let count = 0;
@@ -349,6 +366,7 @@ export class PickupStore {
     const result = await this.store.db.updateTable('pickup_messages').set({ state, server_share_wrapped: null })
       .where('id', '=', id).where('state', 'in', ['active', 'locked']).executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) return false;
+    await this.shares.destroy(id);
     await this.store.db.updateTable('pickup_parts').set({ data: null }).where('message_id', '=', id).execute();
     await this.gate.dropCode(id);
     await this.removeContent(id);

@@ -18,6 +18,9 @@ export interface IngressStreamOptions {
   onRequirement?: (level: LinkRequirement) => void;
   /** RFC 8689 §5: the message carries `TLS-Required: No`. */
   onTlsOptional?: () => void;
+  /** Submission only: the subject tag or `Sealgate-Secure` header asks for Secure Message Pickup. */
+  pickupTag?: string;
+  onPickup?: () => void;
 }
 
 const REQUIREMENTS: LinkRequirement[] = ['none', 'tls', 'tls-verified', 'dane'];
@@ -139,6 +142,12 @@ export class IngressStream extends Transform {
     }
     let kept = block;
     if (getHeader(headers, 'TLS-Required')?.trim().toLowerCase() === 'no') this.options.onTlsOptional?.();
+    // The tag and header stay in the (encrypted) body: pickup conversion reads and removes them.
+    if (this.options.onPickup) {
+      const subject = getHeader(headers, 'Subject') ?? '';
+      const tag = this.options.pickupTag?.toLowerCase();
+      if (getHeader(headers, 'Sealgate-Secure') !== undefined || (tag && subject.toLowerCase().includes(tag))) this.options.onPickup();
+    }
     const required = getHeader(headers, 'Sealgate-Require');
     if (required !== undefined && this.options.onRequirement) {
       const level = required.trim().toLowerCase() as LinkRequirement;

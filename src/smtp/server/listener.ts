@@ -27,6 +27,10 @@ export interface ListenerLimits {
 
 export interface ListenerOptions {
   role: 'submission' | 'inbound';
+  /** Subject tag that asks for Secure Message Pickup (submission); unset: no pickup. */
+  pickupTag?: string;
+  /** Users (lower case) whose every message becomes a pickup. */
+  pickupAlways?: string[];
   host: string;
   port: number;
   /** 465-style: TLS from the first byte. */
@@ -178,6 +182,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
         dsnEnvid: session.envelope.dsn?.envid ?? undefined,
         authUser: typeof session.user === 'string' ? session.user : undefined,
         requiredLevel: submission ? userRequirements.get(session.id) : undefined,
+        pickup: submission && typeof session.user === 'string' && options.pickupAlways?.includes(session.user.toLowerCase()) ? true : undefined,
         clientIp: session.remoteAddress,
       };
       const cipher = session.tlsOptions || undefined;
@@ -201,6 +206,8 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
         // Only an authenticated sender of ours may set a requirement for its own message.
         onRequirement: submission ? (level) => (envelope.requiredLevel = strongest(envelope.requiredLevel, level)) : undefined,
         onTlsOptional: () => (envelope.tlsOptional = true),
+        pickupTag: options.pickupTag,
+        onPickup: submission && options.pickupTag ? () => (envelope.pickup = true) : undefined,
       });
       let finished = false;
       // On any failure keep reading the client's data (smtp-server replies at its end) but

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { goesToPickup, isTlsOrPickup } from './pickup.ts';
+
+const rules = { fallbackOnRequirement: true, tlsOrPickupDomains: ['clinic.test'] };
+
+describe('goesToPickup', () => {
+  it.each([
+    [{ outcome: 'failed', enhanced: '5.7.10' }, 'any.test', 'a@s.test', rules, true],
+    [{ outcome: 'failed', enhanced: '5.7.30' }, 'any.test', 'a@s.test', rules, true],
+    [{ outcome: 'failed', enhanced: '5.7.10' }, 'any.test', 'a@s.test', { ...rules, fallbackOnRequirement: false }, false],
+    [{ outcome: 'deferred', enhanced: '4.7.5' }, 'clinic.test', 'a@s.test', rules, true],
+    [{ outcome: 'deferred', enhanced: '4.7.5' }, 'other.test', 'a@s.test', rules, false],
+    [{ outcome: 'deferred', enhanced: '4.4.1' }, 'clinic.test', 'a@s.test', rules, false],
+    [{ outcome: 'failed', enhanced: '5.1.1' }, 'clinic.test', 'a@s.test', rules, false],
+    [{ outcome: 'failed', enhanced: '5.7.10' }, 'any.test', '', rules, false],
+    [{ outcome: 'delivered' }, 'clinic.test', 'a@s.test', rules, false],
+  ] as const)('%o to %s from %s → %s', (result, domain, from, r, expected) => {
+    expect(goesToPickup(result, domain, from, r)).toBe(expected);
+  });
+
+  it('matches TLS-or-pickup domains case-insensitively, and * for all', () => {
+    expect(isTlsOrPickup('Clinic.TEST', rules)).toBe(true);
+    expect(isTlsOrPickup('x.test', { ...rules, tlsOrPickupDomains: ['*'] })).toBe(true);
+  });
+});

@@ -1,0 +1,23 @@
+/** When Secure Message Pickup stands in for a link (DESIGN.md §6: "falls back to pickup"). */
+export interface PickupRules {
+  /** A required level (sender, user, pin, REQUIRETLS) no MX can meet: pickup rather than a bounce. */
+  fallbackOnRequirement: boolean;
+  /** "TLS or pickup" destinations: no MX met the TLS policy, so pickup rather than waiting. */
+  tlsOrPickupDomains: string[];
+}
+
+export function isTlsOrPickup(domain: string, rules: PickupRules): boolean {
+  const name = domain.toLowerCase();
+  return rules.tlsOrPickupDomains.some((d) => d === '*' || d.toLowerCase() === name);
+}
+
+/**
+ * Whether a delivery result becomes a pickup. Only policy outcomes qualify (5.7.10, 5.7.30,
+ * and 4.7.5 for TLS-or-pickup domains), never a mailbox's own answer, and never for a bounce
+ * (null sender), which would otherwise make a pickup of a report about a pickup.
+ */
+export function goesToPickup(result: { outcome: 'delivered' | 'deferred' | 'failed'; enhanced?: string }, domain: string, mailFrom: string, rules: PickupRules): boolean {
+  if (mailFrom === '' || result.outcome === 'delivered') return false;
+  if (result.outcome === 'failed' && (result.enhanced === '5.7.10' || result.enhanced === '5.7.30')) return rules.fallbackOnRequirement;
+  return result.enhanced === '4.7.5' && isTlsOrPickup(domain, rules);
+}
