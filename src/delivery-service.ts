@@ -50,10 +50,11 @@ export function createDeliveryService(runtime: Runtime): DeliveryService {
           resolver,
           heloName: config.hostname,
           port: config.delivery.port,
-          tlsPolicyFor: (domain: string) => {
+          tlsPolicyFor: (domain, job) => {
             const policy = config.delivery.tlsPolicies[domain.toLowerCase()] ?? config.delivery.defaultTlsPolicy;
             // "TLS or pickup": never plaintext; a destination without TLS gets a pickup instead.
-            return policy === 'opportunistic' && isTlsOrPickup(domain, config.pickup) ? 'required' : policy;
+            // Null-sender mail (notices, reports) cannot become a pickup, so it is not raised.
+            return policy === 'opportunistic' && job?.mailFrom !== '' && isTlsOrPickup(domain, config.pickup) ? 'required' : policy;
           },
           extraCa,
           connectTimeoutMs: config.delivery.connectTimeoutMs,

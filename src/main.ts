@@ -113,8 +113,10 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
         logger,
         clock,
         tls: { key: tls.key, cert: tls.cert },
+        // Codes and read notices go out with the null sender (RFC 3834): never bounced back
+        // into the portal, never turned into pickups themselves.
         sendMail: async (envelope, raw) => {
-          await queue.enqueue({ mailFrom: envelope.from, recipients: envelope.to.map((address) => ({ address })), requireTls: false, smtpUtf8: false, bodyType: '8BITMIME' }, Readable.from([raw]));
+          await queue.enqueue({ mailFrom: '', recipients: envelope.to.map((address) => ({ address })), requireTls: false, smtpUtf8: false, bodyType: '8BITMIME' }, Readable.from([raw]));
           worker.notify();
         },
       });

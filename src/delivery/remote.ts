@@ -18,7 +18,7 @@ export interface RemoteDeps {
   heloName: string;
   /** Destination port for MX hosts: 25, except in tests. */
   port: number;
-  tlsPolicyFor(domain: string): TlsPolicyMode;
+  tlsPolicyFor(domain: string, job?: DomainJob): TlsPolicyMode;
   extraCa: (string | Buffer)[];
   connectTimeoutMs: number;
   commandTimeoutMs: number;
@@ -274,7 +274,7 @@ export async function deliverToDomain(job: DomainJob, deps: RemoteDeps): Promise
 
   const required = strongest(job.requiredLevel, deps.pinFor?.(job.domain));
   const message = {
-    localPolicy: deps.tlsPolicyFor(job.domain),
+    localPolicy: deps.tlsPolicyFor(job.domain, job),
     required: required === 'none' ? undefined : required,
     // RFC 8689 §5: the header is ignored when the message also carries REQUIRETLS.
     tlsOptional: job.tlsOptional === true && !job.requireTls,

@@ -277,6 +277,8 @@ export class PickupStore {
       await this.destroy(id, 'expired');
       row.state = 'expired';
     }
+    // A row restored from a backup taken before retraction finds its share gone: withdrawn.
+    if (!WITHDRAWN.has(row.state) && !(await this.shares.get(id))) row.state = 'retracted';
     return {
       id, sender: row.sender, recipient: row.recipient, state: row.state, verification: row.verification as Verification, question: row.question,
       createdAt: row.created_at, expiresAt: row.expires_at, openedAt: row.opened_at,

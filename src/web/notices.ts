@@ -1,8 +1,9 @@
-import { formatRfc5322Date, makeMessageId } from '../mail/index.ts';
+import { makeMessageId } from '../mail/index.ts';
+import { buildCodeMail, buildReadNotice } from '../pickup/index.ts';
 
 /*
  * The small e-mails the portal sends itself: a one-time code to the recipient, a read notice
- * to the sender. Neither carries any content of the message.
+ * to the sender. pickup/notice.ts builds them; neither carries any content of the message.
  */
 
 export interface OutgoingMail {
@@ -10,32 +11,16 @@ export interface OutgoingMail {
   raw: Buffer;
 }
 
-function build(hostname: string, to: string, subject: string, text: string, now: Date): OutgoingMail {
-  const from = `no-reply@${hostname}`;
-  const headers = [
-    `From: Sealgate <${from}>`, `To: <${to.replace(/[\r\n<>]/g, '')}>`, `Subject: ${subject}`, `Date: ${formatRfc5322Date(now)}`, `Message-ID: ${makeMessageId(hostname)}`,
-    'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', 'Auto-Submitted: auto-generated',
-  ];
-  const body = text.replace(/\r?\n/g, '\r\n');
-  return { envelope: { from, to: [to] }, raw: Buffer.from(`${headers.join('\r\n')}\r\n\r\n${body}\r\n`, 'utf8') };
-}
+const portalAddress = (hostname: string): string => `no-reply@${hostname}`;
 
 export function codeMail(hostname: string, to: string, code: string, ttlMinutes: number, now: Date): OutgoingMail {
-  return build(hostname, to, 'Your one-time code', [
-    `Your one-time code for the secure message waiting for you is:`,
-    '',
-    `    ${code}`,
-    '',
-    `It is valid for ${ttlMinutes} minutes. If you did not ask for it, ignore this e-mail.`,
-  ].join('\n'), now);
+  const from = portalAddress(hostname);
+  return { envelope: { from, to: [to] }, raw: buildCodeMail({ from, to, code, validMinutes: ttlMinutes, messageId: makeMessageId(hostname), date: now }) };
 }
 
 export function readNoticeMail(hostname: string, sender: string, recipient: string, openedAt: Date): OutgoingMail {
-  return build(hostname, sender, 'Your secure message was opened', [
-    `Your secure message to ${recipient} was opened on ${openedAt.toUTCString()}.`,
-    '',
-    'The access log in the Sealgate console shows every open, download and reply.',
-  ].join('\n'), openedAt);
+  const from = portalAddress(hostname);
+  return { envelope: { from, to: [sender] }, raw: buildReadNotice({ from, to: sender, recipient, openedAt, messageId: makeMessageId(hostname), date: openedAt }) };
 }
 
 /** `user@example.org` → `u•••@example.org`, for telling the recipient where a code went. */
