@@ -27,6 +27,7 @@ export function createPickupDelivery(runtime: Runtime, notify: () => void): Pick
           parts: parsed.parts,
           ...choice,
           expiresInDays: config.pickup.expiresInDays,
+          readNotice: config.pickup.readNotice,
         });
         const link = pickupLink(publicBaseUrl(config), held.id, held.messagePassword);
         const notice = buildNotice({

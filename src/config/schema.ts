@@ -135,6 +135,8 @@ export const configSchema = z.strictObject({
       /** How recipients prove themselves unless the sender's `Sealgate-Secure` header says otherwise. */
       defaultVerification: z.enum(['link', 'code']).default('code'),
       expiresInDays: z.number().int().min(1).max(3650).default(30),
+      /** Tell the sender by e-mail when a recipient first opens a pickup sent over SMTP. */
+      readNotice: z.boolean().default(true),
       /** Subject of the notice e-mail: neutral, nothing of the message itself. */
       noticeSubject: z.string().min(1).default('You have a secure message'),
       /** When a required link level (sender, user, pin, REQUIRETLS) cannot be met: pickup instead of a bounce. */

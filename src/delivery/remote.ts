@@ -74,6 +74,8 @@ interface HostPlan {
   domain?: DomainAssessment;
 }
 
+const PUBLISHED_LEVEL: Record<HostAssessment['security']['kind'], LinkRequirement | null> = { dane: 'dane', 'dane-unusable': 'tls', sts: 'tls-verified', none: null };
+
 function certFailure(verifyError: string | undefined): TlsSessionResult['failure'] {
   if (!verifyError) return 'validation-failure';
   if (/expired|not yet valid/i.test(verifyError)) return 'certificate-expired';
@@ -169,10 +171,10 @@ async function openSession(attempt: HostAttempt, plan: HostPlan, job: DomainJob,
     } else if (!offered) {
       deps.observe?.({ ...observationOf(job.domain, attempt.host, attempt.ip, client, false, null, deps.clock.now()), mtaSts, dane: null });
     }
-    // The plan's level for a DANE host is `dane`; judged against what the host publishes.
-    const wanted = plan.assessment.security.kind === 'sts' && plan.assessment.security.mode === 'testing' ? 'tls-verified' : plan.demand.minimum;
-    const published = plan.assessment.security.kind !== 'none';
-    if (published) report(atLeast(reached, plan.assessment.security.kind === 'dane' ? 'dane' : plan.assessment.security.kind === 'dane-unusable' ? 'tls' : wanted) ? { success: true } : { success: false, failure, failureDetail: detail });
+    // TLS-RPT judges the session against what the destination publishes, whatever we demanded
+    // (MTA-STS testing and TLS-Required: No still count as failures there).
+    const published = PUBLISHED_LEVEL[plan.assessment.security.kind];
+    if (published) report(atLeast(reached, published) ? { success: true } : { success: false, failure, failureDetail: detail });
     if (!atLeast(reached, plan.demand.minimum)) {
       throw new PolicySkip(`${attempt.host} [${attempt.ip}] reached link level '${reached}', but ${plan.demand.because} requires '${plan.demand.minimum}' (${detail})`, reached);
     }

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isPickupError, type PickupEvent } from '../pickup/index.ts';
+import { registerCompose } from './compose.ts';
 import { clientIp, redirect, type WebContext } from './context.ts';
 import { html, type Html } from './html.ts';
 import { csrfField, formatSize, formatTime, notice, page } from './layout.ts';
@@ -34,10 +35,10 @@ function stateOf(state: string, openedAt: number | null, events: PickupEvent[]):
 export function registerConsole(app: FastifyInstance, c: WebContext): void {
   const idleMs = c.config.web.idleTimeoutMs;
 
-  function consolePage(request: FastifyRequest, user: string, title: string, body: Html): string {
+  function consolePage(request: FastifyRequest, user: string, title: string, body: Html, script?: string): string {
     const { nonce, csrf } = ctx(request);
     const header = html`<form method="post" action="/console/logout">${csrfField(csrf)}<span class="meta">${user}</span> <button type="submit" class="secondary" id="logout">Log out</button></form>`;
-    return page({ title, nonce, body, header, idle: { afterMs: idleMs, url: '/console/login?idle=1' } });
+    return page({ title, nonce, body, header, script, idle: { afterMs: idleMs, url: '/console/login?idle=1' } });
   }
 
   function loginPage(request: FastifyRequest, message?: { kind: 'error' | 'info' | 'ok'; text: string }): string {
@@ -97,7 +98,7 @@ export function registerConsole(app: FastifyInstance, c: WebContext): void {
     return redirect(reply, '/console/login?out=1');
   });
 
-  app.get('/console', async (request, reply) => {
+  app.get<{ Querystring: { sent?: string } }>('/console', async (request, reply) => {
     const user = await sender(request, reply);
     if (!user) return reply;
     const messages = await c.pickup.listBySender(user);
@@ -107,7 +108,11 @@ export function registerConsole(app: FastifyInstance, c: WebContext): void {
       return html`<tr><td><a href="/console/m/${m.id}">${m.recipient}</a></td><td>${formatTime(m.createdAt)}</td>
 <td><span class="state ${state.replace(' ', '-')}">${state}</span></td><td>${formatTime(m.openedAt)}</td><td>${replies.length || ''}</td><td>${formatTime(m.expiresAt)}</td></tr>`;
     }));
+    const sent = Number(request.query.sent);
+    const sentText = Number.isInteger(sent) && sent > 0 && sent <= 1000 ? `Sent ${sent} secure message${sent === 1 ? '' : 's'}. Each recipient gets a notice e-mail with their own link and message password.` : undefined;
     const body = html`<h1>Your secure messages</h1>
+${notice('ok', sentText)}
+<p><a href="/console/compose" class="button" id="compose">Write a secure message</a></p>
 ${messages.length ? html`<div class="card table-wrap"><table id="messages"><thead><tr><th>Recipient</th><th>Sent</th><th>State</th><th>Opened</th><th>Replies</th><th>Expires</th></tr></thead>
 <tbody>${rows}</tbody></table></div>` : notice('info', 'No secure messages yet. Messages you send with [secure] in the subject appear here.')}`;
     return sendPage(reply, 200, consolePage(request, user, 'Secure messages', body));
@@ -203,4 +208,6 @@ ${files.length ? html`<section class="card"><h2>Attachments</h2><ul class="files
     const name = part.filename ?? `attachment-${part.idx}`;
     return sendAttachment(reply, name, part.size, opened.openPart(part.idx));
   });
+
+  registerCompose(app, c, { sender, consolePage });
 }

@@ -43,6 +43,8 @@ export async function startGateway(dir: string, config: Record<string, unknown> 
       submissionTls: { host: '127.0.0.1', port: ports.submissionTls },
     },
     log: { level: 'info' },
+    // Several gateways run at once in some suites: each portal gets a port of its own.
+    web: { port: await freePort() },
     ...config,
   };
   // A test that places a listener itself (another address) is waited for there.

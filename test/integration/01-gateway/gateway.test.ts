@@ -78,6 +78,8 @@ describeWithPeers(['root', 'postfix', 'swaks', 'dnsmasq', 'openssl'], 'gateway c
         ipFamilies: [4],
       },
       queue: { retryScheduleMs: [1000], pollIntervalMs: 200 },
+      // The bounce path is what this suite checks; 06-pickup covers the pickup fallback.
+      pickup: { fallbackOnRequirement: false },
     });
     const added = await gateway.cli('user', 'add', 'alice@sender.test', '--password', PASSWORD);
     expect(added.code, added.stderr).toBe(0);

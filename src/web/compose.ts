@@ -1,0 +1,353 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isRoutableRecipient, makeMessageId, parseAddress } from '../mail/index.ts';
+import { buildNotice, type PartInput, type Verification } from '../pickup/index.ts';
+import { DecryptStream, EncryptStream } from '../vault/index.ts';
+import type { WebContext } from './context.ts';
+import { redirect } from './context.ts';
+import { html, type Html } from './html.ts';
+import { pickupLink, publicBaseUrl } from './index.ts';
+import { csrfField, formatSize, notice } from './layout.ts';
+import { CSRF_FAILED, HttpError, csrfMatches, ctx, sendPage } from './security.ts';
+import { uploadName } from './streams.ts';
+
+/*
+ * Web compose: a signed-in sender writes a secure message in the console. Uploads are spooled
+ * to the data dir encrypted under a key that lives only in this request, because every
+ * recipient gets a pickup of their own and the upload can be read only once; the spool is
+ * deleted before the response goes out.
+ */
+
+const DAY_MS = 86_400_000;
+const MAX_RECIPIENTS = 50;
+const MAX_SUBJECT = 500;
+const MAX_SECRET = 200;
+const SPOOL_STALE_MS = DAY_MS;
+// The notice builder takes only plain local@domain addresses.
+const PLAIN_ADDRESS = /^[^\s<>"]+@[^\s<>@]+$/;
+const MIME_TYPE = /^[A-Za-z0-9][\w.+-]*\/[A-Za-z0-9][\w.+-]*$/;
+const VERIFICATIONS: { value: Verification; label: string }[] = [
+  { value: 'link', label: 'Link only: the link and message password in the notice open it' },
+  { value: 'code', label: 'One-time code: the recipient also gets a code by e-mail' },
+  { value: 'passphrase', label: 'Passphrase: you tell the recipient a passphrase another way' },
+  { value: 'question', label: 'Question and answer: the recipient must answer your question' },
+];
+
+/** Given by console.ts: the signed-in sender (or a redirect already sent) and the page frame. */
+export interface ConsoleHelpers {
+  sender(request: FastifyRequest, reply: FastifyReply): Promise<string | undefined>;
+  consolePage(request: FastifyRequest, user: string, title: string, body: Html, script?: string): string;
+}
+
+/** What the form shows again after an error: everything typed except the secrets. */
+interface ComposeValues {
+  recipients: string;
+  subject: string;
+  text: string;
+  verification: string;
+  question: string;
+  days: string;
+  readNotice: boolean;
+}
+
+interface ComposeInput {
+  recipients: string[];
+  subject: string;
+  text: string;
+  verification: Verification;
+  secret?: string;
+  question?: string;
+  days: number;
+  readNotice: boolean;
+}
+
+interface SpooledFile {
+  file: string;
+  filename: string;
+  contentType: string;
+  size: number;
+}
+
+class ComposeError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** Splits on commas, semicolons and white space; each must be a routable plain address. */
+export function parseRecipients(field: string): string[] {
+  const seen = new Map<string, string>();
+  for (const word of field.split(/[\s,;]+/).filter(Boolean)) {
+    const parsed = parseAddress(word);
+    if (!parsed || !isRoutableRecipient(word) || !PLAIN_ADDRESS.test(word)) {
+      throw new ComposeError(400, `“${word.slice(0, 100)}” is not an e-mail address. Write each recipient as name@example.org, separated by commas.`);
+    }
+    const address = `${parsed.local}@${parsed.domain}`;
+    seen.set(address.toLowerCase(), address);
+  }
+  if (seen.size === 0) throw new ComposeError(400, 'Name at least one recipient.');
+  if (seen.size > MAX_RECIPIENTS) throw new ComposeError(400, `Send to at most ${MAX_RECIPIENTS} recipients at once.`);
+  return [...seen.values()];
+}
+
+function validate(fields: Record<string, string>, truncated: Set<string>, maxDays: number): ComposeInput {
+  const recipients = parseRecipients(fields.recipients ?? '');
+  const subject = (fields.subject ?? '').replace(/[\r\n]+/g, ' ').trim();
+  if (subject.length > MAX_SUBJECT || truncated.has('subject')) throw new ComposeError(400, `The subject may be at most ${MAX_SUBJECT} characters.`);
+  if (truncated.has('text')) throw new ComposeError(400, 'The text is too long for the form. Send the long part as an attached file.');
+  const text = (fields.text ?? '').replace(/\r\n/g, '\n');
+  const verification = VERIFICATIONS.find((v) => v.value === fields.verification)?.value;
+  if (!verification) throw new ComposeError(400, 'Choose how the recipient proves who they are.');
+  const days = Number(fields.days);
+  if (!Number.isInteger(days) || days < 1 || days > maxDays) throw new ComposeError(400, `The expiry must be a whole number of days from 1 to ${maxDays}.`);
+  const input: ComposeInput = { recipients, subject, text, verification, days, readNotice: fields.readNotice === 'on' };
+  if (verification === 'passphrase') {
+    input.secret = fields.passphrase ?? '';
+    if (!input.secret.trim()) throw new ComposeError(400, 'Enter the passphrase the recipient must type, or choose another verification.');
+  }
+  if (verification === 'question') {
+    input.question = (fields.question ?? '').trim();
+    input.secret = fields.answer ?? '';
+    if (!input.question) throw new ComposeError(400, 'Enter the question the recipient must answer.');
+    if (!input.secret.trim()) throw new ComposeError(400, 'Enter the answer to your question.');
+    if (input.question.length > MAX_SECRET) throw new ComposeError(400, `The question may be at most ${MAX_SECRET} characters.`);
+  }
+  if (input.secret !== undefined && input.secret.length > MAX_SECRET) throw new ComposeError(400, `The passphrase or answer may be at most ${MAX_SECRET} characters.`);
+  return input;
+}
+
+/** Hides the secret fields that do not belong to the chosen verification (all show without script). */
+const COMPOSE_SCRIPT = `(function () {
+  var form = document.getElementById('compose-form');
+  if (!form) return;
+  function show() {
+    var chosen = form.querySelector('input[name=verification]:checked');
+    form.querySelectorAll('[data-for]').forEach(function (el) { el.hidden = !chosen || el.getAttribute('data-for') !== chosen.value; });
+  }
+  form.addEventListener('change', show);
+  show();
+})();`;
+
+export function registerCompose(app: FastifyInstance, c: WebContext, helpers: ConsoleHelpers): void {
+  const maxBytes = c.config.limits.maxMessageBytes;
+  const maxSize = formatSize(maxBytes);
+  const maxDays = Math.max(365, c.config.pickup.expiresInDays);
+  const spoolRoot = path.join(c.config.dataDir, 'compose-spool');
+
+  function composePage(request: FastifyRequest, user: string, values: ComposeValues, error?: string): string {
+    const { csrf } = ctx(request);
+    const checked = (value: string) => (values.verification === value ? html` checked` : html``);
+    // Fields first and the files last: the server reads them in this order and streams the files.
+    const body = html`<h1>Write a secure message</h1>
+${notice('error', error)}
+<form method="post" action="/console/compose" enctype="multipart/form-data" class="card" id="compose-form">${csrfField(csrf)}
+<label for="recipients">To</label>
+<input type="text" id="recipients" name="recipients" value="${values.recipients}" autocomplete="off" autocapitalize="none" spellcheck="false" required>
+<p class="meta">One or more addresses, separated by commas. Each recipient gets a link and message password of their own.</p>
+<label for="subject">Subject</label>
+<input type="text" id="subject" name="subject" value="${values.subject}" maxlength="${MAX_SUBJECT}">
+<p class="meta">Sealed with the message: the notice e-mail does not show it.</p>
+<label for="text">Message</label>
+<textarea id="text" name="text">${values.text}</textarea>
+<fieldset><legend>How the recipient proves who they are</legend>
+${VERIFICATIONS.map((v) => html`<label class="choice"><input type="radio" name="verification" value="${v.value}"${checked(v.value)}> ${v.label}</label>`)}
+<div data-for="passphrase"><label for="passphrase">Passphrase</label><input type="password" id="passphrase" name="passphrase" autocomplete="new-password" maxlength="${MAX_SECRET}"></div>
+<div data-for="question"><label for="question">Question</label><input type="text" id="question" name="question" value="${values.question}" maxlength="${MAX_SECRET}">
+<label for="answer">Answer</label><input type="password" id="answer" name="answer" autocomplete="off" maxlength="${MAX_SECRET}"></div>
+</fieldset>
+<label for="days">Expires in (days)</label>
+<input type="number" id="days" name="days" min="1" max="${maxDays}" value="${values.days}" required>
+<label class="choice"><input type="checkbox" name="readNotice"${values.readNotice ? html` checked` : html``}> Tell me by e-mail when it is opened</label>
+<label for="files">Attach files</label>
+<input type="file" id="files" name="files" multiple>
+<p class="meta">At most ${maxSize} in all.</p>
+<button type="submit" id="send">Send securely</button>
+</form>
+<p><a href="/console">Back to your messages</a></p>`;
+    return helpers.consolePage(request, user, 'Write a secure message', body, COMPOSE_SCRIPT);
+  }
+
+  const blank = (): ComposeValues => ({
+    recipients: '', subject: '', text: '', verification: c.config.pickup.defaultVerification,
+    question: '', days: String(Math.min(c.config.pickup.expiresInDays, maxDays)), readNotice: c.config.pickup.readNotice,
+  });
+
+  app.get('/console/compose', async (request, reply) => {
+    const user = await helpers.sender(request, reply);
+    if (!user) return reply;
+    return sendPage(reply, 200, composePage(request, user, blank()));
+  });
+
+  app.post('/console/compose', async (request, reply) => {
+    if (!request.isMultipart()) throw new HttpError(400, 'Send the message with the form on the compose page.');
+    // Room for every field of the form; files stay limited by the app-wide multipart limits.
+    const parts = request.parts({ limits: { fields: 16 } })[Symbol.asyncIterator]();
+    // The CSRF field is the form's first: checked before anything else is read.
+    const first = await parts.next();
+    if (first.done || first.value.type !== 'field' || first.value.fieldname !== '_csrf' || !csrfMatches(request, first.value.value)) throw new HttpError(403, CSRF_FAILED);
+    const user = await helpers.sender(request, reply);
+    if (!user) return reply;
+
+    const fields: Record<string, string> = {};
+    const truncated = new Set<string>();
+    const next = async (): Promise<Awaited<ReturnType<typeof parts.next>>> => {
+      try {
+        return await parts.next();
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code === 'FST_REQ_FILE_TOO_LARGE') throw new ComposeError(413, `The attachments are too large: at most ${maxSize} in all.`);
+        if (code === 'FST_FILES_LIMIT' || code === 'FST_PARTS_LIMIT') throw new ComposeError(413, 'Too many files: attach at most 20.');
+        if (code === 'FST_FIELDS_LIMIT') throw new ComposeError(400, 'The form has more fields than it should. Reload the page and write the message again.');
+        throw error;
+      }
+    };
+    const values = (): ComposeValues => ({
+      recipients: fields.recipients ?? '', subject: fields.subject ?? '', text: fields.text ?? '', verification: fields.verification ?? '',
+      question: fields.question ?? '', days: fields.days ?? '', readNotice: fields.readNotice === 'on',
+    });
+
+    let spool: string | undefined;
+    // The answer goes out only once the spool is gone.
+    let respond: () => FastifyReply;
+    let filesChosen = false;
+    try {
+      let pending = await next();
+      while (!pending.done && pending.value.type === 'field') {
+        fields[pending.value.fieldname] = String(pending.value.value);
+        if (pending.value.valueTruncated) truncated.add(pending.value.fieldname);
+        pending = await next();
+      }
+      let input: ComposeInput;
+      try {
+        input = validate(fields, truncated, maxDays);
+      } catch (error) {
+        // Read the rest of the upload unstored, so the browser is sure to see the answer.
+        for (; !pending.done; pending = await next()) {
+          if (pending.value.type !== 'file') continue;
+          filesChosen ||= Boolean(pending.value.filename);
+          pending.value.file.resume();
+        }
+        throw error;
+      }
+
+      const key = randomBytes(32);
+      spool = await openSpool(spoolRoot, c.clock.now());
+      const files: SpooledFile[] = [];
+      let total = 0;
+      let tooLarge = false;
+      for (; !pending.done; pending = await next()) {
+        const part = pending.value;
+        if (part.type !== 'file') continue;
+        if (!part.filename) {
+          part.file.resume(); // an empty file input
+          continue;
+        }
+        filesChosen = true;
+        if (tooLarge) {
+          part.file.resume();
+          continue;
+        }
+        const file = path.join(spool, String(files.length));
+        let size = 0;
+        const counter = new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            size += chunk.length;
+            if (total + size > maxBytes) tooLarge = true;
+            done(null, tooLarge ? undefined : chunk);
+          },
+        });
+        await pipeline(part.file, counter, new EncryptStream(key), createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+        if (part.file.truncated) tooLarge = true;
+        total += size;
+        const contentType = MIME_TYPE.test(part.mimetype ?? '') ? part.mimetype.toLowerCase() : 'application/octet-stream';
+        files.push({ file, filename: uploadName(part.filename), contentType, size });
+      }
+      if (tooLarge) throw new ComposeError(413, `The attachments are too large: at most ${maxSize} in all.`);
+      if (!input.text.trim() && files.length === 0) throw new ComposeError(400, 'Write a message or attach a file, then send it again.');
+
+      const failed: string[] = [];
+      for (const recipient of input.recipients) {
+        if (!(await sendOne(c, user, recipient, input, files, key))) failed.push(recipient);
+      }
+      const sent = input.recipients.length - failed.length;
+      c.logger.info({ sender: user, sent, failed: failed.length, files: files.length }, 'secure message composed');
+      if (failed.length === 0) {
+        respond = () => redirect(reply, `/console?sent=${sent}`);
+      } else {
+        // The form comes back with only the recipients still to do.
+        const retry = { ...values(), recipients: failed.join(', ') };
+        const text = `${sent ? `Sent to ${sent} of ${input.recipients.length} recipients. ` : ''}The notice to ${failed.join(', ')} could not be sent just now, so that message was withdrawn. Try again in a few minutes${files.length ? ' and attach the files again' : ''}.`;
+        respond = () => sendPage(reply, 503, composePage(request, user, retry, text));
+      }
+    } catch (error) {
+      if (!(error instanceof ComposeError)) throw error;
+      const again = filesChosen ? ' Choose the attachments again.' : '';
+      respond = () => sendPage(reply, error.status, composePage(request, user, values(), `${error.message}${again}`));
+    } finally {
+      if (spool) await rm(spool, { recursive: true, force: true });
+    }
+    return respond();
+  });
+}
+
+/** One recipient's pickup from the spool, its notice e-mailed; false when the notice failed. */
+async function sendOne(c: WebContext, user: string, recipient: string, input: ComposeInput, files: SpooledFile[], key: Buffer): Promise<boolean> {
+  async function* parts(): AsyncIterable<PartInput> {
+    if (input.text.trim()) yield { kind: 'text', contentType: 'text/plain; charset=utf-8', content: input.text };
+    for (const file of files) yield { kind: 'attachment', contentType: file.contentType, filename: file.filename, content: openSpooled(file.file, key) };
+  }
+  const held = await c.pickup.create({
+    sender: user, recipient, subject: input.subject, parts: parts(), verification: input.verification,
+    passphraseOrAnswer: input.secret, question: input.question, expiresInDays: input.days, readNotice: input.readNotice,
+  });
+  const now = c.clock.now();
+  try {
+    const raw = buildNotice({
+      from: `postmaster@${c.config.hostname}`,
+      to: recipient,
+      link: pickupLink(publicBaseUrl(c.config), held.id, held.messagePassword),
+      messagePassword: held.messagePassword,
+      senderDisplay: user,
+      expiresAt: new Date(now + input.days * DAY_MS),
+      subject: c.config.pickup.noticeSubject,
+      messageId: makeMessageId(c.config.hostname),
+      date: new Date(now),
+      hostname: c.config.hostname,
+    });
+    await c.sendMail({ from: '', to: [recipient] }, raw);
+  } catch (error) {
+    // Without its notice nobody can open the message: withdraw it rather than leave it waiting.
+    c.logger.error({ err: (error as Error).message, pickupId: held.id }, 'compose notice not sent');
+    await c.pickup.retract(held.id).catch(() => undefined);
+    return false;
+  }
+  await c.pickup.recordEvent(held.id, 'notice-sent', null, `notice sent to ${recipient}`);
+  return true;
+}
+
+function openSpooled(file: string, key: Buffer): Readable {
+  const sealed = createReadStream(file);
+  const plain = new DecryptStream(key);
+  sealed.on('error', (error) => plain.destroy(error));
+  return sealed.pipe(plain);
+}
+
+/** A fresh spool folder; folders left by a crash (their key died with the request) go after a day. */
+async function openSpool(root: string, now: number): Promise<string> {
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  for (const name of await readdir(root).catch(() => [] as string[])) {
+    const old = path.join(root, name);
+    const info = await stat(old).catch(() => undefined);
+    if (info && info.mtimeMs < now - SPOOL_STALE_MS) await rm(old, { recursive: true, force: true }).catch(() => undefined);
+  }
+  const dir = path.join(root, randomBytes(12).toString('hex'));
+  await mkdir(dir, { mode: 0o700 });
+  return dir;
+}
