@@ -11,7 +11,7 @@ import { DecryptStream, EncryptStream } from '../vault/index.ts';
 import type { WebContext } from './context.ts';
 import { redirect } from './context.ts';
 import { html, type Html } from './html.ts';
-import { pickupLink, publicBaseUrl } from './index.ts';
+import { pickupLink, publicBaseUrl } from './links.ts';
 import { csrfField, formatSize, notice } from './layout.ts';
 import { CSRF_FAILED, HttpError, csrfMatches, ctx, sendPage } from './security.ts';
 import { uploadName } from './streams.ts';

@@ -1,5 +1,5 @@
+import { publicBaseUrl } from './links.ts';
 import type { AddressInfo } from 'node:net';
-import type { Config } from '../config/index.ts';
 import type { Service } from '../kernel/index.ts';
 import { buildWebApp } from './app.ts';
 import type { WebDeps } from './context.ts';
@@ -47,12 +47,4 @@ export function createWebService(deps: WebDeps): WebService {
   };
 }
 
-/** The base URL notice links start with: web.publicUrl, else https://<hostname>:<port>. */
-export function publicBaseUrl(config: Config, port = config.web.port): string {
-  return (config.web.publicUrl ?? `https://${config.hostname}:${port}`).replace(/\/+$/, '');
-}
-
-/** The link a notice carries: the message password rides in the fragment, which browsers never send. */
-export function pickupLink(baseUrl: string, id: string, messagePassword: string): string {
-  return `${baseUrl}/m/${encodeURIComponent(id)}#${encodeURIComponent(messagePassword)}`;
-}
+export { publicBaseUrl, pickupLink } from './links.ts';
