@@ -1,36 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPortalFixture, type PortalFixture } from '../../test/helpers/browser.ts';
+import { injectClient, multipart } from '../../test/helpers/web-inject.ts';
 import { buildWebApp } from './app.ts';
-
-/** Cookies as a browser keeps them, for fastify.inject. */
-class Jar {
-  private readonly cookies = new Map<string, string>();
-  take(response: LightMyRequestResponse): void {
-    for (const cookie of response.cookies) {
-      if (cookie.value === '' || (cookie.expires && cookie.expires.getTime() < Date.now())) this.cookies.delete(cookie.name);
-      else this.cookies.set(cookie.name, cookie.value);
-    }
-  }
-  get(name: string): string | undefined {
-    return this.cookies.get(name);
-  }
-  header(): string {
-    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  }
-}
-
-function multipart(fields: [string, string][], files: { name: string; filename: string; type: string; content: Buffer }[]): { body: Buffer; type: string } {
-  const boundary = `----sg${randomBytes(8).toString('hex')}`;
-  const chunks: Buffer[] = [];
-  for (const [name, value] of fields) chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
-  for (const file of files) {
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${file.name}"; filename="${file.filename}"\r\nContent-Type: ${file.type}\r\n\r\n`), file.content, Buffer.from('\r\n'));
-  }
-  chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  return { body: Buffer.concat(chunks), type: `multipart/form-data; boundary=${boundary}` };
-}
 
 describe('web tier (fastify.inject over SQLite)', () => {
   let fixture: PortalFixture | undefined;
@@ -49,16 +22,7 @@ describe('web tier (fastify.inject over SQLite)', () => {
     fixture = await createPortalFixture({ clock, gate, config: { web: { idleTimeoutMs: 60_000 } } });
     app = buildWebApp(fixture.deps).app;
     await app.ready();
-    const jar = new Jar();
-    const request = async (method: 'GET' | 'POST', url: string, form?: Record<string, string>, extra: { headers?: Record<string, string>; payload?: Buffer } = {}) => {
-      const response = await app!.inject({
-        method, url,
-        headers: { cookie: jar.header(), ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}), ...extra.headers },
-        payload: form ? new URLSearchParams(form).toString() : extra.payload,
-      });
-      jar.take(response);
-      return response;
-    };
+    const { jar, request } = injectClient(app);
     return { fixture, jar, request };
   }
 

@@ -2,44 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPortalFixture, type PortalFixture } from '../../test/helpers/browser.ts';
+import { injectClient, multipart, type Upload } from '../../test/helpers/web-inject.ts';
 import { buildWebApp } from './app.ts';
 import { parseRecipients } from './compose.ts';
-
-class Jar {
-  private readonly cookies = new Map<string, string>();
-  take(response: LightMyRequestResponse): void {
-    for (const cookie of response.cookies) {
-      if (cookie.value === '' || (cookie.expires && cookie.expires.getTime() < Date.now())) this.cookies.delete(cookie.name);
-      else this.cookies.set(cookie.name, cookie.value);
-    }
-  }
-  get(name: string): string | undefined {
-    return this.cookies.get(name);
-  }
-  header(): string {
-    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  }
-}
-
-interface Upload {
-  filename: string;
-  type: string;
-  content: Buffer;
-}
-
-function multipart(fields: [string, string][], files: Upload[]): { body: Buffer; type: string } {
-  const boundary = `----sg${randomBytes(8).toString('hex')}`;
-  const chunks: Buffer[] = [];
-  for (const [name, value] of fields) chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
-  for (const file of files) {
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="files"; filename="${file.filename}"\r\nContent-Type: ${file.type}\r\n\r\n`), file.content, Buffer.from('\r\n'));
-  }
-  chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  return { body: Buffer.concat(chunks), type: `multipart/form-data; boundary=${boundary}` };
-}
 
 /** The notice's text part, quoted-printable undone, and the link's id and message password. */
 function linkIn(raw: Buffer): { id: string; password: string } {
@@ -76,16 +44,7 @@ describe('web compose (fastify.inject over SQLite)', () => {
     fixture = await createPortalFixture(config);
     app = buildWebApp({ ...fixture.deps, sendMail: sendMail ?? fixture.deps.sendMail }).app;
     await app.ready();
-    const jar = new Jar();
-    const request = async (method: 'GET' | 'POST', url: string, form?: Record<string, string>, extra: { headers?: Record<string, string>; payload?: Buffer } = {}) => {
-      const response = await app!.inject({
-        method, url,
-        headers: { cookie: jar.header(), ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}), ...extra.headers },
-        payload: form ? new URLSearchParams(form).toString() : extra.payload,
-      });
-      jar.take(response);
-      return response;
-    };
+    const { jar, request } = injectClient(app);
     await request('GET', '/console/login');
     const csrf = jar.get('__Host-sg-csrf')!;
     if (login) {
