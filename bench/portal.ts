@@ -1,0 +1,363 @@
+/**
+ * bench/portal: the Secure Message Pickup portal over HTTPS on loopback. The web service runs
+ * in its own process (SQLite store in a temp dir, random master key, self-signed certificate)
+ * and every client in another, so the server's event loop and peak RSS are its own.
+ *
+ *   node bench/portal.ts [--seconds 10] [--rate 500] [--connections 20] [--downloads 20] [--mb 100] [--profile]
+ *
+ * The same file is also the two child processes: `portal.ts serve <dir>` (the web service)
+ * and `portal.ts download <url> <count> [hash]` (HTTPS downloads that discard the bytes).
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import https from 'node:https';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { tempDir } from '../test/helpers/ports.ts';
+import { arg, figure, flag, peakRssMb } from './lib.ts';
+
+const run = promisify(execFile);
+const SELF = import.meta.filename;
+const HOST = '127.0.0.1';
+const MB = 1024 * 1024;
+const COOKIE_ENV = 'SEALGATE_BENCH_COOKIE';
+const KEY_ENV = 'SEALGATE_BENCH_MASTER_KEY';
+// The self-signed certificate of a throwaway server on loopback: nothing to verify it against.
+const agentOptions = { rejectUnauthorized: false };
+
+// ───────────────────────────── child: the web service ─────────────────────────────
+
+/** The portal as the gateway runs it, minus SMTP: prints `{"port":N}` once listening. */
+async function serve(dir: string): Promise<void> {
+  const { parseConfig } = await import('../src/config/index.ts');
+  const { Users } = await import('../src/accounts/index.ts');
+  const { PickupStore } = await import('../src/pickup/index.ts');
+  const { openSqliteStore } = await import('../src/store/sqlite/index.ts');
+  const { ensureSelfSignedCertificate } = await import('../src/vault/index.ts');
+  const { createWebService } = await import('../src/web/index.ts');
+  const { systemClock } = await import('../src/kernel/index.ts');
+  const masterKey = Buffer.from(process.env[KEY_ENV] ?? '', 'hex');
+  if (masterKey.length !== 32) throw new Error(`${KEY_ENV} must hold the 32-byte master key in hex`);
+  const store = await openSqliteStore(path.join(dir, 'sealgate.db'));
+  const pickup = new PickupStore({ store, masterKey, dataDir: dir });
+  const config = parseConfig({ hostname: 'portal.bench.test', dataDir: dir, web: { host: HOST, port: 0 } });
+  // Made by the parent already: the server does not load the X.509 library (as after a restart).
+  const pair = await ensureSelfSignedCertificate(dir, HOST);
+  const logger = {
+    info() {}, debug() {},
+    warn: (obj: object, msg?: string) => console.error('server warn:', msg, JSON.stringify(obj)),
+    error: (obj: object, msg?: string) => console.error('server error:', msg, JSON.stringify(obj)),
+    child() { return logger; },
+  };
+  const web = createWebService({
+    config, store, pickup, users: new Users(store, systemClock), logger, clock: systemClock,
+    tls: { key: pair.keyPem, cert: pair.certPem },
+    sendMail: async () => { throw new Error('the benchmark portal sends no mail'); },
+  });
+  await web.start();
+  console.log(JSON.stringify({ port: web.listening().port }));
+  process.once('SIGTERM', () => {
+    // A clean exit, so --cpu-prof writes its profile.
+    web.stop().then(() => store.close()).finally(() => process.exit(0));
+  });
+}
+
+// ───────────────────────────── child: download client ─────────────────────────────
+
+/** `count` parallel GETs of `url`, bytes discarded (hashed when asked); prints a JSON summary. */
+async function downloadClient(url: string, count: number, hash: boolean): Promise<void> {
+  const cookie = process.env[COOKIE_ENV] ?? '';
+  const agent = new https.Agent({ ...agentOptions, maxSockets: count });
+  const start = performance.now();
+  const results = await Promise.all(Array.from({ length: count }, () => new Promise<{ status: number; bytes: number; sha256?: string }>((resolve, reject) => {
+    https.get(url, { agent, headers: { cookie } }, (response) => {
+      const digest = hash ? createHash('sha256') : undefined;
+      let bytes = 0;
+      response.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        digest?.update(chunk);
+      });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, bytes, sha256: digest?.digest('hex') }));
+      response.on('error', reject);
+    }).on('error', reject);
+  })));
+  const seconds = (performance.now() - start) / 1000;
+  agent.destroy();
+  console.log(JSON.stringify({ seconds, results }));
+}
+
+// ───────────────────────────── the orchestrator ─────────────────────────────
+
+interface Server {
+  child: ChildProcess;
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function startServer(dir: string, masterKey: Buffer, profileDir?: string): Promise<Server> {
+  const execArgv = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const child = spawn(process.execPath, [...execArgv, SELF, 'serve', dir], { env: { ...process.env, [KEY_ENV]: masterKey.toString('hex') }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
+    child.once('exit', (code) => reject(new Error(`the portal server exited with code ${code} before listening; see its stderr above`)));
+  });
+  return {
+    child, port,
+    async stop() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+interface HttpResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+function request(port: number, method: 'GET' | 'POST', pathname: string, cookie: string, form?: Record<string, string>): Promise<HttpResult> {
+  const payload = form ? new URLSearchParams(form).toString() : undefined;
+  return new Promise((resolve, reject) => {
+    const req = https.request({
+      host: HOST, port, method, path: pathname, ...agentOptions,
+      headers: { cookie, ...(payload ? { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(payload) } : {}) },
+    }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => { body += chunk; });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** Cookies as a browser keeps them: name → value from each Set-Cookie. */
+function takeCookies(jar: Map<string, string>, result: HttpResult): void {
+  for (const line of (result.headers['set-cookie'] as string[] | undefined) ?? []) {
+    const [pair] = line.split(';');
+    const eq = pair.indexOf('=');
+    jar.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+  }
+}
+const cookieHeader = (jar: Map<string, string>) => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+
+/** Verification 'link' done once as a browser does it: the form (CSRF cookie), then the POST. */
+async function openSession(port: number, id: string, messagePassword: string): Promise<string> {
+  const jar = new Map<string, string>();
+  const form = await request(port, 'GET', `/m/${id}`, '');
+  if (form.status !== 200) throw new Error(`GET /m/${id} answered ${form.status}, expected the open form`);
+  takeCookies(jar, form);
+  const csrf = jar.get('__Host-sg-csrf');
+  if (!csrf) throw new Error('the open form set no __Host-sg-csrf cookie');
+  const opened = await request(port, 'POST', `/m/${id}`, cookieHeader(jar), { _csrf: csrf, password: messagePassword });
+  if (opened.status !== 303) throw new Error(`POST /m/${id} answered ${opened.status}, expected 303 to the reading page`);
+  takeCookies(jar, opened);
+  if (!jar.get('__Host-sg-read')) throw new Error('opening the message set no __Host-sg-read cookie');
+  return cookieHeader(jar);
+}
+
+interface CannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number; average: number; max: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  duration: number;
+}
+
+/** autocannon's CLI in its own process; with `rate`, latencies are corrected for coordinated omission. */
+async function cannon(url: string, cookie: string, options: { seconds: number; connections: number; rate?: number }): Promise<CannonResult> {
+  const bin = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
+  const args = [bin, '--json', '-c', String(options.connections), '-d', String(options.seconds), '-H', `cookie=${cookie}`];
+  if (options.rate) args.push('-R', String(options.rate));
+  const { stdout } = await run(process.execPath, [...args, url], { maxBuffer: 64 * MB, timeout: (options.seconds + 60) * 1000 });
+  const result = JSON.parse(stdout) as CannonResult;
+  if (result.non2xx || result.errors || result.timeouts) {
+    throw new Error(`autocannon saw ${result.non2xx} non-2xx answers, ${result.errors} errors and ${result.timeouts} timeouts against ${url}: the session or the server failed`);
+  }
+  return result;
+}
+
+interface DownloadResult {
+  seconds: number;
+  results: { status: number; bytes: number; sha256?: string }[];
+}
+
+async function downloads(url: string, cookie: string, count: number, hash = false): Promise<DownloadResult> {
+  const { stdout } = await run(process.execPath, [SELF, 'download', url, String(count), ...(hash ? ['hash'] : [])], { env: { ...process.env, [COOKIE_ENV]: cookie }, maxBuffer: MB, timeout: 10 * 60_000 });
+  const result = JSON.parse(stdout) as DownloadResult;
+  const bad = result.results.find((r) => r.status !== 200);
+  if (bad) throw new Error(`a download answered ${bad.status}: the session or the server failed`);
+  return result;
+}
+
+const TEXT_BODY = `Hello Bob,\n\n${'Please find the quarterly figures attached. The totals in section 3 changed since the draft; the rest is as discussed on Monday.\n'.repeat(20)}\nRegards,\nAlice\n`;
+const HTML_BODY = `<html><body><div style="font-family:sans-serif"><p>Hello Bob,</p>${'<p>Please find the <b>quarterly figures</b> attached. The totals in <a href="https://example.test/s3">section 3</a> changed since the draft.</p>'.repeat(12)}<table><tr><th>Quarter</th><th>Total</th></tr>${'<tr><td>Q3</td><td>1,234</td></tr>'.repeat(10)}</table><img src="https://tracker.example.test/open.gif" width="1" height="1"><p>Regards,<br>Alice</p></div></body></html>`;
+
+/** `megabytes` of random bytes as a stream, hashed as it is produced. */
+function randomAttachment(megabytes: number): { stream: Readable; sha256: () => string } {
+  const digest = createHash('sha256');
+  const stream = Readable.from((function* chunks() {
+    for (let i = 0; i < megabytes; i++) {
+      const chunk = randomBytes(MB);
+      digest.update(chunk);
+      yield chunk;
+    }
+  })());
+  return { stream, sha256: () => digest.digest('hex') };
+}
+
+function memoryLine(pid: number): string {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const mb = (key: string) => (Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1]) / 1024).toFixed(0);
+  return `VmRSS ${mb('VmRSS')} MB, VmHWM ${mb('VmHWM')} MB`;
+}
+
+/** CPU seconds a process has used (user + system), from /proc/<pid>/stat at 100 ticks/s; with `children`, also its reaped children's. */
+function cpuSeconds(pid: number | 'self', children = false): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ').map(Number);
+  return (fields[11] + fields[12] + (children ? fields[13] + fields[14] : 0)) / 100;
+}
+
+/** Busy CPU seconds of the machine, from /proc/stat. */
+function machineBusy(): number {
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  return (ticks.reduce((a, b) => a + b, 0) - ticks[3] - ticks[4]) / 100;
+}
+
+/** Waits (up to 30 s) until other work leaves the machine below 10% of a core busy for a second. */
+async function quietMachine(label: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const before = machineBusy();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    if (machineBusy() - before < 0.1) return;
+    if (Date.now() > deadline) {
+      console.log(`portal: ${label}: the machine stayed busy for 30 s; measuring anyway`);
+      return;
+    }
+  }
+}
+
+/**
+ * Runs `phase` and says where the CPU went meanwhile: the server, the clients (this process and
+ * its finished children) and anything else on the machine, which makes the figures unreliable.
+ */
+async function measured<T>(pid: number, label: string, phase: () => Promise<T>): Promise<T> {
+  await quietMachine(label);
+  const server0 = cpuSeconds(pid);
+  const ours0 = cpuSeconds('self', true);
+  const machine0 = machineBusy();
+  const start = performance.now();
+  const result = await phase();
+  const wall = (performance.now() - start) / 1000;
+  const server = cpuSeconds(pid) - server0;
+  const clients = cpuSeconds('self', true) - ours0;
+  const other = Math.max(0, machineBusy() - machine0 - server - clients);
+  const pct = (seconds: number) => `${(100 * seconds / wall).toFixed(0)}%`;
+  console.log(`portal: ${label}: CPU (% of one core) server ${pct(server)}, clients ${pct(clients)}, other processes ${pct(other)}${other / wall > 0.15 ? ' (the machine was not quiet: rerun)' : ''}`);
+  return result;
+}
+
+async function main(): Promise<void> {
+  const seconds = arg('seconds', 10);
+  const rate = arg('rate', 500);
+  const connections = arg('connections', 20);
+  const parallel = arg('downloads', 20);
+  const megabytes = arg('mb', 100);
+  const temp = tempDir('bench-portal');
+  const dir = temp.dir;
+  const masterKey = randomBytes(32);
+  let server: Server | undefined;
+  try {
+    // Setup in this process, so the server's peak RSS is serving alone.
+    const { openSqliteStore } = await import('../src/store/sqlite/index.ts');
+    const { PickupStore } = await import('../src/pickup/index.ts');
+    const { ensureSelfSignedCertificate } = await import('../src/vault/index.ts');
+    await ensureSelfSignedCertificate(dir, HOST);
+    const store = await openSqliteStore(path.join(dir, 'sealgate.db'));
+    const attachment = randomAttachment(megabytes);
+    const created = performance.now();
+    const { id, messagePassword } = await new PickupStore({ store, masterKey, dataDir: dir }).create({
+      sender: 'alice@example.test', recipient: 'bob@dest.test', subject: 'Q3 figures', verification: 'link',
+      parts: [
+        { kind: 'text', contentType: 'text/plain', content: TEXT_BODY },
+        { kind: 'html', contentType: 'text/html', content: HTML_BODY },
+        { kind: 'attachment', contentType: 'application/octet-stream', filename: 'figures.bin', content: attachment.stream },
+      ],
+    });
+    const expectedSha = attachment.sha256();
+    await store.close();
+    console.log(`portal: message with a ${megabytes} MB attachment sealed in ${((performance.now() - created) / 1000).toFixed(1)} s`);
+
+    const profileDir = flag('profile') ? mkdtempSync(path.join(tmpdir(), 'sg-portal-profile-')) : undefined;
+    server = await startServer(dir, masterKey, profileDir);
+    const base = `https://${HOST}:${server.port}`;
+    const cookie = await openSession(server.port, id, messagePassword);
+    const readUrl = `${base}/m/${id}/read`;
+    const page = await request(server.port, 'GET', `/m/${id}/read`, cookie);
+    if (page.status !== 200 || !page.body.includes('Q3 figures')) throw new Error(`the reading page answered ${page.status} without the subject: the session did not open the message`);
+    console.log(`portal: idle server: ${memoryLine(server.child.pid!)}`);
+    console.log(`portal: server pid ${server.child.pid} on ${base}; reading page ${page.body.length} bytes`);
+
+    // 1. The reading page of an open session.
+    await cannon(readUrl, cookie, { seconds: 3, connections }); // warm-up: JIT, statement cache
+    const fixed = await measured(server.child.pid!, `page at ${rate} req/s`, () => cannon(readUrl, cookie, { seconds, connections, rate }));
+    console.log(`portal: at ${rate} req/s: ${fixed.requests.average.toFixed(0)} req/s served, p50 ${fixed.latency.p50} ms, p99 ${fixed.latency.p99} ms, max ${fixed.latency.max} ms`);
+    const max = await measured(server.child.pid!, 'page unthrottled', () => cannon(readUrl, cookie, { seconds, connections }));
+    console.log(`portal: unthrottled over ${connections} connections: ${max.requests.average.toFixed(0)} req/s, p50 ${max.latency.p50} ms, p99 ${max.latency.p99} ms`);
+    console.log(`portal: server memory after the page runs: ${memoryLine(server.child.pid!)}`);
+
+    // 2. One download: bytes checked once, then timed 5 times without hashing in the client (median).
+    const partUrl = `${base}/m/${id}/part/2`;
+    const checked = await downloads(partUrl, cookie, 1, true);
+    const [first] = checked.results;
+    if (first.bytes !== megabytes * MB || first.sha256 !== expectedSha) throw new Error(`the download was ${first.bytes} bytes with SHA-256 ${first.sha256}, expected ${megabytes * MB} bytes with ${expectedSha}`);
+    console.log(`portal: download byte-identical (SHA-256 ${expectedSha.slice(0, 16)}…)`);
+    const singles: number[] = [];
+    for (let i = 0; i < 5; i++) singles.push(megabytes / (await measured(server.child.pid!, 'one download', () => downloads(partUrl, cookie, 1))).seconds);
+    singles.sort((a, b) => a - b);
+    console.log(`portal: server memory after single downloads: ${memoryLine(server.child.pid!)}`);
+    console.log(`portal: single download MB/s over 5 runs: ${singles.map((s) => s.toFixed(0)).join(', ')}`);
+
+    // 3. Parallel downloads on a restarted server (the session is in the database), so its
+    // peak RSS is theirs and not the heap the page runs grew.
+    const afterLoadPeak = peakRssMb(server.child.pid!);
+    await server.stop();
+    server = await startServer(dir, masterKey, profileDir);
+    const crowdUrl = `https://${HOST}:${server.port}/m/${id}/part/2`;
+    console.log(`portal: restarted server: ${memoryLine(server.child.pid!)}`);
+    const crowd = await measured(server.child.pid!, `${parallel} downloads`, () => downloads(crowdUrl, cookie, parallel));
+    const crowdPeak = peakRssMb(server.child.pid!);
+    const total = crowd.results.reduce((sum, r) => sum + r.bytes, 0);
+    if (total !== parallel * megabytes * MB) throw new Error(`the ${parallel} downloads brought ${total} bytes, expected ${parallel * megabytes * MB}`);
+    console.log(`portal: ${parallel} downloads of ${megabytes} MB in ${crowd.seconds.toFixed(1)} s; server VmHWM ${crowdPeak.toFixed(0)} MB (the first server, after the page runs and single downloads: ${afterLoadPeak.toFixed(0)} MB)`);
+
+    figure('portal.open_rps', fixed.requests.average, 0);
+    figure('portal.open_p99_ms_at_500rps', fixed.latency.p99, 1);
+    figure('portal.open_max_rps', max.requests.average, 0);
+    figure('portal.download_mb_per_s', singles[2], 0);
+    figure('portal.download20_mb_per_s', (total / MB) / crowd.seconds, 0);
+    figure('portal.peak_rss_mb', crowdPeak, 0);
+    if (profileDir) console.log(`portal: server CPU profiles (one per server process) in ${profileDir}`);
+  } finally {
+    await server?.stop();
+    temp.cleanup();
+  }
+}
+
+const [role, ...rest] = process.argv.slice(2);
+if (role === 'serve') await serve(rest[0]);
+else if (role === 'download') await downloadClient(rest[0], Number(rest[1]), rest[2] === 'hash');
+else await main();
