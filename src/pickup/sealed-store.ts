@@ -262,15 +262,24 @@ export class PickupStore {
 
   /** The message again within a recipient session, by the read key of an earlier `open`: no gate, no event. */
   async reopen(id: string, readKey: Buffer): Promise<OpenedMessage> {
-    const facts = await this.describe(id);
-    if (!facts) throw new PickupError('not-found', 'No such message. Check that the link was copied whole from the notice e-mail.');
-    if (WITHDRAWN.has(facts.state)) throw new PickupError('withdrawn', 'This message has been withdrawn by the sender or has expired. Ask the sender to send it again.');
-    const row = await this.store.db.selectFrom('pickup_messages').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    const row = await this.currentRow(id);
+    if (!row) throw new PickupError('not-found', 'No such message. Check that the link was copied whole from the notice e-mail.');
+    if (WITHDRAWN.has(row.state)) throw new PickupError('withdrawn', 'This message has been withdrawn by the sender or has expired. Ask the sender to send it again.');
     return this.view(row, readKey, false);
   }
 
   /** State, verification and question of a message, for the page that asks for credentials. */
   async describe(id: string): Promise<MessageFacts | undefined> {
+    const row = await this.currentRow(id);
+    if (!row) return undefined;
+    return {
+      id, sender: row.sender, recipient: row.recipient, state: row.state, verification: row.verification as Verification, question: row.question,
+      createdAt: row.created_at, expiresAt: row.expires_at, openedAt: row.opened_at,
+    };
+  }
+
+  /** The message row with its state brought up to date: expired on time, withdrawn without a share. */
+  private async currentRow(id: string): Promise<MessageRow | undefined> {
     const row = ID.test(id) ? await this.store.db.selectFrom('pickup_messages').selectAll().where('id', '=', id).executeTakeFirst() : undefined;
     if (!row) return undefined;
     if ((row.state === 'active' || row.state === 'locked') && row.expires_at <= this.clock.now()) {
@@ -278,11 +287,8 @@ export class PickupStore {
       row.state = 'expired';
     }
     // A row restored from a backup taken before retraction finds its share gone: withdrawn.
-    if (!WITHDRAWN.has(row.state) && !(await this.shares.get(id))) row.state = 'retracted';
-    return {
-      id, sender: row.sender, recipient: row.recipient, state: row.state, verification: row.verification as Verification, question: row.question,
-      createdAt: row.created_at, expiresAt: row.expires_at, openedAt: row.opened_at,
-    };
+    if (!WITHDRAWN.has(row.state) && !(await this.shares.has(id))) row.state = 'retracted';
+    return row;
   }
 
   private async view(row: MessageRow, dek: Buffer, firstOpen: boolean): Promise<OpenedMessage> {
@@ -320,7 +326,6 @@ export class PickupStore {
     return this.destroy(id, 'deleted', ip);
   }
 
-  /** Expires every message whose time has come; returns how many. */
   /** Deletes shares left behind by a crash between a state change and the share's deletion. */
   async sweepShares(): Promise<number> {
     return this.shares.sweep(async (id) => {
@@ -330,6 +335,7 @@ export class PickupStore {
     });
   }
 
+  /** Expires every message whose time has come; returns how many. */
   async expire(now = this.clock.now()): Promise<number> {
     const due = await this.store.db.selectFrom('pickup_messages').select('id').where('state', 'in', ['active', 'locked']).where('expires_at', '<=', now).execute();
     let count = 0;
@@ -460,7 +466,7 @@ export class PickupStore {
   }
 
   private readExternal(id: string, idx: number): Readable {
-    if (!this.store.capabilities.bodiesInDatabase) return createReadStream(path.join(this.dir, id, String(idx)), { highWaterMark: 64 * 1024 });
+    if (!this.store.capabilities.bodiesInDatabase) return createReadStream(path.join(this.dir, id, String(idx)), { highWaterMark: 1024 * 1024 });
     const db = this.store.db;
     return Readable.from((async function* pieces() {
       for (let seq = 0; ; seq++) {

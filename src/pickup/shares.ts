@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { access, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 const ID = /^[A-Za-z0-9_-]{22}$/;
@@ -49,6 +49,15 @@ export class ShareFiles {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
+    }
+  }
+
+  async has(id: string): Promise<boolean> {
+    try {
+      await access(this.fileOf(id));
+      return true;
+    } catch {
+      return false;
     }
   }
 

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 
 /*
@@ -55,17 +55,21 @@ export function unwrapKey(masterKey: Buffer, wrapped: Buffer): Buffer {
   }
 }
 
-function sealChunk(dataKey: Buffer, header: Buffer, index: number, plain: Buffer, final: boolean): Buffer {
+function sealChunk(dataKey: KeyObject, header: Buffer, index: number, plain: Buffer, final: boolean): Buffer[] {
   const cipher = createCipheriv('aes-256-gcm', dataKey, nonceFor(index));
   cipher.setAAD(aadFor(header, index, final));
-  const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
+  // GCM's final() yields nothing: no concat, so no copy of the chunk.
+  const ct = cipher.update(plain);
+  cipher.final();
   const length = Buffer.alloc(4);
   length.writeUInt32BE(ct.length);
-  return Buffer.concat([length, ct, cipher.getAuthTag()]);
+  return [length, ct, cipher.getAuthTag()];
 }
 
 export class EncryptStream extends Transform {
-  private readonly dataKey = randomBytes(32);
+  private readonly rawKey = randomBytes(32);
+  // A KeyObject made once: Node re-validates a Buffer key on every cipher it creates.
+  private readonly dataKey = createSecretKey(this.rawKey);
   private readonly header: Buffer;
   private pending: Buffer[] = [];
   private pendingLength = 0;
@@ -77,7 +81,7 @@ export class EncryptStream extends Transform {
     this.chunkSize = chunkSize;
     const size = Buffer.alloc(4);
     size.writeUInt32BE(chunkSize);
-    this.header = Buffer.concat([MAGIC, wrapKey(masterKey, this.dataKey), size]);
+    this.header = Buffer.concat([MAGIC, wrapKey(masterKey, this.rawKey), size]);
     this.push(this.header);
   }
 
@@ -86,8 +90,8 @@ export class EncryptStream extends Transform {
     this.pendingLength += chunk.length;
     // Keep one full chunk back so the last one can be sealed with the final flag.
     while (this.pendingLength > this.chunkSize) {
-      const all = Buffer.concat(this.pending);
-      this.push(sealChunk(this.dataKey, this.header, this.index++, all.subarray(0, this.chunkSize), false));
+      const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+      for (const piece of sealChunk(this.dataKey, this.header, this.index++, all.subarray(0, this.chunkSize), false)) this.push(piece);
       const rest = all.subarray(this.chunkSize);
       this.pending = [rest];
       this.pendingLength = rest.length;
@@ -96,16 +100,19 @@ export class EncryptStream extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    this.push(sealChunk(this.dataKey, this.header, this.index++, Buffer.concat(this.pending), true));
+    for (const piece of sealChunk(this.dataKey, this.header, this.index++, Buffer.concat(this.pending), true)) this.push(piece);
     this.pending = [];
     done();
   }
 }
 
 export class DecryptStream extends Transform {
-  private buffer: Buffer = Buffer.alloc(0);
+  /** Received bytes not yet used, in arrival order; joined only when a chunk spans pieces. */
+  private pending: Buffer[] = [];
+  private pendingLength = 0;
   private header: Buffer | null = null;
-  private dataKey: Buffer | null = null;
+  private dataKey: KeyObject | null = null;
+  private chunkSize = 0;
   private index = 0;
   private finished = false;
   private readonly masterKey: Buffer;
@@ -116,7 +123,8 @@ export class DecryptStream extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
+    this.pending.push(chunk);
+    this.pendingLength += chunk.length;
     try {
       this.drain();
       done();
@@ -125,24 +133,41 @@ export class DecryptStream extends Transform {
     }
   }
 
+  /** The first `length` pending bytes, without copying when they sit in one piece. */
+  private takeBytes(length: number): Buffer {
+    let head = this.pending[0];
+    if (head.length < length) {
+      head = Buffer.concat(this.pending, this.pendingLength);
+      this.pending = [head];
+    }
+    const taken = head.subarray(0, length);
+    if (head.length === length) this.pending.shift();
+    else this.pending[0] = head.subarray(length);
+    this.pendingLength -= length;
+    return taken;
+  }
+
   private drain(): void {
     if (!this.header) {
-      if (this.buffer.length < HEADER_LEN) return;
-      this.header = this.buffer.subarray(0, HEADER_LEN);
+      if (this.pendingLength < HEADER_LEN) return;
+      this.header = Buffer.from(this.takeBytes(HEADER_LEN));
       if (!this.header.subarray(0, 4).equals(MAGIC)) throw new VaultIntegrityError('not a Sealgate vault object (bad magic)');
-      this.dataKey = unwrapKey(this.masterKey, this.header.subarray(4, 4 + WRAPPED_LEN));
-      this.buffer = this.buffer.subarray(HEADER_LEN);
+      this.dataKey = createSecretKey(unwrapKey(this.masterKey, this.header.subarray(4, 4 + WRAPPED_LEN)));
+      this.chunkSize = this.header.readUInt32BE(4 + WRAPPED_LEN);
     }
-    while (this.buffer.length >= 4) {
-      const length = this.buffer.readUInt32BE(0);
+    while (this.pendingLength >= 4) {
+      if (this.pending[0].length < 4) this.pending = [Buffer.concat(this.pending, this.pendingLength)];
+      const length = this.pending[0].readUInt32BE(0);
       if (length > MAX_CHUNK) throw new VaultIntegrityError('damaged vault object (chunk length out of range)');
-      if (this.buffer.length < 4 + length + 16) return;
+      if (this.pendingLength < 4 + length + 16) return;
       if (this.finished) throw new VaultIntegrityError('damaged vault object (data after the final chunk)');
-      const ct = this.buffer.subarray(4, 4 + length);
-      const tag = this.buffer.subarray(4 + length, 4 + length + 16);
-      this.buffer = this.buffer.subarray(4 + length + 16);
-      // The final flag is not stored: a chunk is final exactly when nothing follows it.
-      const plain = this.open(ct, tag, false) ?? this.open(ct, tag, true);
+      const sealed = this.takeBytes(4 + length + 16);
+      const ct = sealed.subarray(4, 4 + length);
+      const tag = sealed.subarray(4 + length);
+      // The final flag is not stored: a chunk is final exactly when nothing follows it. Only
+      // the last chunk may be shorter than the chunk size, so a short one is tried as final first.
+      const shortChunk = length < this.chunkSize;
+      const plain = shortChunk ? (this.open(ct, tag, true) ?? this.open(ct, tag, false)) : (this.open(ct, tag, false) ?? this.open(ct, tag, true));
       if (!plain) throw new VaultIntegrityError(`damaged vault object (chunk ${this.index} fails authentication)`);
       this.index++;
       this.push(plain.data);
@@ -155,14 +180,16 @@ export class DecryptStream extends Transform {
     decipher.setAAD(aadFor(this.header!, this.index, final));
     decipher.setAuthTag(tag);
     try {
-      return { data: Buffer.concat([decipher.update(ct), decipher.final()]), final };
+      const data = decipher.update(ct);
+      decipher.final();
+      return { data, final };
     } catch {
       return null;
     }
   }
 
   override _flush(done: TransformCallback): void {
-    if (!this.finished || this.buffer.length) {
+    if (!this.finished || this.pendingLength) {
       done(new VaultIntegrityError('truncated vault object (torn write): no final chunk'));
       return;
     }
