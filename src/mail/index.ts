@@ -8,3 +8,5 @@ export { parseAddress, isRoutableRecipient } from './address.ts';
 export type { ParsedAddress } from './address.ts';
 export { formatReceivedHeader } from './received.ts';
 export type { ReceivedInput } from './received.ts';
+export { sanitizeEmailHtml, countBlockedImages } from './sanitize-html.ts';
+export type { SanitizedHtml } from './sanitize-html.ts';

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { keyObject } from '../vault/index.ts';
 import { hashRaw, type Algorithm } from '@node-rs/argon2';
 
 /*
@@ -81,7 +82,7 @@ function keyEncryptionKey(inputs: WrapInputs, salt: Buffer): Buffer {
   passwordLength.writeUInt16BE(password.length);
   const ikm = Buffer.concat([inputs.serverShare, passwordLength, password, inputs.secretShare ?? Buffer.alloc(0)]);
   const info = Buffer.from(`sealgate pickup kek v1${inputs.messageId}`, 'utf8');
-  return Buffer.from(hkdfSync('sha256', ikm, salt, info, 32));
+  return Buffer.from(hkdfSync('sha256', keyObject(ikm), salt, info, 32));
 }
 
 /** Wraps the DEK: version | salt 16 | iv 12 | tag 16 | ciphertext 32, AAD the message id. */
@@ -89,7 +90,7 @@ export function wrapDataKey(dek: Buffer, inputs: WrapInputs): Buffer {
   if (dek.length !== 32) throw new Error('data key must be 32 bytes');
   const salt = randomBytes(SALT_LEN);
   const iv = randomBytes(IV_LEN);
-  const cipher = createCipheriv('aes-256-gcm', keyEncryptionKey(inputs, salt), iv);
+  const cipher = createCipheriv('aes-256-gcm', keyObject(keyEncryptionKey(inputs, salt)), iv);
   cipher.setAAD(Buffer.from(inputs.messageId, 'utf8'));
   const ct = Buffer.concat([cipher.update(dek), cipher.final()]);
   return Buffer.concat([Buffer.from([WRAP_VERSION]), salt, iv, cipher.getAuthTag(), ct]);
@@ -104,7 +105,7 @@ export function unwrapDataKey(wrapped: Buffer, inputs: WrapInputs): Buffer {
   const iv = wrapped.subarray(1 + SALT_LEN, 1 + SALT_LEN + IV_LEN);
   const tag = wrapped.subarray(1 + SALT_LEN + IV_LEN, 1 + SALT_LEN + IV_LEN + TAG_LEN);
   const ct = wrapped.subarray(1 + SALT_LEN + IV_LEN + TAG_LEN);
-  const decipher = createDecipheriv('aes-256-gcm', keyEncryptionKey(inputs, salt), iv);
+  const decipher = createDecipheriv('aes-256-gcm', keyObject(keyEncryptionKey(inputs, salt)), iv);
   decipher.setAAD(Buffer.from(inputs.messageId, 'utf8'));
   decipher.setAuthTag(tag);
   try {
@@ -135,14 +136,14 @@ export async function deriveSecretShare(secret: string, salt: Buffer, kind: 'pas
 /** Small values (subject, file names) sealed under the DEK, bound to their place by the AAD. */
 export function sealValue(key: Buffer, plain: Buffer, aad: string): Buffer {
   const iv = randomBytes(IV_LEN);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const cipher = createCipheriv('aes-256-gcm', keyObject(key), iv);
   cipher.setAAD(Buffer.from(aad, 'utf8'));
   const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
   return Buffer.concat([iv, cipher.getAuthTag(), ct]);
 }
 
 export function openValue(key: Buffer, sealed: Buffer, aad: string): Buffer {
-  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, IV_LEN));
+  const decipher = createDecipheriv('aes-256-gcm', keyObject(key), sealed.subarray(0, IV_LEN));
   decipher.setAAD(Buffer.from(aad, 'utf8'));
   decipher.setAuthTag(sealed.subarray(IV_LEN, IV_LEN + TAG_LEN));
   try {
@@ -154,5 +155,5 @@ export function openValue(key: Buffer, sealed: Buffer, aad: string): Buffer {
 
 /** A key for one purpose, derived from a longer-lived key (part keys from the DEK, the code key from the master key). */
 export function subkey(key: Buffer, info: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), Buffer.from(info, 'utf8'), 32));
+  return Buffer.from(hkdfSync('sha256', keyObject(key), Buffer.alloc(0), Buffer.from(info, 'utf8'), 32));
 }

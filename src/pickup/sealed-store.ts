@@ -4,6 +4,7 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { systemClock, type Clock } from '../kernel/index.ts';
+import { sanitizeEmailHtml } from '../mail/index.ts';
 import type { Insertable, Selectable } from 'kysely';
 import type { Database, Store } from '../store/index.ts';
 import { createVault, DecryptStream, EncryptStream, type Vault } from '../vault/index.ts';
@@ -137,6 +138,22 @@ export function openStream(key: Buffer, sealed: Readable): Readable {
 
 const partKey = (dek: Buffer, id: string, idx: number) => subkey(dek, `sealgate pickup part v1 ${id}/${idx}`);
 
+/** Largest HTML body accepted; it is sanitised whole, in memory. */
+const HTML_LIMIT = 5 * 1024 * 1024;
+
+async function collectText(content: PartInput['content'], limit: number): Promise<Buffer> {
+  if (typeof content === 'string') return Buffer.from(content, 'utf8');
+  if (Buffer.isBuffer(content)) return content;
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of content as AsyncIterable<Buffer>) {
+    length += chunk.length;
+    if (length > limit) throw new Error(`the HTML body is larger than ${limit / 1024 / 1024} MB; send it as an attachment`);
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks);
+}
+
 function toReadable(content: PartInput['content']): Readable {
   if (typeof content === 'string') return Readable.from([Buffer.from(content, 'utf8')]);
   if (Buffer.isBuffer(content)) return Readable.from([content]);
@@ -191,7 +208,9 @@ export class PickupStore {
     try {
       let idx = 0;
       for await (const part of input.parts) {
-        const stored = await this.storePart(id, idx, partKey(dek, id, idx), toReadable(part.content));
+        // HTML is sanitised once, here: what is sealed is already inert (mail/sanitize-html.ts).
+        const content = part.kind === 'html' ? sanitizeEmailHtml((await collectText(part.content, HTML_LIMIT)).toString('utf8')).html : part.content;
+        const stored = await this.storePart(id, idx, partKey(dek, id, idx), toReadable(content));
         parts.push({
           message_id: id, idx, kind: part.kind, content_type: part.contentType, ...stored,
           filename_sealed: part.filename === undefined ? null : sealValue(dek, Buffer.from(part.filename, 'utf8'), `${id}/${idx}/filename`),
@@ -466,7 +485,7 @@ export class PickupStore {
   }
 
   private readExternal(id: string, idx: number): Readable {
-    if (!this.store.capabilities.bodiesInDatabase) return createReadStream(path.join(this.dir, id, String(idx)), { highWaterMark: 1024 * 1024 });
+    if (!this.store.capabilities.bodiesInDatabase) return createReadStream(path.join(this.dir, id, String(idx)), { highWaterMark: 256 * 1024 });
     const db = this.store.db;
     return Readable.from((async function* pieces() {
       for (let seq = 0; ; seq++) {

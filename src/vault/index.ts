@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
-import { DecryptStream, EncryptStream, openBuffer, sealBuffer } from './chunked.ts';
+import { DecryptStream, EncryptStream, keyObject, openBuffer, sealBuffer } from './chunked.ts';
 
-export { VaultIntegrityError, EncryptStream, DecryptStream } from './chunked.ts';
+export { VaultIntegrityError, EncryptStream, DecryptStream, keyObject } from './chunked.ts';
+export type { SecretKey } from './chunked.ts';
 export { loadMasterKey, createMasterKey, MasterKeyError } from './master-key.ts';
 export { ensureSelfSignedCertificate } from './self-signed.ts';
 
@@ -12,8 +13,9 @@ export interface Vault {
   open(sealed: Buffer): Buffer;
 }
 
-export function createVault(masterKey: Buffer): Vault {
-  if (masterKey.length !== 32) throw new Error('master key must be 32 bytes');
+export function createVault(rawMasterKey: Buffer): Vault {
+  if (rawMasterKey.length !== 32) throw new Error('master key must be 32 bytes');
+  const masterKey = keyObject(rawMasterKey);
   return {
     encryptStream: () => new EncryptStream(masterKey),
     decrypt(source) {

@@ -6,8 +6,7 @@ import type { WebDeps } from './context.ts';
 
 export { buildWebApp } from './app.ts';
 export type { WebDeps } from './context.ts';
-export { sanitizeEmailHtml, frameDocument, FRAME_CSP } from './sanitize.ts';
-export type { SanitizedHtml } from './sanitize.ts';
+export { frameDocument, FRAME_CSP } from './frame.ts';
 export { html, trusted, escapeHtml, Html } from './html.ts';
 
 export interface WebService extends Service {

@@ -5,7 +5,8 @@ import { clientIp, redirect, type WebContext } from './context.ts';
 import { html, type Html } from './html.ts';
 import { csrfField, formatSize, formatTime, notice, page } from './layout.ts';
 import { codeMail, maskAddress, readNoticeMail } from './notices.ts';
-import { frameDocument, sanitizeEmailHtml } from './sanitize.ts';
+import { countBlockedImages } from '../mail/index.ts';
+import { frameDocument } from './frame.ts';
 import { COOKIE, CSRF_FAILED, HttpError, cookieOptions, csrfMatches, ctx, requireCsrf, sendPage } from './security.ts';
 import { attachmentDisposition, readLimited, uploadName } from './streams.ts';
 
@@ -207,9 +208,11 @@ ${secret}${code}
     let frame: Html = html``;
     if (htmlPart) {
       const { content, truncated } = await readLimited(opened.openPart(htmlPart.idx), HTML_LIMIT);
-      const clean = sanitizeEmailHtml(content.toString('utf8'));
-      frame = html`<iframe class="html-body" id="html-body" title="Message" sandbox="allow-popups allow-popups-to-escape-sandbox" referrerpolicy="no-referrer" srcdoc="${frameDocument(clean.html)}"></iframe>
-${clean.blockedImages ? html`<p class="meta">${clean.blockedImages} remote image${clean.blockedImages === 1 ? ' was' : 's were'} blocked: they would tell the sender's servers when and where you read this.</p>` : ''}
+      // Sanitised when it was sealed (PickupStore.create); the sandbox and CSP still apply.
+      const clean = content.toString('utf8');
+      const blocked = countBlockedImages(clean);
+      frame = html`<iframe class="html-body" id="html-body" title="Message" sandbox="allow-popups allow-popups-to-escape-sandbox" referrerpolicy="no-referrer" srcdoc="${frameDocument(clean)}"></iframe>
+${blocked ? html`<p class="meta">${blocked} remote image${blocked === 1 ? ' was' : 's were'} blocked: they would tell the sender's servers when and where you read this.</p>` : ''}
 ${truncated ? notice('info', 'The formatted text is longer than this page shows.') : ''}`;
     }
     const bodyBlock = htmlPart

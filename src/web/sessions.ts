@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { keyObject } from '../vault/index.ts';
 import type { Clock } from '../kernel/index.ts';
 import type { Store } from '../store/index.ts';
 
@@ -24,7 +25,7 @@ const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 const TOUCH_AFTER_MS = 30_000;
 
 const idOf = (token: string) => createHash('sha256').update(token).digest('base64url');
-const keyOf = (token: string) => Buffer.from(hkdfSync('sha256', Buffer.from(token, 'utf8'), Buffer.alloc(0), 'sealgate web session v1', 32));
+const keyOf = (token: string) => keyObject(Buffer.from(hkdfSync('sha256', keyObject(Buffer.from(token, 'utf8')), Buffer.alloc(0), 'sealgate web session v1', 32)));
 
 function seal(token: string, id: string, plain: Buffer): Buffer {
   const iv = randomBytes(12);

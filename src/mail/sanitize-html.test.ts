@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { frameDocument, sanitizeEmailHtml } from './sanitize.ts';
+import { countBlockedImages, sanitizeEmailHtml } from './sanitize-html.ts';
 
 const clean = (input: string) => sanitizeEmailHtml(input).html;
 
@@ -50,9 +50,8 @@ describe('sanitizeEmailHtml on hostile HTML', () => {
     expect(clean(input)).toBe(input.replace('<br>', '<br />'));
   });
 
-  it('wraps the result in a document under its own CSP', () => {
-    const doc = frameDocument('<p>x</p>');
-    expect(doc).toContain(`<meta http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;; img-src data:; style-src &#39;unsafe-inline&#39;">`);
-    expect(doc).toContain('<body><p>x</p></body>');
+  it('counts the remote images it blocked', () => {
+    expect(countBlockedImages(clean('<img src="http://a.test/x.gif" alt="x"><img src="https://b.test/y.png"><p>z</p>'))).toBe(2);
+    expect(countBlockedImages(clean('<p>none</p>'))).toBe(0);
   });
 });

@@ -1,8 +1,8 @@
 import sanitizeHtml from 'sanitize-html';
-import { escapeHtml } from './html.ts';
 
 /*
- * HTML bodies of pickup messages are hostile until proven otherwise. The sanitiser keeps only
+ * HTML bodies of pickup messages are hostile until proven otherwise. They are sanitised once,
+ * when sealed (pickup), so every later view shows the same inert markup without paying for it. The sanitiser keeps only
  * structure and text (no scripts, styles, event handlers, forms, meta, frames, SVG), links stay
  * clickable but open outside the frame, and images load only from inline data: URLs: a remote
  * image is a read beacon, so it is blocked by default and replaced by its alt text.
@@ -68,11 +68,7 @@ export function sanitizeEmailHtml(input: string): SanitizedHtml {
   return { html, blockedImages };
 }
 
-/** The CSP the frame's own document carries (it also inherits the page's, which is stricter still). */
-export const FRAME_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
-
-/** A whole document for `<iframe sandbox srcdoc>`, the body already sanitised. */
-export function frameDocument(sanitizedBody: string): string {
-  return `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${escapeHtml(FRAME_CSP)}">`
-    + `<meta name="referrer" content="no-referrer"></head><body>${sanitizedBody}</body></html>`;
+/** How many remote images a sanitised body had replaced by their alt text. */
+export function countBlockedImages(sanitized: string): number {
+  return sanitized.split('title="remote image blocked"').length - 1;
 }
