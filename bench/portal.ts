@@ -91,6 +91,48 @@ async function downloadClient(url: string, count: number, hash: boolean): Promis
   console.log(JSON.stringify({ seconds, results }));
 }
 
+/**
+ * Open-loop load at a fixed rate: requests leave evenly spaced (every 1000/rate ms) whatever
+ * the answers do, and each latency counts from when its request was due, so a stalled server
+ * is charged for the queue it builds (no coordinated omission). autocannon's `-R` instead lets
+ * each connection send its whole second's quota at once and then wait, which measures bursts
+ * of 20 concurrent requests, not a 500 req/s arrival rate.
+ */
+async function paceClient(url: string, rate: number, seconds: number): Promise<void> {
+  const cookie = process.env[COOKIE_ENV] ?? '';
+  const agent = new https.Agent({ ...agentOptions, keepAlive: true, maxSockets: 256 });
+  const total = Math.round(rate * seconds);
+  const interval = 1000 / rate;
+  const latencies: number[] = [];
+  let failures = 0;
+  const start = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + i * interval;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    inFlight.push(new Promise<void>((resolve) => {
+      https.get(url, { agent, headers: { cookie } }, (response) => {
+        response.on('data', () => undefined);
+        response.on('end', () => {
+          if (response.statusCode !== 200) failures++;
+          latencies.push(performance.now() - due);
+          resolve();
+        });
+      }).on('error', () => {
+        failures++;
+        resolve();
+      });
+    }));
+  }
+  await Promise.all(inFlight);
+  const elapsed = (performance.now() - start) / 1000;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  console.log(JSON.stringify({ served: latencies.length / elapsed, failures, p50: at(0.5), p99: at(0.99), max: latencies.at(-1) }));
+}
+
 // ───────────────────────────── the orchestrator ─────────────────────────────
 
 interface Server {
@@ -186,6 +228,14 @@ async function cannon(url: string, cookie: string, options: { seconds: number; c
   if (result.non2xx || result.errors || result.timeouts) {
     throw new Error(`autocannon saw ${result.non2xx} non-2xx answers, ${result.errors} errors and ${result.timeouts} timeouts against ${url}: the session or the server failed`);
   }
+  return result;
+}
+
+/** The open-loop client in its own process. */
+async function paced(url: string, cookie: string, rate: number, seconds: number): Promise<{ served: number; failures: number; p50: number; p99: number; max: number }> {
+  const { stdout } = await run(process.execPath, [SELF, 'pace', url, String(rate), String(seconds)], { env: { ...process.env, [COOKIE_ENV]: cookie }, maxBuffer: MB, timeout: (seconds + 60) * 1000 });
+  const result = JSON.parse(stdout) as { served: number; failures: number; p50: number; p99: number; max: number };
+  if (result.failures) throw new Error(`${result.failures} paced requests to ${url} failed: the session or the server failed`);
   return result;
 }
 
@@ -313,8 +363,8 @@ async function main(): Promise<void> {
 
     // 1. The reading page of an open session.
     await cannon(readUrl, cookie, { seconds: 3, connections }); // warm-up: JIT, statement cache
-    const fixed = await measured(server.child.pid!, `page at ${rate} req/s`, () => cannon(readUrl, cookie, { seconds, connections, rate }));
-    console.log(`portal: at ${rate} req/s: ${fixed.requests.average.toFixed(0)} req/s served, p50 ${fixed.latency.p50} ms, p99 ${fixed.latency.p99} ms, max ${fixed.latency.max} ms`);
+    const fixed = await measured(server.child.pid!, `page at ${rate} req/s`, () => paced(readUrl, cookie, rate, seconds));
+    console.log(`portal: at ${rate} req/s (open loop, evenly spaced): ${fixed.served.toFixed(0)} req/s served, p50 ${fixed.p50.toFixed(1)} ms, p99 ${fixed.p99.toFixed(1)} ms, max ${fixed.max.toFixed(1)} ms`);
     const max = await measured(server.child.pid!, 'page unthrottled', () => cannon(readUrl, cookie, { seconds, connections }));
     console.log(`portal: unthrottled over ${connections} connections: ${max.requests.average.toFixed(0)} req/s, p50 ${max.latency.p50} ms, p99 ${max.latency.p99} ms`);
     console.log(`portal: server memory after the page runs: ${memoryLine(server.child.pid!)}`);
@@ -344,8 +394,8 @@ async function main(): Promise<void> {
     if (total !== parallel * megabytes * MB) throw new Error(`the ${parallel} downloads brought ${total} bytes, expected ${parallel * megabytes * MB}`);
     console.log(`portal: ${parallel} downloads of ${megabytes} MB in ${crowd.seconds.toFixed(1)} s; server VmHWM ${crowdPeak.toFixed(0)} MB (the first server, after the page runs and single downloads: ${afterLoadPeak.toFixed(0)} MB)`);
 
-    figure('portal.open_rps', fixed.requests.average, 0);
-    figure('portal.open_p99_ms_at_500rps', fixed.latency.p99, 1);
+    figure('portal.open_rps', fixed.served, 0);
+    figure('portal.open_p99_ms_at_500rps', fixed.p99, 1);
     figure('portal.open_max_rps', max.requests.average, 0);
     figure('portal.download_mb_per_s', singles[2], 0);
     figure('portal.download20_mb_per_s', (total / MB) / crowd.seconds, 0);
@@ -360,4 +410,5 @@ async function main(): Promise<void> {
 const [role, ...rest] = process.argv.slice(2);
 if (role === 'serve') await serve(rest[0]);
 else if (role === 'download') await downloadClient(rest[0], Number(rest[1]), rest[2] === 'hash');
+else if (role === 'pace') await paceClient(rest[0], Number(rest[1]), Number(rest[2]));
 else await main();

@@ -144,16 +144,39 @@ export class DecryptStream extends Transform {
 
   /** The first `length` pending bytes, without copying when they sit in one piece. */
   private takeBytes(length: number): Buffer {
-    let head = this.pending[0];
-    if (head.length < length) {
-      head = Buffer.concat(this.pending, this.pendingLength);
-      this.pending = [head];
+    const head = this.pending[0];
+    if (head.length >= length) {
+      if (head.length === length) this.pending.shift();
+      else this.pending[0] = head.subarray(length);
+      this.pendingLength -= length;
+      return head.subarray(0, length);
     }
-    const taken = head.subarray(0, length);
-    if (head.length === length) this.pending.shift();
-    else this.pending[0] = head.subarray(length);
+    // Spans pieces: copy exactly `length` bytes, leaving the rest of the last piece in place.
+    const out = Buffer.allocUnsafe(length);
+    let filled = 0;
+    while (filled < length) {
+      const piece = this.pending[0];
+      const used = Math.min(piece.length, length - filled);
+      piece.copy(out, filled, 0, used);
+      filled += used;
+      if (used === piece.length) this.pending.shift();
+      else this.pending[0] = piece.subarray(used);
+    }
     this.pendingLength -= length;
-    return taken;
+    return out;
+  }
+
+  /** The next chunk's length when its 4 bytes are split across pieces (rare). */
+  private peekLength(): number {
+    const bytes = Buffer.alloc(4);
+    let filled = 0;
+    for (const piece of this.pending) {
+      const used = Math.min(piece.length, 4 - filled);
+      piece.copy(bytes, filled, 0, used);
+      filled += used;
+      if (filled === 4) break;
+    }
+    return bytes.readUInt32BE(0);
   }
 
   private drain(): void {
@@ -165,8 +188,7 @@ export class DecryptStream extends Transform {
       this.chunkSize = this.header.readUInt32BE(4 + WRAPPED_LEN);
     }
     while (this.pendingLength >= 4) {
-      if (this.pending[0].length < 4) this.pending = [Buffer.concat(this.pending, this.pendingLength)];
-      const length = this.pending[0].readUInt32BE(0);
+      const length = this.pending[0].length >= 4 ? this.pending[0].readUInt32BE(0) : this.peekLength();
       if (length > MAX_CHUNK) throw new VaultIntegrityError('damaged vault object (chunk length out of range)');
       if (this.pendingLength < 4 + length + 16) return;
       if (this.finished) throw new VaultIntegrityError('damaged vault object (data after the final chunk)');

@@ -29,6 +29,12 @@ describe('vault', () => {
     expect(opened.equals(plain)).toBe(true);
   });
 
+  it.each([1, 3, 5, 65_557])('decrypts when the sealed bytes arrive in pieces of %i bytes (lengths split across pieces)', async (piece) => {
+    const plain = randomBytes(140_000);
+    const sealed = await collect(Readable.from([plain]).pipe(vault.encryptStream()));
+    expect((await collect(vault.decrypt(chunked(sealed, piece)))).equals(plain)).toBe(true);
+  });
+
   it('detects a torn write (truncation at any chunk boundary or inside one)', async () => {
     const plain = randomBytes(200_000);
     const sealed = await collect(Readable.from([plain]).pipe(vault.encryptStream()));
