@@ -142,12 +142,13 @@ interface Server {
 }
 
 async function startServer(dir: string, masterKey: Buffer, profileDir?: string): Promise<Server> {
-  const execArgv = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const execArgv = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(process.env.SEALGATE_BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? [])];
   const child = spawn(process.execPath, [...execArgv, SELF, 'serve', dir], { env: { ...process.env, [KEY_ENV]: masterKey.toString('hex') }, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
-    lines.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
+    // Anything else the server prints (e.g. --trace-gc from SEALGATE_BENCH_SERVER_FLAGS) is passed on.
+    lines.on('line', (line) => (line.startsWith('{"port"') ? resolve((JSON.parse(line) as { port: number }).port) : process.stderr.write(`server: ${line}\n`)));
     child.once('exit', (code) => reject(new Error(`the portal server exited with code ${code} before listening; see its stderr above`)));
   });
   return {
