@@ -2,18 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hasPostgres, openTestStore, type TestStore } from '../../test/helpers/stores.ts';
 import type { GateOptions } from './gate.ts';
-import { isPickupError, type PickupFailure } from './keys.ts';
 import { PickupStore } from './sealed-store.ts';
-
-async function failure(promise: Promise<unknown>): Promise<PickupFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isPickupError(error)) return error.reason;
-    throw error;
-  }
-  throw new Error('expected a pickup error');
-}
+import { pickupFailure } from '../../test/helpers/pickup-failure.ts';
 
 const WRONG = 'AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA';
 
@@ -36,12 +26,12 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     it.skipIf(!available)('locks a message after 10 failed attempts in a row', async () => {
       const pickup = await setup({ ipAttempts: 1000 });
       const { id, messagePassword } = await create(pickup);
-      for (let i = 0; i < 9; i++) expect(await failure(pickup.open(id, { password: WRONG }))).toBe('wrong-credentials');
+      for (let i = 0; i < 9; i++) expect(await pickupFailure(pickup.open(id, { password: WRONG }))).toBe('wrong-credentials');
       // A success in between starts the count again.
       await pickup.open(id, { password: messagePassword });
-      for (let i = 0; i < 9; i++) await failure(pickup.open(id, { password: WRONG }));
-      expect(await failure(pickup.open(id, { password: WRONG }))).toBe('wrong-credentials');
-      expect(await failure(pickup.open(id, { password: messagePassword }))).toBe('locked');
+      for (let i = 0; i < 9; i++) await pickupFailure(pickup.open(id, { password: WRONG }));
+      expect(await pickupFailure(pickup.open(id, { password: WRONG }))).toBe('wrong-credentials');
+      expect(await pickupFailure(pickup.open(id, { password: messagePassword }))).toBe('locked');
       const row = await current!.store.db.selectFrom('pickup_messages').select(['state', 'failed_attempts']).where('id', '=', id).executeTakeFirstOrThrow();
       expect(row).toEqual({ state: 'locked', failed_attempts: 10 });
       const kinds = (await pickup.events(id)).map((e) => e.kind);
@@ -56,16 +46,16 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const first = await create(pickup);
       const second = await create(pickup);
       for (let i = 0; i < 3; i++) await pickup.open(first.id, { password: first.messagePassword }, { ip: '127.0.0.5' });
-      for (let i = 0; i < 3; i++) expect(await failure(pickup.open(first.id, { password: WRONG }, { ip: '127.0.0.5' }))).toBe('wrong-credentials');
+      for (let i = 0; i < 3; i++) expect(await pickupFailure(pickup.open(first.id, { password: WRONG }, { ip: '127.0.0.5' }))).toBe('wrong-credentials');
       // The budget is per address, across messages, and spent before any key work.
       const limited = pickup.open(second.id, { password: second.messagePassword }, { ip: '127.0.0.5' });
       await expect(limited).rejects.toThrow(/Too many attempts from your address\. Wait 1 minute/);
-      expect(await failure(pickup.open(second.id, { password: second.messagePassword }, { ip: '127.0.0.5' }))).toBe('rate-limited');
+      expect(await pickupFailure(pickup.open(second.id, { password: second.messagePassword }, { ip: '127.0.0.5' }))).toBe('rate-limited');
       expect((await pickup.open(second.id, { password: second.messagePassword }, { ip: '127.0.0.6' })).subject).toBe('gated');
       now += 20_000; // a third of the window gives one attempt back
       expect((await pickup.open(second.id, { password: second.messagePassword }, { ip: '127.0.0.5' })).subject).toBe('gated');
-      expect(await failure(pickup.open(second.id, { password: WRONG }, { ip: '127.0.0.5' }))).toBe('wrong-credentials');
-      expect(await failure(pickup.open(second.id, { password: WRONG }, { ip: '127.0.0.5' }))).toBe('rate-limited');
+      expect(await pickupFailure(pickup.open(second.id, { password: WRONG }, { ip: '127.0.0.5' }))).toBe('wrong-credentials');
+      expect(await pickupFailure(pickup.open(second.id, { password: WRONG }, { ip: '127.0.0.5' }))).toBe('rate-limited');
       // Rate-limited attempts never reached the message's count.
       const row = await current!.store.db.selectFrom('pickup_messages').select('failed_attempts').where('id', '=', second.id).executeTakeFirstOrThrow();
       expect(row.failed_attempts).toBe(1);
@@ -80,14 +70,14 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(Buffer.from(stored.code_hash).length).toBe(32);
       expect(Buffer.from(stored.code_hash).includes(code)).toBe(false);
       // A wrong password does not spend the code's tries.
-      for (let i = 0; i < 6; i++) await failure(pickup.open(id, { password: WRONG, code }));
-      expect(await failure(pickup.open(id, { password: messagePassword }))).toBe('wrong-credentials');
+      for (let i = 0; i < 6; i++) await pickupFailure(pickup.open(id, { password: WRONG, code }));
+      expect(await pickupFailure(pickup.open(id, { password: messagePassword }))).toBe('wrong-credentials');
       const opened = await pickup.open(id, { password: messagePassword, code: ` ${code.slice(0, 3)} ${code.slice(3)}` });
       expect(opened.subject).toBe('gated');
       // Used up: the next open needs a new code.
-      expect(await failure(pickup.open(id, { password: messagePassword, code }))).toBe('code-expired');
+      expect(await pickupFailure(pickup.open(id, { password: messagePassword, code }))).toBe('code-expired');
       await expect(pickup.gate.issueCode((await create(pickup)).id)).rejects.toThrow(/not verified by code/);
-      expect(await failure(pickup.gate.issueCode('y'.repeat(22)))).toBe('not-found');
+      expect(await pickupFailure(pickup.gate.issueCode('y'.repeat(22)))).toBe('not-found');
     });
 
     it.skipIf(!available)('a code allows 5 tries and lives 10 minutes; a new code replaces the old', async () => {
@@ -95,16 +85,16 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const { id, messagePassword } = await create(pickup, 'code');
       const code = await pickup.gate.issueCode(id);
       const wrong = code === '000000' ? '111111' : '000000';
-      for (let i = 0; i < 5; i++) expect(await failure(pickup.open(id, { password: messagePassword, code: wrong }))).toBe('wrong-credentials');
-      expect(await failure(pickup.open(id, { password: messagePassword, code }))).toBe('code-expired');
+      for (let i = 0; i < 5; i++) expect(await pickupFailure(pickup.open(id, { password: messagePassword, code: wrong }))).toBe('wrong-credentials');
+      expect(await pickupFailure(pickup.open(id, { password: messagePassword, code }))).toBe('code-expired');
 
       const second = await pickup.gate.issueCode(id);
       now += 10 * 60_000;
-      expect(await failure(pickup.open(id, { password: messagePassword, code: second }))).toBe('code-expired');
+      expect(await pickupFailure(pickup.open(id, { password: messagePassword, code: second }))).toBe('code-expired');
 
       const third = await pickup.gate.issueCode(id);
       const fourth = await pickup.gate.issueCode(id);
-      if (third !== fourth) expect(await failure(pickup.open(id, { password: messagePassword, code: third }))).toBe('wrong-credentials');
+      if (third !== fourth) expect(await pickupFailure(pickup.open(id, { password: messagePassword, code: third }))).toBe('wrong-credentials');
       expect((await pickup.open(id, { password: messagePassword, code: fourth })).subject).toBe('gated');
       // Wrong codes count as failed attempts of the message too.
       expect((await pickup.events(id)).filter((e) => e.kind === 'failed-attempt').length).toBeGreaterThanOrEqual(5);

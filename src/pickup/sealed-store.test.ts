@@ -5,23 +5,14 @@ import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hasPostgres, openTestStore, type TestStore } from '../../test/helpers/stores.ts';
 import { createVault } from '../vault/index.ts';
-import { isPickupError, unwrapDataKey, type PickupFailure } from './keys.ts';
+import { unwrapDataKey } from './keys.ts';
 import { PickupStore } from './sealed-store.ts';
+import { pickupFailure } from '../../test/helpers/pickup-failure.ts';
 
 async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
-}
-
-async function failure(promise: Promise<unknown>): Promise<PickupFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isPickupError(error)) return error.reason;
-    throw error;
-  }
-  throw new Error('expected the open to fail');
 }
 
 function filesUnder(dir: string): string[] {
@@ -74,9 +65,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     it.skipIf(!available)('refuses a wrong password and counts it; unknown ids are not found', async () => {
       const pickup = await setup();
       const { id } = await pickup.create({ sender: 'a@x.test', recipient: 'b@y.test', subject: 's', verification: 'link', parts: [] });
-      expect(await failure(pickup.open(id, { password: 'AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA' }, { ip: '127.0.0.9' }))).toBe('wrong-credentials');
-      expect(await failure(pickup.open(id, { password: 'garbage' }))).toBe('wrong-credentials');
-      expect(await failure(pickup.open('x'.repeat(22), { password: 'AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA' }))).toBe('not-found');
+      expect(await pickupFailure(pickup.open(id, { password: 'AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA' }, { ip: '127.0.0.9' }))).toBe('wrong-credentials');
+      expect(await pickupFailure(pickup.open(id, { password: 'garbage' }))).toBe('wrong-credentials');
+      expect(await pickupFailure(pickup.open('x'.repeat(22), { password: 'AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA' }))).toBe('not-found');
       const events = await pickup.events(id);
       expect(events.filter((e) => e.kind === 'failed-attempt').map((e) => e.ip)).toEqual(['127.0.0.9', 'unknown']);
     });
@@ -84,12 +75,12 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     it.skipIf(!available)('needs the passphrase or answer as well as the password', async () => {
       const pickup = await setup();
       const byPassphrase = await pickup.create({ sender: 'a@x.test', recipient: 'b@y.test', subject: 'p', verification: 'passphrase', passphraseOrAnswer: 'Tulip Orbit 42', parts: [] });
-      expect(await failure(pickup.open(byPassphrase.id, { password: byPassphrase.messagePassword }))).toBe('wrong-credentials');
-      expect(await failure(pickup.open(byPassphrase.id, { password: byPassphrase.messagePassword, secret: 'tulip orbit 42' }))).toBe('wrong-credentials');
+      expect(await pickupFailure(pickup.open(byPassphrase.id, { password: byPassphrase.messagePassword }))).toBe('wrong-credentials');
+      expect(await pickupFailure(pickup.open(byPassphrase.id, { password: byPassphrase.messagePassword, secret: 'tulip orbit 42' }))).toBe('wrong-credentials');
       expect((await pickup.open(byPassphrase.id, { password: byPassphrase.messagePassword, secret: 'Tulip Orbit 42' })).subject).toBe('p');
 
       const byQuestion = await pickup.create({ sender: 'a@x.test', recipient: 'b@y.test', subject: 'q', verification: 'question', question: 'Our first office?', passphraseOrAnswer: 'Old Harbour  Road', parts: [] });
-      expect(await failure(pickup.open(byQuestion.id, { password: byQuestion.messagePassword, secret: 'new harbour road' }))).toBe('wrong-credentials');
+      expect(await pickupFailure(pickup.open(byQuestion.id, { password: byQuestion.messagePassword, secret: 'new harbour road' }))).toBe('wrong-credentials');
       expect((await pickup.open(byQuestion.id, { password: byQuestion.messagePassword, secret: ' old harbour road' })).subject).toBe('q');
       await expect(pickup.create({ sender: 'a@x.test', recipient: 'b@y.test', subject: 'q', verification: 'question', passphraseOrAnswer: 'x', parts: [] })).rejects.toThrow(/needs the question/);
     });
@@ -109,7 +100,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(existsSync(shareFile)).toBe(true);
       expect(await pickup.retract(id, '127.0.0.2')).toBe(true);
       expect(await pickup.retract(id)).toBe(false);
-      expect(await failure(pickup.open(id, { password: messagePassword }))).toBe('withdrawn');
+      expect(await pickupFailure(pickup.open(id, { password: messagePassword }))).toBe('withdrawn');
       expect(existsSync(shareFile)).toBe(false);
 
       const after = await db.selectFrom('pickup_messages').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
@@ -123,7 +114,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       }
       // Even put back as it was, the row cannot be opened: the share is gone for good.
       await db.updateTable('pickup_messages').set({ state: before.state }).where('id', '=', id).execute();
-      expect(await failure(pickup.open(id, { password: messagePassword }))).toBe('withdrawn');
+      expect(await pickupFailure(pickup.open(id, { password: messagePassword }))).toBe('withdrawn');
       await db.updateTable('pickup_messages').set({ state: 'retracted' }).where('id', '=', id).execute();
       expect((await pickup.events(id)).map((e) => [e.kind, e.ip])).toEqual([['created', null], ['retracted', '127.0.0.2']]);
     });
@@ -136,11 +127,11 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const b = await pickup.create({ sender: 'a@x.test', recipient: 'b@y.test', subject: 'b', verification: 'link', parts: [], expiresInDays: 1 });
       await pickup.changeExpiry(b.id, now + 3 * 86_400_000);
       now += 2 * 86_400_000;
-      expect(await failure(pickup.open(a.id, { password: a.messagePassword }))).toBe('withdrawn');
+      expect(await pickupFailure(pickup.open(a.id, { password: a.messagePassword }))).toBe('withdrawn');
       expect(await pickup.expire()).toBe(0);
       expect((await pickup.open(b.id, { password: b.messagePassword })).subject).toBe('b');
       expect(await pickup.expire(now + 2 * 86_400_000)).toBe(1);
-      expect(await failure(pickup.open(b.id, { password: b.messagePassword }))).toBe('withdrawn');
+      expect(await pickupFailure(pickup.open(b.id, { password: b.messagePassword }))).toBe('withdrawn');
       expect((await pickup.events(b.id)).map((e) => e.kind)).toEqual(['created', 'expiry-changed', 'opened', 'expired']);
       await expect(pickup.changeExpiry(b.id, now + 86_400_000)).rejects.toThrow(/withdrawn/);
     });

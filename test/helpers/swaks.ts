@@ -23,3 +23,12 @@ export function serverReplies(output: string): string[] {
     .map((line) => /^(?:<~\*?|<-|<\*\*)\s+(\d{3}.*)$/.exec(line)?.[1])
     .filter((line): line is string => Boolean(line));
 }
+
+/** Submission as alice@sender.test over STARTTLS + AUTH PLAIN, the way the scenarios send mail. */
+export function submitAs(port: () => number, password: string, user = 'alice@sender.test') {
+  return (to: string, extra: string[] = []): Promise<SwaksResult> =>
+    runSwaks(['--server', `127.0.0.1:${port()}`, '-tls', '--auth', 'PLAIN', '--auth-user', user, '--auth-password', password, '--from', user, '--to', to, ...extra]);
+}
+
+/** The queue id in swaks's transcript of our `250 … queued as ID`. */
+export const queuedId = (output: string): string => /queued as (\S+)/.exec(output)?.[1] ?? '';

@@ -8,7 +8,7 @@ import { describeWithPeers } from '../../helpers/peers.ts';
 import { freePort, tempDir, until } from '../../helpers/ports.ts';
 import { startPostfix, type PostfixInstance } from '../../helpers/postfix.ts';
 import { RawSmtp } from '../../helpers/raw-smtp.ts';
-import { runSwaks, serverReplies } from '../../helpers/swaks.ts';
+import { queuedId, runSwaks, serverReplies, submitAs } from '../../helpers/swaks.ts';
 
 /*
  * The gateway as a person runs it (`sealgate serve`, a real process), swaks submitting,
@@ -28,9 +28,7 @@ describeWithPeers(['root', 'postfix', 'swaks', 'dnsmasq', 'openssl'], 'gateway c
   let rejectMx: PostfixInstance;
   let gateway: GatewayProcess;
 
-  const submit = (to: string, extra: string[] = []) =>
-    runSwaks(['--server', `127.0.0.1:${gateway.ports.submission}`, '-tls', '--auth', 'PLAIN', '--auth-user', 'alice@sender.test', '--auth-password', PASSWORD, '--from', 'alice@sender.test', '--to', to, ...extra]);
-  const queuedId = (output: string) => /queued as (\S+)/.exec(output)?.[1] ?? '';
+  const submit = submitAs(() => gateway.ports.submission, PASSWORD);
   const show = async (id: string) => (await gateway.cli('queue', 'show', id)).stdout;
 
   beforeAll(async () => {

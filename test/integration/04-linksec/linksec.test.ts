@@ -10,7 +10,7 @@ import { freePort, tempDir, until } from '../../helpers/ports.ts';
 import { startPostfix, type PostfixInstance } from '../../helpers/postfix.ts';
 import { RawSmtp } from '../../helpers/raw-smtp.ts';
 import { startStripProxy, type StripProxy } from '../../helpers/strip-proxy.ts';
-import { runSwaks } from '../../helpers/swaks.ts';
+import { queuedId, submitAs } from '../../helpers/swaks.ts';
 import { tlsaFromCertPem } from '../../helpers/tlsa.ts';
 
 /*
@@ -40,9 +40,7 @@ describeWithPeers(['root', 'postfix', 'swaks', 'openssl', ...DNSSEC_TOOLS], 'lin
   let gateway: GatewayProcess;
   let receiver: GatewayProcess;
 
-  const submit = (to: string, extra: string[] = []) =>
-    runSwaks(['--server', `127.0.0.1:${gateway.ports.submission}`, '-tls', '--auth', 'PLAIN', '--auth-user', 'alice@sender.test', '--auth-password', PASSWORD, '--from', 'alice@sender.test', '--to', to, ...extra]);
-  const queuedId = (output: string) => /queued as (\S+)/.exec(output)?.[1] ?? '';
+  const submit = submitAs(() => gateway.ports.submission, PASSWORD);
   const show = async (id: string) => (await gateway.cli('queue', 'show', id)).stdout;
   const delivered = (instance: PostfixInstance, marker: string) => instance.messages().some((m) => m.raw.includes(marker));
 

@@ -11,7 +11,7 @@ import { CHROMIUM, hasChromium, launchChromium, newPortalContext } from '../../h
 import { describeWithPeers } from '../../helpers/peers.ts';
 import { freePort, tempDir, until } from '../../helpers/ports.ts';
 import { startPostfix, type PostfixInstance } from '../../helpers/postfix.ts';
-import { runSwaks } from '../../helpers/swaks.ts';
+import { submitAs } from '../../helpers/swaks.ts';
 
 /*
  * The whole Secure Message Pickup round trip with the real gateway process: swaks submits a
@@ -42,8 +42,7 @@ describeWithPeers(['root', 'postfix', 'swaks', 'dnsmasq', ...(hasChromium() ? []
   let browser: Browser;
   let webPort: number;
 
-  const submit = (to: string, extra: string[] = []) =>
-    runSwaks(['--server', `127.0.0.1:${gateway.ports.submission}`, '-tls', '--auth', 'PLAIN', '--auth-user', 'alice@sender.test', '--auth-password', PASSWORD, '--from', 'alice@sender.test', '--to', to, ...extra]);
+  const submit = submitAs(() => gateway.ports.submission, PASSWORD);
 
   /** The newest mail in a mailbox whose raw text matches, parsed (MIME decoded). */
   async function mailMatching(box: PostfixInstance, test: (text: string) => boolean, what: string) {
