@@ -218,6 +218,7 @@ async function serve(config: Config, deps: CliDeps): Promise<number> {
   const width = Math.max(...gateway.listeners.map((l) => l.name.length));
   const cli = 'npm run sealgate --';
   const submission = gateway.listeners.find((l) => l.name === 'submission');
+  const portal = gateway.listeners.find((l) => l.name === 'portal');
   process.stderr.write(
     [
       '',
@@ -229,6 +230,13 @@ async function serve(config: Config, deps: CliDeps): Promise<number> {
       `  2. send a message:    swaks --server ${submission?.host ?? '127.0.0.1'}:${submission?.port ?? 2587} -tls --auth-user alice@example.test --auth-password 'THE-PASSWORD' \\`,
       '                          --from alice@example.test --to someone@example.org',
       `  3. watch the queue:   ${cli} queue list   and   ${cli} queue show ID`,
+      ...(portal
+        ? [
+            `  4. send it securely:  put ${config.pickup.subjectTag} in the subject: the recipient gets a link to the portal;`,
+            `                        you follow it at https://${portal.host}:${portal.port}/console (same user and password)`,
+          ]
+        : []),
+      `  5. check a domain:    ${cli} domain check example.org   (DNSSEC, DANE, MTA-STS, TLS, REQUIRETLS)`,
       'Stop with Ctrl-C.',
       '',
     ].join('\n'),
