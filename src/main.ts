@@ -76,7 +76,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
     logger,
     clock,
     authenticate: (username: string, password: string) => runtime.users.authenticate(username, password),
-    requirementOf: (username: string) => runtime.users.requirementOf(username),
+    standingOf: (username: string) => runtime.users.standingOf(username),
     ingest: async (envelope: Envelope, body: Readable) => {
       const queued = await queue.enqueue(envelope, body);
       worker.notify();

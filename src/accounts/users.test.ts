@@ -19,4 +19,19 @@ describe('users', () => {
     await expect(users.add('bob', 'short')).rejects.toThrow(/too short/);
     await expect(users.add('bad name', 'long enough password')).rejects.toThrow(/invalid user name/);
   });
+
+  it('keeps what applies to every message of a user: a link requirement, always-pickup', async () => {
+    current = await openTestStore('sqlite');
+    const users = new Users(current.store, { now: () => 1 });
+    await users.add('alice@example.test', 'correct horse battery');
+    expect(await users.standingOf('alice@example.test')).toEqual({ requiredLevel: undefined, pickupAlways: false });
+    await users.setRequirement('alice@example.test', 'tls-verified');
+    await users.setPickupAlways('alice@example.test', true);
+    expect(await users.standingOf('alice@example.test')).toEqual({ requiredLevel: 'tls-verified', pickupAlways: true });
+    expect((await users.list())[0]).toMatchObject({ requiredLevel: 'tls-verified', pickupAlways: true });
+    await users.setRequirement('alice@example.test', 'none');
+    expect((await users.standingOf('alice@example.test')).requiredLevel).toBeUndefined();
+    await expect(users.setRequirement('alice@example.test', 'carrier-pigeon' as never)).rejects.toThrow(/unknown link level/);
+    await expect(users.setPickupAlways('nobody', true)).rejects.toThrow(/no user/);
+  });
 });

@@ -32,7 +32,7 @@ export class Users {
     const existing = await this.store.db.selectFrom('users').select('username').where('username', '=', username).executeTakeFirst();
     if (existing) throw new AccountError(`user ${username} exists already`);
     const password_hash = await hash(password, ARGON2);
-    await this.store.db.insertInto('users').values({ username, password_hash, created_at: this.clock.now(), disabled: 0 }).execute();
+    await this.store.db.insertInto('users').values({ username, password_hash, created_at: this.clock.now(), disabled: 0, pickup_always: 0 }).execute();
   }
 
   async setPassword(username: string, password: string): Promise<void> {
@@ -46,9 +46,9 @@ export class Users {
     return Number(result.numDeletedRows) > 0;
   }
 
-  async list(): Promise<{ username: string; createdAt: number; disabled: boolean; requiredLevel: LinkRequirement | null }[]> {
-    const rows = await this.store.db.selectFrom('users').select(['username', 'created_at', 'disabled', 'required_level']).orderBy('username').execute();
-    return rows.map((r) => ({ username: r.username, createdAt: Number(r.created_at), disabled: r.disabled === 1, requiredLevel: r.required_level as LinkRequirement | null }));
+  async list(): Promise<{ username: string; createdAt: number; disabled: boolean; requiredLevel: LinkRequirement | null; pickupAlways: boolean }[]> {
+    const rows = await this.store.db.selectFrom('users').select(['username', 'created_at', 'disabled', 'required_level', 'pickup_always']).orderBy('username').execute();
+    return rows.map((r) => ({ username: r.username, createdAt: Number(r.created_at), disabled: r.disabled === 1, requiredLevel: r.required_level as LinkRequirement | null, pickupAlways: r.pickup_always === 1 }));
   }
 
   /** Every message this user submits must travel over at least `level` (null: no rule). */
@@ -56,6 +56,18 @@ export class Users {
     if (level !== null && !REQUIREMENTS.includes(level)) throw new AccountError(`unknown link level ${JSON.stringify(level)}: use one of ${REQUIREMENTS.join(', ')}`);
     const result = await this.store.db.updateTable('users').set({ required_level: level === 'none' ? null : level }).where('username', '=', username).executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) throw new AccountError(`no user ${username}`);
+  }
+
+  /** Every message this user submits becomes a Secure Message Pickup (or no longer does). */
+  async setPickupAlways(username: string, always: boolean): Promise<void> {
+    const result = await this.store.db.updateTable('users').set({ pickup_always: always ? 1 : 0 }).where('username', '=', username).executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw new AccountError(`no user ${username}`);
+  }
+
+  /** What applies to every message of a user: a link requirement, always-pickup. */
+  async standingOf(username: string): Promise<{ requiredLevel?: LinkRequirement; pickupAlways: boolean }> {
+    const row = await this.store.db.selectFrom('users').select(['required_level', 'pickup_always']).where('username', '=', username).executeTakeFirst();
+    return { requiredLevel: (row?.required_level as LinkRequirement | null) ?? undefined, pickupAlways: row?.pickup_always === 1 };
   }
 
   async requirementOf(username: string): Promise<LinkRequirement | undefined> {

@@ -29,6 +29,7 @@ const USAGE = `usage: sealgate <command> [--config FILE]
   user add NAME [--password P]  add a submission user (a strong password is generated when none is given)
   user list | user remove NAME | user passwd NAME [--password P]
   user require NAME LEVEL     hold every message NAME submits to at least LEVEL (none to clear)
+  user pickup NAME always|off every message NAME submits becomes a Secure Message Pickup (or not)
   queue list [--all]          messages in the queue (--all includes finished ones)
   queue show ID               envelope, recipients and delivery receipts of a message
   queue retry ID              make a message's pending recipients due now
@@ -99,7 +100,7 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
         out('configuration is valid');
         return 0;
       case 'user':
-        return await userCommand(config, deps, sub, arg, sub === 'require' ? arg2 : values.password);
+        return await userCommand(config, deps, sub, arg, sub === 'require' || sub === 'pickup' ? arg2 : values.password);
       case 'queue':
         return await queueCommand(config, deps, sub, arg, values.all === true, values.json === true);
       case 'domain':
@@ -148,13 +149,19 @@ async function userCommand(config: Config, deps: CliDeps, sub: string | undefine
       }
       case 'list': {
         const list = await users.list();
-        out(list.length ? list.map((u) => `${u.username}${u.disabled ? '  (disabled)' : ''}${u.requiredLevel ? `  (requires ${u.requiredLevel})` : ''}`).join('\n') : 'no users yet: sealgate user add NAME');
+        out(list.length ? list.map((u) => `${u.username}${u.disabled ? '  (disabled)' : ''}${u.requiredLevel ? `  (requires ${u.requiredLevel})` : ''}${u.pickupAlways ? '  (always pickup)' : ''}`).join('\n') : 'no users yet: sealgate user add NAME');
         return 0;
       }
       case 'require': {
         if (!name || !password) throw new UsageError('user require needs NAME LEVEL (none, tls, tls-verified or dane)');
         await users.setRequirement(name, password as LinkRequirement);
         out(password === 'none' ? `user ${name}: no standing requirement` : `user ${name}: every message is held to at least ${password}`);
+        return 0;
+      }
+      case 'pickup': {
+        if (!name || (password !== 'always' && password !== 'off')) throw new UsageError('user pickup needs NAME always|off');
+        await users.setPickupAlways(name, password === 'always');
+        out(password === 'always' ? `user ${name}: every message becomes a Secure Message Pickup` : `user ${name}: messages go out as usual`);
         return 0;
       }
       case 'remove':
@@ -166,7 +173,7 @@ async function userCommand(config: Config, deps: CliDeps, sub: string | undefine
         out(`user ${name} removed`);
         return 0;
       default:
-        throw new UsageError('user: use add, list, remove, passwd or require');
+        throw new UsageError('user: use add, list, remove, passwd, require or pickup');
     }
   });
 }

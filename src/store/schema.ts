@@ -56,6 +56,8 @@ export interface UsersTable {
   disabled: number;
   /** The weakest link this user's mail may take (a LinkRequirement), or null. */
   required_level: string | null;
+  /** 1: every message this user submits becomes a Secure Message Pickup. */
+  pickup_always: number;
 }
 
 export interface LinkSecurityTable {

@@ -45,12 +45,12 @@ async function readAll(body: Readable): Promise<string> {
 
 describe('SMTP listeners', () => {
   const ingested: Ingested[] = [];
-  const standing: { alice?: LinkRequirement } = {};
+  const standing: { alice?: LinkRequirement; pickup?: boolean } = {};
   const deps = {
     logger: silent,
     clock: { now: () => Date.now() },
     authenticate: async (user: string, password: string) => user === 'alice@sender.test' && password === 'correct horse battery',
-    requirementOf: async (user: string) => (user === 'alice@sender.test' ? standing.alice : undefined),
+    standingOf: async (user: string) => (user === 'alice@sender.test' ? { requiredLevel: standing.alice, pickupAlways: standing.pickup } : {}),
     ingest: async (envelope: Envelope, body: Readable) => {
       const text = await readAll(body);
       ingested.push({ envelope, body: text });
@@ -152,6 +152,21 @@ describe('SMTP listeners', () => {
     } finally {
       standing.alice = undefined;
     }
+  });
+
+  it('makes every message of an always-pickup user a pickup, and others not', async () => {
+    for (const always of [true, false]) {
+      standing.pickup = always;
+      const c = await authenticated();
+      await c.command('MAIL FROM:<alice@sender.test>');
+      await c.command('RCPT TO:<bob@elsewhere.test>');
+      await c.command('DATA');
+      c.write('Subject: plain subject\r\n\r\nbody\r\n.\r\n');
+      expect(await c.reply()).toMatch(/^250 /);
+      expect(ingested.at(-1)!.envelope.pickup).toBe(always ? true : undefined);
+      c.close();
+    }
+    standing.pickup = undefined;
   });
 
   it('keeps TLS-Required: No (RFC 8689 §5) as a flag and the header in the message', async () => {

@@ -44,8 +44,8 @@ export interface ListenerOptions {
 
 export interface IngressDeps {
   authenticate(username: string, password: string): Promise<boolean>;
-  /** The user's standing link requirement (per-user rule), applied to every message. */
-  requirementOf?(username: string): Promise<LinkRequirement | undefined>;
+  /** What applies to every message of the user: a link requirement, always-pickup. */
+  standingOf?(username: string): Promise<{ requiredLevel?: LinkRequirement; pickupAlways?: boolean }>;
   /** Resolves only once message and envelope are durable; rejects with a MailError. */
   ingest(envelope: Envelope, body: Readable): Promise<{ id: string }>;
   logger: Logger;
@@ -72,7 +72,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
   const localDomains = new Set(options.localDomains.map((d) => d.toLowerCase()));
   const perIp = new PerIpCounter(limits.maxConnectionsPerIp);
   const authFailures = new Map<string, number>();
-  const userRequirements = new Map<string, LinkRequirement>();
+  const userStanding = new Map<string, { requiredLevel?: LinkRequirement; pickupAlways?: boolean }>();
   const sessionTimers = new Map<string, NodeJS.Timeout>();
   const counted = new Set<string>();
   const submission = options.role === 'submission';
@@ -123,7 +123,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
       clearTimeout(sessionTimers.get(session.id));
       sessionTimers.delete(session.id);
       authFailures.delete(session.id);
-      userRequirements.delete(session.id);
+      userStanding.delete(session.id);
     },
 
     onAuth(auth, session, callback) {
@@ -133,8 +133,8 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
         .then((ok) => {
           if (ok) {
             logger.info({ user: username, ip: session.remoteAddress }, 'authenticated');
-            return (deps.requirementOf?.(username) ?? Promise.resolve(undefined)).then((level) => {
-              if (level) userRequirements.set(session.id, level);
+            return (deps.standingOf?.(username) ?? Promise.resolve(undefined)).then((standing) => {
+              if (standing) userStanding.set(session.id, standing);
               callback(null, { user: username });
             });
           }
@@ -181,8 +181,11 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
         dsnRet: (session.envelope.dsn?.ret?.toUpperCase() as 'FULL' | 'HDRS' | undefined) ?? undefined,
         dsnEnvid: session.envelope.dsn?.envid ?? undefined,
         authUser: typeof session.user === 'string' ? session.user : undefined,
-        requiredLevel: submission ? userRequirements.get(session.id) : undefined,
-        pickup: submission && typeof session.user === 'string' && options.pickupAlways?.includes(session.user.toLowerCase()) ? true : undefined,
+        requiredLevel: submission ? userStanding.get(session.id)?.requiredLevel : undefined,
+        pickup:
+          submission && typeof session.user === 'string' && (userStanding.get(session.id)?.pickupAlways || options.pickupAlways?.includes(session.user.toLowerCase()))
+            ? true
+            : undefined,
         clientIp: session.remoteAddress,
       };
       const cipher = session.tlsOptions || undefined;

@@ -279,6 +279,12 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
         await db.schema.createIndex('pickup_replies_message').on('pickup_replies').columns(['message_id', 'created_at']).execute();
       },
     },
+    '0011-user-pickup': {
+      // A user whose every message becomes a Secure Message Pickup (`sealgate user pickup`).
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('users').addColumn('pickup_always', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      },
+    },
   };
 }
 
