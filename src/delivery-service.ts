@@ -10,7 +10,7 @@ import type { Service } from './kernel/index.ts';
 import { LinkPins, LinkSecurityMemory, TlsReportCounter } from './linksec/index.ts';
 import type { Runtime } from './runtime.ts';
 import { createPickupDelivery } from './pickup-service.ts';
-import { isTlsOrPickup } from './policy/index.ts';
+import { tlsPolicyWithPickup } from './policy/index.ts';
 
 export interface DeliveryService extends Service {
   notify(): void;
@@ -50,12 +50,8 @@ export function createDeliveryService(runtime: Runtime): DeliveryService {
           resolver,
           heloName: config.hostname,
           port: config.delivery.port,
-          tlsPolicyFor: (domain, job) => {
-            const policy = config.delivery.tlsPolicies[domain.toLowerCase()] ?? config.delivery.defaultTlsPolicy;
-            // "TLS or pickup": never plaintext; a destination without TLS gets a pickup instead.
-            // Null-sender mail (notices, reports) cannot become a pickup, so it is not raised.
-            return policy === 'opportunistic' && job?.mailFrom !== '' && isTlsOrPickup(domain, config.pickup) ? 'required' : policy;
-          },
+          tlsPolicyFor: (domain, job) =>
+            tlsPolicyWithPickup(config.delivery.tlsPolicies[domain.toLowerCase()] ?? config.delivery.defaultTlsPolicy, domain, job.mailFrom, config.pickup),
           extraCa,
           connectTimeoutMs: config.delivery.connectTimeoutMs,
           commandTimeoutMs: config.delivery.commandTimeoutMs,

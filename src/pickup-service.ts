@@ -5,20 +5,21 @@
 import { Readable } from 'node:stream';
 import type { DomainJob, PickupFn, RecipientResult } from './delivery/index.ts';
 import type { Service } from './kernel/index.ts';
-import { makeMessageId } from './mail/index.ts';
-import { buildNotice, mimeToParts, parseSecureHeader, readHeaderField, stripSubjectTag } from './pickup/index.ts';
+import { buildPickupNotice, mimeToParts, parseSecureHeader, readHeaderField, stripSubjectTag, type SenderChoice } from './pickup/index.ts';
 import type { Runtime } from './runtime.ts';
-import { pickupLink, publicBaseUrl } from './web/index.ts';
 
 export function createPickupDelivery(runtime: Runtime, notify: () => void): PickupFn {
   const { config, pickup, queue, logger, clock } = runtime;
   return async (job: DomainJob, recipients: DomainJob['recipients'], reason: string): Promise<RecipientResult[]> => {
     const results: RecipientResult[] = [];
+    // The sender's choice is the same for every recipient: its header is read once per job.
+    let sendersChoice: Promise<SenderChoice> | undefined;
     for (const recipient of recipients) {
       const now = clock.now();
       const receipt = (reply: string, outcome: RecipientResult['outcome']) => ({ at: now, recipient: recipient.address, mxHost: null, ip: null, port: null, tlsVersion: null, cipher: null, certSubject: null, certVerified: false, reply, outcome });
       try {
-        const choice = parseSecureHeader(await readHeaderField(await job.openBody(), 'Sealgate-Secure'), config.pickup.defaultVerification);
+        sendersChoice ??= job.openBody().then(async (body) => parseSecureHeader(await readHeaderField(body, 'Sealgate-Secure'), config.pickup.defaultVerification));
+        const choice = await sendersChoice;
         const parsed = mimeToParts(await job.openBody());
         const held = await pickup.create({
           sender: job.mailFrom,
@@ -29,19 +30,7 @@ export function createPickupDelivery(runtime: Runtime, notify: () => void): Pick
           expiresInDays: config.pickup.expiresInDays,
           readNotice: config.pickup.readNotice,
         });
-        const link = pickupLink(publicBaseUrl(config), held.id, held.messagePassword);
-        const notice = buildNotice({
-          from: `postmaster@${config.hostname}`,
-          to: recipient.address,
-          link,
-          messagePassword: held.messagePassword,
-          senderDisplay: job.mailFrom,
-          expiresAt: new Date(now + config.pickup.expiresInDays * 86_400_000),
-          subject: config.pickup.noticeSubject,
-          messageId: makeMessageId(config.hostname),
-          date: new Date(now),
-          hostname: config.hostname,
-        });
+        const notice = buildPickupNotice(config, { id: held.id, messagePassword: held.messagePassword, recipient: recipient.address, sender: job.mailFrom, expiresInDays: config.pickup.expiresInDays, now });
         await queue.enqueue({ mailFrom: '', recipients: [{ address: recipient.address, notify: ['NEVER'] }], requireTls: false, smtpUtf8: false, bodyType: '8BITMIME' }, Readable.from([notice]));
         await pickup.recordEvent(held.id, 'notice-sent', null, `notice queued to ${recipient.address}`);
         notify();

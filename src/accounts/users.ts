@@ -1,5 +1,5 @@
 import { hash, verify } from '@node-rs/argon2';
-import type { Clock, LinkRequirement } from '../kernel/index.ts';
+import { isLinkLevel, LINK_LEVELS, type Clock, type LinkRequirement } from '../kernel/index.ts';
 import type { Store } from '../store/index.ts';
 
 // OWASP's Argon2id baseline (m=19 MiB, t=2, p=1).
@@ -12,8 +12,6 @@ export class AccountError extends Error {
     this.name = 'AccountError';
   }
 }
-
-const REQUIREMENTS: LinkRequirement[] = ['none', 'tls', 'tls-verified', 'dane'];
 
 export class Users {
   private readonly store: Store;
@@ -53,7 +51,7 @@ export class Users {
 
   /** Every message this user submits must travel over at least `level` (null: no rule). */
   async setRequirement(username: string, level: LinkRequirement | null): Promise<void> {
-    if (level !== null && !REQUIREMENTS.includes(level)) throw new AccountError(`unknown link level ${JSON.stringify(level)}: use one of ${REQUIREMENTS.join(', ')}`);
+    if (level !== null && !isLinkLevel(level)) throw new AccountError(`unknown link level ${JSON.stringify(level)}: use one of ${LINK_LEVELS.join(', ')}`);
     const result = await this.store.db.updateTable('users').set({ required_level: level === 'none' ? null : level }).where('username', '=', username).executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) throw new AccountError(`no user ${username}`);
   }
@@ -68,11 +66,6 @@ export class Users {
   async standingOf(username: string): Promise<{ requiredLevel?: LinkRequirement; pickupAlways: boolean }> {
     const row = await this.store.db.selectFrom('users').select(['required_level', 'pickup_always']).where('username', '=', username).executeTakeFirst();
     return { requiredLevel: (row?.required_level as LinkRequirement | null) ?? undefined, pickupAlways: row?.pickup_always === 1 };
-  }
-
-  async requirementOf(username: string): Promise<LinkRequirement | undefined> {
-    const row = await this.store.db.selectFrom('users').select('required_level').where('username', '=', username).executeTakeFirst();
-    return (row?.required_level as LinkRequirement | null) ?? undefined;
   }
 
   async authenticate(username: string, password: string): Promise<boolean> {

@@ -4,8 +4,9 @@ import type { Config } from '../config/index.ts';
 import { createSecurityAssessor, probeDomain, TlsReportSender, type ProbeResult } from '../delivery/index.ts';
 import { createSystemResolver } from '../dns/index.ts';
 import { MailError } from '../kernel/index.ts';
-import { LEVEL_ORDER, LinkPins, LinkSecurityMemory, parseTlsRptRecord, renderReport, TlsReportCounter, type LinkLevel, type LinkRecord } from '../linksec/index.ts';
+import { LinkPins, LinkSecurityMemory, parseTlsRptRecord, renderReport, TlsReportCounter, type LinkLevel, type LinkRecord } from '../linksec/index.ts';
 import type { Store } from '../store/index.ts';
+import { atLeast } from '../policy/index.ts';
 import { out, UsageError, withRuntime, type CliDeps } from './index.ts';
 
 function formatRecord(r: LinkRecord & { daneDetail?: string; policyNote?: string }): string {
@@ -22,7 +23,7 @@ function formatRecord(r: LinkRecord & { daneDetail?: string; policyNote?: string
 }
 
 function weakestOf(levels: LinkLevel[]): LinkLevel {
-  return levels.reduce<LinkLevel>((weak, level) => (LEVEL_ORDER.indexOf(level) < LEVEL_ORDER.indexOf(weak) ? level : weak), 'dane');
+  return levels.reduce<LinkLevel>((weak, level) => (atLeast(level, weak) ? weak : level), 'dane');
 }
 
 function summary(domain: string, probe: ProbeResult, dnssecConfigured: boolean, rua: string[] | null, pin: LinkLevel | undefined): { lines: string[]; json: object } {

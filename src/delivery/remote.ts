@@ -1,14 +1,11 @@
 import net from 'node:net';
-import type { Clock, DeliveryReceipt, Logger, TlsPolicyMode } from '../kernel/index.ts';
-import { MailError } from '../kernel/index.ts';
-import type { Resolver } from '../dns/index.ts';
-import { matchDane, type LinkObservation } from '../linksec/index.ts';
+import { MailError, type Clock, type DeliveryReceipt, type LinkRequirement, type Logger, type TlsPolicyMode } from '../kernel/index.ts';
+import { DnsError, type Resolver } from '../dns/index.ts';
+import { matchDane, type LinkObservation, type TlsAttemptResult } from '../linksec/index.ts';
 import { SmtpClient, SmtpClientError, xtext, type SmtpReply, type TlsDetails } from '../smtp/index.ts';
 import { resolveDestinations, type Destination } from './mx.ts';
 import { observationOf } from './probe.ts';
 import { atLeast, hostDemand, requireTlsRefusal, strongest, type HostDemand } from '../policy/index.ts';
-import type { LinkRequirement } from '../kernel/index.ts';
-import { DnsError } from '../dns/index.ts';
 import type { DomainAssessment, HostAssessment, SecurityAssessor } from './security.ts';
 import type { ConnectionPool } from './pool.ts';
 import type { DomainJob, RecipientResult } from './worker.ts';
@@ -18,7 +15,7 @@ export interface RemoteDeps {
   heloName: string;
   /** Destination port for MX hosts: 25, except in tests. */
   port: number;
-  tlsPolicyFor(domain: string, job?: DomainJob): TlsPolicyMode;
+  tlsPolicyFor(domain: string, job: DomainJob): TlsPolicyMode;
   extraCa: (string | Buffer)[];
   connectTimeoutMs: number;
   commandTimeoutMs: number;
@@ -36,17 +33,8 @@ export interface RemoteDeps {
   report?: (result: TlsSessionResult) => void;
 }
 
-/** One session's outcome for TLS-RPT (RFC 8460 §4.3 result types). */
-export interface TlsSessionResult {
-  policyDomain: string;
-  policyType: 'sts' | 'tlsa' | 'no-policy-found';
-  policyString?: string[];
-  mxHost: string;
-  receivingIp?: string;
-  success: boolean;
-  failure?: 'starttls-not-supported' | 'certificate-host-mismatch' | 'certificate-expired' | 'certificate-not-trusted' | 'validation-failure' | 'dnssec-invalid' | 'sts-policy-fetch-error';
-  failureDetail?: string;
-}
+/** One session's outcome for TLS-RPT; the counter adds the time. */
+export type TlsSessionResult = Omit<TlsAttemptResult, 'at'>;
 
 type Recipient = DomainJob['recipients'][number];
 

@@ -69,10 +69,6 @@ export class SecurityAssessor {
     return value;
   }
 
-  forget(domain: string): void {
-    for (const key of this.cache.keys()) if (key.startsWith(`${domain.toLowerCase()}|`)) this.cache.delete(key);
-  }
-
   private async assessNow(domain: string, mxHosts: string[]): Promise<DomainAssessment> {
     const [dnssec, sts] = await Promise.all([this.dnssecOf(domain), this.stsOf(domain)]);
     const assessment: DomainAssessment = { domain, mxSecure: dnssec.mxSecure, bogus: dnssec.bogus, sts: sts.policy, stsError: sts.error, hosts: new Map() };

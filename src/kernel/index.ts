@@ -1,5 +1,5 @@
 export { MailError, isMailError } from './errors.ts';
-export { systemClock } from './types.ts';
+export { systemClock, LINK_LEVELS, isLinkLevel } from './types.ts';
 export type {
   Clock,
   Service,

@@ -25,8 +25,13 @@ export interface Logger {
 /** TLS policy for a destination domain; MTA-STS and DANE raise it later (linksec). */
 export type TlsPolicyMode = 'opportunistic' | 'required' | 'verified';
 
-/** Link levels a sender can require of a message's links (DESIGN.md §6). */
-export type LinkRequirement = 'none' | 'tls' | 'tls-verified' | 'dane';
+/** Link levels a sender can require of a message's links (DESIGN.md §6), weakest first. */
+export const LINK_LEVELS = ['none', 'tls', 'tls-verified', 'dane'] as const;
+export type LinkRequirement = (typeof LINK_LEVELS)[number];
+
+export function isLinkLevel(value: string): value is LinkRequirement {
+  return (LINK_LEVELS as readonly string[]).includes(value);
+}
 
 export type DsnNotify = 'NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY';
 

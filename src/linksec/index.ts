@@ -1,4 +1,4 @@
-export { levelOf, meets, isLinkLevel, LEVEL_ORDER } from './level.ts';
+export { levelOf, meets } from './level.ts';
 export type { LinkLevel, LinkObservation } from './level.ts';
 export { LinkSecurityMemory } from './memory.ts';
 export type { LinkRecord } from './memory.ts';

@@ -1,15 +1,11 @@
+import { LINK_LEVELS, type LinkRequirement } from '../kernel/index.ts';
+
 /**
  * What a link to a destination proved (DESIGN.md §6): `tls-verified` is a PKIX-valid
  * certificate for the MX name (what MTA-STS `enforce` demands), `dane` a TLSA match under
  * DNSSEC. `end-to-end` is not a property of a link.
  */
-export type LinkLevel = 'none' | 'tls' | 'tls-verified' | 'dane';
-
-export const LEVEL_ORDER: LinkLevel[] = ['none', 'tls', 'tls-verified', 'dane'];
-
-export function isLinkLevel(value: string): value is LinkLevel {
-  return (LEVEL_ORDER as string[]).includes(value);
-}
+export type LinkLevel = LinkRequirement;
 
 export interface LinkObservation {
   domain: string;
@@ -38,5 +34,5 @@ export function levelOf(observation: Pick<LinkObservation, 'tlsVersion' | 'certV
 }
 
 export function meets(level: LinkLevel, required: LinkLevel): boolean {
-  return LEVEL_ORDER.indexOf(level) >= LEVEL_ORDER.indexOf(required);
+  return LINK_LEVELS.indexOf(level) >= LINK_LEVELS.indexOf(required);
 }

@@ -1,5 +1,6 @@
 import type { Store } from '../store/index.ts';
-import { isLinkLevel, type LinkLevel } from './level.ts';
+import { isLinkLevel } from '../kernel/index.ts';
+import type { LinkLevel } from './level.ts';
 
 export interface LinkPin {
   domain: string;

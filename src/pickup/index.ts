@@ -1,4 +1,5 @@
 export { PickupStore, sealStream, openStream } from './sealed-store.ts';
+export { buildPickupNotice, pickupLink, publicBaseUrl } from './links.ts';
 export type { CreateInput, Credentials, MessageFacts, OpenedMessage, PartInput, PartKind, PartView, PickupEvent, PickupStoreOptions, Verification } from './sealed-store.ts';
 export { PickupReplies } from './replies.ts';
 export type { ReplyInput, ReplySummary } from './replies.ts';

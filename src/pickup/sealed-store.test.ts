@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,15 +8,12 @@ import { createVault } from '../vault/index.ts';
 import { unwrapDataKey } from './keys.ts';
 import { PickupStore } from './sealed-store.ts';
 import { pickupFailure } from '../../test/helpers/pickup-failure.ts';
+import { filesUnder } from '../../test/helpers/ports.ts';
 
 async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
-}
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
 }
 
 const MIB = 1024 * 1024;
@@ -32,6 +29,20 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       current = await openTestStore(dialect);
       return new PickupStore({ store: current.store, masterKey, dataDir: current.dir, gate: { ipAttempts: 1000 } });
     }
+
+    it.skipIf(!available)('sweeps only the shares a crash left behind for withdrawn messages', async () => {
+      const pickup = await setup();
+      const kept = await pickup.create({ sender: 'a@x.test', recipient: 'b@y.test', subject: 'kept', verification: 'link', parts: [] });
+      const gone = await pickup.create({ sender: 'a@x.test', recipient: 'b@y.test', subject: 'gone', verification: 'link', parts: [] });
+      const shares = path.join(current!.dir, 'pickup-shares');
+      const leftover = readFileSync(path.join(shares, gone.id));
+      await pickup.retract(gone.id);
+      writeFileSync(path.join(shares, gone.id), leftover); // as if the process died before the delete
+      writeFileSync(path.join(shares, 'AAAAAAAAAAAAAAAAAAAAAA'), leftover); // a create still in flight: no row yet
+      expect(await pickup.sweepShares()).toBe(1);
+      expect(readdirSync(shares).sort()).toEqual(['AAAAAAAAAAAAAAAAAAAAAA', kept.id].sort());
+      expect((await pickup.open(kept.id, { password: kept.messagePassword })).subject).toBe('kept');
+    });
 
     it.skipIf(!available)('round-trips a message with text, HTML and an attachment', async () => {
       const pickup = await setup();

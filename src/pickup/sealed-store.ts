@@ -347,10 +347,10 @@ export class PickupStore {
 
   /** Deletes shares left behind by a crash between a state change and the share's deletion. */
   async sweepShares(): Promise<number> {
-    return this.shares.sweep(async (id) => {
-      const row = await this.store.db.selectFrom('pickup_messages').select('state').where('id', '=', id).executeTakeFirst();
+    return this.shares.sweep(async (ids) => {
       // A share without a row may belong to a create still in flight: only withdrawn ones go.
-      return !row || !WITHDRAWN.has(row.state);
+      const rows = await this.store.db.selectFrom('pickup_messages').select(['id', 'state']).where('id', 'in', ids).execute();
+      return rows.filter((row) => WITHDRAWN.has(row.state)).map((row) => row.id);
     });
   }
 

@@ -3,6 +3,7 @@ import { access, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/prom
 import path from 'node:path';
 
 const ID = /^[A-Za-z0-9_-]{22}$/;
+const SWEEP_BATCH = 500;
 
 /**
  * The server shares of pickup messages, one small file each, kept OUT of the database: a
@@ -65,22 +66,23 @@ export class ShareFiles {
     await rm(this.fileOf(id), { force: true });
   }
 
-  /** Shares whose message is no longer readable (a crash between the state change and the delete). */
-  async sweep(keep: (id: string) => Promise<boolean>): Promise<number> {
+  /**
+   * Shares whose message is no longer readable (a crash between the state change and the
+   * delete). `withdrawn` gets the ids in batches and names those to remove.
+   */
+  async sweep(withdrawn: (ids: string[]) => Promise<string[]>): Promise<number> {
     let names: string[];
     try {
       names = await readdir(this.dir);
     } catch {
       return 0;
     }
+    for (const name of names.filter((n) => n.startsWith('.') && n.endsWith('.tmp'))) await rm(path.join(this.dir, name), { force: true });
+    const ids = names.filter((n) => ID.test(n));
     let removed = 0;
-    for (const name of names) {
-      if (name.startsWith('.') && name.endsWith('.tmp')) {
-        await rm(path.join(this.dir, name), { force: true });
-        continue;
-      }
-      if (ID.test(name) && !(await keep(name))) {
-        await this.destroy(name);
+    for (let i = 0; i < ids.length; i += SWEEP_BATCH) {
+      for (const id of await withdrawn(ids.slice(i, i + SWEEP_BATCH))) {
+        await this.destroy(id);
         removed++;
       }
     }

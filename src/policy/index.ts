@@ -1,6 +1,6 @@
 export { routeFor } from './route.ts';
 export type { Route, RoutingTable } from './route.ts';
-export { atLeast, hostDemand, LINK_ORDER, requireTlsRefusal, strongest } from './link.ts';
+export { atLeast, hostDemand, requireTlsRefusal, strongest } from './link.ts';
 export type { HostDemand, HostSecurity, MessageDemand } from './link.ts';
-export { goesToPickup, isTlsOrPickup } from './pickup.ts';
+export { goesToPickup, tlsPolicyWithPickup } from './pickup.ts';
 export type { PickupRules } from './pickup.ts';

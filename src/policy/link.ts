@@ -1,10 +1,7 @@
-import type { LinkRequirement, TlsPolicyMode } from '../kernel/index.ts';
-
-/** Link levels in order of strength (DESIGN.md §6); the same names as a requirement. */
-export const LINK_ORDER: LinkRequirement[] = ['none', 'tls', 'tls-verified', 'dane'];
+import { LINK_LEVELS, type LinkRequirement, type TlsPolicyMode } from '../kernel/index.ts';
 
 export function atLeast(level: LinkRequirement, required: LinkRequirement): boolean {
-  return LINK_ORDER.indexOf(level) >= LINK_ORDER.indexOf(required);
+  return LINK_LEVELS.indexOf(level) >= LINK_LEVELS.indexOf(required);
 }
 
 export function strongest(...levels: (LinkRequirement | undefined)[]): LinkRequirement {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { goesToPickup, isTlsOrPickup } from './pickup.ts';
+import { goesToPickup, isTlsOrPickup, tlsPolicyWithPickup } from './pickup.ts';
 
 const rules = { fallbackOnRequirement: true, tlsOrPickupDomains: ['clinic.test'] };
 
@@ -21,5 +21,12 @@ describe('goesToPickup', () => {
   it('matches TLS-or-pickup domains case-insensitively, and * for all', () => {
     expect(isTlsOrPickup('Clinic.TEST', rules)).toBe(true);
     expect(isTlsOrPickup('x.test', { ...rules, tlsOrPickupDomains: ['*'] })).toBe(true);
+  });
+
+  it('raises opportunistic to required for TLS-or-pickup domains, except for null-sender mail', () => {
+    expect(tlsPolicyWithPickup('opportunistic', 'clinic.test', 'a@s.test', rules)).toBe('required');
+    expect(tlsPolicyWithPickup('opportunistic', 'clinic.test', '', rules)).toBe('opportunistic');
+    expect(tlsPolicyWithPickup('verified', 'clinic.test', 'a@s.test', rules)).toBe('verified');
+    expect(tlsPolicyWithPickup('opportunistic', 'other.test', 'a@s.test', rules)).toBe('opportunistic');
   });
 });

@@ -1,3 +1,5 @@
+import type { TlsPolicyMode } from '../kernel/index.ts';
+
 /** When Secure Message Pickup stands in for a link (DESIGN.md §6: "falls back to pickup"). */
 export interface PickupRules {
   /** A required level (sender, user, pin, REQUIRETLS) no MX can meet: pickup rather than a bounce. */
@@ -9,6 +11,15 @@ export interface PickupRules {
 export function isTlsOrPickup(domain: string, rules: PickupRules): boolean {
   const name = domain.toLowerCase();
   return rules.tlsOrPickupDomains.some((d) => d === '*' || d.toLowerCase() === name);
+}
+
+/**
+ * The admin's TLS policy for a message to a domain: "TLS or pickup" raises opportunistic to
+ * `required` (never plaintext; no TLS makes a pickup). Null-sender mail (notices, reports)
+ * cannot become a pickup, so it keeps the domain's own policy.
+ */
+export function tlsPolicyWithPickup(domainPolicy: TlsPolicyMode, domain: string, mailFrom: string, rules: PickupRules): TlsPolicyMode {
+  return domainPolicy === 'opportunistic' && mailFrom !== '' && isTlsOrPickup(domain, rules) ? 'required' : domainPolicy;
 }
 
 /**

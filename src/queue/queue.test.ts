@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { openBlobStore, openDatabaseBlobStore } from '../store/index.ts';
 import { createVault, VaultIntegrityError } from '../vault/index.ts';
 import { Queue } from './queue.ts';
 import { silentLogger as silent } from '../../test/helpers/silent-logger.ts';
+import { filesUnder } from '../../test/helpers/ports.ts';
 
 
 function envelope(recipients: string[]): Envelope {
@@ -19,10 +20,6 @@ async function text(stream: Readable): Promise<string> {
   const parts: Buffer[] = [];
   for await (const part of stream) parts.push(part as Buffer);
   return Buffer.concat(parts).toString();
-}
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
 }
 
 for (const dialect of ['sqlite', 'postgres'] as const) {

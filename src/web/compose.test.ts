@@ -8,6 +8,7 @@ import { createPortalFixture, type PortalFixture } from '../../test/helpers/brow
 import { injectClient, multipart, type Upload } from '../../test/helpers/web-inject.ts';
 import { buildWebApp } from './app.ts';
 import { parseRecipients } from './compose.ts';
+import { filesUnder } from '../../test/helpers/ports.ts';
 
 /** The notice's text part, quoted-printable undone, and the link's id and message password. */
 function linkIn(raw: Buffer): { id: string; password: string } {
@@ -15,16 +16,6 @@ function linkIn(raw: Buffer): { id: string; password: string } {
   const match = text.match(/https:\/\/\S+\/m\/([A-Za-z0-9_-]{22})#(\S+)/);
   if (!match) throw new Error('no pickup link in the notice');
   return { id: match[1], password: decodeURIComponent(match[2]) };
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await filesUnder(full)));
-    else if (entry.isFile()) out.push(full);
-  }
-  return out;
 }
 
 const SUBJECT = 'Quarterly figures ZXQW-SUBJECT';
@@ -104,7 +95,7 @@ describe('web compose (fastify.inject over SQLite)', () => {
     // Nothing of the message lies in the data dir in the clear, and the spool is gone.
     const spool = path.join(fixture.dir, 'compose-spool');
     expect(existsSync(spool) ? await readdir(spool) : []).toEqual([]);
-    for (const file of await filesUnder(fixture.dir)) {
+    for (const file of filesUnder(fixture.dir)) {
       const content = await readFile(file);
       for (const marker of ['ZXQW-SUBJECT', 'ZXQW-BODY', 'ZXQW-ATTACHMENT', 'figures.bin']) expect(content.includes(marker), `${marker} in ${file}`).toBe(false);
     }

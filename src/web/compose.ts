@@ -5,13 +5,12 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isRoutableRecipient, makeMessageId, parseAddress } from '../mail/index.ts';
-import { buildNotice, type PartInput, type Verification } from '../pickup/index.ts';
+import { isRoutableRecipient, parseAddress } from '../mail/index.ts';
+import { buildPickupNotice, type PartInput, type Verification } from '../pickup/index.ts';
 import { DecryptStream, EncryptStream } from '../vault/index.ts';
 import type { WebContext } from './context.ts';
 import { redirect } from './context.ts';
 import { html, type Html } from './html.ts';
-import { pickupLink, publicBaseUrl } from './links.ts';
 import { csrfField, formatSize, notice } from './layout.ts';
 import { CSRF_FAILED, HttpError, csrfMatches, ctx, sendPage } from './security.ts';
 import { uploadName } from './streams.ts';
@@ -309,18 +308,7 @@ async function sendOne(c: WebContext, user: string, recipient: string, input: Co
   });
   const now = c.clock.now();
   try {
-    const raw = buildNotice({
-      from: `postmaster@${c.config.hostname}`,
-      to: recipient,
-      link: pickupLink(publicBaseUrl(c.config), held.id, held.messagePassword),
-      messagePassword: held.messagePassword,
-      senderDisplay: user,
-      expiresAt: new Date(now + input.days * DAY_MS),
-      subject: c.config.pickup.noticeSubject,
-      messageId: makeMessageId(c.config.hostname),
-      date: new Date(now),
-      hostname: c.config.hostname,
-    });
+    const raw = buildPickupNotice(c.config, { id: held.id, messagePassword: held.messagePassword, recipient, sender: user, expiresInDays: input.days, now });
     await c.sendMail({ from: '', to: [recipient] }, raw);
   } catch (error) {
     // Without its notice nobody can open the message: withdraw it rather than leave it waiting.

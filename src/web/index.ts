@@ -1,4 +1,4 @@
-import { publicBaseUrl } from './links.ts';
+import { publicBaseUrl } from '../pickup/index.ts';
 import type { AddressInfo } from 'node:net';
 import type { Service } from '../kernel/index.ts';
 import { buildWebApp } from './app.ts';
@@ -46,4 +46,4 @@ export function createWebService(deps: WebDeps): WebService {
   };
 }
 
-export { publicBaseUrl, pickupLink } from './links.ts';
+export { publicBaseUrl, pickupLink } from '../pickup/index.ts';

@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { MailError, type LinkRequirement } from '../../kernel/index.ts';
+import { isLinkLevel, LINK_LEVELS, MailError, type LinkRequirement } from '../../kernel/index.ts';
 import { countHeaders, getHeader, makeMessageId, formatRfc5322Date, parseHeaders, splitHeaderBlock } from '../../mail/index.ts';
 
 export interface IngressStreamOptions {
@@ -23,7 +23,6 @@ export interface IngressStreamOptions {
   onPickup?: () => void;
 }
 
-const REQUIREMENTS: LinkRequirement[] = ['none', 'tls', 'tls-verified', 'dane'];
 const REQUIRE_HEADER = /^sealgate-require[ \t]*:/i;
 
 /** Drops a header field (with its folded continuation lines) from a raw header block. */
@@ -150,9 +149,9 @@ export class IngressStream extends Transform {
     }
     const required = getHeader(headers, 'Sealgate-Require');
     if (required !== undefined && this.options.onRequirement) {
-      const level = required.trim().toLowerCase() as LinkRequirement;
-      if (!REQUIREMENTS.includes(level)) {
-        return new MailError(550, '5.7.10', `Sealgate-Require: unknown level ${JSON.stringify(required.slice(0, 40))}; use one of ${REQUIREMENTS.join(', ')}`, 'smtp');
+      const level = required.trim().toLowerCase();
+      if (!isLinkLevel(level)) {
+        return new MailError(550, '5.7.10', `Sealgate-Require: unknown level ${JSON.stringify(required.slice(0, 40))}; use one of ${LINK_LEVELS.join(', ')}`, 'smtp');
       }
       this.options.onRequirement(level);
       // The requirement is an instruction to us, not part of the message.

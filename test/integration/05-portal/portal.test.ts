@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWebService, pickupLink, type WebService } from '../../../src/web/index.ts';
 import { CHROMIUM, createPortalFixture, hasChromium, launchChromium, newPortalContext, type PortalFixture } from '../../helpers/browser.ts';
+import { filesUnder } from '../../helpers/ports.ts';
 
 /*
  * The portal as a person uses it, in real Chromium: a pickup message with hostile HTML and a
@@ -31,10 +32,6 @@ const HOSTILE_HTML = `<html><head><meta http-equiv="refresh" content="0;url=http
 <iframe src="http://beacon.invalid/frame"></iframe><svg onload="alert('svg')"><image href="http://beacon.invalid/svg.png"/></svg>
 <video poster="http://beacon.invalid/poster.png"></video><object data="http://beacon.invalid/obj"></object>
 </body></html>`;
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
-}
 
 const available = hasChromium();
 if (!available) console.warn(`SKIP portal in Chromium: ${CHROMIUM} is missing (run scripts/install-peers.sh as root)`);

@@ -9,7 +9,7 @@ import { startDns, type DnsServer } from '../../helpers/dns.ts';
 import { startGateway, type GatewayProcess } from '../../helpers/gateway.ts';
 import { CHROMIUM, hasChromium, launchChromium, newPortalContext } from '../../helpers/browser.ts';
 import { describeWithPeers } from '../../helpers/peers.ts';
-import { freePort, tempDir, until } from '../../helpers/ports.ts';
+import { filesUnder, freePort, tempDir, until } from '../../helpers/ports.ts';
 import { startPostfix, type PostfixInstance } from '../../helpers/postfix.ts';
 import { submitAs } from '../../helpers/swaks.ts';
 
@@ -26,10 +26,6 @@ const PASSWORD = 'correct horse battery staple';
 const SHOTS = path.resolve(import.meta.dirname, '../../artifacts/pickup');
 const SUBJECT = 'Lab results for Mr Example';
 const BODY = 'Dear Bob, the results are attached. Creatinine 1.1 mg/dL.';
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
-}
 
 if (!hasChromium()) console.warn(`SKIP pickup round trip: ${CHROMIUM} is missing (run scripts/install-peers.sh as root)`);
 
