@@ -1,7 +1,8 @@
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
+import { splitMultipart } from '../../test/helpers/mime.ts';
 import { hasPostgres, openTestStore, type TestStore } from '../../test/helpers/stores.ts';
-import { getHeader, parseHeaders, splitHeaderBlock } from '../mail/index.ts';
+import { getHeader } from '../mail/index.ts';
 import { buildReportMessage, parseTlsRptRecord, renderReport, TlsReportCounter, type TlsAttemptResult, type TlsReport } from './tlsrpt.ts';
 
 const DAY1 = Date.UTC(2026, 2, 1, 10, 0, 0);
@@ -134,26 +135,6 @@ const REPORT: TlsReport = {
   },
 };
 
-interface Part {
-  headers: ReturnType<typeof parseHeaders>;
-  body: string;
-}
-
-/** Splits the mail as a MIME reader would, so the test checks structure rather than strings. */
-function parseMime(message: Buffer): { headers: ReturnType<typeof parseHeaders>; parts: Part[] } {
-  const end = splitHeaderBlock(message)!.headerEnd;
-  const headers = parseHeaders(message.subarray(0, end).toString());
-  const boundary = /boundary="([^"]+)"/.exec(getHeader(headers, 'Content-Type')!)![1];
-  const chunks = message.subarray(end).toString().split(`\r\n--${boundary}`);
-  expect(chunks.at(-1)).toBe('--\r\n');
-  const parts = chunks.slice(1, -1).map((chunk) => {
-    const text = chunk.replace(/^\r\n/, '');
-    const split = text.indexOf('\r\n\r\n');
-    return { headers: parseHeaders(text.slice(0, split + 2)), body: text.slice(split + 4) };
-  });
-  return { headers, parts };
-}
-
 describe('TLS-RPT report rendering', () => {
   it('fills the sender fields, names the file per RFC 8460 §5.3 and gzips the JSON', () => {
     const rendered = renderReport(REPORT, ORG);
@@ -176,7 +157,7 @@ describe('TLS-RPT report rendering', () => {
     const message = buildReportMessage(rendered, { from: 'tlsrpt@gateway.test', to: ['a@dest.test', 'b@dest.test'], policyDomain: 'dest.test', submitter: 'gateway.test', messageId: '<r1@gateway.test>', date });
     const text = message.toString('utf8');
     expect(/\r(?!\n)|(?<!\r)\n/.test(text)).toBe(false);
-    const { headers, parts } = parseMime(message);
+    const { headers, parts } = splitMultipart(message);
     expect(getHeader(headers, 'Subject')).toBe('Report Domain: dest.test Submitter: gateway.test Report-ID: <20260301.dest.test@gateway.test>');
     expect(getHeader(headers, 'TLS-Report-Domain')).toBe('dest.test');
     expect(getHeader(headers, 'TLS-Report-Submitter')).toBe('gateway.test');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { splitMultipart } from '../../test/helpers/mime.ts';
 import { buildDsn, shouldBounce, type DsnInput } from './dsn.ts';
-import { parseHeaders, getHeader, splitHeaderBlock } from './headers.ts';
+import { parseHeaders, getHeader } from './headers.ts';
 
 const base = {
   reportingMta: 'gateway.test',
@@ -11,28 +12,6 @@ const base = {
   messageId: '<dsn1@gateway.test>',
   originalHeaders: 'Subject: plans\nFrom: alice@sender.test\n\n',
 };
-
-interface Part {
-  headers: ReturnType<typeof parseHeaders>;
-  body: string;
-}
-
-/** Splits the report the way a MIME reader would, so the tests check structure, not strings. */
-function parse(dsn: string): { headers: ReturnType<typeof parseHeaders>; parts: Part[] } {
-  const end = splitHeaderBlock(Buffer.from(dsn))!.headerEnd;
-  const top = Buffer.from(dsn).subarray(0, end).toString();
-  const headers = parseHeaders(top);
-  const boundary = /boundary="([^"]+)"/.exec(getHeader(headers, 'Content-Type')!)![1];
-  const body = dsn.slice(top.length);
-  const chunks = body.split(`\r\n--${boundary}`);
-  expect(chunks.at(-1)).toBe('--\r\n');
-  const parts = chunks.slice(1, -1).map((chunk) => {
-    const text = chunk.replace(/^\r\n/, '');
-    const split = text.indexOf('\r\n\r\n');
-    return { headers: parseHeaders(text.slice(0, split + 2)), body: text.slice(split + 4) };
-  });
-  return { headers, parts };
-}
 
 /** Groups of `Name: value` fields separated by blank lines (RFC 3464 §2.1). */
 function statusGroups(body: string): Record<string, string>[] {
@@ -61,7 +40,7 @@ describe('buildDsn', () => {
       ],
     });
     wellFormed(dsn);
-    const { headers, parts } = parse(dsn);
+    const { headers, parts } = splitMultipart(dsn);
     expect(getHeader(headers, 'From')).toBe('Mail Delivery System <MAILER-DAEMON@gateway.test>');
     expect(getHeader(headers, 'To')).toBe('<alice@sender.test>');
     expect(getHeader(headers, 'Subject')).toBe('Undelivered Mail Returned to Sender');
@@ -93,7 +72,7 @@ describe('buildDsn', () => {
   it('reports delays with Will-Retry-Until', () => {
     const dsn = buildDsn({ ...base, originalEnvelopeId: undefined, kind: 'delay', returnContent: 'HDRS', recipients: [{ address: 'bob@dest.test', status: '4.4.1', action: 'delayed', willRetryUntil: new Date(Date.UTC(2026, 10, 29)) }] });
     wellFormed(dsn);
-    const { headers, parts } = parse(dsn);
+    const { headers, parts } = splitMultipart(dsn);
     expect(getHeader(headers, 'Subject')).toBe('Delayed Mail (still being retried)');
     const [perMessage, bob] = statusGroups(parts[1].body);
     expect(perMessage['Original-Envelope-Id']).toBeUndefined();
@@ -104,13 +83,13 @@ describe('buildDsn', () => {
 
   it('reports success', () => {
     const dsn = buildDsn({ ...base, kind: 'success', returnContent: 'HDRS', recipients: [{ address: 'bob@dest.test', status: '2.0.0', action: 'delivered', remoteMta: 'mx.dest.test' }] });
-    expect(getHeader(parse(dsn).headers, 'Subject')).toBe('Successful Mail Delivery Report');
+    expect(getHeader(splitMultipart(dsn).headers, 'Subject')).toBe('Successful Mail Delivery Report');
   });
 
   it('returns the full message when asked, CRLF-normalised', () => {
     const full = buildDsn({ ...base, kind: 'failure', returnContent: 'FULL', originalBody: 'Subject: plans\n\nbody\n.\n', recipients: [{ address: 'b@d.test', status: '5.0.0', action: 'failed' }] });
     wellFormed(full);
-    const { parts } = parse(full);
+    const { parts } = splitMultipart(full);
     expect(getHeader(parts[2].headers, 'Content-Type')).toBe('message/rfc822');
     expect(parts[2].body).toBe('Subject: plans\r\n\r\nbody\r\n.\r\n');
   });
@@ -119,7 +98,7 @@ describe('buildDsn', () => {
     for (const originalBody of [`Subject: x\r\n\r\n${'y'.repeat(2000)}\r\n`, undefined]) {
       const dsn = buildDsn({ ...base, kind: 'failure', returnContent: 'FULL', originalBody, recipients: [{ address: 'b@d.test', status: '5.0.0', action: 'failed' }] });
       wellFormed(dsn);
-      expect(getHeader(parse(dsn).parts[2].headers, 'Content-Type')).toBe('text/rfc822-headers');
+      expect(getHeader(splitMultipart(dsn).parts[2].headers, 'Content-Type')).toBe('text/rfc822-headers');
     }
   });
 
@@ -136,7 +115,7 @@ describe('buildDsn', () => {
     const dsn = buildDsn(hostile);
     wellFormed(dsn);
     expect(dsn).not.toMatch(/\r\n(Bcc|X-Evil|X-Injected):/);
-    const { headers, parts } = parse(dsn);
+    const { headers, parts } = splitMultipart(dsn);
     expect(getHeader(headers, 'To')).toBe('<a@b.test> Bcc: x@evil.test>');
     const [, recipient] = statusGroups(parts[1].body);
     expect(recipient.Status).toBe('5.0.0'); // invalid status replaced by the action's default
@@ -145,7 +124,7 @@ describe('buildDsn', () => {
 
   it('gives a bare diagnostic and ORCPT their types', () => {
     const dsn = buildDsn({ ...base, kind: 'failure', returnContent: 'HDRS', recipients: [{ address: 'b@d.test', orcpt: 'b@d.test', status: '5.0.0', action: 'failed', diagnostic: '550 no' }] });
-    const [, r] = statusGroups(parse(dsn).parts[1].body);
+    const [, r] = statusGroups(splitMultipart(dsn).parts[1].body);
     expect(r['Original-Recipient']).toBe('rfc822; b@d.test');
     expect(r['Diagnostic-Code']).toBe('smtp; 550 no');
   });
