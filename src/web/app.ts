@@ -9,35 +9,39 @@ import type { WebContext, WebDeps } from './context.ts';
 import { html } from './html.ts';
 import { notice, page } from './layout.ts';
 import { pickupErrorPage, registerPortal } from './portal.ts';
+import { intermediateTlsOptions } from '../smtp/index.ts';
+import { capConnectionsPerIp } from './connections.ts';
+import { STATUS_TEXT, clientErrorHandler, errorPage, frameworkErrorHandler } from './errors.ts';
 import { HttpError, LoginThrottle, ctx, installSecurity, sendPage } from './security.ts';
 import { WebSessions } from './sessions.ts';
 
 const CSS = readFileSync(new URL('./static/portal.css', import.meta.url));
 const FORM_LIMIT = 64 * 1024;
 
-const STATUS_TEXT: Record<number, string> = {
-  400: 'The request was not understood. Go back and try again.',
-  403: 'This is not allowed.',
-  404: 'There is no such page. Check the address.',
-  405: 'This page does not take that kind of request.',
-  413: 'The upload is too large.',
-  415: 'This kind of upload is not accepted here.',
-  429: 'Too many requests. Wait a minute and try again.',
-};
-
 /** The portal as a Fastify app over HTTPS (not listening yet): for the service and for inject tests. */
 export function buildWebApp(deps: WebDeps): { app: FastifyInstance; sessions: WebSessions } {
   const web = deps.config.web;
   const tls = web.certFile && web.keyFile ? { key: readFileSync(web.keyFile, 'utf8'), cert: readFileSync(web.certFile, 'utf8') } : deps.tls;
   const app = Fastify({
-    https: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' },
+    https: {
+      // The SMTP listeners' profile: Mozilla intermediate, AEAD only, no renegotiation.
+      ...intermediateTlsOptions(tls.key, tls.cert),
+      handshakeTimeout: web.connectionIdleTimeoutMs,
+      // Read by Node's HTTP server; its timeout checks run this often (default every 30 s).
+      headersTimeout: Math.min(web.headersTimeoutMs, web.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(1_000, web.headersTimeoutMs),
+    } as Record<string, unknown>,
     logger: false,
     trustProxy: false,
     bodyLimit: FORM_LIMIT,
-    // Uploads may be large, but a request that trickles for longer than this is not a person.
-    requestTimeout: 15 * 60_000,
+    requestTimeout: web.requestTimeoutMs,
+    keepAliveTimeout: web.keepAliveTimeoutMs,
+    connectionTimeout: web.connectionIdleTimeoutMs,
+    clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
     return503OnClosing: true,
   });
+  capConnectionsPerIp(app.server, web.maxConnectionsPerIp, (address) => deps.logger.warn({ ip: address }, 'portal per-IP connection limit reached'));
   const sessions = new WebSessions(deps.store, deps.clock, web.idleTimeoutMs);
   const context: WebContext = { ...deps, sessions, loginThrottle: new LoginThrottle(10, 15 * 60_000, () => deps.clock.now()) };
   const maxUploadMb = Math.floor(deps.config.limits.maxMessageBytes / 1024 / 1024);
@@ -62,9 +66,9 @@ export function buildWebApp(deps: WebDeps): { app: FastifyInstance; sessions: We
         text = status === 413 ? `The upload is too large: each file may be at most ${maxUploadMb} MB.` : STATUS_TEXT[status] ?? STATUS_TEXT[400];
       }
       if (status >= 500) deps.logger.error({ err: (error as Error).message, method: request.method, route: request.routeOptions.url }, 'web request failed');
-      return sendPage(reply, status, page({ title: 'Error', nonce: ctx(request).nonce, body: html`<h1>${status === 500 ? 'Something went wrong' : 'Not done'}</h1>${notice('error', text)}` }));
+      return sendPage(reply, status, errorPage(status, text, ctx(request).nonce));
     });
-    scope.setNotFoundHandler((request, reply) => sendPage(reply, 404, page({ title: 'Not found', nonce: ctx(request).nonce, body: html`<h1>Not found</h1>${notice('error', STATUS_TEXT[404])}` })));
+    scope.setNotFoundHandler((request, reply) => sendPage(reply, 404, errorPage(404, STATUS_TEXT[404], ctx(request).nonce)));
 
     scope.get('/static/portal.css', async (_request, reply) => reply.header('cache-control', 'public, max-age=3600').type('text/css; charset=utf-8').send(CSS));
     scope.get('/', async (request, reply) => sendPage(reply, 200, page({

@@ -52,17 +52,24 @@ export function installSecurity(app: FastifyInstance): void {
   });
   app.addHook('onSend', async (request, reply, payload) => {
     const context = ctx(request);
-    reply.header('strict-transport-security', 'max-age=31536000');
-    reply.header('content-security-policy', contentSecurityPolicy(context.nonce, context.dataImages));
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('referrer-policy', 'no-referrer');
-    reply.header('x-frame-options', 'DENY');
-    reply.header('cross-origin-opener-policy', 'same-origin');
-    reply.header('cross-origin-resource-policy', 'same-origin');
-    reply.header('permissions-policy', 'camera=(), microphone=(), geolocation=(), interest-cohort=()');
+    for (const [name, value] of Object.entries(securityHeaders(context.nonce, context.dataImages))) reply.header(name, value);
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     return payload;
   });
+}
+
+/** The headers every response carries, error or not (also written raw for parser errors, see errors.ts). */
+export function securityHeaders(nonce: string, dataImages = false): Record<string, string> {
+  return {
+    'strict-transport-security': 'max-age=31536000',
+    'content-security-policy': contentSecurityPolicy(nonce, dataImages),
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'x-frame-options': 'DENY',
+    'cross-origin-opener-policy': 'same-origin',
+    'cross-origin-resource-policy': 'same-origin',
+    'permissions-policy': 'camera=(), microphone=(), geolocation=(), interest-cohort=()',
+  };
 }
 
 /** True when `given` repeats the request's CSRF cookie (compared in constant time). */
