@@ -1,8 +1,8 @@
-import type { Clock } from '../kernel/index.ts';
+import { MailError, type Clock } from '../kernel/index.ts';
 import type { Resolver } from '../dns/index.ts';
 import { matchDane, type LinkObservation } from '../linksec/index.ts';
 import { SmtpClient } from '../smtp/index.ts';
-import { resolveDestinations } from './mx.ts';
+import { resolveValidated } from './validated-mx.ts';
 import type { DomainAssessment, SecurityAssessor } from './security.ts';
 
 export interface ProbeDeps {
@@ -46,8 +46,13 @@ export function observationOf(domain: string, host: string, ip: string | null, c
  * for STARTTLS, checks the certificate against PKIX and the TLSA records, and sends no mail.
  */
 export async function probeDomain(domain: string, deps: ProbeDeps): Promise<ProbeResult> {
-  const destinations = await resolveDestinations(domain, deps.resolver, { families: deps.ipFamilies });
-  const assessment = deps.security ? await deps.security.assess(domain, destinations.map((d) => d.host)) : undefined;
+  const secure = deps.security?.secureResolver;
+  const resolved = await resolveValidated(domain, deps.resolver, secure, { families: deps.ipFamilies });
+  if (resolved.bogus) throw new MailError(451, '4.7.5', `${resolved.bogus}; DANE cannot be checked`, 'delivery');
+  if (resolved.disagreement) throw new MailError(451, '4.4.3', `DNS answers for ${domain} disagree: ${resolved.disagreement}`, 'delivery');
+  const destinations = resolved.destinations;
+  const dnssec = secure ? { mxSecure: resolved.mxSecure, bogus: resolved.bogus } : undefined;
+  const assessment = deps.security ? await deps.security.assess(domain, destinations.map((d) => d.host), dnssec) : undefined;
   const observations: ProbeResult['observations'] = [];
   for (const destination of destinations) {
     const host = assessment?.hosts.get(destination.host);

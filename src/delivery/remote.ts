@@ -3,7 +3,8 @@ import { MailError, type Clock, type DeliveryReceipt, type LinkRequirement, type
 import { DnsError, type Resolver } from '../dns/index.ts';
 import { matchDane, type LinkObservation, type TlsAttemptResult } from '../linksec/index.ts';
 import { SmtpClient, SmtpClientError, xtext, type SmtpReply, type TlsDetails } from '../smtp/index.ts';
-import { resolveDestinations, type Destination } from './mx.ts';
+import { resolveDestinations } from './mx.ts';
+import { resolveValidated } from './validated-mx.ts';
 import { observationOf } from './probe.ts';
 import { atLeast, hostDemand, requireTlsRefusal, strongest, type HostDemand } from '../policy/index.ts';
 import type { DomainAssessment, HostAssessment, SecurityAssessor } from './security.ts';
@@ -225,15 +226,27 @@ async function transact(client: SmtpClient, attempt: HostAttempt, job: DomainJob
   return { settled };
 }
 
-async function destinationsFor(job: DomainJob, deps: RemoteDeps): Promise<{ host: string; addresses: string[]; port: number }[]> {
+interface Routed {
+  hosts: { host: string; addresses: string[]; port: number }[];
+  /** What validated-mx.ts learnt from the validating resolver (MX routes with one configured). */
+  dnssec?: { mxSecure: boolean; bogus?: string };
+  disagreement?: string;
+}
+
+async function destinationsFor(job: DomainJob, deps: RemoteDeps): Promise<Routed> {
   if (job.route.kind === 'smarthost') {
     const { host, port } = job.route;
-    if (net.isIP(host)) return [{ host, addresses: [host], port }];
+    if (net.isIP(host)) return { hosts: [{ host, addresses: [host], port }] };
     const [d] = await resolveDestinations(host, { ...deps.resolver, resolveMx: async () => [] }, { families: deps.ipFamilies });
-    return [{ host, addresses: d.addresses, port }];
+    return { hosts: [{ host, addresses: d.addresses, port }] };
   }
-  const destinations: Destination[] = await resolveDestinations(job.domain, deps.resolver, { families: deps.ipFamilies });
-  return destinations.map((d) => ({ host: d.host, addresses: d.addresses, port: deps.port }));
+  const secure = deps.security?.secureResolver;
+  const resolved = await resolveValidated(job.domain, deps.resolver, secure, { families: deps.ipFamilies });
+  return {
+    hosts: resolved.destinations.map((d) => ({ host: d.host, addresses: d.addresses, port: deps.port })),
+    dnssec: secure ? { mxSecure: resolved.mxSecure, bogus: resolved.bogus } : undefined,
+    disagreement: resolved.disagreement,
+  };
 }
 
 /**
@@ -249,9 +262,15 @@ export async function deliverToDomain(job: DomainJob, deps: RemoteDeps): Promise
   let hosts;
   let assessment: DomainAssessment | undefined;
   try {
-    hosts = await destinationsFor(job, deps);
+    const routed = await destinationsFor(job, deps);
+    if (routed.disagreement) {
+      // A spoofed answer on the plain path (or a resolver out of date): never follow it.
+      deps.logger.error({ domain: job.domain, alert: true, detail: routed.disagreement }, 'MX answers disagree between the plain and the validating resolver; deferring');
+      return { results: fail(job.recipients, 'deferred', `451 4.4.3 DNS answers for ${job.domain} disagree: ${routed.disagreement}; will retry`.slice(0, 900), '4.4.3') };
+    }
+    hosts = routed.hosts;
     // Published policies (DANE, MTA-STS) govern MX delivery; a smarthost is the admin's choice.
-    if (job.route.kind === 'mx' && deps.security) assessment = await deps.security.assess(job.domain, hosts.map((h) => h.host));
+    if (job.route.kind === 'mx' && deps.security) assessment = await deps.security.assess(job.domain, hosts.map((h) => h.host), routed.dnssec);
   } catch (error) {
     if (error instanceof MailError) return { results: fail(job.recipients, error.temporary ? 'deferred' : 'failed', error.reply, error.enhanced) };
     if (error instanceof DnsError) return { results: fail(job.recipients, 'deferred', `451 4.4.3 DNS lookup for ${job.domain} failed (${error.code}); will retry`, '4.4.3') };

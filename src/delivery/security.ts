@@ -58,19 +58,28 @@ export class SecurityAssessor {
     this.now = deps.now ?? Date.now;
   }
 
-  assess(domain: string, mxHosts: string[]): Promise<DomainAssessment> {
-    const key = `${domain.toLowerCase()}|${mxHosts.join(',')}`;
+  /** The validating resolver, when the config names one: routing asks it first (validated-mx.ts). */
+  get secureResolver(): SecureResolver | undefined {
+    return this.deps.secure;
+  }
+
+  /**
+   * `dnssec`: what resolving the MX hosts already found out (validated-mx.ts); without it the
+   * assessor asks the validating resolver about the MX RRset itself.
+   */
+  assess(domain: string, mxHosts: string[], dnssec?: { mxSecure: boolean; bogus?: string }): Promise<DomainAssessment> {
+    const key = `${domain.toLowerCase()}|${mxHosts.join(',')}|${dnssec ? `${dnssec.mxSecure}${dnssec.bogus ? '!' : ''}` : '?'}`;
     const hit = this.cache.get(key);
     if (hit && this.now() - hit.at < (this.deps.cacheMs ?? 60_000)) return hit.value;
-    const value = this.assessNow(domain.toLowerCase(), mxHosts);
+    const value = this.assessNow(domain.toLowerCase(), mxHosts, dnssec);
     this.cache.set(key, { at: this.now(), value });
     value.catch(() => this.cache.delete(key));
     if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
     return value;
   }
 
-  private async assessNow(domain: string, mxHosts: string[]): Promise<DomainAssessment> {
-    const [dnssec, sts] = await Promise.all([this.dnssecOf(domain), this.stsOf(domain)]);
+  private async assessNow(domain: string, mxHosts: string[], known?: { mxSecure: boolean; bogus?: string }): Promise<DomainAssessment> {
+    const [dnssec, sts] = await Promise.all([known && this.deps.secure ? known : this.dnssecOf(domain), this.stsOf(domain)]);
     const assessment: DomainAssessment = { domain, mxSecure: dnssec.mxSecure, bogus: dnssec.bogus, sts: sts.policy, stsError: sts.error, hosts: new Map() };
     await Promise.all(
       mxHosts.map(async (host) => {
