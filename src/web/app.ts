@@ -29,7 +29,7 @@ export function buildWebApp(deps: WebDeps): { app: FastifyInstance; sessions: We
       handshakeTimeout: web.connectionIdleTimeoutMs,
       // Read by Node's HTTP server; its timeout checks run this often (default every 30 s).
       headersTimeout: Math.min(web.headersTimeoutMs, web.requestTimeoutMs),
-      connectionsCheckingInterval: Math.min(1_000, web.headersTimeoutMs),
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(web.headersTimeoutMs / 4))),
     } as Record<string, unknown>,
     logger: false,
     trustProxy: false,
