@@ -33,6 +33,13 @@ function rows(schema: JsonSchema, prefix: string, out: string[]): void {
       rows(child, name, out);
       continue;
     }
+    const entry = child.additionalProperties;
+    if (child.type === 'object' && entry && typeof entry === 'object' && entry.properties) {
+      // A map of objects (domains): one row for the map, then one per key of an entry.
+      out.push(`| \`${name}\` | map of object | ${child.default === undefined ? '—' : `\`${JSON.stringify(child.default)}\``} |`);
+      rows(entry, `${name}.<name>`, out);
+      continue;
+    }
     const range = [child.minimum !== undefined ? `≥ ${child.minimum}` : '', child.maximum !== undefined ? `≤ ${child.maximum}` : '', child.pattern ? `pattern \`${child.pattern}\`` : ''].filter(Boolean).join(', ');
     const dflt = child.default === undefined ? '—' : `\`${JSON.stringify(child.default)}\``;
     out.push(`| \`${name}\` | ${typeOf(child)}${range ? ` (${range})` : ''} | ${dflt} |`);

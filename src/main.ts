@@ -77,6 +77,8 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
     clock,
     authenticate: (username: string, password: string) => runtime.users.authenticate(username, password),
     standingOf: (username: string) => runtime.users.standingOf(username),
+    sendersOf: (username: string) => runtime.users.sendersOf(username),
+    sealSecret: (secret: string) => runtime.vault.seal(Buffer.from(secret, 'utf8')).toString('base64'),
     ingest: async (envelope: Envelope, body: Readable) => {
       const queued = await queue.enqueue(envelope, body);
       worker.notify();
@@ -87,6 +89,8 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
     tls: { key: tls.key, cert: tls.cert },
     hostname: config.hostname,
     localDomains: Object.keys(config.domains),
+    domains: config.domains,
+    recipientVerification: config.recipientVerification,
     limits: config.limits,
     pickupTag: config.pickup.subjectTag,
     pickupAlways: config.pickup.alwaysForUsers.map((u) => u.toLowerCase()),

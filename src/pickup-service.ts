@@ -4,33 +4,54 @@
  */
 import { Readable } from 'node:stream';
 import type { DomainJob, PickupFn, RecipientResult } from './delivery/index.ts';
-import type { Service } from './kernel/index.ts';
-import { buildPickupNotice, mimeToParts, parseSecureHeader, readHeaderField, stripSubjectTag, type SenderChoice } from './pickup/index.ts';
+import { isMailError, type Service } from './kernel/index.ts';
+import { MimeDepthLimit } from './mail/index.ts';
+import { buildPickupNotice, MimeConversionError, mimeToParts, SecureHeaderError, stripSubjectTag, type SenderChoice } from './pickup/index.ts';
 import type { Runtime } from './runtime.ts';
+
+/**
+ * Why a conversion can never succeed (the message's own structure or the sender's choice),
+ * or undefined when it may on a later attempt (storage, database): such a message fails at once
+ * with a report to the sender rather than being retried for days.
+ */
+function permanentReason(error: unknown): string | undefined {
+  if (error instanceof MimeConversionError || error instanceof SecureHeaderError) return error.message;
+  if (isMailError(error) && !error.temporary) return error.message;
+  return undefined;
+}
+
+/** The sender's verification choice, read at submission into the envelope (the header itself was removed). */
+function choiceOf(job: DomainJob, runtime: Runtime): SenderChoice {
+  const control = job.pickupControl;
+  const verification = control?.verification ?? runtime.config.pickup.defaultVerification;
+  const secret = control?.sealedSecret ? runtime.vault.open(Buffer.from(control.sealedSecret, 'base64')).toString('utf8') : undefined;
+  return { verification, question: control?.question, passphraseOrAnswer: secret };
+}
 
 export function createPickupDelivery(runtime: Runtime, notify: () => void): PickupFn {
   const { config, pickup, queue, logger, clock } = runtime;
   return async (job: DomainJob, recipients: DomainJob['recipients'], reason: string): Promise<RecipientResult[]> => {
     const results: RecipientResult[] = [];
-    // The sender's choice is the same for every recipient: its header is read once per job.
-    let sendersChoice: Promise<SenderChoice> | undefined;
     for (const recipient of recipients) {
       const now = clock.now();
       const receipt = (reply: string, outcome: RecipientResult['outcome']) => ({ at: now, recipient: recipient.address, mxHost: null, ip: null, port: null, tlsVersion: null, cipher: null, certSubject: null, certVerified: false, reply, outcome });
       try {
-        sendersChoice ??= job.openBody().then(async (body) => parseSecureHeader(await readHeaderField(body, 'Sealgate-Secure'), config.pickup.defaultVerification));
-        const choice = await sendersChoice;
-        const parsed = mimeToParts(await job.openBody());
+        // Pickups belong to the authenticated user who submitted the message, never to MAIL
+        // FROM (which that user chose); the worker hands over only submitted mail.
+        const owner = job.authUser;
+        if (!owner) throw new MimeConversionError('only mail our users submitted can become a Secure Message Pickup');
+        const parsed = mimeToParts((await job.openBody()).pipe(new MimeDepthLimit(config.limits.maxMimeDepth)));
         const held = await pickup.create({
-          sender: job.mailFrom,
+          sender: owner,
           recipient: recipient.address,
+          // Ingress took the tag out already; this covers mail queued before it did.
           subject: stripSubjectTag(await parsed.subject, config.pickup.subjectTag).subject,
           parts: parsed.parts,
-          ...choice,
+          ...choiceOf(job, runtime),
           expiresInDays: config.pickup.expiresInDays,
           readNotice: config.pickup.readNotice,
         });
-        const notice = buildPickupNotice(config, { id: held.id, messagePassword: held.messagePassword, recipient: recipient.address, sender: job.mailFrom, expiresInDays: config.pickup.expiresInDays, now });
+        const notice = buildPickupNotice(config, { id: held.id, messagePassword: held.messagePassword, recipient: recipient.address, sender: owner, expiresInDays: config.pickup.expiresInDays, now });
         await queue.enqueue({ mailFrom: '', recipients: [{ address: recipient.address, notify: ['NEVER'] }], requireTls: false, smtpUtf8: false, bodyType: '8BITMIME' }, Readable.from([notice]));
         await pickup.recordEvent(held.id, 'notice-sent', null, `notice queued to ${recipient.address}`);
         notify();
@@ -38,7 +59,13 @@ export function createPickupDelivery(runtime: Runtime, notify: () => void): Pick
         const reply = `250 2.0.0 Held for Secure Message Pickup ${held.id} (${reason}); notice queued`;
         results.push({ recipientId: recipient.id, outcome: 'delivered', reply, enhanced: '2.0.0', receipt: receipt(reply, 'delivered') });
       } catch (error) {
-        logger.error({ err: (error as Error).message, domain: job.domain }, 'pickup conversion failed');
+        const permanent = permanentReason(error);
+        logger.error({ err: (error as Error).message, domain: job.domain, permanent: permanent !== undefined }, 'pickup conversion failed');
+        if (permanent !== undefined) {
+          const reply = `554 5.6.0 Cannot hold the message for Secure Message Pickup: ${permanent}`;
+          results.push({ recipientId: recipient.id, outcome: 'failed', reply, enhanced: '5.6.0', receipt: receipt(reply, 'failed') });
+          continue;
+        }
         const reply = `451 4.3.0 Could not hold the message for Secure Message Pickup: ${(error as Error).message}`;
         results.push({ recipientId: recipient.id, outcome: 'deferred', reply, enhanced: '4.3.0', receipt: receipt(reply, 'deferred') });
       }

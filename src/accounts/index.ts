@@ -1,1 +1,2 @@
-export { Users, AccountError } from './users.ts';
+export { Users, AccountError, normalizeAlias } from './users.ts';
+export type { OwnedSenders } from './users.ts';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { openTestStore, type TestStore } from '../../test/helpers/stores.ts';
-import { Users } from './users.ts';
+import { hasPostgres, openTestStore, type TestStore } from '../../test/helpers/stores.ts';
+import { normalizeAlias, Users } from './users.ts';
 
 describe('users', () => {
   let current: TestStore | undefined;
@@ -33,5 +33,35 @@ describe('users', () => {
     expect((await users.standingOf('alice@example.test')).requiredLevel).toBeUndefined();
     await expect(users.setRequirement('alice@example.test', 'carrier-pigeon' as never)).rejects.toThrow(/unknown link level/);
     await expect(users.setPickupAlways('nobody', true)).rejects.toThrow(/no user/);
+  });
+});
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`sender aliases (${dialect})`, () => {
+    let current: TestStore | undefined;
+    afterEach(async () => current?.cleanup());
+
+    it('owns its own address, aliases and granted domains; removing the user removes them', async (context) => {
+      if (dialect === 'postgres' && !(await hasPostgres())) return context.skip();
+      current = await openTestStore(dialect);
+      const users = new Users(current.store, { now: () => 1 });
+      await users.add('Alice@Corp.test', 'correct horse battery');
+      expect(await users.addAlias('Alice@Corp.test', 'Sales@Corp.TEST')).toBe('sales@corp.test');
+      await users.addAlias('Alice@Corp.test', '@Branch.corp.test');
+      await users.addAlias('Alice@Corp.test', 'sales@corp.test'); // twice is harmless
+      expect(await users.listAliases('Alice@Corp.test')).toEqual(['@branch.corp.test', 'sales@corp.test']);
+      expect(await users.sendersOf('Alice@Corp.test')).toEqual({ addresses: ['alice@corp.test', 'sales@corp.test'], domains: ['branch.corp.test'] });
+      expect(await users.removeAlias('Alice@Corp.test', 'SALES@corp.test')).toBe(true);
+      expect(await users.removeAlias('Alice@Corp.test', 'sales@corp.test')).toBe(false);
+      await expect(users.addAlias('nobody', 'x@corp.test')).rejects.toThrow(/no user/);
+      await users.remove('Alice@Corp.test');
+      expect(await users.listAliases('Alice@Corp.test')).toEqual([]);
+    });
+  });
+}
+
+describe('normalizeAlias', () => {
+  it.each(['bob', '@', 'a@b', 'a b@corp.test', '<a@corp.test>', 'a@corp.test\r\nX: y', '@-corp.test', 'a@@corp.test'])('refuses %j', (alias) => {
+    expect(() => normalizeAlias(alias)).toThrow(/invalid alias/);
   });
 });

@@ -13,6 +13,22 @@ export class AccountError extends Error {
   }
 }
 
+/** What a user may put in `MAIL FROM` and `From:` (lower case). */
+export interface OwnedSenders {
+  addresses: string[];
+  domains: string[];
+}
+
+const ALIAS_ADDRESS = /^[^\s@<>()\[\],;:"\\]{1,64}@[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
+const ALIAS_DOMAIN = /^@[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
+
+/** `Bob@Corp.Test` → `bob@corp.test`; `@Corp.Test` → `@corp.test`; anything else is refused. */
+export function normalizeAlias(alias: string): string {
+  const value = alias.trim().toLowerCase();
+  if (ALIAS_ADDRESS.test(value) || ALIAS_DOMAIN.test(value)) return value;
+  throw new AccountError(`invalid alias ${JSON.stringify(alias)}: use an address (name@example.org) or a whole domain (@example.org)`);
+}
+
 export class Users {
   private readonly store: Store;
   private readonly clock: Clock;
@@ -41,7 +57,44 @@ export class Users {
 
   async remove(username: string): Promise<boolean> {
     const result = await this.store.db.deleteFrom('users').where('username', '=', username).executeTakeFirst();
+    await this.store.db.deleteFrom('user_aliases').where('username', '=', username).execute();
     return Number(result.numDeletedRows) > 0;
+  }
+
+  /** Lets `username` send as `alias`: an address, or `@domain` for every address of the domain. */
+  async addAlias(username: string, alias: string): Promise<string> {
+    const address = normalizeAlias(alias);
+    const user = await this.store.db.selectFrom('users').select('username').where('username', '=', username).executeTakeFirst();
+    if (!user) throw new AccountError(`no user ${username}`);
+    await this.store.db
+      .insertInto('user_aliases')
+      .values({ username, address, created_at: this.clock.now() })
+      .onConflict((oc) => oc.columns(['username', 'address']).doNothing())
+      .execute();
+    return address;
+  }
+
+  async removeAlias(username: string, alias: string): Promise<boolean> {
+    const result = await this.store.db.deleteFrom('user_aliases').where('username', '=', username).where('address', '=', normalizeAlias(alias)).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async listAliases(username: string): Promise<string[]> {
+    const rows = await this.store.db.selectFrom('user_aliases').select('address').where('username', '=', username).orderBy('address').execute();
+    return rows.map((r) => r.address);
+  }
+
+  /**
+   * The sender addresses `username` owns: the user name itself when it is an address (the
+   * account's own address), its aliases, and whole domains granted as `@domain`.
+   */
+  async sendersOf(username: string): Promise<OwnedSenders> {
+    const aliases = await this.listAliases(username);
+    const own = username.includes('@') ? [username.toLowerCase()] : [];
+    return {
+      addresses: [...own, ...aliases.filter((a) => !a.startsWith('@'))],
+      domains: aliases.filter((a) => a.startsWith('@')).map((a) => a.slice(1)),
+    };
   }
 
   async list(): Promise<{ username: string; createdAt: number; disabled: boolean; requiredLevel: LinkRequirement | null; pickupAlways: boolean }[]> {

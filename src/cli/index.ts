@@ -4,6 +4,7 @@ import { loadConfig, ConfigError, storeUrl, type Config } from '../config/index.
 import type { LinkRequirement, Logger } from '../kernel/index.ts';
 import { ensureSelfSignedCertificate } from '../vault/index.ts';
 import { domainCommand, tlsrptCommand } from './domain.ts';
+import { userAliasCommand } from './user-alias.ts';
 import { formatQueueList, formatQueueShow } from './format.ts';
 
 /** What the composition root hands the CLI (the CLI never picks a store itself). */
@@ -30,6 +31,8 @@ const USAGE = `usage: sealgate <command> [--config FILE]
   user list | user remove NAME | user passwd NAME [--password P]
   user require NAME LEVEL     hold every message NAME submits to at least LEVEL (none to clear)
   user pickup NAME always|off every message NAME submits becomes a Secure Message Pickup (or not)
+  user alias add|remove NAME ADDRESS|@DOMAIN  let NAME send as ADDRESS, or as any address of DOMAIN
+  user alias list NAME        the addresses NAME may send as besides NAME itself
   queue list [--all]          messages in the queue (--all includes finished ones)
   queue show ID               envelope, recipients and delivery receipts of a message
   queue retry ID              make a message's pending recipients due now
@@ -100,6 +103,7 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
         out('configuration is valid');
         return 0;
       case 'user':
+        if (sub === 'alias') return await userAliasCommand(config, deps, arg, arg2, positionals[4]);
         return await userCommand(config, deps, sub, arg, sub === 'require' || sub === 'pickup' ? arg2 : values.password);
       case 'queue':
         return await queueCommand(config, deps, sub, arg, values.all === true, values.json === true);
@@ -173,7 +177,7 @@ async function userCommand(config: Config, deps: CliDeps, sub: string | undefine
         out(`user ${name} removed`);
         return 0;
       default:
-        throw new UsageError('user: use add, list, remove, passwd, require or pickup');
+        throw new UsageError('user: use add, list, remove, passwd, require, pickup or alias');
     }
   });
 }

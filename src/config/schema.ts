@@ -71,6 +71,11 @@ export const configSchema = z.strictObject({
       sessionTimeoutMs: z.number().int().min(1).default(1_800_000),
       maxAuthFailures: z.number().int().min(1).default(3),
       maxUnauthenticatedCommands: z.number().int().min(1).default(20),
+      /**
+       * Deepest MIME nesting accepted on submission (multipart inside multipart …); deeper
+       * mail is refused at DATA with 554 5.6.0 rather than failing pickup conversion later.
+       */
+      maxMimeDepth: z.number().int().min(1).max(1000).default(20),
       /** Pause before the greeting to catch clients that talk first; 0 = greet at once. */
       greetingDelayMs: z.number().int().min(0).max(30_000).default(0),
     })
@@ -81,9 +86,40 @@ export const configSchema = z.strictObject({
       z.string(),
       z.strictObject({
         smarthost: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port'),
+        /**
+         * The domain's mailboxes (local parts or full addresses, any case), checked at RCPT
+         * time; unknown ones get 550 5.1.1 (Postfix relay_recipient_maps). postmaster is always accepted.
+         */
+        recipients: z.array(z.string().min(1)).optional(),
+        /**
+         * How inbound recipients are verified at RCPT: `list` (the recipients above),
+         * `callout` (a cached RCPT probe to the smarthost, Postfix reject_unverified_recipient)
+         * or `off` (accept every local part: invites backscatter). Default: `list` when
+         * recipients is set, else `callout`.
+         */
+        verifyRecipients: z.enum(['list', 'callout', 'off']).optional(),
+        /**
+         * Accept inbound (unauthenticated) mail whose MAIL FROM is in this domain, e.g. from
+         * a mailing list or an outside service sending as the domain. Default: refused with
+         * 550 5.7.1, as the domain's own users submit with authentication.
+         */
+        allowExternalSenders: z.boolean().default(false),
       }),
     )
     .default({}),
+  /** The RCPT probes behind `domains.<d>.verifyRecipients = callout`. */
+  recipientVerification: z
+    .strictObject({
+      /** How long a mailbox the smarthost accepted stays known (Postfix: address_verify_positive_expire_time). */
+      positiveTtlMs: z.number().int().min(1).default(24 * 3_600_000),
+      /** How long a mailbox the smarthost refused stays unknown (Postfix: address_verify_negative_expire_time). */
+      negativeTtlMs: z.number().int().min(1).default(3_600_000),
+      /** Connect and per-command timeout of one probe; past it the client gets 450 4.1.1. */
+      probeTimeoutMs: z.number().int().min(100).default(10_000),
+      /** Most addresses remembered; the oldest are forgotten first. */
+      maxCached: z.number().int().min(1).default(100_000),
+    })
+    .prefault({}),
   delivery: z
     .strictObject({
       dnsServers: z.array(z.string()).default([]),

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Clock, DeliveryReceipt, DsnNotify, Envelope, Logger, Service } from '../kernel/index.ts';
 import { crashPoint } from '../kernel/index.ts';
 import type { PickupRules, Route, RoutingTable } from '../policy/index.ts';
-import { goesToPickup, routeFor } from '../policy/index.ts';
+import { goesToPickup, routeFor, senderAsksPickup } from '../policy/index.ts';
 import type { LeasedGroup, Queue, RetryOptions, Settlement } from '../queue/index.ts';
 import { delayNoticeDue, nextAttempt } from '../queue/index.ts';
 import { queueReport, type BounceEntry } from './bounce.ts';
@@ -11,7 +11,7 @@ import { queueReport, type BounceEntry } from './bounce.ts';
  * What one SMTP transaction to a destination domain needs (see remote.ts). A required link
  * level that no MX meets makes the message bounce at once.
  */
-export interface DomainJob extends Pick<Envelope, 'mailFrom' | 'requireTls' | 'requiredLevel' | 'tlsOptional' | 'smtpUtf8' | 'bodyType' | 'dsnRet' | 'dsnEnvid'> {
+export interface DomainJob extends Pick<Envelope, 'mailFrom' | 'requireTls' | 'requiredLevel' | 'tlsOptional' | 'smtpUtf8' | 'bodyType' | 'dsnRet' | 'dsnEnvid' | 'origin' | 'authUser' | 'pickupControl'> {
   domain: string;
   recipients: { id: number; address: string; notify?: DsnNotify[]; orcpt?: string }[];
   openBody: () => Promise<Readable>;
@@ -200,12 +200,15 @@ export class DeliveryWorker implements Service {
       bodyType: envelope.bodyType,
       dsnRet: envelope.dsnRet,
       dsnEnvid: envelope.dsnEnvid,
+      origin: envelope.origin,
+      authUser: envelope.authUser,
+      pickupControl: envelope.pickupControl,
       route: routeFor(group.domain, this.options.routing),
     };
     let results: RecipientResult[];
     try {
       // A sender's pickup request covers remote recipients; our own domains get their mail.
-      if (envelope.pickup && this.toPickup && job.route.kind === 'mx') results = await this.toPickup(job, job.recipients, 'the sender asked for Secure Message Pickup');
+      if (this.toPickup && senderAsksPickup(envelope, job.route.kind)) results = await this.toPickup(job, job.recipients, 'the sender asked for Secure Message Pickup');
       else results = await this.withPickupFallback(job, (await this.deliver(job)).results);
       crashPoint('after-remote-accept'); // the remote has it; our queue does not know yet
     } catch (error) {
@@ -226,7 +229,7 @@ export class DeliveryWorker implements Service {
   private async withPickupFallback(job: DomainJob, results: RecipientResult[]): Promise<RecipientResult[]> {
     const rules = this.options.pickup;
     if (!rules || !this.toPickup) return results;
-    const moving = results.filter((r) => goesToPickup(r, job.domain, job.mailFrom, rules));
+    const moving = results.filter((r) => goesToPickup(r, job.domain, job, rules));
     if (moving.length === 0) return results;
     const ids = new Set(moving.map((r) => r.recipientId));
     const held = await this.toPickup(job, job.recipients.filter((r) => ids.has(r.id)), moving[0].reply);

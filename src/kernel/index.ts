@@ -9,6 +9,7 @@ export type {
   DsnNotify,
   RecipientSpec,
   Envelope,
+  PickupControl,
   DeliveryReceipt,
 } from './types.ts';
 export { crashPoint } from './crash-point.ts';

@@ -42,6 +42,18 @@ export interface RecipientSpec {
   orcpt?: string;
 }
 
+/** The sender's verification choice for Secure Message Pickup (`Sealgate-Secure`). */
+export interface PickupControl {
+  /** Unset: the site default (pickup.defaultVerification). */
+  verification?: 'link' | 'code' | 'passphrase' | 'question';
+  question?: string;
+  /**
+   * The passphrase or answer, sealed by the vault (base64): the envelope row is not
+   * encrypted, and this secret is a share of the pickup's key.
+   */
+  sealedSecret?: string;
+}
+
 /** What the queue keeps about a message besides its body. */
 export interface Envelope {
   /** Reverse path; '' is the null sender (bounces). */
@@ -59,8 +71,16 @@ export interface Envelope {
   bodyType: '7BIT' | '8BITMIME' | 'BINARYMIME';
   dsnRet?: 'FULL' | 'HDRS';
   dsnEnvid?: string;
-  /** Authenticated submitter (SMTP AUTH user), if any. */
+  /** Authenticated submitter (SMTP AUTH user), if any: the owner of any pickup made of it. */
   authUser?: string;
+  /**
+   * Where the message came from: `submitted` by one of our users (the only mail pickup and the
+   * `Sealgate-*` controls act on), `inbound` from a stranger on the MX listener. Messages we
+   * make ourselves (notices, reports) carry none; so do ones queued before this field existed.
+   */
+  origin?: 'submitted' | 'inbound';
+  /** The sender's `Sealgate-Secure` choice, read at submission (the header is not stored). */
+  pickupControl?: PickupControl;
   /** Client address as seen by ingress; for the audit log only. */
   clientIp?: string;
 }

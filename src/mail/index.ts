@@ -10,3 +10,6 @@ export { formatReceivedHeader } from './received.ts';
 export type { ReceivedInput } from './received.ts';
 export { sanitizeEmailHtml, countBlockedImages } from './sanitize-html.ts';
 export type { SanitizedHtml } from './sanitize-html.ts';
+export { authservIdOf, editHeaderBlock, isDefaultSecureChoice, parseSecureHeader, SecureHeaderError, stripSubjectTag } from './controls.ts';
+export type { HeaderEdit, SecureChoice, SecureVerification } from './controls.ts';
+export { MimeDepthLimit, mimeDepthError } from './mime-depth.ts';

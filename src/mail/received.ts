@@ -10,6 +10,8 @@ export interface ReceivedInput {
   tls?: { version: string; cipher: string; bits?: number };
   queueId?: string;
   forRecipient?: string;
+  /** The SMTP AUTH user of a submission, named in the trace (Postfix smtpd_sasl_authenticated_header). */
+  authenticatedAs?: string;
   date: Date;
 }
 
@@ -27,6 +29,7 @@ export function formatReceivedHeader(input: ReceivedInput): string {
     ? `\r\n\t(using ${clean(input.tls.version, 32)} with cipher ${clean(input.tls.cipher, 96)}${input.tls.bits ? ` (${input.tls.bits}/${input.tls.bits} bits)` : ''})`
     : '';
   const id = input.queueId ? ` id ${clean(input.queueId, 64)}` : '';
+  const auth = input.authenticatedAs ? ` (authenticated as ${clean(input.authenticatedAs, 128)})` : '';
   const forClause = input.forRecipient ? `\r\n\tfor <${clean(input.forRecipient)}>` : '';
-  return `Received: ${from}\r\n\t${by}${tls}\r\n\twith ${clean(input.protocol, 16)}${id}${forClause};\r\n\t${formatRfc5322Date(input.date)}\r\n`;
+  return `Received: ${from}\r\n\t${by}${tls}\r\n\twith ${clean(input.protocol, 16)}${auth}${id}${forClause};\r\n\t${formatRfc5322Date(input.date)}\r\n`;
 }

@@ -18,6 +18,14 @@ export interface MimeParts {
   parts: AsyncIterable<PartInput>;
 }
 
+/** The message cannot be turned into pickup parts: retrying will not help (a permanent failure). */
+export class MimeConversionError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MimeConversionError';
+  }
+}
+
 export const TEXT_TYPE = 'text/plain; charset=utf-8';
 export const HTML_TYPE = 'text/html; charset=utf-8';
 
@@ -31,22 +39,37 @@ export function mimeToParts(raw: Readable): MimeParts {
   // No derived bodies: HTML stays out of the text part and text out of the HTML part, so the
   // recipient sees what the sender wrote, and an HTML-only message has no text part.
   const parser = new MailParser({ skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true, checksumAlgo: false });
+  // An error of the body stream itself (storage, decryption) is not the message's fault and
+  // passes as is; one of the parser's is, and says so.
+  const failed: { raw?: Error } = {};
   const subject = new Promise<string>((resolve, reject) => {
     parser.once('headers', (headers) => {
       const value = headers.get('subject');
       resolve(typeof value === 'string' ? value : '');
     });
-    parser.once('error', reject);
-    parser.once('close', () => reject(new Error('the message ended before its header block was complete')));
+    parser.once('error', (error: Error) => reject(error === failed.raw ? error : new MimeConversionError(`the message's MIME structure cannot be read: ${error.message}`, { cause: error })));
+    parser.once('close', () => reject(new MimeConversionError('the message ended before its header block was complete')));
   });
   // The caller may not wait on `subject` at all; a parse error then surfaces through `parts`.
   subject.catch(() => undefined);
-  raw.once('error', (error) => parser.destroy(error));
+  raw.once('error', (error) => {
+    failed.raw = error;
+    parser.destroy(error);
+  });
   raw.pipe(parser);
-  return { subject, parts: partsOf(raw, parser) };
+  return { subject, parts: partsOf(raw, parser, failed) };
 }
 
-async function* partsOf(raw: Readable, parser: MailParser): AsyncGenerator<PartInput> {
+async function* partsOf(raw: Readable, parser: MailParser, failed: { raw?: Error }): AsyncGenerator<PartInput> {
+  try {
+    yield* partsOfParsed(raw, parser);
+  } catch (error) {
+    if (error === failed.raw || error instanceof MimeConversionError) throw error;
+    throw new MimeConversionError(`the message's MIME structure cannot be read: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+async function* partsOfParsed(raw: Readable, parser: MailParser): AsyncGenerator<PartInput> {
   let attachments = 0;
   let body: MessageText | undefined;
   let done = false;
@@ -94,15 +117,5 @@ export function safeFilename(name: string | undefined, index: number): string {
   return Array.from(cleaned).slice(0, MAX_FILENAME - ext.length).join('') + ext;
 }
 
-/**
- * Takes the pickup tag (default `[secure]`) out of a subject, any case, anywhere, every time
- * it occurs; the spaces around it collapse to one.
- */
-export function stripSubjectTag(subject: string, tag = '[secure]'): { subject: string; tagged: boolean } {
-  const needle = tag.trim();
-  if (!needle) return { subject, tagged: false };
-  const pattern = new RegExp(`[ \\t]*${needle.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[ \\t]*`, 'gi');
-  if (!pattern.test(subject)) return { subject, tagged: false };
-  pattern.lastIndex = 0;
-  return { subject: subject.replace(pattern, ' ').trim(), tagged: true };
-}
+/** One copy of the tag rule, with the other control-header edits (mail/controls.ts). */
+export { stripSubjectTag } from '../mail/index.ts';

@@ -7,7 +7,7 @@ export { PickupGate } from './gate.ts';
 export type { GateOptions, PickupEventKind } from './gate.ts';
 export { PickupError, isPickupError, newMessagePassword, normalizePassword, isWellFormedPassword } from './keys.ts';
 export type { PickupFailure } from './keys.ts';
-export { mimeToParts, stripSubjectTag, safeFilename } from './from-mime.ts';
+export { mimeToParts, MimeConversionError, stripSubjectTag, safeFilename } from './from-mime.ts';
 export type { MimeParts } from './from-mime.ts';
 export { buildNotice, buildCodeMail, buildReadNotice, NOTICE_SUBJECT } from './notice.ts';
 export type { NoticeInput, CodeMailInput, ReadNoticeInput } from './notice.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { goesToPickup, isTlsOrPickup, tlsPolicyWithPickup } from './pickup.ts';
+import { goesToPickup, isSubmitted, isTlsOrPickup, senderAsksPickup, tlsPolicyWithPickup } from './pickup.ts';
 
 const rules = { fallbackOnRequirement: true, tlsOrPickupDomains: ['clinic.test'] };
 
@@ -15,7 +15,30 @@ describe('goesToPickup', () => {
     [{ outcome: 'failed', enhanced: '5.7.10' }, 'any.test', '', rules, false],
     [{ outcome: 'delivered' }, 'clinic.test', 'a@s.test', rules, false],
   ] as const)('%o to %s from %s → %s', (result, domain, from, r, expected) => {
-    expect(goesToPickup(result, domain, from, r)).toBe(expected);
+    expect(goesToPickup(result, domain, { mailFrom: from, origin: 'submitted', authUser: 'alice@s.test' }, r)).toBe(expected);
+  });
+
+  it.each([
+    [{ origin: 'submitted', authUser: 'a@s.test' }, true],
+    [{ origin: 'inbound', authUser: undefined }, false],
+    // a forged combination never counts: submitted needs an authenticated user
+    [{ origin: 'submitted', authUser: undefined }, false],
+    [{ origin: 'inbound', authUser: 'a@s.test' }, false],
+    // queued before origin existed: only authenticated mail counts
+    [{ origin: undefined, authUser: 'a@s.test' }, true],
+    [{ origin: undefined, authUser: undefined }, false],
+  ] as const)('REQUIRETLS failure (5.7.30) of %o becomes a pickup: %s', (message, expected) => {
+    expect(isSubmitted(message)).toBe(expected);
+    expect(goesToPickup({ outcome: 'failed', enhanced: '5.7.30' }, 'any.test', { mailFrom: 'a@s.test', ...message }, rules)).toBe(expected);
+  });
+
+  it.each([
+    [{ pickup: true, origin: 'submitted', authUser: 'a@s.test' }, 'mx', true],
+    [{ pickup: true, origin: 'submitted', authUser: 'a@s.test' }, 'smarthost', false],
+    [{ pickup: true, origin: 'inbound', authUser: undefined }, 'mx', false],
+    [{ pickup: undefined, origin: 'submitted', authUser: 'a@s.test' }, 'mx', false],
+  ] as const)('sender asks for pickup %o via %s → %s', (message, route, expected) => {
+    expect(senderAsksPickup(message, route)).toBe(expected);
   });
 
   it('matches TLS-or-pickup domains case-insensitively, and * for all', () => {

@@ -1,4 +1,21 @@
-import type { TlsPolicyMode } from '../kernel/index.ts';
+import type { Envelope, TlsPolicyMode } from '../kernel/index.ts';
+
+/**
+ * Whether one of our users submitted the message: the only mail that pickup conversion and the
+ * `Sealgate-*` controls act on (DESIGN.md §9). A stranger's inbound mail never becomes a
+ * pickup, so it cannot make us send a notice in a forged internal sender's name. Messages
+ * queued before `origin` existed count as submitted only when they carry an SMTP AUTH user
+ * (the inbound listener offers no AUTH). Our own mail (notices, reports) has neither.
+ */
+export function isSubmitted(message: Pick<Envelope, 'origin' | 'authUser'>): boolean {
+  if (message.origin !== undefined) return message.origin === 'submitted' && !!message.authUser;
+  return !!message.authUser;
+}
+
+/** The sender asked for pickup (tag, header, user rule): for remote recipients of submitted mail; our own domains get their mail. */
+export function senderAsksPickup(message: Pick<Envelope, 'origin' | 'authUser' | 'pickup'>, route: 'mx' | 'smarthost'): boolean {
+  return message.pickup === true && route === 'mx' && isSubmitted(message);
+}
 
 /** When Secure Message Pickup stands in for a link (DESIGN.md §6: "falls back to pickup"). */
 export interface PickupRules {
@@ -24,11 +41,17 @@ export function tlsPolicyWithPickup(domainPolicy: TlsPolicyMode, domain: string,
 
 /**
  * Whether a delivery result becomes a pickup. Only policy outcomes qualify (5.7.10, 5.7.30,
- * and 4.7.5 for TLS-or-pickup domains), never a mailbox's own answer, and never for a bounce
- * (null sender), which would otherwise make a pickup of a report about a pickup.
+ * and 4.7.5 for TLS-or-pickup domains), never a mailbox's own answer, never for a bounce
+ * (null sender), which would otherwise make a pickup of a report about a pickup, and only for
+ * submitted mail: inbound mail that cannot meet REQUIRETLS bounces (RFC 8689 §4.2).
  */
-export function goesToPickup(result: { outcome: 'delivered' | 'deferred' | 'failed'; enhanced?: string }, domain: string, mailFrom: string, rules: PickupRules): boolean {
-  if (mailFrom === '' || result.outcome === 'delivered') return false;
+export function goesToPickup(
+  result: { outcome: 'delivered' | 'deferred' | 'failed'; enhanced?: string },
+  domain: string,
+  message: Pick<Envelope, 'mailFrom' | 'origin' | 'authUser'>,
+  rules: PickupRules,
+): boolean {
+  if (message.mailFrom === '' || result.outcome === 'delivered' || !isSubmitted(message)) return false;
   if (result.outcome === 'failed' && (result.enhanced === '5.7.10' || result.enhanced === '5.7.30')) return rules.fallbackOnRequirement;
   return result.enhanced === '4.7.5' && isTlsOrPickup(domain, rules);
 }

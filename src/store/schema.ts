@@ -60,6 +60,13 @@ export interface UsersTable {
   pickup_always: number;
 }
 
+/** An extra sender address (`local@domain`, lower case) or a whole domain (`@domain`) a user may send as. */
+export interface UserAliasesTable {
+  username: string;
+  address: string;
+  created_at: number;
+}
+
 export interface LinkSecurityTable {
   domain: string;
   mx_host: string;
@@ -251,6 +258,7 @@ export interface Database {
   recipients: RecipientsTable;
   receipts: ReceiptsTable;
   users: UsersTable;
+  user_aliases: UserAliasesTable;
   settings: SettingsTable;
   link_pins: LinkPinsTable;
   tlsrpt_counts: TlsrptCountsTable;

@@ -21,6 +21,8 @@ export interface IngressStreamOptions {
   /** Submission only: the subject tag or `Sealgate-Secure` header asks for Secure Message Pickup. */
   pickupTag?: string;
   onPickup?: () => void;
+  /** Last edit of the header block before it is stored (smtp/server/submitted-controls.ts, inbound-headers.ts). */
+  rewriteHeaders?: (block: Buffer) => Buffer | MailError;
 }
 
 const REQUIRE_HEADER = /^sealgate-require[ \t]*:/i;
@@ -157,8 +159,10 @@ export class IngressStream extends Transform {
       // The requirement is an instruction to us, not part of the message.
       kept = Buffer.from(withoutField(block.toString('latin1'), REQUIRE_HEADER), 'latin1');
     }
+    const rewritten = this.options.rewriteHeaders ? this.options.rewriteHeaders(kept) : kept;
+    if (rewritten instanceof MailError) return rewritten;
     this.push(Buffer.from(added, 'latin1'));
-    this.push(kept);
+    this.push(rewritten);
     return null;
   }
 }

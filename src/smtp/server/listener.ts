@@ -9,6 +9,11 @@ import { IngressStream } from './ingress-stream.ts';
 import { limitCommandRate, PerIpCounter } from './limits.ts';
 import { installReplyCodes, smtpError, toSmtpError } from './replies.ts';
 import { intermediateTlsOptions } from './tls-profile.ts';
+import { MimeDepthLimit } from '../../mail/index.ts';
+import { checkEnvelopeSender, checkInboundSender, type SendersOf } from './sender-check.ts';
+import { RecipientVerifier, type DomainRecipients } from './recipient-check.ts';
+import { inboundHeaderRewriter } from './inbound-headers.ts';
+import { submittedHeaderRewriter } from './submitted-controls.ts';
 
 export interface ListenerLimits {
   maxMessageBytes: number;
@@ -23,6 +28,8 @@ export interface ListenerLimits {
   maxAuthFailures: number;
   maxUnauthenticatedCommands: number;
   greetingDelayMs: number;
+  /** Submission: deepest MIME nesting accepted (default 20). */
+  maxMimeDepth?: number;
 }
 
 export interface ListenerOptions {
@@ -39,11 +46,18 @@ export interface ListenerOptions {
   hostname: string;
   /** Inbound: the only domains mail is accepted for. */
   localDomains: string[];
+  /** Inbound: per-domain recipient verification and whether outsiders may send as the domain. */
+  domains?: Record<string, DomainRecipients & { allowExternalSenders?: boolean }>;
+  recipientVerification?: { positiveTtlMs: number; negativeTtlMs: number; probeTimeoutMs: number; maxCached: number };
   limits: ListenerLimits;
 }
 
 export interface IngressDeps {
   authenticate(username: string, password: string): Promise<boolean>;
+  /** The addresses a user may send as; without it a user owns just their user name. */
+  sendersOf?: SendersOf;
+  /** Seals a sender's pickup passphrase before it enters the (unencrypted) envelope. */
+  sealSecret?: (secret: string) => string;
   /** What applies to every message of the user: a link requirement, always-pickup. */
   standingOf?(username: string): Promise<{ requiredLevel?: LinkRequirement; pickupAlways?: boolean }>;
   /** Resolves only once message and envelope are durable; rejects with a MailError. */
@@ -76,6 +90,10 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
   const sessionTimers = new Map<string, NodeJS.Timeout>();
   const counted = new Set<string>();
   const submission = options.role === 'submission';
+  const recipientVerifier =
+    !submission && options.domains
+      ? new RecipientVerifier({ domains: options.domains, heloName: options.hostname, ...(options.recipientVerification ?? { positiveTtlMs: 86_400_000, negativeTtlMs: 3_600_000, probeTimeoutMs: 10_000, maxCached: 100_000 }) }, { clock: deps.clock, logger })
+      : undefined;
 
   const server: SMTPServer = new SMTPServer({
     name: options.hostname,
@@ -155,7 +173,17 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
     onMailFrom(address, session, callback) {
       if (submission && !session.user) return callback(smtpError(530, '5.7.0', 'Authentication required'));
       if (address.address && !parseAddress(address.address)) return callback(smtpError(553, '5.1.7', 'Sender address is not valid'));
-      callback();
+      if (!submission) {
+        const refusal = checkInboundSender(address.address, options.domains ?? {});
+        return callback(refusal ? toSmtpError(refusal) : undefined);
+      }
+      checkEnvelopeSender(session, address.address, deps.sendersOf).then(
+        (refusal) => callback(refusal ? toSmtpError(refusal) : undefined),
+        (error: Error) => {
+          logger.error({ err: error.message }, 'sender lookup failed');
+          callback(smtpError(451, '4.3.0', 'Cannot check the sender address now; try again later'));
+        },
+      );
     },
 
     onRcptTo(address, session, callback) {
@@ -168,7 +196,14 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
         logger.warn({ ip: session.remoteAddress, domain: parsed.domain }, 'relay attempt refused');
         return callback(smtpError(554, '5.7.1', 'Relay access denied'));
       }
-      callback();
+      if (!recipientVerifier) return callback();
+      recipientVerifier.check(address.address).then(
+        (refusal) => callback(refusal ? toSmtpError(refusal) : undefined),
+        (error: Error) => {
+          logger.error({ err: error.message }, 'recipient check failed');
+          callback(smtpError(450, '4.1.1', 'Recipient address rejected: cannot check the mailbox now; try again later'));
+        },
+      );
     },
 
     onData(stream, session, callback) {
@@ -187,6 +222,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
             ? true
             : undefined,
         clientIp: session.remoteAddress,
+        origin: submission ? 'submitted' : 'inbound',
       };
       const cipher = session.tlsOptions || undefined;
       const now = new Date(deps.clock.now());
@@ -201,6 +237,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
           protocol: protocolOf(session),
           tls: cipher ? { version: cipher.version ?? 'TLS', cipher: cipher.standardName ?? cipher.name } : undefined,
           forRecipient: envelope.recipients.length === 1 ? envelope.recipients[0].address : undefined,
+          authenticatedAs: envelope.authUser,
           date: now,
         }),
         completeHeaders: submission,
@@ -211,6 +248,9 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
         onTlsOptional: () => (envelope.tlsOptional = true),
         pickupTag: options.pickupTag,
         onPickup: submission && options.pickupTag ? () => (envelope.pickup = true) : undefined,
+        rewriteHeaders: submission
+          ? submittedHeaderRewriter(session, envelope, { pickupTag: options.pickupTag, sealSecret: deps.sealSecret })
+          : inboundHeaderRewriter(options.hostname, logger),
       });
       let finished = false;
       // On any failure keep reading the client's data (smtp-server replies at its end) but
@@ -221,8 +261,14 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
       };
       ingress.on('error', drain);
       stream.pipe(ingress);
+      // Submitted mail may become a pickup: a tree too deep to convert is refused here, at once.
+      const body = submission ? ingress.pipe(new MimeDepthLimit(limits.maxMimeDepth ?? 20)) : ingress;
+      if (body !== ingress) {
+        body.on('error', drain);
+        ingress.on('error', (error) => body.destroy(error));
+      }
       deps
-        .ingest(envelope, ingress)
+        .ingest(envelope, body)
         .then(({ id }) => {
           finished = true;
           logger.info({ messageId: id, ip: session.remoteAddress, user: envelope.authUser, recipients: envelope.recipients.length, tls: session.secure }, 'message accepted');

@@ -285,6 +285,20 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
         await db.schema.alterTable('users').addColumn('pickup_always', 'integer', (c) => c.notNull().defaultTo(0)).execute();
       },
     },
+    '0012-user-aliases': {
+      // Sender addresses a user may use besides their own (`sealgate user alias`): a full
+      // address, or `@domain` for every address of a domain (Postfix smtpd_sender_login_maps).
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('user_aliases')
+          .addColumn('username', 'text', (c) => c.notNull())
+          .addColumn('address', 'text', (c) => c.notNull())
+          .addColumn('created_at', bigint, (c) => c.notNull())
+          .addPrimaryKeyConstraint('user_aliases_pk', ['username', 'address'])
+          .execute();
+        await db.schema.createIndex('user_aliases_address').on('user_aliases').columns(['address']).execute();
+      },
+    },
   };
 }
 

@@ -24,7 +24,7 @@ describeWithPeers(['root', 'postfix', 'swaks'], 'gateway on PostgreSQL', () => {
     box = await startPostfix({ ip: '127.0.0.15', port, name: 'box.pg.test', mode: 'tempfail', domains: ['pg.test'] });
     gateway = await startGateway(path.join(temp.dir, 'gw'), {
       store: { url: schema.url },
-      domains: { 'pg.test': { smarthost: `127.0.0.15:${port}` } },
+      domains: { 'pg.test': { smarthost: `127.0.0.15:${port}`, verifyRecipients: 'off' } },
       delivery: { thread: true }, // the cluster setup: delivery in its own thread
       queue: { retryScheduleMs: [500], pollIntervalMs: 200 },
     });

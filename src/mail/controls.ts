@@ -1,0 +1,129 @@
+/*
+ * Sealgate's control headers (`Sealgate-*`) and the pickup subject tag: instructions from a
+ * sender to us, never part of the message. Ingress reads them once (submission) or ignores
+ * them (inbound) and removes them from the stored message, so no copy on any route — relay,
+ * smarthost, pickup, bounce — can carry them (DESIGN.md §9, issue 8 item 13).
+ * Pure header-block edits on latin1 text, so every other byte stays exactly as it came.
+ */
+
+export type SecureVerification = 'link' | 'code' | 'passphrase' | 'question';
+
+export interface SecureChoice {
+  verification: SecureVerification;
+  passphraseOrAnswer?: string;
+  question?: string;
+}
+
+export class SecureHeaderError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SecureHeaderError';
+  }
+}
+
+/**
+ * The sender's choice of verification, from the `Sealgate-Secure` header of a submitted
+ * message: empty or `yes` (the site default), `link`, `code`, `passphrase=<text>`, or
+ * `question=<text>; answer=<text>`.
+ */
+export function parseSecureHeader(value: string | undefined, fallback: 'link' | 'code'): SecureChoice {
+  const text = (value ?? '').replace(/\r?\n[ \t]+/g, ' ').trim();
+  if (text === '' || /^yes$/i.test(text)) return { verification: fallback };
+  if (/^(link|code)$/i.test(text)) return { verification: text.toLowerCase() as 'link' | 'code' };
+  const passphrase = /^passphrase\s*=\s*(.+)$/is.exec(text);
+  if (passphrase) return { verification: 'passphrase', passphraseOrAnswer: passphrase[1].trim() };
+  const question = /^question\s*=\s*(.+?)\s*;\s*answer\s*=\s*(.+)$/is.exec(text);
+  if (question) return { verification: 'question', question: question[1].trim(), passphraseOrAnswer: question[2].trim() };
+  throw new SecureHeaderError(`Sealgate-Secure: cannot read ${JSON.stringify(text.slice(0, 40))}; use yes, link, code, passphrase=…, or question=…; answer=…`);
+}
+
+/** Whether the Sealgate-Secure value asks for the site default (no explicit choice). */
+export function isDefaultSecureChoice(value: string): boolean {
+  return /^\s*(yes)?\s*$/i.test(value.replace(/\r?\n[ \t]+/g, ' '));
+}
+
+/**
+ * Takes the pickup tag (default `[secure]`) out of a subject, any case, anywhere, every time
+ * it occurs; the spaces around it collapse to one.
+ */
+export function stripSubjectTag(subject: string, tag = '[secure]'): { subject: string; tagged: boolean } {
+  const needle = tag.trim();
+  if (!needle) return { subject, tagged: false };
+  const pattern = new RegExp(`[ \\t]*${needle.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[ \\t]*`, 'gi');
+  if (!pattern.test(subject)) return { subject, tagged: false };
+  pattern.lastIndex = 0;
+  return { subject: subject.replace(pattern, ' ').trim(), tagged: true };
+}
+
+/** One header field as it stands in the block: its name and its raw text, folds included. */
+interface RawField {
+  name: string;
+  raw: string;
+}
+
+/** Splits a header block (latin1 text, without the blank line or with it) into raw fields. */
+function rawFields(block: string): { fields: RawField[]; tail: string } {
+  const end = block.search(/\r?\n\r?\n/);
+  const head = end >= 0 ? block.slice(0, end) : block.replace(/\r?\n$/, '');
+  const tail = end >= 0 ? block.slice(end) : block.slice(head.length);
+  const fields: RawField[] = [];
+  for (const line of head.split(/\r\n/)) {
+    if ((line[0] === ' ' || line[0] === '\t') && fields.length) {
+      fields[fields.length - 1].raw += `\r\n${line}`;
+      continue;
+    }
+    const colon = line.indexOf(':');
+    fields.push({ name: colon > 0 ? line.slice(0, colon).trim().toLowerCase() : '', raw: line });
+  }
+  return { fields, tail };
+}
+
+function joinFields(fields: RawField[], tail: string): string {
+  return fields.map((f) => f.raw).join('\r\n') + tail;
+}
+
+export interface HeaderEdit {
+  /** Drop every `Sealgate-*` field. */
+  dropControls?: boolean;
+  /** Take this tag out of every Subject field. */
+  subjectTag?: string;
+  /** Drop `Authentication-Results` fields whose authserv-id is this (case-insensitive). */
+  ourAuthservId?: string;
+}
+
+/**
+ * RFC 8601 §2.2: the authserv-id is the first token of the value (before the first `;`),
+ * optionally followed by a version; comments (CFWS) may precede it.
+ */
+export function authservIdOf(fieldRaw: string): string {
+  const value = fieldRaw.slice(fieldRaw.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, ' ');
+  const withoutComments = value.replace(/\((?:[^()\\]|\\.)*\)/g, ' ').trim();
+  return (withoutComments.split(/[\s;]/)[0] ?? '').replace(/^"|"$/g, '').toLowerCase();
+}
+
+/** Applies `edit` to a raw header block; what it leaves stays byte for byte. */
+export function editHeaderBlock(block: string, edit: HeaderEdit): { block: string; removed: string[] } {
+  const { fields, tail } = rawFields(block);
+  const removed: string[] = [];
+  const ours = edit.ourAuthservId?.toLowerCase();
+  const kept = fields.filter((field) => {
+    if (edit.dropControls && field.name.startsWith('sealgate-')) {
+      removed.push(field.name);
+      return false;
+    }
+    if (ours && field.name === 'authentication-results' && authservIdOf(field.raw) === ours) {
+      removed.push(field.name);
+      return false;
+    }
+    return true;
+  });
+  if (edit.subjectTag) {
+    for (const field of kept) {
+      if (field.name !== 'subject') continue;
+      const colon = field.raw.indexOf(':');
+      const stripped = stripSubjectTag(field.raw.slice(colon + 1), edit.subjectTag);
+      if (stripped.tagged) field.raw = `${field.raw.slice(0, colon)}: ${stripped.subject}`;
+    }
+  }
+  return { block: removed.length || edit.subjectTag ? joinFields(kept, tail) : block, removed };
+}

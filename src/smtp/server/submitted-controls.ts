@@ -1,0 +1,45 @@
+import type { SMTPServerSession } from 'smtp-server';
+import { MailError, type Envelope } from '../../kernel/index.ts';
+import { editHeaderBlock, getHeader, isDefaultSecureChoice, parseHeaders, parseSecureHeader, SecureHeaderError } from '../../mail/index.ts';
+import { checkHeaderSenders } from './sender-check.ts';
+
+export interface SubmittedControlsOptions {
+  pickupTag?: string;
+  /** Seals the sender's passphrase or answer (vault) before it goes into the envelope. */
+  sealSecret?: (secret: string) => string;
+}
+
+/*
+ * Submission: the controls a user put in the header block are read here, once, into the
+ * envelope (queue metadata), and removed from the message itself, together with the subject
+ * tag: every route then sends the same clean copy (issue 8 item 13). The header sender is
+ * checked against the account here too, once the header block is complete.
+ */
+export function submittedHeaderRewriter(session: SMTPServerSession, envelope: Envelope, options: SubmittedControlsOptions): (block: Buffer) => Buffer | MailError {
+  return (block) => {
+    const text = block.toString('latin1');
+    const forged = checkHeaderSenders(session, text);
+    if (forged) return forged;
+    const secure = getHeader(parseHeaders(text), 'Sealgate-Secure');
+    if (secure !== undefined) {
+      envelope.pickup = true;
+      if (!isDefaultSecureChoice(secure)) {
+        let choice;
+        try {
+          choice = parseSecureHeader(secure, 'code');
+        } catch (error) {
+          if (error instanceof SecureHeaderError) return new MailError(550, '5.6.0', error.message, 'smtp');
+          throw error;
+        }
+        if (choice.passphraseOrAnswer !== undefined && !options.sealSecret) return new MailError(550, '5.7.1', 'Sealgate-Secure with a passphrase or answer is not accepted on this listener', 'smtp');
+        envelope.pickupControl = {
+          verification: choice.verification,
+          question: choice.question,
+          sealedSecret: choice.passphraseOrAnswer !== undefined ? options.sealSecret?.(choice.passphraseOrAnswer) : undefined,
+        };
+      }
+    }
+    const { block: edited } = editHeaderBlock(text, { dropControls: true, subjectTag: options.pickupTag });
+    return edited === text ? block : Buffer.from(edited, 'latin1');
+  };
+}
