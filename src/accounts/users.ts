@@ -53,11 +53,14 @@ export class Users {
     if (password.length < 12) throw new AccountError('password too short: use at least 12 characters');
     const result = await this.store.db.updateTable('users').set({ password_hash: await hash(password, ARGON2) }).where('username', '=', username).executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) throw new AccountError(`no user ${username}`);
+    // A new password is how an admin throws someone out (OWASP ASVS 3.3.3): no console session outlives it.
+    await this.endSessions(username);
   }
 
   async remove(username: string): Promise<boolean> {
     const result = await this.store.db.deleteFrom('users').where('username', '=', username).executeTakeFirst();
     await this.store.db.deleteFrom('user_aliases').where('username', '=', username).execute();
+    await this.endSessions(username);
     return Number(result.numDeletedRows) > 0;
   }
 
@@ -95,6 +98,17 @@ export class Users {
       addresses: [...own, ...aliases.filter((a) => !a.startsWith('@'))],
       domains: aliases.filter((a) => a.startsWith('@')).map((a) => a.slice(1)),
     };
+  }
+
+  /** Ends every console session of a user (the web tier's sessions table; subject = user name). */
+  async endSessions(username: string): Promise<void> {
+    await this.store.db.deleteFrom('web_sessions').where('kind', '=', 'sender').where('subject', '=', username).execute();
+  }
+
+  /** True while the account exists and is not disabled: checked on every console request. */
+  async isActive(username: string): Promise<boolean> {
+    const row = await this.store.db.selectFrom('users').select('disabled').where('username', '=', username).executeTakeFirst();
+    return row !== undefined && row.disabled === 0;
   }
 
   async list(): Promise<{ username: string; createdAt: number; disabled: boolean; requiredLevel: LinkRequirement | null; pickupAlways: boolean }[]> {

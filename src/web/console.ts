@@ -53,8 +53,14 @@ export function registerConsole(app: FastifyInstance, c: WebContext): void {
 
   /** The signed-in sender, or undefined after sending the login page's redirect. */
   async function sender(request: FastifyRequest, reply: FastifyReply): Promise<string | undefined> {
-    const resumed = await c.sessions.resume(request.cookies[COOKIE.console], 'sender');
-    if (resumed.status === 'ok') return resumed.session.subject;
+    const token = request.cookies[COOKIE.console];
+    const resumed = await c.sessions.resume(token, 'sender');
+    if (resumed.status === 'ok') {
+      // The session outlives nothing of the account: a removed or disabled user is out at once.
+      if (await c.users.isActive(resumed.session.subject)) return resumed.session.subject;
+      await c.sessions.end(token);
+      c.logger.warn({ username: resumed.session.subject }, 'console session of a removed or disabled user ended');
+    }
     reply.clearCookie(COOKIE.console, cookieOptions);
     redirect(reply, resumed.status === 'idle' ? '/console/login?idle=1' : '/console/login');
     return undefined;

@@ -12,7 +12,11 @@ export interface WebDeps {
   store: Store;
   pickup: PickupStore;
   /** The gateway's users (src/accounts Users); a console user name is the sender address. */
-  users: { authenticate(username: string, password: string): Promise<boolean> };
+  users: {
+    authenticate(username: string, password: string): Promise<boolean>;
+    /** The account exists and is enabled (a removed or disabled user's session ends at once). */
+    isActive(username: string): Promise<boolean>;
+  };
   logger: Logger;
   clock: Clock;
   /** PEM key and certificate: tls.* or the self-signed pair (web.certFile/keyFile win). */
