@@ -32,9 +32,19 @@ export function createLogger(config: Config, destination: 1 | 2 = 1): Logger {
   return pino({ level: config.log.level, base: { service: 'sealgate' } }, pino.destination(destination)) as unknown as Logger;
 }
 
-export async function openStore(config: Config): Promise<Store> {
+export interface OpenStoreOptions {
+  /** Names this node's database connections (PostgreSQL `application_name`). */
+  nodeId?: string;
+  logger?: Logger;
+  /** Runs before migrations: a node that must not start changes nothing (PostgreSQL). */
+  beforeMigrate?: (store: Store) => Promise<void>;
+}
+
+export async function openStore(config: Config, options: OpenStoreOptions = {}): Promise<Store> {
   const url = storeUrl(config);
-  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return openPostgresStore(url);
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    return openPostgresStore(url, { applicationName: options.nodeId ? `sealgate ${options.nodeId}` : 'sealgate', beforeMigrate: options.beforeMigrate, logger: options.logger });
+  }
   if (url.startsWith('sqlite:')) return openSqliteStore(path.resolve(config.dataDir, url.slice('sqlite:'.length)));
   throw new Error(`store.url ${JSON.stringify(url)}: use sqlite:<file> or postgres://…`);
 }
@@ -66,7 +76,9 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const masterKey = loadMasterKey(masterKeyPath(config));
   const vault = createVault(masterKey);
-  const store = await openStore(config);
+  const nodeId = nodeIdOf(config.dataDir);
+  // The key is checked before migrations run: a node that may not start changes nothing.
+  const store = await openStore(config, { nodeId, logger, beforeMigrate: (opened) => checkMasterKey(opened, vault, { beforeMigrations: true }) });
   try {
     await checkMasterKey(store, vault);
   } catch (error) {
@@ -87,7 +99,7 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
     queue,
     users: new Users(store, clock),
     pickup: new PickupStore({ store, masterKey, dataDir: config.dataDir, shareDir: config.pickup.shareDir, clock }),
-    nodeId: nodeIdOf(config.dataDir),
+    nodeId,
     close: () => store.close(),
   };
 }
@@ -99,9 +111,17 @@ const KEY_CHECK_PLAIN = 'sealgate master key check v1';
  * messages it cannot decrypt. The first node stores a value sealed with its key; any node
  * that cannot open it refuses to start.
  */
-export async function checkMasterKey(store: Store, vault: Vault): Promise<void> {
-  const row = await store.db.selectFrom('settings').select('value').where('name', '=', 'vault.key_check').executeTakeFirst();
+export async function checkMasterKey(store: Store, vault: Vault, options: { beforeMigrations?: boolean } = {}): Promise<void> {
+  let row: { value: string } | undefined;
+  try {
+    row = await store.db.selectFrom('settings').select('value').where('name', '=', 'vault.key_check').executeTakeFirst();
+  } catch (error) {
+    // Before migrations a fresh database has no settings table: nothing to check against yet.
+    if (options.beforeMigrations && /does not exist|no such table/i.test((error as Error).message)) return;
+    throw error;
+  }
   if (!row) {
+    if (options.beforeMigrations) return; // the first node seals its value after migrating
     const value = vault.seal(Buffer.from(KEY_CHECK_PLAIN)).toString('base64');
     await store.db.insertInto('settings').values({ name: 'vault.key_check', value }).onConflict((oc) => oc.column('name').doNothing()).execute();
     return checkMasterKey(store, vault);

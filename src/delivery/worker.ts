@@ -45,6 +45,8 @@ export interface WorkerOptions {
 }
 
 const LEASE_COALESCE_MS = 5;
+/** Settle retries while the database is away (restart, fail-over): a settle is idempotent under its lease. */
+const SETTLE_RETRY_MS = [100, 300, 1000, 2000, 4000];
 
 function statusOf(result: { enhanced?: string; reply: string }, fallback: string): string {
   if (result.enhanced && /^[245]\.\d{1,3}\.\d{1,3}$/.test(result.enhanced)) return result.enhanced;
@@ -67,7 +69,9 @@ export class DeliveryWorker implements Service {
   private running = false;
   private active = 0;
   private readonly activePerDomain = new Map<string, number>();
-  private readonly waitingPerDomain = new Map<string, (() => void)[]>();
+  /** Groups whose attempt is in progress: the heartbeat renews their leases. */
+  private readonly attempts = new Set<LeasedGroup>();
+  private heartbeat: NodeJS.Timeout | undefined;
   private wake: (() => void) | null = null;
   /** A wake-up that came while the loop was busy leasing; it must not be lost. */
   private wakePending = false;
@@ -90,6 +94,9 @@ export class DeliveryWorker implements Service {
     if (released || reaped || swept) this.logger.info({ released, reaped, swept }, 'recovered after restart');
     this.running = true;
     this.loopDone = this.loop();
+    // A third of the lease: two renewals may fail (a database restart) before it runs out.
+    this.heartbeat = setInterval(() => void this.renewLeases(), Math.max(50, Math.floor(this.options.leaseMs / 3)));
+    this.heartbeat.unref();
   }
 
   async stop(): Promise<void> {
@@ -97,6 +104,22 @@ export class DeliveryWorker implements Service {
     this.wake?.();
     await this.loopDone;
     await Promise.allSettled([...this.inFlight]);
+    clearInterval(this.heartbeat);
+  }
+
+  /** Heartbeat: keeps the leases of attempts in progress; the loop never dies of it. */
+  private async renewLeases(): Promise<void> {
+    if (this.attempts.size === 0) return;
+    try {
+      const tokens = [...new Set([...this.attempts].map((g) => g.lease.token))];
+      const held = await this.queue.renew(tokens, this.options.leaseMs);
+      for (const group of this.attempts) {
+        const lost = group.recipients.filter((r) => !held.has(r.id));
+        if (lost.length) this.logger.warn({ messageId: group.messageId, domain: group.domain, lost: lost.length }, 'lease lost during an attempt; its result will be dropped');
+      }
+    } catch (error) {
+      this.logger.warn({ err: (error as Error).message }, 'lease renewal failed');
+    }
   }
 
   /** Called after an enqueue so new mail goes out without waiting for the next poll. */
@@ -114,9 +137,7 @@ export class DeliveryWorker implements Service {
       const free = this.options.concurrency - this.active;
       if (free > 0) {
         try {
-          const groups = await this.queue.lease(this.options.nodeId, free, this.options.leaseMs);
-          leased = groups.length;
-          for (const group of groups) this.track(this.runGroup(group));
+          leased = await this.leaseAndStart(free);
         } catch (error) {
           this.logger.error({ err: (error as Error).message }, 'lease failed');
         }
@@ -144,48 +165,61 @@ export class DeliveryWorker implements Service {
     });
   }
 
-  private async acquireDomain(domain: string): Promise<void> {
-    const count = this.activePerDomain.get(domain) ?? 0;
-    if (count < this.options.perDomainConcurrency) {
-      this.activePerDomain.set(domain, count + 1);
-      return;
+  /**
+   * Leases only what can start now: domains at their per-domain limit are skipped in the
+   * query, and groups beyond a domain's free slots go back at once. A leased group that had
+   * to wait for a slot would spend its lease waiting (and be sent twice when it ran out).
+   */
+  private async leaseAndStart(free: number): Promise<number> {
+    const saturated = [...this.activePerDomain].filter(([, n]) => n >= this.options.perDomainConcurrency).map(([domain]) => domain);
+    const groups = await this.queue.lease(this.options.nodeId, free, this.options.leaseMs, { skipDomains: saturated });
+    const giveBack: LeasedGroup[] = [];
+    let started = 0;
+    for (const group of groups) {
+      const count = this.activePerDomain.get(group.domain) ?? 0;
+      if (this.active >= this.options.concurrency || count >= this.options.perDomainConcurrency) {
+        giveBack.push(group);
+        continue;
+      }
+      this.active++;
+      this.activePerDomain.set(group.domain, count + 1);
+      this.track(this.runGroup(group));
+      started++;
     }
-    await new Promise<void>((resolve) => {
-      const list = this.waitingPerDomain.get(domain) ?? [];
-      list.push(resolve);
-      this.waitingPerDomain.set(domain, list);
-    });
+    if (giveBack.length) await this.queue.release(giveBack[0].lease, giveBack.flatMap((g) => g.recipients.map((r) => r.id)));
+    return started;
   }
 
   private releaseDomain(domain: string): void {
-    const next = this.waitingPerDomain.get(domain)?.shift();
-    if (next) {
-      next(); // the slot passes straight to the waiter
-      return;
-    }
     const count = (this.activePerDomain.get(domain) ?? 1) - 1;
     if (count <= 0) this.activePerDomain.delete(domain);
     else this.activePerDomain.set(domain, count);
   }
 
+  /** Runs a group whose slots (`active`, per domain) the caller has taken. */
   private async runGroup(group: LeasedGroup): Promise<void> {
-    this.active++;
+    this.attempts.add(group);
     try {
-      await this.acquireDomain(group.domain);
-      try {
-        await this.deliverGroup(group);
-      } finally {
-        this.releaseDomain(group.domain);
-      }
+      await this.deliverGroup(group);
     } catch (error) {
       // The lease expires and another attempt follows; nothing is lost.
       this.logger.error({ err: (error as Error).message, messageId: group.messageId, domain: group.domain }, 'delivery group failed');
     } finally {
+      this.attempts.delete(group);
+      this.releaseDomain(group.domain);
       this.active--;
     }
   }
 
-  private async deliverGroup(group: LeasedGroup): Promise<void> {
+  private async deliverGroup(leased: LeasedGroup): Promise<void> {
+    // Still ours? A node that paused past its lease (SIGSTOP, a long GC, a VM migration) must
+    // not send what another node has taken over, maybe delivered and deleted meanwhile.
+    const held = await this.queue.holding(leased.lease, leased.recipients.map((r) => r.id));
+    if (held.size < leased.recipients.length) {
+      this.logger.warn({ messageId: leased.messageId, domain: leased.domain, dropped: leased.recipients.length - held.size }, 'lease lost before the attempt; dropping stale work');
+      if (held.size === 0) return;
+    }
+    const group: LeasedGroup = { ...leased, recipients: leased.recipients.filter((r) => held.has(r.id)) };
     const { envelope } = group;
     const job: DomainJob = {
       domain: group.domain,
@@ -267,16 +301,41 @@ export class DeliveryWorker implements Service {
       }
     }
     const reportingMta = this.options.hostname;
-    if (failures.length) await queueReport(this.queue, group, 'failure', failures, reportingMta, now);
-    if (delays.length && delayNoticeDue(this.options.retry, group.createdAt, now, group.delayNoticeSent)) {
-      await queueReport(this.queue, group, 'delay', delays, reportingMta, now, group.createdAt + this.options.retry.maxAgeMs);
-      await this.queue.markDelayNoticeSent(group.messageId);
+    if (failures.length || delays.length) {
+      // A report for recipients this lease no longer holds would be another node's to send.
+      const held = await this.queue.holding(group.lease, group.recipients.map((r) => r.id));
+      const keep = (entries: BounceEntry[]) => entries.filter((e) => group.recipients.some((r) => r.address === e.address && held.has(r.id)));
+      const failed = keep(failures);
+      const delayed = keep(delays);
+      if (failed.length) await queueReport(this.queue, group, 'failure', failed, reportingMta, now);
+      // One delay notice per message, not per domain group: claimed atomically (read at lease
+      // time, the flag is stale as soon as a second group of the message runs).
+      if (delayed.length && delayNoticeDue(this.options.retry, group.createdAt, now, group.delayNoticeSent) && (await this.queue.claimDelayNotice(group.messageId))) {
+        await queueReport(this.queue, group, 'delay', delayed, reportingMta, now, group.createdAt + this.options.retry.maxAgeMs);
+      }
     }
-    const done = await this.queue.settle(group.messageId, settlements);
+    const done = await this.settleWithRetry(group, settlements);
     this.logger.info(
       { messageId: group.messageId, domain: group.domain, delivered: settlements.filter((s) => s.state === 'delivered').length, failed: failures.length, deferred: delays.length },
       'delivery attempt settled',
     );
     if (failures.length || done) this.notify();
+  }
+
+  /**
+   * The remote has answered; losing that to a database restart would send the message
+   * again. A settle is idempotent under its lease (a second one changes nothing), so it is
+   * retried while the database comes back.
+   */
+  private async settleWithRetry(group: LeasedGroup, settlements: Settlement[]): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.queue.settle(group.messageId, group.lease, settlements);
+      } catch (error) {
+        if (attempt >= SETTLE_RETRY_MS.length) throw error;
+        this.logger.warn({ err: (error as Error).message, messageId: group.messageId }, 'settle failed; retrying');
+        await new Promise((r) => setTimeout(r, SETTLE_RETRY_MS[attempt]));
+      }
+    }
   }
 }

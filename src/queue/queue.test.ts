@@ -28,6 +28,12 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     let current: TestStore | undefined;
     let now = 1_700_000_000_000;
     const clock = { now: () => now };
+    // PostgreSQL leases run on the database's clock: there time must really pass.
+    const L = dialect === 'postgres' ? 300 : 60_000;
+    const pass = async (ms: number) => {
+      now += ms;
+      if (dialect === 'postgres') await new Promise((r) => setTimeout(r, ms));
+    };
 
     async function makeQueue() {
       current = await openTestStore(dialect);
@@ -60,7 +66,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(readFileSync(files[0]).includes(marker)).toBe(false);
       expect((await text(await queue.openBody(id))).length).toBe(big.length);
       const [group] = await queue.lease('n', 10, 60_000);
-      expect(await queue.settle(id, [{ recipientId: group.recipients[0].id, state: 'delivered', reply: '250 ok' }])).toBe(true);
+      expect(await queue.settle(id, group.lease, [{ recipientId: group.recipients[0].id, state: 'delivered', reply: '250 ok' }])).toBe(true);
       await queue.reap(id);
       expect(filesUnder(blobs.dir).filter((f) => f.endsWith(id))).toEqual([]);
     });
@@ -68,12 +74,12 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     it.skipIf(!available)('leases due recipients grouped by domain, once', async () => {
       const { queue } = await makeQueue();
       const { id } = await queue.enqueue(envelope(['b1@a.test', 'b2@A.test', 'c@b.test']), Readable.from([Buffer.from('x\r\n')]));
-      const groups = await queue.lease('node-1', 10, 60_000);
+      const groups = await queue.lease('node-1', 10, L);
       expect(groups.map((g) => [g.domain, g.recipients.length]).sort()).toEqual([['a.test', 2], ['b.test', 1]]);
       expect(groups[0].messageId).toBe(id);
-      expect(await queue.lease('node-2', 10, 60_000)).toEqual([]);
-      now += 61_000; // lease expired: another node may take it
-      expect((await queue.lease('node-2', 10, 60_000)).length).toBe(2);
+      expect(await queue.lease('node-2', 10, L)).toEqual([]);
+      await pass(L + 50); // lease expired: another node may take it
+      expect((await queue.lease('node-2', 10, L)).length).toBe(2);
     });
 
     it.skipIf(!available)('settles, retries later, and reports when a message is done', async () => {
@@ -82,15 +88,15 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const [group] = await queue.lease('n', 10, 60_000);
       const [r1, r2] = group.recipients;
       const receipt = { at: now, recipient: r1.address, mxHost: 'mx.a.test', ip: '127.0.0.10', port: 25, tlsVersion: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', certSubject: 'CN=mx.a.test', certVerified: true, reply: '250 2.0.0 Ok: queued as 1234', outcome: 'delivered' as const };
-      expect(await queue.settle(id, [
+      expect(await queue.settle(id, group.lease, [
         { recipientId: r1.id, state: 'delivered', reply: receipt.reply, receipt },
-        { recipientId: r2.id, state: 'queued', reply: '451 4.3.0 try later', nextAttemptAt: now + 60_000 },
+        { recipientId: r2.id, state: 'queued', reply: '451 4.3.0 try later', nextAttemptAt: now + L },
       ])).toBe(false);
       expect(await queue.lease('n', 10, 60_000)).toEqual([]);
-      now += 60_000;
+      await pass(L + 50);
       const [again] = await queue.lease('n', 10, 60_000);
       expect(again.recipients.map((r) => [r.id, r.attempts])).toEqual([[r2.id, 1]]);
-      expect(await queue.settle(id, [{ recipientId: r2.id, state: 'failed', reply: '550 5.1.1 no such user' }])).toBe(true);
+      expect(await queue.settle(id, again.lease, [{ recipientId: r2.id, state: 'failed', reply: '550 5.1.1 no such user' }])).toBe(true);
       const detail = await queue.show(id);
       expect(detail?.receipts[0]).toMatchObject({ reply: '250 2.0.0 Ok: queued as 1234', tlsVersion: 'TLSv1.3', certVerified: true });
       expect(detail?.recipients.map((r) => r.state)).toEqual(['delivered', 'failed']);
@@ -121,7 +127,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(pieces.some((p) => Buffer.from(p.data).includes(marker))).toBe(false);
       expect((await text(await queue.openBody(id))).length).toBe(big.length);
       const [group] = await queue.lease('n', 10, 60_000);
-      expect(await queue.settle(id, [{ recipientId: group.recipients[0].id, state: 'delivered', reply: '250 ok' }])).toBe(true);
+      expect(await queue.settle(id, group.lease, [{ recipientId: group.recipients[0].id, state: 'delivered', reply: '250 ok' }])).toBe(true);
       expect(await current.store.db.selectFrom('message_chunks').select('seq').where('message_id', '=', id).execute()).toEqual([]);
     });
 
@@ -132,6 +138,35 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const { truncateSync } = await import('node:fs');
       truncateSync(file, statSync(file).size - 100);
       await expect(text(await queue.openBody(id))).rejects.toBeInstanceOf(VaultIntegrityError);
+    });
+
+    it.skipIf(!available)('drops a settle whose lease another node took over (no state reverts)', async () => {
+      const { queue } = await makeQueue();
+      const { id } = await queue.enqueue(envelope(['b@a.test']), Readable.from([Buffer.from('x')]));
+      const [stale] = await queue.lease('node-a', 10, L);
+      await pass(L + 50); // node-a paused past its lease
+      expect(await queue.holding(stale.lease, [stale.recipients[0].id])).toEqual(new Set());
+      const [fresh] = await queue.lease('node-b', 10, L);
+      expect(fresh.lease.token).not.toBe(stale.lease.token);
+      expect(await queue.settle(id, fresh.lease, [{ recipientId: fresh.recipients[0].id, state: 'delivered', reply: '250 ok' }])).toBe(true);
+      expect(await queue.settle(id, stale.lease, [{ recipientId: stale.recipients[0].id, state: 'queued', reply: '451 late', nextAttemptAt: now }])).toBe(false);
+      expect((await queue.show(id))?.recipients.map((r) => [r.state, r.attempts])).toEqual([['delivered', 1]]);
+      expect(await queue.renew([stale.lease.token], L)).toEqual(new Set());
+    });
+
+    it.skipIf(!available)('renews, gives back, and claims the delay notice once', async () => {
+      const { queue } = await makeQueue();
+      const { id } = await queue.enqueue(envelope(['b@a.test', 'c@b.test']), Readable.from([Buffer.from('x')]));
+      const groups = await queue.lease('node-a', 10, L);
+      const ids = groups.flatMap((g) => g.recipients.map((r) => r.id));
+      await pass((L * 2) / 3);
+      expect(await queue.renew([groups[0].lease.token], L)).toEqual(new Set(ids));
+      await pass((L * 2) / 3); // past the first deadline, within the renewed one
+      expect(await queue.lease('node-b', 10, L)).toEqual([]);
+      await queue.release(groups[0].lease, ids);
+      expect((await queue.lease('node-b', 10, L, { skipDomains: ['a.test'] })).map((g) => g.domain)).toEqual(['b.test']);
+      const claims = await Promise.all([queue.claimDelayNotice(id), queue.claimDelayNotice(id), queue.claimDelayNotice(id)]);
+      expect(claims.filter(Boolean)).toHaveLength(1);
     });
 
     it.skipIf(!available)('releases its own leases after a restart', async () => {

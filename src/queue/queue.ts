@@ -1,7 +1,29 @@
+/**
+ * The queue's contract (what every caller may rely on):
+ *
+ * - `enqueue` resolves only when the message is durable (body fsynced or committed, envelope
+ *   committed); only then may ingress answer 250. If it throws, nothing was acknowledged.
+ * - A recipient is in one state: `queued` (waiting for `next_attempt_at`), `leased` (one
+ *   lease holds it), `delivered` or `failed` (final). Final states never change again.
+ * - `lease` hands each due recipient to one lease: a random token, an owner (the node id)
+ *   and a deadline `lease_until`. A lease whose deadline passed may be taken by another
+ *   lease; the old holder has then lost it, whatever its own clock says.
+ * - Lease deadlines and due times are read and written on the database's clock (`now()` on
+ *   PostgreSQL), never compared across node clocks. On SQLite one process on one host owns
+ *   the file, so its clock is the only one.
+ * - A holder renews (`renew`) while an attempt runs, checks (`holding`) before it starts a
+ *   transaction, and `settle`s with its lease: a settlement changes only recipients still
+ *   `leased` under that token, so a node that paused past its deadline cannot overwrite
+ *   what another node recorded. A stale settlement is dropped (and logged), never applied.
+ * - Delivery is at least once: a node that dies or pauses mid-transaction may have sent
+ *   what another node sends again. Nothing acknowledged is ever lost.
+ * - When no recipient of a message is `queued` or `leased` any more, its body is deleted.
+ * - The delay notice of a message is claimed once (`claimDelayNotice`, conditional update).
+ */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
-import { sql, type Insertable, type Transaction } from 'kysely';
+import { sql, type Insertable, type RawBuilder, type Transaction } from 'kysely';
 import type { Clock, DeliveryReceipt, DsnNotify, Envelope, Logger } from '../kernel/index.ts';
 import { crashPoint, MailError } from '../kernel/index.ts';
 import type { BlobStore, Database, MessagesTable, RecipientsTable, Store } from '../store/index.ts';
@@ -19,12 +41,20 @@ export interface QueuedRecipient {
   attempts: number;
 }
 
+/** Names a lease: a settle or renewal must present it. */
+export interface LeaseRef {
+  owner: string;
+  token: string;
+}
+
 /** Recipients of one message for one domain, leased together: one SMTP transaction. */
 export interface LeasedGroup {
+  lease: LeaseRef;
   messageId: string;
   domain: string;
   envelope: StoredEnvelope;
   size: number;
+  /** On this process's clock (converted from the database's at lease time). */
   createdAt: number;
   delayNoticeSent: boolean;
   /** The encrypted body when it sits in the row (read with the lease: no second query). */
@@ -36,7 +66,7 @@ export interface Settlement {
   recipientId: number;
   state: 'delivered' | 'failed' | 'queued';
   reply: string;
-  /** Required when state is 'queued'. */
+  /** Required when state is 'queued'; on this process's clock (stored on the database's). */
   nextAttemptAt?: number;
   receipt?: DeliveryReceipt;
 }
@@ -72,7 +102,7 @@ export class Queue {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly inserts: GroupCommit<{ message: Insertable<MessagesTable>; recipients: Insertable<RecipientsTable>[] }, null>;
-  private readonly settlements: GroupCommit<{ messageId: string; settlements: Settlement[] }, { done: boolean; file: string | null }>;
+  private readonly settlements: GroupCommit<{ messageId: string; lease: LeaseRef; settlements: Settlement[] }, { done: boolean; file: string | null; stale: number[] }>;
 
   constructor(deps: { store: Store; blobs: BlobStore; vault: Vault; clock: Clock; logger: Logger }) {
     this.store = deps.store;
@@ -82,14 +112,17 @@ export class Queue {
     this.logger = deps.logger;
     this.inserts = new GroupCommit((items) =>
       this.store.db.transaction().execute(async (trx) => {
-        await trx.insertInto('messages').values(items.map((i) => i.message)).execute();
-        await trx.insertInto('recipients').values(items.flatMap((i) => i.recipients)).execute();
+        // Due at once by the database's clock (a node whose clock runs ahead must not
+        // postpone its own mail, nor one behind make it look old).
+        const now = this.dbNow();
+        await trx.insertInto('messages').values(items.map((i) => ({ ...i.message, created_at: now }))).execute();
+        await trx.insertInto('recipients').values(items.flatMap((i) => i.recipients.map((r) => ({ ...r, next_attempt_at: now, updated_at: now })))).execute();
         return items.map(() => null);
       }),
     );
     this.settlements = new GroupCommit((items) => this.store.db.transaction().execute(async (trx) => {
-      const results: { done: boolean; file: string | null }[] = [];
-      for (const item of items) results.push(await this.settleIn(trx, item.messageId, item.settlements));
+      const results: { done: boolean; file: string | null; stale: number[] }[] = [];
+      for (const item of items) results.push(await this.settleIn(trx, item.messageId, item.lease, item.settlements));
       return results;
     }));
   }
@@ -131,6 +164,7 @@ export class Queue {
           next_attempt_at: now,
           lease_owner: null,
           lease_until: null,
+          lease_token: null,
           last_reply: null,
           updated_at: now,
         })),
@@ -183,27 +217,39 @@ export class Queue {
     return this.vault.decrypt(this.blobs.read(messageId));
   }
 
-  /** Hands out due recipients, grouped by message and domain, under a lease. */
-  async lease(owner: string, limit: number, leaseMs: number): Promise<LeasedGroup[]> {
-    const now = this.clock.now();
-    const leaseUntil = now + leaseMs;
-    const due = sql<boolean>`state = 'queued' and next_attempt_at <= ${now} and (lease_until is null or lease_until < ${now})`;
-    let rows: { id: number; message_id: string; address: string; domain: string; notify: string | null; orcpt: string | null; attempts: number }[];
-    if (this.store.capabilities.skipLocked) {
-      const result = await sql<(typeof rows)[number]>`
-        update recipients set lease_owner = ${owner}, lease_until = ${leaseUntil}
-        where id in (select id from recipients where ${due} order by next_attempt_at limit ${limit} for update skip locked)
-        returning id, message_id, address, domain, notify, orcpt, attempts`.execute(this.store.db);
-      rows = result.rows;
-    } else {
-      // SQLite has one writer at a time, so a plain UPDATE … RETURNING is already exclusive.
-      const result = await sql<(typeof rows)[number]>`
-        update recipients set lease_owner = ${owner}, lease_until = ${leaseUntil}
-        where id in (select id from recipients where ${due} order by next_attempt_at limit ${limit})
-        returning id, message_id, address, domain, notify, orcpt, attempts`.execute(this.store.db);
-      rows = result.rows;
-    }
+  /** The database's clock in epoch ms (see the contract above). */
+  private dbNow(): RawBuilder<number> {
+    if (this.store.capabilities.databaseClock) return sql<number>`(extract(epoch from now()) * 1000)::bigint`;
+    return sql<number>`${this.clock.now()}`;
+  }
+
+  /** A time on this process's clock as the same moment on the database's. */
+  private fromLocal(at: number): number | RawBuilder<number> {
+    if (!this.store.capabilities.databaseClock) return at;
+    return sql<number>`${this.dbNow()} + ${Math.round(at - this.clock.now())}`;
+  }
+
+  /**
+   * Hands out due recipients (and those of expired leases), grouped by message and domain,
+   * under one new lease. `skipDomains`: domains the caller cannot start now (at their
+   * per-domain limit), so their work stays free for other nodes.
+   */
+  async lease(owner: string, limit: number, leaseMs: number, options: { skipDomains?: string[] } = {}): Promise<LeasedGroup[]> {
+    const token = randomBytes(12).toString('base64url');
+    const now = this.dbNow();
+    const skip = options.skipDomains?.length ? sql`and domain not in (${sql.join(options.skipDomains)})` : sql``;
+    const due = sql<boolean>`((state = 'queued' and next_attempt_at <= ${now}) or (state = 'leased' and lease_until < ${now})) ${skip}`;
+    // SQLite has one writer at a time, so a plain UPDATE … RETURNING is already exclusive.
+    const lock = this.store.capabilities.skipLocked ? sql`for update skip locked` : sql``;
+    const result = await sql<{ id: number; message_id: string; address: string; domain: string; notify: string | null; orcpt: string | null; attempts: number; db_now: number }>`
+      update recipients set state = 'leased', lease_owner = ${owner}, lease_token = ${token}, lease_until = ${now} + ${leaseMs}
+      where id in (select id from recipients where ${due} order by next_attempt_at limit ${limit} ${lock})
+      returning id, message_id, address, domain, notify, orcpt, attempts, ${now} as db_now`.execute(this.store.db);
+    const rows = result.rows;
     if (rows.length === 0) return [];
+    // Our clock minus the database's: stored times are turned into ours for the worker.
+    const skew = this.store.capabilities.databaseClock ? this.clock.now() - Number(rows[0].db_now) : 0;
+    const lease = { owner, token };
     const messageIds = [...new Set(rows.map((r) => r.message_id))];
     const messages = await this.store.db.selectFrom('messages').selectAll().where('id', 'in', messageIds).execute();
     const byId = new Map(messages.map((m) => [m.id, m]));
@@ -215,11 +261,12 @@ export class Queue {
       let group = groups.get(key);
       if (!group) {
         group = {
+          lease,
           messageId: message.id,
           domain: row.domain,
           envelope: JSON.parse(message.envelope) as StoredEnvelope,
           size: Number(message.size),
-          createdAt: Number(message.created_at),
+          createdAt: Number(message.created_at) + skew,
           delayNoticeSent: message.delay_notice_sent === 1,
           storedBody: message.body ? Buffer.from(message.body) : null,
           recipients: [],
@@ -238,43 +285,97 @@ export class Queue {
     return [...groups.values()];
   }
 
+  /** Which of these recipients the lease still holds, unexpired (checked before a transaction). */
+  async holding(lease: LeaseRef, recipientIds: number[]): Promise<Set<number>> {
+    if (recipientIds.length === 0) return new Set();
+    const rows = await this.store.db
+      .selectFrom('recipients')
+      .select('id')
+      .where('id', 'in', recipientIds)
+      .where('state', '=', 'leased')
+      .where('lease_token', '=', lease.token)
+      .where('lease_until', '>', this.dbNow())
+      .execute();
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /**
+   * Heartbeat: extends the leases of attempts in progress. Returns the recipient ids still
+   * held; one missing was taken over (its holder paused past the deadline) and will not be
+   * settled by this lease.
+   */
+  async renew(tokens: string[], leaseMs: number): Promise<Set<number>> {
+    if (tokens.length === 0) return new Set();
+    const now = this.dbNow();
+    const rows = await this.store.db
+      .updateTable('recipients')
+      .set({ lease_until: sql<number>`${now} + ${leaseMs}` })
+      .where('state', '=', 'leased')
+      .where('lease_token', 'in', tokens)
+      .returning('id')
+      .execute();
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** Gives leased recipients back untouched (work that cannot start now). */
+  async release(lease: LeaseRef, recipientIds: number[]): Promise<void> {
+    if (recipientIds.length === 0) return;
+    await this.store.db
+      .updateTable('recipients')
+      .set({ state: 'queued', lease_owner: null, lease_until: null, lease_token: null })
+      .where('id', 'in', recipientIds)
+      .where('state', '=', 'leased')
+      .where('lease_token', '=', lease.token)
+      .execute();
+  }
+
   /** After a restart, this node's own leases are void: its deliveries died with it. */
   async releaseLeases(owner: string): Promise<number> {
     const result = await this.store.db
       .updateTable('recipients')
-      .set({ lease_owner: null, lease_until: null })
+      .set({ state: 'queued', lease_owner: null, lease_until: null, lease_token: null })
       .where('lease_owner', '=', owner)
-      .where('state', '=', 'queued')
+      .where('state', '=', 'leased')
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
   }
 
   /**
-   * Records the outcome of an attempt; returns true when the message has no work left, in
-   * which case its body is already gone (inline) or deleted right after the commit (file).
+   * Records the outcome of an attempt under its lease; returns true when the message has no
+   * work left, in which case its body is already gone (inline) or deleted right after the
+   * commit (file). Settlements of recipients the lease no longer holds are dropped.
    */
-  async settle(messageId: string, settlements: Settlement[]): Promise<boolean> {
-    const { done, file } = await this.settlements.submit({ messageId, settlements });
+  async settle(messageId: string, lease: LeaseRef, settlements: Settlement[]): Promise<boolean> {
+    const { done, file, stale } = await this.settlements.submit({ messageId, lease, settlements });
+    if (stale.length) this.logger.warn({ messageId, owner: lease.owner, recipients: stale }, 'stale settlement dropped: the lease was lost to another attempt');
     if (file) await this.reap(messageId);
     return done;
   }
 
-  private async settleIn(trx: Transaction<Database>, messageId: string, settlements: Settlement[]): Promise<{ done: boolean; file: string | null }> {
-    const now = this.clock.now();
+  private async settleIn(trx: Transaction<Database>, messageId: string, lease: LeaseRef, settlements: Settlement[]): Promise<{ done: boolean; file: string | null; stale: number[] }> {
+    const now = this.dbNow();
+    const stale: number[] = [];
     for (const s of settlements) {
-      await trx
+      const updated = await trx
         .updateTable('recipients')
         .set((eb) => ({
           state: s.state,
           attempts: eb('attempts', '+', 1),
-          next_attempt_at: s.nextAttemptAt ?? now,
+          next_attempt_at: s.nextAttemptAt === undefined ? now : this.fromLocal(s.nextAttemptAt),
           lease_owner: null,
           lease_until: null,
+          lease_token: null,
           last_reply: s.reply.slice(0, 1000),
           updated_at: now,
         }))
         .where('id', '=', s.recipientId)
-        .execute();
+        .where('state', '=', 'leased')
+        .where('lease_token', '=', lease.token)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) === 0) {
+        stale.push(s.recipientId);
+        continue;
+      }
       if (s.receipt) {
         const r = s.receipt;
         await trx
@@ -296,21 +397,27 @@ export class Queue {
           .execute();
       }
     }
+    if (stale.length === settlements.length) return { done: false, file: null, stale };
     const open = await trx
       .selectFrom('recipients')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('message_id', '=', messageId)
-      .where('state', '=', 'queued')
+      .where('state', 'in', ['queued', 'leased'])
       .executeTakeFirstOrThrow();
-    if (Number(open.n) !== 0) return { done: false, file: null };
+    if (Number(open.n) !== 0) return { done: false, file: null, stale };
     // Finished: nothing of the body stays at rest longer than needed.
     const row = await trx.selectFrom('messages').select('blob').where('id', '=', messageId).executeTakeFirst();
     await trx.updateTable('messages').set({ done_at: now, body: null }).where('id', '=', messageId).execute();
-    return { done: true, file: row?.blob ?? null };
+    return { done: true, file: row?.blob ?? null, stale };
   }
 
-  async markDelayNoticeSent(messageId: string): Promise<void> {
-    await this.store.db.updateTable('messages').set({ delay_notice_sent: 1 }).where('id', '=', messageId).execute();
+  /**
+   * Claims the message's one delay notice: true for exactly one caller, however many
+   * domain groups (on however many nodes) find the notice due at once.
+   */
+  async claimDelayNotice(messageId: string): Promise<boolean> {
+    const result = await this.store.db.updateTable('messages').set({ delay_notice_sent: 1 }).where('id', '=', messageId).where('delay_notice_sent', '=', 0).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   }
 
   /** Deletes the body of a finished message: nothing of it stays at rest longer than needed. */
@@ -390,8 +497,9 @@ export class Queue {
   async retryNow(messageId: string): Promise<number> {
     const result = await this.store.db
       .updateTable('recipients')
-      .set({ next_attempt_at: this.clock.now(), lease_owner: null, lease_until: null })
+      .set({ next_attempt_at: this.dbNow() })
       .where('message_id', '=', messageId)
+      // A recipient under a lease is being tried right now: breaking its lease would send twice.
       .where('state', '=', 'queued')
       .executeTakeFirst();
     return Number(result.numUpdatedRows);

@@ -23,12 +23,14 @@ export interface RecipientsTable {
   domain: string;
   notify: string | null;
   orcpt: string | null;
-  /** queued | delivered | failed */
+  /** queued | leased | delivered | failed */
   state: string;
   attempts: number;
   next_attempt_at: number;
   lease_owner: string | null;
   lease_until: number | null;
+  /** The lease holding this recipient (state `leased`); a settle must name it. */
+  lease_token: string | null;
   last_reply: string | null;
   updated_at: number;
 }
@@ -277,6 +279,11 @@ export interface StoreCapabilities {
   skipLocked: boolean;
   /** Large bodies in the database (shared by every node) rather than in local files. */
   bodiesInDatabase: boolean;
+  /**
+   * Lease and due times come from the database's clock (`now()`), not each node's: nodes of
+   * a cluster disagree about the time. SQLite is opened by one host, so its clock is the one.
+   */
+  databaseClock?: boolean;
   /** Type of an auto-increment integer key in DDL. */
   serialType: 'integer' | 'serial';
 }

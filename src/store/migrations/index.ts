@@ -299,6 +299,17 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
         await db.schema.createIndex('user_aliases_address').on('user_aliases').columns(['address']).execute();
       },
     },
+    '0015-lease-tokens': {
+      // A lease is named by a token and holds its recipients in state `leased`: a settle
+      // changes only rows still held by its token (issue 9, items 2 and 3). Leases of the
+      // old kind (state `queued` with a lease_until) belonged to nodes stopped for this
+      // upgrade: they are void.
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('recipients').addColumn('lease_token', 'text').execute();
+        await db.updateTable('recipients').set({ lease_owner: null, lease_until: null }).where('state', '=', 'queued').execute();
+        await db.schema.createIndex('recipients_lease').on('recipients').columns(['state', 'lease_until']).execute();
+      },
+    },
   };
 }
 
