@@ -28,12 +28,19 @@ export async function migrateToLatest(store: Store, schema?: string): Promise<Mi
   const unknown = executed.filter((name) => !ours.includes(name)).sort();
   if (unknown.length && ours.every((name) => executed.includes(name)) && unknown[0]! > ours.at(-1)!) return { newer: unknown };
   const migrator = new Migrator({ db: store.db, provider, ...(schema ? { migrationTableSchema: schema } : {}) });
-  const { error, results } = await migrator.migrateToLatest();
-  const failed = results?.find((r) => r.status === 'Error');
-  if (error || failed) {
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await migrator.migrateToLatest();
+    const failed = results?.find((r) => r.status === 'Error');
+    if (!error && !failed) return { newer: [] };
+    // Kysely's introspection reads every schema of the database; one that another tenant
+    // drops meanwhile fails it ("schema … does not exist"). The migration ran in a rolled
+    // back transaction (PostgreSQL DDL is transactional), so trying again is safe.
+    if (attempt < 4 && /does not exist/.test((error as Error)?.message ?? '')) {
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+      continue;
+    }
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${(error as Error)?.message ?? 'unknown error'}`, { cause: error });
   }
-  return { newer: [] };
 }
 
 async function executedMigrations(store: Store, schema?: string): Promise<string[]> {
