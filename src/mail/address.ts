@@ -1,4 +1,5 @@
 import { domainToASCII } from 'node:url';
+import { MailError } from '../kernel/index.ts';
 
 export interface ParsedAddress {
   /** As written, quotes included: `"a b"` stays quoted. */
@@ -80,4 +81,50 @@ export function isRoutableRecipient(address: string): boolean {
   // NFKC too, so fullwidth ＠ ％ ！ cannot slip past and be normalised later downstream.
   if (/[@%!]/.test(text) || /[@%!]/.test(text.normalize('NFKC'))) return false;
   return true;
+}
+
+// Characters that are never part of a mailbox, even under RFC 6531: controls (C0, DEL, C1),
+// lone surrogates, line and paragraph separators, non-ASCII spaces, invisible formatting that
+// hides or reorders text (zero-width space, word joiner, BOM, bidi overrides), and U+FFFD,
+// which is what invalid UTF-8 decodes to (the address would be mangled, not carried).
+// ZWNJ/ZWJ (U+200C/D) stay: IDNA allows them in some scripts.
+const NEVER_IN_MAILBOX = /[\p{Cc}\p{Cs}\p{Zl}\p{Zp}\u00a0\u1680\u2000-\u200b\u202a-\u202f\u205f\u2060\u2066-\u2069\u3000\ufeff\ufffd]/u;
+const ASCII = /^[\x00-\x7f]*$/;
+
+export function isAscii(text: string): boolean {
+  return ASCII.test(text);
+}
+
+/**
+ * The door check for `MAIL FROM` / `RCPT TO` (RFC 5321 §4.1.2, RFC 6531 §3.3): a mailbox we
+ * can parse, no character that could break a line or hide text, and non-ASCII only when the
+ * client gave SMTPUTF8. Null when acceptable; else the refusal to send back. The empty
+ * reverse path `<>` is the caller's business (it is not a mailbox).
+ */
+export function mailboxRefusal(address: string, options: { smtpUtf8: boolean; role: 'sender' | 'recipient' }): MailError | null {
+  const what = options.role === 'sender' ? 'Sender' : 'Recipient';
+  if (typeof address !== 'string' || NEVER_IN_MAILBOX.test(address)) {
+    return new MailError(501, options.role === 'sender' ? '5.1.7' : '5.1.3', `${what} address contains control or invisible characters`, 'mail');
+  }
+  if (!isAscii(address) && !options.smtpUtf8) {
+    // X.6.7 "Non-ASCII addresses not permitted for that sender/recipient" (RFC 6531, RFC 5248).
+    return new MailError(553, '5.6.7', `${what} address is not ASCII; send it with the SMTPUTF8 parameter (RFC 6531)`, 'mail');
+  }
+  if (!parseAddress(address)) {
+    return new MailError(553, options.role === 'sender' ? '5.1.7' : '5.1.3', `${what} address is not a valid mailbox (RFC 5321 4.1.2)`, 'mail');
+  }
+  return null;
+}
+
+/**
+ * The form of an address a given peer can take (chasquid's prepareForSMTPUTF8): ASCII as is;
+ * a peer offering SMTPUTF8 gets it as is (the caller writes UTF-8 bytes); otherwise a
+ * non-ASCII domain goes in A-labels (RFC 5890), and a non-ASCII local part cannot be written
+ * at all: null, which the caller turns into a permanent 5.6.7 (RFC 6531 §3.5).
+ */
+export function addressForPeer(address: string, peerSmtpUtf8: boolean): string | null {
+  if (isAscii(address) || peerSmtpUtf8) return address;
+  const parsed = parseAddress(address);
+  if (!parsed || !isAscii(parsed.local)) return null;
+  return `${parsed.local}@${parsed.domain}`;
 }

@@ -1,3 +1,5 @@
+import { domainToASCII } from 'node:url';
+import { encodeHeaderLine } from './header-bytes.ts';
 import { formatRfc5322Date } from './message-id.ts';
 
 export interface ReceivedInput {
@@ -15,21 +17,36 @@ export interface ReceivedInput {
   date: Date;
 }
 
-// Client-supplied text (HELO name, reverse DNS, recipient) must not break out of the header.
+/**
+ * Client-supplied text (HELO name, reverse DNS, recipient) as printable ASCII that cannot
+ * break out of its clause: a non-ASCII name in A-labels when it is one, anything else
+ * non-ASCII as '?', controls and the clause delimiters dropped.
+ */
 function clean(value: string, max = 255): string {
-  return value.replace(/[\x00-\x1f\x7f()<>;\\"]/g, '').replace(/\s+/g, ' ').trim().slice(0, max) || 'unknown';
+  let text = value;
+  if (!/^[\x20-\x7e]*$/.test(text)) {
+    const ace = /^[^\s()<>;\\"]+$/.test(text) ? domainToASCII(text) : '';
+    text = ace || text.replace(/[^\x20-\x7e]/gu, '?');
+  }
+  return text.replace(/[\x00-\x1f\x7f()<>;\\"]/g, '').replace(/\s+/g, ' ').trim().slice(0, max) || 'unknown';
 }
 
-/** `RFC 5321 §4.4` trace line with the RFC 8314 §4.3 TLS clause, folded, ending in CRLF. */
-export function formatReceivedHeader(input: ReceivedInput): string {
+/**
+ * `RFC 5321 §4.4` trace line with the RFC 8314 §4.3 TLS clause, folded, ending in CRLF, as
+ * bytes checked after encoding. A non-ASCII recipient is left out of the "for" clause (it is
+ * optional) rather than written in a header that must stay ASCII.
+ */
+export function formatReceivedHeader(input: ReceivedInput): Buffer {
   const ip = clean(input.fromIp, 64);
   const from = `from ${clean(input.fromHelo)} (${input.fromHost ? `${clean(input.fromHost)} ` : ''}[${ip}])`;
   const by = `by ${clean(input.byHost)} (Sealgate)`;
-  const tls = input.tls
-    ? `\r\n\t(using ${clean(input.tls.version, 32)} with cipher ${clean(input.tls.cipher, 96)}${input.tls.bits ? ` (${input.tls.bits}/${input.tls.bits} bits)` : ''})`
-    : '';
+  const segments = [from, by];
+  if (input.tls) segments.push(`(using ${clean(input.tls.version, 32)} with cipher ${clean(input.tls.cipher, 96)}${input.tls.bits ? ` (${input.tls.bits}/${input.tls.bits} bits)` : ''})`);
   const id = input.queueId ? ` id ${clean(input.queueId, 64)}` : '';
+  const forRecipient = input.forRecipient && /^[\x21-\x7e]+$/.test(input.forRecipient) ? clean(input.forRecipient) : undefined;
   const auth = input.authenticatedAs ? ` (authenticated as ${clean(input.authenticatedAs, 128)})` : '';
-  const forClause = input.forRecipient ? `\r\n\tfor <${clean(input.forRecipient)}>` : '';
-  return `Received: ${from}\r\n\t${by}${tls}\r\n\twith ${clean(input.protocol, 16)}${auth}${id}${forClause};\r\n\t${formatRfc5322Date(input.date)}\r\n`;
+  segments.push(`with ${clean(input.protocol, 16)}${auth}${id}${forRecipient ? '' : ';'}`);
+  if (forRecipient) segments.push(`for <${forRecipient}>;`);
+  segments.push(formatRfc5322Date(input.date));
+  return encodeHeaderLine('Received', segments);
 }

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import tls from 'node:tls';
-import { DotStuffer } from '../../mail/index.ts';
+import { addressForPeer, DotStuffer, isAscii } from '../../mail/index.ts';
 import { ReplyReader, type SmtpReply } from './reply-reader.ts';
 
 /*
@@ -60,6 +60,8 @@ export class SmtpClient {
   private socket: net.Socket | tls.TLSSocket;
   private readonly reader = new ReplyReader();
   private waiter: (() => void) | null = null;
+  /** Replies still owed to us: the greeting, then one per command line written. */
+  private awaited = 1;
   private closedError: Error | null = null;
   capabilities = new Map<string, string>();
   tls: TlsDetails | null = null;
@@ -75,6 +77,13 @@ export class SmtpClient {
     socket.setTimeout(this.options.commandTimeoutMs);
     socket.on('data', (data: Buffer) => {
       this.reader.push(data);
+      // Every reply answers a command we sent (or the greeting). One more than that is the
+      // server, or someone on the path, talking out of turn: nothing after it can be trusted
+      // to answer what we think it answers (DESIGN §9), so the attempt ends here.
+      if (this.reader.pending > this.awaited) {
+        this.reader.fail(new Error(`reply out of step (${this.reader.pending} replies for ${this.awaited} commands)`));
+        socket.destroy();
+      }
       this.wake();
     });
     socket.on('timeout', () => socket.destroy(new Error(`no answer within ${this.options.commandTimeoutMs} ms`)));
@@ -124,23 +133,32 @@ export class SmtpClient {
     for (;;) {
       if (this.reader.failure) {
         this.socket.destroy();
+        this.closedError ??= this.reader.failure;
         throw new SmtpClientError(`protocol error from ${this.options.servername}: ${this.reader.failure.message}`);
       }
       const reply = this.reader.shift();
-      if (reply) return reply;
+      if (reply) {
+        this.awaited--;
+        return reply;
+      }
       if (this.closedError) throw new SmtpClientError(`${this.options.servername} [${this.options.host}]: ${this.closedError.message}`, { cause: this.closedError });
       await new Promise<void>((resolve) => (this.waiter = resolve));
     }
   }
 
-  private write(text: string): void {
-    // Commands are built by us; a CR or LF in a value would be a second command.
-    if (/[\r\n]/.test(text.slice(0, -2))) throw new SmtpClientError('refusing to send a command with an embedded line break', { temporary: false });
-    this.socket.write(text, 'latin1');
+  /**
+   * Writes one command line as UTF-8 bytes and checks the bytes, not the string: a string
+   * check misses what an encoding turns into CR or LF (latin1 made U+010D a CR). Nothing but
+   * printable ASCII goes out unless `utf8` says the transaction carries SMTPUTF8.
+   */
+  private write(line: string, options: { utf8?: boolean } = {}): void {
+    const bytes = commandBytes(line, options.utf8 === true);
+    this.awaited++;
+    this.socket.write(bytes);
   }
 
   async command(line: string): Promise<SmtpReply> {
-    this.write(`${line}\r\n`);
+    this.write(line);
     return this.read();
   }
 
@@ -175,6 +193,7 @@ export class SmtpClient {
     plain.removeAllListeners('error');
     plain.removeAllListeners('close');
     this.reader.discard();
+    this.awaited = 0;
     const secure = tls.connect({
       socket: plain,
       servername: net.isIP(this.options.servername) ? undefined : this.options.servername,
@@ -214,24 +233,41 @@ export class SmtpClient {
   }
 
   /**
-   * MAIL FROM and every RCPT TO; in one write when the server offers PIPELINING.
+   * MAIL FROM and every RCPT TO; in one write when the server offers PIPELINING. Each address
+   * is first put in the form this server can take (`addressForPeer`): one that cannot be
+   * written for it gets a 553 5.6.7 made here, never sent (RFC 6531 §3.5), and SMTPUTF8 is
+   * added to MAIL whenever a UTF-8 address goes out.
    */
   async envelope(mailFrom: string, mailParams: string[], recipients: { address: string; params: string[] }[]): Promise<{ mail: SmtpReply; rcpts: SmtpReply[] }> {
-    const mailLine = `MAIL FROM:<${mailFrom}>${mailParams.length ? ` ${mailParams.join(' ')}` : ''}\r\n`;
-    const rcptLines = recipients.map((r) => `RCPT TO:<${r.address}>${r.params.length ? ` ${r.params.join(' ')}` : ''}\r\n`);
+    const peerUtf8 = this.has('SMTPUTF8');
+    const sender = mailFrom === '' ? '' : addressForPeer(mailFrom, peerUtf8);
+    if (sender === null) {
+      return { mail: localRefusal(`Sender address is not ASCII and ${this.options.servername} does not offer SMTPUTF8 (RFC 6531)`), rcpts: [] };
+    }
+    const targets = recipients.map((r) => ({ address: addressForPeer(r.address, peerUtf8), params: r.params }));
+    const utf8 = peerUtf8 && (!isAscii(sender) || targets.some((t) => t.address !== null && !isAscii(t.address)));
+    const params = utf8 && !mailParams.some((p) => p.toUpperCase() === 'SMTPUTF8') ? [...mailParams, 'SMTPUTF8'] : mailParams;
+    const mailLine = `MAIL FROM:<${sender}>${params.length ? ` ${params.join(' ')}` : ''}`;
+    const rcptLines = targets.map((t) => (t.address === null ? null : `RCPT TO:<${t.address}>${t.params.length ? ` ${t.params.join(' ')}` : ''}`));
+    const unwritable = () => localRefusal(`Recipient address is not ASCII and ${this.options.servername} does not offer SMTPUTF8 (RFC 6531)`);
+    // Encode (and refuse) everything before the first byte goes out: no half-sent envelope.
+    for (const line of [mailLine, ...rcptLines]) if (line !== null) commandBytes(line, utf8);
+    const rcpts: SmtpReply[] = [];
     if (this.has('PIPELINING')) {
-      for (const line of [mailLine, ...rcptLines]) this.write(line);
+      for (const line of [mailLine, ...rcptLines]) if (line !== null) this.write(line, { utf8 });
       const mail = await this.read();
-      const rcpts: SmtpReply[] = [];
-      for (let i = 0; i < rcptLines.length; i++) rcpts.push(await this.read());
+      for (const line of rcptLines) rcpts.push(line === null ? unwritable() : await this.read());
       return { mail, rcpts };
     }
-    this.write(mailLine);
+    this.write(mailLine, { utf8 });
     const mail = await this.read();
     if (mail.code >= 300) return { mail, rcpts: [] };
-    const rcpts: SmtpReply[] = [];
     for (const line of rcptLines) {
-      this.write(line);
+      if (line === null) {
+        rcpts.push(unwritable());
+        continue;
+      }
+      this.write(line, { utf8 });
       rcpts.push(await this.read());
     }
     return { mail, rcpts };
@@ -240,12 +276,24 @@ export class SmtpClient {
   /** DATA: the body goes through the dot-stuffer; returns the final reply. */
   async data(body: Readable): Promise<SmtpReply> {
     const start = await this.command('DATA');
-    if (start.code !== 354) return start;
+    if (start.code !== 354) {
+      // RFC 5321 §4.3.2: DATA is answered 354, or refused with 4xx/5xx (kept, so a 554 still
+      // bounces). Anything else, a 250 above all, would make "delivered" of a body never sent.
+      if (start.code >= 400) return start;
+      this.socket.destroy();
+      throw new SmtpClientError(`${this.options.servername} answered DATA with ${start.raw.slice(0, 200)} instead of 354; the message was not sent`, { reply: start, temporary: true });
+    }
     const stuffer = new DotStuffer();
     body.on('error', (error) => stuffer.destroy(error));
     try {
-      for await (const chunk of body.pipe(stuffer)) {
-        if (!this.socket.write(chunk as Buffer)) {
+      // The final reply is owed only once the terminating CRLF.CRLF goes out (dot-stuffing
+      // makes it unique): a reply that comes while the body is still being sent is out of step.
+      let tail = CRLF;
+      for await (const chunk of body.pipe(stuffer) as AsyncIterable<Buffer>) {
+        const seen = Buffer.concat([tail, chunk]);
+        tail = seen.subarray(-4);
+        if (seen.subarray(-5).equals(END_OF_DATA)) this.awaited++;
+        if (!this.socket.write(chunk)) {
           await Promise.race([once(this.socket, 'drain'), once(this.socket, 'close').then(() => { throw new Error('connection closed during DATA'); })]);
         }
       }
@@ -268,7 +316,7 @@ export class SmtpClient {
   async quit(): Promise<void> {
     try {
       if (this.alive) {
-        this.write('QUIT\r\n');
+        this.write('QUIT');
         await Promise.race([this.read(), new Promise((r) => setTimeout(r, 1000))]);
       }
     } catch {
@@ -282,6 +330,29 @@ export class SmtpClient {
     this.socket.destroy();
   }
 }
+
+/** A refusal made by us for an address this server cannot take; marked so nobody reads it as the server's. */
+function localRefusal(text: string): SmtpReply {
+  const line = `553 5.6.7 ${text}`;
+  return { code: 553, enhanced: '5.6.7', lines: [text], raw: line, local: true };
+}
+
+/**
+ * One command line as wire bytes with its CRLF. Refuses (permanently: the same input will
+ * always fail) any control byte, NUL, CR or LF after encoding, and any 8-bit byte unless the
+ * transaction carries SMTPUTF8.
+ */
+export function commandBytes(line: string, utf8: boolean): Buffer {
+  const bytes = Buffer.from(line, 'utf8');
+  for (const byte of bytes) {
+    if (byte < 0x20 || byte === 0x7f) throw new SmtpClientError('refusing to send a command with an embedded line break or control character', { temporary: false });
+    if (byte > 0x7f && !utf8) throw new SmtpClientError('refusing to send 8-bit data in a command without SMTPUTF8', { temporary: false });
+  }
+  return Buffer.concat([bytes, CRLF]);
+}
+
+const CRLF = Buffer.from([0x0d, 0x0a]);
+const END_OF_DATA = Buffer.from('\r\n.\r\n');
 
 /** RFC 3461 xtext for ENVID and ORCPT values. */
 export function xtext(value: string): string {

@@ -6,29 +6,37 @@ export interface SmtpReply {
   lines: string[];
   /** The last line exactly as received, for receipts and bounces. */
   raw: string;
+  /** Made by our client, not received (an address this server cannot take). */
+  local?: true;
 }
 
 const MAX_LINE = 4096;
 const MAX_LINES = 100;
 
+// Controls in a reply would travel on into receipts, logs and bounce headers.
+const CONTROLS = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
+
 /**
- * Turns a byte stream into SMTP replies. Everything is kept as received (latin1) so the
- * receipt quotes the server verbatim.
+ * Turns a byte stream into SMTP replies. Lines are split on bytes, then read as UTF-8 (RFC
+ * 6531 §3.7.4.2 lets a server answer in UTF-8; a legacy 8-bit byte becomes U+FFFD) with any
+ * control character shown as '?', so the receipt quotes the server as closely as is safe.
  */
 export class ReplyReader {
-  private buffer = '';
+  private buffer: Buffer = Buffer.alloc(0);
   private lines: string[] = [];
   private readonly replies: SmtpReply[] = [];
   private error: Error | null = null;
 
   push(data: Buffer): void {
-    this.buffer += data.toString('latin1');
+    this.buffer = this.buffer.length ? Buffer.concat([this.buffer, data]) : data;
+    let start = 0;
     let index: number;
-    while ((index = this.buffer.indexOf('\n')) >= 0) {
-      const line = this.buffer.slice(0, index).replace(/\r$/, '');
-      this.buffer = this.buffer.slice(index + 1);
-      this.line(line);
+    while ((index = this.buffer.indexOf(0x0a, start)) >= 0) {
+      const end = index > start && this.buffer[index - 1] === 0x0d ? index - 1 : index;
+      this.line(this.buffer.toString('utf8', start, end).replace(CONTROLS, '?'));
+      start = index + 1;
     }
+    this.buffer = this.buffer.subarray(start);
     if (this.buffer.length > MAX_LINE) this.fail(new Error('server reply line too long'));
   }
 
@@ -59,13 +67,18 @@ export class ReplyReader {
     return this.error;
   }
 
+  /** Complete replies received and not yet taken. */
+  get pending(): number {
+    return this.replies.length;
+  }
+
   shift(): SmtpReply | undefined {
     return this.replies.shift();
   }
 
   /** After STARTTLS: whatever the server sent before the handshake is not to be trusted. */
   discard(): void {
-    this.buffer = '';
+    this.buffer = Buffer.alloc(0);
     this.lines = [];
     this.replies.length = 0;
   }

@@ -1,6 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { isLinkLevel, LINK_LEVELS, MailError, type LinkRequirement } from '../../kernel/index.ts';
-import { countHeaders, getHeader, makeMessageId, formatRfc5322Date, parseHeaders, splitHeaderBlock } from '../../mail/index.ts';
+import { countHeaders, encodeHeaderLine, getHeader, makeMessageId, formatRfc5322Date, parseHeaders } from '../../mail/index.ts';
 
 export interface IngressStreamOptions {
   maxMessageBytes: number;
@@ -8,8 +8,14 @@ export interface IngressStreamOptions {
   maxTextLineBytes: number;
   maxReceivedHeaders: number;
   maxHeaderBytes?: number;
-  /** Prepended as is (our Received: line, CRLF-terminated). */
-  traceHeader: string;
+  /** Prepended as is (our Received: line as wire bytes, CRLF-terminated). */
+  traceHeader: Buffer;
+  /**
+   * The client declared BODY=8BITMIME or SMTPUTF8. Without it a byte over 127 is refused
+   * (RFC 6152 §3: 8-bit data only after BODY=8BITMIME), as Postfix does with
+   * strict_8bitmime_body: relaying it as 7BIT would make us the one who breaks the next hop.
+   */
+  eightBit: boolean;
   /** Submission: add Message-ID and Date when the client left them out. */
   completeHeaders: boolean;
   hostname: string;
@@ -42,12 +48,15 @@ function withoutField(block: string, field: RegExp): string {
 
 const CR = 0x0d;
 const LF = 0x0a;
+const NUL = 0x00;
 
 /**
  * Validates the DATA stream as it arrives and adds our trace headers, holding back only the
  * header block. Bare CR or bare LF is refused outright: every SMTP smuggling variant
  * (`<LF>.<LF>`, `<CR>.<CR>`, `<LF>.<CRLF>` …) needs one, and a message with one would be
- * re-terminated differently by the next hop.
+ * re-terminated differently by the next hop. NUL is refused too: a next hop that drops NUL
+ * would read `<CRLF><NUL>.<CRLF>` as the end of data. Each byte is looked at once, the
+ * header's end included, so a header trickled in small writes costs what it costs in bulk.
  */
 export class IngressStream extends Transform {
   private readonly options: IngressStreamOptions;
@@ -63,33 +72,35 @@ export class IngressStream extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    const error = this.validate(chunk);
-    if (error) {
-      done(error);
+    const scanned = this.scan(chunk);
+    if (scanned instanceof MailError) {
+      done(scanned);
       return;
     }
-    if (this.headerChunks) {
+    if (!this.headerChunks) {
+      this.push(chunk);
+      done();
+      return;
+    }
+    if (scanned < 0) {
       this.headerChunks.push(chunk);
       this.headerLength += chunk.length;
-      const all = Buffer.concat(this.headerChunks);
-      const split = splitHeaderBlock(all);
-      if (split) {
-        this.headerChunks = null;
-        const headerError = this.emitHeaders(all.subarray(0, split.headerEnd));
-        if (headerError) {
-          done(headerError);
-          return;
-        }
-        this.push(all.subarray(split.headerEnd));
-      } else if (this.headerLength > (this.options.maxHeaderBytes ?? 1024 * 1024)) {
+      if (this.headerLength > (this.options.maxHeaderBytes ?? 1024 * 1024)) {
         done(new MailError(552, '5.3.4', 'Message header block too large', 'smtp'));
         return;
-      } else {
-        this.headerChunks = [all];
       }
-    } else {
-      this.push(chunk);
+      done();
+      return;
     }
+    this.headerChunks.push(chunk.subarray(0, scanned));
+    const block = Buffer.concat(this.headerChunks);
+    this.headerChunks = null;
+    const headerError = this.emitHeaders(block);
+    if (headerError) {
+      done(headerError);
+      return;
+    }
+    if (scanned < chunk.length) this.push(chunk.subarray(scanned));
     done();
   }
 
@@ -110,25 +121,35 @@ export class IngressStream extends Transform {
     done();
   }
 
-  private validate(chunk: Buffer): MailError | null {
+  /**
+   * Checks every byte of a chunk; returns the refusal, or the offset just past the blank line
+   * ending the header block when it is in this chunk (-1 otherwise, or when already past it).
+   */
+  private scan(chunk: Buffer): MailError | number {
     this.bytes += chunk.length;
     if (this.bytes > this.options.maxMessageBytes) {
       return new MailError(552, '5.3.4', `Message size exceeds fixed limit of ${this.options.maxMessageBytes} bytes`, 'smtp');
     }
     // maxTextLineBytes counts the CRLF: 1000 allows 998 characters of text.
     const maxText = this.options.maxTextLineBytes - 2;
+    const eightBit = this.options.eightBit;
+    let headerEnd = -1;
     for (let i = 0; i < chunk.length; i++) {
       const byte = chunk[i];
       if (this.previous === CR && byte !== LF) return bareLineEnd();
       if (byte === LF) {
         if (this.previous !== CR) return bareLineEnd();
+        // An empty line (CRLF alone) ends the header block; a message may start with one.
+        if (this.lineLength === 0 && this.headerChunks && headerEnd < 0) headerEnd = i + 1;
         this.lineLength = 0;
-      } else if (byte !== CR && ++this.lineLength > maxText) {
-        return new MailError(554, '5.6.0', `Message has a line longer than ${this.options.maxTextLineBytes} bytes (RFC 5321 4.5.3.1.6)`, 'smtp');
+      } else if (byte !== CR) {
+        if (byte === NUL) return new MailError(554, '5.6.0', 'Message contains a NUL byte; NUL is not allowed in mail (RFC 5322 2.3)', 'smtp');
+        if (byte > 0x7f && !eightBit) return new MailError(554, '5.6.0', 'Message contains 8-bit data but was not sent with BODY=8BITMIME (RFC 6152)', 'smtp');
+        if (++this.lineLength > maxText) return new MailError(554, '5.6.0', `Message has a line longer than ${this.options.maxTextLineBytes} bytes (RFC 5321 4.5.3.1.6)`, 'smtp');
       }
       this.previous = byte;
     }
-    return null;
+    return headerEnd;
   }
 
   private emitHeaders(block: Buffer): MailError | null {
@@ -136,10 +157,10 @@ export class IngressStream extends Transform {
     if (countHeaders(headers, 'Received') >= this.options.maxReceivedHeaders) {
       return new MailError(554, '5.4.6', `Mail loop detected: more than ${this.options.maxReceivedHeaders} Received headers`, 'smtp');
     }
-    let added = this.options.traceHeader;
+    const added: Buffer[] = [this.options.traceHeader];
     if (this.options.completeHeaders) {
-      if (!getHeader(headers, 'Message-ID')) added += `Message-ID: ${makeMessageId(this.options.hostname)}\r\n`;
-      if (!getHeader(headers, 'Date')) added += `Date: ${formatRfc5322Date(this.options.now)}\r\n`;
+      if (!getHeader(headers, 'Message-ID')) added.push(encodeHeaderLine('Message-ID', makeMessageId(this.options.hostname)));
+      if (!getHeader(headers, 'Date')) added.push(encodeHeaderLine('Date', formatRfc5322Date(this.options.now)));
     }
     let kept = block;
     if (getHeader(headers, 'TLS-Required')?.trim().toLowerCase() === 'no') this.options.onTlsOptional?.();
@@ -156,13 +177,13 @@ export class IngressStream extends Transform {
         return new MailError(550, '5.7.10', `Sealgate-Require: unknown level ${JSON.stringify(required.slice(0, 40))}; use one of ${LINK_LEVELS.join(', ')}`, 'smtp');
       }
       this.options.onRequirement(level);
-      // The requirement is an instruction to us, not part of the message.
+      // The requirement is an instruction to us, not part of the message. latin1 both ways
+      // maps each byte to one code unit and back, so the rest of the block is kept byte-exact.
       kept = Buffer.from(withoutField(block.toString('latin1'), REQUIRE_HEADER), 'latin1');
     }
     const rewritten = this.options.rewriteHeaders ? this.options.rewriteHeaders(kept) : kept;
     if (rewritten instanceof MailError) return rewritten;
-    this.push(Buffer.from(added, 'latin1'));
-    this.push(rewritten);
+    this.push(Buffer.concat([...added, rewritten]));
     return null;
   }
 }

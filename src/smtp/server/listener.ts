@@ -4,7 +4,7 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp
 import type { Clock, DsnNotify, Envelope, LinkRequirement, Logger, Service } from '../../kernel/index.ts';
 import { strongest } from '../../policy/index.ts';
 import { MailError, isMailError } from '../../kernel/index.ts';
-import { formatReceivedHeader, isRoutableRecipient, parseAddress } from '../../mail/index.ts';
+import { formatReceivedHeader, isRoutableRecipient, mailboxRefusal, parseAddress } from '../../mail/index.ts';
 import { IngressStream } from './ingress-stream.ts';
 import { limitCommandRate, PerIpCounter } from './limits.ts';
 import { installReplyCodes, smtpError, toSmtpError } from './replies.ts';
@@ -70,8 +70,17 @@ export type SmtpListener = Service & { address(): { host: string; port: number }
 
 function protocolOf(session: SMTPServerSession): string {
   // RFC 3848 / RFC 6531 "with" keywords.
-  const base = session.envelope.smtpUtf8 ? 'UTF8SMTP' : session.openingCommand === 'HELO' ? 'SMTP' : 'ESMTP';
+  const base = smtpUtf8Of(session.envelope.mailFrom) ? 'UTF8SMTP' : session.openingCommand === 'HELO' ? 'SMTP' : 'ESMTP';
   return `${base}${session.secure ? 'S' : ''}${session.user ? 'A' : ''}`;
+}
+
+/**
+ * SMTPUTF8 as the accepted MAIL command gave it: smtp-server sets envelope.smtpUtf8 before
+ * onMailFrom runs and never clears it, so a refused `MAIL … SMTPUTF8` would otherwise leak
+ * into the next MAIL of the session.
+ */
+function smtpUtf8Of(address: SMTPServerAddress | false | undefined): boolean {
+  return !!address && (address.args as Record<string, unknown> | false | undefined || {})['SMTPUTF8'] === true;
 }
 
 function notifyOf(address: SMTPServerAddress): DsnNotify[] | undefined {
@@ -172,7 +181,8 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
 
     onMailFrom(address, session, callback) {
       if (submission && !session.user) return callback(smtpError(530, '5.7.0', 'Authentication required'));
-      if (address.address && !parseAddress(address.address)) return callback(smtpError(553, '5.1.7', 'Sender address is not valid'));
+      const invalid = address.address ? mailboxRefusal(address.address, { smtpUtf8: smtpUtf8Of(address), role: 'sender' }) : null;
+      if (invalid) return callback(toSmtpError(invalid));
       if (!submission) {
         const refusal = checkInboundSender(address.address, options.domains ?? {});
         return callback(refusal ? toSmtpError(refusal) : undefined);
@@ -187,6 +197,8 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
     },
 
     onRcptTo(address, session, callback) {
+      const refusal = mailboxRefusal(address.address, { smtpUtf8: smtpUtf8Of(session.envelope.mailFrom), role: 'recipient' });
+      if (refusal) return callback(toSmtpError(refusal));
       const parsed = parseAddress(address.address);
       if (!parsed || !isRoutableRecipient(address.address)) {
         logger.warn({ ip: session.remoteAddress, role: options.role }, 'refused unroutable recipient');
@@ -211,7 +223,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
         mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
         recipients: session.envelope.rcptTo.map((r) => ({ address: r.address, notify: notifyOf(r), orcpt: r.dsn?.orcpt })),
         requireTls: session.envelope.requireTLS === true,
-        smtpUtf8: session.envelope.smtpUtf8 === true,
+        smtpUtf8: smtpUtf8Of(session.envelope.mailFrom),
         bodyType: session.envelope.bodyType?.toUpperCase() === '8BITMIME' ? '8BITMIME' : '7BIT',
         dsnRet: (session.envelope.dsn?.ret?.toUpperCase() as 'FULL' | 'HDRS' | undefined) ?? undefined,
         dsnEnvid: session.envelope.dsn?.envid ?? undefined,
@@ -240,6 +252,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
           authenticatedAs: envelope.authUser,
           date: now,
         }),
+        eightBit: envelope.bodyType === '8BITMIME' || envelope.smtpUtf8,
         completeHeaders: submission,
         hostname: options.hostname,
         now,
