@@ -3,7 +3,7 @@ import { isPickupError, type PickupEvent } from '../pickup/index.ts';
 import { registerCompose } from './compose.ts';
 import { clientIp, redirect, type WebContext } from './context.ts';
 import { html, type Html } from './html.ts';
-import { csrfField, formatSize, formatTime, notice, page } from './layout.ts';
+import { csrfField, formatSize, formatTime, notice, page, shown } from './layout.ts';
 import { sendAttachment } from './portal.ts';
 import { COOKIE, HttpError, cookieOptions, ctx, requireCsrf, sendPage } from './security.ts';
 import { readLimited } from './streams.ts';
@@ -111,7 +111,7 @@ export function registerConsole(app: FastifyInstance, c: WebContext): void {
     const rows = await Promise.all(messages.slice(0, 500).map(async (m) => {
       const [events, replies] = await Promise.all([c.pickup.events(m.id), c.pickup.replies.list(m.id)]);
       const state = stateOf(m.state, m.openedAt, events);
-      return html`<tr><td><a href="/console/m/${m.id}">${m.recipient}</a></td><td>${formatTime(m.createdAt)}</td>
+      return html`<tr><td><a href="/console/m/${m.id}">${shown(m.recipient)}</a></td><td>${formatTime(m.createdAt)}</td>
 <td><span class="state ${state.replace(' ', '-')}">${state}</span></td><td>${formatTime(m.openedAt)}</td><td>${replies.length || ''}</td><td>${formatTime(m.expiresAt)}</td></tr>`;
     }));
     const sent = Number(request.query.sent);
@@ -134,7 +134,7 @@ ${messages.length ? html`<div class="card table-wrap"><table id="messages"><thea
     const live = facts.state === 'active' || facts.state === 'locked';
     const done: Record<string, string> = { retracted: 'The message is retracted: its key is destroyed and the link now says it was withdrawn.', expiry: 'The expiry is changed.' };
     const days = Math.max(1, Math.ceil((facts.expiresAt - c.clock.now()) / DAY_MS));
-    const body = html`<h1>Secure message to ${facts.recipient}</h1>
+    const body = html`<h1>Secure message to ${shown(facts.recipient)}</h1>
 <p class="meta">Sent ${formatTime(facts.createdAt)} · verification by ${facts.verification} · expires ${formatTime(facts.expiresAt)} · <span class="state ${state.replace(' ', '-')}" id="state">${state}</span></p>
 ${notice('ok', done[request.query.done ?? ''])}
 <p class="meta">Subject and content are sealed under the recipient's link; not even this console can read them.</p>
@@ -146,10 +146,10 @@ ${live ? html`<section class="card row">
 ${replies.length ? html`<div class="card"><ul class="files" id="replies">${replies.map((r) => html`<li><a href="/console/reply/${r.replyId}">Reply of ${formatTime(r.createdAt)}</a> <span class="meta">${r.state}</span></li>`)}</ul></div>` : html`<p class="meta">No replies.</p>`}
 <h2>Access log</h2>
 <div class="card table-wrap"><table id="access-log"><thead><tr><th>Time</th><th>Event</th><th>Address</th><th>Detail</th></tr></thead><tbody>
-${events.map((e) => html`<tr><td>${formatTime(e.at)}</td><td>${EVENT_TEXT[e.kind] ?? e.kind}</td><td>${e.ip ?? ''}</td><td>${e.kind === 'replied' ? '' : e.detail ?? ''}</td></tr>`)}
+${events.map((e) => html`<tr><td>${formatTime(e.at)}</td><td>${EVENT_TEXT[e.kind] ?? e.kind}</td><td>${e.ip ?? ''}</td><td>${e.kind === 'replied' ? '' : shown(e.detail ?? '')}</td></tr>`)}
 </tbody></table></div>
 <p><a href="/console">All messages</a></p>`;
-    return sendPage(reply, 200, consolePage(request, user, `Message to ${facts.recipient}`, body));
+    return sendPage(reply, 200, consolePage(request, user, `Message to ${shown(facts.recipient)}`, body));
   });
 
   app.post<{ Params: { id: string } }>('/console/m/:id/retract', async (request, reply) => {
@@ -197,12 +197,12 @@ ${events.map((e) => html`<tr><td>${formatTime(e.at)}</td><td>${EVENT_TEXT[e.kind
     const textPart = opened.parts.find((p) => p.kind === 'text');
     const text = textPart ? (await readLimited(opened.openPart(textPart.idx), 2 * 1024 * 1024)).content.toString('utf8') : '';
     const files = opened.parts.filter((p) => p.kind === 'attachment');
-    const body = html`<h1>${opened.subject}</h1>
-<p class="meta">From ${opened.sender} · ${formatTime(opened.createdAt)}</p>
+    const body = html`<h1>${shown(opened.subject)}</h1>
+<p class="meta">From ${shown(opened.sender)} · ${formatTime(opened.createdAt)}</p>
 <section class="card"><pre class="text-body" id="reply-text">${text}</pre></section>
-${files.length ? html`<section class="card"><h2>Attachments</h2><ul class="files">${files.map((p) => html`<li><a href="/console/reply/${opened.id}/part/${p.idx}" download>${p.filename ?? `attachment-${p.idx}`}</a> <span class="meta">${formatSize(p.size)}</span></li>`)}</ul></section>` : ''}
+${files.length ? html`<section class="card"><h2>Attachments</h2><ul class="files">${files.map((p) => html`<li><a href="/console/reply/${opened.id}/part/${p.idx}" download>${shown(p.filename ?? `attachment-${p.idx}`)}</a> <span class="meta">${formatSize(p.size)}</span></li>`)}</ul></section>` : ''}
 <p><a href="/console/m/${original}">Back to the message</a></p>`;
-    return sendPage(reply, 200, consolePage(request, user, opened.subject, body));
+    return sendPage(reply, 200, consolePage(request, user, shown(opened.subject), body));
   });
 
   app.get<{ Params: { replyId: string; idx: string } }>('/console/reply/:replyId/part/:idx', async (request, reply) => {
@@ -211,7 +211,7 @@ ${files.length ? html`<section class="card"><h2>Attachments</h2><ul class="files
     const { reply: opened } = await ownReply(request, user, request.params.replyId);
     const part = opened.parts.find((p) => p.idx === Number(request.params.idx) && p.kind === 'attachment');
     if (!part) throw new HttpError(404, 'This reply has no such attachment.');
-    const name = part.filename ?? `attachment-${part.idx}`;
+    const name = shown(part.filename ?? `attachment-${part.idx}`);
     return sendAttachment(reply, name, part.size, opened.openPart(part.idx));
   });
 

@@ -1,4 +1,8 @@
+import { stripBidiControls } from '../mail/index.ts';
 import { html, trusted, type Html } from './html.ts';
+
+/** A name or subject as the page shows it: no bidi controls that could reorder it (mail/display-text.ts). */
+export const shown = (text: string | null | undefined): string => stripBidiControls(text ?? '');
 
 export interface PageOptions {
   title: string;

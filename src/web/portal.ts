@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { isPickupError, type MessageFacts, type OpenedMessage, type PickupFailure } from '../pickup/index.ts';
 import { clientIp, redirect, type WebContext } from './context.ts';
 import { html, type Html } from './html.ts';
-import { csrfField, formatSize, formatTime, notice, page } from './layout.ts';
+import { csrfField, formatSize, formatTime, notice, page, shown } from './layout.ts';
 import { codeMail, maskAddress, readNoticeMail } from './notices.ts';
 import { countBlockedImages } from '../mail/index.ts';
 import { frameDocument } from './frame.ts';
@@ -59,7 +59,7 @@ export function registerPortal(app: FastifyInstance, c: WebContext): void {
     const secret = facts.verification === 'passphrase'
       ? html`<label for="secret">Passphrase from the sender</label><input type="password" id="secret" name="secret" autocomplete="off" required>`
       : facts.verification === 'question'
-        ? html`<label for="secret">${facts.question}</label><input type="text" id="secret" name="secret" autocomplete="off" required>`
+        ? html`<label for="secret">${shown(facts.question)}</label><input type="text" id="secret" name="secret" autocomplete="off" required>`
         : html``;
     const code = facts.verification === 'code'
       ? html`<label for="code">One-time code</label><input type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="12" required>`
@@ -70,7 +70,7 @@ export function registerPortal(app: FastifyInstance, c: WebContext): void {
 <button type="submit" class="secondary" id="send-code">E-mail me a code</button></form>`
       : html``;
     const body = html`<h1>A secure message for you</h1>
-<p class="meta">From ${facts.sender} · available until ${formatTime(facts.expiresAt)}</p>
+<p class="meta">From ${shown(facts.sender)} · available until ${formatTime(facts.expiresAt)}</p>
 ${message ? notice(message.kind, message.text) : ''}
 ${sendCode}
 <form method="post" action="${action}" class="card keep-hash" id="open-form">${csrfField(csrf)}
@@ -219,11 +219,11 @@ ${truncated ? notice('info', 'The formatted text is longer than this page shows.
       ? html`<section class="card">${frame}${text ? html`<details><summary>Plain text</summary>${textBlock}</details>` : ''}</section>`
       : text ? html`<section class="card">${textBlock}</section>` : html``;
     const files = attachments.length
-      ? html`<section class="card"><h2>Attachments</h2><ul class="files">${attachments.map((p) => html`<li><a href="/m/${opened.id}/part/${p.idx}" download>${p.filename ?? `attachment-${p.idx}`}</a> <span class="meta">${formatSize(p.size)}</span></li>`)}</ul></section>`
+      ? html`<section class="card"><h2>Attachments</h2><ul class="files">${attachments.map((p) => html`<li><a href="/m/${opened.id}/part/${p.idx}" download>${shown(p.filename ?? `attachment-${p.idx}`)}</a> <span class="meta">${formatSize(p.size)}</span></li>`)}</ul></section>`
       : html``;
     const action = `/m/${opened.id}`;
-    const body = html`<h1 id="subject">${opened.subject || '(no subject)'}</h1>
-<p class="meta">From ${opened.sender} to ${opened.recipient} · sent ${formatTime(opened.createdAt)} · available until ${formatTime(opened.expiresAt)}</p>
+    const body = html`<h1 id="subject">${shown(opened.subject) || '(no subject)'}</h1>
+<p class="meta">From ${shown(opened.sender)} to ${shown(opened.recipient)} · sent ${formatTime(opened.createdAt)} · available until ${formatTime(opened.expiresAt)}</p>
 ${request.query.replied === '1' ? notice('ok', 'Your reply was sent securely. The sender reads it in the Sealgate portal.') : ''}
 ${bodyBlock}${files}
 <section class="card"><h2>Reply securely</h2>
@@ -235,7 +235,7 @@ ${bodyBlock}${files}
 <form method="post" action="${action}/close">${csrfField(context.csrf)}<button type="submit" class="secondary">Close</button></form>
 <form method="post" action="${action}/delete">${csrfField(context.csrf)}<button type="submit" class="danger" id="delete">Delete this message</button></form>
 </section>`;
-    return sendPage(reply, 200, page({ title: opened.subject || 'Secure message', nonce: context.nonce, body, script: READ_SCRIPT, idle: { afterMs: idleMs, url: `/m/${opened.id}` } }));
+    return sendPage(reply, 200, page({ title: shown(opened.subject) || 'Secure message', nonce: context.nonce, body, script: READ_SCRIPT, idle: { afterMs: idleMs, url: `/m/${opened.id}` } }));
   });
 
   app.get<{ Params: { id: string; idx: string } }>('/m/:id/part/:idx', async (request, reply) => {
@@ -244,7 +244,7 @@ ${bodyBlock}${files}
     if (!opened) return reply;
     const part = opened.parts.find((p) => p.idx === Number(request.params.idx) && p.kind === 'attachment');
     if (!part) throw new HttpError(404, 'This message has no such attachment.');
-    const name = part.filename ?? `attachment-${part.idx}`;
+    const name = shown(part.filename ?? `attachment-${part.idx}`);
     await c.pickup.recordEvent(opened.id, 'downloaded', clientIp(request), name);
     return sendAttachment(reply, name, part.size, opened.openPart(part.idx));
   });

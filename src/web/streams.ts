@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { stripBidiControls } from '../mail/index.ts';
 
 /** Reads at most `limit` bytes for a page (text or HTML bodies); the rest is not decrypted. */
 export async function readLimited(stream: Readable, limit: number): Promise<{ content: Buffer; truncated: boolean }> {
@@ -16,9 +17,9 @@ export async function readLimited(stream: Readable, limit: number): Promise<{ co
   return { content: Buffer.concat(chunks), truncated: false };
 }
 
-/** A file name from an upload: no path, no control characters, not empty, not too long. */
+/** A file name from an upload: no path, no control or bidi characters, not empty, not too long. */
 export function uploadName(name: string): string {
-  const base = path.win32.basename(path.posix.basename(name)).replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  const base = stripBidiControls(path.win32.basename(path.posix.basename(name)).replace(/[\u0000-\u001f\u007f]/g, '')).trim();
   return (base || 'attachment').slice(0, 200);
 }
 
