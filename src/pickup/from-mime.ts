@@ -26,6 +26,9 @@ export class MimeConversionError extends Error {
   }
 }
 
+/** The sealed store's limit on an HTML body (it is sanitised whole, in memory; sealed-store.ts HTML_LIMIT). */
+export const MAX_HTML_BYTES = 5 * 1024 * 1024;
+
 export const TEXT_TYPE = 'text/plain; charset=utf-8';
 export const HTML_TYPE = 'text/html; charset=utf-8';
 
@@ -94,7 +97,11 @@ async function* partsOfParsed(raw: Readable, parser: MailParser): AsyncGenerator
     }
   }
   if (body?.text) yield { kind: 'text', contentType: TEXT_TYPE, content: body.text };
-  if (body?.html) yield { kind: 'html', contentType: HTML_TYPE, content: body.html };
+  if (body?.html) {
+    // Checked here, where it is the message's fault (permanent), not only when sealing.
+    if (Buffer.byteLength(body.html, 'utf8') > MAX_HTML_BYTES) throw new MimeConversionError(`the HTML body is larger than ${MAX_HTML_BYTES / 1024 / 1024} MB; send it as an attachment`);
+    yield { kind: 'html', contentType: HTML_TYPE, content: body.html };
+  }
 }
 
 const MAX_FILENAME = 200;

@@ -20,3 +20,10 @@ export async function sendData(client: RawSmtp, message: Buffer | string): Promi
 function expectCode(reply: string, code: string): void {
   if (!reply.startsWith(code)) throw new Error(`expected ${code}, got ${JSON.stringify(reply)}`);
 }
+
+/** The message as relayed, after the first header field (the Received: line the gateway added). */
+export function afterFirstField(data: Buffer): Buffer {
+  let at = data.indexOf('\r\n');
+  while (at >= 0 && (data[at + 2] === 0x20 || data[at + 2] === 0x09)) at = data.indexOf('\r\n', at + 2);
+  return at < 0 ? Buffer.alloc(0) : data.subarray(at + 2);
+}
