@@ -75,7 +75,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
   const ingestDeps = {
     logger,
     clock,
-    authenticate: (username: string, password: string) => runtime.users.authenticate(username, password),
+    login: (username: string, password: string, ip: string) => runtime.users.login(username, password, ip),
     standingOf: (username: string) => runtime.users.standingOf(username),
     sendersOf: (username: string) => runtime.users.sendersOf(username),
     sealSecret: (secret: string) => runtime.vault.seal(Buffer.from(secret, 'utf8')).toString('base64'),

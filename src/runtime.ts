@@ -97,7 +97,7 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
     blobs,
     vault,
     queue,
-    users: new Users(store, clock),
+    users: new Users(store, clock, config.login),
     pickup: new PickupStore({ store, masterKey, dataDir: config.dataDir, shareDir: config.pickup.shareDir, clock }),
     nodeId,
     close: () => store.close(),

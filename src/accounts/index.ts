@@ -1,2 +1,4 @@
-export { Users, AccountError, normalizeAlias } from './users.ts';
-export type { OwnedSenders } from './users.ts';
+export { Users, AccountError, normalizeAlias, DEFAULT_LOGIN_LIMITS } from './users.ts';
+export type { OwnedSenders, LoginLimits, LoginOutcome } from './users.ts';
+export { LoginBudget, networkOf, delayAfter, waitText } from './login-budget.ts';
+export type { BudgetPolicy, Refusal, Reservation } from './login-budget.ts';

@@ -1,10 +1,32 @@
 import { hash, verify } from '@node-rs/argon2';
 import { isLinkLevel, LINK_LEVELS, type Clock, type LinkRequirement } from '../kernel/index.ts';
 import type { Store } from '../store/index.ts';
+import { LoginBudget, networkOf, type BudgetPolicy } from './login-budget.ts';
 
 // OWASP's Argon2id baseline (m=19 MiB, t=2, p=1).
 const ARGON2 = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 const USERNAME = /^[A-Za-z0-9._@+-]{1,128}$/;
+// Argon2id (same parameters) of a random string nobody knows: an unknown user costs the same
+// verify as a known one, with no first-call hashing that would tell the two apart.
+const DUMMY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$nGUtlphYVObqatWuOsWPgQ$Acm6oXcrxqO/15Z0xYdJIRV6pi3ZwLqle5TS7rtCPdw';
+
+/** The login budgets (config `login.*`). */
+export interface LoginLimits {
+  accountMaxFailures: number;
+  ipMaxFailures: number;
+  windowMs: number;
+  freeAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_LOGIN_LIMITS: LoginLimits = { accountMaxFailures: 10, ipMaxFailures: 30, windowMs: 15 * 60_000, freeAttempts: 3, baseDelayMs: 1_000, maxDelayMs: 60_000 };
+
+/** A login's outcome: refused ones were never checked (the budget was spent). */
+export type LoginOutcome =
+  | { status: 'ok' }
+  | { status: 'invalid' }
+  | { status: 'locked' | 'slow-down'; retryAfterMs: number };
 
 export class AccountError extends Error {
   constructor(message: string) {
@@ -32,12 +54,37 @@ export function normalizeAlias(alias: string): string {
 export class Users {
   private readonly store: Store;
   private readonly clock: Clock;
-  /** Verified against when the user does not exist, so timing does not tell who exists. */
-  private dummyHash: Promise<string> | undefined;
+  private readonly budget: LoginBudget;
+  private readonly accountPolicy: BudgetPolicy;
+  private readonly ipPolicy: BudgetPolicy;
 
-  constructor(store: Store, clock: Clock) {
+  constructor(store: Store, clock: Clock, limits: LoginLimits = DEFAULT_LOGIN_LIMITS) {
     this.store = store;
     this.clock = clock;
+    this.budget = new LoginBudget(store, clock);
+    const shared = { windowMs: limits.windowMs, freeAttempts: limits.freeAttempts, baseDelayMs: limits.baseDelayMs, maxDelayMs: limits.maxDelayMs };
+    this.accountPolicy = { ...shared, maxFailures: limits.accountMaxFailures };
+    // A network may hold many users (NAT): it gets more failures, and no delay of its own
+    // before the account's would apply.
+    this.ipPolicy = { ...shared, maxFailures: limits.ipMaxFailures, freeAttempts: Math.max(limits.freeAttempts, limits.accountMaxFailures) };
+  }
+
+  /**
+   * A login through the shared budgets (every protocol calls this): the attempt is reserved on
+   * the client's network and on the account before Argon2 runs, so parallel guesses cannot
+   * exceed the budget; unknown users spend the same budget and the same verify time.
+   */
+  async login(username: string, password: string, ip: string): Promise<LoginOutcome> {
+    const account = username.trim().toLowerCase();
+    const reserved = await this.budget.reserve([
+      { key: `ip:${networkOf(ip)}`, policy: this.ipPolicy },
+      { key: `account:${account}`, policy: this.accountPolicy },
+    ]);
+    if ('reason' in reserved) return { status: reserved.reason, retryAfterMs: reserved.retryAfterMs };
+    const ok = account !== '' && (await this.authenticate(username, password));
+    if (!ok) return { status: 'invalid' };
+    await this.budget.refund(reserved);
+    return { status: 'ok' };
   }
 
   async add(username: string, password: string): Promise<void> {
@@ -138,8 +185,7 @@ export class Users {
   async authenticate(username: string, password: string): Promise<boolean> {
     const row = await this.store.db.selectFrom('users').select(['password_hash', 'disabled']).where('username', '=', username).executeTakeFirst();
     if (!row) {
-      this.dummyHash ??= hash('not-a-real-password', ARGON2);
-      await verify(await this.dummyHash, password).catch(() => false);
+      await verify(DUMMY_HASH, password).catch(() => false);
       return false;
     }
     const ok = await verify(row.password_hash, password).catch(() => false);

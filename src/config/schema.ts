@@ -166,6 +166,21 @@ export const configSchema = z.strictObject({
       pollIntervalMs: z.number().int().min(1).default(1_000),
     })
     .prefault({}),
+  /**
+   * Login budgets shared by SMTP AUTH and the console (OWASP ASVS L2 V2.2.1): failures per
+   * account and per client network (IPv4 address, IPv6 /64) within a window; past `freeAttempts`
+   * each attempt waits twice as long as the last, and at the limit the key locks until the window ends.
+   */
+  login: z
+    .strictObject({
+      accountMaxFailures: z.number().int().min(1).default(10),
+      ipMaxFailures: z.number().int().min(1).default(30),
+      windowMs: z.number().int().min(1000).default(15 * 60_000),
+      freeAttempts: z.number().int().min(0).default(3),
+      baseDelayMs: z.number().int().min(0).default(1_000),
+      maxDelayMs: z.number().int().min(0).default(60_000),
+    })
+    .prefault({}),
   /** The HTTPS portal: Secure Message Pickup for recipients, the console for senders. */
   web: z
     .strictObject({

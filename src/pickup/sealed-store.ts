@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,11 +8,11 @@ import { sanitizeEmailHtml } from '../mail/index.ts';
 import type { Insertable, Selectable } from 'kysely';
 import type { Database, Store } from '../store/index.ts';
 import { createVault, DecryptStream, EncryptStream, type Vault } from '../vault/index.ts';
-import { PickupGate, recordEvent, type GateOptions, type PickupEventKind } from './gate.ts';
+import { PickupGate, passwordCheck, recordEvent, type GateOptions, type PickupEventKind } from './gate.ts';
 import { PickupReplies } from './replies.ts';
 import { ShareFiles } from './shares.ts';
 import {
-  PickupError, deriveSecretShare, isWellFormedPassword, newDataKey, newMessagePassword, newServerShare,
+  PickupError, deriveSecretShare, isPickupError, isWellFormedPassword, newDataKey, newMessagePassword, newServerShare,
   openValue, sealValue, subkey, unwrapDataKey, wrapDataKey,
 } from './keys.ts';
 
@@ -96,6 +96,8 @@ export interface MessageFacts {
   createdAt: number;
   expiresAt: number;
   openedAt: number | null;
+  /** Checks of the passphrase, answer or code left before the message locks. */
+  attemptsLeft: number;
 }
 
 export interface PickupEvent {
@@ -226,6 +228,7 @@ export class PickupStore {
           question: input.verification === 'question' ? input.question!.trim() : null, secret_salt: secretSalt,
           wrapped_dek: wrapDataKey(dek, { serverShare, messagePassword, secretShare, messageId: id }),
           server_share_wrapped: null, failed_attempts: 0, opened_at: null, read_notice: input.readNotice ? 1 : 0,
+          password_check: passwordCheck(serverShare, id, messagePassword),
         }).execute();
         if (parts.length) await trx.insertInto('pickup_parts').values(parts).execute();
         await trx.insertInto('pickup_events').values({ message_id: id, at: now, kind: 'created', ip: null, detail: `verification by ${input.verification}` }).execute();
@@ -239,12 +242,13 @@ export class PickupStore {
   }
 
   /**
-   * Opens a message through the gate: the address's budget first, then the state, then the
-   * keys. A wrong password, secret or code all read as `wrong-credentials` and count.
+   * Opens a message through the gate (gate.ts): the network's budget first, then the state,
+   * then the message password (cheap; a wrong one costs only the network's budget), then the
+   * message's own check (passphrase, answer, code), reserved on the message before Argon2.
    */
   async open(id: string, credentials: Credentials, context: { ip?: string } = {}): Promise<OpenedMessage> {
     const ip = context.ip ?? 'unknown';
-    this.gate.takeAttempt(ip);
+    const ticket = await this.gate.takeAttempt(ip);
     const row = ID.test(id) ? await this.store.db.selectFrom('pickup_messages').selectAll().where('id', '=', id).executeTakeFirst() : undefined;
     if (!row) throw new PickupError('not-found', 'No such message. Check that the link was copied whole from the notice e-mail.');
     if ((row.state === 'active' || row.state === 'locked') && row.expires_at <= this.clock.now()) {
@@ -253,30 +257,55 @@ export class PickupStore {
     }
     const sealedShare = WITHDRAWN.has(row.state) ? null : await this.shares.get(id);
     if (!sealedShare) throw new PickupError('withdrawn', 'This message has been withdrawn by the sender or has expired. Ask the sender to send it again.');
-    if (row.state === 'locked') throw new PickupError('locked', 'This message is locked after too many failed attempts. Ask the sender to send it again.');
+    if (row.state === 'locked') throw new PickupError('locked', 'This message is locked after too many failed attempts. Ask the sender to unlock it or send it again.');
 
-    let dek: Buffer;
+    const serverShare = this.vault.open(sealedShare);
+    const kind = row.verification === 'question' ? 'answer' : 'passphrase';
+    const wrongPassword = () => new PickupError('wrong-credentials', 'The message password is not right. Copy it from the notice e-mail and try again.');
+    let dek: Buffer | undefined;
     try {
-      if (!isWellFormedPassword(credentials.password)) throw new PickupError('wrong-credentials', 'The message password is not right. Copy it from the notice e-mail and try again.');
-      let secretShare: Buffer | undefined;
-      if (row.secret_salt) {
-        if (!credentials.secret?.trim()) throw new PickupError('wrong-credentials', `Enter the ${row.verification === 'question' ? 'answer' : 'passphrase'} the sender gave you.`);
-        secretShare = await deriveSecretShare(credentials.secret, Buffer.from(row.secret_salt), row.verification === 'question' ? 'answer' : 'passphrase');
-      }
-      const serverShare = this.vault.open(sealedShare);
-      dek = unwrapDataKey(Buffer.from(row.wrapped_dek), { serverShare, messagePassword: credentials.password, secretShare, messageId: id });
-      // The code is checked only once the password is right, so guessing codes needs the link.
-      if (row.verification === 'code') await this.gate.checkCode(id, credentials.code);
+      if (!isWellFormedPassword(credentials.password)) throw wrongPassword();
+      // Without a secret share the password alone unwraps: that is its check. With one, the
+      // stored check value tells a wrong password apart before any Argon2 work.
+      if (!row.secret_salt) dek = unwrapDataKey(Buffer.from(row.wrapped_dek), { serverShare, messagePassword: credentials.password, messageId: id });
+      else if (row.password_check && !timingSafeEqual(Buffer.from(row.password_check), passwordCheck(serverShare, id, credentials.password))) throw wrongPassword();
     } catch (error) {
-      if (error instanceof PickupError && error.reason === 'wrong-credentials') await this.gate.recordFailure(id, ip);
+      if (isPickupError(error, 'wrong-credentials')) await this.gate.wrongLink(id, ip);
       throw error;
     }
+    if (row.verification !== 'link') {
+      await this.gate.reserveAttempt(id);
+      try {
+        if (row.secret_salt) {
+          if (!credentials.secret?.trim()) throw new PickupError('wrong-credentials', `Enter the ${kind} the sender gave you.`);
+          const secretShare = await deriveSecretShare(credentials.secret, Buffer.from(row.secret_salt), kind);
+          try {
+            dek = unwrapDataKey(Buffer.from(row.wrapped_dek), { serverShare, messagePassword: credentials.password, secretShare, messageId: id });
+          } catch (error) {
+            // The password was checked already (when the row has a check value): the secret is wrong.
+            if (row.password_check && isPickupError(error, 'wrong-credentials')) throw new PickupError('wrong-credentials', `The ${kind} is not right.`);
+            throw error;
+          }
+        }
+        if (row.verification === 'code') await this.gate.checkCode(id, credentials.code);
+      } catch (error) {
+        if (!isPickupError(error, 'wrong-credentials')) {
+          await this.gate.returnAttempt(id);
+          throw error;
+        }
+        const left = await this.gate.checkFailed(id, ip);
+        throw new PickupError(left > 0 ? 'wrong-credentials' : 'locked', left > 0
+          ? `${error.message} ${left} attempt${left === 1 ? '' : 's'} left before the message locks.`
+          : 'That was the last attempt: the message is now locked. Ask the sender to unlock it or send it again.');
+      }
+      await this.gate.returnAttempt(id);
+    }
 
-    await this.gate.recordSuccess(id, ip);
+    await this.gate.refund(ticket);
     const now = this.clock.now();
     const first = await this.store.db.updateTable('pickup_messages').set({ opened_at: now }).where('id', '=', id).where('opened_at', 'is', null).executeTakeFirst();
     await recordEvent(this.store, id, 'opened', now, ip);
-    return this.view(row, dek, Number(first.numUpdatedRows) > 0);
+    return this.view(row, dek!, Number(first.numUpdatedRows) > 0);
   }
 
   /** The message again within a recipient session, by the read key of an earlier `open`: no gate, no event. */
@@ -294,6 +323,7 @@ export class PickupStore {
     return {
       id, sender: row.sender, recipient: row.recipient, state: row.state, verification: row.verification as Verification, question: row.question,
       createdAt: row.created_at, expiresAt: row.expires_at, openedAt: row.opened_at,
+      attemptsLeft: Math.max(0, this.gate.maxFailures - row.failed_attempts),
     };
   }
 

@@ -141,6 +141,8 @@ export interface PickupMessagesTable {
   opened_at: number | null;
   /** 1 when the sender asked for a read notice on first open. */
   read_notice: number;
+  /** HMAC of the message password under the server share; null on messages sealed before 0013. */
+  password_check?: Buffer | null;
 }
 
 export interface PickupPartsTable {
@@ -176,11 +178,25 @@ export interface PickupEventsTable {
 }
 
 /** The one-time code of a message (HMAC under a server key, never the code itself). */
-export interface PickupCodesTable {
+/** Attempt budget of one key (src/accounts/login-budget.ts). */
+export interface LoginBudgetsTable {
+  key: string;
+  /** Failures in the window, counting attempts reserved and not yet refunded. */
+  failures: number;
+  window_start: number;
+  /** No attempt before this time (the delay after the last failure). */
+  next_at: number;
+  /** After this the row means nothing and is swept. */
+  expires_at: number;
+}
+
+/** One e-mailed one-time code; several may be live at once. */
+export interface PickupCodeIssuesTable {
+  id: Generated<number>;
   message_id: string;
   code_hash: Buffer;
+  issued_at: number;
   expires_at: number;
-  tries: number;
 }
 
 /** A portal session (recipient of one pickup message, or a console sender). */
@@ -252,7 +268,8 @@ export interface Database {
   pickup_parts: PickupPartsTable;
   pickup_chunks: PickupChunksTable;
   pickup_events: PickupEventsTable;
-  pickup_codes: PickupCodesTable;
+  pickup_code_issues: PickupCodeIssuesTable;
+  login_budgets: LoginBudgetsTable;
   pickup_replies: PickupRepliesTable;
   web_sessions: WebSessionsTable;
   link_security: LinkSecurityTable;

@@ -12,7 +12,7 @@ import { pickupErrorPage, registerPortal } from './portal.ts';
 import { intermediateTlsOptions } from '../smtp/index.ts';
 import { capConnectionsPerIp } from './connections.ts';
 import { STATUS_TEXT, clientErrorHandler, errorPage, frameworkErrorHandler } from './errors.ts';
-import { HttpError, LoginThrottle, ctx, installSecurity, sendPage } from './security.ts';
+import { HttpError, ctx, installSecurity, sendPage } from './security.ts';
 import { WebSessions } from './sessions.ts';
 
 const CSS = readFileSync(new URL('./static/portal.css', import.meta.url));
@@ -43,7 +43,7 @@ export function buildWebApp(deps: WebDeps): { app: FastifyInstance; sessions: We
   });
   capConnectionsPerIp(app.server, web.maxConnectionsPerIp, (address) => deps.logger.warn({ ip: address }, 'portal per-IP connection limit reached'));
   const sessions = new WebSessions(deps.store, deps.clock, web.idleTimeoutMs);
-  const context: WebContext = { ...deps, sessions, loginThrottle: new LoginThrottle(10, 15 * 60_000, () => deps.clock.now()) };
+  const context: WebContext = { ...deps, sessions };
   const maxUploadMb = Math.floor(deps.config.limits.maxMessageBytes / 1024 / 1024);
 
   app.register(fastifyCookie);

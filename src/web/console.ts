@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { waitText } from '../accounts/index.ts';
 import { isPickupError, type PickupEvent } from '../pickup/index.ts';
 import { registerCompose } from './compose.ts';
 import { clientIp, redirect, type WebContext } from './context.ts';
@@ -21,7 +22,7 @@ const ID = /^[A-Za-z0-9_-]{22}$/;
 const EVENT_TEXT: Record<string, string> = {
   created: 'created', 'notice-sent': 'notice sent', opened: 'opened', 'failed-attempt': 'failed attempt', locked: 'locked',
   downloaded: 'attachment downloaded', replied: 'replied', retracted: 'retracted', expired: 'expired', deleted: 'deleted by the recipient',
-  'expiry-changed': 'expiry changed', 'code-sent': 'one-time code sent', 'read-notice-sent': 'read notice sent',
+  'expiry-changed': 'expiry changed', 'code-sent': 'one-time code sent', 'read-notice-sent': 'read notice sent', unlocked: 'unlocked',
 };
 
 function stateOf(state: string, openedAt: number | null, events: PickupEvent[]): string {
@@ -82,15 +83,21 @@ export function registerConsole(app: FastifyInstance, c: WebContext): void {
   app.post<{ Body: { username?: string; password?: string } }>('/console/login', async (request, reply) => {
     requireCsrf(request);
     const ip = clientIp(request);
-    if (c.loginThrottle.blocked(ip)) return sendPage(reply, 429, loginPage(request, { kind: 'error', text: 'Too many failed logins from your address. Wait 15 minutes and try again.' }));
     const username = String(request.body?.username ?? '').trim();
-    const ok = username !== '' && (await c.users.authenticate(username, String(request.body?.password ?? '')));
-    if (!ok) {
-      c.loginThrottle.fail(ip);
+    // The budgets SMTP AUTH spends too (accounts/login-budget.ts, OWASP ASVS L2 V2.2.1).
+    const outcome = username === '' ? { status: 'invalid' as const } : await c.users.login(username, String(request.body?.password ?? ''), ip);
+    if (outcome.status === 'locked' || outcome.status === 'slow-down') {
+      c.logger.warn({ ip, username, status: outcome.status }, 'console login refused by the login budget');
+      reply.header('retry-after', String(Math.ceil(outcome.retryAfterMs / 1000)));
+      const text = outcome.status === 'locked'
+        ? `Too many failed logins for this account or from your network. Wait ${waitText(outcome.retryAfterMs)} and try again.`
+        : `Too many failed logins in a row. Wait ${waitText(outcome.retryAfterMs)} before the next try.`;
+      return sendPage(reply, 429, loginPage(request, { kind: 'error', text }));
+    }
+    if (outcome.status !== 'ok') {
       c.logger.warn({ ip, username }, 'console login failed');
       return sendPage(reply, 401, loginPage(request, { kind: 'error', text: 'The e-mail address or the password is not right.' }));
     }
-    c.loginThrottle.succeed(ip);
     await c.sessions.end(request.cookies[COOKIE.console]);
     reply.setCookie(COOKIE.console, await c.sessions.create('sender', username, SENDER_SESSION_MS), cookieOptions);
     c.logger.info({ ip, username }, 'console login');
@@ -132,7 +139,7 @@ ${messages.length ? html`<div class="card table-wrap"><table id="messages"><thea
     const state = stateOf(facts.state, facts.openedAt, events);
     const { csrf } = ctx(request);
     const live = facts.state === 'active' || facts.state === 'locked';
-    const done: Record<string, string> = { retracted: 'The message is retracted: its key is destroyed and the link now says it was withdrawn.', expiry: 'The expiry is changed.' };
+    const done: Record<string, string> = { retracted: 'The message is retracted: its key is destroyed and the link now says it was withdrawn.', expiry: 'The expiry is changed.', unlocked: 'The message is unlocked: the recipient has all attempts again.' };
     const days = Math.max(1, Math.ceil((facts.expiresAt - c.clock.now()) / DAY_MS));
     const body = html`<h1>Secure message to ${shown(facts.recipient)}</h1>
 <p class="meta">Sent ${formatTime(facts.createdAt)} · verification by ${facts.verification} · expires ${formatTime(facts.expiresAt)} · <span class="state ${state.replace(' ', '-')}" id="state">${state}</span></p>
@@ -142,6 +149,8 @@ ${live ? html`<section class="card row">
 <form method="post" action="/console/m/${facts.id}/expiry">${csrfField(csrf)}<label for="days">Expires in (days)</label><input type="number" id="days" name="days" min="1" max="3650" value="${days}"><button type="submit" class="secondary">Change expiry</button></form>
 <form method="post" action="/console/m/${facts.id}/retract">${csrfField(csrf)}<button type="submit" class="danger" id="retract">Retract message</button></form>
 </section>` : ''}
+${facts.state === 'locked' ? html`<section class="card"><p>Locked after ${c.pickup.gate.maxFailures} failed attempts at the ${facts.verification === 'question' ? 'answer' : facts.verification}. If they were the recipient's own, unlock it; the access log shows where they came from.</p>
+<form method="post" action="/console/m/${facts.id}/unlock">${csrfField(csrf)}<button type="submit" class="secondary" id="unlock">Unlock message</button></form></section>` : ''}
 <h2>Replies</h2>
 ${replies.length ? html`<div class="card"><ul class="files" id="replies">${replies.map((r) => html`<li><a href="/console/reply/${r.replyId}">Reply of ${formatTime(r.createdAt)}</a> <span class="meta">${r.state}</span></li>`)}</ul></div>` : html`<p class="meta">No replies.</p>`}
 <h2>Access log</h2>
@@ -160,6 +169,17 @@ ${events.map((e) => html`<tr><td>${formatTime(e.at)}</td><td>${EVENT_TEXT[e.kind
     await c.pickup.retract(facts.id, clientIp(request));
     await c.sessions.endAllOf('recipient', facts.id);
     return redirect(reply, `/console/m/${facts.id}?done=retracted`);
+  });
+
+  // Only the sender may lift a lock, and it is audited (issue 9 item 13).
+  app.post<{ Params: { id: string } }>('/console/m/:id/unlock', async (request, reply) => {
+    requireCsrf(request);
+    const user = await sender(request, reply);
+    if (!user) return reply;
+    const facts = await ownMessage(user, request.params.id);
+    if (!(await c.pickup.gate.unlock(facts.id, user, clientIp(request)))) throw new HttpError(409, 'This message is withdrawn or expired; there is nothing to unlock.');
+    c.logger.info({ messageId: facts.id, user }, 'pickup message unlocked by its sender');
+    return redirect(reply, `/console/m/${facts.id}?done=unlocked`);
   });
 
   app.post<{ Params: { id: string }; Body: { days?: string } }>('/console/m/:id/expiry', async (request, reply) => {

@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { LoginOutcome } from '../accounts/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Clock, Logger } from '../kernel/index.ts';
 import type { PickupStore } from '../pickup/index.ts';
 import type { Store } from '../store/index.ts';
-import type { LoginThrottle } from './security.ts';
 import type { WebSessions } from './sessions.ts';
 
 /** What the web tier is given by the composition root. */
@@ -13,7 +13,8 @@ export interface WebDeps {
   pickup: PickupStore;
   /** The gateway's users (src/accounts Users); a console user name is the sender address. */
   users: {
-    authenticate(username: string, password: string): Promise<boolean>;
+    /** A login through the shared budgets (accounts `Users.login`). */
+    login(username: string, password: string, ip: string): Promise<LoginOutcome>;
     /** The account exists and is enabled (a removed or disabled user's session ends at once). */
     isActive(username: string): Promise<boolean>;
   };
@@ -28,7 +29,6 @@ export interface WebDeps {
 /** What the route modules share. */
 export interface WebContext extends WebDeps {
   sessions: WebSessions;
-  loginThrottle: LoginThrottle;
 }
 
 export const clientIp = (request: FastifyRequest): string => request.ip;

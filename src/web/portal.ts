@@ -78,6 +78,7 @@ ${sendCode}
 <input type="password" id="password" name="password" autocomplete="off" autocapitalize="characters" spellcheck="false" required>
 <p class="meta">It is in the notice e-mail; the link there fills it in for you.</p>
 ${secret}${code}
+${facts.verification !== 'link' ? html`<p class="meta" id="attempts-left">${facts.attemptsLeft} attempt${facts.attemptsLeft === 1 ? '' : 's'} left before the message locks.</p>` : ''}
 <button type="submit" id="open">Open message</button>
 </form>`;
     return page({ title: 'Secure message', nonce, body, script: OPEN_SCRIPT });
@@ -175,9 +176,9 @@ ${secret}${code}
     if (!facts) return reply;
     if (facts.verification !== 'code') return redirect(reply, `/m/${id}`);
     try {
-      // Each code e-mail costs an attempt, so the link alone cannot flood the recipient's inbox.
-      c.pickup.gate.takeAttempt(clientIp(request));
-      const code = await c.pickup.gate.issueCode(id);
+      // Each code e-mail costs an attempt and a code of the hour's budget (gate.ts), so the
+      // link alone cannot flood the recipient's inbox.
+      const code = await c.pickup.gate.issueCode(id, clientIp(request));
       const mail = codeMail(c.config.hostname, facts.recipient, code, CODE_TTL_MINUTES, new Date(c.clock.now()));
       await c.sendMail(mail.envelope, mail.raw);
     } catch (error) {

@@ -101,36 +101,3 @@ export function requireCsrf(request: FastifyRequest): void {
 export function sendPage(reply: FastifyReply, status: number, page: string): FastifyReply {
   return reply.code(status).type('text/html; charset=utf-8').send(page);
 }
-
-/** A per-address failure budget (in memory, per node) for console logins. */
-export class LoginThrottle {
-  private readonly failures = new Map<string, { count: number; resetAt: number }>();
-  private readonly max: number;
-  private readonly windowMs: number;
-  private readonly now: () => number;
-  constructor(max: number, windowMs: number, now: () => number) {
-    this.max = max;
-    this.windowMs = windowMs;
-    this.now = now;
-  }
-  blocked(ip: string): boolean {
-    const entry = this.failures.get(ip);
-    if (!entry) return false;
-    if (entry.resetAt <= this.now()) {
-      this.failures.delete(ip);
-      return false;
-    }
-    return entry.count >= this.max;
-  }
-  fail(ip: string): void {
-    const now = this.now();
-    const entry = this.failures.get(ip);
-    if (!entry || entry.resetAt <= now) {
-      if (this.failures.size > 10_000) this.failures.clear();
-      this.failures.set(ip, { count: 1, resetAt: now + this.windowMs });
-    } else entry.count++;
-  }
-  succeed(ip: string): void {
-    this.failures.delete(ip);
-  }
-}

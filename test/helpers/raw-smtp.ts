@@ -35,9 +35,11 @@ export class RawSmtp {
     socket.on('error', () => undefined);
   }
 
-  static async connect(port: number, options: { implicitTls?: boolean; host?: string } = {}): Promise<RawSmtp> {
+  /** `localAddress` binds the client end (e.g. 127.0.0.7) so one test can be many clients. */
+  static async connect(port: number, options: { implicitTls?: boolean; host?: string; localAddress?: string } = {}): Promise<RawSmtp> {
     const host = options.host ?? '127.0.0.1';
-    const socket = options.implicitTls ? tls.connect({ port, host, rejectUnauthorized: false }) : net.connect(port, host);
+    const bind = options.localAddress ? { localAddress: options.localAddress } : {};
+    const socket = options.implicitTls ? tls.connect({ port, host, ...bind, rejectUnauthorized: false }) : net.connect({ port, host, ...bind });
     await new Promise<void>((resolve, reject) => {
       socket.once(options.implicitTls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);

@@ -49,7 +49,7 @@ describe('SMTP listeners', () => {
   const deps = {
     logger: silent,
     clock: { now: () => Date.now() },
-    authenticate: async (user: string, password: string) => user === 'alice@sender.test' && password === 'correct horse battery',
+    login: async (user: string, password: string) => ({ status: user === 'alice@sender.test' && password === 'correct horse battery' ? 'ok' as const : 'invalid' as const }),
     standingOf: async (user: string) => (user === 'alice@sender.test' ? { requiredLevel: standing.alice, pickupAlways: standing.pickup } : {}),
     ingest: async (envelope: Envelope, body: Readable) => {
       const text = await readAll(body);

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
 import type { Clock, DsnNotify, Envelope, LinkRequirement, Logger, Service } from '../../kernel/index.ts';
 import { strongest } from '../../policy/index.ts';
+import { waitText, type LoginOutcome } from '../../accounts/index.ts';
 import { MailError, isMailError } from '../../kernel/index.ts';
 import { formatReceivedHeader, isRoutableRecipient, mailboxRefusal, parseAddress } from '../../mail/index.ts';
 import { IngressStream } from './ingress-stream.ts';
@@ -53,7 +54,8 @@ export interface ListenerOptions {
 }
 
 export interface IngressDeps {
-  authenticate(username: string, password: string): Promise<boolean>;
+  /** A login through the shared budgets (accounts `Users.login`): refused ones were never checked. */
+  login(username: string, password: string, ip: string): Promise<LoginOutcome>;
   /** The addresses a user may send as; without it a user owns just their user name. */
   sendersOf?: SendersOf;
   /** Seals a sender's pickup passphrase before it enters the (unencrypted) envelope. */
@@ -156,9 +158,9 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
     onAuth(auth, session, callback) {
       const username = auth.username ?? '';
       deps
-        .authenticate(username, auth.password ?? '')
-        .then((ok) => {
-          if (ok) {
+        .login(username, auth.password ?? '', session.remoteAddress)
+        .then((outcome) => {
+          if (outcome.status === 'ok') {
             logger.info({ user: username, ip: session.remoteAddress }, 'authenticated');
             return (deps.standingOf?.(username) ?? Promise.resolve(undefined)).then((standing) => {
               if (standing) userStanding.set(session.id, standing);
@@ -167,6 +169,14 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
           }
           const failures = (authFailures.get(session.id) ?? 0) + 1;
           authFailures.set(session.id, failures);
+          if (outcome.status !== 'invalid') {
+            // Temporary, as Postfix's anvil: the client may come back once the budget allows.
+            logger.warn({ user: username, ip: session.remoteAddress, status: outcome.status }, 'authentication refused by the login budget');
+            const text = outcome.status === 'locked'
+              ? `Too many failed logins for this account or from your network; try again in ${waitText(outcome.retryAfterMs)}`
+              : `Too many failed logins; wait ${waitText(outcome.retryAfterMs)} before trying again`;
+            return callback(smtpError(454, '4.7.0', text));
+          }
           logger.warn({ user: username, ip: session.remoteAddress, failures }, 'authentication failed');
           if (failures >= limits.maxAuthFailures) {
             return callback(smtpError(421, '4.7.0', 'Too many failed authentication attempts; closing'));

@@ -299,6 +299,36 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
         await db.schema.createIndex('user_aliases_address').on('user_aliases').columns(['address']).execute();
       },
     },
+    '0013-login-budgets': {
+      // Attempt budgets shared by every protocol and node (src/accounts/login-budget.ts);
+      // one-time codes kept side by side (a new code leaves an unexpired one valid); the check
+      // value of a message password (tells a wrong link from a wrong passphrase cheaply).
+      async up(db: Kysely<any>) {
+        const blob = capabilities.dialect === 'sqlite' ? 'blob' : 'bytea';
+        await db.schema
+          .createTable('login_budgets')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('failures', 'integer', (c) => c.notNull())
+          .addColumn('window_start', bigint, (c) => c.notNull())
+          .addColumn('next_at', bigint, (c) => c.notNull())
+          .addColumn('expires_at', bigint, (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('login_budgets_expiry').on('login_budgets').columns(['expires_at']).execute();
+        await db.schema
+          .createTable('pickup_code_issues')
+          .addColumn('id', capabilities.serialType, (c) =>
+            capabilities.dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+          )
+          .addColumn('message_id', 'text', (c) => c.notNull())
+          .addColumn('code_hash', blob, (c) => c.notNull())
+          .addColumn('issued_at', bigint, (c) => c.notNull())
+          .addColumn('expires_at', bigint, (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('pickup_code_issues_message').on('pickup_code_issues').columns(['message_id', 'expires_at']).execute();
+        await db.schema.alterTable('pickup_messages').addColumn('password_check', blob).execute();
+        await db.schema.dropTable('pickup_codes').execute();
+      },
+    },
     '0015-lease-tokens': {
       // A lease is named by a token and holds its recipients in state `leased`: a settle
       // changes only rows still held by its token (issue 9, items 2 and 3). Leases of the
