@@ -63,7 +63,7 @@ export function buildWebApp(deps: WebDeps): { app: FastifyInstance; sessions: We
         return sendPage(reply, failure.status, failure.page);
       } else if (typeof (error as { statusCode?: number }).statusCode === 'number' && (error as { statusCode: number }).statusCode < 500) {
         status = (error as { statusCode: number }).statusCode;
-        text = status === 413 ? `The upload is too large: each file may be at most ${maxUploadMb} MB.` : STATUS_TEXT[status] ?? STATUS_TEXT[400];
+        text = status === 413 ? `The upload is too large: at most ${maxUploadMb} MB in all.` : STATUS_TEXT[status] ?? STATUS_TEXT[400];
       }
       if (status >= 500) deps.logger.error({ err: (error as Error).message, method: request.method, route: request.routeOptions.url }, 'web request failed');
       return sendPage(reply, status, errorPage(status, text, ctx(request).nonce));

@@ -8,7 +8,7 @@ import { codeMail, maskAddress, readNoticeMail } from './notices.ts';
 import { countBlockedImages } from '../mail/index.ts';
 import { frameDocument } from './frame.ts';
 import { COOKIE, CSRF_FAILED, HttpError, cookieOptions, csrfMatches, ctx, requireCsrf, sendPage } from './security.ts';
-import { attachmentDisposition, readLimited, uploadName } from './streams.ts';
+import { UploadBudget, attachmentDisposition, readLimited, uploadName } from './streams.ts';
 
 /*
  * The recipient's side: /m/<id> asks for what the sender chose (the message password from the
@@ -21,6 +21,7 @@ const RECIPIENT_SESSION_MS = 60 * 60_000;
 const TEXT_LIMIT = 2 * 1024 * 1024;
 const HTML_LIMIT = 5 * 1024 * 1024;
 const CODE_TTL_MINUTES = 10;
+const DAY_MS = 86_400_000;
 
 const FAILURE: Record<PickupFailure, { status: number; title: string }> = {
   'not-found': { status: 404, title: 'Message not found' },
@@ -265,22 +266,44 @@ ${bodyBlock}${files}
       fields[pending.value.fieldname] = String(pending.value.value);
       pending = await parts.next();
     }
+    const text = (fields.text ?? '').replace(/\r\n/g, '\n');
+    // Whatever the answer, the rest of the upload is read (unstored) so the browser sees it.
+    const drain = async () => {
+      for (let current = pending; !current.done; current = await parts.next()) if (current.value.type === 'file') current.value.file.resume();
+    };
+    // A link takes so many replies a day (web.maxRepliesPerDay); each link belongs to one recipient.
+    const since = c.clock.now() - DAY_MS;
+    const today = (await c.pickup.replies.list(opened.id)).filter((r) => r.createdAt > since).length;
+    if (today >= c.config.web.maxRepliesPerDay) {
+      await drain();
+      throw new HttpError(429, `You have sent ${today} replies to this message today, the most it takes in a day. Try again tomorrow, or write to the sender another way.`);
+    }
+    // Text and files together, like a message: at most limits.maxMessageBytes.
+    const budget = new UploadBudget(c.config.limits.maxMessageBytes, Buffer.byteLength(text, 'utf8'));
     let fileCount = 0;
     async function* files() {
-      for (let current = pending; !current.done; current = await parts.next()) {
-        const part = current.value;
+      for (; !pending.done; pending = await parts.next()) {
+        const part = pending.value;
         if (part.type !== 'file') continue;
-        if (!part.filename) {
-          part.file.resume(); // an empty file input
+        if (!part.filename || budget.exceeded) {
+          part.file.resume(); // an empty file input, or the budget is spent already
           continue;
         }
         fileCount++;
-        yield { filename: uploadName(part.filename), contentType: part.mimetype || 'application/octet-stream', content: part.file };
+        yield { filename: uploadName(part.filename), contentType: part.mimetype || 'application/octet-stream', content: budget.meter(part.file) };
       }
     }
-    const text = (fields.text ?? '').replace(/\r\n/g, '\n');
     if (!text.trim() && pending.done) throw new HttpError(400, 'Write a reply or attach a file, then send it again.');
-    const replyId = await c.pickup.replies.create(opened, { text, attachments: files() }, clientIp(request));
+    let replyId: string;
+    try {
+      if (budget.exceeded) throw new HttpError(413, 'too large');
+      replyId = await c.pickup.replies.create(opened, { text, attachments: files() }, clientIp(request));
+    } catch (error) {
+      if (!budget.exceeded) throw error;
+      if (!pending.done) pending = await parts.next().catch(() => ({ done: true, value: undefined }) as const);
+      await drain();
+      throw new HttpError(413, `The reply is too large: its text and files together may be at most ${formatSize(c.config.limits.maxMessageBytes)}. Nothing was sent; send fewer or smaller files.`);
+    }
     c.logger.info({ messageId: opened.id, replyId, files: fileCount }, 'secure reply stored');
     return redirect(reply, `/m/${opened.id}/read?replied=1`);
   });

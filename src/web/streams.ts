@@ -1,5 +1,6 @@
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { stripBidiControls } from '../mail/index.ts';
 
 /** Reads at most `limit` bytes for a page (text or HTML bodies); the rest is not decrypted. */
@@ -29,4 +30,45 @@ export function attachmentDisposition(filename: string): string {
   const ascii = clean.replace(/[^\x20-\x7e]/g, '_').replace(/["\\/;%]/g, '_');
   const encoded = encodeURIComponent(clean).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
+}
+
+export class UploadTooLarge extends Error {
+  constructor() {
+    super('the upload is over its budget');
+    this.name = 'UploadTooLarge';
+  }
+}
+
+/**
+ * A byte budget shared by every file of one upload (a reply's text and files together). Past
+ * the budget a file's remaining bytes are still read, so the multipart stream moves on and the
+ * browser sees the answer, but dropped; the file's stream then ends in `UploadTooLarge`, and
+ * whatever stores it throws the partial copy away.
+ */
+export class UploadBudget {
+  readonly limit: number;
+  used: number;
+  exceeded = false;
+  constructor(limit: number, used = 0) {
+    this.limit = limit;
+    this.used = used;
+    this.exceeded = used > limit;
+  }
+
+  /** `source` counted against the budget; `truncated` is busboy's flag for a file cut at its own size limit. */
+  meter(source: Readable & { truncated?: boolean }): Readable {
+    const counter = new Transform({
+      transform: (chunk: Buffer, _encoding, done) => {
+        this.used += chunk.length;
+        if (this.used > this.limit) this.exceeded = true;
+        done(null, this.exceeded ? undefined : chunk);
+      },
+      flush: (done) => {
+        if (source.truncated) this.exceeded = true;
+        done(this.exceeded ? new UploadTooLarge() : null);
+      },
+    });
+    pipeline(source, counter).catch(() => undefined);
+    return counter;
+  }
 }
