@@ -20,6 +20,8 @@ export interface NodeOptions {
   /** Extra environment of this node's process only (e.g. NODE_OPTIONS with a preload). */
   env?: Record<string, string>;
   masterKeyFile?: string;
+  /** More domains relayed to `rx` (with their mailbox lists: no RCPT callout to the receiver). */
+  domains?: Record<string, { recipients: string[] }>;
 }
 
 /** Starts one node of the cluster in `dir` on the schema, relaying to `rx`. */
@@ -33,7 +35,10 @@ export async function startNode(dir: string, schema: TestSchema, rx: RecordingSm
     return await startGateway(dir, {
       store: { url: schema.url },
       vault: { masterKeyFile: options.masterKeyFile ?? path.join(dir, '..', 'shared-master.key') },
-      domains: { [CLUSTER_DOMAIN]: { smarthost: `${rx.host}:${rx.port}` } },
+      domains: {
+        [CLUSTER_DOMAIN]: { smarthost: `${rx.host}:${rx.port}` },
+        ...Object.fromEntries(Object.entries(options.domains ?? {}).map(([domain, extra]) => [domain, { smarthost: `${rx.host}:${rx.port}`, ...extra }])),
+      },
       web: { enabled: false },
       log: { level: 'info' },
       queue: { retryScheduleMs: [300], pollIntervalMs: 100, leaseMs: 2000, ...options.queue },
