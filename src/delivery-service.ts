@@ -39,6 +39,9 @@ export function createDeliveryService(runtime: Runtime): DeliveryService {
       retry: config.queue,
       routing: { domains: config.domains },
       pickup: { fallbackOnRequirement: config.pickup.fallbackOnRequirement, tlsOrPickupDomains: config.pickup.tlsOrPickupDomains },
+      // An SMTP upload cannot outlive its session: pieces older than that (and a minute) with
+      // no message row were cut off.
+      orphanSweep: { intervalMs: config.queue.orphanSweepIntervalMs, olderThanMs: config.limits.sessionTimeoutMs + 60_000 },
     },
     {
       queue,

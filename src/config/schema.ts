@@ -164,6 +164,8 @@ export const configSchema = z.strictObject({
       delayNoticeAfterMs: z.number().int().min(1).default(4 * 3_600_000),
       leaseMs: z.number().int().min(1).default(10 * 60_000),
       pollIntervalMs: z.number().int().min(1).default(1_000),
+      /** How often pieces of interrupted body uploads (older than limits.sessionTimeoutMs) are deleted. */
+      orphanSweepIntervalMs: z.number().int().min(1).default(10 * 60_000),
     })
     .prefault({}),
   /**

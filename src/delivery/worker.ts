@@ -42,6 +42,12 @@ export interface WorkerOptions {
   retry: RetryOptions;
   routing: RoutingTable;
   pickup?: PickupRules;
+  /**
+   * Pieces of bodies whose upload was cut off (no message row ever came) are deleted every
+   * `intervalMs` once older than `olderThanMs`, not only at start: a cluster node may run for
+   * months while others crash mid-upload.
+   */
+  orphanSweep?: { intervalMs: number; olderThanMs: number };
 }
 
 const LEASE_COALESCE_MS = 5;
@@ -72,6 +78,7 @@ export class DeliveryWorker implements Service {
   /** Groups whose attempt is in progress: the heartbeat renews their leases. */
   private readonly attempts = new Set<LeasedGroup>();
   private heartbeat: NodeJS.Timeout | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
   private wake: (() => void) | null = null;
   /** A wake-up that came while the loop was busy leasing; it must not be lost. */
   private wakePending = false;
@@ -97,6 +104,16 @@ export class DeliveryWorker implements Service {
     // A third of the lease: two renewals may fail (a database restart) before it runs out.
     this.heartbeat = setInterval(() => void this.renewLeases(), Math.max(50, Math.floor(this.options.leaseMs / 3)));
     this.heartbeat.unref();
+    const sweep = this.options.orphanSweep;
+    if (sweep) {
+      this.sweeper = setInterval(() => {
+        this.queue.sweepTemp(sweep.olderThanMs).then(
+          (swept) => swept && this.logger.info({ swept }, 'pieces of interrupted uploads removed'),
+          (error: Error) => this.logger.warn({ err: error.message }, 'orphan sweep failed'),
+        );
+      }, sweep.intervalMs);
+      this.sweeper.unref();
+    }
   }
 
   async stop(): Promise<void> {
@@ -105,6 +122,7 @@ export class DeliveryWorker implements Service {
     await this.loopDone;
     await Promise.allSettled([...this.inFlight]);
     clearInterval(this.heartbeat);
+    clearInterval(this.sweeper);
   }
 
   /** Heartbeat: keeps the leases of attempts in progress; the loop never dies of it. */

@@ -427,8 +427,8 @@ export class Queue {
   }
 
   /** Half-written body files of a crashed process (never acknowledged). */
-  sweepTemp(): Promise<number> {
-    return this.blobs.sweepTemp();
+  sweepTemp(olderThanMs?: number): Promise<number> {
+    return this.blobs.sweepTemp(olderThanMs);
   }
 
   /** Bodies of messages finished before a crash, whose reap never ran. */

@@ -14,8 +14,12 @@ export interface BlobStore {
   write(id: string, content: Readable): Promise<number>;
   read(id: string): Readable;
   remove(id: string): Promise<void>;
-  /** Deletes half-written temp files left by a crashed process; returns how many. */
-  sweepTemp(): Promise<number>;
+  /**
+   * Deletes half-written temp files left by a crashed process; returns how many.
+   * `olderThanMs`: in the database store, pieces younger than this may belong to an upload
+   * still in progress on another node and stay.
+   */
+  sweepTemp(olderThanMs?: number): Promise<number>;
   readonly dir: string;
 }
 

@@ -54,12 +54,12 @@ export function openDatabaseBlobStore(store: Store): BlobStore {
     async remove(id) {
       await db.deleteFrom('message_chunks').where('message_id', '=', id).execute();
     },
-    async sweepTemp() {
+    async sweepTemp(olderThanMs = ORPHAN_AGE_MS) {
       // Pieces of a body whose message row never came: the writer died before the 250. Only
       // old ones: another node may be writing a body right now.
       const result = await db
         .deleteFrom('message_chunks')
-        .where('created_at', '<', Date.now() - ORPHAN_AGE_MS)
+        .where('created_at', '<', Date.now() - olderThanMs)
         .where((eb) => eb.not(eb.exists(eb.selectFrom('messages').select('id').whereRef('messages.id', '=', 'message_chunks.message_id'))))
         .executeTakeFirst();
       return Number(result.numDeletedRows);
