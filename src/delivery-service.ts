@@ -66,6 +66,7 @@ export function createDeliveryService(runtime: Runtime): DeliveryService {
           pinFor: (domain) => pins.cachedPin(domain, clock.now()),
           report: (result) =>
             void tlsReports.record({ ...result, at: clock.now() }).catch((error: Error) => logger.warn({ err: error.message, domain: result.policyDomain }, 'TLS-RPT count failed')),
+          recall: (domain) => memory.proven(domain, clock.now()),
           observe: (observation) =>
             void memory.record(observation).catch((error: Error) => logger.warn({ err: error.message, domain: observation.domain }, 'link-security record failed')),
         }),

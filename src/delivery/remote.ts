@@ -6,7 +6,7 @@ import { SmtpClient, SmtpClientError, xtext, type SmtpReply, type TlsDetails } f
 import { resolveDestinations } from './mx.ts';
 import { resolveValidated } from './validated-mx.ts';
 import { observationOf } from './probe.ts';
-import { atLeast, hostDemand, requireTlsRefusal, strongest, type HostDemand } from '../policy/index.ts';
+import { atLeast, heldLevel, hostDemand, requireTlsRefusal, strongest, type HostDemand, type ProvenLink } from '../policy/index.ts';
 import type { DomainAssessment, HostAssessment, SecurityAssessor } from './security.ts';
 import type { ConnectionPool } from './pool.ts';
 import type { DomainJob, RecipientResult } from './worker.ts';
@@ -26,6 +26,8 @@ export interface RemoteDeps {
   pool?: ConnectionPool;
   /** Told what each new session showed (the link-security memory records it). */
   observe?: (observation: LinkObservation) => void;
+  /** What the domain's MX hosts proved and still holds (the link-security memory), read before each session. */
+  recall?: (domain: string) => Promise<ProvenLink[]>;
   /** DANE and MTA-STS; without it only the admin's TLS policy applies. */
   security?: SecurityAssessor;
   /** An admin pin: the weakest link a destination domain may be reached over. */
@@ -281,6 +283,9 @@ export async function deliverToDomain(job: DomainJob, deps: RemoteDeps): Promise
     return { results: fail(job.recipients, 'deferred', `451 4.7.5 ${assessment.bogus}; will retry`, '4.7.5') };
   }
 
+  // Read before the session (chasquid domaininfo): what the destination proved holds it there.
+  // A smarthost is the admin's choice, as for published policies.
+  const proven = job.route.kind === 'mx' && deps.recall ? await deps.recall(job.domain) : [];
   const required = strongest(job.requiredLevel, deps.pinFor?.(job.domain));
   const message = {
     localPolicy: deps.tlsPolicyFor(job.domain, job),
@@ -303,7 +308,7 @@ export async function deliverToDomain(job: DomainJob, deps: RemoteDeps): Promise
       if (hostAssessment.unusable.temporary) policyOnly = false;
       continue;
     }
-    const plan: HostPlan = { demand: hostDemand(hostAssessment.security, message), assessment: hostAssessment, domain: assessment };
+    const plan: HostPlan = { demand: hostDemand(hostAssessment.security, message, heldLevel(destination.host, proven, now())), assessment: hostAssessment, domain: assessment };
     for (const ip of destination.addresses) {
       if (pending.length === 0) break;
       const attempt: HostAttempt = { host: destination.host, ip, port: destination.port };
@@ -332,7 +337,12 @@ export async function deliverToDomain(job: DomainJob, deps: RemoteDeps): Promise
             problems.push(error.message);
             if (!error.requireTls) requireTlsOnly = false;
             if (best === null || !atLeast(best, error.reached)) best = error.reached;
-            deps.logger.warn({ domain: job.domain, host: attempt.host, ip, required: plan.demand.minimum, reached: error.reached, reason: error.message }, 'host skipped by link policy');
+            if (plan.demand.held) {
+              // A destination that proved more now offers less: a stripper, or a broken server.
+              deps.logger.error({ domain: job.domain, host: attempt.host, ip, alert: true, held: plan.demand.minimum, reached: error.reached, reason: error.message }, 'link-security downgrade refused; deferring');
+            } else {
+              deps.logger.warn({ domain: job.domain, host: attempt.host, ip, required: plan.demand.minimum, reached: error.reached, reason: error.message }, 'host skipped by link policy');
+            }
             break;
           }
           policyOnly = false;
@@ -340,7 +350,8 @@ export async function deliverToDomain(job: DomainJob, deps: RemoteDeps): Promise
           const text = (error as Error).message;
           problems.push(`${attempt.host} [${ip}]: ${text}`);
           // Only where plaintext is allowed may a failed handshake be retried without TLS:
-          // that is what "opportunistic" means, and the receipt will say no TLS was used.
+          // that is what "opportunistic" means, and the receipt will say no TLS was used. A
+          // destination that proved TLS is held to it by the memory, so its minimum is not none.
           const handshakeFailed = /TLS handshake/.test(text);
           if (!(handshakeFailed && plan.demand.minimum === 'none' && !forcePlain)) break;
           deps.logger.warn({ domain: job.domain, host: attempt.host, ip }, 'TLS handshake failed; retrying without TLS (opportunistic policy)');
@@ -355,9 +366,10 @@ export async function deliverToDomain(job: DomainJob, deps: RemoteDeps): Promise
     results.push(...fail(pending, 'failed', reply, '5.7.30', lastAttempt));
     pending = [];
   }
-  if (pending.length && policyOnly && problems.length && message.required) {
+  if (pending.length && policyOnly && problems.length && message.required && !atLeast(best ?? 'none', message.required)) {
     // Every MX answered and none can carry the link the sender asked for: waiting will not
-    // change that, so the sender hears at once (never a silent downgrade).
+    // change that, so the sender hears at once (never a silent downgrade). A host that met the
+    // sender's level but not the destination's own (DANE, MTA-STS, memory) defers instead.
     const reply = `550 5.7.10 Link level '${message.required}' was required for ${job.domain}; the best found was '${best ?? 'none'}': ${detail}`.slice(0, 900);
     results.push(...fail(pending, 'failed', reply, '5.7.10', lastAttempt));
     pending = [];

@@ -1,5 +1,13 @@
+import { sql } from 'kysely';
+import { LINK_LEVELS } from '../kernel/index.ts';
 import type { Store } from '../store/index.ts';
 import { levelOf, type LinkLevel, type LinkObservation } from './level.ts';
+
+/** The stored level's rank, in SQL (same on SQLite and PostgreSQL), to compare in one statement. */
+const storedRank = sql<number>`CASE link_security.level ${sql.join(
+  LINK_LEVELS.map((level, rank) => sql`WHEN ${sql.lit(level)} THEN ${sql.lit(rank)}`),
+  sql` `,
+)} ELSE 0 END`;
 
 export interface LinkRecord extends LinkObservation {
   level: LinkLevel;
@@ -8,8 +16,11 @@ export interface LinkRecord extends LinkObservation {
 }
 
 /**
- * The per-destination memory of what each MX last proved: written by every delivery attempt
- * and by `sealgate domain check`, one row per (domain, MX host).
+ * The per-destination memory of what each MX proved: written by every delivery attempt and by
+ * `sealgate domain check`, one row per (domain, MX host), and read before each delivery
+ * (`proven`) so a destination is held to what it proved (chasquid `domaininfo`). A weaker
+ * session never lowers a record that still holds: only its TTL running out without a session
+ * at that level, or an admin (`forget`), does.
  */
 export class LinkSecurityMemory {
   private readonly store: Store;
@@ -20,8 +31,12 @@ export class LinkSecurityMemory {
     this.ttlMs = ttlMs;
   }
 
-  /** `holdMs`: how long it holds when its source says (e.g. an MTA-STS max_age), else the default TTL. */
-  async record(observation: LinkObservation, holdMs?: number): Promise<LinkRecord> {
+  /**
+   * `holdMs`: how long it holds when its source says (e.g. an MTA-STS max_age), else the
+   * default TTL. Returns what this observation earned; `kept` when a stronger record that still
+   * holds was left in place (the observation is then not stored).
+   */
+  async record(observation: LinkObservation, holdMs?: number, options: { force?: boolean } = {}): Promise<LinkRecord & { kept: boolean }> {
     const level = levelOf(observation);
     const row = {
       domain: observation.domain.toLowerCase(),
@@ -41,12 +56,48 @@ export class LinkSecurityMemory {
       seen_at: observation.at,
       expires_at: observation.at + (holdMs ?? this.ttlMs),
     };
-    await this.store.db
+    // One conditional upsert, so two nodes racing cannot lower a record between read and write.
+    const result = await this.store.db
       .insertInto('link_security')
       .values(row)
-      .onConflict((oc) => oc.columns(['domain', 'mx_host']).doUpdateSet(row))
+      .onConflict((oc) =>
+        oc
+          .columns(['domain', 'mx_host'])
+          .doUpdateSet(row)
+          // Replaced when it no longer holds, by a stronger level, or by the same level holding
+          // at least as long; `force` (an audited admin import) replaces unconditionally.
+          .where((eb) =>
+            options.force
+              ? eb.lit(true)
+              : eb.or([
+                  eb('link_security.expires_at', '<=', observation.at),
+                  eb(storedRank, '<', LINK_LEVELS.indexOf(level)),
+                  eb.and([eb(storedRank, '=', LINK_LEVELS.indexOf(level)), eb('link_security.expires_at', '<=', row.expires_at)]),
+                ]),
+          ),
+      )
+      .executeTakeFirst();
+    const kept = Number(result.numInsertedOrUpdatedRows ?? 1n) === 0;
+    return { ...observation, level, expiresAt: row.expires_at, kept };
+  }
+
+  /** What the domain's MX hosts proved and still holds at `now` (read before each session). */
+  async proven(domain: string, now: number): Promise<{ mxHost: string; level: LinkLevel; expiresAt: number }[]> {
+    const rows = await this.store.db
+      .selectFrom('link_security')
+      .select(['mx_host', 'level', 'expires_at'])
+      .where('domain', '=', domain.toLowerCase().replace(/\.$/, ''))
+      .where('expires_at', '>', now)
       .execute();
-    return { ...observation, level, expiresAt: row.expires_at };
+    return rows.map((r) => ({ mxHost: r.mx_host, level: r.level as LinkLevel, expiresAt: Number(r.expires_at) }));
+  }
+
+  /** The admin lowers what was proved (`sealgate domain forget`): the records are gone. */
+  async forget(domain: string, mxHost?: string): Promise<number> {
+    let query = this.store.db.deleteFrom('link_security').where('domain', '=', domain.toLowerCase().replace(/\.$/, ''));
+    if (mxHost) query = query.where('mx_host', '=', mxHost.toLowerCase().replace(/\.$/, ''));
+    const result = await query.executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 
   async list(domain?: string): Promise<LinkRecord[]> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { atLeast, hostDemand, requireTlsRefusal, strongest, type HostSecurity } from './link.ts';
+import { atLeast, heldLevel, hostDemand, requireTlsRefusal, strongest, type HostSecurity } from './link.ts';
 
 const none: HostSecurity = { kind: 'none' };
 const dane: HostSecurity = { kind: 'dane' };
@@ -58,5 +58,37 @@ describe('level order', () => {
     expect(strongest(undefined, 'tls', 'none')).toBe('tls');
     expect(strongest('dane', 'tls-verified')).toBe('dane');
     expect(strongest()).toBe('none');
+  });
+});
+
+describe('the link-security memory (heldLevel, hostDemand)', () => {
+  const now = 1_000_000;
+  const records = [
+    { mxHost: 'mx1.d.test', level: 'tls-verified' as const, expiresAt: now + 1000 },
+    { mxHost: 'mx2.d.test', level: 'tls' as const, expiresAt: now + 1000 },
+    { mxHost: 'old.d.test', level: 'dane' as const, expiresAt: now - 1 },
+  ];
+
+  it('holds a host to its own record, a new host to the weakest live record, nothing after the TTL', () => {
+    expect(heldLevel('MX1.d.test', records, now)).toEqual({ level: 'tls-verified', provedBy: 'mx1.d.test', until: now + 1000 });
+    expect(heldLevel('spoofed.evil.test', records, now)?.level).toBe('tls');
+    expect(heldLevel('old.d.test', records, now)?.level).toBe('tls');
+    expect(heldLevel('mx1.d.test', records, now + 1000)).toBeUndefined();
+    expect(heldLevel('mx1.d.test', [], now)).toBeUndefined();
+  });
+
+  it.each([
+    [none, 'opportunistic', undefined, false, 'tls-verified', 'tls-verified', true],
+    [none, 'opportunistic', 'tls', false, 'tls-verified', 'tls-verified', true],
+    [none, 'verified', undefined, false, 'tls', 'tls-verified', false],
+    [dane, 'opportunistic', undefined, false, 'tls-verified', 'dane', false],
+    [none, 'opportunistic', undefined, false, 'none', 'none', false],
+    // TLS-Required: No waives what the destination proved, as it waives what it publishes.
+    [none, 'opportunistic', undefined, true, 'tls-verified', 'none', false],
+  ] as const)('%o, policy %s, sender %s, optional %s, held %s → %s (memory decides: %s)', (security, localPolicy, required, tlsOptional, level, minimum, held) => {
+    const demand = hostDemand(security, { localPolicy, required, tlsOptional }, { level, provedBy: 'mx.d.test', until: 0 });
+    expect(demand.minimum).toBe(minimum);
+    expect(demand.held).toBe(held);
+    if (held) expect(demand.because).toMatch(/mx\.d\.test proved before/);
   });
 });

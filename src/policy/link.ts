@@ -27,6 +27,38 @@ export interface HostDemand {
   because: string;
   /** MTA-STS `testing`: a failure is reported (TLS-RPT), never enforced. */
   reportOnly: boolean;
+  /** The link-security memory set the minimum: failing it is a refused downgrade (an alert). */
+  held: boolean;
+}
+
+/** One record of the link-security memory: what an MX of the domain proved, and until when. */
+export interface ProvenLink {
+  mxHost: string;
+  level: LinkRequirement;
+  expiresAt: number;
+}
+
+/** The level a host is held to by what was proved before, and whose proof it is. */
+export interface HeldLevel {
+  level: LinkRequirement;
+  /** The MX whose record holds it (the host itself, or the domain's weakest other MX). */
+  provedBy: string;
+  until: number;
+}
+
+/**
+ * What the memory holds a host to (chasquid `domaininfo`: refuse downgrades). The host's own
+ * record while it holds; for a host with none (a new or a spoofed MX name) the weakest level
+ * the domain's other MX hosts proved, so a changed MX list does not start from nothing.
+ * Expired records hold nothing: that is how a level falls after its TTL without contact.
+ */
+export function heldLevel(host: string, records: ProvenLink[], now: number): HeldLevel | undefined {
+  const live = records.filter((r) => r.expiresAt > now);
+  const own = live.find((r) => r.mxHost.toLowerCase() === host.toLowerCase());
+  if (own) return { level: own.level, provedBy: own.mxHost, until: own.expiresAt };
+  let weakest: ProvenLink | undefined;
+  for (const r of live) if (!weakest || !atLeast(r.level, weakest.level)) weakest = r;
+  return weakest && { level: weakest.level, provedBy: weakest.mxHost, until: weakest.expiresAt };
 }
 
 export interface MessageDemand {
@@ -42,20 +74,24 @@ export interface MessageDemand {
  * The weakest link a message may take to one host: the strongest of the admin's policy, the
  * sender's requirement and what the destination publishes (DANE above MTA-STS, RFC 8461 §2).
  */
-export function hostDemand(security: HostSecurity, message: MessageDemand): HostDemand {
-  const candidates: [LinkRequirement, string][] = [[FROM_LOCAL[message.localPolicy], `TLS policy '${message.localPolicy}'`]];
+export function hostDemand(security: HostSecurity, message: MessageDemand, held?: HeldLevel): HostDemand {
+  const candidates: [LinkRequirement, string, 'memory'?][] = [[FROM_LOCAL[message.localPolicy], `TLS policy '${message.localPolicy}'`]];
   if (message.required) candidates.push([message.required, `the sender's requirement '${message.required}'`]);
   if (!message.tlsOptional) {
     if (security.kind === 'dane') candidates.push(['dane', 'the destination\'s DANE TLSA records']);
     if (security.kind === 'dane-unusable') candidates.push(['tls', 'the destination\'s TLSA records (none usable: TLS required)']);
     if (security.kind === 'sts' && security.mode === 'enforce') candidates.push(['tls-verified', 'the destination\'s MTA-STS policy (enforce)']);
+    // What the destination proved is treated like what it publishes: RFC 8689 §5 lets the
+    // sender waive both with TLS-Required: No (the admin's policy and pins still hold).
+    if (held) candidates.push([held.level, `what ${held.provedBy} proved before (link-security memory, until ${new Date(held.until).toISOString()})`, 'memory']);
   }
   let [minimum, because] = candidates[0];
-  for (const [level, who] of candidates) {
-    if (!atLeast(minimum, level)) [minimum, because] = [level, who];
+  let fromMemory = false;
+  for (const [level, who, source] of candidates) {
+    if (!atLeast(minimum, level)) [minimum, because, fromMemory] = [level, who, source === 'memory'];
   }
   const reportOnly = security.kind === 'sts' && security.mode === 'testing' && !message.tlsOptional;
-  return { minimum, because, reportOnly };
+  return { minimum, because, reportOnly, held: fromMemory };
 }
 
 /**
