@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
 import type { Config } from '../config/index.ts';
 import { createSecurityAssessor, probeDomain, TlsReportSender, type ProbeResult } from '../delivery/index.ts';
 import { createSystemResolver } from '../dns/index.ts';
 import { MailError } from '../kernel/index.ts';
 import { LinkPins, LinkSecurityMemory, parseTlsRptRecord, renderReport, TlsReportCounter, type LinkLevel, type LinkRecord } from '../linksec/index.ts';
 import type { Store } from '../store/index.ts';
+import { importCommand } from './domain-import.ts';
 import { atLeast } from '../policy/index.ts';
 import { out, UsageError, withRuntime, type CliDeps } from './index.ts';
 
@@ -54,25 +54,7 @@ async function pinCommand(store: Store, sub: string, domain: string | undefined,
   return 0;
 }
 
-// What `domain import` accepts: the records `domain export` writes (another site's list).
-const importedRecord = z.object({
-  domain: z.string().min(1).max(255),
-  mxHost: z.string().min(1).max(255),
-  ip: z.string().nullable().default(null),
-  starttlsOffered: z.boolean(),
-  tlsVersion: z.string().nullable(),
-  cipher: z.string().nullable().default(null),
-  certSubject: z.string().nullable().default(null),
-  certValid: z.boolean(),
-  certError: z.string().nullable().default(null),
-  requireTlsAdvertised: z.boolean().default(false),
-  error: z.string().nullable().default(null),
-  mtaSts: z.enum(['enforce', 'testing', 'none']).nullable().default(null),
-  dane: z.enum(['matched', 'mismatch']).nullable().default(null),
-  at: z.number().int().positive(),
-});
-
-export async function domainCommand(config: Config, deps: CliDeps, sub: string | undefined, domain: string | undefined, json: boolean, extra: { level?: string; note?: string } = {}): Promise<number> {
+export async function domainCommand(config: Config, deps: CliDeps, sub: string | undefined, domain: string | undefined, json: boolean, extra: { level?: string; note?: string; force?: boolean } = {}): Promise<number> {
   return withRuntime(config, deps, async ({ store, logger }) => {
     const memory = new LinkSecurityMemory(store);
     if (sub === 'pin' || sub === 'unpin' || sub === 'pins') return pinCommand(store, sub, domain, extra.level, extra.note);
@@ -82,14 +64,16 @@ export async function domainCommand(config: Config, deps: CliDeps, sub: string |
     }
     if (sub === 'import') {
       if (!domain) throw new UsageError('domain import needs a FILE (JSON written by `domain export`)');
-      const parsed = z.array(importedRecord).safeParse(JSON.parse(readFileSync(domain, 'utf8')));
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        process.stderr.write(`sealgate: ${domain}: record ${issue.path.join('.')}: ${issue.message}\n`);
-        return 65;
-      }
-      for (const record of parsed.data) await memory.record(record);
-      out(`imported ${parsed.data.length} record(s)`);
+      return importCommand(memory, logger, domain, { force: extra.force === true, out });
+    }
+    if (sub === 'forget') {
+      if (!domain) throw new UsageError('domain forget needs a DOMAIN (and optionally one MX host)');
+      const mxHost = extra.level;
+      const before = await memory.list(domain);
+      const removed = await memory.forget(domain, mxHost);
+      // No audit module yet: a structured line the log pipeline can pick out.
+      logger.warn({ audit: true, action: 'domain.forget', domain: domain.toLowerCase(), mxHost: mxHost ?? null, removed, levels: before.filter((r) => !mxHost || r.mxHost === mxHost.toLowerCase()).map((r) => `${r.mxHost}=${r.level}`) }, 'link-security records forgotten by an admin');
+      out(removed ? `${domain}: forgot ${removed} record(s); the next session starts from nothing` : `${domain}: nothing recorded`);
       return 0;
     }
     if (sub === 'show') {
@@ -97,7 +81,7 @@ export async function domainCommand(config: Config, deps: CliDeps, sub: string |
       out(json ? JSON.stringify(records, null, 2) : records.length ? records.map(formatRecord).join('\n') : 'nothing recorded yet');
       return 0;
     }
-    if (sub !== 'check' || !domain) throw new UsageError('domain: use `domain check DOMAIN`, `domain show [DOMAIN]`, `domain export [DOMAIN]`, `domain import FILE`, `domain pin DOMAIN LEVEL`, `domain unpin DOMAIN` or `domain pins`');
+    if (sub !== 'check' || !domain) throw new UsageError('domain: use `domain check DOMAIN`, `domain show [DOMAIN]`, `domain export [DOMAIN]`, `domain import FILE [--force]`, `domain forget DOMAIN [MX]`, `domain pin DOMAIN LEVEL`, `domain unpin DOMAIN` or `domain pins`');
     const name = domain.toLowerCase();
     const resolver = createSystemResolver({ servers: config.delivery.dnsServers.length ? config.delivery.dnsServers : undefined });
     const extraCa = config.delivery.extraCaFiles.map((file) => readFileSync(file));

@@ -42,7 +42,9 @@ const USAGE = `usage: sealgate <command> [--config FILE]
                               the link level it earns (recorded in the link-security memory)
   domain show [DOMAIN]        what the link-security memory holds
   domain export [DOMAIN]      the memory as JSON, to share with other sites
-  domain import FILE          records from another site's export
+  domain import FILE [--force]  records from another site's export (validated; may raise a
+                              level or add evidence, never lower one unless --force, audited)
+  domain forget DOMAIN [MX]   drop what DOMAIN (or one MX) proved, so a weaker link is allowed
   domain pin DOMAIN LEVEL [--note TEXT]  hold mail to DOMAIN to at least LEVEL
                               (none, tls, tls-verified, dane); domain unpin DOMAIN; domain pins
   tlsrpt [--day YYYY-MM-DD] [--json]  the pending TLS-RPT (RFC 8460) reports (default: today)
@@ -69,6 +71,7 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
         all: { type: 'boolean' },
         json: { type: 'boolean' },
         note: { type: 'string' },
+        force: { type: 'boolean' },
         day: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -108,7 +111,7 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
       case 'queue':
         return await queueCommand(config, deps, sub, arg, values.all === true, values.json === true);
       case 'domain':
-        return await domainCommand(config, deps, sub, arg, values.json === true, { level: arg2, note: values.note });
+        return await domainCommand(config, deps, sub, arg, values.json === true, { level: arg2, note: values.note, force: values.force === true });
       case 'tlsrpt':
         return await tlsrptCommand(config, deps, sub, values.day, values.json === true);
       default:
