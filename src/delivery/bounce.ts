@@ -11,29 +11,24 @@ export interface BounceEntry {
 }
 
 const MAX_HEADER_BYTES = 256 * 1024;
-const MAX_FULL_BODY_BYTES = 128 * 1024;
 
-/** The original's header block (and, when small, its whole text) for the report. */
-async function readOriginal(queue: Queue, messageId: string, wantBody: boolean): Promise<{ headers: string; body?: string }> {
+/** The original's header block only: a report never carries the body (see mail/dsn.ts buildDsn). */
+async function readOriginalHeaders(queue: Queue, messageId: string): Promise<string> {
   const chunks: Buffer[] = [];
   let length = 0;
-  const limit = wantBody ? MAX_FULL_BODY_BYTES + 1 : MAX_HEADER_BYTES;
   const stream = await queue.openBody(messageId);
   try {
     for await (const chunk of stream) {
       chunks.push(chunk as Buffer);
       length += (chunk as Buffer).length;
-      if (!wantBody && splitHeaderBlock(Buffer.concat(chunks))) break;
-      if (length >= limit) break;
+      if (splitHeaderBlock(Buffer.concat(chunks)) || length >= MAX_HEADER_BYTES) break;
     }
   } finally {
     stream.destroy();
   }
   const all = Buffer.concat(chunks);
   const split = splitHeaderBlock(all);
-  const headers = all.subarray(0, split ? split.headerEnd : Math.min(all.length, MAX_HEADER_BYTES)).toString('utf8');
-  const whole = wantBody && length <= MAX_FULL_BODY_BYTES ? all.toString('utf8') : undefined;
-  return { headers, body: whole };
+  return all.subarray(0, split ? split.headerEnd : Math.min(all.length, MAX_HEADER_BYTES)).toString('utf8');
 }
 
 function notifies(notify: string[] | undefined, kind: 'FAILURE' | 'DELAY'): boolean {
@@ -62,8 +57,11 @@ export async function queueReport(
     return notifies(recipient?.notify, kind === 'failure' ? 'FAILURE' : 'DELAY');
   });
   if (wanted.length === 0) return null;
-  const full = kind === 'failure' && group.envelope.dsnRet === 'FULL';
-  const original = await readOriginal(queue, group.messageId, full);
+  // RET=FULL is answered as RET=HDRS (RFC 3461 §4.3 lets the MTA return less). A message that
+  // required a protected link gets a redacted report (RFC 8689 §4.3) that carries none of its
+  // content, so the report itself needs no requirement and reaches the sender over any link.
+  const redact = group.envelope.requireTls || (group.envelope.requiredLevel !== undefined && group.envelope.requiredLevel !== 'none') || group.envelope.pickup === true;
+  const originalHeaders = await readOriginalHeaders(queue, group.messageId);
   const report = buildDsn({
     reportingMta,
     arrivalDate: new Date(group.createdAt),
@@ -81,9 +79,8 @@ export async function queueReport(
       lastAttempt: new Date(now),
       willRetryUntil: retryUntil !== undefined ? new Date(retryUntil) : undefined,
     })),
-    returnContent: full && original.body !== undefined ? 'FULL' : 'HDRS',
-    originalHeaders: original.headers,
-    originalBody: full ? original.body : undefined,
+    originalHeaders,
+    redact,
     messageId: makeMessageId(reportingMta),
   });
   const { id } = await queue.enqueue(

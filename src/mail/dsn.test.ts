@@ -33,7 +33,6 @@ describe('buildDsn', () => {
     const dsn = buildDsn({
       ...base,
       kind: 'failure',
-      returnContent: 'HDRS',
       recipients: [
         { address: 'bob@dest.test', orcpt: 'rfc822;Bob@dest.test', status: '5.1.1', action: 'failed', diagnostic: `smtp; ${longReply}`, remoteMta: 'mx.dest.test', lastAttempt: base.now },
         { address: 'carol@dest.test', status: '5.7.1', action: 'failed', diagnostic: 'smtp; 554 5.7.1 Refused' },
@@ -70,7 +69,7 @@ describe('buildDsn', () => {
   });
 
   it('reports delays with Will-Retry-Until', () => {
-    const dsn = buildDsn({ ...base, originalEnvelopeId: undefined, kind: 'delay', returnContent: 'HDRS', recipients: [{ address: 'bob@dest.test', status: '4.4.1', action: 'delayed', willRetryUntil: new Date(Date.UTC(2026, 10, 29)) }] });
+    const dsn = buildDsn({ ...base, originalEnvelopeId: undefined, kind: 'delay', recipients: [{ address: 'bob@dest.test', status: '4.4.1', action: 'delayed', willRetryUntil: new Date(Date.UTC(2026, 10, 29)) }] });
     wellFormed(dsn);
     const { headers, parts } = splitMultipart(dsn);
     expect(getHeader(headers, 'Subject')).toBe('Delayed Mail (still being retried)');
@@ -82,24 +81,27 @@ describe('buildDsn', () => {
   });
 
   it('reports success', () => {
-    const dsn = buildDsn({ ...base, kind: 'success', returnContent: 'HDRS', recipients: [{ address: 'bob@dest.test', status: '2.0.0', action: 'delivered', remoteMta: 'mx.dest.test' }] });
+    const dsn = buildDsn({ ...base, kind: 'success', recipients: [{ address: 'bob@dest.test', status: '2.0.0', action: 'delivered', remoteMta: 'mx.dest.test' }] });
     expect(getHeader(splitMultipart(dsn).headers, 'Subject')).toBe('Successful Mail Delivery Report');
   });
 
-  it('returns the full message when asked, CRLF-normalised', () => {
-    const full = buildDsn({ ...base, kind: 'failure', returnContent: 'FULL', originalBody: 'Subject: plans\n\nbody\n.\n', recipients: [{ address: 'b@d.test', status: '5.0.0', action: 'failed' }] });
-    wellFormed(full);
-    const { parts } = splitMultipart(full);
-    expect(getHeader(parts[2].headers, 'Content-Type')).toBe('message/rfc822');
-    expect(parts[2].body).toBe('Subject: plans\r\n\r\nbody\r\n.\r\n');
+  it('never returns the body: headers only, without our control headers', () => {
+    const dsn = buildDsn({ ...base, kind: 'failure', originalHeaders: 'Subject: plans\r\nSealgate-Secure: passphrase=hunter2\r\nMessage-ID: <m1@sender.test>\r\n\r\nthe body\r\n', recipients: [{ address: 'b@d.test', status: '5.0.0', action: 'failed' }] });
+    wellFormed(dsn);
+    const { parts } = splitMultipart(dsn);
+    expect(parts).toHaveLength(3);
+    expect(getHeader(parts[2].headers, 'Content-Type')).toBe('text/rfc822-headers');
+    expect(parts[2].body).toBe('Subject: plans\r\nMessage-ID: <m1@sender.test>\r\n');
+    expect(dsn).not.toMatch(/the body|hunter2/);
   });
 
-  it('falls back to headers when the original cannot travel unchanged or is absent', () => {
-    for (const originalBody of [`Subject: x\r\n\r\n${'y'.repeat(2000)}\r\n`, undefined]) {
-      const dsn = buildDsn({ ...base, kind: 'failure', returnContent: 'FULL', originalBody, recipients: [{ address: 'b@d.test', status: '5.0.0', action: 'failed' }] });
-      wellFormed(dsn);
-      expect(getHeader(splitMultipart(dsn).parts[2].headers, 'Content-Type')).toBe('text/rfc822-headers');
-    }
+  it('redacts to Message-ID and Date when the original required a protected link', () => {
+    const dsn = buildDsn({ ...base, kind: 'delay', redact: true, originalHeaders: 'Subject: merger plans\r\nFrom: <alice@sender.test>\r\nDate: Mon, 30 Nov 2026 10:00:00 +0000\r\nMessage-ID: <m2@sender.test>\r\n', recipients: [{ address: 'b@d.test', status: '4.4.1', action: 'delayed' }] });
+    wellFormed(dsn);
+    const { parts } = splitMultipart(dsn);
+    expect(parts[2].body).toBe('Date: Mon, 30 Nov 2026 10:00:00 +0000\r\nMessage-ID: <m2@sender.test>\r\n');
+    expect(parts[0].body).toMatch(/required\s+a\s+protected\s+link/);
+    expect(dsn).not.toMatch(/merger plans/);
   });
 
   it('keeps injected line breaks out, folds everything under 998 octets', () => {
@@ -109,7 +111,6 @@ describe('buildDsn', () => {
       originalEnvelopeId: 'e\r\nX-Injected: 1',
       originalHeaders: `Subject: ${'x'.repeat(3000)}\r\nX-Long: ${'word '.repeat(400)}\r\nX-Utf: ${'é'.repeat(1000)}\r\n`,
       kind: 'failure',
-      returnContent: 'HDRS',
       recipients: [{ address: 'x@y.test\nX-Evil: 1', status: '5.0.0\r\nX-Evil: 2', action: 'failed', diagnostic: `smtp; 550-first\r\n550 ${'z'.repeat(2500)}`, remoteMta: 'mx\r\n.test' }],
     };
     const dsn = buildDsn(hostile);
@@ -123,7 +124,7 @@ describe('buildDsn', () => {
   });
 
   it('gives a bare diagnostic and ORCPT their types', () => {
-    const dsn = buildDsn({ ...base, kind: 'failure', returnContent: 'HDRS', recipients: [{ address: 'b@d.test', orcpt: 'b@d.test', status: '5.0.0', action: 'failed', diagnostic: '550 no' }] });
+    const dsn = buildDsn({ ...base, kind: 'failure', recipients: [{ address: 'b@d.test', orcpt: 'b@d.test', status: '5.0.0', action: 'failed', diagnostic: '550 no' }] });
     const [, r] = statusGroups(splitMultipart(dsn).parts[1].body);
     expect(r['Original-Recipient']).toBe('rfc822; b@d.test');
     expect(r['Diagnostic-Code']).toBe('smtp; 550 no');

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { parseHeaders } from './headers.ts';
 import { formatRfc5322Date } from './message-id.ts';
 
 export interface DsnRecipient {
@@ -23,10 +24,13 @@ export interface DsnInput {
   sender: string;
   kind: 'failure' | 'delay' | 'success';
   recipients: DsnRecipient[];
-  returnContent: 'FULL' | 'HDRS';
+  /** The original's header block. A report never carries the body (see `buildDsn`). */
   originalHeaders: string;
-  /** The whole original message (headers and body), used when returnContent is FULL. */
-  originalBody?: string;
+  /**
+   * The original required a protected link (REQUIRETLS, a level, pickup): the report carries
+   * only its Message-ID and Date, nothing of its content, so it may travel over any link.
+   */
+  redact?: boolean;
   messageId: string;
 }
 
@@ -110,12 +114,6 @@ function copyLines(text: string): string {
     .join('\r\n');
 }
 
-function longestLine(text: string): number {
-  let max = 0;
-  for (const line of normaliseCrlf(text).split('\r\n')) max = Math.max(max, octets(line));
-  return max;
-}
-
 /** `rfc822;bob@x` → `rfc822; bob@x`; a bare address gets the rfc822 type. */
 function addressField(value: string): string {
   const clean = oneLine(value);
@@ -136,12 +134,20 @@ function statusOf(r: DsnRecipient): string {
   return /^[245]\.\d{1,3}\.\d{1,3}$/.test(status) ? status : DEFAULT_STATUS[r.action];
 }
 
-function humanText(input: DsnInput, attached: 'FULL' | 'HDRS'): string {
+/** What of the original's header block goes back: never our control headers, and when redacted only what identifies it. */
+function reportedHeaders(headerText: string, redact: boolean): string {
+  const fields = parseHeaders(headerText).filter((f) => !/^sealgate-/i.test(f.name) && (!redact || /^(message-id|date)$/i.test(f.name)));
+  return fields.map((f) => f.raw).join('\r\n');
+}
+
+function humanText(input: DsnInput): string {
   const host = oneLine(input.reportingMta);
-  const what = attached === 'FULL' ? 'The message is attached below.' : 'Its headers are attached below.';
+  const what = input.redact
+    ? 'It required a protected link, so only its Message-ID and Date are attached below.'
+    : 'Its headers are attached below.';
   const intro = {
     failure: `Your message could not be delivered to one or more recipients. ${what}`,
-    delay: 'Your message has not been delivered yet to one or more recipients. Delivery is still being attempted; you do not need to send it again.',
+    delay: `Your message has not been delivered yet to one or more recipients. Delivery is still being attempted; you do not need to send it again.${input.redact ? ` ${what}` : ''}`,
     success: 'Your message was delivered to the recipients listed below.',
   }[input.kind];
   const lines = input.recipients.map((r) => {
@@ -180,14 +186,17 @@ function part(boundary: string, type: string, description: string, content: stri
   return `--${boundary}\r\nContent-Type: ${type}\r\nContent-Description: ${description}${cte}\r\n\r\n${content}`;
 }
 
-/** An RFC 3464 delivery status notification as a complete RFC 5322 message, CRLF throughout. */
+/**
+ * An RFC 3464 delivery status notification as a complete RFC 5322 message, CRLF throughout.
+ * Every report (failure, delay, success) carries the original's headers only, as
+ * text/rfc822-headers (RFC 6522 §3, the RET=HDRS form of RFC 3461 §4.3), whatever RET asked:
+ * a bounce is sent to a reverse path nobody verified, so the body of inbound mail must never
+ * go back to it (backscatter), and a body that required a protected link must not return over
+ * a weaker one. A redacted report (RFC 8689 §4.3 allows a report of a REQUIRETLS message
+ * without REQUIRETLS once redacted) carries only the original's Message-ID and Date.
+ */
 export function buildDsn(input: DsnInput): string {
   const boundary = `sealgate-dsn-${randomBytes(12).toString('hex')}`;
-  // A line over 998 octets cannot travel unchanged; then only the headers go back (RFC 3462 allows).
-  const full =
-    input.returnContent === 'FULL' && input.originalBody !== undefined && longestLine(input.originalBody) <= MAX_LINE_OCTETS
-      ? normaliseCrlf(input.originalBody)
-      : undefined;
   const headers = [
     `From: Mail Delivery System <MAILER-DAEMON@${oneLine(input.reportingMta)}>`,
     `To: <${oneLine(input.sender)}>`,
@@ -198,13 +207,11 @@ export function buildDsn(input: DsnInput): string {
     'MIME-Version: 1.0',
     `Content-Type: multipart/report; report-type=delivery-status; boundary="${boundary}"`,
   ].map((h) => fold(h));
-  const original = copyLines(input.originalHeaders).replace(/(\r\n)*$/, '\r\n');
+  const original = copyLines(reportedHeaders(input.originalHeaders, input.redact === true)).replace(/(\r\n)*$/, '\r\n');
   const parts = [
-    part(boundary, 'text/plain; charset=utf-8', 'Notification', humanText(input, full !== undefined ? 'FULL' : 'HDRS')),
+    part(boundary, 'text/plain; charset=utf-8', 'Notification', humanText(input)),
     part(boundary, 'message/delivery-status', 'Delivery report', deliveryStatus(input)),
-    full !== undefined
-      ? part(boundary, 'message/rfc822', input.kind === 'failure' ? 'Undelivered message' : 'Original message', full.endsWith('\r\n') ? full : `${full}\r\n`)
-      : part(boundary, 'text/rfc822-headers', 'Headers of the original message', original),
+    part(boundary, 'text/rfc822-headers', input.redact ? 'Identity of the original message' : 'Headers of the original message', original),
   ];
   return `${headers.join('\r\n')}\r\n\r\nThis is a MIME-encapsulated delivery status report.\r\n\r\n${parts.join('\r\n')}\r\n--${boundary}--\r\n`;
 }
