@@ -184,13 +184,14 @@ export class DeliveryWorker implements Service {
   }
 
   /**
-   * Leases only what can start now: domains at their per-domain limit are skipped in the
-   * query, and groups beyond a domain's free slots go back at once. A leased group that had
+   * Leases only what can start now: domains at their per-domain limit are skipped, groups
+   * are picked to fit each domain's free slots, and any beyond them (a race) go back at once. A leased group that had
    * to wait for a slot would spend its lease waiting (and be sent twice when it ran out).
    */
   private async leaseAndStart(free: number): Promise<number> {
     const saturated = [...this.activePerDomain].filter(([, n]) => n >= this.options.perDomainConcurrency).map(([domain]) => domain);
-    const groups = await this.queue.lease(this.options.nodeId, free, this.options.leaseMs, { skipDomains: saturated });
+    const slotsFor = (domain: string) => this.options.perDomainConcurrency - (this.activePerDomain.get(domain) ?? 0);
+    const groups = await this.queue.lease(this.options.nodeId, free, this.options.leaseMs, { skipDomains: saturated, slotsFor });
     const giveBack: LeasedGroup[] = [];
     let started = 0;
     for (const group of groups) {

@@ -165,6 +165,13 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(await queue.lease('node-b', 10, L)).toEqual([]);
       await queue.release(groups[0].lease, ids);
       expect((await queue.lease('node-b', 10, L, { skipDomains: ['a.test'] })).map((g) => g.domain)).toEqual(['b.test']);
+      await queue.release(groups[0].lease, ids);
+      await pass(L + 50);
+      // Groups picked to fit the caller's free slots: one of a.test, none of b.test.
+      const { id: second } = await queue.enqueue(envelope(['d@a.test']), Readable.from([Buffer.from('y')]));
+      const fitted = await queue.lease('node-c', 10, L, { slotsFor: (domain) => (domain === 'a.test' ? 1 : 0) });
+      expect(fitted.map((g) => [g.domain, g.recipients.length])).toEqual([['a.test', 1]]);
+      expect([id, second]).toContain(fitted[0].messageId);
       const claims = await Promise.all([queue.claimDelayNotice(id), queue.claimDelayNotice(id), queue.claimDelayNotice(id)]);
       expect(claims.filter(Boolean)).toHaveLength(1);
     });

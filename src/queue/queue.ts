@@ -232,18 +232,39 @@ export class Queue {
   /**
    * Hands out due recipients (and those of expired leases), grouped by message and domain,
    * under one new lease. `skipDomains`: domains the caller cannot start now (at their
-   * per-domain limit), so their work stays free for other nodes.
+   * per-domain limit), so their work stays free for other nodes. `slotsFor`: how many groups
+   * of a domain the caller can start now; then `limit` counts groups, picked by a read first,
+   * so nothing is leased only to be given back.
    */
-  async lease(owner: string, limit: number, leaseMs: number, options: { skipDomains?: string[] } = {}): Promise<LeasedGroup[]> {
+  async lease(owner: string, limit: number, leaseMs: number, options: { skipDomains?: string[]; slotsFor?: (domain: string) => number } = {}): Promise<LeasedGroup[]> {
     const token = randomBytes(12).toString('base64url');
     const now = this.dbNow();
     const skip = options.skipDomains?.length ? sql`and domain not in (${sql.join(options.skipDomains)})` : sql``;
     const due = sql<boolean>`((state = 'queued' and next_attempt_at <= ${now}) or (state = 'leased' and lease_until < ${now})) ${skip}`;
     // SQLite has one writer at a time, so a plain UPDATE … RETURNING is already exclusive.
     const lock = this.store.capabilities.skipLocked ? sql`for update skip locked` : sql``;
+    let pick = sql`where ${due} order by next_attempt_at limit ${limit}`;
+    if (options.slotsFor) {
+      // A read (no lock, no write) picks the groups that fit; the update below re-checks
+      // that each row is still due, so a race with another node only leases less.
+      const candidates = await sql<{ message_id: string; domain: string }>`select message_id, domain from recipients where ${due} order by next_attempt_at limit ${limit * 4}`.execute(this.store.db);
+      const chosen = new Map<string, { messageId: string; domain: string }>();
+      const perDomain = new Map<string, number>();
+      for (const c of candidates.rows) {
+        const key = `${c.message_id}\u0000${c.domain}`;
+        if (chosen.has(key) || chosen.size >= limit) continue;
+        const taken = perDomain.get(c.domain) ?? 0;
+        if (taken >= options.slotsFor(c.domain)) continue;
+        perDomain.set(c.domain, taken + 1);
+        chosen.set(key, { messageId: c.message_id, domain: c.domain });
+      }
+      if (chosen.size === 0) return [];
+      const pairs = sql.join([...chosen.values()].map((g) => sql`(${g.messageId}, ${g.domain})`));
+      pick = sql`where ${due} and (message_id, domain) in (values ${pairs})`;
+    }
     const result = await sql<{ id: number; message_id: string; address: string; domain: string; notify: string | null; orcpt: string | null; attempts: number; db_now: number }>`
       update recipients set state = 'leased', lease_owner = ${owner}, lease_token = ${token}, lease_until = ${now} + ${leaseMs}
-      where id in (select id from recipients where ${due} order by next_attempt_at limit ${limit} ${lock})
+      where id in (select id from recipients ${pick} ${lock})
       returning id, message_id, address, domain, notify, orcpt, attempts, ${now} as db_now`.execute(this.store.db);
     const rows = result.rows;
     if (rows.length === 0) return [];
