@@ -72,35 +72,38 @@ export class IngressStream extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    const scanned = this.scan(chunk);
-    if (scanned instanceof MailError) {
-      done(scanned);
-      return;
-    }
-    if (!this.headerChunks) {
-      this.push(chunk);
-      done();
-      return;
-    }
-    if (scanned < 0) {
-      this.headerChunks.push(chunk);
-      this.headerLength += chunk.length;
-      if (this.headerLength > (this.options.maxHeaderBytes ?? 1024 * 1024)) {
-        done(new MailError(552, '5.3.4', 'Message header block too large', 'smtp'));
+    // Refusals come in stream order whatever the chunking: the header block is judged before
+    // any byte after it is scanned (test/fuzz/ingress-chunking.test.ts holds us to that).
+    let offset = 0;
+    if (this.headerChunks) {
+      const headerEnd = this.scan(chunk, 0, true);
+      if (headerEnd instanceof MailError) {
+        done(headerEnd);
         return;
       }
-      done();
-      return;
+      if (headerEnd < 0) {
+        this.headerChunks.push(chunk);
+        done();
+        return;
+      }
+      this.headerChunks.push(chunk.subarray(0, headerEnd));
+      const block = Buffer.concat(this.headerChunks);
+      this.headerChunks = null;
+      const headerError = this.emitHeaders(block);
+      if (headerError) {
+        done(headerError);
+        return;
+      }
+      offset = headerEnd;
     }
-    this.headerChunks.push(chunk.subarray(0, scanned));
-    const block = Buffer.concat(this.headerChunks);
-    this.headerChunks = null;
-    const headerError = this.emitHeaders(block);
-    if (headerError) {
-      done(headerError);
-      return;
+    if (offset < chunk.length) {
+      const error = this.scan(chunk, offset, false);
+      if (error instanceof MailError) {
+        done(error);
+        return;
+      }
+      this.push(offset ? chunk.subarray(offset) : chunk);
     }
-    if (scanned < chunk.length) this.push(chunk.subarray(scanned));
     done();
   }
 
@@ -122,34 +125,38 @@ export class IngressStream extends Transform {
   }
 
   /**
-   * Checks every byte of a chunk; returns the refusal, or the offset just past the blank line
-   * ending the header block when it is in this chunk (-1 otherwise, or when already past it).
+   * Checks the bytes of a chunk from `start`; returns the first refusal, or (in the header)
+   * the offset just past the blank line that ends it, else -1. Limits are counted per byte so
+   * that where a write happens to end changes nothing.
    */
-  private scan(chunk: Buffer): MailError | number {
-    this.bytes += chunk.length;
-    if (this.bytes > this.options.maxMessageBytes) {
-      return new MailError(552, '5.3.4', `Message size exceeds fixed limit of ${this.options.maxMessageBytes} bytes`, 'smtp');
-    }
+  private scan(chunk: Buffer, start: number, inHeader: boolean): MailError | number {
+    const maxBytes = this.options.maxMessageBytes;
+    const maxHeader = this.options.maxHeaderBytes ?? 1024 * 1024;
     // maxTextLineBytes counts the CRLF: 1000 allows 998 characters of text.
     const maxText = this.options.maxTextLineBytes - 2;
     const eightBit = this.options.eightBit;
-    let headerEnd = -1;
-    for (let i = 0; i < chunk.length; i++) {
+    for (let i = start; i < chunk.length; i++) {
       const byte = chunk[i];
+      if (++this.bytes > maxBytes) return new MailError(552, '5.3.4', `Message size exceeds fixed limit of ${maxBytes} bytes`, 'smtp');
+      if (inHeader && ++this.headerLength > maxHeader) return new MailError(552, '5.3.4', 'Message header block too large', 'smtp');
       if (this.previous === CR && byte !== LF) return bareLineEnd();
       if (byte === LF) {
         if (this.previous !== CR) return bareLineEnd();
-        // An empty line (CRLF alone) ends the header block; a message may start with one.
-        if (this.lineLength === 0 && this.headerChunks && headerEnd < 0) headerEnd = i + 1;
+        this.previous = byte;
+        const blank = this.lineLength === 0;
         this.lineLength = 0;
-      } else if (byte !== CR) {
+        // An empty line (CRLF alone) ends the header block; a message may start with one.
+        if (inHeader && blank) return i + 1;
+        continue;
+      }
+      if (byte !== CR) {
         if (byte === NUL) return new MailError(554, '5.6.0', 'Message contains a NUL byte; NUL is not allowed in mail (RFC 5322 2.3)', 'smtp');
         if (byte > 0x7f && !eightBit) return new MailError(554, '5.6.0', 'Message contains 8-bit data but was not sent with BODY=8BITMIME (RFC 6152)', 'smtp');
         if (++this.lineLength > maxText) return new MailError(554, '5.6.0', `Message has a line longer than ${this.options.maxTextLineBytes} bytes (RFC 5321 4.5.3.1.6)`, 'smtp');
       }
       this.previous = byte;
     }
-    return headerEnd;
+    return -1;
   }
 
   private emitHeaders(block: Buffer): MailError | null {
