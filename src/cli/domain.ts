@@ -9,7 +9,7 @@ import { importCommand } from './domain-import.ts';
 import { atLeast } from '../policy/index.ts';
 import { out, UsageError, withRuntime, type CliDeps } from './index.ts';
 
-function formatRecord(r: LinkRecord & { daneDetail?: string; policyNote?: string }): string {
+function formatRecord(r: LinkRecord & { daneDetail?: string; policyNote?: string; kept?: boolean }): string {
   const tls = r.tlsVersion ? `${r.tlsVersion} ${r.cipher ?? ''}` : r.starttlsOffered ? 'STARTTLS offered, handshake failed' : 'no STARTTLS';
   const cert = r.tlsVersion ? (r.certValid ? `certificate valid (${r.certSubject ?? ''})` : `certificate NOT valid: ${r.certError ?? 'unknown'}`) : '';
   const dane = r.dane ? `DANE ${r.dane === 'matched' ? 'matched' : 'MISMATCH'}${r.daneDetail ? `: ${r.daneDetail}` : ''}` : 'DANE: no usable TLSA records';
@@ -19,6 +19,7 @@ function formatRecord(r: LinkRecord & { daneDetail?: string; policyNote?: string
     `      ${dane}${r.policyNote ? `; ${r.policyNote}` : ''}`,
     `      REQUIRETLS ${r.requireTlsAdvertised ? 'advertised' : 'not advertised'}${r.error ? `; error: ${r.error}` : ''}`,
     `      seen ${new Date(r.at).toISOString()}, holds until ${new Date(r.expiresAt).toISOString()}`,
+    ...(r.kept ? ['      NOT recorded: a stronger level proved before still holds and delivery stays held to it (`domain forget` lowers it)'] : []),
   ].join('\n');
 }
 
@@ -107,7 +108,7 @@ export async function domainCommand(config: Config, deps: CliDeps, sub: string |
     }
     const rua = await resolver.resolveTxt(`_smtp._tls.${name}`).then((txt) => parseTlsRptRecord(txt)?.mailto ?? [], (error: { kind?: string }) => (error.kind === 'transient' ? null : []));
     const pin = (await new LinkPins(store).list()).find((p) => p.domain === name)?.minLevel;
-    const records: (LinkRecord & { daneDetail?: string; policyNote?: string })[] = [];
+    const records: (LinkRecord & { daneDetail?: string; policyNote?: string; kept?: boolean })[] = [];
     // An observation holds as long as what it rests on: the MTA-STS policy, else a day.
     const holdMs = probe.assessment?.sts ? Math.max(60_000, probe.assessment.sts.expiresAt - Date.now()) : undefined;
     for (const observation of probe.observations) {
