@@ -58,7 +58,7 @@ export async function queueReport(
   });
   if (wanted.length === 0) return null;
   // RET=FULL is answered as RET=HDRS (RFC 3461 §4.3 lets the MTA return less). A message that
-  // required a protected link gets a redacted report (RFC 8689 §4.3) that carries none of its
+  // required a protected link gets a redacted report (RFC 8689 §5) that carries none of its
   // content, so the report itself needs no requirement and reaches the sender over any link.
   const redact = group.envelope.requireTls || (group.envelope.requiredLevel !== undefined && group.envelope.requiredLevel !== 'none') || group.envelope.pickup === true;
   const originalHeaders = await readOriginalHeaders(queue, group.messageId);

@@ -192,7 +192,7 @@ function part(boundary: string, type: string, description: string, content: stri
  * text/rfc822-headers (RFC 6522 §3, the RET=HDRS form of RFC 3461 §4.3), whatever RET asked:
  * a bounce is sent to a reverse path nobody verified, so the body of inbound mail must never
  * go back to it (backscatter), and a body that required a protected link must not return over
- * a weaker one. A redacted report (RFC 8689 §4.3 allows a report of a REQUIRETLS message
+ * a weaker one. A redacted report (RFC 8689 §5 allows a report of a REQUIRETLS message
  * without REQUIRETLS once redacted) carries only the original's Message-ID and Date.
  */
 export function buildDsn(input: DsnInput): string {
