@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
-import { open, readdir, rename, rm } from 'node:fs/promises';
+import { open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -68,11 +68,18 @@ export function openBlobStore(dir: string): BlobStore {
     async remove(id) {
       await rm(pathOf(id), { force: true });
     },
-    async sweepTemp() {
+    async sweepTemp(olderThanMs?: number) {
       // Temp names carry the writer's pid: anything not ours was cut off by a crash, and no
-      // 250 was ever sent for it.
+      // 250 was ever sent for it. In periodic sweeps (`olderThanMs`) only old files go: a
+      // command-line process on the same data dir may be writing one right now.
       const mine = `.${process.pid}.tmp`;
-      const stale = (await readdir(tmpDir)).filter((name) => name.endsWith('.tmp') && !name.endsWith(mine));
+      const cutoff = olderThanMs === undefined ? Infinity : Date.now() - olderThanMs;
+      const names = (await readdir(tmpDir)).filter((name) => name.endsWith('.tmp') && !name.endsWith(mine));
+      const stale: string[] = [];
+      for (const name of names) {
+        const modified = await stat(path.join(tmpDir, name)).then((s) => s.mtimeMs, () => null);
+        if (modified !== null && modified < cutoff) stale.push(name);
+      }
       await Promise.all(stale.map((name) => rm(path.join(tmpDir, name), { force: true })));
       return stale.length;
     },
