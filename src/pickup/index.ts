@@ -11,5 +11,5 @@ export { mimeToParts, MimeConversionError, stripSubjectTag, safeFilename } from 
 export type { MimeParts } from './from-mime.ts';
 export { buildNotice, buildCodeMail, buildReadNotice, NOTICE_SUBJECT } from './notice.ts';
 export type { NoticeInput, CodeMailInput, ReadNoticeInput } from './notice.ts';
-export { parseSecureHeader, readHeaderField, SecureHeaderError } from './secure-header.ts';
+export { parseSecureHeader, SecureHeaderError } from './secure-header.ts';
 export type { SenderChoice } from './secure-header.ts';

@@ -1,6 +1,5 @@
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { parseSecureHeader, readHeaderField } from './secure-header.ts';
+import { parseSecureHeader } from './secure-header.ts';
 
 describe('Sealgate-Secure header', () => {
   it.each([
@@ -18,11 +17,5 @@ describe('Sealgate-Secure header', () => {
   it('refuses what it cannot read, saying what it accepts', () => {
     expect(() => parseSecureHeader('pigeon', 'code')).toThrow(/use yes, link, code/);
     expect(() => parseSecureHeader('question=no answer given', 'code')).toThrow(/Sealgate-Secure/);
-  });
-
-  it('reads a header field from the start of a stream', async () => {
-    const body = Readable.from([Buffer.from('Subject: x\r\nSealgate-Secure: pass'), Buffer.from('phrase=a b\r\n\r\nbody\r\n')]);
-    expect(await readHeaderField(body, 'Sealgate-Secure')).toBe('passphrase=a b');
-    expect(await readHeaderField(Readable.from([Buffer.from('Subject: y\r\n\r\n')]), 'Sealgate-Secure')).toBeUndefined();
   });
 });

@@ -33,7 +33,7 @@ describe('i8-03 sender impersonation on submission', () => {
       gateway.cli('user', 'alias', 'add', 'alice@corp.test', '@branch.test'),
     ]);
     expect(granted.map((r) => r.code)).toEqual([0, 0]);
-  }, 30_000);
+  }, 90_000);
 
   afterAll(async () => {
     await gateway?.kill();

@@ -31,7 +31,7 @@ describe('i8-04 recipient verification at RCPT (no backscatter)', () => {
       recipientVerification: { probeTimeoutMs: 2000 },
       web: { enabled: false },
     });
-  }, 30_000);
+  }, 90_000);
 
   afterAll(async () => {
     await gateway?.kill();

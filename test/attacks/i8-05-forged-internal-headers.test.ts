@@ -27,7 +27,7 @@ describe('i8-05 forged internal headers and senders from outside', () => {
       },
       web: { enabled: false },
     });
-  }, 30_000);
+  }, 90_000);
 
   afterAll(async () => {
     await gateway?.kill();

@@ -27,7 +27,7 @@ describe('i8-06 a stranger cannot make a pickup', () => {
       delivery: { connectTimeoutMs: 1000, dnsServers: ['127.0.0.1:9'] },
       web: { enabled: false },
     });
-  }, 30_000);
+  }, 90_000);
 
   afterAll(async () => {
     await gateway?.kill();

@@ -34,7 +34,7 @@ describe('i8-12 MIME that cannot become a pickup', () => {
       web: { enabled: false },
     });
     expect((await gateway.cli('user', 'add', 'alice@corp.test', '--password', PASSWORD)).code).toBe(0);
-  }, 30_000);
+  }, 90_000);
 
   afterAll(async () => {
     await gateway?.kill();
@@ -64,7 +64,7 @@ describe('i8-12 MIME that cannot become a pickup', () => {
     const db = new Database(path.join(gateway.dir, 'data', 'sealgate.db'), { readonly: true });
     try {
       const row = () => db.prepare('select state, attempts, last_reply from recipients where message_id = ?').get(id) as { state: string; attempts: number; last_reply: string };
-      await until(async () => row().state !== 'queued', 15_000, 'the conversion to settle');
+      await until(async () => !['queued', 'leased'].includes(row().state), 30_000, 'the conversion to settle');
       expect(row()).toMatchObject({ state: 'failed', attempts: 1 });
       expect(row().last_reply).toMatch(/^554 5\.6\.0 Cannot hold the message for Secure Message Pickup: the HTML body is larger than 5 MB/);
     } finally {

@@ -27,7 +27,7 @@ describe('i8-13 control headers and the subject tag leave no copy', () => {
       web: { enabled: false },
     });
     expect((await gateway.cli('user', 'add', 'alice@corp.test', '--password', PASSWORD)).code).toBe(0);
-  }, 30_000);
+  }, 90_000);
 
   afterAll(async () => {
     await gateway?.kill();
