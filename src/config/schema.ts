@@ -78,6 +78,15 @@ export const configSchema = z.strictObject({
       maxMimeDepth: z.number().int().min(1).max(1000).default(20),
       /** Pause before the greeting to catch clients that talk first; 0 = greet at once. */
       greetingDelayMs: z.number().int().min(0).max(30_000).default(0),
+      /** SMTP connections over all listeners of a node; inbound may use all but `reservedSubmissionConnections`. */
+      maxConnections: z.number().int().min(1).default(1000),
+      reservedSubmissionConnections: z.number().int().min(0).default(100),
+      /** Idle limit before MAIL (inbound) or AUTH (submission); `idleTimeoutMs` applies after. */
+      preMailIdleTimeoutMs: z.number().int().min(1).default(30_000),
+      /** Whole time a session may take before its first MAIL (inbound) or AUTH (submission). */
+      preMailSessionTimeoutMs: z.number().int().min(1).default(120_000),
+      /** The idle timers move only with a complete line or this many bytes (a minimum data rate). */
+      minRateBytes: z.number().int().min(1).default(512),
     })
     .prefault({}),
   /** Domains the inbound listener accepts mail for, each relayed to its smarthost. */

@@ -1,37 +1,130 @@
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { networkOf } from '../../accounts/index.ts';
 
-export interface CommandRateLimit {
+export interface SessionLimits {
+  role: 'submission' | 'inbound';
   maxCommandsPerMinute: number;
   /** Wait before the greeting (early-talker check); 0 greets at once, as Postfix's smtpd. */
   greetingDelayMs: number;
+  /** Longest wait for the next complete command line (or `minRateBytes` of data) once the session is in. */
+  idleTimeoutMs: number;
+  /** The same before MAIL (inbound) or AUTH (submission): strangers get less time. */
+  preMailIdleTimeoutMs: number;
+  /** Whole time a session may spend before its first MAIL (inbound) or AUTH (submission). */
+  preMailSessionTimeoutMs: number;
+  /** Bytes that count as progress where no command line completes (a DATA upload). */
+  minRateBytes: number;
 }
 
+type Parser = { _dataMode?: boolean; write(chunk: Buffer, ...rest: unknown[]): boolean };
 type Connection = {
-  _server: { options: { maxClients?: number; name?: string }; connections: Set<unknown> };
+  id: string;
+  session: { user?: unknown; envelope: { mailFrom?: unknown } };
+  _server: { options: { maxClients?: number; name?: string }; connections: Set<Connection> };
+  _handlerPending?: boolean;
+  _dataStream?: unknown;
+  _parser?: Parser | false;
+  _transactionCounter: number;
+  _closing?: boolean;
   send(code: number, text: string, context?: unknown): void;
   _setListeners(callback: () => void): void;
+  _createParser(): Parser;
   connectionReady(): void;
 };
 
-const limitsByServer = new WeakMap<object, CommandRateLimit>();
+/** What a connection has shown of itself: when it last made progress, bytes since then. */
+interface Progress {
+  connectedAt: number;
+  lastProgress: number;
+  bytes: number;
+}
+
+const limitsByServer = new WeakMap<object, SessionLimits>();
 const windows = new WeakMap<object, { start: number; count: number }>();
+const progressOf = new WeakMap<object, Progress>();
 let installed = false;
+
+function progressed(connection: object): void {
+  const progress = progressOf.get(connection);
+  if (!progress) return;
+  progress.lastProgress = Date.now();
+  progress.bytes = 0;
+}
+
+/** Before MAIL (inbound) or AUTH (submission): the stage where strangers get shorter limits. */
+function early(connection: Connection, role: SessionLimits['role']): boolean {
+  return role === 'submission' ? !connection.session.user : !connection.session.envelope.mailFrom && connection._transactionCounter === 0;
+}
+
+/**
+ * Drops sessions that make no progress. smtp-server's idle timeout is the socket's, which any
+ * single byte resets, so one byte every few seconds held a slot for the whole session cap.
+ * Here the deadline moves only with a complete command line or `minRateBytes` of data
+ * (Postfix `smtpd_per_record_deadline`), never while the client waits for our own reply.
+ */
+function sweep(server: { connections: Set<Connection> }, limits: SessionLimits): void {
+  const now = Date.now();
+  for (const connection of server.connections) {
+    const progress = progressOf.get(connection);
+    if (!progress || connection._closing) continue;
+    const parser = connection._parser;
+    // The client is waiting for us (a hook or the message's commit): not its delay.
+    if (connection._handlerPending || (connection._dataStream && parser && !parser._dataMode)) {
+      progress.lastProgress = now;
+      continue;
+    }
+    const isEarly = early(connection, limits.role);
+    if (isEarly && now - progress.connectedAt > limits.preMailSessionTimeoutMs) {
+      connection.send(421, `4.4.2 Too long without ${limits.role === 'submission' ? 'authenticating' : 'starting a transaction'}; closing`, false);
+    } else if (now - progress.lastProgress > (isEarly ? limits.preMailIdleTimeoutMs : limits.idleTimeoutMs)) {
+      connection.send(421, '4.4.2 Too slow: no complete command or data within the time limit; closing', false);
+    }
+  }
+}
 
 /**
  * smtp-server has no per-command hook; a command flood (RSET/NOOP loops) would otherwise
- * cost nothing. Counting happens before smtp-server parses the command.
+ * cost nothing. Counting happens before smtp-server parses the command. The same patches
+ * track each session's progress for `sweep`.
  */
-export function limitCommandRate(server: object, limit: CommandRateLimit): void {
-  limitsByServer.set(server, limit);
+export function limitSessions(server: { connections: Set<unknown> }, limits: SessionLimits): { stop(): void } {
+  limitsByServer.set(server, limits);
+  const period = Math.max(50, Math.min(1000, Math.floor(Math.min(limits.preMailIdleTimeoutMs, limits.idleTimeoutMs) / 4)));
+  const timer = setInterval(() => sweep(server as { connections: Set<Connection> }, limits), period).unref();
+  installPatches();
+  return { stop: () => clearInterval(timer) };
+}
+
+function installPatches(): void {
   if (installed) return;
   installed = true;
-  const proto = SMTPConnection.prototype as unknown as { _onCommand(this: Connection, command: Buffer, callback?: () => void): void; init(this: Connection): void };
+  const proto = SMTPConnection.prototype as unknown as {
+    _onCommand(this: Connection, command: Buffer, callback?: () => void): void;
+    init(this: Connection): void;
+    _createParser(this: Connection): Parser;
+  };
   const original = proto._onCommand;
   const originalInit = proto.init;
+  const originalCreateParser = proto._createParser;
+  // Every byte the client sends reaches the parser through write() (the socket is piped
+  // into it, a new parser after STARTTLS): counted there, in plaintext, after TLS.
+  proto._createParser = function createParser(this: Connection) {
+    const parser = originalCreateParser.call(this);
+    const write = parser.write;
+    const connection = this;
+    parser.write = function countedWrite(chunk: Buffer, ...rest: unknown[]) {
+      const progress = progressOf.get(connection);
+      const limits = limitsByServer.get(connection._server);
+      if (progress && limits && (progress.bytes += chunk.length) >= limits.minRateBytes) progressed(connection);
+      return write.call(this, chunk, ...rest);
+    };
+    return parser;
+  };
   // smtp-server always waits 100 ms before its greeting; with one message per connection
   // (how MTAs relay) that wait alone caps a listener at 10 sessions/s per client slot.
   proto.init = function init(this: Connection) {
     const limit = limitsByServer.get(this._server);
+    if (limit) progressOf.set(this, { connectedAt: Date.now(), lastProgress: Date.now(), bytes: 0 });
     if (!limit || limit.greetingDelayMs > 0) return originalInit.call(this);
     this._setListeners(() => {
       const { maxClients, name } = this._server.options;
@@ -45,6 +138,7 @@ export function limitCommandRate(server: object, limit: CommandRateLimit): void 
   proto._onCommand = function onCommand(this: Connection, command, callback) {
     const limit = limitsByServer.get(this._server);
     if (limit) {
+      progressed(this);
       const now = Date.now();
       let window = windows.get(this);
       if (!window || now - window.start >= 60_000) {
@@ -60,7 +154,7 @@ export function limitCommandRate(server: object, limit: CommandRateLimit): void 
   };
 }
 
-/** Counts open sessions per client address. */
+/** Counts open sessions per client network (IPv4 address, IPv6 /64: one host holds a whole /64). */
 export class PerIpCounter {
   private readonly counts = new Map<string, number>();
   private readonly max: number;
@@ -70,15 +164,62 @@ export class PerIpCounter {
   }
 
   tryAcquire(ip: string): boolean {
-    const count = this.counts.get(ip) ?? 0;
+    const key = networkOf(ip);
+    const count = this.counts.get(key) ?? 0;
     if (count >= this.max) return false;
-    this.counts.set(ip, count + 1);
+    this.counts.set(key, count + 1);
     return true;
   }
 
   release(ip: string): void {
-    const count = (this.counts.get(ip) ?? 1) - 1;
-    if (count <= 0) this.counts.delete(ip);
-    else this.counts.set(ip, count);
+    const key = networkOf(ip);
+    const count = (this.counts.get(key) ?? 1) - 1;
+    if (count <= 0) this.counts.delete(key);
+    else this.counts.set(key, count);
   }
+}
+
+/**
+ * Connection slots of the whole process, over every SMTP listener: inbound strangers may take
+ * at most `max - reservedForSubmission`, so a flood on port 25 cannot take the slots our own
+ * users need to submit (the idea of Postfix's separate master.cf process limits per service).
+ */
+export class ConnectionSlots {
+  private readonly max: number;
+  private readonly reserved: number;
+  private inbound = 0;
+  private submission = 0;
+
+  constructor(max: number, reservedForSubmission: number) {
+    this.max = max;
+    this.reserved = Math.min(reservedForSubmission, max);
+  }
+
+  tryAcquire(role: 'submission' | 'inbound'): boolean {
+    if (this.inbound + this.submission >= this.max) return false;
+    if (role === 'inbound') {
+      if (this.inbound >= this.max - this.reserved) return false;
+      this.inbound++;
+    } else this.submission++;
+    return true;
+  }
+
+  release(role: 'submission' | 'inbound'): void {
+    if (role === 'inbound') this.inbound = Math.max(0, this.inbound - 1);
+    else this.submission = Math.max(0, this.submission - 1);
+  }
+
+  get inUse(): { inbound: number; submission: number } {
+    return { inbound: this.inbound, submission: this.submission };
+  }
+}
+
+const processSlots = new Map<string, ConnectionSlots>();
+
+/** The process-wide pool for this configuration: all listeners of one gateway share it. */
+export function sharedConnectionSlots(max: number, reservedForSubmission: number): ConnectionSlots {
+  const key = `${max}/${reservedForSubmission}`;
+  let slots = processSlots.get(key);
+  if (!slots) processSlots.set(key, (slots = new ConnectionSlots(max, reservedForSubmission)));
+  return slots;
 }

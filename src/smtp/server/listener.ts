@@ -7,7 +7,7 @@ import { waitText, type LoginOutcome } from '../../accounts/index.ts';
 import { MailError, isMailError } from '../../kernel/index.ts';
 import { formatReceivedHeader, isRoutableRecipient, mailboxRefusal, parseAddress } from '../../mail/index.ts';
 import { IngressStream } from './ingress-stream.ts';
-import { limitCommandRate, PerIpCounter } from './limits.ts';
+import { limitSessions, PerIpCounter, sharedConnectionSlots } from './limits.ts';
 import { installReplyCodes, smtpError, toSmtpError } from './replies.ts';
 import { intermediateTlsOptions } from './tls-profile.ts';
 import { MimeDepthLimit } from '../../mail/index.ts';
@@ -31,6 +31,16 @@ export interface ListenerLimits {
   greetingDelayMs: number;
   /** Submission: deepest MIME nesting accepted (default 20). */
   maxMimeDepth?: number;
+  /** Connections over all SMTP listeners of the process (default 1000). */
+  maxConnections?: number;
+  /** Of those, slots only submission may take (default 100). */
+  reservedSubmissionConnections?: number;
+  /** Idle limit before MAIL (inbound) or AUTH (submission) (default 30 s). */
+  preMailIdleTimeoutMs?: number;
+  /** Whole time allowed before MAIL (inbound) or AUTH (submission) (default 2 min). */
+  preMailSessionTimeoutMs?: number;
+  /** Bytes that count as progress without a complete line (default 512). */
+  minRateBytes?: number;
 }
 
 export interface ListenerOptions {
@@ -96,6 +106,8 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
   const { limits } = options;
   const localDomains = new Set(options.localDomains.map((d) => d.toLowerCase()));
   const perIp = new PerIpCounter(limits.maxConnectionsPerIp);
+  const maxConnections = limits.maxConnections ?? 1000;
+  const slots = sharedConnectionSlots(maxConnections, limits.reservedSubmissionConnections ?? 100);
   const authFailures = new Map<string, number>();
   const userStanding = new Map<string, { requiredLevel?: LinkRequirement; pickupAlways?: boolean }>();
   const sessionTimers = new Map<string, NodeJS.Timeout>();
@@ -116,7 +128,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
     authOptional: !submission,
     disabledCommands: submission ? [] : ['AUTH'],
     authRequiredMessage: '5.7.0 Authentication required',
-    maxClients: 2000,
+    maxClients: maxConnections,
     socketTimeout: limits.idleTimeoutMs,
     maxCommandLength: limits.maxCommandLineBytes,
     maxRecipients: limits.maxRecipients,
@@ -135,6 +147,11 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
         logger.warn({ ip: session.remoteAddress }, 'per-IP connection limit reached');
         return callback(smtpError(421, '4.7.0', 'Too many connections from your address; try again later'));
       }
+      if (!slots.tryAcquire(options.role)) {
+        perIp.release(session.remoteAddress);
+        logger.warn({ ip: session.remoteAddress, inUse: slots.inUse }, 'connection slots full');
+        return callback(smtpError(421, '4.7.0', 'Too many connections; try again in a moment'));
+      }
       counted.add(session.id);
       sessionTimers.set(
         session.id,
@@ -148,7 +165,10 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
     },
 
     onClose(session) {
-      if (counted.delete(session.id)) perIp.release(session.remoteAddress);
+      if (counted.delete(session.id)) {
+        perIp.release(session.remoteAddress);
+        slots.release(options.role);
+      }
       clearTimeout(sessionTimers.get(session.id));
       sessionTimers.delete(session.id);
       authFailures.delete(session.id);
@@ -306,7 +326,15 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
         });
     },
   });
-  limitCommandRate(server, { maxCommandsPerMinute: limits.maxCommandsPerMinute, greetingDelayMs: limits.greetingDelayMs });
+  const sessionLimits = limitSessions(server as unknown as { connections: Set<unknown> }, {
+    role: options.role,
+    maxCommandsPerMinute: limits.maxCommandsPerMinute,
+    greetingDelayMs: limits.greetingDelayMs,
+    idleTimeoutMs: limits.idleTimeoutMs,
+    preMailIdleTimeoutMs: Math.min(limits.preMailIdleTimeoutMs ?? 30_000, limits.idleTimeoutMs),
+    preMailSessionTimeoutMs: limits.preMailSessionTimeoutMs ?? 120_000,
+    minRateBytes: limits.minRateBytes ?? 512,
+  });
   server.on('error', (error: Error) => logger.warn({ err: error.message }, 'smtp session error'));
 
   return {
@@ -320,7 +348,10 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
           resolve();
         });
       }),
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    stop: () => new Promise<void>((resolve) => {
+      sessionLimits.stop();
+      server.close(() => resolve());
+    }),
     address() {
       const info = server.server.address() as AddressInfo;
       return { host: info.address, port: info.port };
