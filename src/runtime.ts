@@ -7,7 +7,7 @@ import { masterKeyPath, storeUrl, type Config } from './config/index.ts';
 import { systemClock, type Clock, type Logger } from './kernel/index.ts';
 import { Queue } from './queue/index.ts';
 import { PickupStore } from './pickup/index.ts';
-import { openBlobStore, openDatabaseBlobStore, type BlobStore, type Store } from './store/index.ts';
+import { openBlobStore, openDatabaseBlobStore, openDatabaseKeyStore, openKeyFiles, type BlobStore, type Store } from './store/index.ts';
 import { openPostgresStore } from './store/postgres/index.ts';
 import { openSqliteStore } from './store/sqlite/index.ts';
 import { createMasterKey, createVault, loadMasterKey, MasterKeyError, type Vault } from './vault/index.ts';
@@ -88,7 +88,10 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
   // A cluster shares its database, not its disks: there large bodies live in PostgreSQL.
   const blobs = store.capabilities.bodiesInDatabase ? openDatabaseBlobStore(store) : openBlobStore(path.join(config.dataDir, 'blobs'));
   const clock = systemClock;
-  const queue = new Queue({ store, blobs, vault, clock, logger });
+  // Body keys as files where deleting one is real; a cluster without a shared folder keeps them in PostgreSQL.
+  const keyDir = config.queue.keyDir ?? (store.capabilities.bodiesInDatabase ? undefined : path.join(config.dataDir, 'queue-keys'));
+  const keys = keyDir ? openKeyFiles(path.resolve(config.dataDir, keyDir)) : openDatabaseKeyStore(store);
+  const queue = new Queue({ store, blobs, vault, clock, logger, keys });
   return {
     config,
     logger,

@@ -175,6 +175,12 @@ export const configSchema = z.strictObject({
       pollIntervalMs: z.number().int().min(1).default(1_000),
       /** How often pieces of interrupted body uploads (older than limits.sessionTimeoutMs) are deleted. */
       orphanSweepIntervalMs: z.number().int().min(1).default(10 * 60_000),
+      /**
+       * Where each queued body's own data key lives, destroyed when the message is done
+       * (crypto-shredding). Default: <dataDir>/queue-keys on SQLite; on PostgreSQL the
+       * message_keys table unless this names a folder every node mounts.
+       */
+      keyDir: z.string().optional(),
     })
     .prefault({}),
   /**

@@ -157,3 +157,12 @@ export function openValue(key: Buffer, sealed: Buffer, aad: string): Buffer {
 export function subkey(key: Buffer, info: string): Buffer {
   return Buffer.from(hkdfSync('sha256', keyObject(key), Buffer.alloc(0), Buffer.from(info, 'utf8'), 32));
 }
+
+/**
+ * The key that seals the message passwords of replies to a message: derived from that
+ * message's server share, so its retraction or expiry shreds the replies too (issue 9 item 8),
+ * where a seal under the master key alone opened them from any copy of the data dir.
+ */
+export function replyPasswordKey(serverShare: Buffer, messageId: string): Buffer {
+  return subkey(serverShare, `sealgate reply password v1 ${messageId}`);
+}

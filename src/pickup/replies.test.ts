@@ -52,4 +52,13 @@ describe('pickup reopen, describe and replies (SQLite)', () => {
     expect((await readAll(reply.openPart(1))).equals(file)).toBe(true);
     expect((await pickup.events(id)).map((e) => [e.kind, e.detail])).toContainEqual(['replied', replyId]);
   });
+
+  it('withdraws the replies with the message they answer (their passwords were sealed under its share)', async () => {
+    const pickup = await setup();
+    const { id, messagePassword } = await pickup.create({ sender: 'a@x.test', recipient: 'b@y.test', subject: 'Offer', verification: 'link', parts: [] });
+    const replyId = await pickup.replies.create(await pickup.open(id, { password: messagePassword }), { text: 'Accepted.' });
+    await pickup.retract(id);
+    expect((await pickup.replies.list(id)).map((r) => r.state)).toEqual(['retracted']);
+    await expect(pickup.replies.open(replyId)).rejects.toSatisfy((e) => isPickupError(e, 'withdrawn'));
+  });
 });

@@ -3,15 +3,16 @@ import type { Clock } from '../kernel/index.ts';
 import type { Store } from '../store/index.ts';
 import type { Vault } from '../vault/index.ts';
 import { recordEvent } from './gate.ts';
-import { PickupError } from './keys.ts';
+import { PickupError, openValue, sealValue } from './keys.ts';
 import type { OpenedMessage, PartInput, PickupStore } from './sealed-store.ts';
 
 /*
  * Secure replies (issue 4): the recipient's answer becomes a pickup message of its own, from
  * the recipient to the sender, sealed like any other. The sender logs in with the gateway
- * password and has no message password, so the reply's password is kept sealed by the vault
- * master key: at rest it is as safe as a queued message, and retraction of the reply still
- * shreds its server share.
+ * password and has no message password, so the server keeps the reply's password, sealed
+ * under a key derived from the answered message's server share (keys.ts replyPasswordKey):
+ * retraction, expiry or deletion of that message destroys the share and with it every reply
+ * (issue 9 item 8; a seal under the master key alone opened replies from any copy).
  */
 
 export interface ReplyInput {
@@ -50,10 +51,12 @@ export class PickupReplies {
       yield { kind: 'text', contentType: 'text/plain; charset=utf-8', content: input.text };
       for await (const file of input.attachments ?? []) yield { kind: 'attachment', filename: file.filename, contentType: file.contentType, content: file.content };
     }
+    const replyKey = await this.pickup.replyKey(opened.id);
+    if (!replyKey) throw new PickupError('withdrawn', 'This message has been withdrawn or has expired, so it can no longer be answered.');
     const subject = /^re:/i.test(opened.subject) ? opened.subject : `Re: ${opened.subject}`;
     const { id, messagePassword } = await this.pickup.create({ sender: opened.recipient, recipient: opened.sender, subject, verification: 'link', parts: parts() });
     await this.store.db.insertInto('pickup_replies').values({
-      reply_id: id, message_id: opened.id, password_sealed: this.vault.seal(Buffer.from(messagePassword, 'utf8')), created_at: this.clock.now(),
+      reply_id: id, message_id: opened.id, password_sealed: sealValue(replyKey, Buffer.from(messagePassword, 'utf8'), `${id}/reply-password`), created_at: this.clock.now(),
     }).execute();
     await recordEvent(this.store, opened.id, 'replied', this.clock.now(), ip, id);
     return id;
@@ -75,9 +78,23 @@ export class PickupReplies {
 
   /** Opens a reply for the sender (whom the caller has authenticated), through the gate like any open. */
   async open(replyId: string, ip: string | null = null): Promise<OpenedMessage> {
-    const row = await this.store.db.selectFrom('pickup_replies').select('password_sealed').where('reply_id', '=', replyId).executeTakeFirst();
+    const row = await this.store.db.selectFrom('pickup_replies').select(['password_sealed', 'message_id']).where('reply_id', '=', replyId).executeTakeFirst();
     if (!row) throw new PickupError('not-found', 'No such reply.');
-    const password = this.vault.open(Buffer.from(row.password_sealed)).toString('utf8');
+    const replyKey = await this.pickup.replyKey(row.message_id);
+    const sealed = Buffer.from(row.password_sealed);
+    let password: string;
+    try {
+      if (!replyKey) throw new Error('share gone');
+      password = openValue(replyKey, sealed, `${replyId}/reply-password`).toString('utf8');
+    } catch {
+      // Replies stored before the share-derived key were sealed under the master key; a
+      // withdrawn original withdrew them too, which pickup.open reports.
+      try {
+        password = this.vault.open(sealed).toString('utf8');
+      } catch {
+        throw new PickupError('withdrawn', 'The message this reply answers was retracted or has expired, so its replies are gone too.');
+      }
+    }
     return this.pickup.open(replyId, { password }, { ip: ip ?? undefined });
   }
 }

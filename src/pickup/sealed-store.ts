@@ -13,7 +13,7 @@ import { PickupReplies } from './replies.ts';
 import { ShareFiles } from './shares.ts';
 import {
   PickupError, deriveSecretShare, isPickupError, isWellFormedPassword, newDataKey, newMessagePassword, newServerShare,
-  openValue, sealValue, subkey, unwrapDataKey, wrapDataKey,
+  openValue, replyPasswordKey, sealValue, subkey, unwrapDataKey, wrapDataKey,
 } from './keys.ts';
 
 /*
@@ -365,6 +365,12 @@ export class PickupStore {
     };
   }
 
+  /** The key sealing the passwords of replies to `id`; null once the message's share is destroyed. */
+  async replyKey(id: string): Promise<Buffer | null> {
+    const sealed = await this.shares.get(id);
+    return sealed ? replyPasswordKey(this.vault.open(sealed), id) : null;
+  }
+
   /** The sender takes the message back: the server share is destroyed with the content. */
   retract(id: string, ip: string | null = null): Promise<boolean> {
     return this.destroy(id, 'retracted', ip);
@@ -428,6 +434,10 @@ export class PickupStore {
     await this.gate.dropCode(id);
     await this.removeContent(id);
     await recordEvent(this.store, id, state, this.clock.now(), ip);
+    // Replies go with the message they answer: their passwords were sealed under its share.
+    const replies = await this.store.db.selectFrom('pickup_replies').select('reply_id').where('message_id', '=', id).execute();
+    for (const reply of replies) await this.destroy(reply.reply_id, state, ip);
+    this.store.scrub?.();
     return true;
   }
 

@@ -56,6 +56,16 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       void blobs;
     });
 
+    it.skipIf(!available)('shreds the body key when the message is done: a saved copy of the body no longer opens', async () => {
+      const { queue } = await makeQueue();
+      const { id } = await queue.enqueue(envelope(['bob@a.test']), Readable.from([Buffer.from('Subject: x\r\n\r\nsecret\r\n')]));
+      const [group] = await queue.lease('node', 10, 60_000);
+      const saved = group.storedBody!;
+      expect(await text(await queue.openBody(id, saved))).toContain('secret');
+      await queue.settle(id, [{ recipientId: group.recipients[0].id, state: 'delivered', reply: '250 ok' }]);
+      await expect(text(await queue.openBody(id, saved))).rejects.toBeInstanceOf(VaultIntegrityError);
+    });
+
     it.skipIf(!available)('spills a large body to an encrypted file and deletes it when done', async () => {
       const { queue, blobs } = await makeQueue();
       const marker = 'TOPSECRET-MARKER-';

@@ -26,9 +26,10 @@ import { PassThrough, Readable } from 'node:stream';
 import { sql, type Insertable, type RawBuilder, type Transaction } from 'kysely';
 import type { Clock, DeliveryReceipt, DsnNotify, Envelope, Logger } from '../kernel/index.ts';
 import { crashPoint, MailError } from '../kernel/index.ts';
-import type { BlobStore, Database, MessagesTable, RecipientsTable, Store } from '../store/index.ts';
+import type { BlobStore, Database, KeyStore, MessagesTable, RecipientsTable, Store } from '../store/index.ts';
+import { openDatabaseKeyStore } from '../store/index.ts';
 import { GroupCommit } from './group-commit.ts';
-import type { Vault } from '../vault/index.ts';
+import { createVault, type Vault } from '../vault/index.ts';
 
 export type StoredEnvelope = Omit<Envelope, 'recipients'>;
 
@@ -99,15 +100,18 @@ export class Queue {
   private readonly store: Store;
   private readonly blobs: BlobStore;
   private readonly vault: Vault;
+  private readonly keys: KeyStore;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly inserts: GroupCommit<{ message: Insertable<MessagesTable>; recipients: Insertable<RecipientsTable>[] }, null>;
   private readonly settlements: GroupCommit<{ messageId: string; lease: LeaseRef; settlements: Settlement[] }, { done: boolean; file: string | null; stale: number[] }>;
 
-  constructor(deps: { store: Store; blobs: BlobStore; vault: Vault; clock: Clock; logger: Logger }) {
+  /** `keys`: where each body's own data key lives (default: the `message_keys` table). */
+  constructor(deps: { store: Store; blobs: BlobStore; vault: Vault; clock: Clock; logger: Logger; keys?: KeyStore }) {
     this.store = deps.store;
     this.blobs = deps.blobs;
     this.vault = deps.vault;
+    this.keys = deps.keys ?? openDatabaseKeyStore(deps.store);
     this.clock = deps.clock;
     this.logger = deps.logger;
     this.inserts = new GroupCommit((items) =>
@@ -135,7 +139,12 @@ export class Queue {
     if (envelope.recipients.length === 0) throw new MailError(554, '5.5.1', 'No valid recipients', 'queue');
     const id = newMessageId();
     const now = this.clock.now();
-    const encrypt = this.vault.encryptStream();
+    // The body's own data key (crypto-shredding: destroyed when the message is done), stored
+    // sealed under the master key while the body streams in.
+    const bodyKey = randomBytes(32);
+    const keyStored = this.keys.put(id, this.vault.seal(bodyKey));
+    keyStored.catch(() => undefined);
+    const encrypt = createVault(bodyKey).encryptStream();
     let plainBytes = 0;
     body.on('data', (chunk: Buffer) => {
       plainBytes += chunk.length;
@@ -144,7 +153,9 @@ export class Queue {
     let inline: Buffer | null;
     try {
       inline = await this.storeBody(id, body.pipe(encrypt));
+      await keyStored;
     } catch (error) {
+      await keyStored.then(() => this.keys.destroy(id), () => undefined).catch(() => undefined);
       if (error instanceof MailError) throw error;
       this.logger.error({ err: (error as Error).message, messageId: id }, 'queue write failed');
       throw new MailError(451, '4.3.0', 'Could not store the message; try again later', 'queue', { cause: error });
@@ -171,6 +182,7 @@ export class Queue {
       });
     } catch (error) {
       await this.blobs.remove(id).catch(() => undefined);
+      await this.keys.destroy(id).catch(() => undefined);
       this.logger.error({ err: (error as Error).message, messageId: id }, 'queue commit failed');
       throw new MailError(451, '4.3.0', 'Could not store the message; try again later', 'queue', { cause: error });
     }
@@ -211,10 +223,23 @@ export class Queue {
 
   /** Decrypted body stream; errors with VaultIntegrityError if the stored object is damaged. */
   async openBody(messageId: string, storedBody?: Buffer | null): Promise<Readable> {
-    if (storedBody) return this.vault.decrypt(Readable.from([storedBody]));
+    const vault = await this.bodyVault(messageId);
+    if (storedBody) return vault.decrypt(Readable.from([storedBody]));
     const row = await this.store.db.selectFrom('messages').select(['body', 'blob']).where('id', '=', messageId).executeTakeFirst();
-    if (row?.body) return this.vault.decrypt(Readable.from([Buffer.from(row.body)]));
-    return this.vault.decrypt(this.blobs.read(messageId));
+    if (row?.body) return vault.decrypt(Readable.from([Buffer.from(row.body)]));
+    return vault.decrypt(this.blobs.read(messageId));
+  }
+
+  /** The body's own key; bodies queued before keys existed (0016) were sealed under the master key. */
+  private async bodyVault(messageId: string): Promise<Vault> {
+    const sealed = await this.keys.get(messageId);
+    return sealed ? createVault(this.vault.open(sealed)) : this.vault;
+  }
+
+  /** Destroys the body's key: from now on no copy of the body, anywhere, opens. */
+  private async shred(messageId: string): Promise<void> {
+    await this.keys.destroy(messageId);
+    this.store.scrub?.();
   }
 
   /** The database's clock in epoch ms (see the contract above). */
@@ -370,6 +395,7 @@ export class Queue {
     const { done, file, stale } = await this.settlements.submit({ messageId, lease, settlements });
     if (stale.length) this.logger.warn({ messageId, owner: lease.owner, recipients: stale }, 'stale settlement dropped: the lease was lost to another attempt');
     if (file) await this.reap(messageId);
+    else if (done) await this.shred(messageId);
     return done;
   }
 
@@ -443,6 +469,7 @@ export class Queue {
 
   /** Deletes the body of a finished message: nothing of it stays at rest longer than needed. */
   async reap(messageId: string): Promise<void> {
+    await this.shred(messageId);
     await this.blobs.remove(messageId);
     await this.store.db.updateTable('messages').set({ blob: null, body: null }).where('id', '=', messageId).execute();
   }
@@ -456,7 +483,29 @@ export class Queue {
   async reapFinished(): Promise<number> {
     const rows = await this.store.db.selectFrom('messages').select('id').where('done_at', 'is not', null).where((eb) => eb.or([eb('blob', 'is not', null), eb('body', 'is not', null)])).execute();
     for (const row of rows) await this.reap(row.id);
+    await this.sweepKeys();
     return rows.length;
+  }
+
+  /** Keys a crash left behind: of finished messages, or (after an hour) of an enqueue that never committed. */
+  private async sweepKeys(): Promise<number> {
+    // Key stores stamp wall-clock time, whatever clock the queue runs on.
+    const ids = await this.keys.idsBefore(Date.now());
+    const old = new Set(await this.keys.idsBefore(Date.now() - 3_600_000));
+    let removed = 0;
+    for (let i = 0; i < ids.length; i += 500) {
+      const batch = ids.slice(i, i + 500);
+      const rows = await this.store.db.selectFrom('messages').select(['id', 'done_at', 'created_at']).where('id', 'in', batch).execute();
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      for (const id of batch) {
+        const row = byId.get(id);
+        if (row ? row.done_at === null : !old.has(id)) continue;
+        await this.keys.destroy(id);
+        removed++;
+      }
+    }
+    if (removed) this.store.scrub?.();
+    return removed;
   }
 
   async list(options: { state?: string; limit?: number } = {}): Promise<MessageSummary[]> {
@@ -533,6 +582,7 @@ export class Queue {
       return trx.deleteFrom('messages').where('id', '=', messageId).executeTakeFirst();
     });
     await this.blobs.remove(messageId).catch(() => undefined);
+    await this.shred(messageId);
     return Number(result.numDeletedRows) > 0;
   }
 

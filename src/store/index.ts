@@ -1,4 +1,6 @@
-export type { Database, Db, Store, StoreCapabilities, MessagesTable, RecipientsTable, ReceiptsTable, UsersTable, LinkSecurityTable, MessageChunksTable } from './schema.ts';
+export type { Database, Db, Store, StoreCapabilities, MessageKeysTable, MessagesTable, RecipientsTable, ReceiptsTable, UsersTable, LinkSecurityTable, MessageChunksTable } from './schema.ts';
 export { openBlobStore } from './blobs.ts';
 export { openDatabaseBlobStore } from './db-blobs.ts';
 export type { BlobStore } from './blobs.ts';
+export { openKeyFiles, openDatabaseKeyStore } from './key-files.ts';
+export type { KeyStore } from './key-files.ts';

@@ -107,6 +107,13 @@ export interface MessageChunksTable {
   created_at: number;
 }
 
+/** A queued body's data key, sealed under the master key; deleted when the message is done. */
+export interface MessageKeysTable {
+  message_id: string;
+  sealed: Buffer;
+  created_at: number;
+}
+
 export interface MtaStsPoliciesTable {
   domain: string;
   /** The `id=` of the `_mta-sts` TXT record the policy was fetched for. */
@@ -263,6 +270,7 @@ export interface TlsrptSentTable {
 
 export interface Database {
   message_chunks: MessageChunksTable;
+  message_keys: MessageKeysTable;
   mta_sts_policies: MtaStsPoliciesTable;
   pickup_messages: PickupMessagesTable;
   pickup_parts: PickupPartsTable;
@@ -309,4 +317,9 @@ export interface Store {
   db: Db;
   capabilities: StoreCapabilities;
   close(): Promise<void>;
+  /**
+   * Called after secrets were deleted: makes the deletion reach the files soon (SQLite: a
+   * TRUNCATE checkpoint, so old WAL frames go). Absent where the engine offers no such step.
+   */
+  scrub?(): void;
 }

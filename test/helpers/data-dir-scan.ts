@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { DecryptStream, keyObject } from '../../src/vault/index.ts';
 import { openBuffer, unwrapKey } from '../../src/vault/chunked.ts';
-import { deriveSecretShare, openValue, subkey, unwrapDataKey } from '../../src/pickup/keys.ts';
+import { deriveSecretShare, openValue, replyPasswordKey, subkey, unwrapDataKey } from '../../src/pickup/keys.ts';
 import { openStream } from '../../src/pickup/sealed-store.ts';
 import { filesUnder } from './ports.ts';
 
@@ -213,9 +213,18 @@ async function tryUnwrap(row: Record<string, unknown>, serverShare: Buffer, pass
 }
 
 /** A reply's message password, as the server itself would recover it from what the copy holds. */
-async function replyPassword(row: Record<string, unknown>, _shares: Map<string, Buffer>, masterKey: Buffer): Promise<string | null> {
+async function replyPassword(row: Record<string, unknown>, shares: Map<string, Buffer>, masterKey: Buffer): Promise<string | null> {
+  const sealed = Buffer.from(row.password_sealed as Buffer);
+  const share = shares.get(String(row.message_id));
+  if (share) {
+    try {
+      return openValue(replyPasswordKey(share, String(row.message_id)), sealed, `${String(row.reply_id)}/reply-password`).toString('utf8');
+    } catch {
+      // sealed the older way
+    }
+  }
   try {
-    return openBuffer(keyObject(masterKey), Buffer.from(row.password_sealed as Buffer)).toString('utf8');
+    return openBuffer(keyObject(masterKey), sealed).toString('utf8');
   } catch {
     return null;
   }

@@ -340,6 +340,19 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
         await db.schema.createIndex('recipients_lease').on('recipients').columns(['state', 'lease_until']).execute();
       },
     },
+    '0016-message-keys': {
+      // Each queued body has its own data key, destroyed when the message is done
+      // (crypto-shredding). SQLite keeps the keys as files; this table serves PostgreSQL
+      // clusters without a shared key folder (store/key-files.ts says what deletion means there).
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('message_keys')
+          .addColumn('message_id', 'text', (c) => c.primaryKey())
+          .addColumn('sealed', capabilities.dialect === 'sqlite' ? 'blob' : 'bytea', (c) => c.notNull())
+          .addColumn('created_at', bigint, (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

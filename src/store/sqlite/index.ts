@@ -14,15 +14,56 @@ export async function openSqliteStore(file: string): Promise<Store> {
   database.pragma('synchronous = FULL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
+  // Deleted rows and replaced values are overwritten with zeros, not left in free space for a
+  // copy of the file to read (issue 9 item 8); the WAL's old frames go at the next checkpoint.
+  database.pragma('secure_delete = ON');
   cachePreparedStatements(database);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const scrubber = walScrubber(database);
   const store: Store = {
     db,
     capabilities: { dialect: 'sqlite', skipLocked: false, bodiesInDatabase: false, serialType: 'integer' },
-    close: () => db.destroy(),
+    scrub: scrubber.schedule,
+    close: async () => {
+      scrubber.stop();
+      await db.destroy();
+    },
   };
   await migrateToLatest(store);
   return store;
+}
+
+/** How long deletions may gather before one checkpoint writes them all out. */
+const SCRUB_DELAY_MS = 200;
+
+/**
+ * The WAL keeps every page image a transaction wrote, deleted secrets included, until a
+ * checkpoint restarts it; TRUNCATE also empties the file, so a copy taken after it holds no
+ * old frames. Deletions come in bursts: one checkpoint shortly after, not one per delete. A
+ * reader in another connection (the delivery thread) can hold the checkpoint back: it waits
+ * only briefly and tries again later, since blocking here would stall this thread.
+ */
+function walScrubber(database: BetterSqlite3.Database): { schedule: () => void; stop: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const run = () => {
+    timer = undefined;
+    if (!database.open) return;
+    try {
+      database.pragma('busy_timeout = 100');
+      const [result] = database.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      if (result?.busy) schedule();
+    } catch {
+      schedule(); // SQLITE_BUSY or locked: later
+    } finally {
+      if (database.open) database.pragma('busy_timeout = 5000');
+    }
+  };
+  const schedule = () => {
+    if (timer || !database.open) return;
+    timer = setTimeout(run, SCRUB_DELAY_MS);
+    timer.unref();
+  };
+  return { schedule, stop: () => clearTimeout(timer) };
 }
 
 /**

@@ -1,0 +1,24 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { filesUnder } from '../../test/helpers/ports.ts';
+import { openKeyFiles } from './key-files.ts';
+
+describe('key files', () => {
+  let dir: string | undefined;
+  afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
+
+  it('keeps a key until it is destroyed, then no file holds it', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'sg-keys-'));
+    const keys = openKeyFiles(dir);
+    await keys.put('message-one', Buffer.from('sealed key one'));
+    expect((await keys.get('message-one'))?.toString()).toBe('sealed key one');
+    expect(await keys.idsBefore(Date.now() + 1000)).toEqual(['message-one']);
+    expect(await keys.idsBefore(Date.now() - 60_000)).toEqual([]);
+    await keys.destroy('message-one');
+    expect(await keys.get('message-one')).toBeNull();
+    expect(filesUnder(dir)).toEqual([]);
+    await expect(keys.put('../escape', Buffer.alloc(1))).rejects.toThrow(/invalid key id/);
+  });
+});

@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Store } from './schema.ts';
+
+/**
+ * Small sealed secrets by id (per-message body keys), kept where deleting them is real.
+ * Crypto-shredding rests on this: a body's ciphertext may linger in free database pages, WAL
+ * frames or backups, but once its key is gone no copy opens it (issue 9 item 8). The store
+ * holds opaque bytes; the caller seals them under the master key.
+ */
+export interface KeyStore {
+  /** Durable when it resolves (fsynced), so a 250 sent after it never outlives its key. */
+  put(id: string, sealed: Buffer): Promise<void>;
+  get(id: string): Promise<Buffer | null>;
+  destroy(id: string): Promise<void>;
+  /** Ids of stored keys written before `before` (ms since the epoch), for the crash sweep. */
+  idsBefore(before: number): Promise<string[]>;
+  readonly where: string;
+}
+
+const SAFE_ID = /^[A-Za-z0-9_-]{8,64}$/;
+
+async function fsyncPath(target: string): Promise<void> {
+  const handle = await open(target, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * One file per key under `dir` (the SQLite default, `<dataDir>/queue-keys`): unlinking a file
+ * takes it out of every later copy of the data dir, which a database row cannot promise.
+ */
+export function openKeyFiles(dir: string): KeyStore {
+  mkdirSync(path.join(dir, 'tmp'), { recursive: true, mode: 0o700 });
+  const pathOf = (id: string) => {
+    if (!SAFE_ID.test(id)) throw new Error(`invalid key id ${JSON.stringify(id)}`);
+    return path.join(dir, id.slice(0, 2), id);
+  };
+  return {
+    where: dir,
+    async put(id, sealed) {
+      const finalPath = pathOf(id);
+      const tmpPath = path.join(dir, 'tmp', `${id}.${randomBytes(6).toString('hex')}.tmp`);
+      const handle = await open(tmpPath, 'wx', 0o600);
+      try {
+        await handle.writeFile(sealed);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      mkdirSync(path.dirname(finalPath), { recursive: true, mode: 0o700 });
+      await rename(tmpPath, finalPath);
+      await fsyncPath(path.dirname(finalPath));
+    },
+    async get(id) {
+      try {
+        return await readFile(pathOf(id));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw error;
+      }
+    },
+    async destroy(id) {
+      await rm(pathOf(id), { force: true });
+    },
+    async idsBefore(before) {
+      const ids: string[] = [];
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        if (!entry.isDirectory()) continue;
+        const sub = path.join(dir, entry.name);
+        if (entry.name === 'tmp') {
+          // Half-written keys of a crash: their enqueue never committed.
+          for (const name of await readdir(sub)) {
+            const info = await stat(path.join(sub, name)).catch(() => null);
+            if (info && info.mtimeMs < before) await rm(path.join(sub, name), { force: true });
+          }
+          continue;
+        }
+        for (const name of await readdir(sub)) {
+          if (!SAFE_ID.test(name)) continue;
+          const info = await stat(path.join(sub, name)).catch(() => null);
+          if (info && info.mtimeMs < before) ids.push(name);
+        }
+      }
+      return ids;
+    },
+  };
+}
+
+/**
+ * Keys as rows of `message_keys`, for a PostgreSQL cluster without a shared key folder (every
+ * node must read every key). Deletion there is only as real as PostgreSQL makes it: the dead
+ * tuple stays in the table file until VACUUM reuses the space, and in WAL archives and
+ * backups for good (docs/flow.md "Encryption at rest and deletion"); `queue.keyDir` on a
+ * shared mount gives the file guarantee instead.
+ */
+export function openDatabaseKeyStore(store: Store): KeyStore {
+  const db = store.db;
+  return {
+    where: `${store.capabilities.dialect}:message_keys`,
+    async put(id, sealed) {
+      await db.insertInto('message_keys').values({ message_id: id, sealed, created_at: Date.now() }).execute();
+    },
+    async get(id) {
+      const row = await db.selectFrom('message_keys').select('sealed').where('message_id', '=', id).executeTakeFirst();
+      return row ? Buffer.from(row.sealed) : null;
+    },
+    async destroy(id) {
+      await db.deleteFrom('message_keys').where('message_id', '=', id).execute();
+    },
+    async idsBefore(before) {
+      const rows = await db.selectFrom('message_keys').select('message_id').where('created_at', '<', before).execute();
+      return rows.map((r) => r.message_id);
+    },
+  };
+}
