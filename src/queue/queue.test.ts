@@ -62,8 +62,22 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const [group] = await queue.lease('node', 10, 60_000);
       const saved = group.storedBody!;
       expect(await text(await queue.openBody(id, saved))).toContain('secret');
-      await queue.settle(id, [{ recipientId: group.recipients[0].id, state: 'delivered', reply: '250 ok' }]);
+      await queue.settle(id, group.lease, [{ recipientId: group.recipients[0].id, state: 'delivered', reply: '250 ok' }]);
       await expect(text(await queue.openBody(id, saved))).rejects.toBeInstanceOf(VaultIntegrityError);
+    });
+
+    it.skipIf(!available)('keeps the sender\'s pickup secret in the row under the body key, handing it out sealed by the master key', async () => {
+      current = await openTestStore(dialect);
+      const vault = createVault(randomBytes(32));
+      const queue = new Queue({ store: current.store, blobs: openBlobStore(path.join(current.dir, 'blobs')), vault, clock, logger: silent });
+      const sealedSecret = vault.seal(Buffer.from('lila 7319')).toString('base64');
+      const { id } = await queue.enqueue({ ...envelope(['bob@a.test']), pickupControl: { verification: 'passphrase', sealedSecret } }, Readable.from([Buffer.from('x\r\n')]));
+      const row = await current.store.db.selectFrom('messages').select('envelope').where('id', '=', id).executeTakeFirstOrThrow();
+      const stored = (JSON.parse(row.envelope) as Envelope).pickupControl!.sealedSecret!;
+      expect(stored.startsWith('body:')).toBe(true);
+      expect(() => vault.open(Buffer.from(stored.slice(5), 'base64'))).toThrow();
+      const [group] = await queue.lease('node', 10, 60_000);
+      expect(vault.open(Buffer.from(group.envelope.pickupControl!.sealedSecret!, 'base64')).toString()).toBe('lila 7319');
     });
 
     it.skipIf(!available)('spills a large body to an encrypted file and deletes it when done', async () => {

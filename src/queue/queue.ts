@@ -89,6 +89,9 @@ function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 }
 
+/** Marks a pickup secret in the envelope row sealed under the body key (not the master key). */
+const BODY_SEALED = 'body:';
+
 /** Encrypted bodies up to this size are stored in the row, larger ones as files. */
 const INLINE_MAX = 256 * 1024;
 
@@ -144,7 +147,8 @@ export class Queue {
     const bodyKey = randomBytes(32);
     const keyStored = this.keys.put(id, this.vault.seal(bodyKey));
     keyStored.catch(() => undefined);
-    const encrypt = createVault(bodyKey).encryptStream();
+    const bodyVault = createVault(bodyKey);
+    const encrypt = bodyVault.encryptStream();
     let plainBytes = 0;
     body.on('data', (chunk: Buffer) => {
       plainBytes += chunk.length;
@@ -163,7 +167,7 @@ export class Queue {
     const { recipients, ...rest } = envelope;
     try {
       await this.inserts.submit({
-        message: { id, mail_from: envelope.mailFrom, envelope: JSON.stringify(rest), size: plainBytes, blob: inline ? null : id, body: inline, created_at: now, delay_notice_sent: 0, done_at: null },
+        message: { id, mail_from: envelope.mailFrom, envelope: JSON.stringify(this.sealControlsForRow(rest, bodyVault)), size: plainBytes, blob: inline ? null : id, body: inline, created_at: now, delay_notice_sent: 0, done_at: null },
         recipients: recipients.map((r) => ({
           message_id: id,
           address: r.address,
@@ -328,6 +332,7 @@ export class Queue {
         attempts: Number(row.attempts),
       });
     }
+    for (const group of groups.values()) group.envelope = await this.openControlsOfRow(group.messageId, group.envelope);
     return [...groups.values()];
   }
 
@@ -373,6 +378,27 @@ export class Queue {
       .where('state', '=', 'leased')
       .where('lease_token', '=', lease.token)
       .execute();
+  }
+
+  /**
+   * The sender's pickup passphrase or answer rides in the envelope row, which outlives the
+   * body: in the row it is sealed under the body key, so it is shredded with the body (issue 9
+   * item 8). It arrives and leaves the queue sealed by the master key, as ingress sealed it.
+   */
+  private sealControlsForRow<T extends StoredEnvelope>(envelope: T, bodyVault: Vault): T {
+    const sealed = envelope.pickupControl?.sealedSecret;
+    if (!sealed) return envelope;
+    const secret = this.vault.open(Buffer.from(sealed, 'base64'));
+    return { ...envelope, pickupControl: { ...envelope.pickupControl, sealedSecret: `${BODY_SEALED}${bodyVault.seal(secret).toString('base64')}` } };
+  }
+
+  private async openControlsOfRow(messageId: string, envelope: StoredEnvelope): Promise<StoredEnvelope> {
+    const sealed = envelope.pickupControl?.sealedSecret;
+    if (!sealed?.startsWith(BODY_SEALED)) return envelope;
+    const keySealed = await this.keys.get(messageId);
+    if (!keySealed) return { ...envelope, pickupControl: { ...envelope.pickupControl, sealedSecret: undefined } };
+    const secret = createVault(this.vault.open(keySealed)).open(Buffer.from(sealed.slice(BODY_SEALED.length), 'base64'));
+    return { ...envelope, pickupControl: { ...envelope.pickupControl, sealedSecret: this.vault.seal(secret).toString('base64') } };
   }
 
   /** After a restart, this node's own leases are void: its deliveries died with it. */

@@ -105,7 +105,11 @@ export async function scanDataDir(dir: string, masterKey: Buffer, secrets: Recor
           for (const row of db.prepare(`select * from "${name}"`).all() as Record<string, unknown>[]) {
             for (const [column, value] of Object.entries(row)) {
               if (Buffer.isBuffer(value)) sources.push({ where: `cell ${name}.${column}`, bytes: value });
-              else if (typeof value === 'string') plaintexts.push({ where: `cell ${name}.${column}`, bytes: Buffer.from(value, 'utf8') });
+              else if (typeof value === 'string') {
+                plaintexts.push({ where: `cell ${name}.${column}`, bytes: Buffer.from(value, 'utf8') });
+                // Sealed values inside text (JSON envelopes): every base64 token is tried too.
+                for (const token of value.match(/[A-Za-z0-9+/]{38,}={0,2}/g) ?? []) sources.push({ where: `cell ${name}.${column} (base64)`, bytes: Buffer.from(token, 'base64') });
+              }
             }
           }
         }
@@ -134,6 +138,20 @@ export async function scanDataDir(dir: string, masterKey: Buffer, secrets: Recor
       keys.set(opened.toString('hex'), opened);
       const share = /^pickup-shares\/([A-Za-z0-9_-]{22})$/.exec(source.where);
       if (share) shares.set(share[1], opened);
+    }
+  }
+
+  // Small values sealed under a recovered key (a body key sealing an envelope's secret).
+  for (const source of sources) {
+    if (source.bytes.length < 28 || source.bytes.length > 4096) continue;
+    for (const key of keys.values()) {
+      if (key === masterKey) continue;
+      try {
+        plaintexts.push({ where: `sealed by a recovered key ${source.where}`, bytes: openBuffer(keyObject(key), source.bytes) });
+        break;
+      } catch {
+        // not under this key
+      }
     }
   }
 
