@@ -90,7 +90,7 @@ describeWithPeers(['swaks', 'dnsmasq'], 'issue 9 item 8: a copy of the data dir 
     temp.cleanup();
   });
 
-  it('yields no secret once its stage has passed', { timeout: 60_000 }, async () => {
+  it('yields no secret once its stage has passed', { timeout: 120_000 }, async () => {
     const dataDir = () => path.join(gateway.dir, 'data');
     const live = <T>(read: (db: Database.Database) => T): T => {
       const db = new Database(path.join(dataDir(), 'sealgate.db'), { fileMustExist: true });
