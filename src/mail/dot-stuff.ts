@@ -3,6 +3,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
+const END = Buffer.from([DOT, CR, LF]);
+const CRLF_END = Buffer.from([CR, LF, DOT, CR, LF]);
 
 /**
  * Stored body → SMTP DATA wire form: dot-stuffing, the final `.\r\n`, and every line end
@@ -49,10 +51,8 @@ export class DotStuffer extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    let tail = '';
-    if (this.pendingCr) tail += '\r\n';
-    else if (!this.endedWithCrlf && !this.empty) tail += '\r\n';
-    done(null, Buffer.from(`${tail}.\r\n`, 'latin1'));
+    const open = this.pendingCr || (!this.endedWithCrlf && !this.empty);
+    done(null, open ? CRLF_END : END);
   }
 }
 
