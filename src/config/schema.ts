@@ -43,7 +43,7 @@ export const configSchema = z.strictObject({
       requestTimeoutMs: z.number().int().min(100).default(120_000),
       /** An idle keep-alive connection between requests is closed after this. */
       keepAliveTimeoutMs: z.number().int().min(100).default(5_000),
-      /** TLS handshake deadline, and a connection with no byte either way for this long is closed. */
+      /** TLS handshake deadline, and how long a new connection may wait before its first request. */
       connectionIdleTimeoutMs: z.number().int().min(100).default(30_000),
       /** Open connections from one address (an IPv6 /64 counts as one); the next is refused. */
       maxConnectionsPerIp: z.number().int().min(1).default(32),
@@ -222,7 +222,7 @@ export const configSchema = z.strictObject({
       requestTimeoutMs: z.number().int().min(100).default(120_000),
       /** An idle keep-alive connection between requests is closed after this. */
       keepAliveTimeoutMs: z.number().int().min(100).default(5_000),
-      /** TLS handshake deadline, and a connection with no byte either way for this long is closed. */
+      /** TLS handshake deadline, and how long a new connection may wait before its first request. */
       connectionIdleTimeoutMs: z.number().int().min(100).default(30_000),
       /** Open connections from one address (an IPv6 /64 counts as one); the next is refused. */
       maxConnectionsPerIp: z.number().int().min(1).default(32),

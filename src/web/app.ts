@@ -10,7 +10,7 @@ import { html } from './html.ts';
 import { notice, page } from './layout.ts';
 import { pickupErrorPage, registerPortal } from './portal.ts';
 import { intermediateTlsOptions } from '../smtp/index.ts';
-import { capConnectionsPerIp } from './connections.ts';
+import { capConnectionsPerIp, closeIdleConnections } from './connections.ts';
 import { STATUS_TEXT, clientErrorHandler, errorPage, frameworkErrorHandler } from './errors.ts';
 import { HttpError, ctx, installSecurity, sendPage } from './security.ts';
 import { WebSessions } from './sessions.ts';
@@ -36,11 +36,11 @@ export function buildWebApp(deps: WebDeps): { app: FastifyInstance; sessions: We
     bodyLimit: FORM_LIMIT,
     requestTimeout: web.requestTimeoutMs,
     keepAliveTimeout: web.keepAliveTimeoutMs,
-    connectionTimeout: web.connectionIdleTimeoutMs,
     clientErrorHandler,
     frameworkErrors: frameworkErrorHandler,
     return503OnClosing: true,
   });
+  closeIdleConnections(app.server, web.connectionIdleTimeoutMs);
   capConnectionsPerIp(app.server, web.maxConnectionsPerIp, (address) => deps.logger.warn({ ip: address }, 'portal per-IP connection limit reached'));
   const sessions = new WebSessions(deps.store, deps.clock, web.idleTimeoutMs);
   const context: WebContext = { ...deps, sessions };

@@ -36,3 +36,13 @@ export function capConnectionsPerIp(server: Server, max: number, onRefused: (add
     });
   });
 }
+
+/**
+ * A TLS connection that sends no request within `ms` of its handshake is closed. Once a
+ * request arrives the deadline goes: a slow handler (Argon2, sealing for 50 recipients) must
+ * not lose its connection; from then on the header, request and keep-alive timeouts apply.
+ */
+export function closeIdleConnections(server: Server, ms: number): void {
+  server.on('secureConnection', (socket: Socket) => socket.setTimeout(ms));
+  server.on('request', (request: { socket: Socket }) => request.socket.setTimeout(0));
+}
