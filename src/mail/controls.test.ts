@@ -20,6 +20,10 @@ describe('control headers', () => {
   it('reads the authserv-id past comments and quotes', () => {
     expect(authservIdOf('Authentication-Results: (x) "Mx.Test" 1; none')).toBe('mx.test');
     expect(authservIdOf('Authentication-Results:\r\n mx.test;\r\n spf=pass')).toBe('mx.test');
+    // Comments nest and hold quoted-pairs (RFC 5322 §3.2.2).
+    expect(authservIdOf('Authentication-Results: ((x)) mx.test; dkim=pass')).toBe('mx.test');
+    expect(authservIdOf('Authentication-Results: (a (b) \\) c)mx.test; dkim=pass')).toBe('mx.test');
+    expect(authservIdOf('Authentication-Results: (open mx.test; dkim=pass')).toBe('');
   });
 
   it('leaves a block without controls untouched', () => {

@@ -97,8 +97,26 @@ export interface HeaderEdit {
  */
 export function authservIdOf(fieldRaw: string): string {
   const value = fieldRaw.slice(fieldRaw.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, ' ');
-  const withoutComments = value.replace(/\((?:[^()\\]|\\.)*\)/g, ' ').trim();
-  return (withoutComments.split(/[\s;]/)[0] ?? '').replace(/^"|"$/g, '').toLowerCase();
+  return (withoutComments(value).trim().split(/[\s;]/)[0] ?? '').replace(/^"|"$/g, '').toLowerCase();
+}
+
+/**
+ * The text with its RFC 5322 §3.2.2 comments replaced by a space. Comments nest and hold
+ * quoted-pairs, so this counts depth: a one-pass regex left `((x)) our.id` reading as "(".
+ * An unterminated comment runs to the end, as a strict reader would take it.
+ */
+function withoutComments(text: string): string {
+  let out = '';
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (depth > 0 && c === '\\') i++;
+    else if (c === '(') depth++;
+    else if (c === ')' && depth > 0) {
+      if (--depth === 0) out += ' ';
+    } else if (depth === 0) out += c;
+  }
+  return out;
 }
 
 /** Applies `edit` to a raw header block; what it leaves stays byte for byte. */
