@@ -74,6 +74,9 @@ export const configSchema = z.strictObject({
       /**
        * Deepest MIME nesting accepted on submission (multipart inside multipart …); deeper
        * mail is refused at DATA with 554 5.6.0 rather than failing pickup conversion later.
+       * 20, below Postfix's mime_nesting_limit (100): real mail nests a handful of levels
+       * (a forward of a forward with alternatives and attachments), and every level is a
+       * recursion in the pickup's MIME parser and a frame in the portal's part list.
        */
       maxMimeDepth: z.number().int().min(1).max(1000).default(20),
       /** Pause before the greeting to catch clients that talk first; 0 = greet at once. */
