@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { domainToASCII } from 'node:url';
 import { MailError, type Clock, type DeliveryReceipt, type LinkRequirement, type Logger, type TlsPolicyMode } from '../kernel/index.ts';
 import { DnsError, type Resolver } from '../dns/index.ts';
 import { matchDane, type LinkObservation, type TlsAttemptResult } from '../linksec/index.ts';
@@ -251,12 +252,22 @@ async function destinationsFor(job: DomainJob, deps: RemoteDeps): Promise<Routed
   };
 }
 
+/** The domain in lowercase A-labels without a trailing dot; as it was when IDNA refuses it. */
+export function canonicalDomain(domain: string): string {
+  const lower = domain.toLowerCase();
+  return (domainToASCII(lower) || lower).replace(/\.$/, '');
+}
+
 /**
  * One SMTP transaction for the recipients of one message at one domain. Every MX (and every
  * address of it) is tried before deferring; a TLS policy failure skips a host and is never
  * answered with plaintext (except the opportunistic fallback after a failed handshake).
  */
-export async function deliverToDomain(job: DomainJob, deps: RemoteDeps): Promise<{ results: RecipientResult[] }> {
+export async function deliverToDomain(queued: DomainJob, deps: RemoteDeps): Promise<{ results: RecipientResult[] }> {
+  // One destination, one name: the address check accepts U-labels and fullwidth letters that
+  // IDNA maps to the same A-labels, and DNS answers for every spelling alike, so the memory,
+  // the pins, the admin's TLS policy and DANE are all keyed by the A-label form (RFC 5890).
+  const job: DomainJob = { ...queued, domain: canonicalDomain(queued.domain) };
   const now = () => deps.clock.now();
   const fail = (recipients: Recipient[], outcome: RecipientResult['outcome'], reply: string, enhanced?: string, attempt: HostAttempt | null = null): RecipientResult[] =>
     recipients.map((r) => ({ recipientId: r.id, outcome, reply, enhanced, receipt: receiptFor(attempt, null, r, reply, outcome, now()) }));
