@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { sql, type RawBuilder } from 'kysely';
 import type { BlobStore } from './blobs.ts';
 import type { Store } from './schema.ts';
 
@@ -13,6 +14,11 @@ const ORPHAN_AGE_MS = 3_600_000;
  */
 export function openDatabaseBlobStore(store: Store): BlobStore {
   const db = store.db;
+  // Pieces are stamped and swept on the database's clock: the node that sweeps is not the one
+  // that wrote, and a node whose clock runs ahead must not take an upload still in progress
+  // (the same rule as leases, queue/queue.ts).
+  const now = (): RawBuilder<number> | number =>
+    store.capabilities.databaseClock ? sql<number>`(extract(epoch from now()) * 1000)::bigint` : Date.now();
   return {
     dir: `${store.capabilities.dialect}:message_chunks`,
     async write(id, content) {
@@ -22,7 +28,7 @@ export function openDatabaseBlobStore(store: Store): BlobStore {
       let pendingLength = 0;
       const flush = async () => {
         if (pendingLength === 0) return;
-        await db.insertInto('message_chunks').values({ message_id: id, seq: seq++, data: Buffer.concat(pending), created_at: Date.now() }).execute();
+        await db.insertInto('message_chunks').values({ message_id: id, seq: seq++, data: Buffer.concat(pending), created_at: now() }).execute();
         total += pendingLength;
         pending = [];
         pendingLength = 0;
@@ -59,7 +65,7 @@ export function openDatabaseBlobStore(store: Store): BlobStore {
       // old ones: another node may be writing a body right now.
       const result = await db
         .deleteFrom('message_chunks')
-        .where('created_at', '<', Date.now() - olderThanMs)
+        .where('created_at', '<', store.capabilities.databaseClock ? sql<number>`${now()} - ${sql.lit(Math.round(olderThanMs))}` : Date.now() - olderThanMs)
         .where((eb) => eb.not(eb.exists(eb.selectFrom('messages').select('id').whereRef('messages.id', '=', 'message_chunks.message_id'))))
         .executeTakeFirst();
       return Number(result.numDeletedRows);

@@ -17,6 +17,7 @@ export const CLUSTER_DOMAIN = 'cluster.test';
 export interface NodeOptions {
   queue?: Record<string, unknown>;
   delivery?: Record<string, unknown>;
+  limits?: Record<string, unknown>;
   /** Extra environment of this node's process only (e.g. NODE_OPTIONS with a preload). */
   env?: Record<string, string>;
   masterKeyFile?: string;
@@ -43,6 +44,7 @@ export async function startNode(dir: string, schema: TestSchema, rx: RecordingSm
       log: { level: 'info' },
       queue: { retryScheduleMs: [300], pollIntervalMs: 100, leaseMs: 2000, ...options.queue },
       delivery: { connectTimeoutMs: 3000, commandTimeoutMs: 10_000, ...options.delivery },
+      ...(options.limits ? { limits: options.limits } : {}),
     });
   } finally {
     for (const [key, value] of Object.entries(saved)) {
