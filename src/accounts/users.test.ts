@@ -20,6 +20,29 @@ describe('users', () => {
     await expect(users.add('bad name', 'long enough password')).rejects.toThrow(/invalid user name/);
   });
 
+  it('logs in through the budgets; an unknown user costs the same Argon2 verify as a wrong password', async () => {
+    current = await openTestStore('sqlite');
+    const users = new Users(current.store, { now: () => Date.now() }, { accountMaxFailures: 100, ipMaxFailures: 100, windowMs: 60_000, freeAttempts: 100, baseDelayMs: 0, maxDelayMs: 0 });
+    await users.add('alice@example.test', 'correct horse battery');
+    expect(await users.login('alice@example.test', 'correct horse battery', '127.0.0.1')).toEqual({ status: 'ok' });
+    const time = async (name: string) => {
+      const started = process.hrtime.bigint();
+      expect(await users.login(name, 'wrong password here', '127.0.0.1')).toEqual({ status: 'invalid' });
+      return Number(process.hrtime.bigint() - started) / 1e6;
+    };
+    const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const known: number[] = [];
+    const unknown: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      known.push(await time('alice@example.test'));
+      unknown.push(await time(`nobody${i}@example.test`));
+    }
+    // Both run one Argon2id verify (m=19 MiB, t=2): the ratio stays near 1, far from a skipped hash.
+    const ratio = median(unknown) / median(known);
+    expect(ratio).toBeGreaterThan(0.4);
+    expect(ratio).toBeLessThan(2.5);
+  });
+
   it('keeps what applies to every message of a user: a link requirement, always-pickup', async () => {
     current = await openTestStore('sqlite');
     const users = new Users(current.store, { now: () => 1 });
