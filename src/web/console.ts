@@ -178,7 +178,7 @@ ${events.map((e) => html`<tr><td>${formatTime(e.at)}</td><td>${EVENT_TEXT[e.kind
     if (!user) return reply;
     const facts = await ownMessage(user, request.params.id);
     if (!(await c.pickup.gate.unlock(facts.id, user, clientIp(request)))) throw new HttpError(409, 'This message is withdrawn or expired; there is nothing to unlock.');
-    c.logger.info({ messageId: facts.id, user }, 'pickup message unlocked by its sender');
+    c.logger.info({ audit: true, action: 'pickup.unlock', messageId: facts.id, user, ip: clientIp(request) }, 'pickup message unlocked by its sender');
     return redirect(reply, `/console/m/${facts.id}?done=unlocked`);
   });
 
