@@ -322,7 +322,8 @@ export class DeliveryWorker implements Service {
     const reportingMta = this.options.hostname;
     if (failures.length || delays.length) {
       // A report for recipients this lease no longer holds would be another node's to send.
-      const held = await this.queue.holding(group.lease, group.recipients.map((r) => r.id));
+      // A lapsed lease nobody took over still settles below, so it still reports.
+      const held = await this.queue.holding(group.lease, group.recipients.map((r) => r.id), { expired: 'ok' });
       const keep = (entries: BounceEntry[]) => entries.filter((e) => group.recipients.some((r) => r.address === e.address && held.has(r.id)));
       const failed = keep(failures);
       const delayed = keep(delays);

@@ -336,17 +336,22 @@ export class Queue {
     return [...groups.values()];
   }
 
-  /** Which of these recipients the lease still holds, unexpired (checked before a transaction). */
-  async holding(lease: LeaseRef, recipientIds: number[]): Promise<Set<number>> {
+  /**
+   * Which of these recipients the lease still holds. Before a transaction the lease must be
+   * unexpired (another node may take it any moment). After one (`{ expired: 'ok' }`) the
+   * question is what `settle` will apply: a lapsed lease nobody took over still settles, so
+   * what is reported with the result (a failure report) must follow the same rule.
+   */
+  async holding(lease: LeaseRef, recipientIds: number[], options: { expired?: 'ok' } = {}): Promise<Set<number>> {
     if (recipientIds.length === 0) return new Set();
-    const rows = await this.store.db
+    let query = this.store.db
       .selectFrom('recipients')
       .select('id')
       .where('id', 'in', recipientIds)
       .where('state', '=', 'leased')
-      .where('lease_token', '=', lease.token)
-      .where('lease_until', '>', this.dbNow())
-      .execute();
+      .where('lease_token', '=', lease.token);
+    if (options.expired !== 'ok') query = query.where('lease_until', '>', this.dbNow());
+    const rows = await query.execute();
     return new Set(rows.map((r) => r.id));
   }
 

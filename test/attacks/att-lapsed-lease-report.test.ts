@@ -1,0 +1,59 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLUSTER_DOMAIN, recipientStates, sendMessage, startNode } from '../helpers/cluster.ts';
+import type { GatewayProcess } from '../helpers/gateway.ts';
+import { tempDir, until } from '../helpers/ports.ts';
+import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smtp.ts';
+import { createTestSchema, hasPostgres, type TestSchema } from '../helpers/stores.ts';
+
+/*
+ * Attack (issue 9 items 1 and 2 together): an attempt whose lease ran out while it waited for
+ * the remote (renewals failed during a database outage, or the node paused) but that no other
+ * node took over. The worker asked `holding` (lease unexpired) before queueing the failure
+ * report and found nothing, so it queued no report; the settle, which names the lease by its
+ * token, still applied and made the recipient `failed` for good. The sender was never told
+ * of mail that failed. The report now follows the same rule as the settle: while the lease's
+ * token still holds the recipient, its result (and its report) stand.
+ */
+const available = await hasPostgres();
+
+describe.skipIf(!available)('att a failure whose lease lapsed before its settle', () => {
+  const temp = tempDir('att-lapsed');
+  let schema: TestSchema;
+  let rx: RecordingSmtp;
+  let node: GatewayProcess;
+
+  beforeAll(async () => {
+    schema = await createTestSchema('attlapsed');
+    rx = await startRecordingSmtp({
+      dataReplyDelayMs: 600,
+      reply: (_line, stage) => {
+        if (stage !== 'dot') return undefined;
+        // Just before the remote answers, the lease runs out (as when renewals could not reach
+        // the database); no poll comes round before the worker settles.
+        setTimeout(() => void schema.query(`update ${schema.name}.recipients set lease_until = 0 where state = 'leased'`), 500);
+        return '550 5.1.1 No such mailbox here';
+      },
+    });
+    // A long lease and a slow poll: neither heartbeat nor lease comes round in the moment
+    // between the lapse and the settle (as when the database has just come back).
+    node = await startNode(path.join(temp.dir, 'node'), schema, rx, { queue: { leaseMs: 60_000, pollIntervalMs: 10_000 } });
+  }, 60_000);
+
+  afterAll(async () => {
+    await node?.kill('SIGKILL');
+    await rx?.stop();
+    await schema?.drop();
+    temp.cleanup();
+  });
+
+  it('queues the failure report of every recipient it settles failed', async () => {
+    expect((await sendMessage(node.ports.inbound, 'lapsed', { from: 'sender@internet.test' })).acked).toBe(true);
+    await until(async () => (await recipientStates(schema)).failed === 1, 15_000, 'settled failed');
+    const { rows } = await schema.query(
+      `select r.address from ${schema.name}.messages m join ${schema.name}.recipients r on r.message_id = m.id where m.mail_from = ''`,
+    );
+    expect(rows.map((r: { address: string }) => r.address)).toEqual(['sender@internet.test']);
+    expect(rx.commands().some((c) => c.toString().includes(`box@${CLUSTER_DOMAIN}`))).toBe(true);
+  }, 30_000);
+});
