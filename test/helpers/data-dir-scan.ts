@@ -27,6 +27,8 @@ export interface Finding {
 export interface ScanOptions {
   /** Passphrases or answers the attacker is assumed to know or to have guessed offline. */
   guesses?: string[];
+  /** The database's rows by table, when it is not the SQLite file in `dir` (a PostgreSQL dump). */
+  tables?: Record<string, Record<string, unknown>[]>;
 }
 
 const MAGIC = Buffer.from('SGV1');
@@ -93,29 +95,15 @@ export async function scanDataDir(dir: string, masterKey: Buffer, secrets: Recor
   // The database as SQLite sees it (the copied WAL replayed), every cell.
   const shares = new Map<string, Buffer>();
   const dbFile = path.join(dir, 'sealgate.db');
-  let pickupRows: Record<string, unknown>[] = [];
-  let partRows: Record<string, unknown>[] = [];
-  let replyRows: Record<string, unknown>[] = [];
-  if (existsSync(dbFile)) {
+  let tables = options.tables;
+  if (!tables && existsSync(dbFile)) {
     try {
       const db = new Database(dbFile);
       try {
-        const tables = db.prepare("select name from sqlite_master where type = 'table'").all() as { name: string }[];
-        for (const { name } of tables) {
-          for (const row of db.prepare(`select * from "${name}"`).all() as Record<string, unknown>[]) {
-            for (const [column, value] of Object.entries(row)) {
-              if (Buffer.isBuffer(value)) sources.push({ where: `cell ${name}.${column}`, bytes: value });
-              else if (typeof value === 'string') {
-                plaintexts.push({ where: `cell ${name}.${column}`, bytes: Buffer.from(value, 'utf8') });
-                // Sealed values inside text (JSON envelopes): every base64 token is tried too.
-                for (const token of value.match(/[A-Za-z0-9+/]{38,}={0,2}/g) ?? []) sources.push({ where: `cell ${name}.${column} (base64)`, bytes: Buffer.from(token, 'base64') });
-              }
-            }
-          }
+        tables = {};
+        for (const { name } of db.prepare("select name from sqlite_master where type = 'table'").all() as { name: string }[]) {
+          tables[name] = db.prepare(`select * from "${name}"`).all() as Record<string, unknown>[];
         }
-        pickupRows = db.prepare('select * from pickup_messages').all() as Record<string, unknown>[];
-        partRows = db.prepare('select * from pickup_parts').all() as Record<string, unknown>[];
-        replyRows = db.prepare('select * from pickup_replies').all() as Record<string, unknown>[];
       } finally {
         db.close();
       }
@@ -123,6 +111,22 @@ export async function scanDataDir(dir: string, masterKey: Buffer, secrets: Recor
       plaintexts.push({ where: `note: database copy unreadable (${(error as Error).message})`, bytes: Buffer.alloc(0) });
     }
   }
+  for (const [name, rows] of Object.entries(tables ?? {})) {
+    for (const row of rows) {
+      for (const [column, value] of Object.entries(row)) {
+        if (Buffer.isBuffer(value)) sources.push({ where: `cell ${name}.${column}`, bytes: value });
+        else if (typeof value === 'string') {
+          plaintexts.push({ where: `cell ${name}.${column}`, bytes: Buffer.from(value, 'utf8') });
+          // Sealed values inside text (JSON envelopes): every base64 token is tried too.
+          for (const token of value.match(/[A-Za-z0-9+/]{38,}={0,2}/g) ?? []) sources.push({ where: `cell ${name}.${column} (base64)`, bytes: Buffer.from(token, 'base64') });
+        }
+      }
+    }
+  }
+  const pickupRows = tables?.pickup_messages ?? [];
+  const partRows = tables?.pickup_parts ?? [];
+  const replyRows = tables?.pickup_replies ?? [];
+  const chunkRows = tables?.pickup_chunks ?? [];
 
   // Small sealed values under the master key: server shares, key files, sealed cells.
   for (const source of sources) {
@@ -189,7 +193,10 @@ export async function scanDataDir(dir: string, masterKey: Buffer, secrets: Recor
       for (const part of partRows.filter((p) => p.message_id === id)) {
         const idx = Number(part.idx);
         const external = path.join(dir, 'pickup', id, String(idx));
-        const sealed = part.data ? Buffer.from(part.data as Buffer) : existsSync(external) ? readFileSync(external) : null;
+        const chunks = chunkRows.filter((c) => c.message_id === id && Number(c.idx) === idx).sort((a, b) => Number(a.seq) - Number(b.seq));
+        const sealed = part.data ? Buffer.from(part.data as Buffer)
+          : chunks.length ? Buffer.concat(chunks.map((c) => Buffer.from(c.data as Buffer)))
+          : existsSync(external) ? readFileSync(external) : null;
         if (!sealed) continue;
         const out: Buffer[] = [];
         try {
