@@ -34,7 +34,9 @@ export function parseSecureHeader(value: string | undefined, fallback: 'link' | 
   if (passphrase) return { verification: 'passphrase', passphraseOrAnswer: passphrase[1].trim() };
   const question = /^question\s*=\s*(.+?)\s*;\s*answer\s*=\s*(.+)$/is.exec(text);
   if (question) return { verification: 'question', question: question[1].trim(), passphraseOrAnswer: question[2].trim() };
-  throw new SecureHeaderError(`Sealgate-Secure: cannot read ${JSON.stringify(text.slice(0, 40))}; use yes, link, code, passphrase=…, or question=…; answer=…`);
+  // Never quote the value: a mistyped field still carries the passphrase or answer, and this
+  // text goes into the SMTP reply and the ingress log (no secrets in logs, DESIGN.md §9).
+  throw new SecureHeaderError('Sealgate-Secure: cannot read the field; use yes, link, code, passphrase=..., or question=...; answer=...');
 }
 
 /** Whether the Sealgate-Secure value asks for the site default (no explicit choice). */
