@@ -30,6 +30,8 @@ export function buildWebApp(deps: WebDeps): { app: FastifyInstance; sessions: We
       // Read by Node's HTTP server; its timeout checks run this often (default every 30 s).
       headersTimeout: Math.min(web.headersTimeoutMs, web.requestTimeoutMs),
       connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(web.headersTimeoutMs / 4))),
+      // Node would answer a missing Host itself, without our headers: installSecurity does it.
+      requireHostHeader: false,
     } as Record<string, unknown>,
     logger: false,
     trustProxy: false,

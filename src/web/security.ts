@@ -42,6 +42,10 @@ const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 export function installSecurity(app: FastifyInstance): void {
   app.addHook('onRequest', async (request, reply) => {
     const context = ctx(request);
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host gets 400 (the page and headers of any error).
+    if (request.raw.httpVersionMajor === 1 && request.raw.httpVersionMinor >= 1 && request.headers.host === undefined) {
+      throw new HttpError(400, 'The request was not understood. Go back and try again.');
+    }
     const existing = request.cookies[COOKIE.csrf];
     if (existing && TOKEN.test(existing)) {
       context.csrf = existing;
