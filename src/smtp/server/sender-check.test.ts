@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkInboundSender, ownsSender } from './sender-check.ts';
+import type { SMTPServerSession } from 'smtp-server';
+import { checkHeaderSenders, checkInboundSender, ownsSender } from './sender-check.ts';
 
 describe('sender ownership', () => {
   const owned = { addresses: ['alice@corp.test', 'sales@corp.test'], domains: ['branch.test'] };
@@ -25,5 +26,18 @@ describe('sender ownership', () => {
     expect(checkInboundSender('news@lists.test', domains)).toBeNull();
     expect(checkInboundSender('x@elsewhere.test', domains)).toBeNull();
     expect(checkInboundSender('', domains)).toBeNull();
+  });
+
+  it.each([
+    ['From: alice@corp.test bob@corp.test', false],
+    ['From: <alice@corp.test>bob@corp.test', false],
+    ['From: A <alice@corp.test> <bob@corp.test>', false],
+    ['From: "bob@corp.test" <alice@corp.test>', true],
+    ['From: ((bob@corp.test) x) alice@corp.test', true],
+    ['From: "a \\" bob@corp.test" <alice@corp.test>', true],
+    ['From: Team: alice@corp.test;', true],
+  ])('header %j owned: %s', (field, expected) => {
+    const session = { user: 'alice@corp.test' } as unknown as SMTPServerSession;
+    expect(checkHeaderSenders(session, `${field}\r\n\r\n`) === null).toBe(expected);
   });
 });

@@ -61,12 +61,40 @@ export function checkHeaderSenders(session: SMTPServerSession, headerBlock: stri
       if (mailboxes.length === 0 || mailboxes.some((m) => m === '')) {
         return new MailError(553, '5.7.1', `Sender address rejected: the ${name}: header has no address your account owns`, 'smtp');
       }
-      for (const mailbox of mailboxes) {
+      // The lenient parser repairs broken syntax (`alice@x bob@y` → alice, named "bob@y"); a
+      // mail client may repair it otherwise and show bob. So every address-like word outside
+      // quotes and comments (where RFC 5322 allows no unquoted `@` but in an addr-spec) counts.
+      for (const mailbox of [...mailboxes, ...(outsideQuotesAndComments(field.value).match(ADDRESS_LIKE) ?? [])]) {
         if (!ownsSender(mailbox, owned)) return notYours(parseAddress(mailbox) ? mailbox : JSON.stringify(mailbox.slice(0, 80)), `the ${name}: header`);
       }
     }
   }
   return null;
+}
+
+const ADDRESS_LIKE = /[^\s<>,;:()"]*@[^\s<>,;:()"]*/g;
+
+/** A header value with its quoted strings and (nested) comments each turned into a space. */
+function outsideQuotesAndComments(value: string): string {
+  let out = '';
+  let depth = 0;
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if ((quoted || depth > 0) && c === '\\') i++;
+    else if (quoted) {
+      if (c === '"') {
+        quoted = false;
+        out += ' ';
+      }
+    } else if (c === '(') depth++;
+    else if (c === ')' && depth > 0) {
+      if (--depth === 0) out += ' ';
+    } else if (depth > 0) continue;
+    else if (c === '"') quoted = true;
+    else out += c;
+  }
+  return out;
 }
 
 /**
