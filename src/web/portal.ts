@@ -53,6 +53,8 @@ function endPage(request: FastifyRequest, title: string, text: string, kind: 'er
 
 export function registerPortal(app: FastifyInstance, c: WebContext): void {
   const idleMs = c.config.web.idleTimeoutMs;
+  /** Replies admitted under the daily cap whose upload is still being stored, by message id. */
+  const repliesInFlight = new Map<string, number>();
 
   function openPage(request: FastifyRequest, facts: MessageFacts, message?: { kind: 'error' | 'info'; text: string }): string {
     const { csrf, nonce } = ctx(request);
@@ -272,12 +274,22 @@ ${bodyBlock}${files}
       for (let current = pending; !current.done; current = await parts.next()) if (current.value.type === 'file') current.value.file.resume();
     };
     // A link takes so many replies a day (web.maxRepliesPerDay); each link belongs to one recipient.
+    // Replies still uploading count too, and the slot is taken in the same tick as the check:
+    // otherwise replies sent at once all read the same count (24 at once were all stored).
+    // Held per node: each node of a cluster could admit its own replies in flight at once.
     const since = c.clock.now() - DAY_MS;
-    const today = (await c.pickup.replies.list(opened.id)).filter((r) => r.createdAt > since).length;
+    const today = (await c.pickup.replies.list(opened.id)).filter((r) => r.createdAt > since).length + (repliesInFlight.get(opened.id) ?? 0);
     if (today >= c.config.web.maxRepliesPerDay) {
       await drain();
       throw new HttpError(429, `You have sent ${today} replies to this message today, the most it takes in a day. Try again tomorrow, or write to the sender another way.`);
     }
+    repliesInFlight.set(opened.id, (repliesInFlight.get(opened.id) ?? 0) + 1);
+    // Released when the answer is out (the reply row is written by then, or the upload failed).
+    reply.raw.once('close', () => {
+      const left = (repliesInFlight.get(opened.id) ?? 1) - 1;
+      if (left > 0) repliesInFlight.set(opened.id, left);
+      else repliesInFlight.delete(opened.id);
+    });
     // Text and files together, like a message: at most limits.maxMessageBytes.
     const budget = new UploadBudget(c.config.limits.maxMessageBytes, Buffer.byteLength(text, 'utf8'));
     let fileCount = 0;
