@@ -7,6 +7,9 @@ import { migrateToLatest } from '../migrate.ts';
 // Times are epoch ms in BIGINT columns; they fit a JS number, so read int8 as number.
 pg.types.setTypeParser(20, (value: string) => Number(value));
 
+/** Longest a transaction may wait on this node between its statements (see the pool's 'connect'). */
+const IDLE_IN_TRANSACTION_MS = 5_000;
+
 export interface PostgresOptions {
   /** Run inside this schema (created if missing): tests use one fresh schema each. */
   schema?: string;
@@ -43,7 +46,15 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     connectionTimeoutMillis: 10_000,
   });
   pool.on('error', (error) => onError(error));
-  pool.on('connect', (client) => client.on('error', (error) => onError(error)));
+  pool.on('connect', (client) => {
+    client.on('error', (error) => onError(error));
+    // A node paused inside a transaction (SIGSTOP, a hung VM) keeps its connection up and its
+    // rows locked; other nodes' leases skip locked rows, so its expired leases would never be
+    // taken over. No transaction of ours waits on its client for more than moments: the
+    // server ends one left idle this long, and the lease rules apply again. (Set per
+    // connection: a URL's `options` would override a pool option.)
+    client.query(`set idle_in_transaction_session_timeout = ${IDLE_IN_TRANSACTION_MS}`).catch((error: Error) => onError(error));
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   if (options.schema) await sql`create schema if not exists ${sql.id(options.schema)}`.execute(db);
   const store: Store = {
