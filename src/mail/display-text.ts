@@ -15,3 +15,14 @@ export function stripBidiControls(text: string): string {
 }
 
 export const hasBidiControls = (text: string): boolean => new RegExp(BIDI_CONTROLS.source, 'u').test(text);
+
+// Characters that hide where a name really ends without reordering it: C1 controls (NEL,
+// CSI), line and paragraph separators, zero-width space, word joiner and the invisible
+// operators, BOM, soft hyphen (Unicode TR36 §3.1 / UTS 39 "invisible" and "Default_Ignorable").
+// ZWNJ/ZWJ (U+200C/D) stay: some scripts and emoji sequences need them.
+const HIDDEN = /[\u0080-\u009f\u2028\u2029\u200b\u2060-\u2064\ufeff\u00ad]/gu;
+
+/** `text` without bidi controls or invisible characters: for names and subjects shown or saved. */
+export function stripHiddenCharacters(text: string): string {
+  return stripBidiControls(text).replace(HIDDEN, '');
+}

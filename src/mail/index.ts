@@ -15,4 +15,4 @@ export type { SanitizedHtml } from './sanitize-html.ts';
 export { authservIdOf, editHeaderBlock, isDefaultSecureChoice, parseSecureHeader, SecureHeaderError, stripSubjectTag } from './controls.ts';
 export type { HeaderEdit, SecureChoice, SecureVerification } from './controls.ts';
 export { MimeDepthLimit, mimeDepthError } from './mime-depth.ts';
-export { hasBidiControls, stripBidiControls } from './display-text.ts';
+export { hasBidiControls, stripBidiControls, stripHiddenCharacters } from './display-text.ts';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isRoutableRecipient, parseAddress, stripBidiControls } from '../mail/index.ts';
+import { isRoutableRecipient, parseAddress, stripHiddenCharacters } from '../mail/index.ts';
 import { buildPickupNotice, type PartInput, type Verification } from '../pickup/index.ts';
 import { DecryptStream, EncryptStream } from '../vault/index.ts';
 import type { WebContext } from './context.ts';
@@ -98,7 +98,7 @@ export function parseRecipients(field: string): string[] {
 
 function validate(fields: Record<string, string>, truncated: Set<string>, maxDays: number): ComposeInput {
   const recipients = parseRecipients(fields.recipients ?? '');
-  const subject = stripBidiControls((fields.subject ?? '').replace(/[\r\n]+/g, ' ')).trim();
+  const subject = stripHiddenCharacters((fields.subject ?? '').replace(/[\r\n]+/g, ' ')).trim();
   if (subject.length > MAX_SUBJECT || truncated.has('subject')) throw new ComposeError(400, `The subject may be at most ${MAX_SUBJECT} characters.`);
   if (truncated.has('text')) throw new ComposeError(400, 'The text is too long for the form. Send the long part as an attached file.');
   const text = (fields.text ?? '').replace(/\r\n/g, '\n');

@@ -1,8 +1,8 @@
-import { stripBidiControls } from '../mail/index.ts';
+import { stripHiddenCharacters } from '../mail/index.ts';
 import { html, trusted, type Html } from './html.ts';
 
-/** A name or subject as the page shows it: no bidi controls that could reorder it (mail/display-text.ts). */
-export const shown = (text: string | null | undefined): string => stripBidiControls(text ?? '');
+/** A name or subject as the page shows it: no bidi controls or invisible characters that could reorder or hide it (mail/display-text.ts). */
+export const shown = (text: string | null | undefined): string => stripHiddenCharacters(text ?? '');
 
 export interface PageOptions {
   title: string;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { stripBidiControls } from '../mail/index.ts';
+import { stripHiddenCharacters } from '../mail/index.ts';
 
 /** Reads at most `limit` bytes for a page (text or HTML bodies); the rest is not decrypted. */
 export async function readLimited(stream: Readable, limit: number): Promise<{ content: Buffer; truncated: boolean }> {
@@ -20,7 +20,7 @@ export async function readLimited(stream: Readable, limit: number): Promise<{ co
 
 /** A file name from an upload: no path, no control or bidi characters, not empty, not too long. */
 export function uploadName(name: string): string {
-  const base = stripBidiControls(path.win32.basename(path.posix.basename(name)).replace(/[\u0000-\u001f\u007f]/g, '')).trim();
+  const base = stripHiddenCharacters(path.win32.basename(path.posix.basename(name)).replace(/[\u0000-\u001f\u007f]/g, '')).trim();
   return (base || 'attachment').slice(0, 200);
 }
 
