@@ -1,3 +1,4 @@
+import type { Server, Socket } from 'node:net';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { networkOf } from '../../accounts/index.ts';
 
@@ -222,4 +223,59 @@ export function sharedConnectionSlots(max: number, reservedForSubmission: number
   let slots = processSlots.get(key);
   if (!slots) processSlots.set(key, (slots = new ConnectionSlots(max, reservedForSubmission)));
   return slots;
+}
+
+/** Sockets of an implicit-TLS listener whose handshake has not reached an SMTP session yet. */
+export interface HandshakeGuard {
+  /** The session began (onConnect): its handshake no longer counts and has no deadline. */
+  established(remoteAddress: string, remotePort: number): void;
+}
+
+function socketKey(address: string, port: number): string {
+  return `${address.replace(/^::ffff:(?=\d+\.)/i, '')}|${port}`;
+}
+
+type SmtpServerInternals = { server: Server; _pendingSockets?: Map<Socket, Socket> };
+
+/**
+ * Implicit TLS (port 465): until its handshake completes a socket is no SMTP session, so the
+ * per-network cap and the progress deadline (onConnect, `sweep`) never saw it, and
+ * smtp-server's guard is a socket timeout that any byte resets, over one pool of
+ * `maxConnections` pending sockets: a single address could hold them all and lock every user
+ * out. Here each network gets `maxPerNetwork` pending handshakes (more are dropped before
+ * smtp-server sees them: nothing can be said before TLS), and a handshake must finish within
+ * `deadlineMs` whatever it sends (nginx `ssl_handshake_timeout`).
+ */
+export function guardHandshakes(smtp: object, limits: { maxPerNetwork: number; deadlineMs: number }): HandshakeGuard {
+  const internals = smtp as SmtpServerInternals;
+  const perNetwork = new PerIpCounter(limits.maxPerNetwork);
+  const pending = new Map<string, () => void>();
+  const [accept] = internals.server.listeners('connection') as ((socket: Socket) => void)[];
+  internals.server.removeListener('connection', accept);
+  internals.server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? '';
+    if (!perNetwork.tryAcquire(address)) {
+      socket.on('error', () => undefined);
+      socket.destroy();
+      return;
+    }
+    const key = socketKey(address, socket.remotePort ?? 0);
+    const release = () => {
+      if (pending.get(key) !== release) return;
+      pending.delete(key);
+      perNetwork.release(address);
+      clearTimeout(timer);
+      socket.removeListener('close', release);
+    };
+    const timer = setTimeout(() => {
+      release();
+      // The TLS socket smtp-server wrapped around it, if any: tearing the raw socket down under
+      // a TLS wrap in progress is what smtp-server itself avoids (it crashed the process here).
+      (internals._pendingSockets?.get(socket) ?? socket).destroy();
+    }, limits.deadlineMs).unref();
+    pending.set(key, release);
+    socket.once('close', release);
+    accept.call(internals.server, socket);
+  });
+  return { established: (remoteAddress, remotePort) => pending.get(socketKey(remoteAddress, remotePort))?.() };
 }

@@ -7,7 +7,7 @@ import { waitText, type LoginOutcome } from '../../accounts/index.ts';
 import { MailError, isMailError } from '../../kernel/index.ts';
 import { formatReceivedHeader, isRoutableRecipient, mailboxRefusal, parseAddress } from '../../mail/index.ts';
 import { IngressStream } from './ingress-stream.ts';
-import { limitSessions, PerIpCounter, sharedConnectionSlots } from './limits.ts';
+import { guardHandshakes, limitSessions, PerIpCounter, sharedConnectionSlots, type HandshakeGuard } from './limits.ts';
 import { installReplyCodes, smtpError, toSmtpError } from './replies.ts';
 import { intermediateTlsOptions } from './tls-profile.ts';
 import { MimeDepthLimit } from '../../mail/index.ts';
@@ -118,6 +118,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
       ? new RecipientVerifier({ domains: options.domains, heloName: options.hostname, ...(options.recipientVerification ?? { positiveTtlMs: 86_400_000, negativeTtlMs: 3_600_000, probeTimeoutMs: 10_000, maxCached: 100_000 }) }, { clock: deps.clock, logger })
       : undefined;
 
+  let handshakes: HandshakeGuard | undefined;
   const server: SMTPServer = new SMTPServer({
     name: options.hostname,
     banner: 'Sealgate',
@@ -143,6 +144,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
     logger: false,
 
     onConnect(session, callback) {
+      handshakes?.established(session.remoteAddress, session.remotePort);
       if (!perIp.tryAcquire(session.remoteAddress)) {
         logger.warn({ ip: session.remoteAddress }, 'per-IP connection limit reached');
         return callback(smtpError(421, '4.7.0', 'Too many connections from your address; try again later'));
@@ -335,6 +337,9 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
     preMailSessionTimeoutMs: limits.preMailSessionTimeoutMs ?? 120_000,
     minRateBytes: limits.minRateBytes ?? 512,
   });
+  handshakes = options.implicitTls
+    ? guardHandshakes(server, { maxPerNetwork: limits.maxConnectionsPerIp, deadlineMs: Math.min(limits.preMailIdleTimeoutMs ?? 30_000, limits.idleTimeoutMs) })
+    : undefined;
   server.on('error', (error: Error) => logger.warn({ err: error.message }, 'smtp session error'));
 
   return {
