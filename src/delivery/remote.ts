@@ -1,9 +1,9 @@
 import net from 'node:net';
-import { domainToASCII } from 'node:url';
 import { MailError, type Clock, type DeliveryReceipt, type LinkRequirement, type Logger, type TlsPolicyMode } from '../kernel/index.ts';
 import { DnsError, type Resolver } from '../dns/index.ts';
 import { matchDane, type LinkObservation, type TlsAttemptResult } from '../linksec/index.ts';
 import { SmtpClient, SmtpClientError, xtext, type SmtpReply, type TlsDetails } from '../smtp/index.ts';
+import { canonicalDomain } from '../mail/index.ts';
 import { resolveDestinations } from './mx.ts';
 import { resolveValidated } from './validated-mx.ts';
 import { observationOf } from './probe.ts';
@@ -250,12 +250,6 @@ async function destinationsFor(job: DomainJob, deps: RemoteDeps): Promise<Routed
     dnssec: secure ? { mxSecure: resolved.mxSecure, bogus: resolved.bogus } : undefined,
     disagreement: resolved.disagreement,
   };
-}
-
-/** The domain in lowercase A-labels without a trailing dot; as it was when IDNA refuses it. */
-export function canonicalDomain(domain: string): string {
-  const lower = domain.toLowerCase();
-  return (domainToASCII(lower) || lower).replace(/\.$/, '');
 }
 
 /**

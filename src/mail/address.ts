@@ -58,6 +58,16 @@ export function parseAddress(address: string): ParsedAddress | null {
   return { local, domain: ascii };
 }
 
+/**
+ * A domain as routing and policies key it: lowercased, in A-labels, without a trailing dot
+ * (what parseAddress gives); as lowercased when IDNA refuses it. One destination, one name:
+ * `\uff4cocal.test` and `LOCAL.test` are local.test.
+ */
+export function canonicalDomain(domain: string): string {
+  const lower = domain.toLowerCase();
+  return (domainToASCII(lower) || lower).replace(/\.$/, '');
+}
+
 /** The local part's text with quoting and quoted-pairs undone. */
 function unquote(local: string): string {
   return local.startsWith('"') ? local.slice(1, -1).replace(/\\(.)/g, '$1') : local;

@@ -4,7 +4,7 @@ export type { HeaderField } from './headers.ts';
 export { makeMessageId, formatRfc5322Date } from './message-id.ts';
 export { buildDsn, shouldBounce } from './dsn.ts';
 export type { DsnInput, DsnRecipient } from './dsn.ts';
-export { parseAddress, isRoutableRecipient, isAscii, mailboxRefusal, addressForPeer } from './address.ts';
+export { parseAddress, isRoutableRecipient, isAscii, mailboxRefusal, addressForPeer, canonicalDomain } from './address.ts';
 export { encodeHeaderLine } from './header-bytes.ts';
 export type { HeaderEncodingOptions } from './header-bytes.ts';
 export type { ParsedAddress } from './address.ts';
