@@ -55,6 +55,9 @@ describe('i8-10 stalled TLS handshakes on the implicit-TLS port', () => {
       expect(client.greeting).toMatch(/^220 /);
       await client.command('EHLO client.test');
       expect(await client.command(`AUTH PLAIN ${Buffer.from(`\0alice@corp.test\0${PASSWORD}`).toString('base64')}`)).toMatch(/^235/);
+      // An established session is no pending handshake: the deadline does not end it.
+      await new Promise((r) => setTimeout(r, LIMITS.preMailIdleTimeoutMs + 300));
+      expect(await client.command('NOOP')).toMatch(/^250/);
       client.close();
       // Over the per-network cap: dropped at once.
       expect(held.filter((h) => h.closedAt).length).toBeGreaterThanOrEqual(LIMITS.maxConnections - LIMITS.maxConnectionsPerIp);

@@ -231,8 +231,13 @@ export interface HandshakeGuard {
   established(remoteAddress: string, remotePort: number): void;
 }
 
+/**
+ * onConnect sees smtp-server's normalised address, the socket the raw one: both give the same
+ * network (IPv4 address, IPv6 /64), which with the port is near enough unique; the rare clash
+ * is held as a list.
+ */
 function socketKey(address: string, port: number): string {
-  return `${address.replace(/^::ffff:(?=\d+\.)/i, '')}|${port}`;
+  return `${networkOf(address)}|${port}`;
 }
 
 type SmtpServerInternals = { server: Server; _pendingSockets?: Map<Socket, Socket> };
@@ -249,7 +254,7 @@ type SmtpServerInternals = { server: Server; _pendingSockets?: Map<Socket, Socke
 export function guardHandshakes(smtp: object, limits: { maxPerNetwork: number; deadlineMs: number }): HandshakeGuard {
   const internals = smtp as SmtpServerInternals;
   const perNetwork = new PerIpCounter(limits.maxPerNetwork);
-  const pending = new Map<string, () => void>();
+  const pending = new Map<string, (() => void)[]>();
   const [accept] = internals.server.listeners('connection') as ((socket: Socket) => void)[];
   internals.server.removeListener('connection', accept);
   internals.server.on('connection', (socket: Socket) => {
@@ -261,8 +266,10 @@ export function guardHandshakes(smtp: object, limits: { maxPerNetwork: number; d
     }
     const key = socketKey(address, socket.remotePort ?? 0);
     const release = () => {
-      if (pending.get(key) !== release) return;
-      pending.delete(key);
+      const entries = pending.get(key) ?? [];
+      if (!entries.includes(release)) return;
+      if (entries.length === 1) pending.delete(key);
+      else pending.set(key, entries.filter((e) => e !== release));
       perNetwork.release(address);
       clearTimeout(timer);
       socket.removeListener('close', release);
@@ -273,9 +280,9 @@ export function guardHandshakes(smtp: object, limits: { maxPerNetwork: number; d
       // a TLS wrap in progress is what smtp-server itself avoids (it crashed the process here).
       (internals._pendingSockets?.get(socket) ?? socket).destroy();
     }, limits.deadlineMs).unref();
-    pending.set(key, release);
+    pending.set(key, [...(pending.get(key) ?? []), release]);
     socket.once('close', release);
     accept.call(internals.server, socket);
   });
-  return { established: (remoteAddress, remotePort) => pending.get(socketKey(remoteAddress, remotePort))?.() };
+  return { established: (remoteAddress, remotePort) => pending.get(socketKey(remoteAddress, remotePort))?.[0]?.() };
 }
