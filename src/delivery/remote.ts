@@ -145,6 +145,12 @@ async function openSession(attempt: HostAttempt, plan: HostPlan, job: DomainJob,
     if (result) deps.report?.(result);
   };
   const mtaSts = plan.domain?.sts?.mode ?? null;
+  // A session the memory refuses as a downgrade proves nothing and is not recorded: stored as
+  // the host's own (weaker) level it would hold a never-seen MX name to it on the next retry.
+  const observe = (observation: LinkObservation, level: LinkRequirement) => {
+    if (plan.demand.held && !atLeast(level, plan.demand.minimum)) return;
+    deps.observe?.(observation);
+  };
   let offered = false;
   let reached: LinkRequirement = 'none';
   try {
@@ -159,9 +165,9 @@ async function openSession(attempt: HostAttempt, plan: HostPlan, job: DomainJob,
       reached = dane?.matched ? 'dane' : details.verified ? 'tls-verified' : 'tls';
       if (dane && !dane.matched) [detail, failure] = [`DANE: ${dane.reason}`, 'validation-failure'];
       else [detail, failure] = [`certificate of ${attempt.host}: ${details.verifyError ?? 'not verified'}`, certFailure(details.verifyError)];
-      deps.observe?.({ ...observationOf(job.domain, attempt.host, attempt.ip, client, true, null, deps.clock.now()), mtaSts, dane: dane ? (dane.matched ? 'matched' : 'mismatch') : null });
+      observe({ ...observationOf(job.domain, attempt.host, attempt.ip, client, true, null, deps.clock.now()), mtaSts, dane: dane ? (dane.matched ? 'matched' : 'mismatch') : null }, reached);
     } else if (!offered) {
-      deps.observe?.({ ...observationOf(job.domain, attempt.host, attempt.ip, client, false, null, deps.clock.now()), mtaSts, dane: null });
+      observe({ ...observationOf(job.domain, attempt.host, attempt.ip, client, false, null, deps.clock.now()), mtaSts, dane: null }, 'none');
     }
     // TLS-RPT judges the session against what the destination publishes, whatever we demanded
     // (MTA-STS testing and TLS-Required: No still count as failures there).
@@ -176,7 +182,7 @@ async function openSession(attempt: HostAttempt, plan: HostPlan, job: DomainJob,
     }
   } catch (error) {
     if (offered && !client.tls && !(error instanceof PolicySkip)) {
-      deps.observe?.({ ...observationOf(job.domain, attempt.host, attempt.ip, client, true, (error as Error).message, deps.clock.now()), mtaSts, dane: null });
+      observe({ ...observationOf(job.domain, attempt.host, attempt.ip, client, true, (error as Error).message, deps.clock.now()), mtaSts, dane: null }, 'none');
       if (plan.assessment.security.kind !== 'none') report({ success: false, failure: 'validation-failure', failureDetail: (error as Error).message });
     }
     await client.quit();
