@@ -1,4 +1,17 @@
+import { domainToASCII } from 'node:url';
 import { z } from 'zod';
+
+/**
+ * Domain-keyed tables are looked up by the A-label form (mail/address.ts canonicalDomain):
+ * `Bücher.example` in the config must match mail to xn--bcher-kva.example, and the reverse.
+ */
+function byCanonicalDomain<T>(table: Record<string, T>): Record<string, T> {
+  // fromEntries defines own properties: a `__proto__` key cannot reach the prototype.
+  return Object.fromEntries(Object.entries(table).map(([name, value]) => {
+    const lower = name.toLowerCase();
+    return [(domainToASCII(lower) || lower).replace(/\.$/, ''), value];
+  }));
+}
 
 const listener = (port: number) =>
   z
@@ -118,7 +131,8 @@ export const configSchema = z.strictObject({
         allowExternalSenders: z.boolean().default(false),
       }),
     )
-    .default({}),
+    .default({})
+    .transform(byCanonicalDomain),
   /** The RCPT probes behind `domains.<d>.verifyRecipients = callout`. */
   recipientVerification: z
     .strictObject({
@@ -155,7 +169,7 @@ export const configSchema = z.strictObject({
       connectTimeoutMs: z.number().int().min(1).default(30_000),
       commandTimeoutMs: z.number().int().min(1).default(300_000),
       defaultTlsPolicy: tlsPolicy.default('opportunistic'),
-      tlsPolicies: z.record(z.string(), tlsPolicy).default({}),
+      tlsPolicies: z.record(z.string(), tlsPolicy).default({}).transform(byCanonicalDomain),
       /** Extra CA certificates (PEM files) trusted for `verified`, beside the system store. */
       extraCaFiles: z.array(z.string()).default([]),
       ipFamilies: z.array(z.union([z.literal(4), z.literal(6)])).default([4, 6]),
