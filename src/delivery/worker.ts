@@ -107,8 +107,9 @@ export class DeliveryWorker implements Service {
     const sweep = this.options.orphanSweep;
     if (sweep) {
       this.sweeper = setInterval(() => {
-        this.queue.sweepTemp(sweep.olderThanMs).then(
-          (swept) => swept && this.logger.info({ swept }, 'pieces of interrupted uploads removed'),
+        // Stray keys too, not only at start: a crash mid-upload on another node leaves one.
+        Promise.all([this.queue.sweepTemp(sweep.olderThanMs), this.queue.sweepStrayKeys()]).then(
+          ([swept, keys]) => (swept || keys) && this.logger.info({ swept, keys }, 'pieces of interrupted uploads removed'),
           (error: Error) => this.logger.warn({ err: error.message }, 'orphan sweep failed'),
         );
       }, sweep.intervalMs);

@@ -94,6 +94,8 @@ const BODY_SEALED = 'body:';
 
 /** Encrypted bodies up to this size are stored in the row, larger ones as files. */
 const INLINE_MAX = 256 * 1024;
+/** A key without a message row is an upload in progress until it is this old (store's clock). */
+const STRAY_KEY_AGE_MS = 3_600_000;
 
 function newMessageId(): string {
   return randomBytes(12).toString('base64url');
@@ -514,19 +516,24 @@ export class Queue {
   async reapFinished(): Promise<number> {
     const rows = await this.store.db.selectFrom('messages').select('id').where('done_at', 'is not', null).where((eb) => eb.or([eb('blob', 'is not', null), eb('body', 'is not', null)])).execute();
     for (const row of rows) await this.reap(row.id);
-    await this.sweepKeys();
+    await this.sweepStrayKeys();
     return rows.length;
   }
 
-  /** Keys a crash left behind: of finished messages, or (after an hour) of an enqueue that never committed. */
-  private async sweepKeys(): Promise<number> {
-    // Key stores stamp wall-clock time, whatever clock the queue runs on.
-    const ids = await this.keys.idsBefore(Date.now());
-    const old = new Set(await this.keys.idsBefore(Date.now() - 3_600_000));
+  /**
+   * Keys a crash left behind: of finished messages, or (after an hour) of an enqueue that
+   * never committed. Runs at start and with the periodic orphan sweep. The key is written when
+   * the upload starts, before its row exists, so a key without a row may be an upload in
+   * progress on another node: its age is judged on the key store's clock (the database's on
+   * PostgreSQL), and an hour leaves room for the slowest upload smtp-server lets through.
+   */
+  async sweepStrayKeys(): Promise<number> {
+    const ids = await this.keys.idsOlderThan(0);
+    const old = new Set(await this.keys.idsOlderThan(STRAY_KEY_AGE_MS));
     let removed = 0;
     for (let i = 0; i < ids.length; i += 500) {
       const batch = ids.slice(i, i + 500);
-      const rows = await this.store.db.selectFrom('messages').select(['id', 'done_at', 'created_at']).where('id', 'in', batch).execute();
+      const rows = await this.store.db.selectFrom('messages').select(['id', 'done_at']).where('id', 'in', batch).execute();
       const byId = new Map(rows.map((r) => [r.id, r]));
       for (const id of batch) {
         const row = byId.get(id);

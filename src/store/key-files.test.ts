@@ -14,8 +14,8 @@ describe('key files', () => {
     const keys = openKeyFiles(dir);
     await keys.put('message-one', Buffer.from('sealed key one'));
     expect((await keys.get('message-one'))?.toString()).toBe('sealed key one');
-    expect(await keys.idsBefore(Date.now() + 1000)).toEqual(['message-one']);
-    expect(await keys.idsBefore(Date.now() - 60_000)).toEqual([]);
+    expect(await keys.idsOlderThan(-1000)).toEqual(['message-one']);
+    expect(await keys.idsOlderThan(60_000)).toEqual([]);
     await keys.destroy('message-one');
     expect(await keys.get('message-one')).toBeNull();
     expect(filesUnder(dir)).toEqual([]);

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { sql } from 'kysely';
 import type { Store } from './schema.ts';
 
 /**
@@ -15,8 +16,12 @@ export interface KeyStore {
   put(id: string, sealed: Buffer): Promise<void>;
   get(id: string): Promise<Buffer | null>;
   destroy(id: string): Promise<void>;
-  /** Ids of stored keys written before `before` (ms since the epoch), for the crash sweep. */
-  idsBefore(before: number): Promise<string[]>;
+  /**
+   * Ids of stored keys written more than `ageMs` ago, for the crash sweep. Age is judged on
+   * the clock that stamped them (the database's, the key folder's file system), never this
+   * node's: a node whose clock runs ahead must not see another node's upload as old.
+   */
+  idsOlderThan(ageMs: number): Promise<string[]>;
   readonly where: string;
 }
 
@@ -68,7 +73,13 @@ export function openKeyFiles(dir: string): KeyStore {
     async destroy(id) {
       await rm(pathOf(id), { force: true });
     },
-    async idsBefore(before) {
+    async idsOlderThan(ageMs) {
+      // "Now" as the file system stamps it: on a shared mount the server sets mtimes, so a
+      // probe written now is compared with them instead of this node's clock.
+      const probe = path.join(dir, 'tmp', '.clock-probe');
+      await writeFile(probe, '');
+      const before = (await stat(probe)).mtimeMs - ageMs;
+      await rm(probe, { force: true });
       const ids: string[] = [];
       for (const entry of await readdir(dir, { withFileTypes: true })) {
         if (!entry.isDirectory()) continue;
@@ -76,6 +87,7 @@ export function openKeyFiles(dir: string): KeyStore {
         if (entry.name === 'tmp') {
           // Half-written keys of a crash: their enqueue never committed.
           for (const name of await readdir(sub)) {
+            if (name === '.clock-probe') continue;
             const info = await stat(path.join(sub, name)).catch(() => null);
             if (info && info.mtimeMs < before) await rm(path.join(sub, name), { force: true });
           }
@@ -101,10 +113,13 @@ export function openKeyFiles(dir: string): KeyStore {
  */
 export function openDatabaseKeyStore(store: Store): KeyStore {
   const db = store.db;
+  // Stamped and judged on the database's clock (as message_chunks and leases): the sweeping
+  // node is not the writing one, and their clocks may differ by hours.
+  const now = () => (store.capabilities.databaseClock ? sql<number>`(extract(epoch from now()) * 1000)::bigint` : sql<number>`${Date.now()}`);
   return {
     where: `${store.capabilities.dialect}:message_keys`,
     async put(id, sealed) {
-      await db.insertInto('message_keys').values({ message_id: id, sealed, created_at: Date.now() }).execute();
+      await db.insertInto('message_keys').values({ message_id: id, sealed, created_at: now() }).execute();
     },
     async get(id) {
       const row = await db.selectFrom('message_keys').select('sealed').where('message_id', '=', id).executeTakeFirst();
@@ -113,8 +128,8 @@ export function openDatabaseKeyStore(store: Store): KeyStore {
     async destroy(id) {
       await db.deleteFrom('message_keys').where('message_id', '=', id).execute();
     },
-    async idsBefore(before) {
-      const rows = await db.selectFrom('message_keys').select('message_id').where('created_at', '<', before).execute();
+    async idsOlderThan(ageMs) {
+      const rows = await db.selectFrom('message_keys').select('message_id').where('created_at', '<', sql<number>`${now()} - ${sql.lit(Math.round(ageMs))}`).execute();
       return rows.map((r) => r.message_id);
     },
   };
