@@ -48,4 +48,13 @@ describe('domain import validation', () => {
     expect(result).toMatchObject({ code: 0, lines: ['imported 1 record(s)'] });
     expect(await new LinkSecurityMemory(current!.store).list()).toMatchObject([{ domain: 'd.test', level: 'tls-verified', expiresAt: now + 3_600_000 }]);
   });
+
+  it('does not let a weaker record for a new MX name lower what the domain proved, without --force', async () => {
+    await attempt(JSON.stringify([{ ...record, level: 'tls-verified', expiresAt: now + 3_600_000 }]));
+    const plain = { ...record, mxHost: 'mx2.d.test', starttlsOffered: false, tlsVersion: null, cipher: null, certSubject: null, certValid: false, level: 'none', expiresAt: now + 3_600_000 };
+    const result = await attempt(JSON.stringify([plain]));
+    expect(result.error).toBe('');
+    expect(result.lines[0]).toMatch(/imported 0 record\(s\); kept 1/);
+    expect((await new LinkSecurityMemory(current!.store).list()).map((r) => r.mxHost)).toEqual(['mx.d.test']);
+  });
 });

@@ -119,15 +119,24 @@ export async function importCommand(memory: LinkSecurityMemory, logger: Logger, 
   let kept = 0;
   for (const { level: _level, expiresAt, ...observation } of records) {
     const holdMs = expiresAt !== undefined ? expiresAt - observation.at : undefined;
-    const existing = force ? (await memory.list(observation.domain)).find((r) => r.mxHost === observation.mxHost && r.expiresAt > now) : undefined;
+    const live = (await memory.list(observation.domain)).filter((r) => r.expiresAt > now);
+    const existing = live.find((r) => r.mxHost === observation.mxHost.toLowerCase());
+    // A record for an MX name not known here also sets what every other never-seen name of the
+    // domain is held to (policy heldLevel: the weakest live record), so one weaker than what the
+    // domain proved lowers the domain: only with --force, like any other lowering.
+    if (!force && !existing && live.some((r) => !atLeast(levelOf(observation), r.level))) {
+      kept++;
+      continue;
+    }
     const result = await memory.record(observation, holdMs, { force });
     if (result.kept) {
       kept++;
       continue;
     }
     stored++;
-    if (existing && !atLeast(result.level as LinkLevel, existing.level)) {
-      logger.warn({ audit: true, action: 'domain.import.force', file, domain: observation.domain, mxHost: observation.mxHost, from: existing.level, to: result.level }, 'link-security record lowered by a forced import');
+    const lowered = (existing ? [existing] : live).find((r) => !atLeast(result.level as LinkLevel, r.level));
+    if (force && lowered) {
+      logger.warn({ audit: true, action: 'domain.import.force', file, domain: observation.domain, mxHost: observation.mxHost, from: lowered.level, to: result.level }, 'link-security record lowered by a forced import');
     }
   }
   out(`imported ${stored} record(s)${kept ? `; kept ${kept} stronger or longer-holding record(s) already here (use --force to overwrite)` : ''}`);
