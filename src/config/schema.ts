@@ -103,6 +103,13 @@ export const configSchema = z.strictObject({
       preMailSessionTimeoutMs: z.number().int().min(1).default(120_000),
       /** The idle timers move only with a complete line or this many bytes (a minimum data rate). */
       minRateBytes: z.number().int().min(1).default(512),
+      /**
+       * Minimum average rate of a DATA body, measured over each `minDataRateWindowMs` (the
+       * first window is the grace period): a slower upload ends with 421 4.4.2 and nothing is
+       * queued. Postfix `smtpd_min_data_rate` (3.7+), whose default of 500 bytes/s this is.
+       */
+      minDataRateBytesPerSecond: z.number().int().min(1).default(500),
+      minDataRateWindowMs: z.number().int().min(100).default(10_000),
     })
     .prefault({}),
   /** Domains the inbound listener accepts mail for, each relayed to its smarthost. */

@@ -15,6 +15,9 @@ export interface SessionLimits {
   preMailSessionTimeoutMs: number;
   /** Bytes that count as progress where no command line completes (a DATA upload). */
   minRateBytes: number;
+  /** Minimum average rate of a DATA body over each `minDataRateWindowMs` (the first is the grace). */
+  minDataRateBytesPerSecond: number;
+  minDataRateWindowMs: number;
 }
 
 type Parser = { _dataMode?: boolean; write(chunk: Buffer, ...rest: unknown[]): boolean };
@@ -38,6 +41,8 @@ interface Progress {
   connectedAt: number;
   lastProgress: number;
   bytes: number;
+  /** While the parser is in DATA mode: the current rate window and the bytes seen in it. */
+  dataWindow?: { start: number; bytes: number };
 }
 
 const limitsByServer = new WeakMap<object, SessionLimits>();
@@ -74,6 +79,10 @@ function sweep(server: { connections: Set<Connection> }, limits: SessionLimits):
       progress.lastProgress = now;
       continue;
     }
+    if (parser && parser._dataMode && tooSlowData(connection, progress, limits, now)) {
+      connection.send(421, '4.4.2 Too slow: message data arrives below the minimum data rate; closing', false);
+      continue;
+    }
     const isEarly = early(connection, limits.role);
     if (isEarly && now - progress.connectedAt > limits.preMailSessionTimeoutMs) {
       connection.send(421, `4.4.2 Too long without ${limits.role === 'submission' ? 'authenticating' : 'starting a transaction'}; closing`, false);
@@ -81,6 +90,30 @@ function sweep(server: { connections: Set<Connection> }, limits: SessionLimits):
       connection.send(421, '4.4.2 Too slow: no complete command or data within the time limit; closing', false);
     }
   }
+}
+
+/**
+ * The idle timer alone lets a body trickle at `minRateBytes` per idle limit (512 per 300 s,
+ * about 1.7 bytes/s), which holds a slot for the whole session cap. Postfix 3.7+
+ * `smtpd_min_data_rate` (default 500 bytes/s) extends the per-request deadline by bytes
+ * received / rate; here the same idea is checked as an average over fixed windows: a window
+ * that saw less than rate x window ends the session (the message is not committed: the
+ * stream never ends). The first window, from the 354, is the grace period.
+ */
+function tooSlowData(connection: Connection, progress: Progress, limits: SessionLimits, now: number): boolean {
+  const window = progress.dataWindow;
+  if (!window) return false;
+  // Our side is slow to take the data (the queue's writes hold the socket paused): not the client's delay.
+  const stream = connection._dataStream as { readableLength?: number; readableHighWaterMark?: number } | undefined;
+  if (stream && (stream.readableLength ?? 0) >= (stream.readableHighWaterMark ?? Infinity)) {
+    progress.dataWindow = { start: now, bytes: 0 };
+    return false;
+  }
+  const elapsed = now - window.start;
+  if (elapsed < limits.minDataRateWindowMs) return false;
+  if ((window.bytes * 1000) / elapsed < limits.minDataRateBytesPerSecond) return true;
+  progress.dataWindow = { start: now, bytes: 0 };
+  return false;
 }
 
 /**
@@ -117,7 +150,12 @@ function installPatches(): void {
       const progress = progressOf.get(connection);
       const limits = limitsByServer.get(connection._server);
       if (progress && limits && (progress.bytes += chunk.length) >= limits.minRateBytes) progressed(connection);
-      return write.call(this, chunk, ...rest);
+      if (progress && !this._dataMode) progress.dataWindow = undefined;
+      else if (progress?.dataWindow) progress.dataWindow.bytes += chunk.length;
+      const result = write.call(this, chunk, ...rest);
+      // DATA accepted (354 sent, parser now in data mode): the body's rate window starts here.
+      if (progress && this._dataMode && !progress.dataWindow) progress.dataWindow = { start: Date.now(), bytes: 0 };
+      return result;
     };
     return parser;
   };

@@ -41,6 +41,9 @@ export interface ListenerLimits {
   preMailSessionTimeoutMs?: number;
   /** Bytes that count as progress without a complete line (default 512). */
   minRateBytes?: number;
+  /** Minimum average DATA rate over each window (default 500 bytes/s over 10 s). */
+  minDataRateBytesPerSecond?: number;
+  minDataRateWindowMs?: number;
 }
 
 export interface ListenerOptions {
@@ -336,6 +339,8 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
     preMailIdleTimeoutMs: Math.min(limits.preMailIdleTimeoutMs ?? 30_000, limits.idleTimeoutMs),
     preMailSessionTimeoutMs: limits.preMailSessionTimeoutMs ?? 120_000,
     minRateBytes: limits.minRateBytes ?? 512,
+    minDataRateBytesPerSecond: limits.minDataRateBytesPerSecond ?? 500,
+    minDataRateWindowMs: limits.minDataRateWindowMs ?? 10_000,
   });
   handshakes = options.implicitTls
     ? guardHandshakes(server, { maxPerNetwork: limits.maxConnectionsPerIp, deadlineMs: Math.min(limits.preMailIdleTimeoutMs ?? 30_000, limits.idleTimeoutMs) })
