@@ -314,9 +314,13 @@ export function guardHandshakes(smtp: object, limits: { maxPerNetwork: number; d
     };
     const timer = setTimeout(() => {
       release();
-      // The TLS socket smtp-server wrapped around it, if any: tearing the raw socket down under
-      // a TLS wrap in progress is what smtp-server itself avoids (it crashed the process here).
-      (internals._pendingSockets?.get(socket) ?? socket).destroy();
+      // The TLS socket smtp-server wrapped around it, never the raw one: tearing the raw socket
+      // down under a TLS wrap crashed the process with SIGSEGV (att-tls-abort-crash). No
+      // longer pending there means its handshake is done and the session is starting (onConnect
+      // follows within smtp-server's 100 ms ready delay) or it already ended: leave it alone.
+      const pendingInServer = internals._pendingSockets;
+      if (pendingInServer) pendingInServer.get(socket)?.destroy();
+      else socket.destroy();
     }, limits.deadlineMs).unref();
     pending.set(key, [...(pending.get(key) ?? []), release]);
     socket.once('close', release);
