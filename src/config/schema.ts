@@ -151,6 +151,13 @@ export const configSchema = z.strictObject({
       probeTimeoutMs: z.number().int().min(100).default(10_000),
       /** Most addresses remembered; the oldest are forgotten first. */
       maxCached: z.number().int().min(1).default(100_000),
+      /**
+       * Probes in flight on this node (identical addresses share one); past it RCPT gets
+       * 450 4.4.5 (RFC 3463 system congestion) instead of opening ever more smarthost connections.
+       */
+      maxConcurrentProbes: z.number().int().min(1).default(10),
+      /** Unique addresses one client connection may have probed; later ones get 450 4.4.5. */
+      maxRcptProbesPerSession: z.number().int().min(1).default(20),
     })
     .prefault({}),
   delivery: z

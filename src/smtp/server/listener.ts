@@ -62,7 +62,7 @@ export interface ListenerOptions {
   localDomains: string[];
   /** Inbound: per-domain recipient verification and whether outsiders may send as the domain. */
   domains?: Record<string, DomainRecipients & { allowExternalSenders?: boolean }>;
-  recipientVerification?: { positiveTtlMs: number; negativeTtlMs: number; probeTimeoutMs: number; maxCached: number };
+  recipientVerification?: { positiveTtlMs: number; negativeTtlMs: number; probeTimeoutMs: number; maxCached: number; maxConcurrentProbes?: number; maxRcptProbesPerSession?: number };
   limits: ListenerLimits;
 }
 
@@ -177,6 +177,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
       clearTimeout(sessionTimers.get(session.id));
       sessionTimers.delete(session.id);
       authFailures.delete(session.id);
+      recipientVerifier?.endSession(session.id);
       userStanding.delete(session.id);
     },
 
@@ -244,7 +245,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
         return callback(smtpError(554, '5.7.1', 'Relay access denied'));
       }
       if (!recipientVerifier) return callback();
-      recipientVerifier.check(address.address).then(
+      recipientVerifier.check(address.address, session.id).then(
         (refusal) => callback(refusal ? toSmtpError(refusal) : undefined),
         (error: Error) => {
           logger.error({ err: error.message }, 'recipient check failed');

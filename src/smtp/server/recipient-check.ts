@@ -27,15 +27,28 @@ export interface RecipientVerifierOptions {
   negativeTtlMs: number;
   probeTimeoutMs: number;
   maxCached: number;
+  /** Probes in flight on this node; identical addresses share one (default 10). */
+  maxConcurrentProbes?: number;
+  /** Unique addresses one client connection may have probed (default 20). */
+  maxRcptProbesPerSession?: number;
   /** Our name in the probe's EHLO. */
   heloName: string;
 }
 
-type Verdict = 'known' | 'unknown' | 'unverified' | 'no-smtputf8';
+type Verdict = 'known' | 'unknown' | 'unverified' | 'no-smtputf8' | 'congested';
 
 export function verificationOf(domain: DomainRecipients): RecipientVerification {
   return domain.verifyRecipients ?? (domain.recipients ? 'list' : 'callout');
 }
+
+/*
+ * Each probe is a connection to the smarthost: unbounded, 20 clients x 100 RCPTs of unique
+ * addresses opened 2,000 at once (amplification against our own mailbox server). Past the caps
+ * RCPT gets 450 4.4.5 (RFC 3463 "system congestion"): the sender tries again later, as Postfix
+ * defers when verify(8) cannot answer in time.
+ */
+const CONGESTED = () => new MailError(450, '4.4.5', 'Recipient address rejected: too many mailbox checks at once; try again later', 'smtp');
+const SESSION_CAP = () => new MailError(450, '4.4.5', 'Recipient address rejected: too many unchecked recipients in this session; try again later', 'smtp');
 
 const UNKNOWN = () => new MailError(550, '5.1.1', 'Recipient address rejected: no such mailbox here', 'smtp');
 
@@ -46,6 +59,8 @@ export class RecipientVerifier {
   private readonly domains = new Map<string, { config: DomainRecipients; mailboxes: Set<string> }>();
   private readonly cache = new Map<string, { verdict: 'known' | 'unknown'; until: number }>();
   private readonly inFlight = new Map<string, Promise<Verdict>>();
+  /** Per client connection: the addresses it made us probe. */
+  private readonly probedBySession = new Map<string, Set<string>>();
 
   constructor(options: RecipientVerifierOptions, deps: { clock: Clock; logger: Logger }) {
     this.options = options;
@@ -60,7 +75,7 @@ export class RecipientVerifier {
   }
 
   /** A refusal for the recipient, or null to accept it. Addresses outside our domains pass (the relay check is elsewhere). */
-  async check(address: string): Promise<MailError | null> {
+  async check(address: string, sessionId?: string): Promise<MailError | null> {
     const parsed = parseAddress(address);
     if (!parsed) return null;
     const domain = this.domains.get(parsed.domain);
@@ -73,19 +88,37 @@ export class RecipientVerifier {
       if (domain.mailboxes.has(key) || parsed.local.toLowerCase() === 'postmaster') return null;
       return UNKNOWN();
     }
-    const verdict = await this.probeCached(key, address, domain.config.smarthost);
+    const verdict = await this.probeCached(key, address, domain.config.smarthost, sessionId);
+    if (verdict === 'congested') return sessionId && this.sessionFull(sessionId, key) ? SESSION_CAP() : CONGESTED();
     if (verdict === 'known') return null;
     if (verdict === 'unknown') return UNKNOWN();
     if (verdict === 'no-smtputf8') return new MailError(553, '5.6.7', 'Recipient address rejected: the mailbox server does not accept internationalised addresses (RFC 6531)', 'smtp');
     return new MailError(450, '4.1.1', 'Recipient address rejected: unverified address: cannot check the mailbox now; try again later', 'smtp');
   }
 
-  private async probeCached(key: string, address: string, smarthost: string): Promise<Verdict> {
+  /** The client connection ended: its probe count goes with it. */
+  endSession(sessionId: string): void {
+    this.probedBySession.delete(sessionId);
+  }
+
+  private sessionFull(sessionId: string, key: string): boolean {
+    const probed = this.probedBySession.get(sessionId);
+    return !!probed && !probed.has(key) && probed.size >= (this.options.maxRcptProbesPerSession ?? 20);
+  }
+
+  private async probeCached(key: string, address: string, smarthost: string, sessionId?: string): Promise<Verdict> {
     const now = this.clock.now();
     const cached = this.cache.get(key);
     if (cached && cached.until > now) return cached.verdict;
+    if (sessionId && this.sessionFull(sessionId, key)) return 'congested';
     const running = this.inFlight.get(key);
     if (running) return running;
+    if (this.inFlight.size >= (this.options.maxConcurrentProbes ?? 10)) return 'congested';
+    if (sessionId) {
+      const probed = this.probedBySession.get(sessionId) ?? new Set<string>();
+      probed.add(key);
+      this.probedBySession.set(sessionId, probed);
+    }
     const probe = this.probe(address, smarthost).finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, probe);
     const verdict = await probe;
