@@ -65,3 +65,22 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     });
   });
 }
+
+describe('login budget on the database clock (PostgreSQL)', async () => {
+  const available = await hasPostgres();
+  let current: TestStore | undefined;
+  afterEach(async () => current?.cleanup());
+
+  it.skipIf(!available)('a node whose clock runs 60 s ahead still waits out the delay another node set', async () => {
+    current = await openTestStore('postgres');
+    const policy: BudgetPolicy = { maxFailures: 10, windowMs: 600_000, freeAttempts: 0, baseDelayMs: 30_000, maxDelayMs: 30_000 };
+    const onTime = new LoginBudget(current.store, { now: () => Date.now() }, { databaseClock: true });
+    const ahead = new LoginBudget(current.store, { now: () => Date.now() + 60_000 }, { databaseClock: true });
+    expect('reason' in (await onTime.reserve([{ key: 'account:skew', policy }]))).toBe(false);
+    // The first failure set a 30 s delay; the node 60 s ahead must not read it as past.
+    const refused = await ahead.reserve([{ key: 'account:skew', policy }]);
+    expect(refused).toMatchObject({ reason: 'slow-down' });
+    expect((refused as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(25_000);
+    expect((refused as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(30_000);
+  });
+});

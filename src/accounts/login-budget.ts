@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { sql } from 'kysely';
-import type { Clock } from '../kernel/index.ts';
+import { systemClock, type Clock } from '../kernel/index.ts';
 import type { Store } from '../store/index.ts';
 
 /*
@@ -64,11 +64,27 @@ const SWEEP_EVERY_MS = 60_000;
 export class LoginBudget {
   private readonly store: Store;
   private readonly clock: Clock;
+  private readonly databaseClock: boolean;
   private lastSweep = 0;
 
-  constructor(store: Store, clock: Clock) {
+  /**
+   * `window_start`, `next_at` and the sweep compare times written by every node: on PostgreSQL
+   * they are read from the database's clock (`now()`), as the queue's leases are, so a node
+   * whose clock runs ahead cannot skip a delay another node set. SQLite is one process: its
+   * clock. By default the database clock is used only with the system clock, so tests that
+   * drive a fake clock keep it.
+   */
+  constructor(store: Store, clock: Clock, options: { databaseClock?: boolean } = {}) {
     this.store = store;
     this.clock = clock;
+    this.databaseClock = store.capabilities.databaseClock === true && (options.databaseClock ?? clock === systemClock);
+  }
+
+  /** Now, in ms, on the clock all nodes share. */
+  private async now(): Promise<number> {
+    if (!this.databaseClock) return this.clock.now();
+    const { rows } = await sql<{ now: string | number }>`SELECT CAST(extract(epoch from now()) * 1000 AS BIGINT) AS now`.execute(this.store.db);
+    return Number(rows[0].now);
   }
 
   /**
@@ -106,7 +122,7 @@ export class LoginBudget {
   }
 
   private async tryReserve(key: string, policy: BudgetPolicy): Promise<{ windowStart: number } | Refusal | 'gone'> {
-    const now = this.clock.now();
+    const now = await this.now();
     const { windowMs, maxFailures } = policy;
     await this.store.db.insertInto('login_budgets').values({ key, failures: 0, window_start: now, next_at: 0, expires_at: now + windowMs + policy.maxDelayMs })
       .onConflict((oc) => oc.column('key').doNothing()).execute();
@@ -141,7 +157,8 @@ export class LoginBudget {
   }
 
   /** Deletes rows whose window and delay have both passed: forgetting them changes nothing. */
-  async sweep(now = this.clock.now()): Promise<number> {
+  async sweep(at?: number): Promise<number> {
+    const now = at ?? (await this.now());
     const result = await this.store.db.deleteFrom('login_budgets').where('expires_at', '<', now).executeTakeFirst();
     return Number(result.numDeletedRows);
   }
@@ -150,7 +167,7 @@ export class LoginBudget {
     const now = this.clock.now();
     if (now - this.lastSweep < SWEEP_EVERY_MS) return;
     this.lastSweep = now;
-    await this.sweep(now).catch(() => undefined);
+    await this.sweep().catch(() => undefined);
   }
 }
 
