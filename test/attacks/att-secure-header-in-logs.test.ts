@@ -1,9 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type GatewayProcess } from '../helpers/gateway.ts';
-import { tempDir } from '../helpers/ports.ts';
-import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smtp.ts';
+import { describe, expect, it } from 'vitest';
+import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
 import { authenticatedSession, sendData } from '../helpers/smtp-session.ts';
 
 /*
@@ -28,31 +26,12 @@ function filesUnder(dir: string): string[] {
 }
 
 describe('att a mistyped Sealgate-Secure field leaves its secret in no log', () => {
-  const temp = tempDir('att-secure-log');
-  let box: RecordingSmtp;
-  let gateway: GatewayProcess;
-
-  beforeAll(async () => {
-    box = await startRecordingSmtp();
-    gateway = await startGateway(path.join(temp.dir, 'gw'), {
-      domains: { 'corp.test': { smarthost: `127.0.0.1:${box.port}`, verifyRecipients: 'off' } },
-      queue: { retryScheduleMs: [60_000], pollIntervalMs: 100 },
-      web: { enabled: false },
-      log: { level: 'debug' },
-    });
-    expect((await gateway.cli('user', 'add', 'alice@corp.test', '--password', PASSWORD)).code).toBe(0);
-  }, 90_000);
-
-  afterAll(async () => {
-    await gateway?.kill();
-    await box?.stop();
-    temp.cleanup();
-  });
+  const rig = gatewayWithSmarthost({ prefix: 'att-secure-log', config: { log: { level: 'debug' } }, users: ['alice@corp.test'], password: PASSWORD });
 
   it('refuses with 550 5.6.0, and neither the reply nor the log nor the data dir holds the secret', async () => {
     const fields = [`Sealgate-Secure: passphrase: ${SECRETS[0]}`, `Sealgate-Secure: question=Dog?; answer:${SECRETS[1]}`];
     for (const field of fields) {
-      const client = await authenticatedSession(gateway.ports.submission, 'alice@corp.test', PASSWORD);
+      const client = await authenticatedSession(rig.gateway.ports.submission, 'alice@corp.test', PASSWORD);
       expect(await client.command('MAIL FROM:<alice@corp.test>')).toMatch(/^250/);
       expect(await client.command('RCPT TO:<patient@remote.test>')).toMatch(/^250/);
       const reply = await sendData(client, `From: alice@corp.test\r\nTo: patient@remote.test\r\nSubject: results\r\n${field}\r\nMessage-ID: <m@corp.test>\r\nDate: Tue, 1 Dec 2026 10:00:00 +0000\r\n\r\nresults\r\n`);
@@ -61,11 +40,11 @@ describe('att a mistyped Sealgate-Secure field leaves its secret in no log', () 
       for (const secret of SECRETS) expect(reply).not.toContain(secret);
     }
     await new Promise((r) => setTimeout(r, 300)); // the log lines of the refusals are written
-    const log = gateway.output();
+    const log = rig.gateway.output();
     expect(log).toMatch(/message refused/);
     for (const secret of SECRETS) {
       expect(log).not.toContain(secret);
-      for (const file of filesUnder(path.join(gateway.dir, 'data'))) expect(file).not.toContain(secret);
+      for (const file of filesUnder(path.join(rig.gateway.dir, 'data'))) expect(file).not.toContain(secret);
     }
   }, 30_000);
 });

@@ -1,8 +1,5 @@
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type GatewayProcess } from '../helpers/gateway.ts';
-import { tempDir } from '../helpers/ports.ts';
-import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smtp.ts';
+import { describe, expect, it } from 'vitest';
+import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
 import { authenticatedSession, sendData } from '../helpers/smtp-session.ts';
 
 /*
@@ -16,28 +13,10 @@ import { authenticatedSession, sendData } from '../helpers/smtp-session.ts';
 const PASSWORD = 'correct horse battery staple';
 
 describe('i8-03 ambiguous From: headers on submission', () => {
-  const temp = tempDir('i8-03a');
-  let rx: RecordingSmtp;
-  let gateway: GatewayProcess;
-
-  beforeAll(async () => {
-    rx = await startRecordingSmtp();
-    gateway = await startGateway(path.join(temp.dir, 'gw'), {
-      domains: { 'corp.test': { smarthost: `127.0.0.1:${rx.port}`, verifyRecipients: 'off' } },
-      queue: { retryScheduleMs: [60_000], pollIntervalMs: 100 },
-      web: { enabled: false },
-    });
-    expect((await gateway.cli('user', 'add', 'alice@corp.test', '--password', PASSWORD)).code).toBe(0);
-  }, 90_000);
-
-  afterAll(async () => {
-    await gateway?.kill();
-    await rx?.stop();
-    temp.cleanup();
-  });
+  const rig = gatewayWithSmarthost({ prefix: 'i8-03a', users: ['alice@corp.test'], password: PASSWORD });
 
   it('refuses a From: or Sender: that hides a second address in broken syntax; accepts quoted and commented names', async () => {
-    const client = await authenticatedSession(gateway.ports.submission, 'alice@corp.test', PASSWORD);
+    const client = await authenticatedSession(rig.gateway.ports.submission, 'alice@corp.test', PASSWORD);
     const send = async (field: string) => {
       expect(await client.command('MAIL FROM:<alice@corp.test>')).toMatch(/^250/);
       expect(await client.command('RCPT TO:<dr@corp.test>')).toMatch(/^250/);
@@ -53,11 +32,11 @@ describe('i8-03 ambiguous From: headers on submission', () => {
     ]) {
       expect(await send(field), field).toMatch(/^553 5\.7\.1 .*(From|Sender): header/);
     }
-    expect(rx.transactions()).toEqual([]);
+    expect(rig.rx.transactions()).toEqual([]);
     // A display name may say anything inside quotes or a comment (it is only a name).
     expect(await send('From: "Sales (alice@corp.test)" <alice@corp.test>')).toMatch(/^250/);
     expect(await send('From: (the lab) Alice@Corp.test')).toMatch(/^250/);
     client.close();
-    await rx.until(2, 10_000);
+    await rig.rx.until(2, 10_000);
   });
 });

@@ -1,9 +1,7 @@
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type GatewayProcess } from '../helpers/gateway.ts';
-import { freePort, tempDir } from '../helpers/ports.ts';
+import { describe, expect, it } from 'vitest';
+import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
+import { freePort } from '../helpers/ports.ts';
 import { RawSmtp } from '../helpers/raw-smtp.ts';
-import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smtp.ts';
 
 /*
  * Issue 8 item 4: backscatter. Inbound mail to any local part of our domains was accepted and
@@ -12,37 +10,25 @@ import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smt
  * one gets 550 5.1.1 while the sender's server is still connected, so we never bounce it.
  */
 describe('i8-04 recipient verification at RCPT (no backscatter)', () => {
-  const temp = tempDir('i8-04');
-  let box: RecordingSmtp;
-  let gateway: GatewayProcess;
-
-  beforeAll(async () => {
+  const rig = gatewayWithSmarthost({
+    prefix: 'i8-04',
     // The mailbox server knows only alice@corp.test.
-    box = await startRecordingSmtp({
+    recorder: {
       reply: (line, stage) => (stage === 'rcpt' && !/^RCPT TO:<alice@corp\.test>/i.test(line.toString('latin1')) ? '550 5.1.1 No such user' : undefined),
-    });
-    const closed = await freePort();
-    gateway = await startGateway(path.join(temp.dir, 'gw'), {
-      domains: {
-        'corp.test': { smarthost: `127.0.0.1:${box.port}` },
-        'list.test': { smarthost: `127.0.0.1:${box.port}`, recipients: ['Carol', 'dave@list.test'] },
-        'down.test': { smarthost: `127.0.0.1:${closed}` },
-      },
-      recipientVerification: { probeTimeoutMs: 2000 },
-      web: { enabled: false },
-    });
-  }, 90_000);
-
-  afterAll(async () => {
-    await gateway?.kill();
-    await box?.stop();
-    temp.cleanup();
+    },
+    queue: null,
+    domains: async (smarthost) => ({
+      'corp.test': { smarthost },
+      'list.test': { smarthost, recipients: ['Carol', 'dave@list.test'] },
+      'down.test': { smarthost: `127.0.0.1:${await freePort()}` },
+    }),
+    config: { recipientVerification: { probeTimeoutMs: 2000 } },
   });
 
-  const probes = () => box.commands().filter((c) => /^RCPT TO:/i.test(c.toString('latin1'))).map((c) => c.toString('latin1'));
+  const probes = () => rig.rx.commands().filter((c) => /^RCPT TO:/i.test(c.toString('latin1'))).map((c) => c.toString('latin1'));
 
   it('refuses an unknown local part with 550 5.1.1 after a probe, and remembers both answers', async () => {
-    const client = await RawSmtp.connect(gateway.ports.inbound);
+    const client = await RawSmtp.connect(rig.gateway.ports.inbound);
     await client.command('EHLO sender.example');
     expect(await client.command('MAIL FROM:<forged-victim@elsewhere.example>')).toMatch(/^250/);
     expect(await client.command('RCPT TO:<nobody@corp.test>')).toMatch(/^550 5\.1\.1 /);
@@ -52,15 +38,15 @@ describe('i8-04 recipient verification at RCPT (no backscatter)', () => {
     client.close();
     // One probe per address (cached, case-insensitively), with the null sender, and no message.
     expect(probes()).toEqual(['RCPT TO:<nobody@corp.test>', 'RCPT TO:<alice@corp.test>']);
-    expect(box.commands().filter((c) => /^MAIL FROM:/i.test(c.toString('latin1'))).map((c) => c.toString('latin1'))).toEqual(['MAIL FROM:<>', 'MAIL FROM:<>']);
-    expect(box.transactions()).toEqual([]);
+    expect(rig.rx.commands().filter((c) => /^MAIL FROM:/i.test(c.toString('latin1'))).map((c) => c.toString('latin1'))).toEqual(['MAIL FROM:<>', 'MAIL FROM:<>']);
+    expect(rig.rx.transactions()).toEqual([]);
     // Nothing was queued, so nothing can bounce to the forged sender.
-    expect((await gateway.cli('queue', 'list', '--all')).stdout).not.toMatch(/from </);
+    expect((await rig.gateway.cli('queue', 'list', '--all')).stdout).not.toMatch(/from </);
   });
 
   it('checks a configured list without asking the smarthost; postmaster is always accepted', async () => {
     const before = probes().length;
-    const client = await RawSmtp.connect(gateway.ports.inbound);
+    const client = await RawSmtp.connect(rig.gateway.ports.inbound);
     await client.command('EHLO sender.example');
     await client.command('MAIL FROM:<someone@elsewhere.example>');
     expect(await client.command('RCPT TO:<carol@list.test>')).toMatch(/^250/);
@@ -72,7 +58,7 @@ describe('i8-04 recipient verification at RCPT (no backscatter)', () => {
   });
 
   it('answers 450 4.1.1 when the smarthost cannot be asked, never accept-everything', async () => {
-    const client = await RawSmtp.connect(gateway.ports.inbound);
+    const client = await RawSmtp.connect(rig.gateway.ports.inbound);
     await client.command('EHLO sender.example');
     await client.command('MAIL FROM:<someone@elsewhere.example>');
     expect(await client.command('RCPT TO:<anyone@down.test>')).toMatch(/^450 4\.1\.1 /);

@@ -1,9 +1,6 @@
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type GatewayProcess } from '../helpers/gateway.ts';
-import { tempDir } from '../helpers/ports.ts';
+import { describe, expect, it } from 'vitest';
+import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
 import { RawSmtp } from '../helpers/raw-smtp.ts';
-import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smtp.ts';
 import { afterFirstField, sendData } from '../helpers/smtp-session.ts';
 
 /*
@@ -14,25 +11,13 @@ import { afterFirstField, sendData } from '../helpers/smtp-session.ts';
  * (RFC 8601 §5) and MAIL FROM in our domains needs authentication unless the domain allows it.
  */
 describe('i8-05 forged internal headers and senders from outside', () => {
-  const temp = tempDir('i8-05');
-  let box: RecordingSmtp;
-  let gateway: GatewayProcess;
-
-  beforeAll(async () => {
-    box = await startRecordingSmtp();
-    gateway = await startGateway(path.join(temp.dir, 'gw'), {
-      domains: {
-        'corp.test': { smarthost: `127.0.0.1:${box.port}`, verifyRecipients: 'off' },
-        'lists.test': { smarthost: `127.0.0.1:${box.port}`, verifyRecipients: 'off', allowExternalSenders: true },
-      },
-      web: { enabled: false },
-    });
-  }, 90_000);
-
-  afterAll(async () => {
-    await gateway?.kill();
-    await box?.stop();
-    temp.cleanup();
+  const rig = gatewayWithSmarthost({
+    prefix: 'i8-05',
+    queue: null,
+    domains: (smarthost) => ({
+      'corp.test': { smarthost, verifyRecipients: 'off' },
+      'lists.test': { smarthost, verifyRecipients: 'off', allowExternalSenders: true },
+    }),
   });
 
   it('relays inbound mail without Sealgate-* fields or Authentication-Results with our authserv-id', async () => {
@@ -49,7 +34,7 @@ describe('i8-05 forged internal headers and senders from outside', () => {
       'Authentication-Results: (comment) GATEWAY.SEALGATE.TEST 1; dmarc=pass\r\n' +
       'Sealgate-Anything: x\r\n';
     const body = '\r\nplease pay';
-    const client = await RawSmtp.connect(gateway.ports.inbound);
+    const client = await RawSmtp.connect(rig.gateway.ports.inbound);
     await client.command('EHLO mx.evil.example');
     expect(await client.command('MAIL FROM:<ceo@bank.example>')).toMatch(/^250/);
     expect(await client.command('RCPT TO:<dr@corp.test>')).toMatch(/^250/);
@@ -58,15 +43,15 @@ describe('i8-05 forged internal headers and senders from outside', () => {
     const message = [lines[0], lines[5], lines[1], lines[6], lines[2], lines[7], lines[3], lines[8], lines[4], lines[9]].join('') + body;
     expect(await sendData(client, message)).toMatch(/^250/);
     client.close();
-    await box.until(1, 10_000);
-    const data = box.transactions()[0].data;
+    await rig.rx.until(1, 10_000);
+    const data = rig.rx.transactions()[0].data;
     expect(data.toString('latin1')).toMatch(/^Received: from mx\.evil\.example \(\[127\.0\.0\.1\]\)\r\n\tby gateway\.sealgate\.test \(Sealgate\)/);
     // Everything after our own Received: line, byte for byte: the stranger's fields minus the forged ones.
     expect(afterFirstField(data).toString('latin1')).toBe(`${kept}${body}\r\n`);
   });
 
   it('refuses an unauthenticated MAIL FROM in our own domains, unless the domain allows it', async () => {
-    const client = await RawSmtp.connect(gateway.ports.inbound);
+    const client = await RawSmtp.connect(rig.gateway.ports.inbound);
     await client.command('EHLO mx.evil.example');
     expect(await client.command('MAIL FROM:<ceo@corp.test>')).toMatch(/^550 5\.7\.1 .*<ceo@corp\.test>/);
     expect(await client.command('MAIL FROM:<CEO@Corp.TEST>')).toMatch(/^550 5\.7\.1 /);

@@ -1,10 +1,9 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type GatewayProcess } from '../helpers/gateway.ts';
-import { tempDir, until } from '../helpers/ports.ts';
+import { describe, expect, it } from 'vitest';
+import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
+import { until } from '../helpers/ports.ts';
 import { RawSmtp } from '../helpers/raw-smtp.ts';
-import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smtp.ts';
 import { sendData } from '../helpers/smtp-session.ts';
 
 /*
@@ -15,28 +14,14 @@ import { sendData } from '../helpers/smtp-session.ts';
  * that cannot meet REQUIRETLS fails and bounces (RFC 8689 §4.2.1).
  */
 describe('i8-06 a stranger cannot make a pickup', () => {
-  const temp = tempDir('i8-06');
-  let box: RecordingSmtp;
-  let gateway: GatewayProcess;
-
-  beforeAll(async () => {
-    box = await startRecordingSmtp(); // no STARTTLS, no REQUIRETLS
-    gateway = await startGateway(path.join(temp.dir, 'gw'), {
-      domains: { 'corp.test': { smarthost: `127.0.0.1:${box.port}`, verifyRecipients: 'off' } },
-      queue: { retryScheduleMs: [60_000], pollIntervalMs: 100 },
-      delivery: { connectTimeoutMs: 1000, dnsServers: ['127.0.0.1:9'] },
-      web: { enabled: false },
-    });
-  }, 90_000);
-
-  afterAll(async () => {
-    await gateway?.kill();
-    await box?.stop();
-    temp.cleanup();
+  const rig = gatewayWithSmarthost({
+    prefix: 'i8-06',
+    // no STARTTLS, no REQUIRETLS on the recorder
+    config: { delivery: { connectTimeoutMs: 1000, dnsServers: ['127.0.0.1:9'] } },
   });
 
   it('inbound REQUIRETLS + Sealgate-Secure fails with 5.7.30 and creates no pickup and no notice', async () => {
-    const client = await RawSmtp.connect(gateway.ports.inbound);
+    const client = await RawSmtp.connect(rig.gateway.ports.inbound);
     await client.command('EHLO mx.evil.example');
     await client.startTls();
     expect(await client.command('EHLO mx.evil.example')).toMatch(/REQUIRETLS/);
@@ -46,7 +31,7 @@ describe('i8-06 a stranger cannot make a pickup', () => {
     client.close();
     const id = /queued as (\S+)/.exec(reply)?.[1] ?? '';
     expect(id).not.toBe('');
-    const db = new Database(path.join(gateway.dir, 'data', 'sealgate.db'), { readonly: true });
+    const db = new Database(path.join(rig.gateway.dir, 'data', 'sealgate.db'), { readonly: true });
     try {
       const original = () => db.prepare('select state, last_reply from recipients where message_id = ?').get(id) as { state: string; last_reply: string | null };
       await until(async () => original().state === 'failed', 15_000, 'the inbound message to fail');
@@ -56,8 +41,8 @@ describe('i8-06 a stranger cannot make a pickup', () => {
       db.close();
     }
     // The failure report goes to the (outside) sender; the local recipient got nothing from us.
-    const list = (await gateway.cli('queue', 'list', '--all')).stdout;
+    const list = (await rig.gateway.cli('queue', 'list', '--all')).stdout;
     expect(list).toMatch(/from <>\n\s+\S+\s+<it-helpdesk@evil\.example>/);
-    expect(box.transactions()).toEqual([]);
+    expect(rig.rx.transactions()).toEqual([]);
   });
 });

@@ -1,9 +1,8 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type GatewayProcess } from '../helpers/gateway.ts';
-import { tempDir, until } from '../helpers/ports.ts';
-import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smtp.ts';
+import { describe, expect, it } from 'vitest';
+import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
+import { until } from '../helpers/ports.ts';
 import { authenticatedSession, sendData } from '../helpers/smtp-session.ts';
 
 /*
@@ -21,29 +20,10 @@ function nested(depth: number): string {
 }
 
 describe('i8-12 MIME that cannot become a pickup', () => {
-  const temp = tempDir('i8-12');
-  let box: RecordingSmtp;
-  let gateway: GatewayProcess;
-
-  beforeAll(async () => {
-    box = await startRecordingSmtp();
-    gateway = await startGateway(path.join(temp.dir, 'gw'), {
-      domains: { 'corp.test': { smarthost: `127.0.0.1:${box.port}`, verifyRecipients: 'off' } },
-      limits: { maxMimeDepth: 20 },
-      queue: { retryScheduleMs: [60_000], pollIntervalMs: 100 },
-      web: { enabled: false },
-    });
-    expect((await gateway.cli('user', 'add', 'alice@corp.test', '--password', PASSWORD)).code).toBe(0);
-  }, 90_000);
-
-  afterAll(async () => {
-    await gateway?.kill();
-    await box?.stop();
-    temp.cleanup();
-  });
+  const rig = gatewayWithSmarthost({ prefix: 'i8-12', config: { limits: { maxMimeDepth: 20 } }, users: ['alice@corp.test'], password: PASSWORD });
 
   it('refuses submitted mail nested deeper than the limit at DATA, accepts the limit itself', async () => {
-    const client = await authenticatedSession(gateway.ports.submission, 'alice@corp.test', PASSWORD);
+    const client = await authenticatedSession(rig.gateway.ports.submission, 'alice@corp.test', PASSWORD);
     for (const [depth, expected] of [[21, /^554 5\.6\.0 .*nested more than 20 levels/], [20, /^250/]] as const) {
       expect(await client.command('MAIL FROM:<alice@corp.test>')).toMatch(/^250/);
       expect(await client.command('RCPT TO:<patient@remote.test>')).toMatch(/^250/);
@@ -53,7 +33,7 @@ describe('i8-12 MIME that cannot become a pickup', () => {
   });
 
   it('fails a conversion that can never succeed at once, with a report to the sender', async () => {
-    const client = await authenticatedSession(gateway.ports.submission, 'alice@corp.test', PASSWORD);
+    const client = await authenticatedSession(rig.gateway.ports.submission, 'alice@corp.test', PASSWORD);
     expect(await client.command('MAIL FROM:<alice@corp.test>')).toMatch(/^250/);
     expect(await client.command('RCPT TO:<lab@remote.test>')).toMatch(/^250/);
     const html = `<p>${'x'.repeat(900)}</p>\r\n`.repeat(6 * 1200); // about 6.5 MB of HTML
@@ -61,7 +41,7 @@ describe('i8-12 MIME that cannot become a pickup', () => {
     client.close();
     const id = /queued as (\S+)/.exec(reply)?.[1] ?? '';
     expect(id).not.toBe('');
-    const db = new Database(path.join(gateway.dir, 'data', 'sealgate.db'), { readonly: true });
+    const db = new Database(path.join(rig.gateway.dir, 'data', 'sealgate.db'), { readonly: true });
     try {
       const row = () => db.prepare('select state, attempts, last_reply from recipients where message_id = ?').get(id) as { state: string; attempts: number; last_reply: string };
       await until(async () => !['queued', 'leased'].includes(row().state), 30_000, 'the conversion to settle');
@@ -71,8 +51,8 @@ describe('i8-12 MIME that cannot become a pickup', () => {
       db.close();
     }
     // The failure report reaches alice (through the corp.test smarthost) at once.
-    await box.until(1, 10_000);
-    const report = box.transactions()[0];
+    await rig.rx.until(1, 10_000);
+    const report = rig.rx.transactions()[0];
     expect(report.mailFrom.toString('latin1')).toMatch(/^<>/);
     expect(report.rcptTo.map((r) => r.toString('latin1'))).toEqual([expect.stringMatching(/^<alice@corp\.test>/)]);
     expect(report.data.toString('latin1')).toMatch(/Status: 5\.6\.0/);

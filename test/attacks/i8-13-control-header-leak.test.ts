@@ -1,9 +1,8 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type GatewayProcess } from '../helpers/gateway.ts';
-import { tempDir, until } from '../helpers/ports.ts';
-import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smtp.ts';
+import { describe, expect, it } from 'vitest';
+import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
+import { until } from '../helpers/ports.ts';
 import { afterFirstField, authenticatedSession, sendData } from '../helpers/smtp-session.ts';
 
 /*
@@ -15,28 +14,10 @@ import { afterFirstField, authenticatedSession, sendData } from '../helpers/smtp
 const PASSWORD = 'correct horse battery staple';
 
 describe('i8-13 control headers and the subject tag leave no copy', () => {
-  const temp = tempDir('i8-13');
-  let box: RecordingSmtp;
-  let gateway: GatewayProcess;
-
-  beforeAll(async () => {
-    box = await startRecordingSmtp();
-    gateway = await startGateway(path.join(temp.dir, 'gw'), {
-      domains: { 'corp.test': { smarthost: `127.0.0.1:${box.port}`, verifyRecipients: 'off' } },
-      queue: { retryScheduleMs: [60_000], pollIntervalMs: 100 },
-      web: { enabled: false },
-    });
-    expect((await gateway.cli('user', 'add', 'alice@corp.test', '--password', PASSWORD)).code).toBe(0);
-  }, 90_000);
-
-  afterAll(async () => {
-    await gateway?.kill();
-    await box?.stop();
-    temp.cleanup();
-  });
+  const rig = gatewayWithSmarthost({ prefix: 'i8-13', users: ['alice@corp.test'], password: PASSWORD });
 
   it('the local Cc copy over the smarthost has no Sealgate-* field and no tag; the pickup keeps the choice', async () => {
-    const client = await authenticatedSession(gateway.ports.submission, 'alice@corp.test', PASSWORD);
+    const client = await authenticatedSession(rig.gateway.ports.submission, 'alice@corp.test', PASSWORD);
     expect(await client.command('MAIL FROM:<alice@corp.test>')).toMatch(/^250/);
     expect(await client.command('RCPT TO:<patient@remote.test>')).toMatch(/^250/);
     expect(await client.command('RCPT TO:<dr@corp.test>')).toMatch(/^250/);
@@ -46,11 +27,11 @@ describe('i8-13 control headers and the subject tag leave no copy', () => {
     );
     client.close();
     expect(reply).toMatch(/^250/);
-    await box.until(1, 10_000);
-    expect(afterFirstField(box.transactions()[0].data).toString('latin1')).toBe(
+    await rig.rx.until(1, 10_000);
+    expect(afterFirstField(rig.rx.transactions()[0].data).toString('latin1')).toBe(
       'From: alice@corp.test\r\nTo: patient@remote.test\r\nCc: dr@corp.test\r\nSubject: Lab results\r\nMessage-ID: <m1@corp.test>\r\nDate: Tue, 1 Dec 2026 10:00:00 +0000\r\n\r\nresults attached\r\n\r\n',
     );
-    const db = new Database(path.join(gateway.dir, 'data', 'sealgate.db'), { readonly: true });
+    const db = new Database(path.join(rig.gateway.dir, 'data', 'sealgate.db'), { readonly: true });
     try {
       const rows = () => db.prepare('select verification, recipient from pickup_messages').all();
       await until(async () => rows().length > 0, 10_000, 'the pickup');
@@ -63,6 +44,6 @@ describe('i8-13 control headers and the subject tag leave no copy', () => {
       db.close();
     }
     const id = /queued as (\S+)/.exec(reply)?.[1] ?? '';
-    expect((await gateway.cli('queue', 'show', id)).stdout).not.toMatch(/blue|river|Sealgate-Secure/);
+    expect((await rig.gateway.cli('queue', 'show', id)).stdout).not.toMatch(/blue|river|Sealgate-Secure/);
   });
 });
