@@ -1,8 +1,9 @@
 import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
-import { open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { fsyncPath } from './fsync.ts';
 
 /**
  * Message bodies (already encrypted by the vault) as files in <dataDir>/blobs. A write is
@@ -34,15 +35,6 @@ export function openBlobStore(dir: string): BlobStore {
     // Two-level fan-out keeps directories small at millions of messages.
     return path.join(dir, id.slice(0, 2), id);
   };
-
-  async function fsyncPath(target: string): Promise<void> {
-    const handle = await open(target, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  }
 
   return {
     dir,

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
+import { fsyncPath } from './fsync.ts';
 import type { Store } from './schema.ts';
 
 /**
@@ -26,15 +27,6 @@ export interface KeyStore {
 }
 
 const SAFE_ID = /^[A-Za-z0-9_-]{8,64}$/;
-
-async function fsyncPath(target: string): Promise<void> {
-  const handle = await open(target, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 /**
  * One file per key under `dir` (the SQLite default, `<dataDir>/queue-keys`): unlinking a file
