@@ -1,10 +1,8 @@
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLUSTER_DOMAIN, sendMessage, startNode } from '../helpers/cluster.ts';
-import type { GatewayProcess } from '../helpers/gateway.ts';
-import { tempDir, until } from '../helpers/ports.ts';
-import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smtp.ts';
-import { createTestSchema, hasPostgres, type TestSchema } from '../helpers/stores.ts';
+import { describe, expect, it } from 'vitest';
+import { singleNodeOnSchema } from '../helpers/cluster-rig.ts';
+import { CLUSTER_DOMAIN, sendMessage } from '../helpers/cluster.ts';
+import { until } from '../helpers/ports.ts';
+import { hasPostgres } from '../helpers/stores.ts';
 
 /*
  * Attack (issue 9 items 1 and 2 together): an attempt whose lease ran out while it waited for
@@ -18,14 +16,10 @@ import { createTestSchema, hasPostgres, type TestSchema } from '../helpers/store
 const available = await hasPostgres();
 
 describe.skipIf(!available)('att a failure whose lease lapsed before its settle', () => {
-  const temp = tempDir('att-lapsed');
-  let schema: TestSchema;
-  let rx: RecordingSmtp;
-  let node: GatewayProcess;
-
-  beforeAll(async () => {
-    schema = await createTestSchema('attlapsed');
-    rx = await startRecordingSmtp({
+  const rig = singleNodeOnSchema({
+    prefix: 'att-lapsed',
+    schema: 'attlapsed',
+    recorder: (schema) => ({
       dataReplyDelayMs: 600,
       reply: (_line, stage) => {
         if (stage !== 'dot') return undefined;
@@ -34,28 +28,21 @@ describe.skipIf(!available)('att a failure whose lease lapsed before its settle'
         setTimeout(() => void schema.query(`update ${schema.name}.recipients set lease_until = 0 where state = 'leased'`), 500);
         return '550 5.1.1 No such mailbox here';
       },
-    });
+    }),
     // A long lease and a slow poll: neither heartbeat nor lease comes round in the moment
     // between the lapse and the settle (as when the database has just come back).
-    node = await startNode(path.join(temp.dir, 'node'), schema, rx, { queue: { leaseMs: 60_000, pollIntervalMs: 10_000 } });
-  }, 60_000);
-
-  afterAll(async () => {
-    await node?.kill('SIGKILL');
-    await rx?.stop();
-    await schema?.drop();
-    temp.cleanup();
+    node: { queue: { leaseMs: 60_000, pollIntervalMs: 10_000 } },
   });
 
   it('queues the failure report of every recipient it settles failed', async () => {
-    expect((await sendMessage(node.ports.inbound, 'lapsed', { from: 'sender@internet.test' })).acked).toBe(true);
+    expect((await sendMessage(rig.node.ports.inbound, 'lapsed', { from: 'sender@internet.test' })).acked).toBe(true);
     // The original's recipient fails; the report to internet.test (no route) may fail too.
-    const original = async () => (await schema.query(`select state from ${schema.name}.recipients where address = 'box@${CLUSTER_DOMAIN}'`)).rows[0]?.state;
+    const original = async () => (await rig.schema.query(`select state from ${rig.schema.name}.recipients where address = 'box@${CLUSTER_DOMAIN}'`)).rows[0]?.state;
     await until(async () => (await original()) === 'failed', 15_000, 'settled failed');
-    const { rows } = await schema.query(
-      `select r.address from ${schema.name}.messages m join ${schema.name}.recipients r on r.message_id = m.id where m.mail_from = ''`,
+    const { rows } = await rig.schema.query(
+      `select r.address from ${rig.schema.name}.messages m join ${rig.schema.name}.recipients r on r.message_id = m.id where m.mail_from = ''`,
     );
     expect(rows.map((r: { address: string }) => r.address)).toEqual(['sender@internet.test']);
-    expect(rx.commands().some((c) => c.toString().includes(`box@${CLUSTER_DOMAIN}`))).toBe(true);
+    expect(rig.rx.commands().some((c) => c.toString().includes(`box@${CLUSTER_DOMAIN}`))).toBe(true);
   }, 30_000);
 });

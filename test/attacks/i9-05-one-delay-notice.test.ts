@@ -1,10 +1,8 @@
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendMessage, startNode } from '../helpers/cluster.ts';
-import type { GatewayProcess } from '../helpers/gateway.ts';
-import { tempDir, until } from '../helpers/ports.ts';
-import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smtp.ts';
-import { createTestSchema, hasPostgres, type TestSchema } from '../helpers/stores.ts';
+import { describe, expect, it } from 'vitest';
+import { singleNodeOnSchema } from '../helpers/cluster-rig.ts';
+import { sendMessage } from '../helpers/cluster.ts';
+import { until } from '../helpers/ports.ts';
+import { hasPostgres } from '../helpers/stores.ts';
 
 /*
  * Issue 9, item 5: a message to three domains, all deferring, sent three delay notices: the
@@ -15,40 +13,29 @@ const available = await hasPostgres();
 const DOMAINS = ['one.test', 'two.test', 'three.test'];
 
 describe.skipIf(!available)('i9-05 delay notices', () => {
-  const temp = tempDir('i9-05');
-  let schema: TestSchema;
-  let rx: RecordingSmtp;
-  let node: GatewayProcess;
-
-  beforeAll(async () => {
-    schema = await createTestSchema('i905');
+  const rig = singleNodeOnSchema({
+    prefix: 'i9-05',
+    schema: 'i905',
     // Every recipient is deferred at RCPT.
-    rx = await startRecordingSmtp({ reply: (_line, stage) => (stage === 'rcpt' ? '451 4.2.0 mailbox busy, try later' : undefined) });
-    node = await startNode(path.join(temp.dir, 'node'), schema, rx, {
+    recorder: () => ({ reply: (_line, stage) => (stage === 'rcpt' ? '451 4.2.0 mailbox busy, try later' : undefined) }),
+    node: {
       queue: { delayNoticeAfterMs: 1, retryScheduleMs: [60_000] },
       domains: Object.fromEntries(DOMAINS.map((d) => [d, { recipients: ['box'] }])),
-    });
-  }, 60_000);
-
-  afterAll(async () => {
-    await node?.kill('SIGKILL');
-    await rx?.stop();
-    await schema?.drop();
-    temp.cleanup();
+    },
   });
 
   it('sends one delay notice per message, not one per domain', async () => {
-    const sent = await sendMessage(node.ports.inbound, 'delayed-1', { recipients: DOMAINS.map((d) => `box@${d}`), from: 'author@internet.test' });
+    const sent = await sendMessage(rig.node.ports.inbound, 'delayed-1', { recipients: DOMAINS.map((d) => `box@${d}`), from: 'author@internet.test' });
     expect(sent.acked, sent.reply).toBe(true);
     // All three domain groups were tried and deferred.
     await until(async () => {
-      const { rows } = await schema.query(`select count(*)::int as n from ${schema.name}.recipients r join ${schema.name}.messages m on m.id = r.message_id where m.mail_from <> '' and r.state = 'queued' and r.attempts = 1`);
+      const { rows } = await rig.schema.query(`select count(*)::int as n from ${rig.schema.name}.recipients r join ${rig.schema.name}.messages m on m.id = r.message_id where m.mail_from <> '' and r.state = 'queued' and r.attempts = 1`);
       return rows[0].n === DOMAINS.length;
     }, 15_000, 'three deferred attempts');
     await new Promise((r) => setTimeout(r, 500));
-    const { rows } = await schema.query(`select r.address from ${schema.name}.messages m join ${schema.name}.recipients r on r.message_id = m.id where m.mail_from = ''`);
+    const { rows } = await rig.schema.query(`select r.address from ${rig.schema.name}.messages m join ${rig.schema.name}.recipients r on r.message_id = m.id where m.mail_from = ''`);
     expect(rows.map((r: { address: string }) => r.address)).toEqual(['author@internet.test']);
-    const { rows: flags } = await schema.query(`select delay_notice_sent from ${schema.name}.messages where mail_from <> ''`);
+    const { rows: flags } = await rig.schema.query(`select delay_notice_sent from ${rig.schema.name}.messages where mail_from <> ''`);
     expect(flags).toEqual([{ delay_notice_sent: 1 }]);
   }, 40_000);
 });

@@ -1,10 +1,9 @@
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { singleNodeOnSchema } from '../helpers/cluster-rig.ts';
 import { receivedCounts, sendMessage, startNode } from '../helpers/cluster.ts';
-import type { GatewayProcess } from '../helpers/gateway.ts';
-import { tempDir, until } from '../helpers/ports.ts';
-import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smtp.ts';
-import { createTestSchema, hasPostgres, type TestSchema } from '../helpers/stores.ts';
+import { until } from '../helpers/ports.ts';
+import { hasPostgres } from '../helpers/stores.ts';
 
 /*
  * Issue 9, item 6: pieces of an interrupted upload (message_chunks without a message) were
@@ -16,41 +15,25 @@ import { createTestSchema, hasPostgres, type TestSchema } from '../helpers/store
 const available = await hasPostgres();
 
 describe.skipIf(!available)('i9-06 housekeeping, master key and upgrades', () => {
-  const temp = tempDir('i9-06');
-  let schema: TestSchema;
-  let rx: RecordingSmtp;
-  let node: GatewayProcess;
-  const table = (name: string) => `${schema.name}.${name}`;
-
-  beforeAll(async () => {
-    schema = await createTestSchema('i906');
-    rx = await startRecordingSmtp();
-    node = await startNode(path.join(temp.dir, 'node'), schema, rx, { queue: { orphanSweepIntervalMs: 200 } });
-  }, 60_000);
-
-  afterAll(async () => {
-    await node?.kill('SIGKILL');
-    await rx?.stop();
-    await schema?.drop();
-    temp.cleanup();
-  });
+  const rig = singleNodeOnSchema({ prefix: 'i9-06', schema: 'i906', node: { queue: { orphanSweepIntervalMs: 200 } } });
+  const table = (name: string) => `${rig.schema.name}.${name}`;
 
   it('sweeps pieces of interrupted uploads while running, not only at start', async () => {
     const now = Date.now();
-    await schema.query(
+    await rig.schema.query(
       `insert into ${table('message_chunks')} (message_id, seq, data, created_at) values ('cut-off-upload', 0, '\\x00', ${now - 2 * 3_600_000}), ('upload-in-progress', 0, '\\x00', ${now})`,
     );
-    await until(async () => (await schema.query(`select 1 from ${table('message_chunks')} where message_id = 'cut-off-upload'`)).rows.length === 0, 5000, 'the orphan swept');
-    expect((await schema.query(`select message_id from ${table('message_chunks')}`)).rows).toEqual([{ message_id: 'upload-in-progress' }]);
+    await until(async () => (await rig.schema.query(`select 1 from ${table('message_chunks')} where message_id = 'cut-off-upload'`)).rows.length === 0, 5000, 'the orphan swept');
+    expect((await rig.schema.query(`select message_id from ${table('message_chunks')}`)).rows).toEqual([{ message_id: 'upload-in-progress' }]);
   });
 
   it('checks the master key before running any migration', async () => {
     // Make the database look unmigrated: a node that migrates first would run 0001 again.
-    const saved = (await schema.query(`select name, timestamp from ${table('kysely_migration')} order by name`)).rows as { name: string; timestamp: string }[];
-    await schema.query(`delete from ${table('kysely_migration')}`);
+    const saved = (await rig.schema.query(`select name, timestamp from ${table('kysely_migration')} order by name`)).rows as { name: string; timestamp: string }[];
+    await rig.schema.query(`delete from ${table('kysely_migration')}`);
     try {
-      const dir = path.join(temp.dir, 'stranger');
-      const outcome = await startNode(dir, schema, rx, { masterKeyFile: path.join(dir, 'own-master.key') }).then(
+      const dir = path.join(rig.temp.dir, 'stranger');
+      const outcome = await startNode(dir, rig.schema, rig.rx, { masterKeyFile: path.join(dir, 'own-master.key') }).then(
         async (stranger) => {
           await stranger.kill('SIGKILL');
           return 'started';
@@ -59,18 +42,18 @@ describe.skipIf(!available)('i9-06 housekeeping, master key and upgrades', () =>
       );
       expect(outcome).toMatch(/master key is not the one that encrypted this database/);
       expect(outcome).not.toMatch(/migration/);
-      expect((await schema.query(`select count(*)::int as n from ${table('kysely_migration')}`)).rows).toEqual([{ n: 0 }]);
+      expect((await rig.schema.query(`select count(*)::int as n from ${table('kysely_migration')}`)).rows).toEqual([{ n: 0 }]);
     } finally {
-      await schema.query(`delete from ${table('kysely_migration')}`);
-      for (const row of saved) await schema.query(`insert into ${table('kysely_migration')} (name, timestamp) values ('${row.name}', '${row.timestamp}')`);
+      await rig.schema.query(`delete from ${table('kysely_migration')}`);
+      for (const row of saved) await rig.schema.query(`insert into ${table('kysely_migration')} (name, timestamp) values ('${row.name}', '${row.timestamp}')`);
     }
   }, 30_000);
 
   it('lets a node of an older release start on a schema a newer release migrated', async () => {
-    await schema.query(`insert into ${table('kysely_migration')} (name, timestamp) values ('9999-from-a-newer-release', '${new Date().toISOString()}')`);
-    await node.restart();
-    expect(node.output()).toMatch(/database schema is newer than this release/);
-    expect((await sendMessage(node.ports.inbound, 'after-upgrade')).acked).toBe(true);
-    await until(() => receivedCounts(rx).has('after-upgrade'), 10_000, 'delivered after the restart');
+    await rig.schema.query(`insert into ${table('kysely_migration')} (name, timestamp) values ('9999-from-a-newer-release', '${new Date().toISOString()}')`);
+    await rig.node.restart();
+    expect(rig.node.output()).toMatch(/database schema is newer than this release/);
+    expect((await sendMessage(rig.node.ports.inbound, 'after-upgrade')).acked).toBe(true);
+    await until(() => receivedCounts(rig.rx).has('after-upgrade'), 10_000, 'delivered after the restart');
   }, 40_000);
 });
