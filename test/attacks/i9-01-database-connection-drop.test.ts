@@ -1,10 +1,8 @@
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alive, receivedCounts, recipientStates, sendMessage, startNode, terminateBackends, type SendResult } from '../helpers/cluster.ts';
-import type { GatewayProcess } from '../helpers/gateway.ts';
-import { tempDir, until } from '../helpers/ports.ts';
-import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smtp.ts';
-import { createTestSchema, hasPostgres, type TestSchema } from '../helpers/stores.ts';
+import { describe, expect, it } from 'vitest';
+import { nodesOnSchema } from '../helpers/cluster-rig.ts';
+import { alive, receivedCounts, recipientStates, sendMessage, terminateBackends, type SendResult } from '../helpers/cluster.ts';
+import { until } from '../helpers/ports.ts';
+import { hasPostgres } from '../helpers/stores.ts';
 
 /*
  * Issue 9, item 1: terminating the nodes' database connections (what a PostgreSQL restart or
@@ -16,23 +14,8 @@ import { createTestSchema, hasPostgres, type TestSchema } from '../helpers/store
 const available = await hasPostgres();
 
 describe.skipIf(!available)('i9-01 a dropped database connection', () => {
-  const temp = tempDir('i9-01');
-  let schema: TestSchema;
-  let rx: RecordingSmtp;
-  const nodes: GatewayProcess[] = [];
-
-  beforeAll(async () => {
-    schema = await createTestSchema('i901');
-    rx = await startRecordingSmtp();
-    for (const name of ['a', 'b']) nodes.push(await startNode(path.join(temp.dir, name), schema, rx, { queue: { leaseMs: 3000 } }));
-  }, 60_000);
-
-  afterAll(async () => {
-    for (const node of nodes) await node.kill('SIGKILL');
-    await rx?.stop();
-    await schema?.drop();
-    temp.cleanup();
-  });
+  const rig = nodesOnSchema({ prefix: 'i9-01', schema: 'i901', nodes: ['a', 'b'].map((name) => [name, { queue: { leaseMs: 3000 } }]) });
+  const nodes = rig.nodes;
 
   it('does not kill a node; refuses with 451 4.3.0 and loses nothing acknowledged', async () => {
     const results: SendResult[] = [];
@@ -43,7 +26,7 @@ describe.skipIf(!available)('i9-01 a dropped database connection', () => {
     const killer = (async () => {
       for (let round = 0; round < 4; round++) {
         await new Promise((r) => setTimeout(r, 150));
-        terminated += await terminateBackends(schema, nodes);
+        terminated += await terminateBackends(rig.schema, nodes);
       }
     })();
     await Promise.all([sender(0), sender(1), sender(2), killer]);
@@ -54,11 +37,11 @@ describe.skipIf(!available)('i9-01 a dropped database connection', () => {
     expect(results.slice(-4).every((r) => r.acked)).toBe(true);
     for (const refused of results.filter((r) => !r.acked)) expect(refused.reply).toMatch(/^451 4\.3\.0 /);
     const acked = results.filter((r) => r.acked).map((r) => r.subject);
-    await until(() => acked.every((s) => receivedCounts(rx).has(s)), 20_000, 'every acknowledged message at the receiver').catch((error: Error) => {
-      const missing = acked.filter((s) => !receivedCounts(rx).has(s));
+    await until(() => acked.every((s) => receivedCounts(rig.rx).has(s)), 20_000, 'every acknowledged message at the receiver').catch((error: Error) => {
+      const missing = acked.filter((s) => !receivedCounts(rig.rx).has(s));
       throw new Error(`${error.message}; missing ${missing.join(', ')}\n${nodes.map((n) => n.output().slice(-3000)).join('\n----\n')}`);
     });
-    await until(async () => Object.keys(await recipientStates(schema)).every((s) => s === 'delivered'), 10_000, 'every recipient delivered');
+    await until(async () => Object.keys(await recipientStates(rig.schema)).every((s) => s === 'delivered'), 10_000, 'every recipient delivered');
     expect(nodes.map(alive)).toEqual([true, true]);
     expect(nodes.map((n) => n.output()).join('')).not.toMatch(/Unhandled 'error' event/);
   }, 60_000);

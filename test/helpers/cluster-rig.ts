@@ -64,3 +64,49 @@ export function singleNodeOnSchema(options: SingleNodeRigOptions): SingleNodeRig
     temp,
   };
 }
+
+export interface NodesRigOptions {
+  prefix: string;
+  schema: string;
+  recorder?: RecordingSmtpOptions;
+  /** Nodes started one after another, each in `<temp>/<name>`. */
+  nodes: [name: string, options: NodeOptions][];
+}
+
+export interface NodesRig {
+  readonly schema: TestSchema;
+  readonly rx: RecordingSmtp;
+  /** Filled in beforeAll, in the order of `options.nodes`. */
+  readonly nodes: GatewayProcess[];
+}
+
+/** Several cluster nodes on one fresh PostgreSQL schema relaying to one recording receiver. */
+export function nodesOnSchema(options: NodesRigOptions): NodesRig {
+  const temp = tempDir(options.prefix);
+  let schema: TestSchema | undefined;
+  let rx: RecordingSmtp | undefined;
+  const nodes: GatewayProcess[] = [];
+
+  beforeAll(async () => {
+    schema = await createTestSchema(options.schema);
+    rx = await startRecordingSmtp(options.recorder);
+    for (const [name, nodeOptions] of options.nodes) nodes.push(await startNode(path.join(temp.dir, name), schema, rx, nodeOptions));
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const node of nodes) await node.kill('SIGKILL');
+    await rx?.stop();
+    await schema?.drop();
+    temp.cleanup();
+  });
+
+  return {
+    get schema() {
+      return ready(schema, 'the schema');
+    },
+    get rx() {
+      return ready(rx, 'the recording receiver');
+    },
+    nodes,
+  };
+}
