@@ -1,4 +1,4 @@
-import { domainToASCII } from 'node:url';
+import { canonicalDomain } from '../mail/index.ts';
 import { z } from 'zod';
 
 /**
@@ -7,10 +7,7 @@ import { z } from 'zod';
  */
 function byCanonicalDomain<T>(table: Record<string, T>): Record<string, T> {
   // fromEntries defines own properties: a `__proto__` key cannot reach the prototype.
-  return Object.fromEntries(Object.entries(table).map(([name, value]) => {
-    const lower = name.toLowerCase();
-    return [(domainToASCII(lower) || lower).replace(/\.$/, ''), value];
-  }));
+  return Object.fromEntries(Object.entries(table).map(([name, value]) => [canonicalDomain(name), value]));
 }
 
 const listener = (port: number) =>

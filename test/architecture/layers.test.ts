@@ -14,7 +14,8 @@ const LAYERS: Record<string, number> = {
   web: 4, cli: 4,
 };
 // Same-layer imports that DESIGN's flow needs: delivery drives the outbound SMTP client.
-const ALLOWED_SAME_LAYER = new Set(['delivery->smtp']);
+// config keys domains by mail's pure canonicalDomain (one spelling rule for config and routing).
+const ALLOWED_SAME_LAYER = new Set(['delivery->smtp', 'config->mail']);
 const PURE = new Set(['policy', 'mail', 'kernel']);
 const IO_MODULES = /^(node:)?(fs|net|tls|dns|http|https|child_process|dgram)(\/promises)?$/;
 
