@@ -1,17 +1,9 @@
-import { isIPv6 } from 'node:net';
+import { networkOf } from '../accounts/index.ts';
 import type { Server, Socket } from 'node:net';
 
-/** The address a budget counts: an IPv4 address, or the /64 of an IPv6 one (one customer's prefix). */
+/** The address a budget counts: the client network, as the login budgets count it (IPv6 by /64). */
 export function addressKey(address: string | undefined): string {
-  if (!address) return 'unknown';
-  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
-  if (!isIPv6(v4)) return v4;
-  // Expand "::" so the first four groups are the /64.
-  const [head, tail = ''] = v4.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = v4.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return address ? networkOf(address) : 'unknown';
 }
 
 /**
