@@ -1,9 +1,6 @@
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type GatewayProcess } from '../helpers/gateway.ts';
-import { tempDir } from '../helpers/ports.ts';
+import { describe, expect, it } from 'vitest';
+import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
 import { RawSmtp } from '../helpers/raw-smtp.ts';
-import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smtp.ts';
 
 /*
  * Issue 8 item 2: header injection into our own Received: line. An EHLO name or the single
@@ -21,27 +18,14 @@ function fieldLines(data: Buffer): string[] {
 }
 
 describe('i8-02 header injection into our Received: line', () => {
-  const temp = tempDir('i8-02');
-  let rx: RecordingSmtp;
-  let gateway: GatewayProcess;
-
-  beforeAll(async () => {
-    rx = await startRecordingSmtp({ extensions: ['SMTPUTF8', '8BITMIME'] });
-    gateway = await startGateway(path.join(temp.dir, 'gw'), {
-      domains: { 'inbound.test': { smarthost: `127.0.0.1:${rx.port}`, verifyRecipients: 'off' } },
-      queue: { retryScheduleMs: [60_000], pollIntervalMs: 100 },
-      web: { enabled: false },
-    });
-  }, 30_000);
-
-  afterAll(async () => {
-    await gateway?.kill();
-    await rx?.stop();
-    temp.cleanup();
+  const rig = gatewayWithSmarthost({
+    prefix: 'i8-02',
+    recorder: { extensions: ['SMTPUTF8', '8BITMIME'] },
+    domains: (smarthost) => ({ 'inbound.test': { smarthost, verifyRecipients: 'off' } }),
   });
 
   it('keeps a hostile EHLO name and recipient inside the Received: line, in ASCII', async () => {
-    const client = await RawSmtp.connect(gateway.ports.inbound);
+    const client = await RawSmtp.connect(rig.gateway.ports.inbound);
     client.write(utf8(`EHLO evil${hide('\r\nBcc: helo-victim@evil.example')}\r\n`));
     expect(await client.reply()).toMatch(/^250/);
     expect(await client.command('MAIL FROM:<x@sender.example> SMTPUTF8')).toMatch(/^250/);
@@ -51,8 +35,8 @@ describe('i8-02 header injection into our Received: line', () => {
     client.write(utf8('From: x@sender.example\r\nSubject: hello\r\n\r\nhello\r\n.\r\n'));
     expect(await client.reply()).toMatch(/^250/);
     client.close();
-    await rx.until(1, 10_000);
-    const [transaction] = rx.transactions();
+    await rig.rx.until(1, 10_000);
+    const [transaction] = rig.rx.transactions();
     const fields = fieldLines(transaction.data);
     expect(fields.map((l) => l.split(':')[0])).toEqual(['Received', 'From', 'Subject']);
     const received = transaction.data.subarray(0, transaction.data.indexOf('\r\nFrom: ') + 2);

@@ -1,9 +1,6 @@
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type GatewayProcess } from '../helpers/gateway.ts';
-import { tempDir } from '../helpers/ports.ts';
+import { describe, expect, it } from 'vitest';
+import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
 import { RawSmtp } from '../helpers/raw-smtp.ts';
-import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smtp.ts';
 
 /*
  * Issue 8 item 7: `\r\n\x00.\r\n` followed by a second transaction was queued and relayed as
@@ -19,27 +16,14 @@ const SMUGGLED = Buffer.concat([
 ]);
 
 describe('i8-07 NUL, undeclared 8-bit and bare line ends in DATA', () => {
-  const temp = tempDir('i8-07');
-  let rx: RecordingSmtp;
-  let gateway: GatewayProcess;
-
-  beforeAll(async () => {
-    rx = await startRecordingSmtp({ extensions: ['8BITMIME'] });
-    gateway = await startGateway(path.join(temp.dir, 'gw'), {
-      domains: { 'inbound.test': { smarthost: `127.0.0.1:${rx.port}`, verifyRecipients: 'off' } },
-      queue: { retryScheduleMs: [60_000], pollIntervalMs: 100 },
-      web: { enabled: false },
-    });
-  }, 30_000);
-
-  afterAll(async () => {
-    await gateway?.kill();
-    await rx?.stop();
-    temp.cleanup();
+  const rig = gatewayWithSmarthost({
+    prefix: 'i8-07',
+    recorder: { extensions: ['8BITMIME'] },
+    domains: (smarthost) => ({ 'inbound.test': { smarthost, verifyRecipients: 'off' } }),
   });
 
   async function send(body: Buffer, mailParams = ''): Promise<string> {
-    const client = await RawSmtp.connect(gateway.ports.inbound);
+    const client = await RawSmtp.connect(rig.gateway.ports.inbound);
     await client.command('EHLO client.example');
     expect(await client.command(`MAIL FROM:<x@sender.example>${mailParams}`)).toMatch(/^250/);
     expect(await client.command('RCPT TO:<bob@inbound.test>')).toMatch(/^250/);
@@ -59,8 +43,8 @@ describe('i8-07 NUL, undeclared 8-bit and bare line ends in DATA', () => {
     const body = Buffer.from('Subject: caf\u00e9\r\n\r\ncaf\u00e9\r\n.\r\n', 'utf8');
     expect(await send(body)).toMatch(/^554 5\.6\.0 .*8BITMIME/);
     expect(await send(body, ' BODY=8BITMIME')).toMatch(/^250 /);
-    await rx.until(1, 10_000);
-    expect(rx.transactions()[0].data.includes(Buffer.from('caf\u00e9', 'utf8'))).toBe(true);
+    await rig.rx.until(1, 10_000);
+    expect(rig.rx.transactions()[0].data.includes(Buffer.from('caf\u00e9', 'utf8'))).toBe(true);
   });
 
   it('refuses bare LF and bare CR line ends (SMTP smuggling)', async () => {
@@ -68,8 +52,8 @@ describe('i8-07 NUL, undeclared 8-bit and bare line ends in DATA', () => {
     expect(await send(Buffer.from('Subject: a\r\n\r\nx\r.\rMAIL FROM:<y@z>\r\n\r\n.\r\n'))).toMatch(/^554 5\.6\.11 /);
     // Only the one 8BITMIME message above ever reached the receiver.
     await new Promise((r) => setTimeout(r, 500));
-    expect(rx.transactions()).toHaveLength(1);
-    expect(rx.bytes().includes(Buffer.from('victim@inbound.test'))).toBe(false);
-    expect(rx.bytes().includes(Buffer.from([0]))).toBe(false);
+    expect(rig.rx.transactions()).toHaveLength(1);
+    expect(rig.rx.bytes().includes(Buffer.from('victim@inbound.test'))).toBe(false);
+    expect(rig.rx.bytes().includes(Buffer.from([0]))).toBe(false);
   });
 });

@@ -1,36 +1,21 @@
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type GatewayProcess } from '../helpers/gateway.ts';
-import { tempDir, until } from '../helpers/ports.ts';
+import { describe, expect, it } from 'vitest';
+import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
+import { until } from '../helpers/ports.ts';
 import { RawSmtp } from '../helpers/raw-smtp.ts';
-import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smtp.ts';
 
 /*
  * Issue 8 item 8: a receiver that answers DATA with 250 made the message "delivered" although
  * the body was never sent, with a receipt quoting that 250. Only 354 continues a transaction.
  */
 describe('i8-08 a 250 answer to DATA is not a delivery', () => {
-  const temp = tempDir('i8-08');
-  let rx: RecordingSmtp;
-  let gateway: GatewayProcess;
-
-  beforeAll(async () => {
-    rx = await startRecordingSmtp({ reply: (_line, stage) => (stage === 'data' ? '250 2.0.0 sure, delivered' : undefined) });
-    gateway = await startGateway(path.join(temp.dir, 'gw'), {
-      domains: { 'inbound.test': { smarthost: `127.0.0.1:${rx.port}`, verifyRecipients: 'off' } },
-      queue: { retryScheduleMs: [60_000], pollIntervalMs: 100 },
-      web: { enabled: false },
-    });
-  }, 30_000);
-
-  afterAll(async () => {
-    await gateway?.kill();
-    await rx?.stop();
-    temp.cleanup();
+  const rig = gatewayWithSmarthost({
+    prefix: 'i8-08',
+    recorder: { reply: (_line, stage) => (stage === 'data' ? '250 2.0.0 sure, delivered' : undefined) },
+    domains: (smarthost) => ({ 'inbound.test': { smarthost, verifyRecipients: 'off' } }),
   });
 
   it('defers the message and never records the 250 as a receipt', async () => {
-    const client = await RawSmtp.connect(gateway.ports.inbound);
+    const client = await RawSmtp.connect(rig.gateway.ports.inbound);
     await client.command('EHLO client.example');
     await client.command('MAIL FROM:<>');
     await client.command('RCPT TO:<bob@inbound.test>');
@@ -40,17 +25,17 @@ describe('i8-08 a 250 answer to DATA is not a delivery', () => {
     client.close();
     const id = /queued as (\S+)/.exec(end)?.[1] ?? '';
     expect(id).not.toBe('');
-    const settled = () => gateway.output().split('\n').some((l) => l.includes(`"messageId":"${id}"`) && l.includes('delivery attempt settled'));
+    const settled = () => rig.gateway.output().split('\n').some((l) => l.includes(`"messageId":"${id}"`) && l.includes('delivery attempt settled'));
     await until(settled, 10_000, 'the attempt to settle');
-    const attempt = gateway.output().split('\n').find((l) => l.includes(`"messageId":"${id}"`) && l.includes('delivery attempt settled'))!;
+    const attempt = rig.gateway.output().split('\n').find((l) => l.includes(`"messageId":"${id}"`) && l.includes('delivery attempt settled'))!;
     expect(JSON.parse(attempt)).toMatchObject({ delivered: 0, failed: 0, deferred: 1 });
-    const show = (await gateway.cli('queue', 'show', id)).stdout;
+    const show = (await rig.gateway.cli('queue', 'show', id)).stdout;
     // Still queued for a retry, the receipt says deferred (and why), none says delivered.
     expect(show).toMatch(/queued +<bob@inbound\.test> .*last: 451 4\.4\.1 .*answered DATA with 250/);
     expect(show).toMatch(/<bob@inbound\.test> +deferred\n/);
     expect(show).not.toMatch(/ delivered\n/);
-    expect(rx.commands().map(String)).toContain('DATA');
+    expect(rig.rx.commands().map(String)).toContain('DATA');
     // The connection was dropped right after the bad reply: no body bytes followed DATA.
-    expect(rx.bytes().includes(Buffer.from('Subject: hello'))).toBe(false);
+    expect(rig.rx.bytes().includes(Buffer.from('Subject: hello'))).toBe(false);
   });
 });
