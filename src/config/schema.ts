@@ -42,23 +42,6 @@ export const configSchema = z.strictObject({
       /** PEM files; when absent a self-signed certificate is made at first start. */
       certFile: z.string().optional(),
       keyFile: z.string().optional(),
-      /*
-       * Slow-HTTP guards (OWASP ASVS 13.x; Apache mod_reqtimeout's header=20 and Node's own
-       * 5 s keep-alive): a connection that does not finish its TLS handshake, its headers or
-       * its whole request in time is closed, and one address holds at most so many at once.
-       */
-      /** The request line and headers must arrive within this. */
-      headersTimeoutMs: z.number().int().min(100).default(10_000),
-      /** The whole request, body included: a 50 MB upload needs about 3.5 Mbit/s; raise it for slow links. */
-      requestTimeoutMs: z.number().int().min(100).default(120_000),
-      /** An idle keep-alive connection between requests is closed after this. */
-      keepAliveTimeoutMs: z.number().int().min(100).default(5_000),
-      /** TLS handshake deadline, and how long a new connection may wait before its first request. */
-      connectionIdleTimeoutMs: z.number().int().min(100).default(30_000),
-      /** Open connections from one address (an IPv6 /64 counts as one); the next is refused. */
-      maxConnectionsPerIp: z.number().int().min(1).default(32),
-      /** Secure replies one recipient may send to one message in 24 hours (429 beyond). */
-      maxRepliesPerDay: z.number().int().min(1).default(20),
     })
     .prefault({}),
   listeners: z
