@@ -3,7 +3,8 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { openTestStore } from '../../test/helpers/stores.ts';
 import { mimeToParts, safeFilename, stripSubjectTag } from './from-mime.ts';
-import { PickupStore, type PartInput } from './sealed-store.ts';
+import type { PartInput } from './message-types.ts';
+import { PickupStore } from './sealed-store.ts';
 
 const crlf = (lines: string[]): string => lines.join('\r\n');
 const base64Lines = (data: Buffer): string => data.toString('base64').replace(/.{76}/g, '$&\r\n');

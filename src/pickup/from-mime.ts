@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { MailParser, type AttachmentStream, type MessageText } from 'mailparser';
-import type { PartInput } from './sealed-store.ts';
+import type { PartInput } from './message-types.ts';
 
 /*
  * An RFC 5322/MIME message turned into pickup parts as it streams in. mailparser hands each
@@ -26,7 +26,7 @@ export class MimeConversionError extends Error {
   }
 }
 
-/** The sealed store's limit on an HTML body (it is sanitised whole, in memory; sealed-store.ts HTML_LIMIT). */
+/** The sealed store's limit on an HTML body (it is sanitised whole, in memory; part-streams.ts HTML_LIMIT). */
 export const MAX_HTML_BYTES = 5 * 1024 * 1024;
 
 export const TEXT_TYPE = 'text/plain; charset=utf-8';

@@ -1,6 +1,7 @@
-export { PickupStore, sealStream, openStream } from './sealed-store.ts';
+export { PickupStore } from './sealed-store.ts';
+export { sealStream, openStream } from './part-streams.ts';
 export { buildPickupNotice, pickupLink, publicBaseUrl } from './links.ts';
-export type { CreateInput, Credentials, MessageFacts, OpenedMessage, PartInput, PartKind, PartView, PickupEvent, PickupStoreOptions, Verification } from './sealed-store.ts';
+export type { CreateInput, Credentials, MessageFacts, OpenedMessage, PartInput, PartKind, PartView, PickupEvent, PickupStoreOptions, Verification } from './message-types.ts';
 export { PickupReplies } from './replies.ts';
 export type { ReplyInput, ReplySummary } from './replies.ts';
 export { PickupGate } from './gate.ts';

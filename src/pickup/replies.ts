@@ -4,7 +4,8 @@ import type { Store } from '../store/index.ts';
 import type { Vault } from '../vault/index.ts';
 import { recordEvent } from './gate.ts';
 import { PickupError, openValue, sealValue } from './keys.ts';
-import type { OpenedMessage, PartInput, PickupStore } from './sealed-store.ts';
+import type { OpenedMessage, PartInput } from './message-types.ts';
+import type { PickupStore } from './sealed-store.ts';
 
 /*
  * Secure replies (issue 4): the recipient's answer becomes a pickup message of its own, from

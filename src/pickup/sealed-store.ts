@@ -1,14 +1,15 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { systemClock, type Clock } from '../kernel/index.ts';
 import { sanitizeEmailHtml } from '../mail/index.ts';
 import type { Insertable, Selectable } from 'kysely';
 import type { Database, Store } from '../store/index.ts';
-import { createVault, DecryptStream, EncryptStream, type Vault } from '../vault/index.ts';
-import { PickupGate, passwordCheck, recordEvent, type GateOptions, type PickupEventKind } from './gate.ts';
+import { createVault, type Vault } from '../vault/index.ts';
+import { PickupGate, passwordCheck, recordEvent, type PickupEventKind } from './gate.ts';
+import type { CreateInput, Credentials, MessageFacts, OpenedMessage, PartKind, PartView, PickupEvent, PickupStoreOptions, Verification } from './message-types.ts';
+import { PartStorage } from './part-storage.ts';
+import { collectText, HTML_LIMIT, openStream, partKey, toReadable } from './part-streams.ts';
 import { PickupReplies } from './replies.ts';
 import { ShareFiles } from './shares.ts';
 import {
@@ -17,157 +18,14 @@ import {
 } from './keys.ts';
 
 /*
- * Pickup messages at rest. Subject and file names are sealed under the message's DEK; each
- * part's content goes through the vault's chunked AES-256-GCM stream under a key derived from
- * the DEK and the part's place, so parts cannot be swapped and large ones stream. Small sealed
- * parts sit in the row; large ones in files (SQLite) or pickup_chunks rows (PostgreSQL, where
- * every cluster node must reach them).
+ * Pickup messages at rest, from creation through opening to withdrawal. Subject and file names
+ * are sealed under the message's DEK; each part's content is a sealed stream (part-streams.ts)
+ * kept where part-storage.ts puts it. Withdrawal destroys the server share (shares.ts).
  */
 
-export type Verification = 'link' | 'passphrase' | 'question' | 'code';
-export type PartKind = 'text' | 'html' | 'attachment';
-
-export interface PartInput {
-  kind: PartKind;
-  contentType: string;
-  filename?: string;
-  content: Buffer | string | Readable;
-}
-
-export interface CreateInput {
-  sender: string;
-  recipient: string;
-  subject: string;
-  /** Parts are stored in order as they come; an async iterable lets uploads stream straight in. */
-  parts: PartInput[] | AsyncIterable<PartInput>;
-  verification: Verification;
-  /** The sender's passphrase, or the answer to `question`. */
-  passphraseOrAnswer?: string;
-  question?: string;
-  expiresInDays?: number;
-  readNotice?: boolean;
-}
-
-export interface Credentials {
-  password: string;
-  /** Passphrase or answer, when the message has one. */
-  secret?: string;
-  /** One-time code, when the message is verified by code. */
-  code?: string;
-}
-
-export interface PartView {
-  idx: number;
-  kind: PartKind;
-  filename: string | null;
-  contentType: string;
-  size: number;
-}
-
-export interface OpenedMessage {
-  id: string;
-  sender: string;
-  recipient: string;
-  subject: string;
-  createdAt: number;
-  expiresAt: number;
-  /** True on the first successful open (when a read notice is due, if `readNotice`). */
-  firstOpen: boolean;
-  readNotice: boolean;
-  parts: PartView[];
-  /**
-   * The message's data key, for `reopen` within a recipient session. Keep it only sealed under
-   * a secret the recipient holds (the web tier seals it under the session cookie's token).
-   */
-  readKey: Buffer;
-  /** The part's plaintext, decrypted as it is read. */
-  openPart(idx: number): Readable;
-}
-
-/** What a page shows before the recipient proves anything: no sealed content. */
-export interface MessageFacts {
-  id: string;
-  sender: string;
-  recipient: string;
-  /** active | locked | retracted | expired | deleted (expired already when its time has passed). */
-  state: string;
-  verification: Verification;
-  question: string | null;
-  createdAt: number;
-  expiresAt: number;
-  openedAt: number | null;
-  /** Checks of the passphrase, answer or code left before the message locks. */
-  attemptsLeft: number;
-}
-
-export interface PickupEvent {
-  at: number;
-  kind: PickupEventKind;
-  ip: string | null;
-  detail: string | null;
-}
-
-export interface PickupStoreOptions {
-  store: Store;
-  masterKey: Buffer;
-  dataDir: string;
-  clock?: Clock;
-  gate?: GateOptions;
-  /** Sealed parts up to this size stay in the row. */
-  inlineLimit?: number;
-  /** Where server shares live, outside the database; default `<dataDir>/pickup-shares`. */
-  shareDir?: string;
-}
-
 const DAY_MS = 86_400_000;
-const PIECE = 1024 * 1024;
 const ID = /^[A-Za-z0-9_-]{22}$/;
 const WITHDRAWN = new Set(['retracted', 'expired', 'deleted']);
-
-/** The part's content sealed as it is read (vault chunk format under `key`). */
-export function sealStream(key: Buffer, plain: Readable): Readable {
-  const sealed = new EncryptStream(key);
-  plain.on('error', (error) => sealed.destroy(error));
-  return plain.pipe(sealed);
-}
-
-/** The plaintext of a sealed stream, checked chunk by chunk (torn or altered content fails). */
-export function openStream(key: Buffer, sealed: Readable): Readable {
-  const plain = new DecryptStream(key);
-  sealed.on('error', (error) => plain.destroy(error));
-  return sealed.pipe(plain);
-}
-
-const partKey = (dek: Buffer, id: string, idx: number) => subkey(dek, `sealgate pickup part v1 ${id}/${idx}`);
-
-/** Largest HTML body accepted; it is sanitised whole, in memory. */
-const HTML_LIMIT = 5 * 1024 * 1024;
-
-async function collectText(content: PartInput['content'], limit: number): Promise<Buffer> {
-  if (typeof content === 'string') return Buffer.from(content, 'utf8');
-  if (Buffer.isBuffer(content)) return content;
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of content as AsyncIterable<Buffer>) {
-    length += chunk.length;
-    if (length > limit) throw new Error(`the HTML body is larger than ${limit / 1024 / 1024} MB; send it as an attachment`);
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks);
-}
-
-function toReadable(content: PartInput['content']): Readable {
-  if (typeof content === 'string') return Readable.from([Buffer.from(content, 'utf8')]);
-  if (Buffer.isBuffer(content)) return Readable.from([content]);
-  return content;
-}
-
-interface PartSink {
-  write(chunk: Buffer): Promise<void>;
-  finish(): Promise<void>;
-  /** Releases what a failed write holds; the caller removes the message's content. */
-  abort(): Promise<void>;
-}
 
 type MessageRow = Selectable<Database['pickup_messages']>;
 
@@ -176,18 +34,16 @@ export class PickupStore {
   readonly replies: PickupReplies;
   private readonly store: Store;
   private readonly vault: Vault;
-  private readonly dir: string;
+  private readonly sealedParts: PartStorage;
   private readonly shares: ShareFiles;
   private readonly clock: Clock;
-  private readonly inlineLimit: number;
 
   constructor(options: PickupStoreOptions) {
     this.store = options.store;
     this.vault = createVault(options.masterKey);
-    this.dir = path.join(options.dataDir, 'pickup');
+    this.sealedParts = new PartStorage(options.store, path.join(options.dataDir, 'pickup'), options.inlineLimit ?? 256 * 1024);
     this.shares = new ShareFiles(options.shareDir ?? path.join(options.dataDir, 'pickup-shares'));
     this.clock = options.clock ?? systemClock;
-    this.inlineLimit = options.inlineLimit ?? 256 * 1024;
     this.gate = new PickupGate(options.store, subkey(options.masterKey, 'sealgate pickup code v1'), { clock: this.clock, ...options.gate });
     this.replies = new PickupReplies(this, options.store, this.vault, this.clock);
   }
@@ -212,7 +68,7 @@ export class PickupStore {
       for await (const part of input.parts) {
         // HTML is sanitised once, here: what is sealed is already inert (mail/sanitize-html.ts).
         const content = part.kind === 'html' ? sanitizeEmailHtml((await collectText(part.content, HTML_LIMIT)).toString('utf8')).html : part.content;
-        const stored = await this.storePart(id, idx, partKey(dek, id, idx), toReadable(content));
+        const stored = await this.sealedParts.put(id, idx, partKey(dek, id, idx), toReadable(content));
         parts.push({
           message_id: id, idx, kind: part.kind, content_type: part.contentType, ...stored,
           filename_sealed: part.filename === undefined ? null : sealValue(dek, Buffer.from(part.filename, 'utf8'), `${id}/${idx}/filename`),
@@ -234,7 +90,7 @@ export class PickupStore {
         await trx.insertInto('pickup_events').values({ message_id: id, at: now, kind: 'created', ip: null, detail: `verification by ${input.verification}` }).execute();
       });
     } catch (error) {
-      await this.removeContent(id).catch(() => undefined);
+      await this.sealedParts.remove(id).catch(() => undefined);
       await this.shares.destroy(id).catch(() => undefined);
       throw error;
     }
@@ -359,7 +215,7 @@ export class PickupStore {
       openPart: (idx) => {
         const part = partRows.find((p) => p.idx === idx);
         if (!part) throw new Error(`message ${id} has no part ${idx}`);
-        const sealed = part.external ? this.readExternal(id, idx) : Readable.from([Buffer.from(part.data ?? Buffer.alloc(0))]);
+        const sealed = part.external ? this.sealedParts.read(id, idx) : Readable.from([Buffer.from(part.data ?? Buffer.alloc(0))]);
         return openStream(partKey(dek, id, idx), sealed);
       },
     };
@@ -432,113 +288,12 @@ export class PickupStore {
     await this.shares.destroy(id);
     await this.store.db.updateTable('pickup_parts').set({ data: null }).where('message_id', '=', id).execute();
     await this.gate.dropCode(id);
-    await this.removeContent(id);
+    await this.sealedParts.remove(id);
     await recordEvent(this.store, id, state, this.clock.now(), ip);
     // Replies go with the message they answer: their passwords were sealed under its share.
     const replies = await this.store.db.selectFrom('pickup_replies').select('reply_id').where('message_id', '=', id).execute();
     for (const reply of replies) await this.destroy(reply.reply_id, state, ip);
     this.store.scrub?.();
     return true;
-  }
-
-  /** Seals one part; it stays in memory only while its sealed form fits `inlineLimit`. */
-  private async storePart(id: string, idx: number, key: Buffer, plain: Readable): Promise<{ size: number; data: Buffer | null; external: number }> {
-    let size = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        size += chunk.length;
-        done(null, chunk);
-      },
-    });
-    plain.on('error', (error) => counter.destroy(error));
-    let held: Buffer[] = [];
-    let heldLength = 0;
-    let sink: PartSink | undefined;
-    try {
-      for await (const chunk of sealStream(key, plain.pipe(counter)) as AsyncIterable<Buffer>) {
-        if (sink) {
-          await sink.write(chunk);
-          continue;
-        }
-        held.push(chunk);
-        heldLength += chunk.length;
-        if (heldLength > this.inlineLimit) {
-          sink = await this.externalSink(id, idx);
-          for (const piece of held) await sink.write(piece);
-          held = [];
-        }
-      }
-      if (!sink) return { size, data: Buffer.concat(held), external: 0 };
-      await sink.finish();
-    } catch (error) {
-      await sink?.abort().catch(() => undefined);
-      throw error;
-    }
-    return { size, data: null, external: 1 };
-  }
-
-  private async externalSink(id: string, idx: number): Promise<PartSink> {
-    if (this.store.capabilities.bodiesInDatabase) {
-      const db = this.store.db;
-      let seq = 0;
-      let pending: Buffer[] = [];
-      let pendingLength = 0;
-      const flush = async () => {
-        if (!pendingLength) return;
-        await db.insertInto('pickup_chunks').values({ message_id: id, idx, seq: seq++, data: Buffer.concat(pending) }).execute();
-        pending = [];
-        pendingLength = 0;
-      };
-      return {
-        async write(chunk) {
-          pending.push(chunk);
-          pendingLength += chunk.length;
-          if (pendingLength >= PIECE) await flush();
-        },
-        finish: flush,
-        async abort() {
-          pending = [];
-        },
-      };
-    }
-    // A file appears under its final name only once written and fsynced.
-    const dir = path.join(this.dir, id);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const finalPath = path.join(dir, String(idx));
-    const tmpPath = `${finalPath}.tmp`;
-    const handle = await open(tmpPath, 'w', 0o600);
-    return {
-      async write(chunk) {
-        await handle.write(chunk);
-      },
-      async finish() {
-        await handle.sync();
-        await handle.close();
-        await rename(tmpPath, finalPath);
-        const dirHandle = await open(dir, 'r');
-        await dirHandle.sync().finally(() => dirHandle.close());
-      },
-      async abort() {
-        await handle.close();
-      },
-    };
-  }
-
-  private readExternal(id: string, idx: number): Readable {
-    if (!this.store.capabilities.bodiesInDatabase) return createReadStream(path.join(this.dir, id, String(idx)), { highWaterMark: 256 * 1024 });
-    const db = this.store.db;
-    return Readable.from((async function* pieces() {
-      for (let seq = 0; ; seq++) {
-        const row = await db.selectFrom('pickup_chunks').select('data').where('message_id', '=', id).where('idx', '=', idx).where('seq', '=', seq).executeTakeFirst();
-        if (!row) return;
-        yield Buffer.from(row.data);
-      }
-    })());
-  }
-
-  private async removeContent(id: string): Promise<void> {
-    if (!ID.test(id)) return;
-    await this.store.db.deleteFrom('pickup_chunks').where('message_id', '=', id).execute();
-    await rm(path.join(this.dir, id), { recursive: true, force: true });
   }
 }

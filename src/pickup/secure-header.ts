@@ -1,5 +1,5 @@
 import type { SecureChoice } from '../mail/index.ts';
-import type { Verification } from './sealed-store.ts';
+import type { Verification } from './message-types.ts';
 
 /**
  * The sender's `Sealgate-Secure` choice. Ingress reads it once from a submitted message into

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { DecryptStream, keyObject } from '../../src/vault/index.ts';
 import { openBuffer, unwrapKey } from '../../src/vault/chunked.ts';
 import { deriveSecretShare, openValue, replyPasswordKey, subkey, unwrapDataKey } from '../../src/pickup/keys.ts';
-import { openStream } from '../../src/pickup/sealed-store.ts';
+import { openStream } from '../../src/pickup/part-streams.ts';
 import { filesUnder } from './ports.ts';
 
 /*
