@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { keyObject } from '../vault/index.ts';
 import { hashRaw, type Algorithm } from '@node-rs/argon2';
+import { legacyAnswerForm, normalizeAnswer } from './answers.ts';
 
 /*
  * Keys of a pickup message (DESIGN.md §5). A random data key (DEK) encrypts the content; it
@@ -119,18 +120,42 @@ export function unwrapDataKey(wrapped: Buffer, inputs: WrapInputs): Buffer {
 const ARGON2 = { memoryCost: 19_456, timeCost: 2, parallelism: 1, outputLen: 32, algorithm: 2 as Algorithm } as const;
 
 /**
- * Answers are matched loosely (case, outer and repeated spaces); a passphrase only up to
+ * Answers are matched loosely (answers.ts: case, spaces, punctuation); a passphrase only up to
  * Unicode normalisation and outer spaces, since its exact form is the point.
  */
 export function normalizeSecret(secret: string, kind: 'passphrase' | 'answer'): string {
   if (kind === 'passphrase') return secret.normalize('NFC').trim();
-  return secret.normalize('NFKC').trim().toLowerCase().replace(/\s+/g, ' ');
+  return normalizeAnswer(secret);
 }
 
 /** The third share: Argon2id (raw 32 bytes) of a passphrase or answer under a per-message salt. */
 export async function deriveSecretShare(secret: string, salt: Buffer, kind: 'passphrase' | 'answer' = 'passphrase'): Promise<Buffer> {
+  return argon2Share(normalizeSecret(secret, kind), salt);
+}
+
+/** Argon2id of a secret already in its compared form (tests seal a message as a release before issue 10 did). */
+export async function argon2Share(normalized: string, salt: Buffer): Promise<Buffer> {
   if (salt.length < 16) throw new Error('secret salt must be at least 16 bytes');
-  return hashRaw(normalizeSecret(secret, kind), { ...ARGON2, salt });
+  return hashRaw(normalized, { ...ARGON2, salt });
+}
+
+/**
+ * Unwraps the DEK with a typed passphrase or answer. An answer is tried in today's form and,
+ * when it differs, in the form used before issue 10 (answers.ts `legacyAnswerForm`), so
+ * messages sealed before keep opening; both come from the one guess the gate reserved.
+ */
+export async function unwrapWithSecret(wrapped: Buffer, inputs: Omit<WrapInputs, 'secretShare'>, secret: string, salt: Buffer, kind: 'passphrase' | 'answer'): Promise<Buffer> {
+  const forms = kind === 'answer' ? [...new Set([normalizeAnswer(secret), legacyAnswerForm(secret)])] : [normalizeSecret(secret, kind)];
+  let failure: unknown;
+  for (const form of forms) {
+    try {
+      return unwrapDataKey(wrapped, { ...inputs, secretShare: await argon2Share(form, salt) });
+    } catch (error) {
+      if (!isPickupError(error, 'wrong-credentials')) throw error;
+      failure = error;
+    }
+  }
+  throw failure;
 }
 
 /** Small values (subject, file names) sealed under the DEK, bound to their place by the AAD. */

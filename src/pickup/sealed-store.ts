@@ -14,7 +14,7 @@ import { PickupReplies } from './replies.ts';
 import { ShareFiles } from './shares.ts';
 import {
   PickupError, deriveSecretShare, isPickupError, isWellFormedPassword, newDataKey, newMessagePassword, newServerShare,
-  openValue, replyPasswordKey, sealValue, subkey, unwrapDataKey, wrapDataKey,
+  openValue, replyPasswordKey, sealValue, subkey, unwrapDataKey, unwrapWithSecret, wrapDataKey,
 } from './keys.ts';
 
 /*
@@ -134,9 +134,8 @@ export class PickupStore {
       try {
         if (row.secret_salt) {
           if (!credentials.secret?.trim()) throw new PickupError('wrong-credentials', `Enter the ${kind} the sender gave you.`);
-          const secretShare = await deriveSecretShare(credentials.secret, Buffer.from(row.secret_salt), kind);
           try {
-            dek = unwrapDataKey(Buffer.from(row.wrapped_dek), { serverShare, messagePassword: credentials.password, secretShare, messageId: id });
+            dek = await unwrapWithSecret(Buffer.from(row.wrapped_dek), { serverShare, messagePassword: credentials.password, messageId: id }, credentials.secret, Buffer.from(row.secret_salt), kind);
           } catch (error) {
             // The password was checked already (when the row has a check value): the secret is wrong.
             if (row.password_check && isPickupError(error, 'wrong-credentials')) throw new PickupError('wrong-credentials', `The ${kind} is not right.`);
