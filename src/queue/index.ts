@@ -1,4 +1,4 @@
 export { Queue } from './queue.ts';
-export type { LeasedGroup, QueuedRecipient, Settlement, StoredEnvelope, MessageSummary, MessageDetail } from './queue.ts';
+export type { LeasedGroup, QueuedRecipient, Settlement, StoredEnvelope, MessageSummary, MessageDetail } from './types.ts';
 export { nextAttempt, delayNoticeDue } from './schedule.ts';
 export type { RetryOptions } from './schedule.ts';

@@ -1,0 +1,90 @@
+/**
+ * Bodies at rest: each encrypted under its own data key (sealed by the master key), kept in
+ * the row when small, spilled to the blob store when large; the key destroyed when the
+ * message is done (crypto-shredding). The sender's pickup secret in the envelope row is
+ * sealed under the same body key, so it is shredded with the body.
+ */
+import { once } from 'node:events';
+import { PassThrough, Readable } from 'node:stream';
+import { createVault, type Vault } from '../vault/index.ts';
+import type { QueueContext } from './context.ts';
+import type { StoredEnvelope } from './types.ts';
+
+/** Marks a pickup secret in the envelope row sealed under the body key (not the master key). */
+const BODY_SEALED = 'body:';
+
+/** Encrypted bodies up to this size are stored in the row, larger ones as files. */
+const INLINE_MAX = 256 * 1024;
+
+/** Keeps a small encrypted body in memory for the row; spills a large one to a file. */
+export async function storeBody(ctx: QueueContext, id: string, encrypted: Readable): Promise<Buffer | null> {
+  const parts: Buffer[] = [];
+  let length = 0;
+  let spill: PassThrough | null = null;
+  let writing: Promise<number> | null = null;
+  try {
+    for await (const chunk of encrypted) {
+      if (spill) {
+        if (!spill.write(chunk)) await once(spill, 'drain');
+        continue;
+      }
+      parts.push(chunk as Buffer);
+      length += (chunk as Buffer).length;
+      if (length > INLINE_MAX) {
+        spill = new PassThrough();
+        writing = ctx.blobs.write(id, spill);
+        for (const part of parts.splice(0)) spill.write(part);
+      }
+    }
+  } catch (error) {
+    spill?.destroy(error as Error);
+    await writing?.catch(() => undefined);
+    throw error;
+  }
+  if (!spill) return Buffer.concat(parts);
+  spill.end();
+  await writing;
+  return null;
+}
+
+/** Decrypted body stream; errors with VaultIntegrityError if the stored object is damaged. */
+export async function openBody(ctx: QueueContext, messageId: string, storedBody?: Buffer | null): Promise<Readable> {
+  const vault = await bodyVault(ctx, messageId);
+  if (storedBody) return vault.decrypt(Readable.from([storedBody]));
+  const row = await ctx.store.db.selectFrom('messages').select(['body', 'blob']).where('id', '=', messageId).executeTakeFirst();
+  if (row?.body) return vault.decrypt(Readable.from([Buffer.from(row.body)]));
+  return vault.decrypt(ctx.blobs.read(messageId));
+}
+
+/** The body's own key; bodies queued before keys existed (0016) were sealed under the master key. */
+async function bodyVault(ctx: QueueContext, messageId: string): Promise<Vault> {
+  const sealed = await ctx.keys.get(messageId);
+  return sealed ? createVault(ctx.vault.open(sealed)) : ctx.vault;
+}
+
+/** Destroys the body's key: from now on no copy of the body, anywhere, opens. */
+export async function shred(ctx: QueueContext, messageId: string): Promise<void> {
+  await ctx.keys.destroy(messageId);
+  ctx.store.scrub?.();
+}
+
+/**
+ * The sender's pickup passphrase or answer rides in the envelope row, which outlives the
+ * body: in the row it is sealed under the body key, so it is shredded with the body (issue 9
+ * item 8). It arrives and leaves the queue sealed by the master key, as ingress sealed it.
+ */
+export function sealControlsForRow<T extends StoredEnvelope>(ctx: QueueContext, envelope: T, bodyVault: Vault): T {
+  const sealed = envelope.pickupControl?.sealedSecret;
+  if (!sealed) return envelope;
+  const secret = ctx.vault.open(Buffer.from(sealed, 'base64'));
+  return { ...envelope, pickupControl: { ...envelope.pickupControl, sealedSecret: `${BODY_SEALED}${bodyVault.seal(secret).toString('base64')}` } };
+}
+
+export async function openControlsOfRow(ctx: QueueContext, messageId: string, envelope: StoredEnvelope): Promise<StoredEnvelope> {
+  const sealed = envelope.pickupControl?.sealedSecret;
+  if (!sealed?.startsWith(BODY_SEALED)) return envelope;
+  const keySealed = await ctx.keys.get(messageId);
+  if (!keySealed) return { ...envelope, pickupControl: { ...envelope.pickupControl, sealedSecret: undefined } };
+  const secret = createVault(ctx.vault.open(keySealed)).open(Buffer.from(sealed.slice(BODY_SEALED.length), 'base64'));
+  return { ...envelope, pickupControl: { ...envelope.pickupControl, sealedSecret: ctx.vault.seal(secret).toString('base64') } };
+}

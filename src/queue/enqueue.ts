@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { Insertable } from 'kysely';
+import type { Envelope } from '../kernel/index.ts';
+import { crashPoint, MailError } from '../kernel/index.ts';
+import type { MessagesTable, RecipientsTable } from '../store/index.ts';
+import { createVault } from '../vault/index.ts';
+import { sealControlsForRow, storeBody } from './bodies.ts';
+import { dbNow, domainOf, type QueueContext } from './context.ts';
+import { GroupCommit } from './group-commit.ts';
+
+function newMessageId(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+/** Takes messages in: body encrypted and stored, envelope committed through group commit. */
+export class Intake {
+  private readonly ctx: QueueContext;
+  private readonly inserts: GroupCommit<{ message: Insertable<MessagesTable>; recipients: Insertable<RecipientsTable>[] }, null>;
+
+  constructor(ctx: QueueContext) {
+    this.ctx = ctx;
+    this.inserts = new GroupCommit((items) =>
+      ctx.store.db.transaction().execute(async (trx) => {
+        // Due at once by the database's clock (a node whose clock runs ahead must not
+        // postpone its own mail, nor one behind make it look old).
+        const now = dbNow(ctx);
+        await trx.insertInto('messages').values(items.map((i) => ({ ...i.message, created_at: now }))).execute();
+        await trx.insertInto('recipients').values(items.flatMap((i) => i.recipients.map((r) => ({ ...r, next_attempt_at: now, updated_at: now })))).execute();
+        return items.map(() => null);
+      }),
+    );
+  }
+
+  /**
+   * Durable when it resolves: the encrypted body is fsynced and the envelope committed.
+   * Only then may ingress answer 250. A body stream that errors aborts the whole enqueue.
+   */
+  async enqueue(envelope: Envelope, body: Readable): Promise<{ id: string }> {
+    const ctx = this.ctx;
+    if (envelope.recipients.length === 0) throw new MailError(554, '5.5.1', 'No valid recipients', 'queue');
+    const id = newMessageId();
+    const now = ctx.clock.now();
+    // The body's own data key (crypto-shredding: destroyed when the message is done), stored
+    // sealed under the master key while the body streams in.
+    const bodyKey = randomBytes(32);
+    const keyStored = ctx.keys.put(id, ctx.vault.seal(bodyKey));
+    keyStored.catch(() => undefined);
+    const bodyVault = createVault(bodyKey);
+    const encrypt = bodyVault.encryptStream();
+    let plainBytes = 0;
+    body.on('data', (chunk: Buffer) => {
+      plainBytes += chunk.length;
+    });
+    body.on('error', (error) => encrypt.destroy(error));
+    let inline: Buffer | null;
+    try {
+      inline = await storeBody(ctx, id, body.pipe(encrypt));
+      await keyStored;
+    } catch (error) {
+      await keyStored.then(() => ctx.keys.destroy(id), () => undefined).catch(() => undefined);
+      if (error instanceof MailError) throw error;
+      ctx.logger.error({ err: (error as Error).message, messageId: id }, 'queue write failed');
+      throw new MailError(451, '4.3.0', 'Could not store the message; try again later', 'queue', { cause: error });
+    }
+    const { recipients, ...rest } = envelope;
+    try {
+      await this.inserts.submit({
+        message: { id, mail_from: envelope.mailFrom, envelope: JSON.stringify(sealControlsForRow(ctx, rest, bodyVault)), size: plainBytes, blob: inline ? null : id, body: inline, created_at: now, delay_notice_sent: 0, done_at: null },
+        recipients: recipients.map((r) => ({
+          message_id: id,
+          address: r.address,
+          domain: domainOf(r.address),
+          notify: r.notify ? r.notify.join(',') : null,
+          orcpt: r.orcpt ?? null,
+          state: 'queued',
+          attempts: 0,
+          next_attempt_at: now,
+          lease_owner: null,
+          lease_until: null,
+          lease_token: null,
+          last_reply: null,
+          updated_at: now,
+        })),
+      });
+    } catch (error) {
+      await ctx.blobs.remove(id).catch(() => undefined);
+      await ctx.keys.destroy(id).catch(() => undefined);
+      ctx.logger.error({ err: (error as Error).message, messageId: id }, 'queue commit failed');
+      throw new MailError(451, '4.3.0', 'Could not store the message; try again later', 'queue', { cause: error });
+    }
+    crashPoint('after-enqueue-commit'); // durable, but the client has no 250 yet
+    return { id };
+  }
+}

@@ -1,0 +1,109 @@
+/** Outcomes of attempts, recorded under their lease through group commit. */
+import type { Transaction } from 'kysely';
+import type { Database } from '../store/index.ts';
+import { dbNow, fromLocal, type QueueContext } from './context.ts';
+import { GroupCommit } from './group-commit.ts';
+import type { LeaseRef, Settlement } from './types.ts';
+
+interface Settled {
+  done: boolean;
+  file: string | null;
+  stale: number[];
+}
+
+export class Settler {
+  private readonly ctx: QueueContext;
+  private readonly settlements: GroupCommit<{ messageId: string; lease: LeaseRef; settlements: Settlement[] }, Settled>;
+
+  constructor(ctx: QueueContext) {
+    this.ctx = ctx;
+    this.settlements = new GroupCommit((items) => ctx.store.db.transaction().execute(async (trx) => {
+      const results: Settled[] = [];
+      for (const item of items) results.push(await this.settleIn(trx, item.messageId, item.lease, item.settlements));
+      return results;
+    }));
+  }
+
+  /**
+   * Records the outcome of an attempt; `done`: the message has no work left (its inline body
+   * is already gone; `file` names a body file the caller deletes right after the commit).
+   */
+  async settle(messageId: string, lease: LeaseRef, settlements: Settlement[]): Promise<Settled> {
+    const settled = await this.settlements.submit({ messageId, lease, settlements });
+    if (settled.stale.length) this.ctx.logger.warn({ messageId, owner: lease.owner, recipients: settled.stale }, 'stale settlement dropped: the lease was lost to another attempt');
+    return settled;
+  }
+
+  private async settleIn(trx: Transaction<Database>, messageId: string, lease: LeaseRef, settlements: Settlement[]): Promise<Settled> {
+    const now = dbNow(this.ctx);
+    const stale: number[] = [];
+    for (const s of settlements) {
+      const updated = await trx
+        .updateTable('recipients')
+        .set((eb) => ({
+          state: s.state,
+          attempts: eb('attempts', '+', 1),
+          next_attempt_at: s.nextAttemptAt === undefined ? now : fromLocal(this.ctx, s.nextAttemptAt),
+          lease_owner: null,
+          lease_until: null,
+          lease_token: null,
+          last_reply: s.reply.slice(0, 1000),
+          updated_at: now,
+        }))
+        .where('id', '=', s.recipientId)
+        .where('state', '=', 'leased')
+        .where('lease_token', '=', lease.token)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) === 0) {
+        stale.push(s.recipientId);
+        continue;
+      }
+      if (s.receipt) {
+        const r = s.receipt;
+        await trx
+          .insertInto('receipts')
+          .values({
+            message_id: messageId,
+            recipient_id: s.recipientId,
+            at: r.at,
+            mx_host: r.mxHost,
+            ip: r.ip,
+            port: r.port,
+            tls_version: r.tlsVersion,
+            cipher: r.cipher,
+            cert_subject: r.certSubject,
+            cert_verified: r.certVerified ? 1 : 0,
+            reply: r.reply.slice(0, 1000),
+            outcome: r.outcome,
+          })
+          .execute();
+      }
+    }
+    if (stale.length === settlements.length) return { done: false, file: null, stale };
+    return finishIfDone(trx, messageId, now, stale);
+  }
+}
+
+/** Marks a message done when none of its recipients is pending; the row loses its body at once. */
+export async function finishIfDone(trx: Transaction<Database>, messageId: string, now: ReturnType<typeof dbNow>, stale: number[] = []): Promise<Settled> {
+  const open = await trx
+    .selectFrom('recipients')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('message_id', '=', messageId)
+    .where('state', 'in', ['queued', 'leased'])
+    .executeTakeFirstOrThrow();
+  if (Number(open.n) !== 0) return { done: false, file: null, stale };
+  // Finished: nothing of the body stays at rest longer than needed.
+  const row = await trx.selectFrom('messages').select('blob').where('id', '=', messageId).executeTakeFirst();
+  await trx.updateTable('messages').set({ done_at: now, body: null }).where('id', '=', messageId).execute();
+  return { done: true, file: row?.blob ?? null, stale };
+}
+
+/**
+ * Claims the message's one delay notice: true for exactly one caller, however many
+ * domain groups (on however many nodes) find the notice due at once.
+ */
+export async function claimDelayNotice(ctx: QueueContext, messageId: string): Promise<boolean> {
+  const result = await ctx.store.db.updateTable('messages').set({ delay_notice_sent: 1 }).where('id', '=', messageId).where('delay_notice_sent', '=', 0).executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
