@@ -14,8 +14,8 @@ import { capConnectionsPerIp, closeIdleConnections } from './connections.ts';
 import { STATUS_TEXT, clientErrorHandler, errorPage, frameworkErrorHandler } from './errors.ts';
 import { HttpError, ctx, installSecurity, sendPage } from './security.ts';
 import { WebSessions } from './sessions.ts';
+import { registerStatic } from './static-routes.ts';
 
-const CSS = readFileSync(new URL('./static/portal.css', import.meta.url));
 const FORM_LIMIT = 64 * 1024;
 
 /** The portal as a Fastify app over HTTPS (not listening yet): for the service and for inject tests. */
@@ -72,7 +72,7 @@ export function buildWebApp(deps: WebDeps): { app: FastifyInstance; sessions: We
     });
     scope.setNotFoundHandler((request, reply) => sendPage(reply, 404, errorPage(404, STATUS_TEXT[404], ctx(request).nonce)));
 
-    scope.get('/static/portal.css', async (_request, reply) => reply.header('cache-control', 'public, max-age=3600').type('text/css; charset=utf-8').send(CSS));
+    registerStatic(scope);
     scope.get('/', async (request, reply) => sendPage(reply, 200, page({
       title: 'Secure messages', nonce: ctx(request).nonce,
       body: html`<h1>Secure Message Pickup</h1><p>To read a secure message, open the link in the notice e-mail you received.</p><p><a href="/console">Sender console</a></p>`,

@@ -26,6 +26,7 @@ export function page(options: PageOptions): string {
 ${idle}
 <title>${options.title} · Sealgate</title>
 <link rel="stylesheet" href="/static/portal.css">
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 </head>
 <body>
 <header class="top"><span class="brand">Sealgate</span>${options.header ?? ''}</header>
