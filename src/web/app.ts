@@ -11,7 +11,8 @@ import { notice, page } from './layout.ts';
 import { pickupErrorPage, registerPortal } from './portal.ts';
 import { intermediateTlsOptions } from '../smtp/index.ts';
 import { capConnectionsPerIp, closeIdleConnections } from './connections.ts';
-import { STATUS_TEXT, clientErrorHandler, errorPage, frameworkErrorHandler } from './errors.ts';
+import { clientErrorHandler, errorPage, frameworkErrorHandler, statusText } from './errors.ts';
+import { i18n, installLocale } from './i18n/index.ts';
 import { HttpError, ctx, installSecurity, sendPage } from './security.ts';
 import { WebSessions } from './sessions.ts';
 import { registerStatic } from './static-routes.ts';
@@ -53,10 +54,12 @@ export function buildWebApp(deps: WebDeps): { app: FastifyInstance; sessions: We
   app.register(fastifyMultipart, { limits: { fileSize: deps.config.limits.maxMessageBytes, files: 20, fields: 10, fieldSize: 1024 * 1024, parts: 40 } });
   app.register(async (scope) => {
     installSecurity(scope);
+    installLocale(scope);
     scope.setErrorHandler((error, request, reply) => {
       if (reply.sent) return;
+      const tr = i18n(request);
       let status = 500;
-      let text = 'Something went wrong on our side. Try again in a minute; if it keeps happening, tell the sender.';
+      let text = tr.text('error.500');
       if (error instanceof HttpError) {
         status = error.statusCode;
         text = error.message;
@@ -65,18 +68,21 @@ export function buildWebApp(deps: WebDeps): { app: FastifyInstance; sessions: We
         return sendPage(reply, failure.status, failure.page);
       } else if (typeof (error as { statusCode?: number }).statusCode === 'number' && (error as { statusCode: number }).statusCode < 500) {
         status = (error as { statusCode: number }).statusCode;
-        text = status === 413 ? `The upload is too large: at most ${maxUploadMb} MB in all.` : STATUS_TEXT[status] ?? STATUS_TEXT[400];
+        text = status === 413 ? tr.text('error.413.limit', { mb: maxUploadMb }) : statusText(status, tr);
       }
       if (status >= 500) deps.logger.error({ err: (error as Error).message, method: request.method, route: request.routeOptions.url }, 'web request failed');
-      return sendPage(reply, status, errorPage(status, text, ctx(request).nonce));
+      return sendPage(reply, status, errorPage(status, text, ctx(request).nonce, tr));
     });
-    scope.setNotFoundHandler((request, reply) => sendPage(reply, 404, errorPage(404, STATUS_TEXT[404], ctx(request).nonce)));
+    scope.setNotFoundHandler((request, reply) => sendPage(reply, 404, errorPage(404, statusText(404, i18n(request)), ctx(request).nonce, i18n(request))));
 
     registerStatic(scope);
-    scope.get('/', async (request, reply) => sendPage(reply, 200, page({
-      title: 'Secure messages', nonce: ctx(request).nonce,
-      body: html`<h1>Secure Message Pickup</h1><p>To read a secure message, open the link in the notice e-mail you received.</p><p><a href="/console">Sender console</a></p>`,
-    })));
+    scope.get('/', async (request, reply) => {
+      const tr = i18n(request);
+      return sendPage(reply, 200, page({
+        title: tr.text('home.title'), nonce: ctx(request).nonce, i18n: tr,
+        body: html`<h1>${tr.t('home.heading')}</h1><p>${tr.t('home.text')}</p><p><a href="/console">${tr.t('home.console')}</a></p>`,
+      }));
+    });
     registerPortal(scope, context);
     registerConsole(scope, context);
   });

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { html } from './html.ts';
+import { html, type Html } from './html.ts';
+import { i18n, translator, type MessageKey, type Translator } from './i18n/index.ts';
 import { notice, page } from './layout.ts';
 import { securityHeaders, sendPage } from './security.ts';
 
@@ -13,36 +14,35 @@ import { securityHeaders, sendPage } from './security.ts';
  * Fastify sees it: that answer is written to the socket whole, headers included.
  */
 
-export const STATUS_TEXT: Record<number, string> = {
-  400: 'The request was not understood. Go back and try again.',
-  403: 'This is not allowed.',
-  404: 'There is no such page. Check the address.',
-  405: 'This page does not take that kind of request.',
-  408: 'The request took too long to arrive. Try again.',
-  413: 'The upload is too large.',
-  414: 'The address is too long. Check the link.',
-  415: 'This kind of upload is not accepted here.',
-  429: 'Too many requests. Wait a minute and try again.',
-  431: 'The request carried too much header data. Clear this site’s cookies and try again.',
-};
+const STATUS_KEY = {
+  400: 'error.400', 403: 'error.403', 404: 'error.404', 405: 'error.405', 408: 'error.408', 413: 'error.413',
+  414: 'error.414', 415: 'error.415', 429: 'error.429', 431: 'error.431',
+} as const satisfies Record<number, MessageKey>;
 
-export function errorPage(status: number, text: string, nonce: string): string {
-  return page({ title: status === 404 ? 'Not found' : 'Error', nonce, body: html`<h1>${status === 404 ? 'Not found' : status >= 500 ? 'Something went wrong' : 'Not done'}</h1>${notice('error', text)}` });
+/** The sentence an error page shows for a status without its own text (catalogue `error.<status>`). */
+export function statusText(status: number, tr: Translator = translator()): string {
+  return tr.text(STATUS_KEY[status as keyof typeof STATUS_KEY] ?? 'error.400');
+}
+
+export function errorPage(status: number, text: string | Html, nonce: string, tr: Translator = translator()): string {
+  const heading = status === 404 ? tr.text('error.heading.notFound') : status >= 500 ? tr.text('error.heading.server') : tr.text('error.heading.client');
+  return page({ title: tr.text(status === 404 ? 'error.title.notFound' : 'error.title.other'), nonce, i18n: tr, body: html`<h1>${heading}</h1>${notice('error', text)}` });
 }
 
 /** For Fastify's `frameworkErrors` (a URL that does not decode, …): the request has no route and no hooks ran. */
-export function frameworkErrorHandler(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
   const nonce = randomBytes(16).toString('base64');
   for (const [name, value] of Object.entries(securityHeaders(nonce))) reply.header(name, value);
   reply.header('cache-control', 'no-store');
-  sendPage(reply, status, errorPage(status, STATUS_TEXT[status] ?? STATUS_TEXT[400], nonce));
+  const tr = i18n(request);
+  sendPage(reply, status, errorPage(status, statusText(status, tr), nonce, tr));
 }
 
 /** A complete HTTP/1.1 error response as bytes, for a socket the HTTP server has given up on. */
 export function rawErrorResponse(status: number): Buffer {
   const nonce = randomBytes(16).toString('base64');
-  const body = Buffer.from(errorPage(status, STATUS_TEXT[status] ?? STATUS_TEXT[400], nonce), 'utf8');
+  const body = Buffer.from(errorPage(status, statusText(status), nonce), 'utf8');
   const headers = {
     ...securityHeaders(nonce),
     'cache-control': 'no-store',

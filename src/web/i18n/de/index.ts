@@ -1,0 +1,7 @@
+import type { Translation } from '../format.ts';
+import type { en } from '../en/index.ts';
+import { commonTexts } from './common.ts';
+import { consoleTexts } from './console.ts';
+import { portalTexts } from './portal.ts';
+
+export const de = { ...commonTexts, ...portalTexts, ...consoleTexts } as const satisfies Translation<typeof en>;

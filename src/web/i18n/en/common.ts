@@ -1,0 +1,35 @@
+/*
+ * English texts of the shared pieces: the page frame (layout.ts), error pages (errors.ts,
+ * app.ts) and the start page. English is the complete catalogue: every other language must
+ * have each key (de/common.ts fails tsc otherwise). Plain text only, no markup: parameters
+ * are `{name}`, plurals `{ one, other }` chosen by `{count}`.
+ */
+export const commonTexts = {
+  'layout.brand': 'Sealgate',
+  'layout.languages': 'Language',
+  'time.none': '—',
+
+  'home.title': 'Secure messages',
+  'home.heading': 'Secure Message Pickup',
+  'home.text': 'To read a secure message, open the link in the notice e-mail you received.',
+  'home.console': 'Sender console',
+
+  'error.title.notFound': 'Not found',
+  'error.title.other': 'Error',
+  'error.heading.notFound': 'Not found',
+  'error.heading.server': 'Something went wrong',
+  'error.heading.client': 'Not done',
+  'error.400': 'The request was not understood. Go back and try again.',
+  'error.403': 'This is not allowed.',
+  'error.404': 'There is no such page. Check the address.',
+  'error.405': 'This page does not take that kind of request.',
+  'error.408': 'The request took too long to arrive. Try again.',
+  'error.413': 'The upload is too large.',
+  'error.413.limit': 'The upload is too large: at most {mb} MB in all.',
+  'error.414': 'The address is too long. Check the link.',
+  'error.415': 'This kind of upload is not accepted here.',
+  'error.429': 'Too many requests. Wait a minute and try again.',
+  'error.431': 'The request carried too much header data. Clear this site’s cookies and try again.',
+  'error.500': 'Something went wrong on our side. Try again in a minute; if it keeps happening, tell the sender.',
+  'error.csrf': 'This form has expired or did not come from this site. Go back, reload the page and send it again.',
+} as const;

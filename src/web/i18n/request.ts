@@ -1,0 +1,49 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { negotiateLocale } from './negotiate.ts';
+import { translator, type Translator } from './translator.ts';
+
+/*
+ * The language of a request, decided once (negotiate.ts) and kept with the request. A `?lang=`
+ * choice is remembered in a `__Host-` cookie for a year, so the next page (and the next visit
+ * from the notice link) stays in the chosen language. SameSite=Lax, unlike the session cookies:
+ * it decides nothing but the language, and opening the notice link from a mail client is a
+ * cross-site navigation that should still find it.
+ */
+
+export const LANG_COOKIE = '__Host-sg-lang';
+const YEAR_S = 365 * 86_400;
+
+const translators = new WeakMap<FastifyRequest, Translator>();
+
+function decide(request: FastifyRequest): { translator: Translator; remember?: string } {
+  try {
+    const query = (request.query as Record<string, unknown> | undefined)?.lang;
+    const choice = negotiateLocale({ query, cookie: request.cookies?.[LANG_COOKIE], acceptLanguage: request.headers['accept-language'] });
+    // Language links lead to this page again when it can be fetched (a GET); after a POST, to the start page.
+    const path = request.method === 'GET' || request.method === 'HEAD' ? request.url : '/';
+    return { translator: translator(choice.locale, path), remember: choice.remember };
+  } catch {
+    // A request the framework refused (a URL that does not parse) still gets its error page: in English.
+    return { translator: translator() };
+  }
+}
+
+/** The translator of this request (English for a request the hook did not see). */
+export function i18n(request: FastifyRequest): Translator {
+  let found = translators.get(request);
+  if (!found) {
+    found = decide(request).translator;
+    translators.set(request, found);
+  }
+  return found;
+}
+
+/** Decides each request's language before its route runs and remembers an explicit choice. */
+export function installLocale(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request, reply) => {
+    const decided = decide(request);
+    translators.set(request, decided.translator);
+    if (decided.remember) reply.setCookie(LANG_COOKIE, decided.remember, { path: '/', secure: true, httpOnly: true, sameSite: 'lax', maxAge: YEAR_S });
+    reply.header('vary', 'accept-language, cookie');
+  });
+}
