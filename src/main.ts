@@ -20,7 +20,8 @@ export interface RunningGateway {
   runtime: Runtime;
   services: Service[];
   listeners: { name: string; host: string; port: number; tls: string }[];
-  stop(): Promise<void>;
+  /** `signal`: what asked the gateway to stop (logged with the time shutdown took). */
+  stop(reason?: { signal?: NodeJS.Signals }): Promise<void>;
 }
 
 /** The delivery worker in a thread of its own: ingress keeps one core, delivery the other. */
@@ -147,12 +148,18 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
     runtime,
     services,
     listeners,
-    async stop() {
+    async stop(reason = {}) {
       if (stopped) return;
       stopped = true;
-      // Listeners first (no new 250s), then the worker finishes its in-flight attempts.
-      for (const service of [...services].reverse()) await service.stop().catch((error) => logger.error({ err: (error as Error).message, service: service.name }, 'stop failed'));
-      await runtime.close();
+      const began = performance.now();
+      try {
+        // Listeners first (no new 250s), then the worker finishes its in-flight attempts.
+        for (const service of [...services].reverse()) await service.stop().catch((error) => logger.error({ err: (error as Error).message, service: service.name }, 'stop failed'));
+        await runtime.close();
+      } finally {
+        // The last line of a run: an operator (or a supervisor's log) sees why and how fast it ended.
+        logger.info({ nodeId: runtime.nodeId, signal: reason.signal ?? null, shutdownMs: Math.round(performance.now() - began) }, 'stopped');
+      }
     },
   };
 }

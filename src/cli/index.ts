@@ -9,7 +9,7 @@ import { formatQueueList, formatQueueShow } from './format.ts';
 
 /** What the composition root hands the CLI (the CLI never picks a store itself). */
 export interface CliDeps {
-  startGateway(config: Config): Promise<{ listeners: { name: string; host: string; port: number; tls: string }[]; stop(): Promise<void> }>;
+  startGateway(config: Config): Promise<{ listeners: { name: string; host: string; port: number; tls: string }[]; stop(reason?: { signal?: NodeJS.Signals }): Promise<void> }>;
   openRuntime(config: Config, logger?: Logger): Promise<{
     queue: import('../queue/index.ts').Queue;
     users: import('../accounts/index.ts').Users;
@@ -255,11 +255,10 @@ async function serve(config: Config, deps: CliDeps): Promise<number> {
       '',
     ].join('\n'),
   );
-  await new Promise<void>((resolve) => {
-    const shutdown = () => resolve();
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
   });
-  await gateway.stop();
+  await gateway.stop({ signal });
   return 0;
 }
