@@ -1,5 +1,6 @@
 import { canonicalDomain } from '../mail/index.ts';
 import { z } from 'zod';
+import { brandingSchema } from './branding.ts';
 
 /**
  * Domain-keyed tables are looked up by the A-label form (mail/address.ts canonicalDomain):
@@ -230,7 +231,7 @@ export const configSchema = z.strictObject({
       defaultVerification: z.enum(['link', 'code']).default('code').describe('How recipients prove themselves unless the sender\'s `Sealgate-Secure` header says otherwise: `code` (a one-time code by e-mail) or `link` (the link alone).'),
       expiresInDays: z.number().int().min(1).max(3650).default(30).describe('Days until a pickup expires and its server share is destroyed.'),
       readNotice: z.boolean().default(true).describe('Tell the sender by e-mail when a recipient first opens a pickup sent over SMTP.'),
-      noticeSubject: z.string().min(1).default('You have a secure message').describe('Subject of the notice e-mail: neutral, nothing of the message itself.'),
+      noticeSubject: z.string().min(1).default('You have a secure message').describe('Subject of the notice e-mail: neutral, nothing of the message itself. `branding.noticeSubject` wins when set.'),
       fallbackOnRequirement: z.boolean().default(true).describe('When a required link level (sender, user, pin, REQUIRETLS) cannot be met: pickup instead of a bounce.'),
       tlsOrPickupDomains: z.array(z.string()).default([]).describe('"TLS or pickup": destinations whose mail goes to pickup when no MX offers TLS.'),
       alwaysForUsers: z.array(z.string()).default([]).describe('Users whose every message becomes a pickup.'),
@@ -241,6 +242,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Secure Message Pickup: messages kept encrypted on the gateway and read in the portal.'),
+  branding: brandingSchema,
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Lowest level logged (pino JSON lines).'),

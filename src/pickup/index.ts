@@ -1,6 +1,6 @@
 export { PickupStore } from './sealed-store.ts';
 export { sealStream, openStream } from './part-streams.ts';
-export { buildPickupNotice, pickupLink, publicBaseUrl } from './links.ts';
+export { buildPickupNotice, mailBrand, pickupLink, publicBaseUrl } from './links.ts';
 export type { CreateInput, Credentials, MessageFacts, OpenedMessage, PartInput, PartKind, PartView, PickupEvent, PickupStoreOptions, Verification } from './message-types.ts';
 export { PickupReplies } from './replies.ts';
 export type { ReplyInput, ReplySummary } from './replies.ts';
@@ -12,6 +12,8 @@ export type { PickupFailure } from './keys.ts';
 export { mimeToParts, MimeConversionError, stripSubjectTag, safeFilename } from './from-mime.ts';
 export type { MimeParts } from './from-mime.ts';
 export { buildNotice, buildCodeMail, buildReadNotice, NOTICE_SUBJECT } from './notice.ts';
-export type { NoticeInput, CodeMailInput, ReadNoticeInput } from './notice.ts';
+export type { NoticeInput, CodeMailInput, ReadNoticeInput, MailBrand } from './notice.ts';
+export { MAIL_TEXTS, mailTime } from './mail-texts.ts';
+export type { MailLocale, MailTexts } from './mail-texts.ts';
 export { parseSecureHeader, SecureHeaderError } from './secure-header.ts';
 export type { SenderChoice } from './secure-header.ts';

@@ -45,7 +45,7 @@ describe('buildNotice', () => {
     for (const body of [parsed.text!, parsed.html as string]) {
       expect(body).toContain(PASSWORD);
       expect(body).toContain('alice@example.test');
-      expect(body).toContain('Tue, 06 May 2031 07:08:09 GMT');
+      expect(body).toContain('6 May 2031, 07:08 UTC');
       expect(body).toContain('never asks for the password of your e-mail account');
     }
     expect(parsed.text).toContain(LINK);
@@ -120,8 +120,51 @@ describe('buildCodeMail and buildReadNotice', () => {
     expect(parsed.messageId).toMatch(/@gw\.example\.test>$/);
     for (const body of [parsed.text!, String(parsed.html)]) {
       expect(body).toContain('bob@dest.test');
-      expect(body).toContain('Mon, 07 Apr 2031 10:00:00 GMT');
+      expect(flat(body)).toContain('7 Apr 2031, 10:00 UTC');
     }
+  });
+});
+
+/** The text with line breaks of the word wrap as spaces. */
+const flat = (text: string | undefined): string => (text ?? '').replace(/\s+/g, ' ');
+
+describe('branding in the mails (branding.*)', () => {
+  const brand = { organisation: 'St. Mary’s Clinic', contact: 'Questions? Call 030 1234 567 <weekdays> & ask for Records.' };
+
+  it('puts the organisation in the From name and the foot, the contact line above it, in both parts', async () => {
+    const raw = buildNotice({ ...notice, ...brand });
+    expectWellFormed(raw);
+    const parsed = await simpleParser(raw);
+    expect(parsed.from?.value).toEqual([{ address: 'no-reply@gw.example.test', name: 'St. Mary’s Clinic' }]);
+    expect(parsed.text).toContain('Questions? Call 030 1234 567 <weekdays> & ask for Records.\n\n-- \nSt. Mary’s Clinic secure mail at gw.example.test');
+    const html = String(parsed.html);
+    expect(html).toContain('<p>Questions? Call 030 1234 567 &lt;weekdays&gt; &amp; ask for Records.</p>');
+    expect(html).toContain('St. Mary’s Clinic secure mail at gw.example.test');
+    expect(parsed.subject).toBe('You have a secure message');
+  });
+
+  it('takes the configured intro with {sender} and {organisation}, escaped in the HTML', async () => {
+    const raw = buildNotice({ ...notice, ...brand, senderDisplay: 'dr.<b>who</b>@clinic.test', intro: 'Your results from {organisation} are ready ({sender}).' });
+    const parsed = await simpleParser(raw);
+    expect(flat(parsed.text)).toContain('Your results from St. Mary’s Clinic are ready (dr.<b>who</b>@clinic.test).');
+    expect(String(parsed.html)).toContain('<p>Your results from St. Mary’s Clinic are ready (dr.&lt;b&gt;who&lt;/b&gt;@clinic.test).</p>');
+    expect(String(parsed.html)).not.toContain('<b>who');
+  });
+
+  it('writes every mail in the configured language: notice, code and read notice in German', async () => {
+    const notice_de = await simpleParser(buildNotice({ ...notice, ...brand, locale: 'de' }));
+    expect(notice_de.subject).toBe('Sie haben eine sichere Nachricht');
+    expect(flat(notice_de.text)).toContain('alice@example.test hat Ihnen eine sichere Nachricht geschickt.');
+    expect(flat(notice_de.text)).toContain('Die Nachricht kann bis 6. Mai 2031, 07:08 UTC gelesen werden.');
+    expect(flat(notice_de.text)).toContain('Sichere E-Mail von St. Mary’s Clinic über gw.example.test');
+    expect(String(notice_de.html)).toContain('<html lang="de">');
+    const code = await simpleParser(buildCodeMail({ from: 'n@gw.example.test', to: 'bob@dest.test', code: '123456', locale: 'de', ...brand }));
+    expect(code.subject).toBe('Ihr Einmalcode');
+    expect(flat(code.text)).toContain('Er gilt 10 Minuten.');
+    expect(code.from?.value[0].name).toBe('St. Mary’s Clinic');
+    const read = await simpleParser(buildReadNotice({ from: 'n@gw.example.test', to: 'alice@example.test', recipient: 'bob@dest.test', openedAt: new Date('2031-04-07T10:00:00Z'), locale: 'de' }));
+    expect(read.subject).toBe('Ihre sichere Nachricht wurde geöffnet');
+    expect(flat(read.text)).toContain('Ihre sichere Nachricht an bob@dest.test wurde am 7. Apr. 2031, 10:00 UTC geöffnet.');
   });
 });
 

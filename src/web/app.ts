@@ -16,6 +16,7 @@ import { i18n, installLocale } from './i18n/index.ts';
 import { HttpError, ctx, installSecurity, sendPage } from './security.ts';
 import { WebSessions } from './sessions.ts';
 import { registerStatic } from './static-routes.ts';
+import { LOGO_PATH, loadLogo, registerLogo } from './logo.ts';
 
 const FORM_LIMIT = 64 * 1024;
 
@@ -48,13 +49,16 @@ export function buildWebApp(deps: WebDeps): { app: FastifyInstance; sessions: We
   const sessions = new WebSessions(deps.store, deps.clock, web.idleTimeoutMs);
   const context: WebContext = { ...deps, sessions };
   const maxUploadMb = Math.floor(deps.config.limits.maxMessageBytes / 1024 / 1024);
+  const branding = deps.config.branding;
+  const logo = branding.logoFile ? loadLogo(branding.logoFile) : undefined;
+  const site = { organisation: branding.organisation, contact: branding.contact, logo: logo ? LOGO_PATH : undefined };
 
   app.register(fastifyCookie);
   app.register(fastifyFormbody, { bodyLimit: FORM_LIMIT });
   app.register(fastifyMultipart, { limits: { fileSize: deps.config.limits.maxMessageBytes, files: 20, fields: 10, fieldSize: 1024 * 1024, parts: 40 } });
   app.register(async (scope) => {
     installSecurity(scope);
-    installLocale(scope);
+    installLocale(scope, site);
     scope.setErrorHandler((error, request, reply) => {
       if (reply.sent) return;
       const tr = i18n(request);
@@ -76,6 +80,7 @@ export function buildWebApp(deps: WebDeps): { app: FastifyInstance; sessions: We
     scope.setNotFoundHandler((request, reply) => sendPage(reply, 404, errorPage(404, statusText(404, i18n(request)), ctx(request).nonce, i18n(request))));
 
     registerStatic(scope);
+    if (logo) registerLogo(scope, logo);
     scope.get('/', async (request, reply) => {
       const tr = i18n(request);
       return sendPage(reply, 200, page({

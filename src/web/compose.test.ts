@@ -76,7 +76,7 @@ describe('web compose (fastify.inject over SQLite)', () => {
     for (const mail of fixture.mails) {
       expect(mail.envelope.from).toBe('');
       const raw = mail.raw.toString('utf8');
-      expect(raw).toContain('From: "Sealgate" <postmaster@portal.test>');
+      expect(raw).toContain('From: "Sealgate" <notices@portal.test>');
       expect(raw).toContain('Subject: You have a secure message');
       expect(raw).not.toContain('ZXQW');
       const { id, password } = linkIn(mail.raw);

@@ -4,6 +4,7 @@ import { isPickupError, type PickupEvent } from '../pickup/index.ts';
 import { registerCompose } from './compose.ts';
 import { clientIp, redirect, type WebContext } from './context.ts';
 import { html, type Html } from './html.ts';
+import { i18n } from './i18n/index.ts';
 import { csrfField, formatSize, formatTime, notice, page, shown } from './layout.ts';
 import { sendAttachment } from './portal.ts';
 import { COOKIE, HttpError, cookieOptions, ctx, requireCsrf, sendPage } from './security.ts';
@@ -39,7 +40,7 @@ export function registerConsole(app: FastifyInstance, c: WebContext): void {
   function consolePage(request: FastifyRequest, user: string, title: string, body: Html, script?: string): string {
     const { nonce, csrf } = ctx(request);
     const header = html`<form method="post" action="/console/logout">${csrfField(csrf)}<span class="meta">${user}</span> <button type="submit" class="secondary" id="logout">Log out</button></form>`;
-    return page({ title, nonce, body, header, script, idle: { afterMs: idleMs, url: '/console/login?idle=1' } });
+    return page({ title, nonce, i18n: i18n(request), body, header, script, idle: { afterMs: idleMs, url: '/console/login?idle=1' } });
   }
 
   function loginPage(request: FastifyRequest, message?: { kind: 'error' | 'info' | 'ok'; text: string }): string {
@@ -49,7 +50,7 @@ export function registerConsole(app: FastifyInstance, c: WebContext): void {
 <label for="username">E-mail address</label><input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required>
 <label for="password">Password</label><input type="password" id="password" name="password" autocomplete="current-password" required>
 <button type="submit" id="login">Log in</button></form>`;
-    return page({ title: 'Log in', nonce, body });
+    return page({ title: 'Log in', nonce, i18n: i18n(request), body });
   }
 
   /** The signed-in sender, or undefined after sending the login page's redirect. */

@@ -23,7 +23,10 @@ const ENGLISH = translator();
 
 export function page(options: PageOptions): string {
   const tr = options.i18n ?? ENGLISH;
-  const brand = tr.text('layout.brand');
+  const brand = tr.site.organisation ?? tr.text('layout.brand');
+  // The name is beside it, so the logo itself is decoration for a screen reader.
+  const logo = tr.site.logo ? html`<img class="logo" src="${tr.site.logo}" alt="" height="32">` : '';
+  const contact = tr.site.contact ? html`<p class="contact">${tr.site.contact}</p>` : '';
   const idle = options.idle ? html`<meta http-equiv="refresh" content="${Math.ceil(options.idle.afterMs / 1000) + 5};url=${options.idle.url}">` : '';
   const languages = html`<nav class="languages" aria-label="${tr.text('layout.languages')}"><ul>${tr.languages.map((l) => l.current
     ? html`<li><a href="${l.href}" lang="${l.locale}" aria-current="true">${l.name}</a></li>`
@@ -39,11 +42,11 @@ ${idle}
 <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 </head>
 <body>
-<header class="top"><span class="brand">${brand}</span>${options.header ?? ''}</header>
+<header class="top"><span class="brand">${logo}${brand}</span>${options.header ?? ''}</header>
 <main>
 ${options.body}
 </main>
-<footer class="foot">${languages}</footer>
+<footer class="foot">${contact}${languages}</footer>
 <script nonce="${options.nonce}">${trusted(options.script ? `${PAGE_SCRIPT}\n${options.script}` : PAGE_SCRIPT)}</script>
 </body>
 </html>`.value}\n`;

@@ -1,9 +1,11 @@
+import { noticeAddress, type Config } from '../config/index.ts';
 import { makeMessageId } from '../mail/index.ts';
-import { buildCodeMail, buildReadNotice } from '../pickup/index.ts';
+import { buildCodeMail, buildReadNotice, mailBrand } from '../pickup/index.ts';
 
 /*
  * The small e-mails the portal sends itself: a one-time code to the recipient, a read notice
  * to the sender. pickup/notice.ts builds them; neither carries any content of the message.
+ * They come from the notice address (`branding.noticeFrom`), which answers a reply.
  */
 
 export interface OutgoingMail {
@@ -11,16 +13,14 @@ export interface OutgoingMail {
   raw: Buffer;
 }
 
-const portalAddress = (hostname: string): string => `no-reply@${hostname}`;
-
-export function codeMail(hostname: string, to: string, code: string, ttlMinutes: number, now: Date): OutgoingMail {
-  const from = portalAddress(hostname);
-  return { envelope: { from, to: [to] }, raw: buildCodeMail({ from, to, code, validMinutes: ttlMinutes, messageId: makeMessageId(hostname), date: now }) };
+export function codeMail(config: Config, to: string, code: string, ttlMinutes: number, now: Date): OutgoingMail {
+  const from = noticeAddress(config);
+  return { envelope: { from, to: [to] }, raw: buildCodeMail({ from, to, code, validMinutes: ttlMinutes, messageId: makeMessageId(config.hostname), date: now, ...mailBrand(config) }) };
 }
 
-export function readNoticeMail(hostname: string, sender: string, recipient: string, openedAt: Date): OutgoingMail {
-  const from = portalAddress(hostname);
-  return { envelope: { from, to: [sender] }, raw: buildReadNotice({ from, to: sender, recipient, openedAt, messageId: makeMessageId(hostname), date: openedAt }) };
+export function readNoticeMail(config: Config, sender: string, recipient: string, openedAt: Date): OutgoingMail {
+  const from = noticeAddress(config);
+  return { envelope: { from, to: [sender] }, raw: buildReadNotice({ from, to: sender, recipient, openedAt, messageId: makeMessageId(config.hostname), date: openedAt, ...mailBrand(config) }) };
 }
 
 /** `user@example.org` → `u•••@example.org`, for telling the recipient where a code went. */

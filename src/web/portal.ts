@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { isPickupError, type MessageFacts, type OpenedMessage, type PickupFailure } from '../pickup/index.ts';
 import { clientIp, redirect, type WebContext } from './context.ts';
 import { html, type Html } from './html.ts';
+import { i18n } from './i18n/index.ts';
 import { csrfField, formatSize, formatTime, notice, page, shown } from './layout.ts';
 import { codeMail, maskAddress, readNoticeMail } from './notices.ts';
 import { countBlockedImages } from '../mail/index.ts';
@@ -48,7 +49,7 @@ function checkId(id: string): void {
 }
 
 function endPage(request: FastifyRequest, title: string, text: string, kind: 'error' | 'info' | 'ok' = 'error'): string {
-  return page({ title, nonce: ctx(request).nonce, body: html`<h1>${title}</h1>${notice(kind, text)}` });
+  return page({ title, nonce: ctx(request).nonce, i18n: i18n(request), body: html`<h1>${title}</h1>${notice(kind, text)}` });
 }
 
 export function registerPortal(app: FastifyInstance, c: WebContext): void {
@@ -84,7 +85,7 @@ ${secret}${code}
 ${facts.verification !== 'link' ? html`<p class="meta" id="attempts-left">${facts.attemptsLeft} attempt${facts.attemptsLeft === 1 ? '' : 's'} left before the message locks.</p>` : ''}
 <button type="submit" id="open">Open message</button>
 </form>`;
-    return page({ title: 'Secure message', nonce, body, script: OPEN_SCRIPT });
+    return page({ title: 'Secure message', nonce, i18n: i18n(request), body, script: OPEN_SCRIPT });
   }
 
   async function factsOrEnd(request: FastifyRequest, reply: FastifyReply, id: string): Promise<MessageFacts | undefined> {
@@ -160,7 +161,7 @@ ${facts.verification !== 'link' ? html`<p class="meta" id="attempts-left">${fact
     const token = await c.sessions.create('recipient', id, RECIPIENT_SESSION_MS, opened.readKey);
     reply.setCookie(COOKIE.read, token, cookieOptions);
     if (opened.firstOpen && opened.readNotice) {
-      const mail = readNoticeMail(c.config.hostname, opened.sender, opened.recipient, new Date(c.clock.now()));
+      const mail = readNoticeMail(c.config, opened.sender, opened.recipient, new Date(c.clock.now()));
       try {
         await c.sendMail(mail.envelope, mail.raw);
         await c.pickup.recordEvent(id, 'read-notice-sent', null, opened.sender);
@@ -182,7 +183,7 @@ ${facts.verification !== 'link' ? html`<p class="meta" id="attempts-left">${fact
       // Each code e-mail costs an attempt and a code of the hour's budget (gate.ts), so the
       // link alone cannot flood the recipient's inbox.
       const code = await c.pickup.gate.issueCode(id, clientIp(request));
-      const mail = codeMail(c.config.hostname, facts.recipient, code, CODE_TTL_MINUTES, new Date(c.clock.now()));
+      const mail = codeMail(c.config, facts.recipient, code, CODE_TTL_MINUTES, new Date(c.clock.now()));
       await c.sendMail(mail.envelope, mail.raw);
     } catch (error) {
       if (!isPickupError(error)) {
@@ -239,7 +240,7 @@ ${bodyBlock}${files}
 <form method="post" action="${action}/close">${csrfField(context.csrf)}<button type="submit" class="secondary">Close</button></form>
 <form method="post" action="${action}/delete">${csrfField(context.csrf)}<button type="submit" class="danger" id="delete">Delete this message</button></form>
 </section>`;
-    return sendPage(reply, 200, page({ title: shown(opened.subject) || 'Secure message', nonce: context.nonce, body, script: READ_SCRIPT, idle: { afterMs: idleMs, url: `/m/${opened.id}` } }));
+    return sendPage(reply, 200, page({ title: shown(opened.subject) || 'Secure message', nonce: context.nonce, i18n: i18n(request), body, script: READ_SCRIPT, idle: { afterMs: idleMs, url: `/m/${opened.id}` } }));
   });
 
   app.get<{ Params: { id: string; idx: string } }>('/m/:id/part/:idx', async (request, reply) => {

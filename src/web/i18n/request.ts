@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { negotiateLocale } from './negotiate.ts';
-import { translator, type Translator } from './translator.ts';
+import { translator, type SiteBrand, type Translator } from './translator.ts';
 
 /*
  * The language of a request, decided once (negotiate.ts) and kept with the request. A `?lang=`
@@ -14,17 +14,18 @@ export const LANG_COOKIE = '__Host-sg-lang';
 const YEAR_S = 365 * 86_400;
 
 const translators = new WeakMap<FastifyRequest, Translator>();
+const sites = new WeakMap<object, SiteBrand>();
 
-function decide(request: FastifyRequest): { translator: Translator; remember?: string } {
+function decide(request: FastifyRequest, site: SiteBrand = sites.get(request.server) ?? {}): { translator: Translator; remember?: string } {
   try {
     const query = (request.query as Record<string, unknown> | undefined)?.lang;
     const choice = negotiateLocale({ query, cookie: request.cookies?.[LANG_COOKIE], acceptLanguage: request.headers['accept-language'] });
     // Language links lead to this page again when it can be fetched (a GET); after a POST, to the start page.
     const path = request.method === 'GET' || request.method === 'HEAD' ? request.url : '/';
-    return { translator: translator(choice.locale, path), remember: choice.remember };
+    return { translator: translator(choice.locale, path, site), remember: choice.remember };
   } catch {
     // A request the framework refused (a URL that does not parse) still gets its error page: in English.
-    return { translator: translator() };
+    return { translator: translator(undefined, '/', site) };
   }
 }
 
@@ -38,10 +39,11 @@ export function i18n(request: FastifyRequest): Translator {
   return found;
 }
 
-/** Decides each request's language before its route runs and remembers an explicit choice. */
-export function installLocale(app: FastifyInstance): void {
+/** Decides each request's language before its route runs and remembers an explicit choice; `site` is the organisation every page shows. */
+export function installLocale(app: FastifyInstance, site: SiteBrand = {}): void {
+  sites.set(app, site);
   app.addHook('onRequest', async (request, reply) => {
-    const decided = decide(request);
+    const decided = decide(request, site);
     translators.set(request, decided.translator);
     if (decided.remember) reply.setCookie(LANG_COOKIE, decided.remember, { path: '/', secure: true, httpOnly: true, sameSite: 'lax', maxAge: YEAR_S });
     reply.header('vary', 'accept-language, cookie');

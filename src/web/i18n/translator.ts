@@ -18,6 +18,14 @@ export interface LanguageLink {
   current: boolean;
 }
 
+/** How the organisation shows on every page (branding.*): its name, logo and contact line. */
+export interface SiteBrand {
+  organisation?: string;
+  /** The logo's URL when branding.logoFile is set. */
+  logo?: string;
+  contact?: string;
+}
+
 /** The texts, times and language links of one page, in one language. */
 export interface Translator {
   readonly locale: Locale;
@@ -31,10 +39,12 @@ export interface Translator {
   time(ms: number | null | undefined): Html;
   /** This page in each language (`?lang=`), for the frame's language links. */
   languages: LanguageLink[];
+  /** The organisation the frame shows. */
+  site: SiteBrand;
 }
 
 /** `path` is where the language links point (this page, its query kept); default `/`. */
-export function translator(locale: Locale = DEFAULT_LOCALE, path = '/'): Translator {
+export function translator(locale: Locale = DEFAULT_LOCALE, path = '/', site: SiteBrand = {}): Translator {
   const messages = CATALOGUES[locale];
   const intlLocale = INTL_LOCALE[locale];
   const url = new URL(path, 'https://portal.invalid');
@@ -48,6 +58,7 @@ export function translator(locale: Locale = DEFAULT_LOCALE, path = '/'): Transla
       url.searchParams.set('lang', other);
       return { locale: other, name: LANGUAGE_NAMES[other], href: `${url.pathname}${url.search}`, current: other === locale };
     }),
+    site,
   };
 }
 
