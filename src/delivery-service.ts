@@ -9,7 +9,7 @@ import { createSystemResolver } from './dns/index.ts';
 import type { Service } from './kernel/index.ts';
 import { LinkPins, LinkSecurityMemory, TlsReportCounter } from './linksec/index.ts';
 import type { Runtime } from './runtime.ts';
-import { createPickupDelivery } from './pickup-service.ts';
+import { createNoticeTracker, createPickupDelivery } from './pickup-service.ts';
 import { tlsPolicyWithPickup } from './policy/index.ts';
 
 export interface DeliveryService extends Service {
@@ -26,6 +26,12 @@ export function createDeliveryService(runtime: Runtime): DeliveryService {
   const pins = new LinkPins(runtime.store);
   // Notices are queued from inside the worker; the worker is told once it exists.
   const toPickup = createPickupDelivery(runtime, () => worker.notify());
+  const pickupRules = {
+    fallbackOnRequirement: config.pickup.fallbackOnRequirement,
+    tlsOrPickupDomains: config.pickup.tlsOrPickupDomains,
+    whenNoTls: config.pickup.whenNoTls,
+    portal: config.web.enabled,
+  };
   const tlsReports = new TlsReportCounter(runtime.store, { now: () => clock.now() });
   const reportSender = new TlsReportSender({ counter: tlsReports, queue, resolver, hostname: config.hostname, logger, clock });
   const worker = new DeliveryWorker(
@@ -38,7 +44,7 @@ export function createDeliveryService(runtime: Runtime): DeliveryService {
       pollIntervalMs: config.queue.pollIntervalMs,
       retry: config.queue,
       routing: { domains: config.domains },
-      pickup: { fallbackOnRequirement: config.pickup.fallbackOnRequirement, tlsOrPickupDomains: config.pickup.tlsOrPickupDomains },
+      pickup: pickupRules,
       // An SMTP upload cannot outlive its session: pieces older than that (and a minute) with
       // no message row were cut off.
       orphanSweep: { intervalMs: config.queue.orphanSweepIntervalMs, olderThanMs: config.limits.sessionTimeoutMs + 60_000 },
@@ -47,14 +53,15 @@ export function createDeliveryService(runtime: Runtime): DeliveryService {
       queue,
       logger,
       clock,
-      toPickup: (job, recipients, reason) => toPickup(job, recipients, reason),
+      toPickup: (job, recipients, reason, bestLink) => toPickup(job, recipients, reason, bestLink),
+      noticeSettled: createNoticeTracker(runtime),
       deliver: (job) =>
         deliverToDomain(job, {
           resolver,
           heloName: config.hostname,
           port: config.delivery.port,
           tlsPolicyFor: (domain, job) =>
-            tlsPolicyWithPickup(config.delivery.tlsPolicies[domain.toLowerCase()] ?? config.delivery.defaultTlsPolicy, domain, job.mailFrom, config.pickup),
+            tlsPolicyWithPickup(config.delivery.tlsPolicies[domain.toLowerCase()] ?? config.delivery.defaultTlsPolicy, domain, job.route.kind, job, pickupRules),
           extraCa,
           connectTimeoutMs: config.delivery.connectTimeoutMs,
           commandTimeoutMs: config.delivery.commandTimeoutMs,
@@ -63,7 +70,7 @@ export function createDeliveryService(runtime: Runtime): DeliveryService {
           clock,
           pool,
           security,
-          pinFor: (domain) => pins.cachedPin(domain, clock.now()),
+          pinFor: (domain) => pins.pinOf(domain),
           report: (result) =>
             void tlsReports.record({ ...result, at: clock.now() }).catch((error: Error) => logger.warn({ err: error.message, domain: result.policyDomain }, 'TLS-RPT count failed')),
           recall: (domain) => memory.proven(domain, clock.now()),
@@ -75,7 +82,6 @@ export function createDeliveryService(runtime: Runtime): DeliveryService {
   return {
     name: 'delivery',
     async start() {
-      await pins.refresh(clock.now());
       await worker.start();
       await reportSender.start();
     },

@@ -119,9 +119,11 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
         clock,
         tls: { key: tls.key, cert: tls.cert },
         // Codes and read notices go out with the null sender (RFC 3834): never bounced back
-        // into the portal, never turned into pickups themselves.
+        // into the portal, never turned into pickups themselves; marked as our own
+        // content-free mail, they take the best link the destination offers.
         sendMail: async (envelope, raw) => {
-          await queue.enqueue({ mailFrom: '', recipients: envelope.to.map((address) => ({ address })), requireTls: false, smtpUtf8: false, bodyType: '8BITMIME' }, Readable.from([raw]));
+          const notice = envelope.notice ?? { kind: 'portal-mail' as const };
+          await queue.enqueue({ mailFrom: '', recipients: envelope.to.map((address) => ({ address })), requireTls: false, smtpUtf8: false, bodyType: '8BITMIME', notice }, Readable.from([raw]));
           worker.notify();
         },
       });

@@ -3,10 +3,10 @@
  * recipient, each with its own message password) and queues the notices; expires old ones.
  */
 import { Readable } from 'node:stream';
-import type { DomainJob, PickupFn, RecipientResult } from './delivery/index.ts';
-import { isMailError, type Service } from './kernel/index.ts';
+import type { DomainJob, NoticeOutcome, PickupFn, RecipientResult } from './delivery/index.ts';
+import { isMailError, type LinkRequirement, type Service } from './kernel/index.ts';
 import { MimeDepthLimit } from './mail/index.ts';
-import { buildPickupNotice, MimeConversionError, mimeToParts, SecureHeaderError, stripSubjectTag, type SenderChoice } from './pickup/index.ts';
+import { buildPickupNotice, heldReply, MimeConversionError, mimeToParts, noticeDeliveredDetail, noticeEnvelope, SecureHeaderError, stripSubjectTag, type SenderChoice } from './pickup/index.ts';
 import type { Runtime } from './runtime.ts';
 
 /**
@@ -30,7 +30,7 @@ function choiceOf(job: DomainJob, runtime: Runtime): SenderChoice {
 
 export function createPickupDelivery(runtime: Runtime, notify: () => void): PickupFn {
   const { config, pickup, queue, logger, clock } = runtime;
-  return async (job: DomainJob, recipients: DomainJob['recipients'], reason: string): Promise<RecipientResult[]> => {
+  return async (job: DomainJob, recipients: DomainJob['recipients'], reason: string, bestLink?: LinkRequirement): Promise<RecipientResult[]> => {
     const results: RecipientResult[] = [];
     for (const recipient of recipients) {
       const now = clock.now();
@@ -52,11 +52,15 @@ export function createPickupDelivery(runtime: Runtime, notify: () => void): Pick
           readNotice: config.pickup.readNotice,
         });
         const notice = buildPickupNotice(config, { id: held.id, messagePassword: held.messagePassword, recipient: recipient.address, sender: owner, expiresInDays: config.pickup.expiresInDays, now });
-        await queue.enqueue({ mailFrom: '', recipients: [{ address: recipient.address, notify: ['NEVER'] }], requireTls: false, smtpUtf8: false, bodyType: '8BITMIME' }, Readable.from([notice]));
-        await pickup.recordEvent(held.id, 'notice-sent', null, `notice queued to ${recipient.address}`);
+        // The notice names its pickup and who hears if it cannot be delivered (the worker reports it).
+        const queued = await queue.enqueue(
+          noticeEnvelope(recipient.address, { kind: 'pickup-notice', pickupId: held.id, reportTo: job.mailFrom || owner, heldMessageId: job.messageId }),
+          Readable.from([notice]),
+        );
+        await pickup.recordEvent(held.id, 'notice-sent', null, `notice queued to ${recipient.address} as ${queued.id}`);
         notify();
-        logger.info({ pickupId: held.id, domain: job.domain, reason }, 'held for Secure Message Pickup');
-        const reply = `250 2.0.0 Held for Secure Message Pickup ${held.id} (${reason}); notice queued`;
+        logger.info({ pickupId: held.id, domain: job.domain, notice: queued.id, reason }, 'held for Secure Message Pickup');
+        const reply = heldReply(held.id, reason, queued.id, bestLink);
         results.push({ recipientId: recipient.id, outcome: 'delivered', reply, enhanced: '2.0.0', receipt: receipt(reply, 'delivered') });
       } catch (error) {
         const permanent = permanentReason(error);
@@ -71,6 +75,20 @@ export function createPickupDelivery(runtime: Runtime, notify: () => void): Pick
       }
     }
     return results;
+  };
+}
+
+/** Records a pickup notice's final state in the pickup's events (the console shows them). */
+export function createNoticeTracker(runtime: Runtime): (outcome: NoticeOutcome) => Promise<void> {
+  return async (outcome) => {
+    const id = outcome.notice.pickupId;
+    if (!id) return;
+    if (outcome.outcome === 'delivered') {
+      await runtime.pickup.recordEvent(id, 'notice-delivered', null, noticeDeliveredDetail(outcome.recipient, outcome.link, outcome.receipt.mxHost, outcome.receipt.ip));
+    } else {
+      await runtime.pickup.recordEvent(id, 'notice-failed', null, outcome.reply);
+      runtime.logger.warn({ pickupId: id, notice: outcome.messageId }, 'pickup notice could not be delivered; the sender gets a report');
+    }
   };
 }
 

@@ -1,34 +1,68 @@
+import type { DeliveryReceipt } from '../kernel/index.ts';
+import { parseHeldReply } from '../pickup/index.ts';
 import type { MessageDetail, MessageSummary } from '../queue/index.ts';
+import type { NoticeState } from './pickup-notices.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 
-export function formatQueueList(messages: MessageSummary[]): string {
+function tlsOf(r: DeliveryReceipt): string {
+  return r.tlsVersion ? `${r.tlsVersion} ${r.cipher ?? ''}, certificate ${r.certVerified ? 'verified' : 'NOT verified'}${r.certSubject ? ` (${r.certSubject})` : ''}` : 'no TLS';
+}
+
+/** A held recipient is not "delivered": it waits in the portal, and what matters is its notice. */
+function stateLabel(r: { state: string; lastReply: string | null }): string {
+  const held = r.state === 'delivered' ? parseHeldReply(r.lastReply) : undefined;
+  return held ? `held for pickup ${held.pickupId}` : r.state;
+}
+
+function noticeLine(r: { state: string; lastReply: string | null }, notices: Map<string, NoticeState> | undefined): string | undefined {
+  const held = r.state === 'delivered' ? parseHeldReply(r.lastReply) : undefined;
+  if (!held?.noticeQueueId) return undefined;
+  const n = notices?.get(held.noticeQueueId);
+  const head = `      notice ${held.noticeQueueId}: `;
+  if (!n) return `${head}see queue show ${held.noticeQueueId}`;
+  if (n.state === 'gone') return `${head}no longer in the queue`;
+  const via = n.last ? `  via ${n.last.mxHost ?? '-'} [${n.last.ip ?? '-'}]  ${tlsOf(n.last)}` : '';
+  const weak = n.state === 'delivered' && n.last && (!n.last.tlsVersion || !n.last.certVerified) ? '  WARNING: below tls-verified (link and message password crossed an unverified hop)' : '';
+  if (n.state === 'delivered') return `${head}delivered ${n.last ? iso(n.last.at) : ''}${via}${weak}`;
+  if (n.state === 'failed') return `${head}FAILED: ${n.lastReply ?? ''} (the sender got a report)`;
+  return `${head}${n.state}, attempts ${n.attempts}${n.nextAttemptAt ? `, next ${iso(n.nextAttemptAt)}` : ''}${n.lastReply ? `  last: ${n.lastReply}` : ''}`;
+}
+
+export function formatQueueList(messages: MessageSummary[], notices?: Map<string, NoticeState>): string {
   if (messages.length === 0) return 'queue is empty';
   const lines: string[] = [];
   for (const m of messages) {
     lines.push(`${m.id}  ${iso(m.createdAt)}  ${m.size} bytes  from <${m.mailFrom}>`);
     for (const r of m.recipients) {
       const next = r.state === 'queued' ? `  next ${iso(r.nextAttemptAt)}` : '';
-      lines.push(`    ${r.state.padEnd(9)} <${r.address}>  attempts ${r.attempts}${next}${r.lastReply ? `  last: ${r.lastReply}` : ''}`);
+      lines.push(`    ${stateLabel(r).padEnd(9)} <${r.address}>  attempts ${r.attempts}${next}${r.lastReply ? `  last: ${r.lastReply}` : ''}`);
+      const notice = noticeLine(r, notices);
+      if (notice) lines.push(notice);
     }
   }
   return lines.join('\n');
 }
 
-export function formatQueueShow(m: MessageDetail): string {
+export function formatQueueShow(m: MessageDetail, notices?: Map<string, NoticeState>): string {
+  const own = m.envelope.notice;
   const lines = [
     `message   ${m.id}`,
     `from      <${m.mailFrom}>${m.envelope.authUser ? `  (authenticated as ${m.envelope.authUser})` : ''}`,
     `received  ${iso(m.createdAt)}  ${m.size} bytes  body ${m.envelope.bodyType}${m.envelope.requireTls ? '  REQUIRETLS' : ''}${m.envelope.requiredLevel ? `  requires ${m.envelope.requiredLevel}` : ''}${m.envelope.tlsOptional ? '  TLS-Required: No' : ''}${m.envelope.smtpUtf8 ? '  SMTPUTF8' : ''}`,
+    ...(own?.kind === 'pickup-notice'
+      ? [`notice    for Secure Message Pickup ${own.pickupId ?? '?'}${own.heldMessageId ? ` (held message ${own.heldMessageId})` : ''}; a failure is reported to <${own.reportTo ?? '?'}>`]
+      : own ? ['notice    a one-time code or read notice of the portal'] : []),
     'recipients:',
-    ...m.recipients.map((r) => `  ${r.state.padEnd(9)} <${r.address}>  attempts ${r.attempts}${r.lastReply ? `  last: ${r.lastReply}` : ''}`),
+    ...m.recipients.flatMap((r) => [`  ${stateLabel(r).padEnd(9)} <${r.address}>  attempts ${r.attempts}${r.lastReply ? `  last: ${r.lastReply}` : ''}`, ...[noticeLine(r, notices)].filter((l): l is string => !!l)]),
     'delivery receipts:',
   ];
   if (m.receipts.length === 0) lines.push('  (no attempt yet)');
   for (const r of m.receipts) {
-    const tls = r.tlsVersion ? `${r.tlsVersion} ${r.cipher ?? ''}, certificate ${r.certVerified ? 'verified' : 'NOT verified'}${r.certSubject ? ` (${r.certSubject})` : ''}` : 'no TLS';
-    lines.push(`  ${iso(r.at)}  <${r.recipient}>  ${r.outcome}`);
-    lines.push(`      mx ${r.mxHost ?? '-'} [${r.ip ?? '-'}]:${r.port ?? '-'}  ${tls}`);
+    const held = r.outcome === 'delivered' ? parseHeldReply(r.reply) : undefined;
+    lines.push(`  ${iso(r.at)}  <${r.recipient}>  ${held ? `held for pickup ${held.pickupId}` : r.outcome}`);
+    // No server took a held copy: the line would read "mx - [-]:- no TLS".
+    if (!held) lines.push(`      mx ${r.mxHost ?? '-'} [${r.ip ?? '-'}]:${r.port ?? '-'}  ${tlsOf(r)}`);
     lines.push(`      reply: ${r.reply}`);
   }
   return lines.join('\n');

@@ -6,6 +6,7 @@ import { ensureSelfSignedCertificate } from '../vault/index.ts';
 import { domainCommand, tlsrptCommand } from './domain.ts';
 import { userAliasCommand } from './user-alias.ts';
 import { formatQueueList, formatQueueShow } from './format.ts';
+import { noticeStates } from './pickup-notices.ts';
 
 /** What the composition root hands the CLI (the CLI never picks a store itself). */
 export interface CliDeps {
@@ -190,7 +191,7 @@ async function queueCommand(config: Config, deps: CliDeps, sub: string | undefin
     switch (sub) {
       case 'list': {
         const list = await queue.list({ state: all ? undefined : 'active', limit: 500 });
-        out(json ? JSON.stringify(list, null, 2) : formatQueueList(list));
+        out(json ? JSON.stringify(list, null, 2) : formatQueueList(list, await noticeStates(queue, list)));
         return 0;
       }
       case 'show': {
@@ -200,7 +201,7 @@ async function queueCommand(config: Config, deps: CliDeps, sub: string | undefin
           process.stderr.write(`sealgate: no message ${id} in the queue\n`);
           return 1;
         }
-        out(json ? JSON.stringify(detail, null, 2) : formatQueueShow(detail));
+        out(json ? JSON.stringify(detail, null, 2) : formatQueueShow(detail, await noticeStates(queue, [detail])));
         return 0;
       }
       case 'retry': {

@@ -234,6 +234,10 @@ export const configSchema = z.strictObject({
       noticeSubject: z.string().min(1).default('You have a secure message').describe('Subject of the notice e-mail: neutral, nothing of the message itself. `branding.noticeSubject` wins when set.'),
       fallbackOnRequirement: z.boolean().default(true).describe('When a required link level (sender, user, pin, REQUIRETLS) cannot be met: pickup instead of a bounce.'),
       tlsOrPickupDomains: z.array(z.string()).default([]).describe('"TLS or pickup": destinations whose mail goes to pickup when no MX offers TLS.'),
+      whenNoTls: z
+        .boolean()
+        .default(true)
+        .describe('Every outside (MX-routed) destination is "TLS or pickup": a submitted message that no MX takes over TLS becomes a pickup instead of going in the clear. `false`: plain MTA behaviour (delivery.defaultTlsPolicy alone decides). Without the portal (web.enabled false) such a message waits for TLS, then bounces.'),
       alwaysForUsers: z.array(z.string()).default([]).describe('Users whose every message becomes a pickup.'),
       shareDir: z
         .string()

@@ -37,8 +37,14 @@ function notifies(notify: string[] | undefined, kind: 'FAILURE' | 'DELAY'): bool
   return notify.includes(kind);
 }
 
+/** A report about our own notice: to whom (not the null sender it came from), and its opening sentence. */
+export interface ReportOptions {
+  to: string;
+  intro: string;
+}
+
 /**
- * Queues an RFC 3464 report to the original sender. Queued (durably) before the recipients
+ * Queues an RFC 3464 report to the original sender (or `about.to`). Queued (durably) before the recipients
  * are settled, so a crash in between yields at worst a second report, never none.
  */
 export async function queueReport(
@@ -49,10 +55,12 @@ export async function queueReport(
   reportingMta: string,
   now: number,
   retryUntil?: number,
+  about?: ReportOptions,
 ): Promise<string | null> {
-  const sender = group.envelope.mailFrom;
+  const sender = about?.to ?? group.envelope.mailFrom;
   if (!shouldBounce(sender)) return null;
-  const wanted = entries.filter((entry) => {
+  // A notice's NOTIFY=NEVER keeps reports from its own (null) sender; the pickup's sender asked nothing of the kind.
+  const wanted = about ? entries : entries.filter((entry) => {
     const recipient = group.recipients.find((r) => r.address === entry.address);
     return notifies(recipient?.notify, kind === 'failure' ? 'FAILURE' : 'DELAY');
   });
@@ -81,6 +89,7 @@ export async function queueReport(
     })),
     originalHeaders,
     redact,
+    intro: about?.intro,
     messageId: makeMessageId(reportingMta),
   });
   const { id } = await queue.enqueue(

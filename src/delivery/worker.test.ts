@@ -7,7 +7,7 @@ import type { DeliveryReceipt } from '../kernel/index.ts';
 import { Queue } from '../queue/index.ts';
 import { openBlobStore } from '../store/index.ts';
 import { createVault } from '../vault/index.ts';
-import { DeliveryWorker, type DomainJob, type RecipientResult } from './worker.ts';
+import { DeliveryWorker, type DomainJob, type NoticeOutcome, type PickupFn, type RecipientResult, type WorkerOptions } from './worker.ts';
 import { silentLogger as silent } from '../../test/helpers/silent-logger.ts';
 
 
@@ -29,7 +29,7 @@ describe('delivery worker', () => {
     await current?.cleanup();
   });
 
-  async function setup(decide: (job: DomainJob) => RecipientResult[], now: { t: number }) {
+  async function setup(decide: (job: DomainJob) => RecipientResult[], now: { t: number }, extra: { pickup?: WorkerOptions['pickup']; toPickup?: PickupFn; noticeSettled?: (o: NoticeOutcome) => Promise<void> } = {}) {
     current = await openTestStore('sqlite');
     const clock = { now: () => now.t };
     const queue = new Queue({ store: current.store, blobs: openBlobStore(path.join(current.dir, 'blobs')), vault: createVault(randomBytes(32)), clock, logger: silent });
@@ -44,11 +44,14 @@ describe('delivery worker', () => {
         pollIntervalMs: 20,
         retry: { retryScheduleMs: [1000], maxAgeMs: 10_000, delayNoticeAfterMs: 3000 },
         routing: { domains: { 'clinic.test': { smarthost: '127.0.0.20:2526' } } },
+        pickup: extra.pickup,
       },
       {
         queue,
         clock,
         logger: silent,
+        toPickup: extra.toPickup,
+        noticeSettled: extra.noticeSettled,
         deliver: async (job) => {
           jobs.push({ job, body: await text(await job.openBody()) });
           return { results: decide(job) };
@@ -132,5 +135,72 @@ describe('delivery worker', () => {
     expect(bodies.filter((b) => /Action: delayed/.test(b)).length).toBe(1);
     expect(bodies.filter((b) => /Action: failed/.test(b) && /Status: 4\.4\.7/.test(b)).length).toBe(1);
     expect(reports.length).toBeGreaterThanOrEqual(1);
+  });
+
+  const rules = { fallbackOnRequirement: true, tlsOrPickupDomains: [], whenNoTls: true, portal: true };
+  const submitted = { mailFrom: 'alice@sender.test', origin: 'submitted' as const, authUser: 'alice@sender.test', requireTls: false, smtpUtf8: false, bodyType: '8BITMIME' as const };
+
+  it('holds a [secure] message to our own domain (smarthost route) for pickup, never delivering it (issue 10 item 4)', async () => {
+    const now = { t: 4_000_000 };
+    const held: DomainJob[] = [];
+    const toPickup: PickupFn = async (job, recipients) => {
+      held.push(job);
+      return recipients.map((r) => ({ recipientId: r.id, outcome: 'delivered' as const, reply: '250 2.0.0 Held for Secure Message Pickup P1 (x); notice queued as N1.', receipt: receipt(r.address, 'held', 'delivered') }));
+    };
+    const { queue, jobs } = await setup((job) => job.recipients.map((r) => ({ recipientId: r.id, outcome: 'delivered' as const, reply: '250 ok', receipt: receipt(r.address, '250 ok', 'delivered') })), now, { pickup: rules, toPickup });
+    const { id } = await queue.enqueue({ ...submitted, pickup: true, recipients: [{ address: 'patient@clinic.test' }] }, Readable.from([Buffer.from('Subject: Lab results\r\n\r\nsecret\r\n')]));
+    worker!.notify();
+    await until(async () => (await queue.show(id))?.recipients[0].state === 'delivered');
+    expect(held.map((j) => j.route.kind)).toEqual(['smarthost']);
+    expect(jobs).toEqual([]); // nothing went to the smarthost
+  });
+
+  it('refuses a pickup request with its reason when there is no portal, and reports it to the sender', async () => {
+    const now = { t: 5_000_000 };
+    const toPickup: PickupFn = async () => {
+      throw new Error('must not be called');
+    };
+    const { queue, jobs } = await setup((job) => job.recipients.map((r) => ({ recipientId: r.id, outcome: 'delivered' as const, reply: '250 ok', receipt: receipt(r.address, '250 ok', 'delivered') })), now, { pickup: { ...rules, portal: false }, toPickup });
+    const { id } = await queue.enqueue({ ...submitted, pickup: true, recipients: [{ address: 'patient@clinic.test' }] }, Readable.from([Buffer.from('Subject: Lab results\r\n\r\nsecret\r\n')]));
+    worker!.notify();
+    await until(async () => (await queue.show(id))?.recipients[0].state === 'failed');
+    expect((await queue.show(id))?.recipients[0].lastReply).toMatch(/^554 5\.3\.3 Secure Message Pickup was requested/);
+    await until(() => jobs.some((j) => j.job.recipients[0].address === 'alice@sender.test'));
+    expect(jobs.filter((j) => j.job.recipients[0].address === 'patient@clinic.test')).toEqual([]);
+    expect(jobs[0].body).toMatch(/Status: 5\.3\.3/);
+  });
+
+  it('a pickup notice that fails: its pickup is told, and the pickup sender gets a DSN naming recipient and reason (issue 10 item 2)', async () => {
+    const now = { t: 6_000_000 };
+    const told: NoticeOutcome[] = [];
+    const reply = '550 5.7.1 <bob@plain.test>: notices not welcome here';
+    const { queue, jobs } = await setup(
+      (job) => job.recipients.map((r) => (job.notice ? { recipientId: r.id, outcome: 'failed' as const, reply, enhanced: '5.7.1', receipt: receipt(r.address, reply, 'failed') } : { recipientId: r.id, outcome: 'delivered' as const, reply: '250 ok', receipt: receipt(r.address, '250 ok', 'delivered') })),
+      now,
+      { pickup: rules, noticeSettled: async (o) => void told.push(o) },
+    );
+    const notice = { kind: 'pickup-notice' as const, pickupId: 'PICKUP1', reportTo: 'alice@sender.test', heldMessageId: 'HELD1' };
+    const { id } = await queue.enqueue({ mailFrom: '', recipients: [{ address: 'bob@plain.test', notify: ['NEVER'] }], requireTls: false, smtpUtf8: false, bodyType: '8BITMIME', notice }, Readable.from([Buffer.from('Subject: You have a secure message\r\n\r\nlink\r\n')]));
+    worker!.notify();
+    await until(async () => (await queue.show(id))?.recipients[0].state === 'failed');
+    expect(told).toMatchObject([{ notice, messageId: id, recipient: 'bob@plain.test', outcome: 'failed', reply }]);
+    await until(() => jobs.some((j) => j.job.recipients[0].address === 'alice@sender.test'));
+    const report = jobs.find((j) => j.job.recipients[0].address === 'alice@sender.test')!;
+    expect(report.job.mailFrom).toBe('');
+    expect(report.body).toMatch(/Final-Recipient: rfc822; ?bob@plain\.test/);
+    expect(report.body).toContain('notices not welcome here');
+    expect(report.body).toMatch(/held for Secure Message Pickup\s+\(PICKUP1\)/);
+    // NOTIFY=NEVER on the notice's own recipient does not silence the report to the pickup's sender.
+  });
+
+  it('a delivered pickup notice tells its pickup the link level it reached', async () => {
+    const now = { t: 7_000_000 };
+    const told: NoticeOutcome[] = [];
+    const { queue } = await setup((job) => job.recipients.map((r) => ({ recipientId: r.id, outcome: 'delivered' as const, reply: '250 ok', link: 'tls' as const, receipt: receipt(r.address, '250 ok', 'delivered') })), now, { pickup: rules, noticeSettled: async (o) => void told.push(o) });
+    const notice = { kind: 'pickup-notice' as const, pickupId: 'PICKUP2', reportTo: 'alice@sender.test' };
+    const { id } = await queue.enqueue({ mailFrom: '', recipients: [{ address: 'bob@tls.test' }], requireTls: false, smtpUtf8: false, bodyType: '8BITMIME', notice }, Readable.from([Buffer.from('Subject: n\r\n\r\nlink\r\n')]));
+    worker!.notify();
+    await until(async () => (await queue.show(id))?.recipients[0].state === 'delivered');
+    expect(told).toMatchObject([{ outcome: 'delivered', link: 'tls', recipient: 'bob@tls.test' }]);
   });
 });

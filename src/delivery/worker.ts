@@ -1,18 +1,20 @@
 import type { Readable } from 'node:stream';
-import type { Clock, DeliveryReceipt, DsnNotify, Envelope, Logger, Service } from '../kernel/index.ts';
+import type { Clock, DeliveryReceipt, DsnNotify, Envelope, LinkRequirement, Logger, OwnNotice, Service } from '../kernel/index.ts';
 import { crashPoint } from '../kernel/index.ts';
 import type { PickupRules, Route, RoutingTable } from '../policy/index.ts';
-import { goesToPickup, routeFor, senderAsksPickup } from '../policy/index.ts';
+import { goesToPickup, routeFor, senderPickupRequest } from '../policy/index.ts';
 import type { LeasedGroup, Queue, RetryOptions, Settlement } from '../queue/index.ts';
 import { delayNoticeDue, nextAttempt } from '../queue/index.ts';
-import { queueReport, type BounceEntry } from './bounce.ts';
+import { queueReport, type BounceEntry, type ReportOptions } from './bounce.ts';
 
 /**
  * What one SMTP transaction to a destination domain needs (see remote.ts). A required link
  * level that no MX meets makes the message bounce at once.
  */
-export interface DomainJob extends Pick<Envelope, 'mailFrom' | 'requireTls' | 'requiredLevel' | 'tlsOptional' | 'smtpUtf8' | 'bodyType' | 'dsnRet' | 'dsnEnvid' | 'origin' | 'authUser' | 'pickupControl'> {
+export interface DomainJob extends Pick<Envelope, 'mailFrom' | 'requireTls' | 'requiredLevel' | 'tlsOptional' | 'smtpUtf8' | 'bodyType' | 'dsnRet' | 'dsnEnvid' | 'origin' | 'authUser' | 'pickupControl' | 'notice'> {
   domain: string;
+  /** The queue id of the message (a pickup's notice names it). */
+  messageId?: string;
   recipients: { id: number; address: string; notify?: DsnNotify[]; orcpt?: string }[];
   openBody: () => Promise<Readable>;
   size: number;
@@ -25,12 +27,33 @@ export interface RecipientResult {
   reply: string;
   enhanced?: string;
   receipt: DeliveryReceipt;
+  /** Delivered: the link level the session reached. */
+  link?: LinkRequirement;
+  /** Refused by link policy: the best level any MX reached (what a notice would get there). */
+  bestLink?: LinkRequirement;
 }
 
 export type DeliverFn = (job: DomainJob) => Promise<{ results: RecipientResult[] }>;
 
-/** Holds the recipients' copies for Secure Message Pickup and queues their notices. */
-export type PickupFn = (job: DomainJob, recipients: DomainJob['recipients'], reason: string) => Promise<RecipientResult[]>;
+/**
+ * Holds the recipients' copies for Secure Message Pickup and queues their notices. `bestLink`:
+ * the best level an MX of the domain reached, when a delivery attempt found it (the link the
+ * notice will most likely get).
+ */
+export type PickupFn = (job: DomainJob, recipients: DomainJob['recipients'], reason: string, bestLink?: LinkRequirement) => Promise<RecipientResult[]>;
+
+/** A pickup notice reached a final state (told before the queue records it). */
+export interface NoticeOutcome {
+  notice: OwnNotice;
+  /** The notice's own queue id. */
+  messageId: string;
+  recipient: string;
+  outcome: 'delivered' | 'failed';
+  reply: string;
+  /** Delivered: the link level the session reached. */
+  link?: LinkRequirement;
+  receipt: DeliveryReceipt;
+}
 
 export interface WorkerOptions {
   nodeId: string;
@@ -60,6 +83,15 @@ function statusOf(result: { enhanced?: string; reply: string }, fallback: string
   return match ? match[1] : fallback;
 }
 
+/** Where the report of an undeliverable pickup notice goes, and what it tells the sender. */
+function noticeReport(notice: OwnNotice | undefined): ReportOptions | undefined {
+  if (notice?.kind !== 'pickup-notice' || !notice.reportTo) return undefined;
+  return {
+    to: notice.reportTo,
+    intro: `Your message to the recipient below is held for Secure Message Pickup${notice.pickupId ? ` (${notice.pickupId})` : ''}, but the notice that tells them how to open it could not be delivered, so they do not know it is there. Tell them another way, or retract the message in the console. The notice's headers are attached below; it carried nothing of your message.`,
+  };
+}
+
 /**
  * The delivery loop: lease due work, deliver each (message, domain) group, settle.
  * A failure inside one group is logged and deferred; the loop itself never dies.
@@ -70,6 +102,7 @@ export class DeliveryWorker implements Service {
   private readonly queue: Queue;
   private readonly deliver: DeliverFn;
   private readonly toPickup?: PickupFn;
+  private readonly noticeSettled?: (outcome: NoticeOutcome) => Promise<void>;
   private readonly logger: Logger;
   private readonly clock: Clock;
   private running = false;
@@ -85,11 +118,12 @@ export class DeliveryWorker implements Service {
   private loopDone: Promise<void> | null = null;
   private readonly inFlight = new Set<Promise<void>>();
 
-  constructor(options: WorkerOptions, deps: { queue: Queue; deliver: DeliverFn; toPickup?: PickupFn; logger: Logger; clock: Clock }) {
+  constructor(options: WorkerOptions, deps: { queue: Queue; deliver: DeliverFn; toPickup?: PickupFn; noticeSettled?: (outcome: NoticeOutcome) => Promise<void>; logger: Logger; clock: Clock }) {
     this.options = options;
     this.queue = deps.queue;
     this.deliver = deps.deliver;
     this.toPickup = deps.toPickup;
+    this.noticeSettled = deps.noticeSettled;
     this.logger = deps.logger.child({ module: 'delivery' });
     this.clock = deps.clock;
   }
@@ -243,6 +277,7 @@ export class DeliveryWorker implements Service {
     const { envelope } = group;
     const job: DomainJob = {
       domain: group.domain,
+      messageId: group.messageId,
       mailFrom: envelope.mailFrom,
       recipients: group.recipients.map((r) => ({ id: r.id, address: r.address, notify: r.notify, orcpt: r.orcpt })),
       openBody: () => this.queue.openBody(group.messageId, group.storedBody),
@@ -257,12 +292,15 @@ export class DeliveryWorker implements Service {
       origin: envelope.origin,
       authUser: envelope.authUser,
       pickupControl: envelope.pickupControl,
+      notice: envelope.notice,
       route: routeFor(group.domain, this.options.routing),
     };
     let results: RecipientResult[];
     try {
-      // A sender's pickup request covers remote recipients; our own domains get their mail.
-      if (this.toPickup && senderAsksPickup(envelope, job.route.kind)) results = await this.toPickup(job, job.recipients, 'the sender asked for Secure Message Pickup');
+      // A sender's request holds on every route, our own domains included, or is refused with its reason.
+      const request = this.toPickup && this.options.pickup ? senderPickupRequest(envelope, this.options.pickup) : { kind: 'none' as const };
+      if (request.kind === 'pickup' && this.toPickup) results = await this.toPickup(job, job.recipients, 'the sender asked for Secure Message Pickup');
+      else if (request.kind === 'refuse') results = this.refused(group, request.reply, request.enhanced);
       else results = await this.withPickupFallback(job, (await this.deliver(job)).results);
       crashPoint('after-remote-accept'); // the remote has it; our queue does not know yet
     } catch (error) {
@@ -279,14 +317,25 @@ export class DeliveryWorker implements Service {
     await this.settleGroup(group, results);
   }
 
+  private refused(group: LeasedGroup, reply: string, enhanced: string): RecipientResult[] {
+    const at = this.clock.now();
+    return group.recipients.map((r) => ({
+      recipientId: r.id,
+      outcome: 'failed' as const,
+      reply,
+      enhanced,
+      receipt: { at, recipient: r.address, mxHost: null, ip: null, port: null, tlsVersion: null, cipher: null, certSubject: null, certVerified: false, reply, outcome: 'failed' as const },
+    }));
+  }
+
   /** Results no link could carry go to pickup when the rules say so (never silently weaker). */
   private async withPickupFallback(job: DomainJob, results: RecipientResult[]): Promise<RecipientResult[]> {
     const rules = this.options.pickup;
     if (!rules || !this.toPickup) return results;
-    const moving = results.filter((r) => goesToPickup(r, job.domain, job, rules));
+    const moving = results.filter((r) => goesToPickup(r, job.domain, job.route.kind, job, rules));
     if (moving.length === 0) return results;
     const ids = new Set(moving.map((r) => r.recipientId));
-    const held = await this.toPickup(job, job.recipients.filter((r) => ids.has(r.id)), moving[0].reply);
+    const held = await this.toPickup(job, job.recipients.filter((r) => ids.has(r.id)), moving[0].reply, moving[0].bestLink);
     return [...results.filter((r) => !ids.has(r.recipientId)), ...held];
   }
 
@@ -328,19 +377,46 @@ export class DeliveryWorker implements Service {
       const keep = (entries: BounceEntry[]) => entries.filter((e) => group.recipients.some((r) => r.address === e.address && held.has(r.id)));
       const failed = keep(failures);
       const delayed = keep(delays);
-      if (failed.length) await queueReport(this.queue, group, 'failure', failed, reportingMta, now);
+      // A pickup notice goes out with the null sender; its failure is reported to the pickup's sender.
+      const about = noticeReport(group.envelope.notice);
+      if (failed.length) await queueReport(this.queue, group, 'failure', failed, reportingMta, now, undefined, about);
       // One delay notice per message, not per domain group: claimed atomically (read at lease
       // time, the flag is stale as soon as a second group of the message runs).
       if (delayed.length && delayNoticeDue(this.options.retry, group.createdAt, now, group.delayNoticeSent) && (await this.queue.claimDelayNotice(group.messageId))) {
-        await queueReport(this.queue, group, 'delay', delayed, reportingMta, now, group.createdAt + this.options.retry.maxAgeMs);
+        await queueReport(this.queue, group, 'delay', delayed, reportingMta, now, group.createdAt + this.options.retry.maxAgeMs, about);
       }
     }
+    await this.tellNoticeOutcomes(group, settlements, results);
     const done = await this.settleWithRetry(group, settlements);
     this.logger.info(
       { messageId: group.messageId, domain: group.domain, delivered: settlements.filter((s) => s.state === 'delivered').length, failed: failures.length, deferred: delays.length },
       'delivery attempt settled',
     );
     if (failures.length || done) this.notify();
+  }
+
+  /**
+   * A pickup notice's final state goes to its pickup's events before the queue records it (a
+   * crash in between repeats the event, never loses it). A failure here is logged: the queue
+   * still says where the notice stands (`queue show`).
+   */
+  private async tellNoticeOutcomes(group: LeasedGroup, settlements: Settlement[], results: RecipientResult[]): Promise<void> {
+    const notice = group.envelope.notice;
+    if (notice?.kind !== 'pickup-notice' || !this.noticeSettled) return;
+    for (const settlement of settlements) {
+      if (settlement.state === 'queued' || !settlement.receipt) continue;
+      const result = results.find((r) => r.recipientId === settlement.recipientId);
+      const outcome: NoticeOutcome = {
+        notice,
+        messageId: group.messageId,
+        recipient: settlement.receipt.recipient,
+        outcome: settlement.state,
+        reply: settlement.reply,
+        link: result?.link,
+        receipt: settlement.receipt,
+      };
+      await this.noticeSettled(outcome).catch((error: Error) => this.logger.warn({ err: error.message, messageId: group.messageId, pickupId: notice.pickupId }, 'pickup notice outcome not recorded'));
+    }
   }
 
   /**

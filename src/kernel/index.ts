@@ -9,6 +9,7 @@ export type {
   DsnNotify,
   RecipientSpec,
   Envelope,
+  OwnNotice,
   PickupControl,
   DeliveryReceipt,
 } from './types.ts';

@@ -54,6 +54,21 @@ export interface PickupControl {
   sealedSecret?: string;
 }
 
+/**
+ * Mail Sealgate writes itself that carries nothing of any message: a pickup notice, a one-time
+ * code, a read notice. It never becomes a pickup and goes over the best link the destination
+ * offers, never held back by a rule about content (a pin, a sender's requirement, REQUIRETLS).
+ */
+export interface OwnNotice {
+  kind: 'pickup-notice' | 'portal-mail';
+  /** The pickup a notice announces: its events record where the notice stands. */
+  pickupId?: string;
+  /** Who gets the report when the notice cannot be delivered: the pickup's sender. */
+  reportTo?: string;
+  /** The queued message that was held for pickup (none for a pickup composed in the console). */
+  heldMessageId?: string;
+}
+
 /** What the queue keeps about a message besides its body. */
 export interface Envelope {
   /** Reverse path; '' is the null sender (bounces). */
@@ -81,6 +96,8 @@ export interface Envelope {
   origin?: 'submitted' | 'inbound';
   /** The sender's `Sealgate-Secure` choice, read at submission (the header is not stored). */
   pickupControl?: PickupControl;
+  /** Set on our own content-free mail (notices, codes); see OwnNotice. */
+  notice?: OwnNotice;
   /** Client address as seen by ingress; for the audit log only. */
   clientIp?: string;
 }

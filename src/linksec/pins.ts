@@ -1,5 +1,6 @@
 import type { Store } from '../store/index.ts';
 import { isLinkLevel } from '../kernel/index.ts';
+import { canonicalDomain } from '../mail/index.ts';
 import type { LinkLevel } from './level.ts';
 
 export interface LinkPin {
@@ -18,30 +19,27 @@ export class PinError extends Error {
 
 /**
  * Admin pins: a destination domain held to a minimum link level whatever the sender asked
- * (e.g. `tls-verified` for a partner clinic). Delivery reads them through a short cache.
+ * (e.g. `tls-verified` for a partner clinic). Delivery reads the domain's pin before each
+ * attempt (one primary-key lookup, like the link-security memory), never through a cache: the
+ * CLI that sets a pin runs in another process, and a cluster has several nodes, so a pin holds
+ * from the next attempt on, everywhere.
  */
 export class LinkPins {
   private readonly store: Store;
-  private readonly cacheMs: number;
-  private snapshot: { at: number; pins: Map<string, LinkLevel> } | undefined;
-  private refreshing: Promise<void> | undefined;
 
-  constructor(store: Store, cacheMs = 30_000) {
+  constructor(store: Store) {
     this.store = store;
-    this.cacheMs = cacheMs;
   }
 
   async pin(domain: string, minLevel: string, note: string | null, now: number): Promise<LinkPin> {
     if (!isLinkLevel(minLevel)) throw new PinError(`unknown link level ${JSON.stringify(minLevel)}: use none, tls, tls-verified or dane`);
-    const row = { domain: domain.toLowerCase().replace(/\.$/, ''), min_level: minLevel, note, created_at: now };
+    const row = { domain: keyOf(domain), min_level: minLevel, note, created_at: now };
     await this.store.db.insertInto('link_pins').values(row).onConflict((oc) => oc.column('domain').doUpdateSet(row)).execute();
-    this.snapshot = undefined;
     return { domain: row.domain, minLevel, note, createdAt: now };
   }
 
   async unpin(domain: string): Promise<boolean> {
-    const result = await this.store.db.deleteFrom('link_pins').where('domain', '=', domain.toLowerCase()).executeTakeFirst();
-    this.snapshot = undefined;
+    const result = await this.store.db.deleteFrom('link_pins').where('domain', '=', keyOf(domain)).executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
   }
 
@@ -50,18 +48,14 @@ export class LinkPins {
     return rows.map((r) => ({ domain: r.domain, minLevel: r.min_level as LinkLevel, note: r.note, createdAt: Number(r.created_at) }));
   }
 
-  /** The pin of a domain from the cache; refreshed in the background when stale. */
-  cachedPin(domain: string, now: number): LinkLevel | undefined {
-    if (!this.snapshot || now - this.snapshot.at > this.cacheMs) void this.refresh(now);
-    return this.snapshot?.pins.get(domain.toLowerCase());
+  /** The pin of one destination domain, read now (see the class comment for why uncached). */
+  async pinOf(domain: string): Promise<LinkLevel | undefined> {
+    const row = await this.store.db.selectFrom('link_pins').select('min_level').where('domain', '=', keyOf(domain)).executeTakeFirst();
+    return row && isLinkLevel(row.min_level) ? row.min_level : undefined;
   }
+}
 
-  async refresh(now: number): Promise<void> {
-    this.refreshing ??= this.list()
-      .then((pins) => {
-        this.snapshot = { at: now, pins: new Map(pins.map((p) => [p.domain, p.minLevel])) };
-      })
-      .finally(() => (this.refreshing = undefined));
-    return this.refreshing;
-  }
+/** Pins are keyed like delivery names the domain: lowercase A-labels, no trailing dot. */
+function keyOf(domain: string): string {
+  return canonicalDomain(domain);
 }

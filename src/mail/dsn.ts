@@ -31,6 +31,8 @@ export interface DsnInput {
    * only its Message-ID and Date, nothing of its content, so it may travel over any link.
    */
   redact?: boolean;
+  /** Replaces the opening sentence of the notification (a report about our own notice says what it means). */
+  intro?: string;
   messageId: string;
 }
 
@@ -150,6 +152,7 @@ function humanText(input: DsnInput): string {
     delay: `Your message has not been delivered yet to one or more recipients. Delivery is still being attempted; you do not need to send it again.${input.redact ? ` ${what}` : ''}`,
     success: 'Your message was delivered to the recipients listed below.',
   }[input.kind];
+  const opening = input.intro ? oneLine(input.intro) : intro;
   const lines = input.recipients.map((r) => {
     const reply = r.diagnostic ? oneLine(r.diagnostic).replace(/^smtp\s*;\s*/i, '') : '';
     const where = r.remoteMta ? `host ${oneLine(r.remoteMta)} said: ` : '';
@@ -158,7 +161,7 @@ function humanText(input: DsnInput): string {
     if (r.willRetryUntil) text += `\r\n${fold(`    Attempts continue until ${formatRfc5322Date(r.willRetryUntil)}.`)}`;
     return text;
   });
-  return `This is the mail system at ${host}.\r\n\r\n${fold(intro)}\r\n\r\n${lines.join('\r\n\r\n')}\r\n`;
+  return `This is the mail system at ${host}.\r\n\r\n${fold(opening)}\r\n\r\n${lines.join('\r\n\r\n')}\r\n`;
 }
 
 function deliveryStatus(input: DsnInput): string {

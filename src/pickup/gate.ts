@@ -25,7 +25,9 @@ import { PickupError, normalizePassword } from './keys.ts';
 
 export type PickupEventKind =
   | 'created' | 'notice-sent' | 'opened' | 'failed-attempt' | 'locked' | 'unlocked' | 'downloaded'
-  | 'replied' | 'retracted' | 'expired' | 'deleted' | 'expiry-changed' | 'code-sent' | 'read-notice-sent';
+  | 'replied' | 'retracted' | 'expired' | 'deleted' | 'expiry-changed' | 'code-sent' | 'read-notice-sent'
+  // The notice's final state (delivery worker): detail says the link, or the reply it failed with.
+  | 'notice-delivered' | 'notice-failed';
 
 export interface GateOptions {
   /** Failed checks of the message's own secret after which it locks. */

@@ -17,3 +17,4 @@ export { MAIL_TEXTS, mailTime } from './mail-texts.ts';
 export type { MailLocale, MailTexts } from './mail-texts.ts';
 export { parseSecureHeader, SecureHeaderError } from './secure-header.ts';
 export type { SenderChoice } from './secure-header.ts';
+export { heldReply, noticeDeliveredDetail, noticeEnvelope, parseHeldReply, weakLinkWarning } from './notice-status.ts';

@@ -66,6 +66,8 @@ export interface MessageDemand {
   localPolicy: TlsPolicyMode;
   /** The sender's requirement (header, user setting, domain pin), if any. */
   required?: LinkRequirement;
+  /** Who asked for `required`, for the reason a person reads (default: the sender). */
+  requiredBy?: string;
   /** RFC 8689 `TLS-Required: No` (only without REQUIRETLS): published policies are ignored. */
   tlsOptional?: boolean;
 }
@@ -76,7 +78,7 @@ export interface MessageDemand {
  */
 export function hostDemand(security: HostSecurity, message: MessageDemand, held?: HeldLevel): HostDemand {
   const candidates: [LinkRequirement, string, 'memory'?][] = [[FROM_LOCAL[message.localPolicy], `TLS policy '${message.localPolicy}'`]];
-  if (message.required) candidates.push([message.required, `the sender's requirement '${message.required}'`]);
+  if (message.required) candidates.push([message.required, message.requiredBy ?? `the sender's requirement '${message.required}'`]);
   if (!message.tlsOptional) {
     if (security.kind === 'dane') candidates.push(['dane', 'the destination\'s DANE TLSA records']);
     if (security.kind === 'dane-unusable') candidates.push(['tls', 'the destination\'s TLSA records (none usable: TLS required)']);

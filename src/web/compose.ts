@@ -309,7 +309,7 @@ async function sendOne(c: WebContext, user: string, recipient: string, input: Co
   const now = c.clock.now();
   try {
     const raw = buildPickupNotice(c.config, { id: held.id, messagePassword: held.messagePassword, recipient, sender: user, expiresInDays: input.days, now });
-    await c.sendMail({ from: '', to: [recipient] }, raw);
+    await c.sendMail({ from: '', to: [recipient], notice: { kind: 'pickup-notice', pickupId: held.id, reportTo: user } }, raw);
   } catch (error) {
     // Without its notice nobody can open the message: withdraw it rather than leave it waiting.
     c.logger.error({ err: (error as Error).message, pickupId: held.id }, 'compose notice not sent');

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { LoginOutcome } from '../accounts/index.ts';
 import type { Config } from '../config/index.ts';
-import type { Clock, Logger } from '../kernel/index.ts';
+import type { Clock, Logger, OwnNotice } from '../kernel/index.ts';
 import type { PickupStore } from '../pickup/index.ts';
 import type { Store } from '../store/index.ts';
 import type { WebSessions } from './sessions.ts';
@@ -23,7 +23,8 @@ export interface WebDeps {
   /** PEM key and certificate: tls.* or the self-signed pair (web.certFile/keyFile win). */
   tls: { key: string; cert: string };
   /** Sends a message the portal made itself (one-time codes, read notices). */
-  sendMail(envelope: { from: string; to: string[] }, raw: Buffer): Promise<void>;
+  /** Queues our own content-free mail; `notice` names a pickup notice's pickup and sender (default: a code or read notice). */
+  sendMail(envelope: { from: string; to: string[]; notice?: OwnNotice }, raw: Buffer): Promise<void>;
 }
 
 /** What the route modules share. */
