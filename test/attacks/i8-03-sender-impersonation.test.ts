@@ -17,6 +17,8 @@ const PASSWORD = 'correct horse battery staple';
 describe('i8-03 sender impersonation on submission', () => {
   const rig = gatewayWithSmarthost({
     prefix: 'i8-03',
+    // The portal runs (any free port): a pickup needs one since issue 10 item 4.
+    config: { web: { enabled: true, port: 0 } },
     users: ['alice@corp.test'],
     password: PASSWORD,
     setup: async (gateway) => {

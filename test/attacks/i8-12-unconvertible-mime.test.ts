@@ -20,7 +20,7 @@ function nested(depth: number): string {
 }
 
 describe('i8-12 MIME that cannot become a pickup', () => {
-  const rig = gatewayWithSmarthost({ prefix: 'i8-12', config: { limits: { maxMimeDepth: 20 } }, users: ['alice@corp.test'], password: PASSWORD });
+  const rig = gatewayWithSmarthost({ prefix: 'i8-12', config: { limits: { maxMimeDepth: 20 }, web: { enabled: true, port: 0 } }, users: ['alice@corp.test'], password: PASSWORD });
 
   it('refuses submitted mail nested deeper than the limit at DATA, accepts the limit itself', async () => {
     const client = await authenticatedSession(rig.gateway.ports.submission, 'alice@corp.test', PASSWORD);

@@ -6,6 +6,8 @@ export type RecordingStage = 'ehlo' | 'mail' | 'rcpt' | 'data' | 'dot' | 'other'
 
 export interface RecordingSmtpOptions {
   host?: string;
+  /** Default any free port; several MX receivers on different addresses share delivery.port. */
+  port?: number;
   /** Offers STARTTLS with this key and certificate. */
   tls?: { key: string | Buffer; cert: string | Buffer };
   /** Extra EHLO keywords, e.g. 'SMTPUTF8', '8BITMIME', 'REQUIRETLS'. */
@@ -159,7 +161,7 @@ export async function startRecordingSmtp(options: RecordingSmtpOptions = {}): Pr
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, host, () => resolve());
+    server.listen(options.port ?? 0, host, () => resolve());
   });
   const { port } = server.address() as net.AddressInfo;
   return {
