@@ -36,7 +36,7 @@ describe('i8-13 control headers and the subject tag leave no copy', () => {
     expect(notice.rcptTo.map((r) => r.toString('latin1'))).toEqual([expect.stringMatching(/^<dr@corp\.test>/)]);
     const bytes = rig.rx.bytes().toString('latin1');
     expect(bytes).toMatch(/\/m\/[A-Za-z0-9_-]{22}#/); // the notice's link
-    expect(bytes).not.toMatch(/sealgate-|\[secure\]|Lab results|results attached|m1@corp\.test/i);
+    expect(bytes).not.toMatch(/sealgate-(secure|require)|\[secure\]|Lab results|results attached|m1@corp\.test/i);
     const db = new Database(path.join(rig.gateway.dir, 'data', 'sealgate.db'), { readonly: true });
     try {
       const rows = () => db.prepare('select verification, recipient from pickup_messages').all();

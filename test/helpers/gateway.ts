@@ -19,7 +19,8 @@ export interface GatewayProcess {
   restart(): Promise<void>;
 }
 
-async function waitForListen(port: number, child: ChildProcess, output: () => string, timeoutMs = 20_000): Promise<void> {
+// 45 s: on a loaded machine (the suite beside other work) a cold start took over 20 s.
+async function waitForListen(port: number, child: ChildProcess, output: () => string, timeoutMs = 45_000): Promise<void> {
   // Fail fast with the gateway's own words when it exits instead of listening.
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`sealgate exited with ${code}:\n${output()}`))));
   exited.catch(() => undefined);

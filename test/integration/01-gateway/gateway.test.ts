@@ -76,8 +76,9 @@ describeWithPeers(['root', 'postfix', 'swaks', 'dnsmasq', 'openssl'], 'gateway c
         ipFamilies: [4],
       },
       queue: { retryScheduleMs: [1000], pollIntervalMs: 200 },
-      // The bounce path is what this suite checks; 06-pickup covers the pickup fallback.
-      pickup: { fallbackOnRequirement: false },
+      // The bounce path and plain MTA behaviour are what this suite checks (plain.test gets
+      // mail in plaintext); 06-pickup and 08-secure-default cover the pickup fallbacks.
+      pickup: { fallbackOnRequirement: false, whenNoTls: false },
     });
     const added = await gateway.cli('user', 'add', 'alice@sender.test', '--password', PASSWORD);
     expect(added.code, added.stderr).toBe(0);

@@ -95,8 +95,9 @@ describeWithPeers(['root', 'postfix', 'swaks', 'openssl', ...DNSSEC_TOOLS], 'lin
       delivery,
       queue: { retryScheduleMs: [60_000], pollIntervalMs: 200 },
     });
-    // Bounces are what this suite checks; 06-pickup covers the pickup fallback.
-    gateway = await startGateway(path.join(temp.dir, 'gw'), { delivery, queue: { retryScheduleMs: [1000], pollIntervalMs: 200 }, pickup: { fallbackOnRequirement: false } });
+    // Bounces and plain MTA behaviour (open.test in the clear) are what this suite checks;
+    // 06-pickup and 08-secure-default cover the pickup fallbacks.
+    gateway = await startGateway(path.join(temp.dir, 'gw'), { delivery, queue: { retryScheduleMs: [1000], pollIntervalMs: 200 }, pickup: { fallbackOnRequirement: false, whenNoTls: false } });
     expect((await gateway.cli('user', 'add', 'alice@sender.test', '--password', PASSWORD)).code).toBe(0);
   });
 
