@@ -19,6 +19,45 @@ export interface PageOptions {
   i18n?: Translator;
 }
 
+/*
+ * The idle log-off, as WCAG 2.2.1 (timing adjustable) asks: shortly before the server ends the
+ * session the page warns and offers to stay, which asks the server for this page again in the
+ * background (a request is activity: sessions.ts). Unanswered, the page leaves for the log-off
+ * page, so a message is not left on a shared screen. A browser without scripts cannot warn; it
+ * still leaves by <meta refresh> (in <noscript>), the page's content weighing more than the warning.
+ */
+const IDLE_SCRIPT = `(function () {
+  var box = document.getElementById('idle-warning'), stay = document.getElementById('idle-stay');
+  if (!box || !stay) return;
+  var afterMs = Number(box.getAttribute('data-after-ms')), leadMs = Math.min(60000, afterMs / 2), url = box.getAttribute('data-url');
+  var warnTimer, leaveTimer, before;
+  function leave() { location.href = url; }
+  function arm() {
+    clearTimeout(warnTimer); clearTimeout(leaveTimer);
+    warnTimer = setTimeout(function () {
+      before = document.activeElement;
+      box.hidden = false;
+      stay.focus();
+    }, afterMs - leadMs);
+    leaveTimer = setTimeout(leave, afterMs + 5000);
+  }
+  stay.addEventListener('click', function () {
+    fetch(location.pathname + location.search, { credentials: 'same-origin', cache: 'no-store', redirect: 'manual' }).then(function (response) {
+      if (!response.ok) return leave();
+      box.hidden = true;
+      if (before && before.focus) before.focus();
+      arm();
+    }, leave);
+  });
+  arm();
+})();`;
+
+function idleWarning(idle: { afterMs: number; url: string }, tr: Translator): Html {
+  return html`<div class="card idle-warning" id="idle-warning" role="alertdialog" aria-labelledby="idle-text" data-after-ms="${idle.afterMs}" data-url="${idle.url}" hidden>
+<p id="idle-text">${tr.text('layout.idle.warning')}</p>
+<button type="button" id="idle-stay">${tr.text('layout.idle.stay')}</button></div>`;
+}
+
 const ENGLISH = translator();
 
 export function page(options: PageOptions): string {
@@ -27,7 +66,7 @@ export function page(options: PageOptions): string {
   // The name is beside it, so the logo itself is decoration for a screen reader.
   const logo = tr.site.logo ? html`<img class="logo" src="${tr.site.logo}" alt="" height="32">` : '';
   const contact = tr.site.contact ? html`<p class="contact">${tr.site.contact}</p>` : '';
-  const idle = options.idle ? html`<meta http-equiv="refresh" content="${Math.ceil(options.idle.afterMs / 1000) + 5};url=${options.idle.url}">` : '';
+  const idle = options.idle ? html`<noscript><meta http-equiv="refresh" content="${Math.ceil(options.idle.afterMs / 1000) + 5};url=${options.idle.url}"></noscript>` : '';
   const languages = html`<nav class="languages" aria-label="${tr.text('layout.languages')}"><ul>${tr.languages.map((l) => l.current
     ? html`<li><a href="${l.href}" lang="${l.locale}" aria-current="true">${l.name}</a></li>`
     : html`<li><a href="${l.href}" lang="${l.locale}" hreflang="${l.locale}" data-keep-hash>${l.name}</a></li>`)}</ul></nav>`;
@@ -47,7 +86,8 @@ ${idle}
 ${options.body}
 </main>
 <footer class="foot">${contact}${languages}</footer>
-<script nonce="${options.nonce}">${trusted(options.script ? `${PAGE_SCRIPT}\n${options.script}` : PAGE_SCRIPT)}</script>
+${options.idle ? idleWarning(options.idle, tr) : ''}
+<script nonce="${options.nonce}">${trusted([PAGE_SCRIPT, options.script, options.idle ? IDLE_SCRIPT : undefined].filter(Boolean).join('\n'))}</script>
 </body>
 </html>`.value}\n`;
 }

@@ -5,6 +5,8 @@ export const commonTexts = {
   'layout.brand': 'Sealgate',
   'layout.languages': 'Sprache',
   'time.none': '—',
+  'layout.idle.warning': 'Sie werden in etwa einer Minute abgemeldet, weil auf dieser Seite eine Weile nichts geschehen ist.',
+  'layout.idle.stay': 'Angemeldet bleiben',
 
   'home.title': 'Sichere Nachrichten',
   'home.heading': 'Sichere Nachrichten abholen',

@@ -8,6 +8,8 @@ export const commonTexts = {
   'layout.brand': 'Sealgate',
   'layout.languages': 'Language',
   'time.none': '—',
+  'layout.idle.warning': 'You will be signed out in about a minute because nothing happened on this page for a while.',
+  'layout.idle.stay': 'Stay signed in',
 
   'home.title': 'Secure messages',
   'home.heading': 'Secure Message Pickup',
