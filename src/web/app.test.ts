@@ -34,7 +34,7 @@ describe('web tier (fastify.inject over SQLite)', () => {
     const csp = String(response.headers['content-security-policy']);
     const nonce = csp.match(/script-src 'nonce-([A-Za-z0-9+/=]+)'/)?.[1];
     expect(nonce).toBeTruthy();
-    expect(csp).toBe(`default-src 'none'; script-src 'nonce-${nonce}'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`);
+    expect(csp).toBe(`default-src 'none'; script-src 'nonce-${nonce}'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`);
     expect(response.body).toContain(`<script nonce="${nonce}">`);
     expect(response.body.match(/<script/g)).toHaveLength(1);
     expect(response.headers['strict-transport-security']).toBe('max-age=31536000');

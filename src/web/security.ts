@@ -32,7 +32,8 @@ export function ctx(request: FastifyRequest): RequestContext {
 
 export function contentSecurityPolicy(nonce: string, dataImages = false): string {
   return [
-    "default-src 'none'", `script-src 'nonce-${nonce}'`, "style-src 'self'", `img-src 'self'${dataImages ? ' data:' : ''}`,
+    // connect-src: the idle warning's "Stay signed in" asks this origin for the page again (layout.ts).
+    "default-src 'none'", `script-src 'nonce-${nonce}'`, "style-src 'self'", `img-src 'self'${dataImages ? ' data:' : ''}`, "connect-src 'self'",
     "form-action 'self'", "frame-ancestors 'none'", "base-uri 'none'",
   ].join('; ');
 }

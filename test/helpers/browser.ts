@@ -7,7 +7,7 @@ import { systemClock, type Clock } from '../../src/kernel/index.ts';
 import { PickupStore, type GateOptions } from '../../src/pickup/index.ts';
 import type { Store } from '../../src/store/index.ts';
 import { ensureSelfSignedCertificate } from '../../src/vault/index.ts';
-import type { WebDeps } from '../../src/web/index.ts';
+import { createWebService, type WebDeps, type WebService } from '../../src/web/index.ts';
 import { silentLogger } from './silent-logger.ts';
 import { openTestStore } from './stores.ts';
 
@@ -73,5 +73,30 @@ export async function createPortalFixture(options: { config?: ConfigInput; clock
       return code;
     },
     cleanup: test.cleanup,
+  };
+}
+
+export interface PortalInChromium {
+  fixture: PortalFixture;
+  service: WebService;
+  browser: Browser;
+  /** https://127.0.0.1:<port> */
+  base: string;
+  close(): Promise<void>;
+}
+
+/** A portal fixture served over HTTPS on loopback, and Chromium: what a Chromium scenario starts once per file. */
+export async function startPortalInChromium(options: Parameters<typeof createPortalFixture>[0] = {}): Promise<PortalInChromium> {
+  const fixture = await createPortalFixture(options);
+  const service = createWebService(fixture.deps);
+  await service.start();
+  const browser = await launchChromium();
+  return {
+    fixture, service, browser, base: `https://127.0.0.1:${service.listening().port}`,
+    async close() {
+      await browser.close();
+      await service.stop();
+      await fixture.cleanup();
+    },
   };
 }
