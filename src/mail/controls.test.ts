@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { authservIdOf, editHeaderBlock } from './controls.ts';
+import { authservIdOf, decodeHeaderValue, editHeaderBlock, subjectHasTag } from './controls.ts';
 
 describe('control headers', () => {
   const block = 'Received: from x\r\n\tby y\r\nSealgate-Secure: passphrase=a\r\n b\r\nSubject: [SECURE] Lab results\r\nsealgate-require: dane\r\nAuthentication-Results: gateway.sealgate.test; dkim=pass\r\nAuthentication-Results: (c) GATEWAY.sealgate.test 1; spf=pass\r\nAuthentication-Results: mx.other.test; dkim=fail\r\nX-Sealgate-Note: kept\r\n\r\n';
@@ -29,5 +29,37 @@ describe('control headers', () => {
   it('leaves a block without controls untouched', () => {
     const plain = 'Subject: hi\r\nFrom: a@b.test\r\n\r\n';
     expect(editHeaderBlock(plain, { dropControls: true, subjectTag: '[secure]' }).block).toBe(plain);
+  });
+});
+
+describe('the subject tag inside RFC 2047 encoded words (issue 10 item 4)', () => {
+  const b = (text: string) => `=?UTF-8?B?${Buffer.from(text, 'utf8').toString('base64')}?=`;
+
+  it.each([
+    // [raw Subject value, tagged]
+    [b('[secure] Laborbefund für Müller'), true],
+    ['=?utf-8?q?Laborbefund_f=C3=BCr_M=C3=BCller_=5Bsecure=5D?=', true],
+    ['=?ISO-8859-1?Q?Befund_f=FCr_=5BSECURE=5D?=', true],
+    [`${b('Laborbefund für')}\r\n ${b(' Müller [sec')}${b('ure]')}`, true],
+    [b('Laborbefund für Müller'), false],
+    ['=?x-unknown?B?W3NlY3VyZV0=?=', false], // a charset nobody knows stays as written
+    ['[secure] plain', true],
+  ])('%s → %s', (raw, tagged) => {
+    expect(subjectHasTag(raw, '[secure]')).toBe(tagged);
+  });
+
+  it('takes the tag out and writes the rest back encoded; other fields stay byte for byte', () => {
+    const block = `From: a@corp.test\r\nSubject: ${b('[secure] Laborbefund für Müller')}\r\nTo: b@corp.test\r\n\r\n`;
+    const { block: out } = editHeaderBlock(block, { dropControls: true, subjectTag: '[secure]' });
+    expect(out).toMatch(/^From: a@corp\.test\r\nSubject: =\?UTF-8\?B\?[A-Za-z0-9+/=]+\?=\r\nTo: b@corp\.test\r\n\r\n$/);
+    const subject = /^Subject: (.*)$/m.exec(out)![1];
+    expect(decodeHeaderValue(subject)).toBe('Laborbefund für Müller');
+  });
+
+  it('never lets a decoded line break out into the header block', () => {
+    const block = 'Subject: =?us-ascii?Q?x_[secure]_y=0D=0ABcc:_evil@x.test?=\r\n\r\n';
+    const { block: out } = editHeaderBlock(block, { subjectTag: '[secure]' });
+    expect(out.split('\r\n').filter((l) => /^bcc:/i.test(l))).toEqual([]);
+    expect(decodeHeaderValue(/^Subject: ([\s\S]*?)\r\n\r\n/.exec(out)![1])).toBe('x y\r\nBcc: evil@x.test');
   });
 });

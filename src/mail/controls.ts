@@ -57,6 +57,55 @@ export function stripSubjectTag(subject: string, tag = '[secure]'): { subject: s
   return { subject: subject.replace(pattern, ' ').trim(), tagged: true };
 }
 
+/*
+ * RFC 2047 encoded words, only as far as the subject tag needs them: a client that writes any
+ * non-ASCII subject (Outlook, nodemailer, a lab system with umlauts) may put the whole subject,
+ * tag included, in `=?UTF-8?B?…?=`. Written here rather than taken from libmime because that is
+ * not a dependency of ours (only of mailparser's), and mailparser parses whole messages, async.
+ */
+const ENCODED_WORD = /=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g;
+
+function decodeWord(charset: string, encoding: string, text: string): string | undefined {
+  const bytes = encoding.toUpperCase() === 'B'
+    ? Buffer.from(text, 'base64')
+    : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+  try {
+    // RFC 2231 §5: a language may follow the charset (`UTF-8*de`).
+    return new TextDecoder(charset.split('*')[0], { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The unfolded value with its encoded words decoded (RFC 2047 §6.2: blanks between adjacent words go). */
+export function decodeHeaderValue(value: string): string {
+  const unfolded = value.replace(/\r?\n([ \t])/g, '$1');
+  return unfolded
+    .replace(/(=\?[^?\s]+\?[BbQq]\?[^?\s]*\?=)[ \t]+(?==\?[^?\s]+\?[BbQq]\?[^?\s]*\?=)/g, '$1')
+    .replace(ENCODED_WORD, (word, charset: string, encoding: string, text: string) => decodeWord(charset, encoding, text) ?? word);
+}
+
+/** A subject value as we write it back: ASCII as is, anything else as UTF-8 B words (≤ 75 characters each), folded. */
+function encodeSubjectValue(text: string): string {
+  if (/^[\x20-\x7e]*$/.test(text)) return text;
+  const words: string[] = [];
+  let chunk = '';
+  for (const char of text) {
+    if (Buffer.byteLength(chunk + char, 'utf8') > 45) {
+      words.push(chunk);
+      chunk = '';
+    }
+    chunk += char;
+  }
+  if (chunk) words.push(chunk);
+  return words.map((word) => `=?UTF-8?B?${Buffer.from(word, 'utf8').toString('base64')}?=`).join('\r\n ');
+}
+
+/** Whether a raw Subject value carries the tag, written plainly or inside encoded words. */
+export function subjectHasTag(rawValue: string, tag: string): boolean {
+  return stripSubjectTag(rawValue, tag).tagged || (rawValue.includes('=?') && stripSubjectTag(decodeHeaderValue(rawValue), tag).tagged);
+}
+
 /** One header field as it stands in the block: its name and its raw text, folds included. */
 interface RawField {
   name: string;
@@ -141,7 +190,14 @@ export function editHeaderBlock(block: string, edit: HeaderEdit): { block: strin
     for (const field of kept) {
       if (field.name !== 'subject') continue;
       const colon = field.raw.indexOf(':');
-      const stripped = stripSubjectTag(field.raw.slice(colon + 1), edit.subjectTag);
+      const raw = field.raw.slice(colon + 1);
+      if (raw.includes('=?')) {
+        // Encoded words (the tag inside one, or beside one): decode, strip, write the rest back encoded.
+        const decoded = stripSubjectTag(decodeHeaderValue(raw), edit.subjectTag);
+        if (decoded.tagged) field.raw = `${field.raw.slice(0, colon)}: ${encodeSubjectValue(decoded.subject)}`;
+        continue;
+      }
+      const stripped = stripSubjectTag(raw, edit.subjectTag);
       if (stripped.tagged) field.raw = `${field.raw.slice(0, colon)}: ${stripped.subject}`;
     }
   }

@@ -1,6 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { isLinkLevel, LINK_LEVELS, MailError, type LinkRequirement } from '../../kernel/index.ts';
-import { countHeaders, encodeHeaderLine, getHeader, makeMessageId, formatRfc5322Date, parseHeaders } from '../../mail/index.ts';
+import { countHeaders, encodeHeaderLine, getHeader, makeMessageId, formatRfc5322Date, parseHeaders, subjectHasTag } from '../../mail/index.ts';
 
 export interface IngressStreamOptions {
   maxMessageBytes: number;
@@ -175,7 +175,8 @@ export class IngressStream extends Transform {
     if (this.options.onPickup) {
       const subject = getHeader(headers, 'Subject') ?? '';
       const tag = this.options.pickupTag?.toLowerCase();
-      if (getHeader(headers, 'Sealgate-Secure') !== undefined || (tag && subject.toLowerCase().includes(tag))) this.options.onPickup();
+      // The tag may sit inside RFC 2047 words (a non-ASCII subject): subjectHasTag decodes them.
+      if (getHeader(headers, 'Sealgate-Secure') !== undefined || (tag && subjectHasTag(subject, tag))) this.options.onPickup();
     }
     const required = getHeader(headers, 'Sealgate-Require');
     if (required !== undefined && this.options.onRequirement) {

@@ -163,6 +163,13 @@ describeWithPeers(['dnsmasq', 'swaks', 'openssl'], 'secure by default: TLS or pi
     expectOnlyNotice(arrived[0]);
     expect(smarthost.bytes().toString('latin1').toLowerCase()).not.toContain('[secure]');
     expect(await show(queuedId(sent.stdout))).toMatch(/held for pickup [A-Za-z0-9_-]{22} <patient@clinic\.test>/);
+    // A client that encodes a non-ASCII subject whole (RFC 2047) hides the tag in base64.
+    const encoded = `=?UTF-8?B?${Buffer.from('Laborbefund für Müller [secure]', 'utf8').toString('base64')}?=`;
+    const second = await submit('mueller@clinic.test', ['--header', `Subject: ${encoded}`, '--body', BODY_TEXT]);
+    expect(second.code, second.stdout).toBe(0);
+    await until(() => to(smarthost, 'mueller@clinic.test').length > 0, 20_000, 'the notice to mueller@clinic.test');
+    expectOnlyNotice(to(smarthost, 'mueller@clinic.test')[0]);
+    expect(text(to(smarthost, 'mueller@clinic.test')[0])).not.toContain(encoded);
   });
 
   it('(d) a pin set by the CLI while serve runs holds the very next message', async () => {
