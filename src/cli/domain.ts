@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs';
 import type { Config } from '../config/index.ts';
-import { createSecurityAssessor, probeDomain, TlsReportSender, type ProbeResult } from '../delivery/index.ts';
+import { TlsReportSender } from '../delivery/index.ts';
 import { createSystemResolver } from '../dns/index.ts';
-import { MailError } from '../kernel/index.ts';
-import { LinkPins, LinkSecurityMemory, parseTlsRptRecord, renderReport, TlsReportCounter, type LinkLevel, type LinkRecord } from '../linksec/index.ts';
+import { LinkPins, LinkSecurityMemory, renderReport, TlsReportCounter, type LinkRecord } from '../linksec/index.ts';
 import type { Store } from '../store/index.ts';
+import { checkCommand } from './domain-check.ts';
 import { importCommand } from './domain-import.ts';
-import { atLeast } from '../policy/index.ts';
 import { out, UsageError, withRuntime, type CliDeps } from './index.ts';
 
 function formatRecord(r: LinkRecord & { daneDetail?: string; policyNote?: string; kept?: boolean }): string {
@@ -21,20 +19,6 @@ function formatRecord(r: LinkRecord & { daneDetail?: string; policyNote?: string
     `      seen ${new Date(r.at).toISOString()}, holds until ${new Date(r.expiresAt).toISOString()}`,
     ...(r.kept ? ['      NOT recorded: a stronger level proved before still holds and delivery stays held to it (`domain forget` lowers it)'] : []),
   ].join('\n');
-}
-
-function weakestOf(levels: LinkLevel[]): LinkLevel {
-  return levels.reduce<LinkLevel>((weak, level) => (atLeast(level, weak) ? weak : level), 'dane');
-}
-
-function summary(domain: string, probe: ProbeResult, dnssecConfigured: boolean, rua: string[] | null, pin: LinkLevel | undefined): { lines: string[]; json: object } {
-  const a = probe.assessment;
-  const dnssec = !dnssecConfigured ? 'not checked (no delivery.dnssecResolvers configured)' : a?.bogus ? `BOGUS: ${a.bogus}` : a?.mxSecure ? 'MX records signed and validated' : 'MX records not signed (DANE does not apply)';
-  const sts = a?.sts ? `${a.sts.mode} (id ${a.sts.id}, mx ${a.sts.mx.join(' ')}, max_age ${a.sts.maxAge} s)` : a?.stsError ? `none usable: ${a.stsError}` : 'no policy';
-  return {
-    lines: [`  DNSSEC: ${dnssec}`, `  MTA-STS: ${sts}`, `  TLS-RPT: ${rua === null ? 'lookup failed' : rua.length ? rua.join(', ') : 'no report address'}`, `  pinned minimum: ${pin ?? 'none'}`],
-    json: { dnssec: { checked: dnssecConfigured, mxSecure: a?.mxSecure ?? false, bogus: a?.bogus ?? null }, mtaSts: a?.sts ?? null, mtaStsError: a?.stsError ?? null, tlsRpt: rua, pin: pin ?? null },
-  };
 }
 
 async function pinCommand(store: Store, sub: string, domain: string | undefined, level: string | undefined, note: string | undefined): Promise<number> {
@@ -83,42 +67,7 @@ export async function domainCommand(config: Config, deps: CliDeps, sub: string |
       return 0;
     }
     if (sub !== 'check' || !domain) throw new UsageError('domain: use `domain check DOMAIN`, `domain show [DOMAIN]`, `domain export [DOMAIN]`, `domain import FILE [--force]`, `domain forget DOMAIN [MX]`, `domain pin DOMAIN LEVEL`, `domain unpin DOMAIN` or `domain pins`');
-    const name = domain.toLowerCase();
-    const resolver = createSystemResolver({ servers: config.delivery.dnsServers.length ? config.delivery.dnsServers : undefined });
-    const extraCa = config.delivery.extraCaFiles.map((file) => readFileSync(file));
-    let probe: ProbeResult;
-    try {
-      probe = await probeDomain(name, {
-        resolver,
-        heloName: config.hostname,
-        port: config.delivery.port,
-        extraCa,
-        connectTimeoutMs: Math.min(config.delivery.connectTimeoutMs, 10_000),
-        commandTimeoutMs: Math.min(config.delivery.commandTimeoutMs, 30_000),
-        ipFamilies: config.delivery.ipFamilies,
-        clock: { now: () => Date.now() },
-        security: createSecurityAssessor(config, store, resolver, extraCa, logger),
-      });
-    } catch (error) {
-      if (error instanceof MailError) {
-        out(json ? JSON.stringify({ domain, error: error.reply }) : `${domain}: ${error.reply}`);
-        return 1;
-      }
-      throw error;
-    }
-    const rua = await resolver.resolveTxt(`_smtp._tls.${name}`).then((txt) => parseTlsRptRecord(txt)?.mailto ?? [], (error: { kind?: string }) => (error.kind === 'transient' ? null : []));
-    const pin = (await new LinkPins(store).list()).find((p) => p.domain === name)?.minLevel;
-    const records: (LinkRecord & { daneDetail?: string; policyNote?: string; kept?: boolean })[] = [];
-    // An observation holds as long as what it rests on: the MTA-STS policy, else a day.
-    const holdMs = probe.assessment?.sts ? Math.max(60_000, probe.assessment.sts.expiresAt - Date.now()) : undefined;
-    for (const observation of probe.observations) {
-      records.push({ ...(await memory.record(observation, holdMs)), daneDetail: observation.daneDetail, policyNote: observation.policyNote });
-    }
-    const weakest = records.length ? weakestOf(records.map((r) => r.level)) : 'none';
-    const about = summary(name, probe, config.delivery.dnssecResolvers.length > 0, rua, pin);
-    if (json) out(JSON.stringify({ domain: name, level: weakest, ...about.json, mx: records }, null, 2));
-    else out([`${name}: ${records.length} MX host(s); every MX reaches at least level ${weakest}`, ...about.lines, ...records.map(formatRecord)].join('\n'));
-    return 0;
+    return checkCommand(config, store, logger, domain, json, out);
   });
 }
 

@@ -6,7 +6,7 @@ export type { RemoteDeps } from './remote.ts';
 export { ConnectionPool } from './pool.ts';
 export { resolveDestinations } from './mx.ts';
 export { probeDomain } from './probe.ts';
-export type { ProbeDeps, ProbeResult } from './probe.ts';
+export type { CertificateFacts, DaneFacts, MxProbe, NameCheck, ProbeDeps, ProbeResult, TlsFacts, TlsVerdict } from './probe.ts';
 export { SecurityAssessor, createSecurityAssessor } from './security.ts';
 export type { DomainAssessment, HostAssessment, SecurityDeps } from './security.ts';
 export type { TlsSessionResult } from './remote.ts';

@@ -1,9 +1,12 @@
 import { MailError, type Clock } from '../kernel/index.ts';
 import type { Resolver } from '../dns/index.ts';
 import { matchDane, type LinkObservation } from '../linksec/index.ts';
-import { SmtpClient } from '../smtp/index.ts';
+import { SmtpClient, SmtpClientError } from '../smtp/index.ts';
+import { certificateFacts, nameCheck, type CertificateFacts, type NameCheck } from './probe-certificates.ts';
 import { resolveValidated } from './validated-mx.ts';
-import type { DomainAssessment, SecurityAssessor } from './security.ts';
+import type { DomainAssessment, HostAssessment, SecurityAssessor } from './security.ts';
+
+export type { CertificateFacts, NameCheck } from './probe-certificates.ts';
 
 export interface ProbeDeps {
   resolver: Resolver;
@@ -17,8 +20,60 @@ export interface ProbeDeps {
   security?: SecurityAssessor;
 }
 
+/**
+ * posttls-finger's verdicts: `Verified` (chain trusted and the MX name matches), `Trusted`
+ * (chain trusted, name does not match), `Untrusted` (the chain does not verify).
+ */
+export type TlsVerdict = 'Verified' | 'Trusted' | 'Untrusted';
+
+export interface TlsFacts {
+  version: string;
+  cipher: string;
+  chain: CertificateFacts[];
+  name: NameCheck;
+  verdict: TlsVerdict;
+  /** Why the chain did not verify (null when it did). */
+  chainError: string | null;
+}
+
+/**
+ * DANE for one MX: `dnssec-not-checked` without a validating resolver (nothing can be said),
+ * `not-signed` when the MX records are not DNSSEC-signed (DANE does not apply), `no-tlsa`,
+ * `unusable` (TLSA published, none usable), `matched` / `mismatch` against the chain,
+ * `no-session` (TLSA published but no TLS session to check it on).
+ */
+export interface DaneFacts {
+  status: 'dnssec-not-checked' | 'not-signed' | 'no-tlsa' | 'unusable' | 'matched' | 'mismatch' | 'no-session';
+  detail: string | null;
+  tlsa: string[];
+}
+
+export interface MxProbe {
+  host: string;
+  priority: number;
+  port: number;
+  addresses: string[];
+  /** Addresses whose TCP connection failed, each with the error (refused, timeout …). */
+  unreachable: { ip: string; error: string }[];
+  /** The address a session was held with; null when none could be reached. */
+  ip: string | null;
+  greeting: string | null;
+  starttlsOffered: boolean;
+  tls: TlsFacts | null;
+  dane: DaneFacts;
+  requireTlsAdvertised: boolean;
+  /** Why this host must not be used, or what MTA-STS says of it. */
+  policyNote: string | null;
+  /** What went wrong once connected (greeting, EHLO, STARTTLS, handshake), one entry each. */
+  errors: string[];
+  /** What the session proved, for the link-security memory; null when no session was held. */
+  observation: (LinkObservation & { daneDetail?: string; policyNote?: string }) | null;
+}
+
 export interface ProbeResult {
-  observations: (LinkObservation & { daneDetail?: string; policyNote?: string })[];
+  /** A validating resolver is configured, so DNSSEC (and with it DANE) was checked. */
+  dnssecChecked: boolean;
+  mx: MxProbe[];
   assessment?: DomainAssessment;
 }
 
@@ -41,9 +96,37 @@ export function observationOf(domain: string, host: string, ip: string | null, c
   };
 }
 
+function daneFacts(dnssecChecked: boolean, mxSecure: boolean, host: HostAssessment | undefined): DaneFacts {
+  const tlsa = host?.tlsaText ?? [];
+  if (!dnssecChecked) return { status: 'dnssec-not-checked', detail: null, tlsa };
+  if (!mxSecure) return { status: 'not-signed', detail: null, tlsa };
+  if (host?.security.kind === 'dane-unusable') return { status: 'unusable', detail: 'TLSA records published, none usable: TLS required without authentication', tlsa };
+  if (host?.security.kind !== 'dane') return { status: 'no-tlsa', detail: null, tlsa };
+  return { status: 'no-session', detail: 'TLSA records published but no TLS session to check them on', tlsa };
+}
+
+/** The first address that accepts a TCP connection; the ones that did not, with why. */
+async function connectFirst(destination: { host: string; addresses: string[] }, deps: ProbeDeps, unreachable: MxProbe['unreachable']): Promise<{ client: SmtpClient; ip: string } | { error: string; ip: string } | null> {
+  for (const ip of destination.addresses) {
+    try {
+      const client = await SmtpClient.connect({ host: ip, port: deps.port, servername: destination.host, heloName: deps.heloName, connectTimeoutMs: deps.connectTimeoutMs, commandTimeoutMs: deps.commandTimeoutMs });
+      return { client, ip };
+    } catch (error) {
+      if (error instanceof SmtpClientError && error.unreachable) {
+        unreachable.push({ ip, error: error.cause instanceof Error ? error.cause.message : error.message });
+        continue;
+      }
+      // Connected, then the greeting failed: the host was reached.
+      return { error: (error as Error).message, ip };
+    }
+  }
+  return null;
+}
+
 /**
- * `sealgate domain check`: connects to every MX of a domain (first address of each), asks
- * for STARTTLS, checks the certificate against PKIX and the TLSA records, and sends no mail.
+ * `sealgate domain check`: connects to every MX of a domain (each address in turn until one
+ * answers), asks for STARTTLS, checks the certificate against PKIX and the TLSA records, and
+ * sends no mail.
  */
 export async function probeDomain(domain: string, deps: ProbeDeps): Promise<ProbeResult> {
   const secure = deps.security?.secureResolver;
@@ -53,36 +136,73 @@ export async function probeDomain(domain: string, deps: ProbeDeps): Promise<Prob
   const destinations = resolved.destinations;
   const dnssec = secure ? { mxSecure: resolved.mxSecure, bogus: resolved.bogus } : undefined;
   const assessment = deps.security ? await deps.security.assess(domain, destinations.map((d) => d.host), dnssec) : undefined;
-  const observations: ProbeResult['observations'] = [];
+  const dnssecChecked = secure !== undefined;
+  const mx: MxProbe[] = [];
   for (const destination of destinations) {
     const host = assessment?.hosts.get(destination.host);
     const mtaSts = assessment?.sts?.mode ?? null;
-    const policyNote = host?.unusable?.reason ?? (host?.security.kind === 'sts' ? `listed in the MTA-STS policy (${host.security.mode})` : host?.security.kind === 'dane-unusable' ? 'TLSA records published, none usable: TLS required without authentication' : undefined);
-    const ip = destination.addresses[0] ?? null;
-    if (!ip) {
-      observations.push({ ...observationOf(domain, destination.host, null, null, false, 'no address', deps.clock.now()), mtaSts, dane: null, policyNote });
+    const policyNote = host?.unusable?.reason ?? (host?.security.kind === 'sts' ? `listed in the MTA-STS policy (${host.security.mode})` : undefined);
+    const probe: MxProbe = {
+      host: destination.host,
+      priority: destination.priority,
+      port: deps.port,
+      addresses: destination.addresses,
+      unreachable: [],
+      ip: null,
+      greeting: null,
+      starttlsOffered: false,
+      tls: null,
+      dane: daneFacts(dnssecChecked, resolved.mxSecure, host),
+      requireTlsAdvertised: false,
+      policyNote: policyNote ?? null,
+      errors: destination.addresses.length ? [] : ['the MX host has no address'],
+      observation: null,
+    };
+    mx.push(probe);
+    const connected = await connectFirst(destination, deps, probe.unreachable);
+    if (!connected) continue;
+    probe.ip = connected.ip;
+    if ('error' in connected) {
+      probe.errors.push(connected.error);
+      probe.observation = { ...observationOf(domain, destination.host, connected.ip, null, false, connected.error, deps.clock.now()), mtaSts, dane: null, policyNote };
       continue;
     }
-    let client: SmtpClient | null = null;
-    let offered = false;
+    const client = connected.client;
+    probe.greeting = client.greeting?.raw ?? null;
+    let error: string | null = null;
     try {
-      client = await SmtpClient.connect({ host: ip, port: deps.port, servername: destination.host, heloName: deps.heloName, connectTimeoutMs: deps.connectTimeoutMs, commandTimeoutMs: deps.commandTimeoutMs });
       await client.ehlo();
-      offered = client.has('STARTTLS');
-      const details = offered ? await client.startTls({ ca: deps.extraCa }) : null;
-      const dane = details && host?.tlsa ? matchDane(details.peerChain, host.tlsa, [destination.host, domain]) : null;
-      observations.push({
-        ...observationOf(domain, destination.host, ip, client, offered, null, deps.clock.now()),
-        mtaSts,
-        dane: dane ? (dane.matched ? 'matched' : 'mismatch') : null,
-        daneDetail: dane?.reason ?? (host?.tlsa && !details ? 'TLSA records published but no TLS session' : undefined),
-        policyNote,
-      });
-    } catch (error) {
-      observations.push({ ...observationOf(domain, destination.host, ip, client, offered, (error as Error).message, deps.clock.now()), mtaSts, dane: host?.tlsa ? 'mismatch' : null, policyNote });
-    } finally {
-      await client?.quit();
+      probe.starttlsOffered = client.has('STARTTLS');
+      const details = probe.starttlsOffered ? await client.startTls({ ca: deps.extraCa }) : null;
+      if (details) {
+        const name = nameCheck(details.peerChain[0], destination.host);
+        probe.tls = {
+          version: details.version,
+          cipher: details.cipher,
+          chain: certificateFacts(details.peerChain),
+          name,
+          verdict: details.chainError ? 'Untrusted' : name.matchedBy ? 'Verified' : 'Trusted',
+          chainError: details.chainError ?? null,
+        };
+        if (host?.tlsa) {
+          const dane = matchDane(details.peerChain, host.tlsa, [destination.host, domain]);
+          probe.dane = { ...probe.dane, status: dane.matched ? 'matched' : 'mismatch', detail: dane.reason };
+        }
+      }
+    } catch (caught) {
+      error = (caught as Error).message;
+      probe.errors.push(error);
     }
+    probe.requireTlsAdvertised = Boolean(client.tls && client.has('REQUIRETLS'));
+    const dane = probe.dane.status === 'matched' ? 'matched' : probe.dane.status === 'mismatch' || (host?.tlsa && error) ? 'mismatch' : null;
+    probe.observation = {
+      ...observationOf(domain, destination.host, connected.ip, client, probe.starttlsOffered, error, deps.clock.now()),
+      mtaSts,
+      dane,
+      daneDetail: probe.dane.detail ?? undefined,
+      policyNote,
+    };
+    await client.quit();
   }
-  return { observations, assessment };
+  return { dnssecChecked, mx, assessment };
 }

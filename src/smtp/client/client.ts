@@ -30,6 +30,8 @@ export interface TlsDetails {
   /** Chain valid (system CAs + extra) and the name matches the MX name. */
   verified: boolean;
   verifyError?: string;
+  /** Why the chain did not verify against the trusted CAs (the name check aside). */
+  chainError?: string;
   /** The peer's chain as DER, leaf first, as sent (DANE matches against it). */
   peerChain: Buffer[];
 }
@@ -47,11 +49,14 @@ function chainOf(leaf: tls.DetailedPeerCertificate | undefined): Buffer[] {
 export class SmtpClientError extends Error {
   readonly reply?: SmtpReply;
   readonly temporary: boolean;
-  constructor(message: string, options: { reply?: SmtpReply; temporary?: boolean; cause?: unknown } = {}) {
+  /** The TCP connection itself failed (refused, unroutable, timed out): the server was never reached. */
+  readonly unreachable: boolean;
+  constructor(message: string, options: { reply?: SmtpReply; temporary?: boolean; cause?: unknown; unreachable?: boolean } = {}) {
     super(message, { cause: options.cause });
     this.name = 'SmtpClientError';
     this.reply = options.reply;
     this.temporary = options.temporary ?? (options.reply ? options.reply.code < 500 : true);
+    this.unreachable = options.unreachable ?? false;
   }
 }
 
@@ -110,7 +115,7 @@ export class SmtpClient {
     try {
       await once(socket, 'connect');
     } catch (error) {
-      throw new SmtpClientError(`cannot connect to ${options.host}:${options.port}: ${(error as Error).message}`, { cause: error });
+      throw new SmtpClientError(`cannot connect to ${options.host}:${options.port}: ${(error as Error).message}`, { cause: error, unreachable: true });
     } finally {
       clearTimeout(timer);
     }
@@ -226,6 +231,7 @@ export class SmtpClient {
       certSubject: cert?.subject ? Object.entries(cert.subject).map(([k, v]) => `${k}=${String(v)}`).join(', ') : null,
       verified: !verifyError,
       verifyError,
+      chainError,
       peerChain: chainOf(cert),
     };
     await this.ehlo();

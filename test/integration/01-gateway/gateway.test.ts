@@ -111,13 +111,13 @@ describeWithPeers(['root', 'postfix', 'swaks', 'dnsmasq', 'openssl'], 'gateway c
     // The delivery above recorded the link it used.
     expect((await gateway.cli('domain', 'show', 'tls.test')).stdout).toMatch(/mx1\.tls\.test \[127\.0\.0\.10\] {2}level tls-verified/);
     const verified = JSON.parse((await gateway.cli('domain', 'check', 'tls.test', '--json')).stdout);
-    expect(verified).toMatchObject({ domain: 'tls.test', level: 'tls-verified', mx: [{ mxHost: 'mx1.tls.test', starttlsOffered: true, certValid: true, tlsVersion: 'TLSv1.3' }] });
+    expect(verified).toMatchObject({ domain: 'tls.test', level: 'tls-verified', mx: [{ host: 'mx1.tls.test', starttlsOffered: true, tls: { verdict: 'Verified', version: 'TLSv1.3' } }] });
     const plain = await gateway.cli('domain', 'check', 'plain.test');
     expect(plain.stdout).toMatch(/every MX reaches at least level none/);
     expect(plain.stdout).toMatch(/no STARTTLS/);
     const wrongName = await gateway.cli('domain', 'check', 'badcert.test');
     expect(wrongName.stdout).toMatch(/level tls\b/);
-    expect(wrongName.stdout).toMatch(/certificate NOT valid: .*mx\.badcert\.test/);
+    expect(wrongName.stdout).toMatch(/name: mx\.badcert\.test NOT matched/);
     const exported = JSON.parse((await gateway.cli('domain', 'export', 'tls.test')).stdout);
     const shared = path.join(temp.dir, 'shared.json');
     writeFileSync(shared, JSON.stringify(exported.map((r: { domain: string }) => ({ ...r, domain: 'partner.test' }))));
@@ -128,7 +128,7 @@ describeWithPeers(['root', 'postfix', 'swaks', 'dnsmasq', 'openssl'], 'gateway c
     expect(bad.code).toBe(65);
     expect(bad.stderr).toMatch(/record 0\.mxHost/);
     const nullMx = await gateway.cli('domain', 'check', 'nullmx.test');
-    expect(nullMx.code).toBe(1);
+    expect(nullMx.code).toBe(68); // EX_NOHOST
     expect(nullMx.stdout).toMatch(/556 5\.1\.10/);
   });
 
