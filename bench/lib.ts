@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** Prints one figure in the form DESIGN.md §8 fixes, so anyone can grep for it. */
+/** Prints one figure in the form docs/architecture.md §8 fixes, so anyone can grep for it. */
 export function figure(name: string, value: number, digits = 2): void {
   const text = Number.isFinite(value) ? value.toFixed(digits) : 'NaN';
   // Trailing zeros only after a decimal point: 20 stays 20, 1.50 becomes 1.5.

@@ -25,7 +25,7 @@ export interface Logger {
 /** TLS policy for a destination domain; MTA-STS and DANE raise it later (linksec). */
 export type TlsPolicyMode = 'opportunistic' | 'required' | 'verified';
 
-/** Link levels a sender can require of a message's links (DESIGN.md §6), weakest first. */
+/** Link levels a sender can require of a message's links (docs/architecture.md §6), weakest first. */
 export const LINK_LEVELS = ['none', 'tls', 'tls-verified', 'dane'] as const;
 export type LinkRequirement = (typeof LINK_LEVELS)[number];
 
@@ -102,7 +102,7 @@ export interface Envelope {
   clientIp?: string;
 }
 
-/** One line of proof per delivery attempt (DESIGN "signed delivery receipts"). */
+/** One line of proof per delivery attempt (docs/architecture.md §1: every hand-off leaves a record). */
 export interface DeliveryReceipt {
   at: number;
   recipient: string;

@@ -1,7 +1,7 @@
 import { LINK_LEVELS, type LinkRequirement } from '../kernel/index.ts';
 
 /**
- * What a link to a destination proved (DESIGN.md §6): `tls-verified` is a PKIX-valid
+ * What a link to a destination proved (docs/architecture.md §6): `tls-verified` is a PKIX-valid
  * certificate for the MX name (what MTA-STS `enforce` demands), `dane` a TLSA match under
  * DNSSEC. `end-to-end` is not a property of a link.
  */

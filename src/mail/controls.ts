@@ -2,7 +2,7 @@
  * Sealgate's control headers (`Sealgate-*`) and the pickup subject tag: instructions from a
  * sender to us, never part of the message. Ingress reads them once (submission) or ignores
  * them (inbound) and removes them from the stored message, so no copy on any route — relay,
- * smarthost, pickup, bounce — can carry them (DESIGN.md §9, issue 8 item 13).
+ * smarthost, pickup, bounce — can carry them (docs/architecture.md §9, issue 8 item 13).
  * Pure header-block edits on latin1 text, so every other byte stays exactly as it came.
  */
 
@@ -35,7 +35,7 @@ export function parseSecureHeader(value: string | undefined, fallback: 'link' | 
   const question = /^question\s*=\s*(.+?)\s*;\s*answer\s*=\s*(.+)$/is.exec(text);
   if (question) return { verification: 'question', question: question[1].trim(), passphraseOrAnswer: question[2].trim() };
   // Never quote the value: a mistyped field still carries the passphrase or answer, and this
-  // text goes into the SMTP reply and the ingress log (no secrets in logs, DESIGN.md §9).
+  // text goes into the SMTP reply and the ingress log (no secrets in logs, docs/architecture.md §9).
   throw new SecureHeaderError('Sealgate-Secure: cannot read the field; use yes, link, code, passphrase=..., or question=...; answer=...');
 }
 

@@ -47,7 +47,7 @@ function foldSegment(segment: string, firstLineUsed: number): string {
  * One header field as wire bytes, `Name: value` folded and ending in CRLF. `value` is one
  * logical line, or a list of segments each starting a continuation line (our Received:
  * layout). Encoded first, then checked as bytes: whatever a string held (U+010A included),
- * no CR, LF or NUL reaches the message except the folds written here (DESIGN §9).
+ * no CR, LF or NUL reaches the message except the folds written here (docs/architecture.md §9).
  */
 export function encodeHeaderLine(name: string, value: string | readonly string[], options: HeaderEncodingOptions = {}): Buffer {
   if (!FIELD_NAME.test(name)) throw new MailError(451, '4.3.0', 'Local error in processing: a header name is not valid; try again later', 'mail');

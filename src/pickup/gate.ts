@@ -5,7 +5,7 @@ import type { Store } from '../store/index.ts';
 import { PickupError, normalizePassword } from './keys.ts';
 
 /*
- * The attempt gate in front of every open (DESIGN.md §5): since the server keeps no verifier
+ * The attempt gate in front of every open (docs/architecture.md §5): since the server keeps no verifier
  * of a passphrase or answer, the only way to test a guess is to ask the server, and the server
  * counts (OWASP ASVS L2 V2.2.1). Two budgets:
  * - each client network (IPv4 address, IPv6 /64) has a budget of failed attempts, in the

@@ -4,7 +4,7 @@ import { hashRaw, type Algorithm } from '@node-rs/argon2';
 import { legacyAnswerForm, normalizeAnswer } from './answers.ts';
 
 /*
- * Keys of a pickup message (DESIGN.md §5). A random data key (DEK) encrypts the content; it
+ * Keys of a pickup message (docs/architecture.md §5). A random data key (DEK) encrypts the content; it
  * is wrapped under a key derived from the server share, the message password and, when the
  * sender set one, the Argon2id output of a passphrase or answer. Nothing stored lets anyone
  * test a guess: the only check of the credentials is whether the wrap authenticates.

@@ -9,7 +9,7 @@ const SWEEP_BATCH = 500;
  * The server shares of pickup messages, one small file each, kept OUT of the database: a
  * database copy (a backup, a stolen dump) then holds no share, so retraction and expiry —
  * which delete the file — make a message unreadable even from copies taken before
- * (DESIGN.md §5, crypto-shredding). Each file is sealed by the vault master key. A cluster
+ * (docs/architecture.md §5, crypto-shredding). Each file is sealed by the vault master key. A cluster
  * points `pickup.shareDir` at storage every node mounts; keep it out of database backups.
  */
 export class ShareFiles {

@@ -2,7 +2,7 @@ import type { Envelope, TlsPolicyMode } from '../kernel/index.ts';
 
 /**
  * Whether one of our users submitted the message: the only mail that pickup conversion and the
- * `Sealgate-*` controls act on (DESIGN.md §9). A stranger's inbound mail never becomes a
+ * `Sealgate-*` controls act on (docs/architecture.md §9). A stranger's inbound mail never becomes a
  * pickup, so it cannot make us send a notice in a forged internal sender's name. Messages
  * queued before `origin` existed count as submitted only when they carry an SMTP AUTH user
  * (the inbound listener offers no AUTH). Our own mail (notices, reports) has neither.
@@ -12,7 +12,7 @@ export function isSubmitted(message: Pick<Envelope, 'origin' | 'authUser'>): boo
   return !!message.authUser;
 }
 
-/** When Secure Message Pickup stands in for a link (DESIGN.md §6: "falls back to pickup"). */
+/** When Secure Message Pickup stands in for a link (docs/architecture.md §6: "falls back to pickup"). */
 export interface PickupRules {
   /** A required level (sender, user, pin, REQUIRETLS) no MX can meet: pickup rather than a bounce. */
   fallbackOnRequirement: boolean;

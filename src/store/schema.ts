@@ -127,7 +127,7 @@ export interface MtaStsPoliciesTable {
   expires_at: number;
 }
 
-/** A Secure Message Pickup message (DESIGN.md §5). Content and subject are sealed under its DEK. */
+/** A Secure Message Pickup message (docs/architecture.md §5). Content and subject are sealed under its DEK. */
 export interface PickupMessagesTable {
   id: string;
   sender: string;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /**
- * Keeps DESIGN.md §3 true: a module imports only its own files, lower layers, and other
+ * Keeps docs/architecture.md §3 true: a module imports only its own files, lower layers, and other
  * modules only through their index.ts. main.ts and runtime.ts are the composition root.
  */
 const LAYERS: Record<string, number> = {
@@ -13,7 +13,7 @@ const LAYERS: Record<string, number> = {
   smtp: 3, delivery: 3, pickup: 3,
   web: 4, cli: 4,
 };
-// Same-layer imports that DESIGN's flow needs: delivery drives the outbound SMTP client.
+// Same-layer imports the message flow needs (docs/architecture.md §3): delivery drives the outbound SMTP client.
 // config keys domains by mail's pure canonicalDomain (one spelling rule for config and routing).
 const ALLOWED_SAME_LAYER = new Set(['delivery->smtp', 'config->mail']);
 const PURE = new Set(['policy', 'mail', 'kernel']);
@@ -32,7 +32,7 @@ function importsOf(file: string): string[] {
   return [...text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/g), ...text.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1]);
 }
 
-describe('module map (DESIGN.md §3)', () => {
+describe('module map (docs/architecture.md §3)', () => {
   const files = sourceFiles(src);
 
   it('finds the modules', () => {

@@ -84,7 +84,7 @@ export class SmtpClient {
       this.reader.push(data);
       // Every reply answers a command we sent (or the greeting). One more than that is the
       // server, or someone on the path, talking out of turn: nothing after it can be trusted
-      // to answer what we think it answers (DESIGN §9), so the attempt ends here.
+      // to answer what we think it answers (docs/architecture.md §9), so the attempt ends here.
       if (this.reader.pending > this.awaited) {
         this.reader.fail(new Error(`reply out of step (${this.reader.pending} replies for ${this.awaited} commands)`));
         socket.destroy();

@@ -124,7 +124,7 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
       },
     },
     '0006-pickup': {
-      // Secure Message Pickup (DESIGN.md §5): everything readable is sealed under the message's DEK.
+      // Secure Message Pickup (docs/architecture.md §5): everything readable is sealed under the message's DEK.
       async up(db: Kysely<any>) {
         const blob = capabilities.dialect === 'sqlite' ? 'blob' : 'bytea';
         await db.schema
