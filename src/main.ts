@@ -4,7 +4,7 @@
  * signals. Only these two files know about concrete stores and how services connect.
  */
 import { readFileSync } from 'node:fs';
-import type { Config } from './config/index.ts';
+import { noticeAddress, type Config } from './config/index.ts';
 import { runCli } from './cli/index.ts';
 import type { Envelope, Service } from './kernel/index.ts';
 import { createSmtpListener, type ListenerOptions } from './smtp/index.ts';
@@ -15,6 +15,7 @@ import { Worker } from 'node:worker_threads';
 import { Readable } from 'node:stream';
 import { createWebService } from './web/index.ts';
 import { createPickupHousekeeping } from './pickup-service.ts';
+import { createNoticeReplyAnswerer } from './notice-replies.ts';
 
 export interface RunningGateway {
   runtime: Runtime;
@@ -80,6 +81,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
     standingOf: (username: string) => runtime.users.standingOf(username),
     sendersOf: (username: string) => runtime.users.sendersOf(username),
     sealSecret: (secret: string) => runtime.vault.seal(Buffer.from(secret, 'utf8')).toString('base64'),
+    answerNoticeReply: createNoticeReplyAnswerer({ config, queue, clock, logger, notify: () => worker.notify() }),
     ingest: async (envelope: Envelope, body: Readable) => {
       const queued = await queue.enqueue(envelope, body);
       worker.notify();
@@ -91,6 +93,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
     hostname: config.hostname,
     localDomains: Object.keys(config.domains),
     domains: config.domains,
+    noticeAddress: noticeAddress(config),
     recipientVerification: config.recipientVerification,
     limits: config.limits,
     pickupTag: config.pickup.subjectTag,

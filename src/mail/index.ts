@@ -16,3 +16,5 @@ export { authservIdOf, decodeHeaderValue, editHeaderBlock, isDefaultSecureChoice
 export type { HeaderEdit, SecureChoice, SecureVerification } from './controls.ts';
 export { MimeDepthLimit, mimeDepthError } from './mime-depth.ts';
 export { hasBidiControls, stripBidiControls, stripHiddenCharacters } from './display-text.ts';
+export { autoReplyRefusal } from './auto-reply.ts';
+export type { AutoReplyRefusal } from './auto-reply.ts';

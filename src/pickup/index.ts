@@ -14,6 +14,8 @@ export type { MimeParts } from './from-mime.ts';
 export { buildNotice, buildCodeMail, buildReadNotice, NOTICE_SUBJECT } from './notice.ts';
 export type { NoticeInput, CodeMailInput, ReadNoticeInput, MailBrand } from './notice.ts';
 export { MAIL_TEXTS, mailTime } from './mail-texts.ts';
+export { buildNoticeReplyAnswer } from './notice-reply.ts';
+export type { NoticeReplyAnswerInput } from './notice-reply.ts';
 export type { MailLocale, MailTexts } from './mail-texts.ts';
 export { parseSecureHeader, SecureHeaderError } from './secure-header.ts';
 export type { SenderChoice } from './secure-header.ts';

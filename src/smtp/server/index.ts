@@ -1,3 +1,3 @@
 export { createSmtpListener } from './listener.ts';
-export type { ListenerOptions, ListenerLimits, IngressDeps, SmtpListener } from './listener.ts';
+export type { ListenerOptions, ListenerLimits, IngressDeps, NoticeReply, SmtpListener } from './listener.ts';
 export { INTERMEDIATE_CIPHERS, intermediateTlsOptions } from './tls-profile.ts';

@@ -5,7 +5,7 @@ import type { Clock, DsnNotify, Envelope, LinkRequirement, Logger, Service } fro
 import { strongest } from '../../policy/index.ts';
 import { waitText, type LoginOutcome } from '../../accounts/index.ts';
 import { MailError, isMailError } from '../../kernel/index.ts';
-import { formatReceivedHeader, isRoutableRecipient, mailboxRefusal, parseAddress } from '../../mail/index.ts';
+import { formatReceivedHeader, isRoutableRecipient, mailboxRefusal, parseAddress, parseHeaders, splitHeaderBlock, type HeaderField } from '../../mail/index.ts';
 import { IngressStream } from './ingress-stream.ts';
 import { guardHandshakes, limitSessions, PerIpCounter, sharedConnectionSlots, type HandshakeGuard } from './limits.ts';
 import { installReplyCodes, smtpError, toSmtpError } from './replies.ts';
@@ -62,6 +62,11 @@ export interface ListenerOptions {
   localDomains: string[];
   /** Inbound: per-domain recipient verification and whether outsiders may send as the domain. */
   domains?: Record<string, DomainRecipients & { allowExternalSenders?: boolean }>;
+  /**
+   * Inbound: the address the gateway's own mails come from (branding.noticeFrom). Mail to it is
+   * taken, never relayed, and handed to `answerNoticeReply`; it must be alone in its transaction.
+   */
+  noticeAddress?: string;
   recipientVerification?: { positiveTtlMs: number; negativeTtlMs: number; probeTimeoutMs: number; maxCached: number; maxConcurrentProbes?: number; maxRcptProbesPerSession?: number };
   limits: ListenerLimits;
 }
@@ -75,11 +80,23 @@ export interface IngressDeps {
   sealSecret?: (secret: string) => string;
   /** What applies to every message of the user: a link requirement, always-pickup. */
   standingOf?(username: string): Promise<{ requiredLevel?: LinkRequirement; pickupAlways?: boolean }>;
+  /** Mail to the notice address, its headers read (the body is not kept): answers it or not, and says which. */
+  answerNoticeReply?(reply: NoticeReply): Promise<'answered' | 'not-answered'>;
   /** Resolves only once message and envelope are durable; rejects with a MailError. */
   ingest(envelope: Envelope, body: Readable): Promise<{ id: string }>;
   logger: Logger;
   clock: Clock;
 }
+
+export interface NoticeReply {
+  /** The envelope sender ('' for the null sender). */
+  mailFrom: string;
+  headers: HeaderField[];
+  clientIp: string;
+}
+
+/** The header block of a mail to the notice address is read up to this; the rest is discarded. */
+const NOTICE_REPLY_HEADER_BYTES = 64 * 1024;
 
 export type SmtpListener = Service & { address(): { host: string; port: number } };
 
@@ -116,6 +133,8 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
   const sessionTimers = new Map<string, NodeJS.Timeout>();
   const counted = new Set<string>();
   const submission = options.role === 'submission';
+  const noticeAddress = !submission && options.noticeAddress && deps.answerNoticeReply ? options.noticeAddress.toLowerCase() : undefined;
+  const isNoticeAddress = (address: string) => noticeAddress !== undefined && address.toLowerCase() === noticeAddress;
   const recipientVerifier =
     !submission && options.domains
       ? new RecipientVerifier({ domains: options.domains, heloName: options.hostname, ...(options.recipientVerification ?? { positiveTtlMs: 86_400_000, negativeTtlMs: 3_600_000, probeTimeoutMs: 10_000, maxCached: 100_000 }) }, { clock: deps.clock, logger })
@@ -235,6 +254,12 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
     onRcptTo(address, session, callback) {
       const refusal = mailboxRefusal(address.address, { smtpUtf8: smtpUtf8Of(session.envelope.mailFrom), role: 'recipient' });
       if (refusal) return callback(toSmtpError(refusal));
+      if (noticeAddress !== undefined && (isNoticeAddress(address.address) || session.envelope.rcptTo.some((r) => isNoticeAddress(r.address)))) {
+        // The notice address is answered, the others relayed: one transaction cannot be both.
+        // 452 asks the client to send the remaining recipients again in another transaction (RFC 5321 §4.5.3.1.10).
+        if (session.envelope.rcptTo.length > 0) return callback(smtpError(452, '4.5.3', 'Send to the notice address in a transaction of its own'));
+        if (isNoticeAddress(address.address)) return callback();
+      }
       const parsed = parseAddress(address.address);
       if (!parsed || !isRoutableRecipient(address.address)) {
         logger.warn({ ip: session.remoteAddress, role: options.role }, 'refused unroutable recipient');
@@ -255,6 +280,10 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
     },
 
     onData(stream, session, callback) {
+      if (session.envelope.rcptTo.length === 1 && isNoticeAddress(session.envelope.rcptTo[0].address)) {
+        answerNoticeMail(stream, session, callback);
+        return;
+      }
       const envelope: Envelope = {
         mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
         recipients: session.envelope.rcptTo.map((r) => ({ address: r.address, notify: notifyOf(r), orcpt: r.dsn?.orcpt })),
@@ -332,6 +361,41 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
         });
     },
   });
+  /**
+   * Mail to the notice address: only its header block is read (to see whether it is itself
+   * automatic), the body is read and dropped, nothing is queued but the answer.
+   */
+  function answerNoticeMail(stream: Readable & { sizeExceeded?: boolean }, session: SMTPServerSession, callback: (error?: Error | null, message?: string) => void): void {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    stream.on('data', (chunk: Buffer) => {
+      if (bytes < NOTICE_REPLY_HEADER_BYTES) chunks.push(chunk.subarray(0, NOTICE_REPLY_HEADER_BYTES - bytes));
+      bytes += chunk.length;
+    });
+    stream.once('end', () => {
+      if (stream.sizeExceeded) return callback(smtpError(552, '5.3.4', `Message exceeds the size limit of ${limits.maxMessageBytes} bytes`));
+      const head = Buffer.concat(chunks);
+      const end = splitHeaderBlock(head)?.headerEnd ?? head.length;
+      const reply: NoticeReply = {
+        mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+        headers: parseHeaders(head.subarray(0, end).toString('utf8')),
+        clientIp: session.remoteAddress,
+      };
+      deps.answerNoticeReply!(reply).then(
+        (outcome) => {
+          logger.info({ ip: session.remoteAddress, outcome }, 'mail to the notice address');
+          callback(null, outcome === 'answered'
+            ? '2.0.0 Ok: nobody reads this address; the sender is told how to reply securely'
+            : '2.0.0 Ok: nobody reads this address; the mail was discarded');
+        },
+        (error: Error) => {
+          logger.error({ err: error.message }, 'answer to a mail to the notice address failed');
+          callback(smtpError(451, '4.3.0', 'Local error in processing; try again later'));
+        },
+      );
+    });
+  }
+
   const sessionLimits = limitSessions(server as unknown as { connections: Set<unknown> }, {
     role: options.role,
     maxCommandsPerMinute: limits.maxCommandsPerMinute,
