@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startDns, type DnsServer } from '../../helpers/dns.ts';
 import { startGateway, type GatewayProcess } from '../../helpers/gateway.ts';
 import { describeWithPeers } from '../../helpers/peers.ts';
-import { tempDir } from '../../helpers/ports.ts';
+import { freePort, tempDir } from '../../helpers/ports.ts';
 import { startRecordingSmtp, type RecordingSmtp } from '../../helpers/recording-smtp.ts';
 import { runSwaks, serverReplies, submitAs } from '../../helpers/swaks.ts';
 
@@ -41,7 +41,7 @@ describeWithPeers(['swaks', 'dnsmasq'], 'a reply to a notice gets an explanation
     gateway = await startGateway(path.join(temp.dir, 'gw'), {
       delivery: { dnsServers: dns.servers, port: mx.port, connectTimeoutMs: 3000, ipFamilies: [4], mtaSts: { enabled: false }, defaultTlsPolicy: 'opportunistic' },
       queue: { retryScheduleMs: [1000], pollIntervalMs: 100 },
-      web: { enabled: false, publicUrl: 'https://portal.clinic.test' },
+      web: { port: await freePort(), publicUrl: 'https://portal.clinic.test' },
       branding: { organisation: 'St. Mary’s Clinic', contact: 'Questions? Call 030 1234 567.', noticeFrom: NOTICE_FROM },
     });
     expect((await gateway.cli('user', 'add', 'alice@clinic.test', '--password', PASSWORD)).code).toBe(0);
