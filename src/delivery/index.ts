@@ -1,5 +1,6 @@
 export { DeliveryWorker } from './worker.ts';
-export type { DomainJob, RecipientResult, DeliverFn, NoticeOutcome, PickupFn, WorkerOptions } from './worker.ts';
+export type { DomainJob, RecipientResult, DeliverFn, PickupFn, WorkerOptions } from './worker.ts';
+export type { NoticeOutcome } from './notices.ts';
 export { queueReport } from './bounce.ts';
 export { deliverToDomain } from './remote.ts';
 export type { RemoteDeps } from './remote.ts';

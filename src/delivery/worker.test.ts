@@ -7,7 +7,8 @@ import type { DeliveryReceipt } from '../kernel/index.ts';
 import { Queue } from '../queue/index.ts';
 import { openBlobStore } from '../store/index.ts';
 import { createVault } from '../vault/index.ts';
-import { DeliveryWorker, type DomainJob, type NoticeOutcome, type PickupFn, type RecipientResult, type WorkerOptions } from './worker.ts';
+import { DeliveryWorker, type DomainJob, type PickupFn, type RecipientResult, type WorkerOptions } from './worker.ts';
+import type { NoticeOutcome } from './notices.ts';
 import { silentLogger as silent } from '../../test/helpers/silent-logger.ts';
 
 

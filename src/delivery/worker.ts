@@ -1,11 +1,12 @@
 import type { Readable } from 'node:stream';
-import type { Clock, DeliveryReceipt, DsnNotify, Envelope, LinkRequirement, Logger, OwnNotice, Service } from '../kernel/index.ts';
+import type { Clock, DeliveryReceipt, DsnNotify, Envelope, LinkRequirement, Logger, Service } from '../kernel/index.ts';
 import { crashPoint } from '../kernel/index.ts';
 import type { PickupRules, Route, RoutingTable } from '../policy/index.ts';
 import { goesToPickup, routeFor, senderPickupRequest } from '../policy/index.ts';
 import type { LeasedGroup, Queue, RetryOptions, Settlement } from '../queue/index.ts';
 import { delayNoticeDue, nextAttempt } from '../queue/index.ts';
-import { queueReport, type BounceEntry, type ReportOptions } from './bounce.ts';
+import { queueReport, type BounceEntry } from './bounce.ts';
+import { noticeReport, tellNoticeOutcomes, type NoticeOutcome } from './notices.ts';
 
 /**
  * What one SMTP transaction to a destination domain needs (see remote.ts). A required link
@@ -42,18 +43,6 @@ export type DeliverFn = (job: DomainJob) => Promise<{ results: RecipientResult[]
  */
 export type PickupFn = (job: DomainJob, recipients: DomainJob['recipients'], reason: string, bestLink?: LinkRequirement) => Promise<RecipientResult[]>;
 
-/** A pickup notice reached a final state (told before the queue records it). */
-export interface NoticeOutcome {
-  notice: OwnNotice;
-  /** The notice's own queue id. */
-  messageId: string;
-  recipient: string;
-  outcome: 'delivered' | 'failed';
-  reply: string;
-  /** Delivered: the link level the session reached. */
-  link?: LinkRequirement;
-  receipt: DeliveryReceipt;
-}
 
 export interface WorkerOptions {
   nodeId: string;
@@ -81,15 +70,6 @@ function statusOf(result: { enhanced?: string; reply: string }, fallback: string
   if (result.enhanced && /^[245]\.\d{1,3}\.\d{1,3}$/.test(result.enhanced)) return result.enhanced;
   const match = /^\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})\b/.exec(result.reply) ?? /\b([45]\.\d{1,3}\.\d{1,3})\b/.exec(result.reply);
   return match ? match[1] : fallback;
-}
-
-/** Where the report of an undeliverable pickup notice goes, and what it tells the sender. */
-function noticeReport(notice: OwnNotice | undefined): ReportOptions | undefined {
-  if (notice?.kind !== 'pickup-notice' || !notice.reportTo) return undefined;
-  return {
-    to: notice.reportTo,
-    intro: `Your message to the recipient below is held for Secure Message Pickup${notice.pickupId ? ` (${notice.pickupId})` : ''}, but the notice that tells them how to open it could not be delivered, so they do not know it is there. Tell them another way, or retract the message in the console. The notice's headers are attached below; it carried nothing of your message.`,
-  };
 }
 
 /**
@@ -378,45 +358,20 @@ export class DeliveryWorker implements Service {
       const failed = keep(failures);
       const delayed = keep(delays);
       // A pickup notice goes out with the null sender; its failure is reported to the pickup's sender.
-      const about = noticeReport(group.envelope.notice);
-      if (failed.length) await queueReport(this.queue, group, 'failure', failed, reportingMta, now, undefined, about);
+      if (failed.length) await queueReport(this.queue, group, 'failure', failed, reportingMta, now, undefined, noticeReport(group.envelope.notice, 'failure'));
       // One delay notice per message, not per domain group: claimed atomically (read at lease
       // time, the flag is stale as soon as a second group of the message runs).
       if (delayed.length && delayNoticeDue(this.options.retry, group.createdAt, now, group.delayNoticeSent) && (await this.queue.claimDelayNotice(group.messageId))) {
-        await queueReport(this.queue, group, 'delay', delayed, reportingMta, now, group.createdAt + this.options.retry.maxAgeMs, about);
+        await queueReport(this.queue, group, 'delay', delayed, reportingMta, now, group.createdAt + this.options.retry.maxAgeMs, noticeReport(group.envelope.notice, 'delay'));
       }
     }
-    await this.tellNoticeOutcomes(group, settlements, results);
+    if (this.noticeSettled) await tellNoticeOutcomes(group, settlements, results, this.noticeSettled, this.logger);
     const done = await this.settleWithRetry(group, settlements);
     this.logger.info(
       { messageId: group.messageId, domain: group.domain, delivered: settlements.filter((s) => s.state === 'delivered').length, failed: failures.length, deferred: delays.length },
       'delivery attempt settled',
     );
     if (failures.length || done) this.notify();
-  }
-
-  /**
-   * A pickup notice's final state goes to its pickup's events before the queue records it (a
-   * crash in between repeats the event, never loses it). A failure here is logged: the queue
-   * still says where the notice stands (`queue show`).
-   */
-  private async tellNoticeOutcomes(group: LeasedGroup, settlements: Settlement[], results: RecipientResult[]): Promise<void> {
-    const notice = group.envelope.notice;
-    if (notice?.kind !== 'pickup-notice' || !this.noticeSettled) return;
-    for (const settlement of settlements) {
-      if (settlement.state === 'queued' || !settlement.receipt) continue;
-      const result = results.find((r) => r.recipientId === settlement.recipientId);
-      const outcome: NoticeOutcome = {
-        notice,
-        messageId: group.messageId,
-        recipient: settlement.receipt.recipient,
-        outcome: settlement.state,
-        reply: settlement.reply,
-        link: result?.link,
-        receipt: settlement.receipt,
-      };
-      await this.noticeSettled(outcome).catch((error: Error) => this.logger.warn({ err: error.message, messageId: group.messageId, pickupId: notice.pickupId }, 'pickup notice outcome not recorded'));
-    }
   }
 
   /**
