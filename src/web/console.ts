@@ -119,8 +119,8 @@ export function registerConsole(app: FastifyInstance, c: WebContext): void {
     const rows = await Promise.all(messages.slice(0, 500).map(async (m) => {
       const [events, replies] = await Promise.all([c.pickup.events(m.id), c.pickup.replies.list(m.id)]);
       const state = stateOf(m.state, m.openedAt, events);
-      return html`<tr><td><a href="/console/m/${m.id}">${shown(m.recipient)}</a></td><td>${formatTime(m.createdAt)}</td>
-<td><span class="state ${state.replace(' ', '-')}">${state}</span></td><td>${formatTime(m.openedAt)}</td><td>${replies.length || ''}</td><td>${formatTime(m.expiresAt)}</td></tr>`;
+      return html`<tr><td><a href="/console/m/${m.id}">${shown(m.recipient)}</a></td><td>${formatTime(m.createdAt, i18n(request))}</td>
+<td><span class="state ${state.replace(' ', '-')}">${state}</span></td><td>${formatTime(m.openedAt, i18n(request))}</td><td>${replies.length || ''}</td><td>${formatTime(m.expiresAt, i18n(request))}</td></tr>`;
     }));
     const sent = Number(request.query.sent);
     const sentText = Number.isInteger(sent) && sent > 0 && sent <= 1000 ? `Sent ${sent} secure message${sent === 1 ? '' : 's'}. Each recipient gets a notice e-mail with their own link and message password.` : undefined;
@@ -143,7 +143,7 @@ ${messages.length ? html`<div class="card table-wrap"><table id="messages"><thea
     const done: Record<string, string> = { retracted: 'The message is retracted: its key is destroyed and the link now says it was withdrawn.', expiry: 'The expiry is changed.', unlocked: 'The message is unlocked: the recipient has all attempts again.' };
     const days = Math.max(1, Math.ceil((facts.expiresAt - c.clock.now()) / DAY_MS));
     const body = html`<h1>Secure message to ${shown(facts.recipient)}</h1>
-<p class="meta">Sent ${formatTime(facts.createdAt)} · verification by ${facts.verification} · expires ${formatTime(facts.expiresAt)} · <span class="state ${state.replace(' ', '-')}" id="state">${state}</span></p>
+<p class="meta">Sent ${formatTime(facts.createdAt, i18n(request))} · verification by ${facts.verification} · expires ${formatTime(facts.expiresAt, i18n(request))} · <span class="state ${state.replace(' ', '-')}" id="state">${state}</span></p>
 ${notice('ok', done[request.query.done ?? ''])}
 <p class="meta">Subject and content are sealed under the recipient's link; not even this console can read them.</p>
 ${live ? html`<section class="card row">
@@ -153,10 +153,10 @@ ${live ? html`<section class="card row">
 ${facts.state === 'locked' ? html`<section class="card"><p>Locked after ${c.pickup.gate.maxFailures} failed attempts at the ${facts.verification === 'question' ? 'answer' : facts.verification}. If they were the recipient's own, unlock it; the access log shows where they came from.</p>
 <form method="post" action="/console/m/${facts.id}/unlock">${csrfField(csrf)}<button type="submit" class="secondary" id="unlock">Unlock message</button></form></section>` : ''}
 <h2>Replies</h2>
-${replies.length ? html`<div class="card"><ul class="files" id="replies">${replies.map((r) => html`<li><a href="/console/reply/${r.replyId}">Reply of ${formatTime(r.createdAt)}</a> <span class="meta">${r.state}</span></li>`)}</ul></div>` : html`<p class="meta">No replies.</p>`}
+${replies.length ? html`<div class="card"><ul class="files" id="replies">${replies.map((r) => html`<li><a href="/console/reply/${r.replyId}">Reply of ${formatTime(r.createdAt, i18n(request))}</a> <span class="meta">${r.state}</span></li>`)}</ul></div>` : html`<p class="meta">No replies.</p>`}
 <h2>Access log</h2>
 <div class="card table-wrap"><table id="access-log"><thead><tr><th>Time</th><th>Event</th><th>Address</th><th>Detail</th></tr></thead><tbody>
-${events.map((e) => html`<tr><td>${formatTime(e.at)}</td><td>${EVENT_TEXT[e.kind] ?? e.kind}</td><td>${e.ip ?? ''}</td><td>${e.kind === 'replied' ? '' : shown(e.detail ?? '')}</td></tr>`)}
+${events.map((e) => html`<tr><td>${formatTime(e.at, i18n(request))}</td><td>${EVENT_TEXT[e.kind] ?? e.kind}</td><td>${e.ip ?? ''}</td><td>${e.kind === 'replied' ? '' : shown(e.detail ?? '')}</td></tr>`)}
 </tbody></table></div>
 <p><a href="/console">All messages</a></p>`;
     return sendPage(reply, 200, consolePage(request, user, `Message to ${shown(facts.recipient)}`, body));
@@ -219,7 +219,7 @@ ${events.map((e) => html`<tr><td>${formatTime(e.at)}</td><td>${EVENT_TEXT[e.kind
     const text = textPart ? (await readLimited(opened.openPart(textPart.idx), 2 * 1024 * 1024)).content.toString('utf8') : '';
     const files = opened.parts.filter((p) => p.kind === 'attachment');
     const body = html`<h1>${shown(opened.subject)}</h1>
-<p class="meta">From ${shown(opened.sender)} · ${formatTime(opened.createdAt)}</p>
+<p class="meta">From ${shown(opened.sender)} · ${formatTime(opened.createdAt, i18n(request))}</p>
 <section class="card"><pre class="text-body" id="reply-text">${text}</pre></section>
 ${files.length ? html`<section class="card"><h2>Attachments</h2><ul class="files">${files.map((p) => html`<li><a href="/console/reply/${opened.id}/part/${p.idx}" download>${shown(p.filename ?? `attachment-${p.idx}`)}</a> <span class="meta">${formatSize(p.size)}</span></li>`)}</ul></section>` : ''}
 <p><a href="/console/m/${original}">Back to the message</a></p>`;

@@ -74,7 +74,7 @@ export function registerPortal(app: FastifyInstance, c: WebContext): void {
 <button type="submit" class="secondary" id="send-code">E-mail me a code</button></form>`
       : html``;
     const body = html`<h1>A secure message for you</h1>
-<p class="meta">From ${shown(facts.sender)} · available until ${formatTime(facts.expiresAt)}</p>
+<p class="meta">From ${shown(facts.sender)} · available until ${formatTime(facts.expiresAt, i18n(request))}</p>
 ${message ? notice(message.kind, message.text) : ''}
 ${sendCode}
 <form method="post" action="${action}" class="card keep-hash" id="open-form">${csrfField(csrf)}
@@ -228,7 +228,7 @@ ${truncated ? notice('info', 'The formatted text is longer than this page shows.
       : html``;
     const action = `/m/${opened.id}`;
     const body = html`<h1 id="subject">${shown(opened.subject) || '(no subject)'}</h1>
-<p class="meta">From ${shown(opened.sender)} to ${shown(opened.recipient)} · sent ${formatTime(opened.createdAt)} · available until ${formatTime(opened.expiresAt)}</p>
+<p class="meta">From ${shown(opened.sender)} to ${shown(opened.recipient)} · sent ${formatTime(opened.createdAt, i18n(request))} · available until ${formatTime(opened.expiresAt, i18n(request))}</p>
 ${request.query.replied === '1' ? notice('ok', 'Your reply was sent securely. The sender reads it in the Sealgate portal.') : ''}
 ${bodyBlock}${files}
 <section class="card"><h2>Reply securely</h2>
