@@ -5,10 +5,11 @@ const unreachableMx: CheckedMx = {
   host: 'mx1.example.test',
   priority: 10,
   port: 25,
-  addresses: ['192.0.2.1', '192.0.2.2'],
+  addresses: ['192.0.2.1', '192.0.2.2', '192.0.2.3'],
   unreachable: [
-    { ip: '192.0.2.1', error: 'connect ECONNREFUSED 192.0.2.1:25' },
-    { ip: '192.0.2.2', error: 'connect timeout after 10000 ms' },
+    { ip: '192.0.2.1', stage: 'connect', error: 'connect ECONNREFUSED 192.0.2.1:25' },
+    { ip: '192.0.2.2', stage: 'connect', error: 'connect timeout after 10000 ms' },
+    { ip: '192.0.2.3', stage: 'greeting', error: 'greeting refused: 554 5.3.2 not now' },
   ],
   ip: null,
   greeting: null,
@@ -44,7 +45,7 @@ it('exit codes: 0 every MX reached, 75 some, 69 none', () => {
   expect(exitCodeOf(0, 0)).toBe(69);
 });
 
-it('an MX no address of which answered: each address unreachable with its error, no TLS, REQUIRETLS or level lines', () => {
+it('an MX no address of which gave a session: each address with why (connect or greeting), no TLS, REQUIRETLS or level lines', () => {
   expect(formatCheck(report([unreachableMx]))).toBe(
     [
       'example.test: 1 MX host(s), none could be reached',
@@ -55,6 +56,7 @@ it('an MX no address of which answered: each address unreachable with its error,
       '  mx1.example.test (priority 10)',
       '      [192.0.2.1]:25 unreachable: connect ECONNREFUSED 192.0.2.1:25',
       '      [192.0.2.2]:25 unreachable: connect timeout after 10000 ms',
+      '      [192.0.2.3]:25 connected, but no SMTP session: greeting refused: 554 5.3.2 not now',
     ].join('\n'),
   );
 });

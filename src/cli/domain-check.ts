@@ -16,11 +16,11 @@ import type { Store } from '../store/index.ts';
 
 /** sysexits(3): what a script can tell apart without reading the text. */
 export const CHECK_EXIT = {
-  /** Every MX was reached (whatever TLS it offers: the text says). */
+  /** Every MX gave an SMTP session (whatever TLS it offers: the text says). */
   ok: 0,
   /** The domain does not exist, has a null MX or no address (EX_NOHOST). */
   noHost: 68,
-  /** No MX could be reached (EX_UNAVAILABLE). */
+  /** No MX could be reached, or none greeted (EX_UNAVAILABLE). */
   unavailable: 69,
   /** Some MX could not be reached, or DNS failed for now (EX_TEMPFAIL): mail may still move; check again. */
   tempFail: 75,
@@ -103,15 +103,19 @@ function tlsLines(mx: CheckedMx): string[] {
   return lines;
 }
 
+function unreachableLine(mx: CheckedMx, u: CheckedMx['unreachable'][number]): string {
+  return u.stage === 'connect' ? `[${u.ip}]:${mx.port} unreachable: ${u.error}` : `[${u.ip}]:${mx.port} connected, but no SMTP session: ${u.error}`;
+}
+
 export function formatMx(mx: CheckedMx): string[] {
   const head = `  ${mx.host} (priority ${mx.priority})`;
   const indent = (line: string) => `      ${line}`;
   if (!mx.reached) {
     if (mx.addresses.length === 0) return [head, indent('unreachable: the MX host has no address')];
-    return [head, ...mx.unreachable.map((u) => indent(`[${u.ip}]:${mx.port} unreachable: ${u.error}`))];
+    return [head, ...mx.unreachable.map((u) => indent(unreachableLine(mx, u)))];
   }
   const lines = [`${head} [${mx.ip}]:${mx.port}  level ${mx.level}`];
-  for (const u of mx.unreachable) lines.push(indent(`[${u.ip}]:${mx.port} unreachable: ${u.error}`));
+  for (const u of mx.unreachable) lines.push(indent(unreachableLine(mx, u)));
   if (mx.greeting) lines.push(indent(`greeting: ${mx.greeting}`));
   if (mx.greeting) lines.push(...tlsLines(mx).map(indent));
   lines.push(indent(daneLine(mx)));

@@ -53,9 +53,12 @@ export interface MxProbe {
   priority: number;
   port: number;
   addresses: string[];
-  /** Addresses whose TCP connection failed, each with the error (refused, timeout …). */
-  unreachable: { ip: string; error: string }[];
-  /** The address a session was held with; null when none could be reached. */
+  /**
+   * Addresses that gave no SMTP session, each with why: `connect` (refused, timeout …) or
+   * `greeting` (connected, but no 220 greeting: refused, silent, closed).
+   */
+  unreachable: { ip: string; stage: 'connect' | 'greeting'; error: string }[];
+  /** The address an SMTP session was held with; null when none gave one. */
   ip: string | null;
   greeting: string | null;
   starttlsOffered: boolean;
@@ -105,19 +108,15 @@ function daneFacts(dnssecChecked: boolean, mxSecure: boolean, host: HostAssessme
   return { status: 'no-session', detail: 'TLSA records published but no TLS session to check them on', tlsa };
 }
 
-/** The first address that accepts a TCP connection; the ones that did not, with why. */
-async function connectFirst(destination: { host: string; addresses: string[] }, deps: ProbeDeps, unreachable: MxProbe['unreachable']): Promise<{ client: SmtpClient; ip: string } | { error: string; ip: string } | null> {
+/** The first address that greets with 220 (as a delivery would go on to the next); the others, with why. */
+async function connectFirst(destination: { host: string; addresses: string[] }, deps: ProbeDeps, unreachable: MxProbe['unreachable']): Promise<{ client: SmtpClient; ip: string } | null> {
   for (const ip of destination.addresses) {
     try {
       const client = await SmtpClient.connect({ host: ip, port: deps.port, servername: destination.host, heloName: deps.heloName, connectTimeoutMs: deps.connectTimeoutMs, commandTimeoutMs: deps.commandTimeoutMs });
       return { client, ip };
     } catch (error) {
-      if (error instanceof SmtpClientError && error.unreachable) {
-        unreachable.push({ ip, error: error.cause instanceof Error ? error.cause.message : error.message });
-        continue;
-      }
-      // Connected, then the greeting failed: the host was reached.
-      return { error: (error as Error).message, ip };
+      const tcp = error instanceof SmtpClientError && error.unreachable;
+      unreachable.push({ ip, stage: tcp ? 'connect' : 'greeting', error: tcp && error.cause instanceof Error ? error.cause.message : (error as Error).message });
     }
   }
   return null;
@@ -162,11 +161,6 @@ export async function probeDomain(domain: string, deps: ProbeDeps): Promise<Prob
     const connected = await connectFirst(destination, deps, probe.unreachable);
     if (!connected) continue;
     probe.ip = connected.ip;
-    if ('error' in connected) {
-      probe.errors.push(connected.error);
-      probe.observation = { ...observationOf(domain, destination.host, connected.ip, null, false, connected.error, deps.clock.now()), mtaSts, dane: null, policyNote };
-      continue;
-    }
     const client = connected.client;
     probe.greeting = client.greeting?.raw ?? null;
     let error: string | null = null;

@@ -224,11 +224,12 @@ describeWithPeers(['root', 'dnsmasq', 'openssl', 'postfix'], 'sealgate domain ch
     expect(r.stdout).toMatch(/verification: Verified TLS connection/);
   });
 
-  it('a connected MX that never greets: reached, the timeout on its own error line', async () => {
+  it('an MX that accepts the connection but never greets gives no SMTP session: exit 69, the timeout on its own line', async () => {
     const r = await check('silent.check.test');
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/\n {6}error: .*no answer within 1500 ms\n/);
-    expect(r.stdout).not.toMatch(/REQUIRETLS.*error/);
+    expect(r.code).toBe(69);
+    expect(r.stdout).toMatch(/^silent\.check\.test: 1 MX host\(s\), none could be reached$/m);
+    expect(r.stdout).toMatch(new RegExp(`\\n {6}\\[127\\.0\\.0\\.1\\]:${silentPort} connected, but no SMTP session: .*no answer within 1500 ms\\n?`));
+    expect(r.stdout).not.toMatch(/REQUIRETLS/);
   });
 
   it('a certificate for another name: Trusted, and the names it does carry', async () => {
