@@ -84,6 +84,10 @@ describe('TLS or pickup', () => {
     ['other.test', 'mx', { ...submitted, mailFrom: '' }, { ...rules, whenNoTls: true }, false],
     ['clinic.test', 'mx', notice, { ...rules, whenNoTls: true }, false],
     ['clinic.test', 'mx', { mailFrom: 'x@y.test', origin: 'inbound' }, { ...rules, whenNoTls: true }, false],
+    // the sender's TLS-Required: No (RFC 8689 §5) waives the blanket default, not a listed domain, and not with REQUIRETLS
+    ['other.test', 'mx', { ...submitted, tlsOptional: true }, { ...rules, whenNoTls: true }, false],
+    ['other.test', 'mx', { ...submitted, tlsOptional: true, requireTls: true }, { ...rules, whenNoTls: true }, true],
+    ['clinic.test', 'mx', { ...submitted, tlsOptional: true }, { ...rules, whenNoTls: true }, true],
   ] as const)('%s via %s for %o under %o → %s', (domain, route, message, r, expected) => {
     expect(tlsOrPickupApplies(domain, route, message, r)).toBe(expected);
     expect(tlsPolicyWithPickup('opportunistic', domain, route, message, r)).toBe(expected ? 'required' : 'opportunistic');

@@ -37,10 +37,15 @@ export function isTlsOrPickup(domain: string, rules: Pick<PickupRules, 'tlsOrPic
  * codes, reports) cannot become a pickup, so it never is; the local smarthost hop is the
  * admin's own link (its TLS is `delivery.tlsPolicies`, warned about by `config check`).
  */
-export function tlsOrPickupApplies(domain: string, route: RouteKind, message: Pick<Envelope, 'mailFrom' | 'origin' | 'authUser' | 'notice'>, rules: PickupRules): boolean {
+export function tlsOrPickupApplies(domain: string, route: RouteKind, message: TlsOrPickupMessage, rules: PickupRules): boolean {
   if (message.mailFrom === '' || message.notice || !isSubmitted(message)) return false;
-  return isTlsOrPickup(domain, rules) || (rules.whenNoTls && route === 'mx');
+  // RFC 8689 §5: a sender's `TLS-Required: No` asks for delivery without TLS; the blanket
+  // default gives way to it, a domain the admin listed does not.
+  const waived = message.tlsOptional === true && !message.requireTls;
+  return isTlsOrPickup(domain, rules) || (rules.whenNoTls && route === 'mx' && !waived);
 }
+
+type TlsOrPickupMessage = Pick<Envelope, 'mailFrom' | 'origin' | 'authUser' | 'notice'> & Partial<Pick<Envelope, 'tlsOptional' | 'requireTls'>>;
 
 /**
  * The admin's TLS policy for a message to a domain: "TLS or pickup" raises opportunistic to
@@ -50,7 +55,7 @@ export function tlsPolicyWithPickup(
   domainPolicy: TlsPolicyMode,
   domain: string,
   route: RouteKind,
-  message: Pick<Envelope, 'mailFrom' | 'origin' | 'authUser' | 'notice'>,
+  message: TlsOrPickupMessage,
   rules: PickupRules,
 ): TlsPolicyMode {
   return domainPolicy === 'opportunistic' && tlsOrPickupApplies(domain, route, message, rules) ? 'required' : domainPolicy;
@@ -88,7 +93,7 @@ export function goesToPickup(
   result: { outcome: 'delivered' | 'deferred' | 'failed'; enhanced?: string },
   domain: string,
   route: RouteKind,
-  message: Pick<Envelope, 'mailFrom' | 'origin' | 'authUser' | 'notice'>,
+  message: TlsOrPickupMessage,
   rules: PickupRules,
 ): boolean {
   if (!rules.portal || message.mailFrom === '' || message.notice || result.outcome === 'delivered' || !isSubmitted(message)) return false;
