@@ -12,7 +12,7 @@ import { pickupErrorPage, registerPortal } from './portal.ts';
 import { intermediateTlsOptions } from '../smtp/index.ts';
 import { capConnectionsPerIp, closeIdleConnections } from './connections.ts';
 import { clientErrorHandler, errorPage, frameworkErrorHandler, statusText } from './errors.ts';
-import { i18n, installLocale } from './i18n/index.ts';
+import { i18n, installLocale, rememberSite } from './i18n/index.ts';
 import { HttpError, ctx, installSecurity, sendPage } from './security.ts';
 import { WebSessions } from './sessions.ts';
 import { registerStatic } from './static-routes.ts';
@@ -52,6 +52,7 @@ export function buildWebApp(deps: WebDeps): { app: FastifyInstance; sessions: We
   const branding = deps.config.branding;
   const logo = branding.logoFile ? loadLogo(branding.logoFile) : undefined;
   const site = { organisation: branding.organisation, contact: branding.contact, logo: logo ? LOGO_PATH : undefined };
+  rememberSite(app, site);
 
   app.register(fastifyCookie);
   app.register(fastifyFormbody, { bodyLimit: FORM_LIMIT });

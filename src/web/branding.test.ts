@@ -42,6 +42,13 @@ describe('branding in the portal (branding.*)', () => {
     }
   });
 
+  it('shows the organisation on a page the framework refuses before any route (a URL that does not decode)', async () => {
+    const response = await app.inject({ method: 'GET', url: '/m/%zz', headers: { 'accept-language': 'de' } });
+    expect(response.statusCode).toBe(400);
+    expect(response.body).toContain('<span class="brand"><img class="logo" src="/static/logo" alt="" height="32">St. Mary’s &lt;Clinic&gt;</span>');
+    expect(response.body).toContain('<html lang="de"');
+  });
+
   it('serves the logo as an image with its type, a day of cache, nosniff and the strict CSP', async () => {
     const { request } = injectClient(app);
     const response = await request('GET', '/static/logo');

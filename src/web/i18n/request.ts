@@ -39,9 +39,14 @@ export function i18n(request: FastifyRequest): Translator {
   return found;
 }
 
+/** The organisation for requests no scope hook saw (framework errors on the root app). */
+export function rememberSite(app: FastifyInstance, site: SiteBrand): void {
+  sites.set(app, site);
+}
+
 /** Decides each request's language before its route runs and remembers an explicit choice; `site` is the organisation every page shows. */
 export function installLocale(app: FastifyInstance, site: SiteBrand = {}): void {
-  sites.set(app, site);
+  rememberSite(app, site);
   app.addHook('onRequest', async (request, reply) => {
     const decided = decide(request, site);
     translators.set(request, decided.translator);
