@@ -55,3 +55,31 @@ describe('sanitizeEmailHtml on hostile HTML', () => {
     expect(countBlockedImages(clean('<p>none</p>'))).toBe(0);
   });
 });
+
+describe('sanitizeEmailHtml keeps a sender’s inline colours and fonts, and nothing that loads or places', () => {
+  it('keeps colour, background colour and font styles', () => {
+    expect(clean('<p style="color: #c00; background-color: rgb(255, 240, 200); font-weight: bold">red</p>'))
+      .toBe('<p style="color:#c00;background-color:rgb(255, 240, 200);font-weight:bold">red</p>');
+    expect(clean('<span style="font-family: Arial, \'Helvetica Neue\', sans-serif; font-size: 14px; font-style: italic; text-align: center">t</span>'))
+      .toBe('<span style="font-family:Arial, \'Helvetica Neue\', sans-serif;font-size:14px;font-style:italic;text-align:center">t</span>');
+    expect(clean('<td style="background-color: navy; color: white">c</td>')).toContain('style="background-color:navy;color:white"');
+  });
+
+  it.each([
+    'color: red; background-image: url(http://evil.test/a)',
+    'background-color: url(http://evil.test/a)',
+    'color: expression(alert(1))',
+    'color: var(--x)',
+    'color: \\72 ed',
+    'background: red url(http://evil.test/b)',
+    'position: fixed; top: 0; left: 0; width: 100%; height: 100%; background-color: white',
+    'color: red !important; z-index: 99999',
+    'font-family: "x"; behavior: url(x.htc)',
+    'color: rgb(1,2,3) url(x)',
+    'font-size: calc(100vh)',
+    'display: block; margin-top: -900px',
+  ])('never lets through what loads, runs or places: %s', (style) => {
+    const out = clean(`<div style="${style}">x</div>`);
+    expect(out).not.toMatch(/url|expression|var\(|\\|position|fixed|z-index|behavior|calc|display|margin|width|height|top|left/i);
+  });
+});

@@ -3,7 +3,11 @@ import sanitizeHtml from 'sanitize-html';
 /*
  * HTML bodies of pickup messages are hostile until proven otherwise. They are sanitised once,
  * when sealed (pickup), so every later view shows the same inert markup without paying for it. The sanitiser keeps only
- * structure and text (no scripts, styles, event handlers, forms, meta, frames, SVG), links stay
+ * structure and text (no scripts, style sheets, event handlers, forms, meta, frames, SVG) and the
+ * inline styles that carry a sender's emphasis — colours, fonts, alignment (issue 10 item 12) —
+ * each value matched whole against a pattern that admits no function but rgb()/hsl() on
+ * numbers, so no url(), expression(), var() or escape gets through, and no property that places
+ * or sizes a box (position, display, width, margin …) exists here at all: no overlay. Links stay
  * clickable but open outside the frame, and images load only from inline data: URLs: a remote
  * image is a read beacon, so it is blocked by default and replaced by its alt text.
  */
@@ -18,6 +22,20 @@ const CELL = ['colspan', 'rowspan', 'align', 'valign', 'width'];
 const DATA_IMAGE = /^data:image\/(png|gif|jpeg|webp);base64,[a-z0-9+/=\s]+$/i;
 const LINK = /^(https?:\/\/|mailto:)/i;
 
+const COLOUR = [/^#[0-9a-f]{3,8}$/i, /^[a-z]{3,20}$/i, /^(rgb|hsl)a?\(\s*[\d.]+%?(\s*[,\s/]\s*[\d.]+%?){2,3}\s*\)$/i];
+const LENGTH = /^\d{1,3}(\.\d{1,2})?(px|pt|em|rem|%)$/i;
+/** Inline CSS kept: property → the only values allowed (whole-value matches). */
+const ALLOWED_STYLES: Record<string, RegExp[]> = {
+  color: COLOUR,
+  'background-color': COLOUR,
+  'font-weight': [/^(normal|bold|bolder|lighter|[1-9]00)$/i],
+  'font-style': [/^(normal|italic|oblique)$/i],
+  'font-size': [LENGTH, /^(xx-small|x-small|small|medium|large|x-large|xx-large|smaller|larger)$/i],
+  'font-family': [/^[a-z0-9 ,'"-]{1,200}$/i],
+  'text-align': [/^(left|right|center|justify|start|end)$/i],
+  'text-decoration': [/^(none|underline|line-through|overline)$/i],
+};
+
 export interface SanitizedHtml {
   html: string;
   blockedImages: number;
@@ -28,7 +46,7 @@ export function sanitizeEmailHtml(input: string): SanitizedHtml {
   const html = sanitizeHtml(input, {
     allowedTags: ALLOWED_TAGS,
     allowedAttributes: {
-      '*': ['dir', 'lang', 'title'],
+      '*': ['dir', 'lang', 'title', 'style'],
       a: ['href', 'target', 'rel'],
       img: ['src', 'alt', 'width', 'height'],
       td: CELL,
@@ -38,6 +56,7 @@ export function sanitizeEmailHtml(input: string): SanitizedHtml {
       col: ['span', 'width'],
       colgroup: ['span', 'width'],
     },
+    allowedStyles: { '*': ALLOWED_STYLES },
     allowedSchemes: ['http', 'https', 'mailto'],
     allowedSchemesByTag: { img: ['data'] },
     allowedSchemesAppliedToAttributes: ['href', 'src', 'cite'],

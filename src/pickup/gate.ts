@@ -27,7 +27,9 @@ export type PickupEventKind =
   | 'created' | 'notice-sent' | 'opened' | 'failed-attempt' | 'locked' | 'unlocked' | 'downloaded'
   | 'replied' | 'retracted' | 'expired' | 'deleted' | 'expiry-changed' | 'code-sent' | 'read-notice-sent'
   // The notice's final state (delivery worker): detail says the link, or the reply it failed with.
-  | 'notice-delivered' | 'notice-failed';
+  | 'notice-delivered' | 'notice-failed'
+  // A browser the message is not bound to proved the message password (browser-binding.ts), and the sender was told.
+  | 'new-browser' | 'new-browser-notice-sent';
 
 export interface GateOptions {
   /** Failed checks of the message's own secret after which it locks. */
@@ -48,6 +50,7 @@ export async function recordEvent(store: Store, messageId: string, kind: PickupE
 }
 
 const HOUR_MS = 3_600_000;
+export const LOCKED_TEXT = 'This message is locked after too many failed attempts. The sender can unlock it: ask them to, then open the link again.';
 const plainPolicy = (maxFailures: number, windowMs: number): BudgetPolicy => ({ maxFailures, windowMs, freeAttempts: maxFailures, baseDelayMs: 0, maxDelayMs: 0 });
 
 /** The check value of a message password: HMAC under the server share, so a database copy alone tests nothing. */
@@ -100,7 +103,7 @@ export class PickupGate {
       .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
       .where('id', '=', messageId).where('state', '=', 'active').where('failed_attempts', '<', this.maxFailures)
       .returning('failed_attempts').executeTakeFirst();
-    if (!row) throw new PickupError('locked', 'This message is locked after too many failed attempts. Ask the sender to unlock it or send it again.');
+    if (!row) throw new PickupError('locked', LOCKED_TEXT);
   }
 
   /** The reserved check succeeded, or never compared a guess (no live code): its reservation goes back. */
@@ -146,15 +149,17 @@ export class PickupGate {
   }
 
   /**
-   * A fresh 6-digit code for a message verified by code. Costs an attempt of the client's
-   * network and one of the message's and the recipient's hourly code budgets, so the link alone
-   * cannot flood an inbox; earlier codes stay valid until they expire.
+   * A fresh 6-digit code for a message verified by code, or for a browser the message is not
+   * bound to (`new-browser`, any verification). Costs an attempt of the client's network and one
+   * of the message's and the recipient's hourly code budgets, so the link alone cannot flood an
+   * inbox; earlier codes stay valid until they expire.
    */
-  async issueCode(messageId: string, ip = 'unknown'): Promise<string> {
-    const message = await this.store.db.selectFrom('pickup_messages').select(['state', 'verification', 'expires_at', 'recipient']).where('id', '=', messageId).executeTakeFirst();
+  async issueCode(messageId: string, ip = 'unknown', purpose: 'verification' | 'new-browser' = 'verification'): Promise<string> {
+    const message = await this.store.db.selectFrom('pickup_messages').select(['state', 'verification', 'expires_at', 'recipient', 'bound_at']).where('id', '=', messageId).executeTakeFirst();
     if (!message) throw new PickupError('not-found', 'No such message. Check the link in the notice e-mail.');
-    if (message.verification !== 'code') throw new Error(`message ${messageId} is not verified by code; no code to send`);
-    if (message.state === 'locked') throw new PickupError('locked', 'This message is locked after too many failed attempts. Ask the sender to unlock it or send it again.');
+    if (purpose === 'verification' && message.verification !== 'code') throw new Error(`message ${messageId} is not verified by code; no code to send`);
+    if (purpose === 'new-browser' && message.bound_at == null) throw new Error(`message ${messageId} is bound to no browser yet; no code to send`);
+    if (message.state === 'locked') throw new PickupError('locked', LOCKED_TEXT);
     const now = this.clock.now();
     if (message.state !== 'active' || message.expires_at <= now) throw new PickupError('withdrawn', 'This message has been withdrawn or has expired.');
     await this.takeAttempt(ip);
@@ -163,7 +168,7 @@ export class PickupGate {
       { key: `code-recipient:${message.recipient.toLowerCase()}`, policy: this.recipientCodePolicy },
     ]);
     if ('reason' in reserved) {
-      throw new PickupError('rate-limited', `Enough codes were e-mailed for now. Use the latest code you received, or ask for a new one in ${waitText(reserved.retryAfterMs)}.`);
+      throw new PickupError('rate-limited', `Enough codes were e-mailed for now. Use the latest code you received, or ask for a new one in ${waitText(reserved.retryAfterMs)}.`, 'code');
     }
     const code = randomInt(0, 1_000_000).toString().padStart(6, '0');
     await this.store.db.deleteFrom('pickup_code_issues').where('message_id', '=', messageId).where('expires_at', '<=', now).execute();
@@ -171,24 +176,44 @@ export class PickupGate {
     return code;
   }
 
+  /** When the newest live code was issued; null when none is live. */
+  async latestCodeAt(messageId: string): Promise<number | null> {
+    const rows = await this.store.db.selectFrom('pickup_code_issues').select('issued_at')
+      .where('message_id', '=', messageId).where('expires_at', '>', this.clock.now()).orderBy('issued_at', 'desc').limit(1).execute();
+    return rows.length ? Number(rows[0].issued_at) : null;
+  }
+
   /**
    * Checks a code against every live code of the message (at most the hourly code budget, so a
-   * guess's chance stays a few in a million); a right code uses them all up. The caller has
-   * reserved the attempt. Throws `code-expired` when no code is live (nothing was compared),
-   * `wrong-credentials` when none matches.
+   * guess's chance stays a few in a million). The caller has reserved the attempt, and uses the
+   * codes up (`dropCode`) once the whole open succeeded, so a right code with a mistyped
+   * passphrase can be sent again. Throws `code-expired` when no code is live (nothing was
+   * compared), `wrong-credentials` when none matches.
    */
   async checkCode(messageId: string, code: string | undefined): Promise<void> {
     const live = await this.store.db.selectFrom('pickup_code_issues').select('code_hash')
       .where('message_id', '=', messageId).where('expires_at', '>', this.clock.now()).execute();
-    if (live.length === 0) throw new PickupError('code-expired', 'The code has expired. Ask for a new code.');
+    if (live.length === 0) throw new PickupError('code-expired', `The code has expired (a code is valid for ${Math.round(this.codeTtlMs / 60_000)} minutes). Ask for a new code.`, 'code');
     const given = this.codeHash(messageId, (code ?? '').replace(/\s/g, ''));
     let match = false;
     for (const row of live) match = timingSafeEqual(Buffer.from(row.code_hash), given) || match;
-    if (!match) throw new PickupError('wrong-credentials', 'The code is not right. Check the latest code e-mail and try again.');
-    await this.dropCode(messageId);
+    if (!match) throw new PickupError('wrong-credentials', 'The code is not right. Check the latest code e-mail and try again.', 'code');
   }
 
   async dropCode(messageId: string): Promise<void> {
     await this.store.db.deleteFrom('pickup_code_issues').where('message_id', '=', messageId).execute();
+  }
+
+  /**
+   * Records that a browser the message is not bound to proved the message password. Returns
+   * true when the sender should be told now: at most one mail per message and hour, however
+   * often other browsers try (the access log has each).
+   */
+  async newBrowser(messageId: string, ip: string | null): Promise<boolean> {
+    const now = this.clock.now();
+    await recordEvent(this.store, messageId, 'new-browser', now, ip);
+    const told = await this.store.db.selectFrom('pickup_events').select('id')
+      .where('message_id', '=', messageId).where('kind', '=', 'new-browser-notice-sent').where('at', '>', now - HOUR_MS).executeTakeFirst();
+    return !told;
   }
 }

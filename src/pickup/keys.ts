@@ -10,15 +10,22 @@ import { legacyAnswerForm, normalizeAnswer } from './answers.ts';
  * test a guess: the only check of the credentials is whether the wrap authenticates.
  */
 
-export type PickupFailure = 'not-found' | 'withdrawn' | 'locked' | 'wrong-credentials' | 'rate-limited' | 'code-expired';
+export type PickupFailure = 'not-found' | 'withdrawn' | 'locked' | 'wrong-credentials' | 'rate-limited' | 'code-expired' | 'code-required';
+
+/** The form field a failure is about, so the page can mark it (aria-invalid) and keep the others. */
+export type CredentialField = 'password' | 'secret' | 'code';
 
 /** What went wrong when opening a pickup message; `reason` maps to the page the recipient sees. */
 export class PickupError extends Error {
   readonly reason: PickupFailure;
-  constructor(reason: PickupFailure, message: string) {
+  readonly field: CredentialField | undefined;
+  /** Set when the attempt came from a browser the message is not bound to (browser-binding.ts). */
+  newBrowser = false;
+  constructor(reason: PickupFailure, message: string, field?: CredentialField) {
     super(message);
     this.name = 'PickupError';
     this.reason = reason;
+    this.field = field;
   }
 }
 

@@ -37,6 +37,17 @@ export interface Credentials {
   code?: string;
 }
 
+/** Who asks to open a message. */
+export interface OpenContext {
+  ip?: string;
+  /**
+   * Set for an open from a browser (the portal): the message is bound to the first browser and
+   * any other needs a fresh code (browser-binding.ts); `binding` is this browser's cookie token.
+   * Callers that are no browser (tests, tools) leave it out.
+   */
+  browser?: { binding?: string };
+}
+
 export interface PartView {
   idx: number;
   kind: PartKind;
@@ -63,6 +74,13 @@ export interface OpenedMessage {
   readKey: Buffer;
   /** The part's plaintext, decrypted as it is read. */
   openPart(idx: number): Readable;
+  /**
+   * After `open`: this browser's binding token (browser-binding.ts), for its cookie; a new one
+   * when this open bound the browser. Empty after `reopen`.
+   */
+  binding?: string;
+  /** After `open`: opened from a browser the message was not bound to (with a fresh code). */
+  newBrowser?: boolean;
 }
 
 /** What a page shows before the recipient proves anything: no sealed content. */

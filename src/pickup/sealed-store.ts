@@ -6,8 +6,9 @@ import { sanitizeEmailHtml } from '../mail/index.ts';
 import type { Insertable, Selectable } from 'kysely';
 import type { Database, Store } from '../store/index.ts';
 import { createVault, type Vault } from '../vault/index.ts';
-import { PickupGate, passwordCheck, recordEvent, type PickupEventKind } from './gate.ts';
-import type { CreateInput, Credentials, MessageFacts, OpenedMessage, PartKind, PartView, PickupEvent, PickupStoreOptions, Verification } from './message-types.ts';
+import { BrowserBindings } from './browser-binding.ts';
+import { LOCKED_TEXT, PickupGate, passwordCheck, recordEvent, type PickupEventKind } from './gate.ts';
+import type { CreateInput, Credentials, OpenContext, MessageFacts, OpenedMessage, PartKind, PartView, PickupEvent, PickupStoreOptions, Verification } from './message-types.ts';
 import { PartStorage } from './part-storage.ts';
 import { collectText, HTML_LIMIT, openStream, partKey, toReadable } from './part-streams.ts';
 import { PickupReplies } from './replies.ts';
@@ -32,6 +33,7 @@ type MessageRow = Selectable<Database['pickup_messages']>;
 export class PickupStore {
   readonly gate: PickupGate;
   readonly replies: PickupReplies;
+  private readonly bindings: BrowserBindings;
   private readonly store: Store;
   private readonly vault: Vault;
   private readonly sealedParts: PartStorage;
@@ -46,6 +48,7 @@ export class PickupStore {
     this.clock = options.clock ?? systemClock;
     this.gate = new PickupGate(options.store, subkey(options.masterKey, 'sealgate pickup code v1'), { clock: this.clock, ...options.gate });
     this.replies = new PickupReplies(this, options.store, this.vault, this.clock);
+    this.bindings = new BrowserBindings(options.store, this.clock);
   }
 
   /** Stores a message sealed; the message password is returned once and kept nowhere. */
@@ -102,7 +105,7 @@ export class PickupStore {
    * then the message password (cheap; a wrong one costs only the network's budget), then the
    * message's own check (passphrase, answer, code), reserved on the message before Argon2.
    */
-  async open(id: string, credentials: Credentials, context: { ip?: string } = {}): Promise<OpenedMessage> {
+  async open(id: string, credentials: Credentials, context: OpenContext = {}): Promise<OpenedMessage> {
     const ip = context.ip ?? 'unknown';
     const ticket = await this.gate.takeAttempt(ip);
     const row = ID.test(id) ? await this.store.db.selectFrom('pickup_messages').selectAll().where('id', '=', id).executeTakeFirst() : undefined;
@@ -113,54 +116,87 @@ export class PickupStore {
     }
     const sealedShare = WITHDRAWN.has(row.state) ? null : await this.shares.get(id);
     if (!sealedShare) throw new PickupError('withdrawn', 'This message has been withdrawn by the sender or has expired. Ask the sender to send it again.');
-    if (row.state === 'locked') throw new PickupError('locked', 'This message is locked after too many failed attempts. Ask the sender to unlock it or send it again.');
+    if (row.state === 'locked') throw new PickupError('locked', LOCKED_TEXT);
 
     const serverShare = this.vault.open(sealedShare);
     const kind = row.verification === 'question' ? 'answer' : 'passphrase';
-    const wrongPassword = () => new PickupError('wrong-credentials', 'The message password is not right. Copy it from the notice e-mail and try again.');
+    const wrongPassword = () => new PickupError('wrong-credentials', 'The message password is not right. Copy it from the notice e-mail and try again.', 'password');
     let dek: Buffer | undefined;
     try {
       if (!isWellFormedPassword(credentials.password)) throw wrongPassword();
       // Without a secret share the password alone unwraps: that is its check. With one, the
       // stored check value tells a wrong password apart before any Argon2 work.
-      if (!row.secret_salt) dek = unwrapDataKey(Buffer.from(row.wrapped_dek), { serverShare, messagePassword: credentials.password, messageId: id });
+      if (!row.secret_salt) {
+        try {
+          dek = unwrapDataKey(Buffer.from(row.wrapped_dek), { serverShare, messagePassword: credentials.password, messageId: id });
+        } catch (error) {
+          throw isPickupError(error, 'wrong-credentials') ? wrongPassword() : error;
+        }
+      }
       else if (row.password_check && !timingSafeEqual(Buffer.from(row.password_check), passwordCheck(serverShare, id, credentials.password))) throw wrongPassword();
     } catch (error) {
       if (isPickupError(error, 'wrong-credentials')) await this.gate.wrongLink(id, ip);
       throw error;
     }
-    if (row.verification !== 'link') {
+    // A browser other than the one(s) the message is bound to needs a fresh code from the
+    // recipient's mailbox, whatever the verification: a forwarded notice alone does not open it.
+    const binding = context.browser ? await this.bindings.state(id, row.bound_at, context.browser.binding) : 'not-a-browser';
+    const newBrowser = binding === 'other-browser';
+    const flag = (error: PickupError) => Object.assign(error, { newBrowser });
+    if (newBrowser && row.verification !== 'code' && !credentials.code?.trim()) {
+      await this.gate.refund(ticket);
+      throw flag(new PickupError('code-required', 'This message was opened in another browser before. To open it in this one, enter the one-time code we e-mail to you.', 'code'));
+    }
+    const codeNeeded = row.verification === 'code' || newBrowser;
+    if (row.verification !== 'link' || newBrowser) {
       await this.gate.reserveAttempt(id);
       try {
+        // The code first: a browser without the recipient's mailbox learns nothing of the passphrase.
+        if (codeNeeded) await this.gate.checkCode(id, credentials.code);
         if (row.secret_salt) {
-          if (!credentials.secret?.trim()) throw new PickupError('wrong-credentials', `Enter the ${kind} the sender gave you.`);
+          if (!credentials.secret?.trim()) throw new PickupError('wrong-credentials', `Enter the ${kind} the sender gave you.`, 'secret');
           try {
             dek = await unwrapWithSecret(Buffer.from(row.wrapped_dek), { serverShare, messagePassword: credentials.password, messageId: id }, credentials.secret, Buffer.from(row.secret_salt), kind);
           } catch (error) {
             // The password was checked already (when the row has a check value): the secret is wrong.
-            if (row.password_check && isPickupError(error, 'wrong-credentials')) throw new PickupError('wrong-credentials', `The ${kind} is not right.`);
+            if (row.password_check && isPickupError(error, 'wrong-credentials')) throw new PickupError('wrong-credentials', `The ${kind} is not right.`, 'secret');
             throw error;
           }
         }
-        if (row.verification === 'code') await this.gate.checkCode(id, credentials.code);
       } catch (error) {
         if (!isPickupError(error, 'wrong-credentials')) {
           await this.gate.returnAttempt(id);
+          if (isPickupError(error)) flag(error);
           throw error;
         }
         const left = await this.gate.checkFailed(id, ip);
-        throw new PickupError(left > 0 ? 'wrong-credentials' : 'locked', left > 0
+        throw flag(new PickupError(left > 0 ? 'wrong-credentials' : 'locked', left > 0
           ? `${error.message} ${left} attempt${left === 1 ? '' : 's'} left before the message locks.`
-          : 'That was the last attempt: the message is now locked. Ask the sender to unlock it or send it again.');
+          : 'That was the last attempt: the message is now locked. The sender can unlock it: ask them to, then open the link again.', error.field));
       }
       await this.gate.returnAttempt(id);
     }
 
+    // Bind this browser: the first one by claiming the message, a new one after its fresh code.
+    let token: string | null | undefined = context.browser?.binding;
+    if (binding === 'not-a-browser') token = undefined;
+    else if (binding === 'unbound') {
+      token = await this.bindings.bindFirst(id);
+      // Two first opens at once: the other browser was bound first, so this one needs a code too.
+      if (!token && codeNeeded) token = await this.bindings.bindAnother(id);
+      if (!token) {
+        await this.gate.refund(ticket);
+        throw Object.assign(new PickupError('code-required', 'This message was just opened in another browser. To open it in this one, enter the one-time code we e-mail to you.', 'code'), { newBrowser: true });
+      }
+    } else if (newBrowser) token = await this.bindings.bindAnother(id);
+    else await this.bindings.touch(id, token!);
+    if (codeNeeded) await this.gate.dropCode(id);
+
     await this.gate.refund(ticket);
     const now = this.clock.now();
     const first = await this.store.db.updateTable('pickup_messages').set({ opened_at: now }).where('id', '=', id).where('opened_at', 'is', null).executeTakeFirst();
-    await recordEvent(this.store, id, 'opened', now, ip);
-    return this.view(row, dek!, Number(first.numUpdatedRows) > 0);
+    await recordEvent(this.store, id, 'opened', now, ip, newBrowser ? 'in a new browser, with a fresh code' : null);
+    return { ...(await this.view(row, dek!, Number(first.numUpdatedRows) > 0)), binding: token!, newBrowser };
   }
 
   /** The message again within a recipient session, by the read key of an earlier `open`: no gate, no event. */
@@ -287,6 +323,7 @@ export class PickupStore {
     await this.shares.destroy(id);
     await this.store.db.updateTable('pickup_parts').set({ data: null }).where('message_id', '=', id).execute();
     await this.gate.dropCode(id);
+    await this.bindings.drop(id);
     await this.sealedParts.remove(id);
     await recordEvent(this.store, id, state, this.clock.now(), ip);
     // Replies go with the message they answer: their passwords were sealed under its share.

@@ -150,6 +150,16 @@ export interface PickupMessagesTable {
   read_notice: number;
   /** HMAC of the message password under the server share; null on messages sealed before 0013. */
   password_check?: Buffer | null;
+  /** When the first browser was bound to this copy (pickup/browser-binding.ts); null before. */
+  bound_at?: number | null;
+}
+
+/** A browser bound to one recipient copy: the SHA-256 of its cookie token, never the token. */
+export interface PickupBindingsTable {
+  token_hash: string;
+  message_id: string;
+  created_at: number;
+  last_used_at: number;
 }
 
 export interface PickupPartsTable {
@@ -277,6 +287,7 @@ export interface Database {
   pickup_chunks: PickupChunksTable;
   pickup_events: PickupEventsTable;
   pickup_code_issues: PickupCodeIssuesTable;
+  pickup_bindings: PickupBindingsTable;
   login_budgets: LoginBudgetsTable;
   pickup_replies: PickupRepliesTable;
   web_sessions: WebSessionsTable;

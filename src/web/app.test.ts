@@ -104,11 +104,13 @@ describe('web tier (fastify.inject over SQLite)', () => {
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('Q3 &lt;figures&gt;');
     expect(page.body).toContain('Plain &lt;b&gt;text&lt;/b&gt;');
-    const srcdoc = page.body.match(/srcdoc="([^"]*)"/)![1];
-    expect(srcdoc).toContain('&lt;p&gt;Hi&lt;/p&gt;');
-    expect(srcdoc).not.toMatch(/script|onerror|evil\.test/);
-    expect(page.body).toMatch(/<iframe[^>]* sandbox="allow-popups allow-popups-to-escape-sandbox"/);
-    expect(page.headers['content-security-policy']).toContain("img-src 'self' data:");
+    expect(page.body).toMatch(/<iframe[^>]* sandbox="allow-popups allow-popups-to-escape-sandbox allow-same-origin"[^>]* src="\/m\/[^"]+\/body"/);
+    const frame = await request('GET', `/m/${id}/body`);
+    expect(frame.statusCode).toBe(200);
+    expect(frame.body).toContain('<p>Hi</p>');
+    expect(frame.body).not.toMatch(/<script|onerror|evil\.test/);
+    expect(frame.headers['content-security-policy']).toMatch(/^default-src 'none'; img-src data:; style-src 'unsafe-inline';.*frame-ancestors 'self'; sandbox allow-popups allow-popups-to-escape-sandbox allow-same-origin$/);
+    expect(frame.headers['x-frame-options']).toBe('SAMEORIGIN');
 
     const download = await request('GET', `/m/${id}/part/2`);
     expect(download.statusCode).toBe(200);

@@ -1,6 +1,6 @@
 import { noticeAddress, type Config } from '../config/index.ts';
 import { makeMessageId } from '../mail/index.ts';
-import { buildCodeMail, buildReadNotice, mailBrand } from '../pickup/index.ts';
+import { buildCodeMail, buildNewBrowserNotice, buildReadNotice, mailBrand } from '../pickup/index.ts';
 
 /*
  * The small e-mails the portal sends itself: a one-time code to the recipient, a read notice
@@ -21,6 +21,11 @@ export function codeMail(config: Config, to: string, code: string, ttlMinutes: n
 export function readNoticeMail(config: Config, sender: string, recipient: string, openedAt: Date): OutgoingMail {
   const from = noticeAddress(config);
   return { envelope: { from, to: [sender] }, raw: buildReadNotice({ from, to: sender, recipient, openedAt, messageId: makeMessageId(config.hostname), date: openedAt, ...mailBrand(config) }) };
+}
+
+export function newBrowserMail(config: Config, sender: string, recipient: string, at: Date): OutgoingMail {
+  const from = noticeAddress(config);
+  return { envelope: { from, to: [sender] }, raw: buildNewBrowserNotice({ from, to: sender, recipient, at, messageId: makeMessageId(config.hostname), date: at, ...mailBrand(config) }) };
 }
 
 /** `user@example.org` → `u•••@example.org`, for telling the recipient where a code went. */

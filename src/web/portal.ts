@@ -1,113 +1,104 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
-import { isPickupError, type MessageFacts, type OpenedMessage, type PickupFailure } from '../pickup/index.ts';
+import { isPickupError, type MessageFacts, type OpenedMessage, type PickupError, type PickupFailure } from '../pickup/index.ts';
 import { clientIp, redirect, type WebContext } from './context.ts';
 import { html, type Html } from './html.ts';
 import { i18n } from './i18n/index.ts';
-import { csrfField, formatSize, formatTime, notice, page, shown } from './layout.ts';
-import { codeMail, maskAddress, readNoticeMail } from './notices.ts';
+import { csrfField, formatSize, notice, page, shown } from './layout.ts';
+import { codeMail, maskAddress, newBrowserMail, readNoticeMail } from './notices.ts';
 import { countBlockedImages } from '../mail/index.ts';
-import { frameDocument } from './frame.ts';
-import { COOKIE, CSRF_FAILED, HttpError, cookieOptions, csrfMatches, ctx, requireCsrf, sendPage } from './security.ts';
-import { UploadBudget, attachmentDisposition, readLimited, uploadName } from './streams.ts';
+import { FRAME_CSP, FRAME_SANDBOX, frameDocument } from './frame.ts';
+import { CODE_TTL_MINUTES, FAILURE, endPage, failureText, openPage } from './portal-open.ts';
+import { registerReply } from './portal-reply.ts';
+import { COOKIE, HttpError, cookieOptions, ctx, requireCsrf, sendPage } from './security.ts';
+import { attachmentDisposition, readLimited } from './streams.ts';
 
 /*
  * The recipient's side: /m/<id> asks for what the sender chose (the message password from the
  * link's fragment, plus a passphrase, an answer or an e-mailed code), then a short recipient
- * session bound to that one message shows it, serves its attachments and takes a reply.
+ * session bound to that one message shows it, serves its attachments and takes a reply
+ * (portal-reply.ts). The first browser that opens a message is bound to it by a cookie scoped
+ * to the message's path (pickup/browser-binding.ts); any other browser needs a fresh code.
  */
 
 const ID = /^[A-Za-z0-9_-]{22}$/;
 const RECIPIENT_SESSION_MS = 60 * 60_000;
 const TEXT_LIMIT = 2 * 1024 * 1024;
 const HTML_LIMIT = 5 * 1024 * 1024;
-const CODE_TTL_MINUTES = 10;
-const DAY_MS = 86_400_000;
 
-const FAILURE: Record<PickupFailure, { status: number; title: string }> = {
-  'not-found': { status: 404, title: 'Message not found' },
-  withdrawn: { status: 410, title: 'Message withdrawn' },
-  locked: { status: 423, title: 'Message locked' },
-  'wrong-credentials': { status: 401, title: 'Not opened' },
-  'rate-limited': { status: 429, title: 'Too many attempts' },
-  'code-expired': { status: 401, title: 'Code expired' },
-};
+/**
+ * The browser binding: `__Secure-` (only ever set over HTTPS), HttpOnly (no script reads it),
+ * SameSite=Strict, and Path=/m/<id> so it goes with its own message's requests only. It cannot
+ * be `__Host-`, which demands Path=/. Kept until the message expires (browsers cap at 400 days).
+ */
+export const BINDING_COOKIE = '__Secure-sg-bind';
+const BINDING_MAX_S = 400 * 86_400;
+const bindingOptions = (id: string) => ({ path: `/m/${id}`, secure: true, httpOnly: true, sameSite: 'strict' as const });
 
-/** Fills the password from the link's fragment; forms keep the fragment across their redirect. */
-const OPEN_SCRIPT = `(function () {
-  var hash = location.hash.slice(1), field = document.getElementById('password');
-  if (hash && field && !field.value) { try { field.value = decodeURIComponent(hash); } catch (e) { field.value = hash; } }
-  document.querySelectorAll('form.keep-hash').forEach(function (form) {
-    form.addEventListener('submit', function () { if (location.hash) form.action = form.getAttribute('action') + location.hash; });
+/**
+ * Once the message is open, the password leaves the address bar; the message frame takes the
+ * height of its content (frame.ts says why the page may read it), again as the width changes.
+ */
+const READ_SCRIPT = `(function () {
+  if (location.hash) history.replaceState(null, '', location.pathname + location.search);
+  var frame = document.getElementById('html-body');
+  if (!frame) return;
+  function fit() {
+    try {
+      var doc = frame.contentDocument;
+      if (!doc || !doc.documentElement) return;
+      frame.style.height = Math.max(80, doc.documentElement.scrollHeight) + 'px';
+    } catch (e) { /* not readable: the stylesheet's height stays */ }
+  }
+  frame.addEventListener('load', function () {
+    fit();
+    try { new ResizeObserver(fit).observe(frame.contentDocument.body); } catch (e) {}
   });
+  fit();
 })();`;
-/** Once the message is open, the password leaves the address bar. */
-const READ_SCRIPT = `if (location.hash) history.replaceState(null, '', location.pathname + location.search);`;
 
 function checkId(id: string): void {
   if (!ID.test(id)) throw new HttpError(404, 'No such message. Check that the link was copied whole from the notice e-mail.');
 }
 
-function endPage(request: FastifyRequest, title: string, text: string, kind: 'error' | 'info' | 'ok' = 'error'): string {
-  return page({ title, nonce: ctx(request).nonce, i18n: i18n(request), body: html`<h1>${title}</h1>${notice(kind, text)}` });
+interface OpenBody {
+  password?: string;
+  secret?: string;
+  code?: string;
+  resend?: string;
 }
 
 export function registerPortal(app: FastifyInstance, c: WebContext): void {
   const idleMs = c.config.web.idleTimeoutMs;
-  /** Replies admitted under the daily cap whose upload is still being stored, by message id. */
-  const repliesInFlight = new Map<string, number>();
-
-  function openPage(request: FastifyRequest, facts: MessageFacts, message?: { kind: 'error' | 'info'; text: string }): string {
-    const { csrf, nonce } = ctx(request);
-    const action = `/m/${facts.id}`;
-    const secret = facts.verification === 'passphrase'
-      ? html`<label for="secret">Passphrase from the sender</label><input type="password" id="secret" name="secret" autocomplete="off" required>`
-      : facts.verification === 'question'
-        ? html`<label for="secret">${shown(facts.question)}</label><input type="text" id="secret" name="secret" autocomplete="off" required>`
-        : html``;
-    const code = facts.verification === 'code'
-      ? html`<label for="code">One-time code</label><input type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="12" required>`
-      : html``;
-    const sendCode = facts.verification === 'code'
-      ? html`<form method="post" action="${action}/code" class="card keep-hash" id="code-form">${csrfField(csrf)}
-<p>To open this message you need a one-time code. We e-mail it to ${maskAddress(facts.recipient)}.</p>
-<button type="submit" class="secondary" id="send-code">E-mail me a code</button></form>`
-      : html``;
-    const body = html`<h1>A secure message for you</h1>
-<p class="meta">From ${shown(facts.sender)} · available until ${formatTime(facts.expiresAt, i18n(request))}</p>
-${message ? notice(message.kind, message.text) : ''}
-${sendCode}
-<form method="post" action="${action}" class="card keep-hash" id="open-form">${csrfField(csrf)}
-<label for="password">Message password</label>
-<input type="password" id="password" name="password" autocomplete="off" autocapitalize="characters" spellcheck="false" required>
-<p class="meta">It is in the notice e-mail; the link there fills it in for you.</p>
-${secret}${code}
-${facts.verification !== 'link' ? html`<p class="meta" id="attempts-left">${facts.attemptsLeft} attempt${facts.attemptsLeft === 1 ? '' : 's'} left before the message locks.</p>` : ''}
-<button type="submit" id="open">Open message</button>
-</form>`;
-    return page({ title: 'Secure message', nonce, i18n: i18n(request), body, script: OPEN_SCRIPT });
-  }
 
   async function factsOrEnd(request: FastifyRequest, reply: FastifyReply, id: string): Promise<MessageFacts | undefined> {
+    const tr = i18n(request);
     const facts = await c.pickup.describe(id);
     if (!facts) {
-      sendPage(reply, 404, endPage(request, FAILURE['not-found'].title, 'No such message. Check that the link was copied whole from the notice e-mail.'));
+      sendPage(reply, 404, endPage(request, tr.text('portal.notFound.title'), tr.t('portal.notFound.text')));
       return undefined;
     }
     if (facts.state === 'retracted' || facts.state === 'expired') {
-      sendPage(reply, 410, endPage(request, FAILURE.withdrawn.title, 'This message has been withdrawn by the sender or has expired. Ask the sender to send it again.'));
+      sendPage(reply, 410, endPage(request, tr.text('portal.withdrawn.title'), tr.t('portal.withdrawn.text')));
       return undefined;
     }
     if (facts.state === 'deleted') {
-      sendPage(reply, 410, endPage(request, 'Message deleted', 'This message was deleted after it was read. Ask the sender to send it again.'));
+      sendPage(reply, 410, endPage(request, tr.text('portal.deleted.title'), tr.t('portal.deleted.text')));
       return undefined;
     }
     if (facts.state === 'locked') {
-      sendPage(reply, 423, endPage(request, FAILURE.locked.title, 'This message is locked after too many failed attempts. Ask the sender to send it again.'));
+      sendPage(reply, 423, endPage(request, tr.text('portal.locked.title'), tr.t('portal.locked.text')));
       return undefined;
     }
     return facts;
   }
+
+  /** Whether a code is out, and since when (the page focuses its field and holds back "Send a new code"). */
+  async function codeState(id: string): Promise<{ codeLive: boolean; codeSentAt: number | null; now: number }> {
+    const codeSentAt = await c.pickup.gate.latestCodeAt(id);
+    return { codeLive: codeSentAt !== null, codeSentAt, now: c.clock.now() };
+  }
+  const codeLive = async (id: string) => (await c.pickup.gate.latestCodeAt(id)) !== null;
 
   /** The open message of this request's recipient session, or a reply already sent. */
   async function session(request: FastifyRequest, reply: FastifyReply, id: string): Promise<OpenedMessage | undefined> {
@@ -116,8 +107,9 @@ ${facts.verification !== 'link' ? html`<p class="meta" id="attempts-left">${fact
     if (resumed.status !== 'ok' || resumed.session.subject !== id || !resumed.session.secret) {
       const facts = await factsOrEnd(request, reply, id);
       if (facts) {
-        const text = resumed.status === 'idle' ? 'You were signed out after a while without activity. Open the message again.' : 'Open the message first.';
-        sendPage(reply, 401, openPage(request, facts, { kind: 'info', text }));
+        const tr = i18n(request);
+        const text = resumed.status === 'idle' ? tr.t('portal.signedOutIdle') : tr.t('portal.openFirst');
+        sendPage(reply, 401, openPage(request, facts, { message: { kind: 'info', text }, ...(await codeState(id)) }));
       }
       return undefined;
     }
@@ -127,39 +119,108 @@ ${facts.verification !== 'link' ? html`<p class="meta" id="attempts-left">${fact
       if (!isPickupError(error)) throw error;
       await c.sessions.end(token);
       reply.clearCookie(COOKIE.read, cookieOptions);
-      const failure = FAILURE[error.reason];
-      sendPage(reply, failure.status, endPage(request, failure.title, error.message));
+      const failure = pickupErrorPage(request, error.reason, error.message);
+      sendPage(reply, failure.status, failure.page);
       return undefined;
     }
   }
 
-  app.get<{ Params: { id: string }; Querystring: { sent?: string } }>('/m/:id', async (request, reply) => {
+  /** E-mails a one-time code to the recipient; the failure as a sentence for the page, or undefined when sent. */
+  async function sendCode(request: FastifyRequest, facts: MessageFacts, purpose: 'verification' | 'new-browser'): Promise<PickupError | Html | undefined> {
+    try {
+      // Each code e-mail costs an attempt and a code of the hour's budget (gate.ts), so the
+      // link alone cannot flood the recipient's inbox.
+      const code = await c.pickup.gate.issueCode(facts.id, clientIp(request), purpose);
+      const mail = codeMail(c.config, facts.recipient, code, CODE_TTL_MINUTES, new Date(c.clock.now()));
+      await c.sendMail(mail.envelope, mail.raw);
+    } catch (error) {
+      if (isPickupError(error)) return error;
+      c.logger.error({ err: (error as Error).message, messageId: facts.id }, 'one-time code not sent');
+      return i18n(request).t('portal.code.notSent');
+    }
+    await c.pickup.recordEvent(facts.id, 'code-sent', clientIp(request), `${maskAddress(facts.recipient)}${purpose === 'new-browser' ? ' (new browser)' : ''}`);
+    return undefined;
+  }
+
+  /** A browser the message is not bound to proved its password: logged, and the sender told (at most hourly). */
+  async function newBrowser(request: FastifyRequest, facts: MessageFacts): Promise<void> {
+    if (!(await c.pickup.gate.newBrowser(facts.id, clientIp(request)))) return;
+    const mail = newBrowserMail(c.config, facts.sender, facts.recipient, new Date(c.clock.now()));
+    try {
+      await c.sendMail(mail.envelope, mail.raw);
+      await c.pickup.recordEvent(facts.id, 'new-browser-notice-sent', null, facts.sender);
+    } catch (error) {
+      c.logger.warn({ err: (error as Error).message, messageId: facts.id }, 'new-browser notice not sent');
+    }
+  }
+
+  app.get<{ Params: { id: string } }>('/m/:id', async (request, reply) => {
     checkId(request.params.id);
     const facts = await factsOrEnd(request, reply, request.params.id);
     if (!facts) return reply;
     const resumed = await c.sessions.resume(request.cookies[COOKIE.read], 'recipient');
     if (resumed.status === 'ok' && resumed.session.subject === facts.id) return redirect(reply, `/m/${facts.id}/read`);
-    const sent = request.query.sent === '1' ? { kind: 'info' as const, text: `We sent a code to ${maskAddress(facts.recipient)}. It is valid for ${CODE_TTL_MINUTES} minutes.` } : undefined;
-    return sendPage(reply, 200, openPage(request, facts, sent));
+    const code = facts.verification === 'code' ? await codeState(facts.id) : { codeLive: false };
+    const tr = i18n(request);
+    const message = code.codeLive ? { kind: 'info' as const, text: tr.t('portal.code.sent', { address: maskAddress(facts.recipient), minutes: CODE_TTL_MINUTES }) } : undefined;
+    return sendPage(reply, 200, openPage(request, facts, { message, ...code }));
   });
 
-  app.post<{ Params: { id: string }; Body: { password?: string; secret?: string; code?: string } }>('/m/:id', async (request, reply) => {
+  app.post<{ Params: { id: string }; Body: OpenBody }>('/m/:id', async (request, reply) => {
     checkId(request.params.id);
     requireCsrf(request);
     const id = request.params.id;
     const ip = clientIp(request);
+    const tr = i18n(request);
+    const password = String(request.body?.password ?? '');
+    const resend = request.body?.resend === '1';
+    if (resend) {
+      // "Send a new code" of a message verified by code: no open attempt, just the code.
+      const facts = await factsOrEnd(request, reply, id);
+      if (!facts) return reply;
+      if (facts.verification === 'code') {
+        const failed = await sendCode(request, facts, 'verification');
+        const text = failed === undefined ? tr.t('portal.code.sent', { address: maskAddress(facts.recipient), minutes: CODE_TTL_MINUTES }) : failed instanceof Error ? failureText(tr, failed, facts) : failed;
+        return sendPage(reply, failed === undefined ? 200 : 429, openPage(request, facts, { message: { kind: failed === undefined ? 'info' : 'error', text }, password, ...(await codeState(id)) }));
+      }
+    }
     let opened: OpenedMessage;
     try {
-      opened = await c.pickup.open(id, { password: String(request.body?.password ?? ''), secret: request.body?.secret, code: request.body?.code }, { ip });
+      opened = await c.pickup.open(id, { password, secret: request.body?.secret, code: resend ? undefined : request.body?.code }, { ip, browser: { binding: request.cookies[BINDING_COOKIE] } });
     } catch (error) {
       if (!isPickupError(error)) throw error;
-      const failure = FAILURE[error.reason];
-      const facts = error.reason === 'wrong-credentials' || error.reason === 'code-expired' || error.reason === 'rate-limited' ? await c.pickup.describe(id) : undefined;
-      if (facts && (facts.state === 'active')) return sendPage(reply, failure.status, openPage(request, facts, { kind: 'error', text: error.message }));
-      return sendPage(reply, failure.status, endPage(request, failure.title, error.message));
+      const facts = await c.pickup.describe(id);
+      if (!facts || facts.state !== 'active' || !['wrong-credentials', 'code-expired', 'rate-limited', 'code-required'].includes(error.reason)) {
+        const failure = pickupErrorPage(request, error.reason, error.message);
+        return sendPage(reply, failure.status, failure.page);
+      }
+      if (error.newBrowser) await newBrowser(request, facts);
+      if (error.reason === 'code-required') {
+        // The message password was right, the browser is not bound: a code goes to the recipient's mailbox.
+        const address = maskAddress(facts.recipient);
+        const live = await codeLive(id);
+        const failed = live && !resend ? undefined : await sendCode(request, facts, 'new-browser');
+        const text = failed === undefined ? tr.t(live && !resend ? 'portal.newBrowser.codeLive' : 'portal.newBrowser.codeSent', { address }) : failed instanceof Error ? failureText(tr, failed, facts) : failed;
+        return sendPage(reply, FAILURE[error.reason].status, openPage(request, facts, {
+          message: { kind: failed === undefined ? 'info' : 'error', text }, password, codeStep: true, ...(await codeState(id)), newBrowser: true,
+        }));
+      }
+      // Verification by code, or a new browser's code, keeps the code step on the page.
+      const codeStep = facts.verification === 'code' || error.newBrowser;
+      return sendPage(reply, FAILURE[error.reason].status, openPage(request, facts, {
+        message: { kind: 'error', text: failureText(tr, error, facts) }, invalid: error.field, password, codeStep, ...(await codeState(id)), newBrowser: error.newBrowser,
+      }));
+    }
+    if (opened.binding) {
+      const maxAge = Math.max(60, Math.min(BINDING_MAX_S, Math.floor((opened.expiresAt - c.clock.now()) / 1000)));
+      reply.setCookie(BINDING_COOKIE, opened.binding, { ...bindingOptions(id), maxAge });
     }
     const token = await c.sessions.create('recipient', id, RECIPIENT_SESSION_MS, opened.readKey);
     reply.setCookie(COOKIE.read, token, cookieOptions);
+    if (opened.newBrowser) {
+      const facts = await c.pickup.describe(id);
+      if (facts) await newBrowser(request, facts);
+    }
     if (opened.firstOpen && opened.readNotice) {
       const mail = readNoticeMail(c.config, opened.sender, opened.recipient, new Date(c.clock.now()));
       try {
@@ -179,20 +240,12 @@ ${facts.verification !== 'link' ? html`<p class="meta" id="attempts-left">${fact
     const facts = await factsOrEnd(request, reply, id);
     if (!facts) return reply;
     if (facts.verification !== 'code') return redirect(reply, `/m/${id}`);
-    try {
-      // Each code e-mail costs an attempt and a code of the hour's budget (gate.ts), so the
-      // link alone cannot flood the recipient's inbox.
-      const code = await c.pickup.gate.issueCode(id, clientIp(request));
-      const mail = codeMail(c.config, facts.recipient, code, CODE_TTL_MINUTES, new Date(c.clock.now()));
-      await c.sendMail(mail.envelope, mail.raw);
-    } catch (error) {
-      if (!isPickupError(error)) {
-        c.logger.error({ err: (error as Error).message, messageId: id }, 'one-time code not sent');
-        return sendPage(reply, 503, openPage(request, facts, { kind: 'error', text: 'The code could not be e-mailed just now. Try again in a few minutes.' }));
-      }
-      return sendPage(reply, FAILURE[error.reason].status, openPage(request, facts, { kind: 'error', text: error.message }));
+    const failed = await sendCode(request, facts, 'verification');
+    if (failed !== undefined) {
+      const status = failed instanceof Error ? FAILURE[failed.reason].status : 503;
+      const text = failed instanceof Error ? failureText(i18n(request), failed, facts) : failed;
+      return sendPage(reply, status, openPage(request, facts, { message: { kind: 'error', text }, ...(await codeState(id)) }));
     }
-    await c.pickup.recordEvent(id, 'code-sent', clientIp(request), maskAddress(facts.recipient));
     return redirect(reply, `/m/${id}?sent=1`);
   });
 
@@ -200,47 +253,60 @@ ${facts.verification !== 'link' ? html`<p class="meta" id="attempts-left">${fact
     checkId(request.params.id);
     const opened = await session(request, reply, request.params.id);
     if (!opened) return reply;
+    const tr = i18n(request);
     const context = ctx(request);
-    context.dataImages = true;
     const text = opened.parts.find((p) => p.kind === 'text');
     const htmlPart = opened.parts.find((p) => p.kind === 'html');
     const attachments = opened.parts.filter((p) => p.kind === 'attachment');
     let textBlock: Html = html``;
     if (text) {
       const { content, truncated } = await readLimited(opened.openPart(text.idx), TEXT_LIMIT);
-      textBlock = html`<pre class="text-body" id="text-body">${content.toString('utf8')}</pre>${truncated ? notice('info', 'The text is longer than this page shows.') : ''}`;
+      textBlock = html`<pre class="text-body" id="text-body">${content.toString('utf8')}</pre>${truncated ? notice('info', tr.t('portal.read.textTruncated')) : ''}`;
     }
     let frame: Html = html``;
     if (htmlPart) {
       const { content, truncated } = await readLimited(opened.openPart(htmlPart.idx), HTML_LIMIT);
-      // Sanitised when it was sealed (PickupStore.create); the sandbox and CSP still apply.
-      const clean = content.toString('utf8');
-      const blocked = countBlockedImages(clean);
-      frame = html`<iframe class="html-body" id="html-body" title="Message" sandbox="allow-popups allow-popups-to-escape-sandbox" referrerpolicy="no-referrer" srcdoc="${frameDocument(clean)}"></iframe>
-${blocked ? html`<p class="meta">${blocked} remote image${blocked === 1 ? ' was' : 's were'} blocked: they would tell the sender's servers when and where you read this.</p>` : ''}
-${truncated ? notice('info', 'The formatted text is longer than this page shows.') : ''}`;
+      const blocked = countBlockedImages(content.toString('utf8'));
+      context.framesMessage = true;
+      frame = html`<iframe class="html-body" id="html-body" title="${tr.text('portal.read.frameTitle')}" sandbox="${FRAME_SANDBOX}" referrerpolicy="no-referrer" src="/m/${opened.id}/body"></iframe>
+${blocked ? html`<p class="meta">${tr.t('portal.read.blockedImages', { count: blocked })}</p>` : ''}
+${truncated ? notice('info', tr.t('portal.read.htmlTruncated')) : ''}`;
     }
     const bodyBlock = htmlPart
-      ? html`<section class="card">${frame}${text ? html`<details><summary>Plain text</summary>${textBlock}</details>` : ''}</section>`
+      ? html`<section class="card">${frame}${text ? html`<details><summary>${tr.text('portal.read.plainText')}</summary>${textBlock}</details>` : ''}</section>`
       : text ? html`<section class="card">${textBlock}</section>` : html``;
     const files = attachments.length
-      ? html`<section class="card"><h2>Attachments</h2><ul class="files">${attachments.map((p) => html`<li><a href="/m/${opened.id}/part/${p.idx}" download>${shown(p.filename ?? `attachment-${p.idx}`)}</a> <span class="meta">${formatSize(p.size)}</span></li>`)}</ul></section>`
+      ? html`<section class="card"><h2>${tr.text('portal.read.attachments')}</h2><ul class="files">${attachments.map((p) => html`<li><a href="/m/${opened.id}/part/${p.idx}" download>${shown(p.filename ?? `attachment-${p.idx}`)}</a> <span class="meta">${formatSize(p.size)}</span></li>`)}</ul></section>`
       : html``;
     const action = `/m/${opened.id}`;
-    const body = html`<h1 id="subject">${shown(opened.subject) || '(no subject)'}</h1>
-<p class="meta">From ${shown(opened.sender)} to ${shown(opened.recipient)} · sent ${formatTime(opened.createdAt, i18n(request))} · available until ${formatTime(opened.expiresAt, i18n(request))}</p>
-${request.query.replied === '1' ? notice('ok', 'Your reply was sent securely. The sender reads it in the Sealgate portal.') : ''}
+    const subject = shown(opened.subject) || tr.text('portal.read.noSubject');
+    const body = html`<h1 id="subject">${subject}</h1>
+<p class="meta">${tr.t('portal.read.meta', { sender: shown(opened.sender), recipient: shown(opened.recipient), sent: tr.time(opened.createdAt), expires: tr.time(opened.expiresAt) })}</p>
+${request.query.replied === '1' ? notice('ok', tr.t('portal.read.replied')) : ''}
 ${bodyBlock}${files}
-<section class="card"><h2>Reply securely</h2>
+<section class="card"><h2>${tr.text('portal.reply.heading')}</h2>
 <form method="post" action="${action}/reply" enctype="multipart/form-data" id="reply-form">${csrfField(context.csrf)}
-<label for="reply-text">Your reply</label><textarea id="reply-text" name="text"></textarea>
-<label for="reply-files">Attach files</label><input type="file" id="reply-files" name="files" multiple>
-<button type="submit" id="send-reply">Send reply</button></form></section>
+<label for="reply-text">${tr.text('portal.reply.label')}</label><textarea id="reply-text" name="text"></textarea>
+<label for="reply-files">${tr.text('portal.reply.files')}</label><input type="file" id="reply-files" name="files" multiple>
+<button type="submit" id="send-reply">${tr.text('portal.reply.submit')}</button></form></section>
 <section class="card row">
-<form method="post" action="${action}/close">${csrfField(context.csrf)}<button type="submit" class="secondary">Close</button></form>
-<form method="post" action="${action}/delete">${csrfField(context.csrf)}<button type="submit" class="danger" id="delete">Delete this message</button></form>
+<form method="post" action="${action}/close">${csrfField(context.csrf)}<button type="submit" class="secondary" id="sign-out">${tr.text('portal.signOut')}</button></form>
+<form method="post" action="${action}/delete">${csrfField(context.csrf)}<button type="submit" class="danger" id="delete">${tr.text('portal.delete')}</button></form>
 </section>`;
-    return sendPage(reply, 200, page({ title: shown(opened.subject) || 'Secure message', nonce: context.nonce, i18n: i18n(request), body, script: READ_SCRIPT, idle: { afterMs: idleMs, url: `/m/${opened.id}` } }));
+    return sendPage(reply, 200, page({ title: subject, nonce: context.nonce, i18n: tr, body, script: READ_SCRIPT, idle: { afterMs: idleMs, url: `/m/${opened.id}` } }));
+  });
+
+  // The message's HTML as the frame's own document (frame.ts): its own CSP, this origin may frame it.
+  app.get<{ Params: { id: string } }>('/m/:id/body', async (request, reply) => {
+    checkId(request.params.id);
+    const opened = await session(request, reply, request.params.id);
+    if (!opened) return reply;
+    const htmlPart = opened.parts.find((p) => p.kind === 'html');
+    if (!htmlPart) throw new HttpError(404, i18n(request).text('error.404'));
+    const { content } = await readLimited(opened.openPart(htmlPart.idx), HTML_LIMIT);
+    ctx(request).framedCsp = FRAME_CSP;
+    // Sanitised when it was sealed (PickupStore.create); the sandbox and CSP still apply.
+    return reply.code(200).type('text/html; charset=utf-8').send(frameDocument(content.toString('utf8')));
   });
 
   app.get<{ Params: { id: string; idx: string } }>('/m/:id/part/:idx', async (request, reply) => {
@@ -248,96 +314,47 @@ ${bodyBlock}${files}
     const opened = await session(request, reply, request.params.id);
     if (!opened) return reply;
     const part = opened.parts.find((p) => p.idx === Number(request.params.idx) && p.kind === 'attachment');
-    if (!part) throw new HttpError(404, 'This message has no such attachment.');
+    if (!part) throw new HttpError(404, i18n(request).text('portal.noAttachment'));
     const name = shown(part.filename ?? `attachment-${part.idx}`);
     await c.pickup.recordEvent(opened.id, 'downloaded', clientIp(request), name);
     return sendAttachment(reply, name, part.size, opened.openPart(part.idx));
   });
 
-  app.post<{ Params: { id: string } }>('/m/:id/reply', async (request, reply) => {
-    checkId(request.params.id);
-    if (!request.isMultipart()) throw new HttpError(400, 'Send the reply with the form on the message page.');
-    const parts = request.parts()[Symbol.asyncIterator]();
-    // The CSRF field is the form's first: checked before any upload is read.
-    const first = await parts.next();
-    if (first.done || first.value.type !== 'field' || first.value.fieldname !== '_csrf' || !csrfMatches(request, first.value.value)) throw new HttpError(403, CSRF_FAILED);
-    const opened = await session(request, reply, request.params.id);
-    if (!opened) return reply;
-    const fields: Record<string, string> = {};
-    let pending = await parts.next();
-    while (!pending.done && pending.value.type === 'field') {
-      fields[pending.value.fieldname] = String(pending.value.value);
-      pending = await parts.next();
-    }
-    const text = (fields.text ?? '').replace(/\r\n/g, '\n');
-    // Whatever the answer, the rest of the upload is read (unstored) so the browser sees it.
-    const drain = async () => {
-      for (let current = pending; !current.done; current = await parts.next()) if (current.value.type === 'file') current.value.file.resume();
-    };
-    // A link takes so many replies a day (web.maxRepliesPerDay); each link belongs to one recipient.
-    // Replies still uploading count too, and the slot is taken in the same tick as the check:
-    // otherwise replies sent at once all read the same count (24 at once were all stored).
-    // Held per node: each node of a cluster could admit its own replies in flight at once.
-    const since = c.clock.now() - DAY_MS;
-    const today = (await c.pickup.replies.list(opened.id)).filter((r) => r.createdAt > since).length + (repliesInFlight.get(opened.id) ?? 0);
-    if (today >= c.config.web.maxRepliesPerDay) {
-      await drain();
-      throw new HttpError(429, `You have sent ${today} replies to this message today, the most it takes in a day. Try again tomorrow, or write to the sender another way.`);
-    }
-    repliesInFlight.set(opened.id, (repliesInFlight.get(opened.id) ?? 0) + 1);
-    // Released when the answer is out (the reply row is written by then, or the upload failed).
-    reply.raw.once('close', () => {
-      const left = (repliesInFlight.get(opened.id) ?? 1) - 1;
-      if (left > 0) repliesInFlight.set(opened.id, left);
-      else repliesInFlight.delete(opened.id);
-    });
-    // Text and files together, like a message: at most limits.maxMessageBytes.
-    const budget = new UploadBudget(c.config.limits.maxMessageBytes, Buffer.byteLength(text, 'utf8'));
-    let fileCount = 0;
-    async function* files() {
-      for (; !pending.done; pending = await parts.next()) {
-        const part = pending.value;
-        if (part.type !== 'file') continue;
-        if (!part.filename || budget.exceeded) {
-          part.file.resume(); // an empty file input, or the budget is spent already
-          continue;
-        }
-        fileCount++;
-        yield { filename: uploadName(part.filename), contentType: part.mimetype || 'application/octet-stream', content: budget.meter(part.file) };
-      }
-    }
-    if (!text.trim() && pending.done) throw new HttpError(400, 'Write a reply or attach a file, then send it again.');
-    let replyId: string;
-    try {
-      if (budget.exceeded) throw new HttpError(413, 'too large');
-      replyId = await c.pickup.replies.create(opened, { text, attachments: files() }, clientIp(request));
-    } catch (error) {
-      if (!budget.exceeded) throw error;
-      if (!pending.done) pending = await parts.next().catch(() => ({ done: true, value: undefined }) as const);
-      await drain();
-      throw new HttpError(413, `The reply is too large: its text and files together may be at most ${formatSize(c.config.limits.maxMessageBytes)}. Nothing was sent; send fewer or smaller files.`);
-    }
-    c.logger.info({ messageId: opened.id, replyId, files: fileCount }, 'secure reply stored');
-    return redirect(reply, `/m/${opened.id}/read?replied=1`);
-  });
+  registerReply(app, c, checkId, session);
 
-  app.post<{ Params: { id: string } }>('/m/:id/delete', async (request, reply) => {
+  // Deleting asks first: the read page's button leads to this confirmation (no script needed),
+  // whose own button sends `confirm=yes`.
+  app.post<{ Params: { id: string }; Body: { confirm?: string } }>('/m/:id/delete', async (request, reply) => {
     checkId(request.params.id);
     requireCsrf(request);
     const opened = await session(request, reply, request.params.id);
     if (!opened) return reply;
+    const tr = i18n(request);
+    if (request.body?.confirm !== 'yes') {
+      const { csrf, nonce } = ctx(request);
+      const body = html`<h1>${tr.text('portal.delete.title')}</h1>
+<p class="meta">${shown(opened.subject) || tr.text('portal.read.noSubject')}</p>
+<section class="card"><p id="delete-warning">${tr.t('portal.delete.text')}</p>
+<div class="row">
+<form method="post" action="/m/${opened.id}/delete">${csrfField(csrf)}<input type="hidden" name="confirm" value="yes"><button type="submit" class="danger" id="confirm-delete" aria-describedby="delete-warning">${tr.text('portal.delete.confirm')}</button></form>
+<a href="/m/${opened.id}/read" id="cancel-delete">${tr.text('portal.delete.cancel')}</a>
+</div></section>`;
+      return sendPage(reply, 200, page({ title: tr.text('portal.delete.title'), nonce, i18n: tr, body }));
+    }
     await c.pickup.deleteByRecipient(opened.id, clientIp(request));
     await c.sessions.endAllOf('recipient', opened.id);
     reply.clearCookie(COOKIE.read, cookieOptions);
-    return sendPage(reply, 200, endPage(request, 'Message deleted', 'The message and its attachments are gone for good. The sender can see that you deleted it.', 'ok'));
+    reply.clearCookie(BINDING_COOKIE, bindingOptions(opened.id));
+    return sendPage(reply, 200, endPage(request, tr.text('portal.deleted.title'), tr.t('portal.deleted.done'), 'ok'));
   });
 
   app.post<{ Params: { id: string } }>('/m/:id/close', async (request, reply) => {
     checkId(request.params.id);
     requireCsrf(request);
+    const tr = i18n(request);
     await c.sessions.end(request.cookies[COOKIE.read]);
     reply.clearCookie(COOKIE.read, cookieOptions);
-    return sendPage(reply, 200, endPage(request, 'Closed', 'To read the message again, open the link in the notice e-mail.', 'info'));
+    return sendPage(reply, 200, endPage(request, tr.text('portal.signedOut.title'), tr.t('portal.signedOut.text'), 'info'));
   });
 }
 
@@ -350,6 +367,8 @@ export function sendAttachment(reply: FastifyReply, filename: string, size: numb
     .send(content);
 }
 
-export const pickupErrorPage = (request: FastifyRequest, reason: PickupFailure, message: string): { status: number; page: string } =>
-  ({ status: FAILURE[reason].status, page: endPage(request, FAILURE[reason].title, message) });
-
+export function pickupErrorPage(request: FastifyRequest, reason: PickupFailure, message: string): { status: number; page: string } {
+  const tr = i18n(request);
+  const text = reason === 'locked' ? tr.t('portal.locked.text') : reason === 'withdrawn' ? tr.t('portal.withdrawn.text') : reason === 'not-found' ? tr.t('portal.notFound.text') : message;
+  return { status: FAILURE[reason].status, page: endPage(request, tr.text(FAILURE[reason].title), text) };
+}

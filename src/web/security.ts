@@ -17,6 +17,10 @@ export interface RequestContext {
   csrf: string;
   /** The reading page allows data: images, which a sanitised message frame may show. */
   dataImages: boolean;
+  /** The reading page frames the message's own document (frame.ts): `frame-src 'self'`. */
+  framesMessage?: boolean;
+  /** A document the portal frames itself (the message's HTML, frame.ts): its own CSP, framable by this origin only. */
+  framedCsp?: string;
 }
 
 const contexts = new WeakMap<FastifyRequest, RequestContext>();
@@ -30,10 +34,10 @@ export function ctx(request: FastifyRequest): RequestContext {
   return context;
 }
 
-export function contentSecurityPolicy(nonce: string, dataImages = false): string {
+export function contentSecurityPolicy(nonce: string, dataImages = false, framesMessage = false): string {
   return [
     // connect-src: the idle warning's "Stay signed in" asks this origin for the page again (layout.ts).
-    "default-src 'none'", `script-src 'nonce-${nonce}'`, "style-src 'self'", `img-src 'self'${dataImages ? ' data:' : ''}`, "connect-src 'self'",
+    "default-src 'none'", `script-src 'nonce-${nonce}'`, "style-src 'self'", `img-src 'self'${dataImages ? ' data:' : ''}`, "connect-src 'self'", ...(framesMessage ? ["frame-src 'self'"] : []),
     "form-action 'self'", "frame-ancestors 'none'", "base-uri 'none'",
   ].join('; ');
 }
@@ -57,17 +61,18 @@ export function installSecurity(app: FastifyInstance): void {
   });
   app.addHook('onSend', async (request, reply, payload) => {
     const context = ctx(request);
-    for (const [name, value] of Object.entries(securityHeaders(context.nonce, context.dataImages))) reply.header(name, value);
+    for (const [name, value] of Object.entries(securityHeaders(context.nonce, context.dataImages, context.framesMessage))) reply.header(name, value);
+    if (context.framedCsp) reply.header('content-security-policy', context.framedCsp).header('x-frame-options', 'SAMEORIGIN');
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     return payload;
   });
 }
 
 /** The headers every response carries, error or not (also written raw for parser errors, see errors.ts). */
-export function securityHeaders(nonce: string, dataImages = false): Record<string, string> {
+export function securityHeaders(nonce: string, dataImages = false, framesMessage = false): Record<string, string> {
   return {
     'strict-transport-security': 'max-age=31536000',
-    'content-security-policy': contentSecurityPolicy(nonce, dataImages),
+    'content-security-policy': contentSecurityPolicy(nonce, dataImages, framesMessage),
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
     'x-frame-options': 'DENY',

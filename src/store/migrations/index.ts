@@ -353,6 +353,22 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
           .execute();
       },
     },
+    '0018-browser-bindings': {
+      // Each recipient copy is bound to the browsers that opened it (issue 10 item 3,
+      // src/pickup/browser-binding.ts): only a hash of each browser's cookie token is kept;
+      // `bound_at` is claimed once, by the first browser. Both only add: an older node ignores them.
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('pickup_bindings')
+          .addColumn('token_hash', 'text', (c) => c.primaryKey())
+          .addColumn('message_id', 'text', (c) => c.notNull())
+          .addColumn('created_at', bigint, (c) => c.notNull())
+          .addColumn('last_used_at', bigint, (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('pickup_bindings_message').on('pickup_bindings').columns(['message_id']).execute();
+        await db.schema.alterTable('pickup_messages').addColumn('bound_at', bigint).execute();
+      },
+    },
   };
 }
 
