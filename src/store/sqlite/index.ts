@@ -29,8 +29,32 @@ export async function openSqliteStore(file: string): Promise<Store> {
       await db.destroy();
     },
   };
-  await migrateToLatest(store);
+  await migrateSerialised(database, store);
   return store;
+}
+
+/**
+ * Kysely runs SQLite migrations outside any transaction and its migration lock is a no-op
+ * within one process: two processes opening a new database at once (`serve` and a CLI
+ * command) both ran 0001 and one failed with "table already exists". One IMMEDIATE
+ * transaction around the whole run takes SQLite's write lock first, so the second process
+ * waits, then finds every migration done; a failed migration also leaves nothing half-made.
+ */
+async function migrateSerialised(database: BetterSqlite3.Database, store: Store): Promise<void> {
+  if (!database.open) return;
+  database.pragma('busy_timeout = 60000');
+  try {
+    database.exec('BEGIN IMMEDIATE');
+    try {
+      await migrateToLatest(store);
+      database.exec('COMMIT');
+    } catch (error) {
+      if (database.inTransaction) database.exec('ROLLBACK');
+      throw error;
+    }
+  } finally {
+    database.pragma('busy_timeout = 5000');
+  }
 }
 
 /** How long deletions may gather before one checkpoint writes them all out. */
