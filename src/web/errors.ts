@@ -24,9 +24,20 @@ export function statusText(status: number, tr: Translator = translator()): strin
   return tr.text(STATUS_KEY[status as keyof typeof STATUS_KEY] ?? 'error.400');
 }
 
+const HEADING_KEY = {
+  400: 'error.heading.400', 403: 'error.heading.403', 404: 'error.heading.notFound', 405: 'error.heading.405', 408: 'error.heading.408',
+  413: 'error.heading.413', 414: 'error.heading.414', 415: 'error.heading.415', 429: 'error.heading.429', 431: 'error.heading.431',
+} as const satisfies Record<number, MessageKey>;
+
+/** What went wrong, in a few words: the page's heading and title (never a bare "Error"). */
+export function statusHeading(status: number, tr: Translator = translator()): string {
+  if (status >= 500) return tr.text('error.heading.server');
+  return tr.text(HEADING_KEY[status as keyof typeof HEADING_KEY] ?? 'error.heading.client');
+}
+
 export function errorPage(status: number, text: string | Html, nonce: string, tr: Translator = translator()): string {
-  const heading = status === 404 ? tr.text('error.heading.notFound') : status >= 500 ? tr.text('error.heading.server') : tr.text('error.heading.client');
-  return page({ title: tr.text(status === 404 ? 'error.title.notFound' : 'error.title.other'), nonce, i18n: tr, body: html`<h1>${heading}</h1>${notice('error', text)}` });
+  const heading = statusHeading(status, tr);
+  return page({ title: heading, nonce, i18n: tr, body: html`<h1>${heading}</h1>${notice('error', text)}` });
 }
 
 /** For Fastify's `frameworkErrors` (a URL that does not decode, …): the request has no route and no hooks ran. */
