@@ -33,6 +33,10 @@ export interface MailTexts {
   replyNotRead: string;
   replyHowTo: string;
   replyOther: string;
+  /** The sender's notice of a secure reply (issue 10 item 8): who answered and where to read it, nothing of the reply. */
+  secureReplySubject: string;
+  secureReplyFrom(recipient: string, at: string): string;
+  secureReplyRead: string;
 }
 
 export const MAIL_TEXTS: Record<MailLocale, MailTexts> = {
@@ -59,6 +63,9 @@ export const MAIL_TEXTS: Record<MailLocale, MailTexts> = {
     replyNotRead: 'You wrote to the address that sends notices of secure messages. Nobody reads this address, and your e-mail was not passed on to anyone.',
     replyHowTo: 'To answer the sender securely, open the secure message with the link in the notice and choose "Reply securely" below the message.',
     replyOther: 'You get this explanation at most once a day.',
+    secureReplySubject: 'You have a secure reply',
+    secureReplyFrom: (recipient, at) => `${recipient} answered your secure message on ${at}.`,
+    secureReplyRead: 'Read the reply in the Sealgate console; it is not in this e-mail:',
   },
   de: {
     intlLocale: 'de-DE',
@@ -83,6 +90,9 @@ export const MAIL_TEXTS: Record<MailLocale, MailTexts> = {
     replyNotRead: 'Sie haben an die Adresse geschrieben, die Benachrichtigungen über sichere Nachrichten versendet. Niemand liest diese Adresse, und Ihre E-Mail wurde an niemanden weitergegeben.',
     replyHowTo: 'Um dem Absender sicher zu antworten, öffnen Sie die sichere Nachricht mit dem Link in der Benachrichtigung und wählen Sie unter der Nachricht „Sicher antworten“.',
     replyOther: 'Sie erhalten diese Erklärung höchstens einmal am Tag.',
+    secureReplySubject: 'Sie haben eine sichere Antwort',
+    secureReplyFrom: (recipient, at) => `${recipient} hat am ${at} auf Ihre sichere Nachricht geantwortet.`,
+    secureReplyRead: 'Lesen Sie die Antwort in der Sealgate-Konsole; sie steht nicht in dieser E-Mail:',
   },
 };
 

@@ -27,6 +27,10 @@ export interface CreateInput {
   question?: string;
   expiresInDays?: number;
   readNotice?: boolean;
+  /** Messages made by one compose (or one submitted message) share this: the console shows them as one row. */
+  composition?: string;
+  /** The first message of the thread this one continues (the sender's reply to a secure reply). */
+  thread?: string;
 }
 
 export interface Credentials {

@@ -143,4 +143,24 @@ export function buildReadNotice(input: ReadNoticeInput): Buffer {
   return composeMail(brandedHead(input), texts.readSubject, text, html);
 }
 
+export interface ReplyNoticeInput extends MailHead, MailBrand {
+  recipient: string;
+  repliedAt: Date;
+  /** Where the sender reads it: the console page of the answered message. */
+  consoleUrl: string;
+}
+
+/** Tells the sender a secure reply waits (issue 10 item 8); nothing of the reply, not even its subject. */
+export function buildReplyNotice(input: ReplyNoticeInput): Buffer {
+  const texts = textsOf(input);
+  const recipient = oneLine(input.recipient);
+  const from = texts.secureReplyFrom(recipient, mailTime(input.repliedAt, texts));
+  const text = [wrap(from), '', wrap(texts.secureReplyRead), input.consoleUrl].join('\n');
+  const html = htmlDocument(texts.secureReplySubject, [
+    `<p>${escapeHtml(from).replace(escapeHtml(recipient), `<strong>${escapeHtml(recipient)}</strong>`)}</p>`,
+    `<p>${escapeHtml(texts.secureReplyRead)} <a href="${escapeHtml(input.consoleUrl)}">${escapeHtml(input.consoleUrl)}</a></p>`,
+  ], input.locale ?? 'en');
+  return composeMail(brandedHead(input), texts.secureReplySubject, text, html);
+}
+
 export { quotedPrintable } from './mail-mime.ts';

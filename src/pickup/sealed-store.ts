@@ -12,6 +12,8 @@ import type { CreateInput, Credentials, OpenContext, MessageFacts, OpenedMessage
 import { PartStorage } from './part-storage.ts';
 import { collectText, HTML_LIMIT, openStream, partKey, toReadable } from './part-streams.ts';
 import { PickupReplies } from './replies.ts';
+import { sealSenderView } from './sender-view.ts';
+import { SentMessages } from './sent-messages.ts';
 import { ShareFiles } from './shares.ts';
 import {
   PickupError, deriveSecretShare, isPickupError, isWellFormedPassword, newDataKey, newMessagePassword, newServerShare,
@@ -34,6 +36,8 @@ export class PickupStore {
   readonly gate: PickupGate;
   readonly replies: PickupReplies;
   private readonly bindings: BrowserBindings;
+  /** The sender's console view: lists, search, compositions and threads (sent-messages.ts). */
+  readonly sent: SentMessages;
   private readonly store: Store;
   private readonly vault: Vault;
   private readonly sealedParts: PartStorage;
@@ -49,6 +53,7 @@ export class PickupStore {
     this.gate = new PickupGate(options.store, subkey(options.masterKey, 'sealgate pickup code v1'), { clock: this.clock, ...options.gate });
     this.replies = new PickupReplies(this, options.store, this.vault, this.clock);
     this.bindings = new BrowserBindings(options.store, this.clock);
+    this.sent = new SentMessages(options.store, this.shares, this.vault, this.clock);
   }
 
   /** Stores a message sealed; the message password is returned once and kept nowhere. */
@@ -66,6 +71,7 @@ export class PickupStore {
     const secretShare = secretSalt ? await deriveSecretShare(input.passphraseOrAnswer!, secretSalt, input.verification === 'question' ? 'answer' : 'passphrase') : undefined;
     const now = this.clock.now();
     const parts: Insertable<Database['pickup_parts']>[] = [];
+    const attachmentNames: string[] = [];
     try {
       let idx = 0;
       for await (const part of input.parts) {
@@ -76,6 +82,7 @@ export class PickupStore {
           message_id: id, idx, kind: part.kind, content_type: part.contentType, ...stored,
           filename_sealed: part.filename === undefined ? null : sealValue(dek, Buffer.from(part.filename, 'utf8'), `${id}/${idx}/filename`),
         });
+        if (part.kind === 'attachment') attachmentNames.push(part.filename ?? `attachment-${idx}`);
         idx++;
       }
       await this.shares.put(id, this.vault.seal(serverShare));
@@ -88,6 +95,8 @@ export class PickupStore {
           wrapped_dek: wrapDataKey(dek, { serverShare, messagePassword, secretShare, messageId: id }),
           server_share_wrapped: null, failed_attempts: 0, opened_at: null, read_notice: input.readNotice ? 1 : 0,
           password_check: passwordCheck(serverShare, id, messagePassword),
+          sender_view_sealed: sealSenderView(serverShare, id, { subject: input.subject, attachments: attachmentNames }),
+          composition_id: input.composition ?? null, thread_id: input.thread ?? null,
         }).execute();
         if (parts.length) await trx.insertInto('pickup_parts').values(parts).execute();
         await trx.insertInto('pickup_events').values({ message_id: id, at: now, kind: 'created', ip: null, detail: `verification by ${input.verification}` }).execute();
@@ -317,7 +326,7 @@ export class PickupStore {
 
   /** Crypto-shredding: the server share goes, and with it every way to the DEK; content goes too. */
   private async destroy(id: string, state: 'retracted' | 'expired' | 'deleted', ip: string | null = null): Promise<boolean> {
-    const result = await this.store.db.updateTable('pickup_messages').set({ state, server_share_wrapped: null })
+    const result = await this.store.db.updateTable('pickup_messages').set({ state, server_share_wrapped: null, sender_view_sealed: null })
       .where('id', '=', id).where('state', 'in', ['active', 'locked']).executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) return false;
     await this.shares.destroy(id);

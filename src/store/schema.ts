@@ -152,6 +152,12 @@ export interface PickupMessagesTable {
   password_check?: Buffer | null;
   /** When the first browser was bound to this copy (pickup/browser-binding.ts); null before. */
   bound_at?: number | null;
+  /** Subject and attachment names for the sender's console, sealed under a key from the server share (0019); null once withdrawn or on older rows. */
+  sender_view_sealed?: Buffer | null;
+  /** The messages composed together (one compose, or one submitted message) share it; null: the message stands alone. */
+  composition_id?: string | null;
+  /** The first message of the thread this one continues (a sender's reply to a secure reply); null: it starts its own. */
+  thread_id?: string | null;
 }
 
 /** A browser bound to one recipient copy: the SHA-256 of its cookie token, never the token. */

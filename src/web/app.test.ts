@@ -171,7 +171,10 @@ describe('web tier (fastify.inject over SQLite)', () => {
     expect((await request('GET', '/console')).headers.location).toBe('/console/login');
     await request('GET', '/console/login');
     const csrf = jar.get('__Host-sg-csrf')!;
-    expect((await request('POST', '/console/login', { _csrf: csrf, username: 'alice@example.test', password: 'wrong password!' })).statusCode).toBe(401);
+    const failed = await request('POST', '/console/login', { _csrf: csrf, username: 'alice@example.test', password: 'wrong password!' });
+    expect(failed.statusCode).toBe(401);
+    // The address typed stays in its field (issue 10 item 12).
+    expect(failed.body).toContain('name="username" value="alice@example.test"');
     const login = await request('POST', '/console/login', { _csrf: csrf, username: 'alice@example.test', password: 'correct horse battery' });
     expect(login.headers.location).toBe('/console');
     const list = await request('GET', '/console');
@@ -179,7 +182,13 @@ describe('web tier (fastify.inject over SQLite)', () => {
     expect(list.body).not.toContain('carol@dest.test');
     expect((await request('GET', `/console/m/${theirs.id}`)).statusCode).toBe(404);
     expect((await request('POST', `/console/m/${theirs.id}/retract`, { _csrf: csrf })).statusCode).toBe(404);
-    const retract = await request('POST', `/console/m/${mine.id}/retract`, { _csrf: csrf });
+    // Retraction asks first (issue 10 item 6): the page, or a POST without confirm=yes, changes nothing.
+    const ask = await request('GET', `/console/m/${mine.id}/retract`);
+    expect(ask.statusCode).toBe(200);
+    expect(ask.body).toMatch(/<form method="post" action="\/console\/m\/[^"]+\/retract"><input type="hidden" name="_csrf" value="[^"]+"><input type="hidden" name="confirm" value="yes">/);
+    expect((await request('POST', `/console/m/${mine.id}/retract`, { _csrf: csrf })).statusCode).toBe(200);
+    expect((await fixture.pickup.describe(mine.id))?.state).toBe('active');
+    const retract = await request('POST', `/console/m/${mine.id}/retract`, { _csrf: csrf, confirm: 'yes' });
     expect(retract.headers.location).toBe(`/console/m/${mine.id}?done=retracted`);
     const detail = await request('GET', retract.headers.location as string);
     expect(detail.body).toContain('retracted');
@@ -188,6 +197,6 @@ describe('web tier (fastify.inject over SQLite)', () => {
 
     now += 61_000;
     expect((await request('GET', '/console')).headers.location).toBe('/console/login?idle=1');
-    expect((await request('GET', '/console/login?idle=1')).body).toContain('logged off after 1 minutes');
+    expect((await request('GET', '/console/login?idle=1')).body).toContain('signed out after 1 minutes');
   });
 });

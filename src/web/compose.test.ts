@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPortalFixture, type PortalFixture } from '../../test/helpers/browser.ts';
 import { injectClient, multipart, type Upload } from '../../test/helpers/web-inject.ts';
+import { LinkSecurityMemory } from '../linksec/index.ts';
 import { buildWebApp } from './app.ts';
 import { parseRecipients } from './compose.ts';
 import { filesUnder } from '../../test/helpers/ports.ts';
@@ -16,6 +17,14 @@ function linkIn(raw: Buffer): { id: string; password: string } {
   const match = text.match(/https:\/\/\S+\/m\/([A-Za-z0-9_-]{22})#(\S+)/);
   if (!match) throw new Error('no pickup link in the notice');
   return { id: match[1], password: decodeURIComponent(match[2]) };
+}
+
+/** The link-security memory holds that `domain`'s MX took mail over verified TLS just now. */
+async function provenVerified(fixture: PortalFixture, domain: string): Promise<void> {
+  await new LinkSecurityMemory(fixture.store).record({
+    domain, mxHost: `mx.${domain}`, ip: '127.0.0.1', starttlsOffered: true, tlsVersion: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', certSubject: `mx.${domain}`,
+    certValid: true, certError: null, requireTlsAdvertised: false, error: null, at: Date.now(),
+  });
 }
 
 const SUBJECT = 'Quarterly figures ZXQW-SUBJECT';
@@ -33,6 +42,8 @@ describe('web compose (fastify.inject over SQLite)', () => {
 
   async function setup(login = true, config: Parameters<typeof createPortalFixture>[0] = {}, sendMail?: PortalFixture['deps']['sendMail']) {
     fixture = await createPortalFixture(config);
+    // dest.test took mail over verified TLS, so its notices raise no weak-link question (tested on its own below).
+    await provenVerified(fixture, 'dest.test');
     app = buildWebApp({ ...fixture.deps, sendMail: sendMail ?? fixture.deps.sendMail }).app;
     await app.ready();
     const { jar, request } = injectClient(app);

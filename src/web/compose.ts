@@ -10,8 +10,10 @@ import { buildPickupNotice, type PartInput, type Verification } from '../pickup/
 import { DecryptStream, EncryptStream } from '../vault/index.ts';
 import type { WebContext } from './context.ts';
 import { redirect } from './context.ts';
-import { html, type Html } from './html.ts';
-import { csrfField, formatSize, notice } from './layout.ts';
+import { MESSAGE_ID, type ConsoleHelpers } from './console-shared.ts';
+import { html } from './html.ts';
+import { csrfField, formatSize, notice, shown } from './layout.ts';
+import { noticeLinks, weakLinkText, type NoticeLink } from './link-warning.ts';
 import { CSRF_FAILED, HttpError, csrfMatches, ctx, sendPage } from './security.ts';
 import { uploadName } from './streams.ts';
 
@@ -19,7 +21,11 @@ import { uploadName } from './streams.ts';
  * Web compose: a signed-in sender writes a secure message in the console. Uploads are spooled
  * to the data dir encrypted under a key that lives only in this request, because every
  * recipient gets a pickup of their own and the upload can be read only once; the spool is
- * deleted before the response goes out.
+ * deleted before the response goes out. The pickups of one compose share a composition id
+ * (one row in the console). With `reply=<reply id>` it answers a recipient's secure reply: a
+ * new pickup to that recipient in the same thread. Before anything is sealed, the sender is
+ * told when a notice would cross a link below tls-verified (link-warning.ts) and offered a
+ * passphrase instead.
  */
 
 const DAY_MS = 86_400_000;
@@ -33,15 +39,9 @@ const MIME_TYPE = /^[A-Za-z0-9][\w.+-]*\/[A-Za-z0-9][\w.+-]*$/;
 const VERIFICATIONS: { value: Verification; label: string }[] = [
   { value: 'link', label: 'Link only: the link and message password in the notice open it' },
   { value: 'code', label: 'One-time code: the recipient also gets a code by e-mail' },
-  { value: 'passphrase', label: 'Passphrase: you tell the recipient a passphrase another way' },
+  { value: 'passphrase', label: 'Passphrase: you tell the recipient a passphrase by phone or in person' },
   { value: 'question', label: 'Question and answer: the recipient must answer your question' },
 ];
-
-/** Given by console.ts: the signed-in sender (or a redirect already sent) and the page frame. */
-export interface ConsoleHelpers {
-  sender(request: FastifyRequest, reply: FastifyReply): Promise<string | undefined>;
-  consolePage(request: FastifyRequest, user: string, title: string, body: Html, script?: string): string;
-}
 
 /** What the form shows again after an error: everything typed except the secrets. */
 interface ComposeValues {
@@ -52,6 +52,18 @@ interface ComposeValues {
   question: string;
   days: string;
   readNotice: boolean;
+  /** The secure reply this message answers (thread mode), when there is one. */
+  reply: string;
+  /** The sender saw the weak-link warning and sends with link or code anyway. */
+  weakLinkOk: boolean;
+}
+
+/** What a reply in a thread is bound to, read from the reply id on the server, never from the form. */
+interface ThreadTarget {
+  replyId: string;
+  recipient: string;
+  thread: string;
+  subject: string;
 }
 
 interface ComposeInput {
@@ -74,9 +86,12 @@ interface SpooledFile {
 
 class ComposeError extends Error {
   readonly status: number;
-  constructor(status: number, message: string) {
+  /** Set when the form comes back to ask about notices over weak links. */
+  readonly weak: NoticeLink[];
+  constructor(status: number, message: string, weak: NoticeLink[] = []) {
     super(message);
     this.status = status;
+    this.weak = weak;
   }
 }
 
@@ -96,8 +111,8 @@ export function parseRecipients(field: string): string[] {
   return [...seen.values()];
 }
 
-function validate(fields: Record<string, string>, truncated: Set<string>, maxDays: number): ComposeInput {
-  const recipients = parseRecipients(fields.recipients ?? '');
+function validate(fields: Record<string, string>, truncated: Set<string>, maxDays: number, target: ThreadTarget | undefined): ComposeInput {
+  const recipients = target ? [target.recipient] : parseRecipients(fields.recipients ?? '');
   const subject = stripHiddenCharacters((fields.subject ?? '').replace(/[\r\n]+/g, ' ')).trim();
   if (subject.length > MAX_SUBJECT || truncated.has('subject')) throw new ComposeError(400, `The subject may be at most ${MAX_SUBJECT} characters.`);
   if (truncated.has('text')) throw new ComposeError(400, 'The text is too long for the form. Send the long part as an attached file.');
@@ -140,48 +155,68 @@ export function registerCompose(app: FastifyInstance, c: WebContext, helpers: Co
   const maxDays = Math.max(365, c.config.pickup.expiresInDays);
   const spoolRoot = path.join(c.config.dataDir, 'compose-spool');
 
-  function composePage(request: FastifyRequest, user: string, values: ComposeValues, error?: string): string {
+  function composePage(request: FastifyRequest, user: string, values: ComposeValues, options: { error?: string; weak?: NoticeLink[]; target?: ThreadTarget } = {}): string {
     const { csrf } = ctx(request);
+    const { target, weak = [] } = options;
     const checked = (value: string) => (values.verification === value ? html` checked` : html``);
+    const title = target ? `Reply to ${shown(target.recipient)}` : 'Write a secure message';
     // Fields first and the files last: the server reads them in this order and streams the files.
-    const body = html`<h1>Write a secure message</h1>
-${notice('error', error)}
+    const body = html`<h1>${title}</h1>
+${notice('error', options.error)}
+${weak.length ? html`<section class="notice error" role="alert" id="weak-link"><p>The notice e-mail carries the link and the message password${values.verification === 'code' ? ', and the one-time code goes the same way' : ''}, so someone on a weak link could open the message:</p>
+<ul>${weak.map((l) => html`<li>${weakLinkText(l)}</li>`)}</ul>
+<p>Choose <strong>Passphrase</strong> below and tell the recipient the passphrase by phone or in person, or send as it is.</p></section>` : ''}
 <form method="post" action="/console/compose" enctype="multipart/form-data" class="card" id="compose-form">${csrfField(csrf)}
-<label for="recipients">To</label>
-<input type="text" id="recipients" name="recipients" value="${values.recipients}" autocomplete="off" autocapitalize="none" spellcheck="false" required>
-<p class="meta">One or more addresses, separated by commas. Each recipient gets a link and message password of their own.</p>
+${target ? html`<input type="hidden" name="reply" value="${target.replyId}"><p id="reply-to">To ${shown(target.recipient)}, in the thread of your message “${shown(target.subject) || '(no subject)'}”.</p>` : html`<label for="recipients">To</label>
+<input type="text" id="recipients" name="recipients" value="${values.recipients}" autocomplete="off" autocapitalize="none" spellcheck="false" required aria-describedby="recipients-hint">
+<p class="meta" id="recipients-hint">One or more addresses, separated by commas. Each recipient gets a link and message password of their own.</p>`}
 <label for="subject">Subject</label>
-<input type="text" id="subject" name="subject" value="${values.subject}" maxlength="${MAX_SUBJECT}">
-<p class="meta">Sealed with the message: the notice e-mail does not show it.</p>
+<input type="text" id="subject" name="subject" value="${values.subject}" maxlength="${MAX_SUBJECT}" aria-describedby="subject-hint">
+<p class="meta" id="subject-hint">Sealed with the message: the notice e-mail does not show it. Your console shows it until the message is retracted or expires.</p>
 <label for="text">Message</label>
 <textarea id="text" name="text">${values.text}</textarea>
 <fieldset><legend>How the recipient proves who they are</legend>
 ${VERIFICATIONS.map((v) => html`<label class="choice"><input type="radio" name="verification" value="${v.value}"${checked(v.value)}> ${v.label}</label>`)}
-<div data-for="passphrase"><label for="passphrase">Passphrase</label><input type="password" id="passphrase" name="passphrase" autocomplete="new-password" maxlength="${MAX_SECRET}"></div>
+<div data-for="passphrase"><label for="passphrase">Passphrase</label><input type="password" id="passphrase" name="passphrase" autocomplete="new-password" maxlength="${MAX_SECRET}" aria-describedby="passphrase-hint">
+<p class="meta" id="passphrase-hint">Tell the recipient the passphrase by another channel, by phone or in person, never by e-mail: the notice goes by e-mail, and whoever reads it would then have both.</p></div>
 <div data-for="question"><label for="question">Question</label><input type="text" id="question" name="question" value="${values.question}" maxlength="${MAX_SECRET}">
-<label for="answer">Answer</label><input type="password" id="answer" name="answer" autocomplete="off" maxlength="${MAX_SECRET}"></div>
+<label for="answer">Answer</label><input type="text" id="answer" name="answer" autocomplete="off" autocapitalize="none" spellcheck="false" maxlength="${MAX_SECRET}" aria-describedby="answer-hint">
+<p class="meta" id="answer-hint">Shown as you type, so you can check it. Answers are compared without regard to upper and lower case, spaces and punctuation: “St. Mary's” and “st marys” both open the message. Pick an answer only the recipient knows.</p></div>
 </fieldset>
+${weak.length ? html`<label class="choice"><input type="checkbox" name="weakLinkOk" id="weak-link-ok"${values.weakLinkOk ? html` checked` : html``}> Send with link or one-time code anyway</label>` : ''}
 <label for="days">Expires in (days)</label>
 <input type="number" id="days" name="days" min="1" max="${maxDays}" value="${values.days}" required>
 <label class="choice"><input type="checkbox" name="readNotice"${values.readNotice ? html` checked` : html``}> Tell me by e-mail when it is opened</label>
 <label for="files">Attach files</label>
-<input type="file" id="files" name="files" multiple>
-<p class="meta">At most ${maxSize} in all.</p>
+<input type="file" id="files" name="files" multiple aria-describedby="files-hint">
+<p class="meta" id="files-hint">At most ${maxSize} in all.</p>
 <button type="submit" id="send">Send securely</button>
 </form>
 <p><a href="/console">Back to your messages</a></p>`;
-    return helpers.consolePage(request, user, 'Write a secure message', body, COMPOSE_SCRIPT);
+    return helpers.consolePage(request, user, title, body, COMPOSE_SCRIPT);
   }
 
   const blank = (): ComposeValues => ({
-    recipients: '', subject: '', text: '', verification: c.config.pickup.defaultVerification,
-    question: '', days: String(Math.min(c.config.pickup.expiresInDays, maxDays)), readNotice: c.config.pickup.readNotice,
+    recipients: '', subject: '', text: '', verification: c.config.pickup.defaultVerification, question: '',
+    days: String(Math.min(c.config.pickup.expiresInDays, maxDays)), readNotice: c.config.pickup.readNotice, reply: '', weakLinkOk: false,
   });
 
-  app.get('/console/compose', async (request, reply) => {
+  /** The thread a reply id continues, if it answers one of `user`'s messages; a 404 otherwise. */
+  async function threadTarget(user: string, replyId: string): Promise<ThreadTarget> {
+    const original = MESSAGE_ID.test(replyId) ? await c.pickup.replies.originalOf(replyId) : undefined;
+    const message = original ? await c.pickup.sent.message(user, original) : undefined;
+    if (!message) throw new HttpError(404, 'No such reply among your messages.');
+    return { replyId, recipient: message.recipient, thread: message.threadId ?? message.id, subject: message.view?.subject ?? '' };
+  }
+
+  app.get<{ Querystring: { reply?: string } }>('/console/compose', async (request, reply) => {
     const user = await helpers.sender(request, reply);
     if (!user) return reply;
-    return sendPage(reply, 200, composePage(request, user, blank()));
+    const target = request.query.reply ? await threadTarget(user, request.query.reply) : undefined;
+    const values = blank();
+    if (target) Object.assign(values, { reply: target.replyId, recipients: target.recipient, subject: target.subject && !/^re:/i.test(target.subject) ? `Re: ${target.subject}` : target.subject });
+    const links = target ? await noticeLinks(c.store, [target.recipient], c.clock.now()) : [];
+    return sendPage(reply, 200, composePage(request, user, values, { target, weak: links.filter((l) => l.weak) }));
   });
 
   app.post('/console/compose', async (request, reply) => {
@@ -209,8 +244,9 @@ ${VERIFICATIONS.map((v) => html`<label class="choice"><input type="radio" name="
     };
     const values = (): ComposeValues => ({
       recipients: fields.recipients ?? '', subject: fields.subject ?? '', text: fields.text ?? '', verification: fields.verification ?? '',
-      question: fields.question ?? '', days: fields.days ?? '', readNotice: fields.readNotice === 'on',
+      question: fields.question ?? '', days: fields.days ?? '', readNotice: fields.readNotice === 'on', reply: fields.reply ?? '', weakLinkOk: fields.weakLinkOk === 'on',
     });
+    let target: ThreadTarget | undefined;
 
     let spool: string | undefined;
     // The answer goes out only once the spool is gone.
@@ -225,7 +261,13 @@ ${VERIFICATIONS.map((v) => html`<label class="choice"><input type="radio" name="
       }
       let input: ComposeInput;
       try {
-        input = validate(fields, truncated, maxDays);
+        target = fields.reply ? await threadTarget(user, fields.reply) : undefined;
+        input = validate(fields, truncated, maxDays, target);
+        // The notice (and a code) cross the recipient's link: below tls-verified, ask first.
+        if ((input.verification === 'link' || input.verification === 'code') && fields.weakLinkOk !== 'on') {
+          const weak = (await noticeLinks(c.store, input.recipients, c.clock.now())).filter((l) => l.weak);
+          if (weak.length) throw new ComposeError(409, 'Nothing was sent yet: choose a passphrase, or confirm that the notice may go as it is.', weak);
+        }
       } catch (error) {
         // Read the rest of the upload unstored, so the browser is sure to see the answer.
         for (; !pending.done; pending = await next()) {
@@ -272,8 +314,9 @@ ${VERIFICATIONS.map((v) => html`<label class="choice"><input type="radio" name="
       if (!input.text.trim() && files.length === 0) throw new ComposeError(400, 'Write a message or attach a file, then send it again.');
 
       const failed: string[] = [];
+      const together = { composition: randomBytes(12).toString('base64url'), thread: target?.thread };
       for (const recipient of input.recipients) {
-        if (!(await sendOne(c, user, recipient, input, files, key))) failed.push(recipient);
+        if (!(await sendOne(c, user, recipient, input, files, key, together))) failed.push(recipient);
       }
       const sent = input.recipients.length - failed.length;
       c.logger.info({ sender: user, sent, failed: failed.length, files: files.length }, 'secure message composed');
@@ -283,12 +326,12 @@ ${VERIFICATIONS.map((v) => html`<label class="choice"><input type="radio" name="
         // The form comes back with only the recipients still to do.
         const retry = { ...values(), recipients: failed.join(', ') };
         const text = `${sent ? `Sent to ${sent} of ${input.recipients.length} recipients. ` : ''}The notice to ${failed.join(', ')} could not be sent just now, so that message was withdrawn. Try again in a few minutes${files.length ? ' and attach the files again' : ''}.`;
-        respond = () => sendPage(reply, 503, composePage(request, user, retry, text));
+        respond = () => sendPage(reply, 503, composePage(request, user, retry, { error: text, target }));
       }
     } catch (error) {
       if (!(error instanceof ComposeError)) throw error;
       const again = filesChosen ? ' Choose the attachments again.' : '';
-      respond = () => sendPage(reply, error.status, composePage(request, user, values(), `${error.message}${again}`));
+      respond = () => sendPage(reply, error.status, composePage(request, user, values(), { error: `${error.message}${again}`, weak: error.weak, target }));
     } finally {
       if (spool) await rm(spool, { recursive: true, force: true });
     }
@@ -297,14 +340,14 @@ ${VERIFICATIONS.map((v) => html`<label class="choice"><input type="radio" name="
 }
 
 /** One recipient's pickup from the spool, its notice e-mailed; false when the notice failed. */
-async function sendOne(c: WebContext, user: string, recipient: string, input: ComposeInput, files: SpooledFile[], key: Buffer): Promise<boolean> {
+async function sendOne(c: WebContext, user: string, recipient: string, input: ComposeInput, files: SpooledFile[], key: Buffer, together: { composition: string; thread?: string }): Promise<boolean> {
   async function* parts(): AsyncIterable<PartInput> {
     if (input.text.trim()) yield { kind: 'text', contentType: 'text/plain; charset=utf-8', content: input.text };
     for (const file of files) yield { kind: 'attachment', contentType: file.contentType, filename: file.filename, content: openSpooled(file.file, key) };
   }
   const held = await c.pickup.create({
     sender: user, recipient, subject: input.subject, parts: parts(), verification: input.verification,
-    passphraseOrAnswer: input.secret, question: input.question, expiresInDays: input.days, readNotice: input.readNotice,
+    passphraseOrAnswer: input.secret, question: input.question, expiresInDays: input.days, readNotice: input.readNotice, ...together,
   });
   const now = c.clock.now();
   try {

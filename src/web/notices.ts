@@ -1,11 +1,11 @@
 import { noticeAddress, type Config } from '../config/index.ts';
 import { makeMessageId } from '../mail/index.ts';
-import { buildCodeMail, buildNewBrowserNotice, buildReadNotice, mailBrand } from '../pickup/index.ts';
+import { buildCodeMail, buildNewBrowserNotice, buildReadNotice, buildReplyNotice, mailBrand } from '../pickup/index.ts';
 
 /*
  * The small e-mails the portal sends itself: a one-time code to the recipient, a read notice
- * to the sender. pickup/notice.ts builds them; neither carries any content of the message.
- * They come from the notice address (`branding.noticeFrom`), which answers a reply.
+ * and a reply notice to the sender. pickup/notice.ts builds them; none carries any content of
+ * the message. They come from the notice address (`branding.noticeFrom`), which answers a reply.
  */
 
 export interface OutgoingMail {
@@ -26,6 +26,11 @@ export function readNoticeMail(config: Config, sender: string, recipient: string
 export function newBrowserMail(config: Config, sender: string, recipient: string, at: Date): OutgoingMail {
   const from = noticeAddress(config);
   return { envelope: { from, to: [sender] }, raw: buildNewBrowserNotice({ from, to: sender, recipient, at, messageId: makeMessageId(config.hostname), date: at, ...mailBrand(config) }) };
+}
+
+export function replyNoticeMail(config: Config, sender: string, recipient: string, consoleUrl: string, repliedAt: Date): OutgoingMail {
+  const from = noticeAddress(config);
+  return { envelope: { from, to: [sender] }, raw: buildReplyNotice({ from, to: sender, recipient, repliedAt, consoleUrl, messageId: makeMessageId(config.hostname), date: repliedAt, ...mailBrand(config) }) };
 }
 
 /** `user@example.org` → `u•••@example.org`, for telling the recipient where a code went. */

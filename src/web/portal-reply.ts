@@ -5,6 +5,7 @@ import { i18n } from './i18n/index.ts';
 import { formatSize } from './layout.ts';
 import { HttpError, csrfMatches } from './security.ts';
 import { UploadBudget, uploadName } from './streams.ts';
+import { notifySenderOfReply } from './reply-thread.ts';
 
 /* The recipient's secure reply (POST /m/<id>/reply): streamed upload, daily cap per link. */
 
@@ -82,6 +83,7 @@ export function registerReply(
       throw new HttpError(413, tr.text('portal.reply.tooLarge', { limit: formatSize(c.config.limits.maxMessageBytes) }));
     }
     c.logger.info({ messageId: opened.id, replyId, files: fileCount }, 'secure reply stored');
+    await notifySenderOfReply(c, opened, replyId);
     return redirect(reply, `/m/${opened.id}/read?replied=1`);
   });
 }

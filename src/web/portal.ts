@@ -6,6 +6,7 @@ import { html, type Html } from './html.ts';
 import { i18n } from './i18n/index.ts';
 import { csrfField, formatSize, notice, page, shown } from './layout.ts';
 import { codeMail, maskAddress, newBrowserMail, readNoticeMail } from './notices.ts';
+import { threadSection } from './reply-thread.ts';
 import { countBlockedImages } from '../mail/index.ts';
 import { FRAME_CSP, FRAME_SANDBOX, frameDocument } from './frame.ts';
 import { CODE_TTL_MINUTES, FAILURE, endPage, failureText, openPage } from './portal-open.ts';
@@ -284,6 +285,7 @@ ${truncated ? notice('info', tr.t('portal.read.htmlTruncated')) : ''}`;
 <p class="meta">${tr.t('portal.read.meta', { sender: shown(opened.sender), recipient: shown(opened.recipient), sent: tr.time(opened.createdAt), expires: tr.time(opened.expiresAt) })}</p>
 ${request.query.replied === '1' ? notice('ok', tr.t('portal.read.replied')) : ''}
 ${bodyBlock}${files}
+${await threadSection(c, request, opened)}
 <section class="card"><h2>${tr.text('portal.reply.heading')}</h2>
 <form method="post" action="${action}/reply" enctype="multipart/form-data" id="reply-form">${csrfField(context.csrf)}
 <label for="reply-text">${tr.text('portal.reply.label')}</label><textarea id="reply-text" name="text"></textarea>

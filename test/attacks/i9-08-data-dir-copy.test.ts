@@ -184,7 +184,7 @@ describeWithPeers(['swaks', 'dnsmasq'], 'issue 9 item 8: a copy of the data dir 
     await sender.request('GET', '/console/login');
     expect((await sender.request('POST', '/console/login', sender.form({ username: USER, password: LOGIN }))).status).toBe(303);
     await sender.request('GET', `/console/m/${links[0].id}`);
-    expect((await sender.request('POST', `/console/m/${links[0].id}/retract`, sender.form({}))).status).toBe(303);
+    expect((await sender.request('POST', `/console/m/${links[0].id}/retract`, sender.form({ confirm: 'yes' }))).status).toBe(303);
     await stage('retracted', (f) => f.secret === 'reply2');
 
     // 6. Carol's message expires (its time set in the past; the next look at it expires it).

@@ -6,6 +6,7 @@ import { DecryptStream, keyObject } from '../../src/vault/index.ts';
 import { openBuffer, unwrapKey } from '../../src/vault/chunked.ts';
 import { deriveSecretShare, openValue, replyPasswordKey, subkey, unwrapDataKey } from '../../src/pickup/keys.ts';
 import { openStream } from '../../src/pickup/part-streams.ts';
+import { openSenderView } from '../../src/pickup/sender-view.ts';
 import { filesUnder } from './ports.ts';
 
 /*
@@ -142,6 +143,17 @@ export async function scanDataDir(dir: string, masterKey: Buffer, secrets: Recor
       keys.set(opened.toString('hex'), opened);
       const share = /^pickup-shares\/([A-Za-z0-9_-]{22})$/.exec(source.where);
       if (share) shares.set(share[1], opened);
+    }
+  }
+
+  // The sender view (subject, attachment names) of each pickup whose share was found (issue 10 item 7).
+  for (const row of pickupRows) {
+    const share = shares.get(String(row.id));
+    if (!share || !row.sender_view_sealed) continue;
+    try {
+      plaintexts.push({ where: `pickup ${String(row.id)} sender view`, bytes: Buffer.from(JSON.stringify(openSenderView(share, String(row.id), Buffer.from(row.sender_view_sealed as Buffer))), 'utf8') });
+    } catch {
+      // sealed under another share
     }
   }
 

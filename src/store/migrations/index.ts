@@ -369,6 +369,21 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
         await db.schema.alterTable('pickup_messages').addColumn('bound_at', bigint).execute();
       },
     },
+    '0019-sender-view': {
+      // What the sender's console shows of a pickup (subject, attachment names), sealed under a
+      // key derived from the message's server share, so retraction destroys it too (issue 10
+      // item 7); the composition a message was sent in (one row per composed message) and the
+      // thread it continues (a sender's "Reply" to a secure reply). All nullable: older rows
+      // have no sender view, and nodes of the previous release write none.
+      async up(db: Kysely<any>) {
+        const blob = capabilities.dialect === 'sqlite' ? 'blob' : 'bytea';
+        await db.schema.alterTable('pickup_messages').addColumn('sender_view_sealed', blob).execute();
+        await db.schema.alterTable('pickup_messages').addColumn('composition_id', 'text').execute();
+        await db.schema.alterTable('pickup_messages').addColumn('thread_id', 'text').execute();
+        await db.schema.createIndex('pickup_messages_thread').on('pickup_messages').columns(['thread_id']).execute();
+        await db.schema.createIndex('pickup_messages_composition').on('pickup_messages').columns(['composition_id']).execute();
+      },
+    },
   };
 }
 

@@ -139,7 +139,7 @@ describe.skipIf(!available)('Secure Message Pickup portal in Chromium', () => {
     await page.fill('#password', PASSWORD);
     await page.click('#login');
     await page.waitForURL(/\/console$/);
-    const row = page.locator('#messages tbody tr', { hasText: 'bob@dest.test' });
+    const row = page.locator('#messages li.recipient', { hasText: 'bob@dest.test' });
     expect(await row.textContent()).toContain('replied');
     await shot(page, '06-console-list');
     await row.locator('a').click();
@@ -166,6 +166,7 @@ describe.skipIf(!available)('Secure Message Pickup portal in Chromium', () => {
     // Retraction: the link now says the message was withdrawn.
     await page.goto(`${base}/console/m/${id}`);
     await page.click('#retract');
+    await page.click('#confirm-retract');
     await page.waitForURL(/done=retracted/);
     expect(await page.textContent('#state')).toBe('retracted');
     await shot(page, '09-console-retracted');

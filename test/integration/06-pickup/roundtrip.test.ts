@@ -146,7 +146,7 @@ describeWithPeers(['root', 'postfix', 'swaks', 'dnsmasq', ...(hasChromium() ? []
     await page.fill('#password', PASSWORD);
     await page.click('#login');
     await page.waitForURL(/\/console$/);
-    const row = page.locator('#messages tbody tr', { hasText: 'bob@dest.test' });
+    const row = page.locator('#messages li.recipient', { hasText: 'bob@dest.test' });
     expect(await row.textContent()).toContain('replied');
     await row.locator('a').click();
     await page.waitForURL(/\/console\/m\/[A-Za-z0-9_-]+$/);
@@ -175,6 +175,7 @@ describeWithPeers(['root', 'postfix', 'swaks', 'dnsmasq', ...(hasChromium() ? []
 
     await page.goto(messagePage);
     await page.click('#retract');
+    await page.click('#confirm-retract');
     await page.waitForURL(/done=retracted/);
     await page.goto(link!);
     expect(await page.textContent('h1')).toBe('Message withdrawn');
