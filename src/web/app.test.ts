@@ -197,6 +197,6 @@ describe('web tier (fastify.inject over SQLite)', () => {
 
     now += 61_000;
     expect((await request('GET', '/console')).headers.location).toBe('/console/login?idle=1');
-    expect((await request('GET', '/console/login?idle=1')).body).toContain('signed out after 1 minutes');
+    expect((await request('GET', '/console/login?idle=1')).body).toContain('signed out after 1 minute without activity');
   });
 });

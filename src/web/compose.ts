@@ -12,6 +12,7 @@ import type { WebContext } from './context.ts';
 import { redirect } from './context.ts';
 import { MESSAGE_ID, type ConsoleHelpers } from './console-shared.ts';
 import { html } from './html.ts';
+import { i18n, translator, type Translator } from './i18n/index.ts';
 import { csrfField, formatSize, notice, shown } from './layout.ts';
 import { noticeLinks, weakLinkText, type NoticeLink } from './link-warning.ts';
 import { CSRF_FAILED, HttpError, csrfMatches, ctx, sendPage } from './security.ts';
@@ -36,12 +37,8 @@ const SPOOL_STALE_MS = DAY_MS;
 // The notice builder takes only plain local@domain addresses.
 const PLAIN_ADDRESS = /^[^\s<>"]+@[^\s<>@]+$/;
 const MIME_TYPE = /^[A-Za-z0-9][\w.+-]*\/[A-Za-z0-9][\w.+-]*$/;
-const VERIFICATIONS: { value: Verification; label: string }[] = [
-  { value: 'link', label: 'Link only: the link and message password in the notice open it' },
-  { value: 'code', label: 'One-time code: the recipient also gets a code by e-mail' },
-  { value: 'passphrase', label: 'Passphrase: you tell the recipient a passphrase by phone or in person' },
-  { value: 'question', label: 'Question and answer: the recipient must answer your question' },
-];
+const VERIFICATIONS: Verification[] = ['link', 'code', 'passphrase', 'question'];
+const ENGLISH = translator();
 
 /** What the form shows again after an error: everything typed except the secrets. */
 interface ComposeValues {
@@ -84,13 +81,16 @@ interface SpooledFile {
   size: number;
 }
 
+/** A form error: its sentence in the page's language (`say`); `message` holds the English one, for logs and tests. */
 class ComposeError extends Error {
   readonly status: number;
+  readonly say: (tr: Translator) => string;
   /** Set when the form comes back to ask about notices over weak links. */
   readonly weak: NoticeLink[];
-  constructor(status: number, message: string, weak: NoticeLink[] = []) {
-    super(message);
+  constructor(status: number, say: (tr: Translator) => string, weak: NoticeLink[] = []) {
+    super(say(ENGLISH));
     this.status = status;
+    this.say = say;
     this.weak = weak;
   }
 }
@@ -101,39 +101,39 @@ export function parseRecipients(field: string): string[] {
   for (const word of field.split(/[\s,;]+/).filter(Boolean)) {
     const parsed = parseAddress(word);
     if (!parsed || !isRoutableRecipient(word) || !PLAIN_ADDRESS.test(word)) {
-      throw new ComposeError(400, `“${word.slice(0, 100)}” is not an e-mail address. Write each recipient as name@example.org, separated by commas.`);
+      throw new ComposeError(400, (tr) => tr.text('console.compose.error.notAddress', { word: word.slice(0, 100) }));
     }
     const address = `${parsed.local}@${parsed.domain}`;
     seen.set(address.toLowerCase(), address);
   }
-  if (seen.size === 0) throw new ComposeError(400, 'Name at least one recipient.');
-  if (seen.size > MAX_RECIPIENTS) throw new ComposeError(400, `Send to at most ${MAX_RECIPIENTS} recipients at once.`);
+  if (seen.size === 0) throw new ComposeError(400, (tr) => tr.text('console.compose.error.noRecipient'));
+  if (seen.size > MAX_RECIPIENTS) throw new ComposeError(400, (tr) => tr.text('console.compose.error.tooManyRecipients', { max: MAX_RECIPIENTS }));
   return [...seen.values()];
 }
 
 function validate(fields: Record<string, string>, truncated: Set<string>, maxDays: number, target: ThreadTarget | undefined): ComposeInput {
   const recipients = target ? [target.recipient] : parseRecipients(fields.recipients ?? '');
   const subject = stripHiddenCharacters((fields.subject ?? '').replace(/[\r\n]+/g, ' ')).trim();
-  if (subject.length > MAX_SUBJECT || truncated.has('subject')) throw new ComposeError(400, `The subject may be at most ${MAX_SUBJECT} characters.`);
-  if (truncated.has('text')) throw new ComposeError(400, 'The text is too long for the form. Send the long part as an attached file.');
+  if (subject.length > MAX_SUBJECT || truncated.has('subject')) throw new ComposeError(400, (tr) => tr.text('console.compose.error.subjectLength', { max: MAX_SUBJECT }));
+  if (truncated.has('text')) throw new ComposeError(400, (tr) => tr.text('console.compose.error.textLength'));
   const text = (fields.text ?? '').replace(/\r\n/g, '\n');
-  const verification = VERIFICATIONS.find((v) => v.value === fields.verification)?.value;
-  if (!verification) throw new ComposeError(400, 'Choose how the recipient proves who they are.');
+  const verification = VERIFICATIONS.find((v) => v === fields.verification);
+  if (!verification) throw new ComposeError(400, (tr) => tr.text('console.compose.error.verification'));
   const days = Number(fields.days);
-  if (!Number.isInteger(days) || days < 1 || days > maxDays) throw new ComposeError(400, `The expiry must be a whole number of days from 1 to ${maxDays}.`);
+  if (!Number.isInteger(days) || days < 1 || days > maxDays) throw new ComposeError(400, (tr) => tr.text('console.compose.error.days', { max: maxDays }));
   const input: ComposeInput = { recipients, subject, text, verification, days, readNotice: fields.readNotice === 'on' };
   if (verification === 'passphrase') {
     input.secret = fields.passphrase ?? '';
-    if (!input.secret.trim()) throw new ComposeError(400, 'Enter the passphrase the recipient must type, or choose another verification.');
+    if (!input.secret.trim()) throw new ComposeError(400, (tr) => tr.text('console.compose.error.passphrase'));
   }
   if (verification === 'question') {
     input.question = (fields.question ?? '').trim();
     input.secret = fields.answer ?? '';
-    if (!input.question) throw new ComposeError(400, 'Enter the question the recipient must answer.');
-    if (!input.secret.trim()) throw new ComposeError(400, 'Enter the answer to your question.');
-    if (input.question.length > MAX_SECRET) throw new ComposeError(400, `The question may be at most ${MAX_SECRET} characters.`);
+    if (!input.question) throw new ComposeError(400, (tr) => tr.text('console.compose.error.question'));
+    if (!input.secret.trim()) throw new ComposeError(400, (tr) => tr.text('console.compose.error.answer'));
+    if (input.question.length > MAX_SECRET) throw new ComposeError(400, (tr) => tr.text('console.compose.error.questionLength', { max: MAX_SECRET }));
   }
-  if (input.secret !== undefined && input.secret.length > MAX_SECRET) throw new ComposeError(400, `The passphrase or answer may be at most ${MAX_SECRET} characters.`);
+  if (input.secret !== undefined && input.secret.length > MAX_SECRET) throw new ComposeError(400, (tr) => tr.text('console.compose.error.secretLength', { max: MAX_SECRET }));
   return input;
 }
 
@@ -157,42 +157,43 @@ export function registerCompose(app: FastifyInstance, c: WebContext, helpers: Co
 
   function composePage(request: FastifyRequest, user: string, values: ComposeValues, options: { error?: string; weak?: NoticeLink[]; target?: ThreadTarget } = {}): string {
     const { csrf } = ctx(request);
+    const tr = i18n(request);
     const { target, weak = [] } = options;
     const checked = (value: string) => (values.verification === value ? html` checked` : html``);
-    const title = target ? `Reply to ${shown(target.recipient)}` : 'Write a secure message';
+    const title = target ? tr.text('console.compose.replyTitle', { recipient: shown(target.recipient) }) : tr.text('console.compose.title');
     // Fields first and the files last: the server reads them in this order and streams the files.
     const body = html`<h1>${title}</h1>
 ${notice('error', options.error)}
-${weak.length ? html`<section class="notice error" role="alert" id="weak-link"><p>The notice e-mail carries the link and the message password${values.verification === 'code' ? ', and the one-time code goes the same way' : ''}, so someone on a weak link could open the message:</p>
-<ul>${weak.map((l) => html`<li>${weakLinkText(l)}</li>`)}</ul>
-<p>Choose <strong>Passphrase</strong> below and tell the recipient the passphrase by phone or in person, or send as it is.</p></section>` : ''}
+${weak.length ? html`<section class="notice error" role="alert" id="weak-link"><p>${tr.t(values.verification === 'code' ? 'console.compose.weakIntroCode' : 'console.compose.weakIntro')}</p>
+<ul>${weak.map((l) => html`<li>${weakLinkText(tr, l)}</li>`)}</ul>
+<p>${tr.t('console.compose.weakOffer')}</p></section>` : ''}
 <form method="post" action="/console/compose" enctype="multipart/form-data" class="card" id="compose-form">${csrfField(csrf)}
-${target ? html`<input type="hidden" name="reply" value="${target.replyId}"><p id="reply-to">To ${shown(target.recipient)}, in the thread of your message “${shown(target.subject) || '(no subject)'}”.</p>` : html`<label for="recipients">To</label>
+${target ? html`<input type="hidden" name="reply" value="${target.replyId}"><p id="reply-to">${tr.t('console.compose.replyTo', { recipient: shown(target.recipient), subject: shown(target.subject) || tr.text('console.noSubject') })}</p>` : html`<label for="recipients">${tr.t('console.compose.to')}</label>
 <input type="text" id="recipients" name="recipients" value="${values.recipients}" autocomplete="off" autocapitalize="none" spellcheck="false" required aria-describedby="recipients-hint">
-<p class="meta" id="recipients-hint">One or more addresses, separated by commas. Each recipient gets a link and message password of their own.</p>`}
-<label for="subject">Subject</label>
+<p class="meta" id="recipients-hint">${tr.t('console.compose.toHint')}</p>`}
+<label for="subject">${tr.t('console.compose.subject')}</label>
 <input type="text" id="subject" name="subject" value="${values.subject}" maxlength="${MAX_SUBJECT}" aria-describedby="subject-hint">
-<p class="meta" id="subject-hint">Sealed with the message: the notice e-mail does not show it. Your console shows it until the message is retracted or expires.</p>
-<label for="text">Message</label>
+<p class="meta" id="subject-hint">${tr.t('console.compose.subjectHint')}</p>
+<label for="text">${tr.t('console.compose.text')}</label>
 <textarea id="text" name="text">${values.text}</textarea>
-<fieldset><legend>How the recipient proves who they are</legend>
-${VERIFICATIONS.map((v) => html`<label class="choice"><input type="radio" name="verification" value="${v.value}"${checked(v.value)}> ${v.label}</label>`)}
-<div data-for="passphrase"><label for="passphrase">Passphrase</label><input type="password" id="passphrase" name="passphrase" autocomplete="new-password" maxlength="${MAX_SECRET}" aria-describedby="passphrase-hint">
-<p class="meta" id="passphrase-hint">Tell the recipient the passphrase by another channel, by phone or in person, never by e-mail: the notice goes by e-mail, and whoever reads it would then have both.</p></div>
-<div data-for="question"><label for="question">Question</label><input type="text" id="question" name="question" value="${values.question}" maxlength="${MAX_SECRET}">
-<label for="answer">Answer</label><input type="text" id="answer" name="answer" autocomplete="off" autocapitalize="none" spellcheck="false" maxlength="${MAX_SECRET}" aria-describedby="answer-hint">
-<p class="meta" id="answer-hint">Shown as you type, so you can check it. Answers are compared without regard to upper and lower case, spaces and punctuation: “St. Mary's” and “st marys” both open the message. Pick an answer only the recipient knows.</p></div>
+<fieldset><legend>${tr.t('console.compose.verification')}</legend>
+${VERIFICATIONS.map((v) => html`<label class="choice"><input type="radio" name="verification" value="${v}"${checked(v)}> ${tr.t(`console.compose.verification.${v}`)}</label>`)}
+<div data-for="passphrase"><label for="passphrase">${tr.t('console.compose.passphrase')}</label><input type="password" id="passphrase" name="passphrase" autocomplete="new-password" maxlength="${MAX_SECRET}" aria-describedby="passphrase-hint">
+<p class="meta" id="passphrase-hint">${tr.t('console.compose.passphraseHint')}</p></div>
+<div data-for="question"><label for="question">${tr.t('console.compose.question')}</label><input type="text" id="question" name="question" value="${values.question}" maxlength="${MAX_SECRET}">
+<label for="answer">${tr.t('console.compose.answer')}</label><input type="text" id="answer" name="answer" autocomplete="off" autocapitalize="none" spellcheck="false" maxlength="${MAX_SECRET}" aria-describedby="answer-hint">
+<p class="meta" id="answer-hint">${tr.t('console.compose.answerHint')}</p></div>
 </fieldset>
-${weak.length ? html`<label class="choice"><input type="checkbox" name="weakLinkOk" id="weak-link-ok"${values.weakLinkOk ? html` checked` : html``}> Send with link or one-time code anyway</label>` : ''}
-<label for="days">Expires in (days)</label>
+${weak.length ? html`<label class="choice"><input type="checkbox" name="weakLinkOk" id="weak-link-ok"${values.weakLinkOk ? html` checked` : html``}> ${tr.t('console.compose.weakOk')}</label>` : ''}
+<label for="days">${tr.t('console.compose.days')}</label>
 <input type="number" id="days" name="days" min="1" max="${maxDays}" value="${values.days}" required>
-<label class="choice"><input type="checkbox" name="readNotice"${values.readNotice ? html` checked` : html``}> Tell me by e-mail when it is opened</label>
-<label for="files">Attach files</label>
+<label class="choice"><input type="checkbox" name="readNotice"${values.readNotice ? html` checked` : html``}> ${tr.t('console.compose.readNotice')}</label>
+<label for="files">${tr.t('console.compose.files')}</label>
 <input type="file" id="files" name="files" multiple aria-describedby="files-hint">
-<p class="meta" id="files-hint">At most ${maxSize} in all.</p>
-<button type="submit" id="send">Send securely</button>
+<p class="meta" id="files-hint">${tr.t('console.compose.filesHint', { size: maxSize })}</p>
+<button type="submit" id="send">${tr.t('console.compose.send')}</button>
 </form>
-<p><a href="/console">Back to your messages</a></p>`;
+<p><a href="/console">${tr.t('console.compose.back')}</a></p>`;
     return helpers.consolePage(request, user, title, body, COMPOSE_SCRIPT);
   }
 
@@ -202,17 +203,17 @@ ${weak.length ? html`<label class="choice"><input type="checkbox" name="weakLink
   });
 
   /** The thread a reply id continues, if it answers one of `user`'s messages; a 404 otherwise. */
-  async function threadTarget(user: string, replyId: string): Promise<ThreadTarget> {
+  async function threadTarget(request: FastifyRequest, user: string, replyId: string): Promise<ThreadTarget> {
     const original = MESSAGE_ID.test(replyId) ? await c.pickup.replies.originalOf(replyId) : undefined;
     const message = original ? await c.pickup.sent.message(user, original) : undefined;
-    if (!message) throw new HttpError(404, 'No such reply among your messages.');
+    if (!message) throw new HttpError(404, i18n(request).text('console.error.noReplyOfYours'));
     return { replyId, recipient: message.recipient, thread: message.threadId ?? message.id, subject: message.view?.subject ?? '' };
   }
 
   app.get<{ Querystring: { reply?: string } }>('/console/compose', async (request, reply) => {
     const user = await helpers.sender(request, reply);
     if (!user) return reply;
-    const target = request.query.reply ? await threadTarget(user, request.query.reply) : undefined;
+    const target = request.query.reply ? await threadTarget(request, user, request.query.reply) : undefined;
     const values = blank();
     if (target) Object.assign(values, { reply: target.replyId, recipients: target.recipient, subject: target.subject && !/^re:/i.test(target.subject) ? `Re: ${target.subject}` : target.subject });
     const links = target ? await noticeLinks(c.store, [target.recipient], c.clock.now()) : [];
@@ -220,7 +221,7 @@ ${weak.length ? html`<label class="choice"><input type="checkbox" name="weakLink
   });
 
   app.post('/console/compose', async (request, reply) => {
-    if (!request.isMultipart()) throw new HttpError(400, 'Send the message with the form on the compose page.');
+    if (!request.isMultipart()) throw new HttpError(400, i18n(request).text('console.compose.error.notMultipart'));
     // Room for every field of the form; files stay limited by the app-wide multipart limits.
     const parts = request.parts({ limits: { fields: 16 } })[Symbol.asyncIterator]();
     // The CSRF field is the form's first: checked before anything else is read.
@@ -236,9 +237,9 @@ ${weak.length ? html`<label class="choice"><input type="checkbox" name="weakLink
         return await parts.next();
       } catch (error) {
         const code = (error as { code?: string }).code;
-        if (code === 'FST_REQ_FILE_TOO_LARGE') throw new ComposeError(413, `The attachments are too large: at most ${maxSize} in all.`);
-        if (code === 'FST_FILES_LIMIT' || code === 'FST_PARTS_LIMIT') throw new ComposeError(413, 'Too many files: attach at most 20.');
-        if (code === 'FST_FIELDS_LIMIT') throw new ComposeError(400, 'The form has more fields than it should. Reload the page and write the message again.');
+        if (code === 'FST_REQ_FILE_TOO_LARGE') throw new ComposeError(413, (tr) => tr.text('console.compose.error.tooLarge', { size: maxSize }));
+        if (code === 'FST_FILES_LIMIT' || code === 'FST_PARTS_LIMIT') throw new ComposeError(413, (tr) => tr.text('console.compose.error.tooManyFiles'));
+        if (code === 'FST_FIELDS_LIMIT') throw new ComposeError(400, (tr) => tr.text('console.compose.error.fields'));
         throw error;
       }
     };
@@ -261,12 +262,12 @@ ${weak.length ? html`<label class="choice"><input type="checkbox" name="weakLink
       }
       let input: ComposeInput;
       try {
-        target = fields.reply ? await threadTarget(user, fields.reply) : undefined;
+        target = fields.reply ? await threadTarget(request, user, fields.reply) : undefined;
         input = validate(fields, truncated, maxDays, target);
         // The notice (and a code) cross the recipient's link: below tls-verified, ask first.
         if ((input.verification === 'link' || input.verification === 'code') && fields.weakLinkOk !== 'on') {
           const weak = (await noticeLinks(c.store, input.recipients, c.clock.now())).filter((l) => l.weak);
-          if (weak.length) throw new ComposeError(409, 'Nothing was sent yet: choose a passphrase, or confirm that the notice may go as it is.', weak);
+          if (weak.length) throw new ComposeError(409, (tr) => tr.text('console.compose.error.weak'), weak);
         }
       } catch (error) {
         // Read the rest of the upload unstored, so the browser is sure to see the answer.
@@ -310,8 +311,8 @@ ${weak.length ? html`<label class="choice"><input type="checkbox" name="weakLink
         const contentType = MIME_TYPE.test(part.mimetype ?? '') ? part.mimetype.toLowerCase() : 'application/octet-stream';
         files.push({ file, filename: uploadName(part.filename), contentType, size });
       }
-      if (tooLarge) throw new ComposeError(413, `The attachments are too large: at most ${maxSize} in all.`);
-      if (!input.text.trim() && files.length === 0) throw new ComposeError(400, 'Write a message or attach a file, then send it again.');
+      if (tooLarge) throw new ComposeError(413, (tr) => tr.text('console.compose.error.tooLarge', { size: maxSize }));
+      if (!input.text.trim() && files.length === 0) throw new ComposeError(400, (tr) => tr.text('console.compose.error.empty'));
 
       const failed: string[] = [];
       const together = { composition: randomBytes(12).toString('base64url'), thread: target?.thread };
@@ -325,13 +326,16 @@ ${weak.length ? html`<label class="choice"><input type="checkbox" name="weakLink
       } else {
         // The form comes back with only the recipients still to do.
         const retry = { ...values(), recipients: failed.join(', ') };
-        const text = `${sent ? `Sent to ${sent} of ${input.recipients.length} recipients. ` : ''}The notice to ${failed.join(', ')} could not be sent just now, so that message was withdrawn. Try again in a few minutes${files.length ? ' and attach the files again' : ''}.`;
+        const tr = i18n(request);
+        const partly = sent ? `${tr.text('console.compose.partly', { sent, total: input.recipients.length })} ` : '';
+        const text = partly + tr.text(files.length ? 'console.compose.noticeFailedFiles' : 'console.compose.noticeFailed', { recipients: failed.join(', ') });
         respond = () => sendPage(reply, 503, composePage(request, user, retry, { error: text, target }));
       }
     } catch (error) {
       if (!(error instanceof ComposeError)) throw error;
-      const again = filesChosen ? ' Choose the attachments again.' : '';
-      respond = () => sendPage(reply, error.status, composePage(request, user, values(), { error: `${error.message}${again}`, weak: error.weak, target }));
+      const tr = i18n(request);
+      const text = filesChosen ? `${error.say(tr)} ${tr.text('console.compose.error.filesAgain')}` : error.say(tr);
+      respond = () => sendPage(reply, error.status, composePage(request, user, values(), { error: text, weak: error.weak, target }));
     } finally {
       if (spool) await rm(spool, { recursive: true, force: true });
     }

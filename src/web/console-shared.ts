@@ -1,5 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Html } from './html.ts';
+import { html, type Html } from './html.ts';
+import type { MessageKey, Translator } from './i18n/index.ts';
+import { shown } from './layout.ts';
 
 /* What the sender console's route modules share (console.ts registers them). */
 
@@ -17,20 +19,41 @@ export interface LoggedEvent {
 
 export const MESSAGE_ID = /^[A-Za-z0-9_-]{22}$/;
 
-const EVENT_TEXT: Record<string, string> = {
-  created: 'created', 'notice-sent': 'notice sent', 'notice-delivered': 'notice delivered', 'notice-failed': 'notice failed', opened: 'opened',
-  'failed-attempt': 'failed attempt', locked: 'locked', downloaded: 'attachment downloaded', replied: 'replied', retracted: 'retracted', expired: 'expired',
-  deleted: 'deleted by the recipient', 'expiry-changed': 'expiry changed', 'code-sent': 'one-time code sent', 'read-notice-sent': 'read notice sent', unlocked: 'unlocked',
+const EVENT_KEYS: Record<string, MessageKey> = {
+  created: 'console.event.created', 'notice-sent': 'console.event.noticeSent', 'notice-delivered': 'console.event.noticeDelivered', opened: 'console.event.opened',
+  'failed-attempt': 'console.event.failedAttempt', locked: 'console.event.locked', downloaded: 'console.event.downloaded', replied: 'console.event.replied',
+  retracted: 'console.event.retracted', expired: 'console.event.expired', deleted: 'console.event.deleted', 'expiry-changed': 'console.event.expiryChanged',
+  'code-sent': 'console.event.codeSent', 'read-notice-sent': 'console.event.readNoticeSent', unlocked: 'console.event.unlocked',
 };
 
 /** An access-log event as a person reads it; a failed notice says why ("notice failed: 550 5.7.10 …"). */
-export function eventText(event: LoggedEvent): string {
-  const text = EVENT_TEXT[event.kind] ?? event.kind;
-  return event.kind === 'notice-failed' && event.detail ? `${text}: ${event.detail}` : text;
+export function eventText(tr: Translator, event: LoggedEvent): string {
+  if (event.kind === 'notice-failed') return event.detail ? tr.text('console.event.noticeFailed', { reason: event.detail }) : tr.text('console.event.noticeFailedNoReason');
+  const key = EVENT_KEYS[event.kind];
+  return key ? tr.text(key as 'console.event.created') : event.kind;
 }
 
 /** Whether the event's detail column adds anything (a failed notice's reason is in its text already; a reply's detail is an id). */
 export const eventDetailShown = (event: Pick<LoggedEvent, 'kind'>): boolean => event.kind !== 'replied' && event.kind !== 'notice-failed';
+
+const STATE_KEYS: Record<string, MessageKey> = {
+  active: 'console.state.active', locked: 'console.state.locked', retracted: 'console.state.retracted', expired: 'console.state.expired', deleted: 'console.state.deleted',
+  replied: 'console.state.replied', opened: 'console.state.opened', 'notice sent': 'console.state.noticeSent', 'notice delivered': 'console.state.noticeDelivered',
+  'notice failed': 'console.state.noticeFailed', waiting: 'console.state.waiting',
+};
+
+/** A state badge: the class names the state (for the style sheet), the text is in the page's language. */
+export function stateBadge(tr: Translator, state: string, id?: string): Html {
+  const key = STATE_KEYS[state];
+  const text = key ? tr.text(key as 'console.state.active') : state;
+  return id ? html`<span class="state ${state.replace(/ /g, '-')}" id="${id}">${text}</span>` : html`<span class="state ${state.replace(/ /g, '-')}">${text}</span>`;
+}
+
+/** A subject as the console shows it: destroyed with a withdrawn message, marked when empty. */
+export function subjectText(tr: Translator, view: { subject: string } | null): string {
+  if (!view) return tr.text('console.subjectGone');
+  return shown(view.subject) || tr.text('console.noSubject');
+}
 
 /** The state the sender cares about: the stored one, or for a live message how far it got. */
 export function messageState(state: string, openedAt: number | null, events: readonly LoggedEvent[]): string {
@@ -44,5 +67,3 @@ export function messageState(state: string, openedAt: number | null, events: rea
   return 'waiting';
 }
 
-/** The CSS class of a state badge. */
-export const stateClass = (state: string): string => `state ${state.replace(/ /g, '-')}`;

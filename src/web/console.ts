@@ -25,19 +25,20 @@ export function registerConsole(app: FastifyInstance, c: WebContext): void {
 
   function consolePage(request: FastifyRequest, user: string, title: string, body: Html, script?: string): string {
     const { nonce, csrf } = ctx(request);
-    const header = html`<form method="post" action="/console/logout">${csrfField(csrf)}<span class="meta">${user}</span> <button type="submit" class="secondary" id="logout">Sign out</button></form>`;
+    const header = html`<form method="post" action="/console/logout">${csrfField(csrf)}<span class="meta">${user}</span> <button type="submit" class="secondary" id="logout">${i18n(request).t('console.signOut')}</button></form>`;
     return page({ title, nonce, i18n: i18n(request), body, header, script, idle: { afterMs: idleMs, url: '/console/login?idle=1' } });
   }
 
   /** The sign-in form; after a failed try the address typed stays in its field. */
   function loginPage(request: FastifyRequest, message?: { kind: 'error' | 'info' | 'ok'; text: string }, username = ''): string {
     const { nonce, csrf } = ctx(request);
-    const body = html`<h1>Sender console</h1>${message ? notice(message.kind, message.text) : ''}
+    const tr = i18n(request);
+    const body = html`<h1>${tr.t('console.signIn.heading')}</h1>${message ? notice(message.kind, message.text) : ''}
 <form method="post" action="/console/login" class="card" id="login-form">${csrfField(csrf)}
-<label for="username">E-mail address</label><input type="text" id="username" name="username" value="${username}" autocomplete="username" autocapitalize="none" spellcheck="false" required>
-<label for="password">Password</label><input type="password" id="password" name="password" autocomplete="current-password" required>
-<button type="submit" id="login">Sign in</button></form>`;
-    return page({ title: 'Sign in', nonce, i18n: i18n(request), body });
+<label for="username">${tr.t('console.signIn.address')}</label><input type="text" id="username" name="username" value="${username}" autocomplete="username" autocapitalize="none" spellcheck="false" required>
+<label for="password">${tr.t('console.signIn.password')}</label><input type="password" id="password" name="password" autocomplete="current-password" required>
+<button type="submit" id="login">${tr.t('console.signIn.button')}</button></form>`;
+    return page({ title: tr.text('console.signIn.title'), nonce, i18n: tr, body });
   }
 
   /** The signed-in sender, or undefined after sending the login page's redirect. */
@@ -56,8 +57,9 @@ export function registerConsole(app: FastifyInstance, c: WebContext): void {
   }
 
   app.get<{ Querystring: { idle?: string; out?: string } }>('/console/login', async (request, reply) => {
-    const message = request.query.idle === '1' ? { kind: 'info' as const, text: `You were signed out after ${Math.round(idleMs / 60_000)} minutes without activity.` }
-      : request.query.out === '1' ? { kind: 'ok' as const, text: 'You are signed out.' } : undefined;
+    const tr = i18n(request);
+    const message = request.query.idle === '1' ? { kind: 'info' as const, text: tr.text('console.signIn.idle', { count: Math.round(idleMs / 60_000) }) }
+      : request.query.out === '1' ? { kind: 'ok' as const, text: tr.text('console.signIn.out') } : undefined;
     return sendPage(reply, 200, loginPage(request, message));
   });
 
@@ -70,14 +72,13 @@ export function registerConsole(app: FastifyInstance, c: WebContext): void {
     if (outcome.status === 'locked' || outcome.status === 'slow-down') {
       c.logger.warn({ ip, username, status: outcome.status }, 'console login refused by the login budget');
       reply.header('retry-after', String(Math.ceil(outcome.retryAfterMs / 1000)));
-      const text = outcome.status === 'locked'
-        ? `Too many failed logins for this account or from your network. Wait ${waitText(outcome.retryAfterMs)} and try again.`
-        : `Too many failed logins in a row. Wait ${waitText(outcome.retryAfterMs)} before the next try.`;
+      const wait = waitText(outcome.retryAfterMs);
+      const text = outcome.status === 'locked' ? i18n(request).text('console.signIn.locked', { wait }) : i18n(request).text('console.signIn.slowDown', { wait });
       return sendPage(reply, 429, loginPage(request, { kind: 'error', text }, username));
     }
     if (outcome.status !== 'ok') {
       c.logger.warn({ ip, username }, 'console login failed');
-      return sendPage(reply, 401, loginPage(request, { kind: 'error', text: 'The e-mail address or the password is not right.' }, username));
+      return sendPage(reply, 401, loginPage(request, { kind: 'error', text: i18n(request).text('console.signIn.failed') }, username));
     }
     await c.sessions.end(request.cookies[COOKIE.console]);
     reply.setCookie(COOKIE.console, await c.sessions.create('sender', username, SENDER_SESSION_MS), cookieOptions);

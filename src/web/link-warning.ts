@@ -1,5 +1,6 @@
 import { LinkPins, LinkSecurityMemory, meets, type LinkLevel } from '../linksec/index.ts';
 import type { Store } from '../store/index.ts';
+import type { Translator } from './i18n/index.ts';
 
 /*
  * Issue 10 item 3: a pickup's notice carries the link and the message password (and a one-time
@@ -33,18 +34,14 @@ export async function noticeLinks(store: Store, recipients: string[], now: numbe
   }));
 }
 
-const LEVEL_TEXT: Record<LinkLevel, string> = {
-  none: 'without encryption',
-  tls: 'encrypted, but with a certificate nobody checked',
-  'tls-verified': 'encrypted with a verified certificate',
-  dane: 'encrypted with a DANE-verified certificate',
-};
+const LEVEL_KEY = {
+  none: 'console.link.level.none', tls: 'console.link.level.tls', 'tls-verified': 'console.link.level.tlsVerified', dane: 'console.link.level.dane',
+} as const satisfies Record<LinkLevel, string>;
 
 /** One sentence per weak domain, for compose and the message page. */
-export function weakLinkText(link: NoticeLink): string {
+export function weakLinkText(tr: Translator, link: NoticeLink): string {
   const known = link.level === null
-    ? `Nothing is known yet about how ${link.domain} takes mail, so the notice may travel ${LEVEL_TEXT.none}.`
-    : `${link.domain} last took mail ${LEVEL_TEXT[link.level]} (${link.level}), below tls-verified.`;
-  const pin = link.pin ? ` The domain is pinned to ${link.pin}, but a notice goes over the best link the domain offers.` : '';
-  return `${known}${pin}`;
+    ? tr.text('console.link.unknown', { domain: link.domain })
+    : tr.text('console.link.below', { domain: link.domain, how: tr.text(LEVEL_KEY[link.level]), level: link.level });
+  return link.pin ? `${known} ${tr.text('console.link.pin', { pin: link.pin })}` : known;
 }

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { isPickupError, publicBaseUrl, type OpenedMessage } from '../pickup/index.ts';
 import { clientIp, type WebContext } from './context.ts';
 import { html, type Html } from './html.ts';
+import { i18n } from './i18n/index.ts';
 import { formatTime, shown } from './layout.ts';
 import { replyNoticeMail } from './notices.ts';
 import { readLimited } from './streams.ts';
@@ -45,32 +46,35 @@ export async function threadSection(c: WebContext, request: FastifyRequest, open
   const own = await c.pickup.sent.message(opened.sender, opened.id);
   if (!own) return html``;
   const thread = await c.pickup.sent.thread(own.threadId ?? own.id, opened.sender, opened.recipient);
+  const tr = i18n(request);
   const entries: Entry[] = [];
   for (const message of thread) {
-    const subject = message.id === opened.id ? shown(opened.subject) : message.view ? shown(message.view.subject) : '';
+    const current = message.id === opened.id;
+    const subject = current ? shown(opened.subject) : message.view ? shown(message.view.subject) : '';
     entries.push({
       at: message.createdAt,
-      body: html`<p><strong>${shown(opened.sender)}</strong> · ${formatTime(message.createdAt)}${message.id === opened.id ? ' · this message' : ''}</p>
-<p>${subject || '(no subject)'}${message.id === opened.id ? '' : html` <span class="meta">— ${message.view ? 'open it from its own notice e-mail' : 'withdrawn'}</span>`}</p>`,
+      body: html`<p><strong>${shown(opened.sender)}</strong> · ${formatTime(message.createdAt, tr)}${current ? html` · ${tr.t('console.thread.thisMessage')}` : ''}</p>
+<p>${subject || tr.t('console.noSubject')}${current ? '' : html` <span class="meta">— ${message.view ? tr.t('console.thread.openOwn') : tr.t('console.thread.withdrawn')}</span>`}</p>`,
     });
     for (const summary of (await c.pickup.replies.list(message.id)).slice(-REPLIES_SHOWN)) entries.push({ at: summary.createdAt, body: await replyEntry(c, request, summary.replyId, summary.createdAt) });
   }
   if (entries.length <= 1) return html``;
   entries.sort((a, b) => a.at - b.at);
-  return html`<section class="card" id="thread"><h2>Conversation</h2>
+  return html`<section class="card" id="thread"><h2>${tr.t('console.thread.heading')}</h2>
 <ol class="files">${entries.map((e) => html`<li>${e.body}</li>`)}</ol></section>`;
 }
 
 async function replyEntry(c: WebContext, request: FastifyRequest, replyId: string, at: number): Promise<Html> {
-  const head = html`<p><strong>Your reply</strong> · ${formatTime(at)}</p>`;
+  const tr = i18n(request);
+  const head = html`<p><strong>${tr.t('console.thread.yourReply')}</strong> · ${formatTime(at, tr)}</p>`;
   let reply: OpenedMessage;
   try {
     reply = await c.pickup.replies.open(replyId, clientIp(request));
   } catch (error) {
     if (!isPickupError(error)) throw error;
-    return html`${head}<p class="meta">${error.reason === 'rate-limited' ? 'It cannot be shown just now; reload the page in a minute.' : 'It was withdrawn.'}</p>`;
+    return html`${head}<p class="meta">${error.reason === 'rate-limited' ? tr.t('console.thread.later') : tr.t('console.thread.replyGone')}</p>`;
   }
   const text = await textOf(reply, REPLY_TEXT_LIMIT);
   const files = reply.parts.filter((p) => p.kind === 'attachment').map((p) => shown(p.filename ?? `attachment-${p.idx}`));
-  return html`${head}<pre class="text-body">${text}</pre>${files.length ? html`<p class="meta">Attached: ${files.join(', ')}</p>` : ''}`;
+  return html`${head}<pre class="text-body">${text}</pre>${files.length ? html`<p class="meta">${tr.t('console.thread.attached', { names: files.join(', ') })}</p>` : ''}`;
 }
