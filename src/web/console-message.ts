@@ -150,10 +150,10 @@ ${accessLog(tr, events)}
   });
 }
 
-/** The access log as a table whose rows stack into labelled blocks at phone width (class `stack`). */
+/** The access log as a table whose rows stack into blocks labelled by `data-label` at phone width (portal.css). */
 function accessLog(tr: Translator, events: Awaited<ReturnType<WebContext['pickup']['events']>>): Html {
   const [time, event, ip, detail] = [tr.text('console.log.time'), tr.text('console.log.event'), tr.text('console.log.ip'), tr.text('console.log.detail')];
-  return html`<div class="card"><table id="access-log" class="stack"><thead><tr><th scope="col">${time}</th><th scope="col">${event}</th><th scope="col">${ip}</th><th scope="col">${detail}</th></tr></thead><tbody>
+  return html`<div class="card"><table id="access-log"><thead><tr><th scope="col">${time}</th><th scope="col">${event}</th><th scope="col">${ip}</th><th scope="col">${detail}</th></tr></thead><tbody>
 ${events.map((e) => html`<tr><td data-label="${time}">${formatTime(e.at, tr)}</td><td data-label="${event}">${eventText(tr, e)}</td><td data-label="${ip}">${e.ip ?? ''}</td><td data-label="${detail}">${eventDetailShown(e) ? shown(e.detail ?? '') : ''}</td></tr>`)}
 </tbody></table></div>`;
 }
