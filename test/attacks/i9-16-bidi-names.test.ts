@@ -61,7 +61,7 @@ describe('bidi controls never reach a shown or saved name', () => {
     await sender.request('GET', '/console/login');
     const csrf = sender.cookie('__Host-sg-csrf')!;
     expect((await sender.request('POST', '/console/login', { _csrf: csrf, username: 'alice@example.test', password: PASSWORD })).headers.location).toBe('/console');
-    const form = multipart([['_csrf', csrf], ['recipients', 'carol@dest.test'], ['subject', EVIL_SUBJECT], ['text', 'hello'], ['verification', 'link'], ['days', '7']],
+    const form = multipart([['_csrf', csrf], ['recipients', 'carol@dest.test'], ['subject', EVIL_SUBJECT], ['text', 'hello'], ['verification', 'link'], ['days', '7'], ['weakLinkOk', 'on']],
       [{ filename: EVIL_NAME, type: 'application/pdf', content: Buffer.from('%PDF') }]);
     const sent = await sender.request('POST', '/console/compose', { type: form.type, bytes: form.body });
     expect(sent.headers.location).toBe('/console?sent=1');

@@ -227,6 +227,13 @@ describe.skipIf(!available)('every portal and console page is WCAG 2.2 AA at des
     await page.fill('#text', 'Your appointment is on Monday.');
     await page.check('input[name=verification][value=link]');
     await page.click('#send');
+    await page.waitForLoadState('load');
+    // Nothing is known of patient.test's link: compose asks before the notices go (issue 10 item 3).
+    if (await page.$('#weak-link-ok')) {
+      await check(page, 'compose-weak-link');
+      await page.check('#weak-link-ok');
+      await page.click('#send');
+    }
     await page.waitForURL(/\/console\?sent=2/);
     await check(page, 'sent');
 
