@@ -66,7 +66,7 @@ describe.skipIf(!available)('pages in the browser’s language and time zone, wi
     const page = await (await context('de-DE', 'Asia/Kolkata')).newPage();
     await page.goto(pickupLink(rig.base, id, messagePassword));
     const time = page.locator('p.meta time').first();
-    await expect.poll(() => time.getAttribute('data-local-time')).toBe('shown');
+    await expect.poll(() => time.getAttribute('data-local-time'), { timeout: 10_000 }).toBe('shown');
     expect(await time.getAttribute('datetime')).toBe(new Date(facts.expiresAt).toISOString());
     // India is UTC+5:30: the minutes alone differ from the UTC text.
     const kolkata = new Intl.DateTimeFormat('de-DE', { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: 'Asia/Kolkata' }).format(facts.expiresAt);
