@@ -4,7 +4,7 @@
  * signals. Only these two files know about concrete stores and how services connect.
  */
 import { readFileSync } from 'node:fs';
-import { noticeAddress, type Config } from './config/index.ts';
+import { configWarnings, noticeAddress, type Config } from './config/index.ts';
 import { runCli } from './cli/index.ts';
 import type { Envelope, Service } from './kernel/index.ts';
 import { createSmtpListener, type ListenerOptions } from './smtp/index.ts';
@@ -148,6 +148,8 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
     throw error;
   }
   logger.info({ nodeId: runtime.nodeId, listeners, selfSignedTls: tls.selfSigned }, 'sealgate started');
+  // What `config check` warns about, in the log of every start too (plaintext smarthost hops).
+  for (const warning of configWarnings(config)) logger.warn({ configWarning: true }, warning);
   let stopped = false;
   return {
     runtime,

@@ -101,7 +101,8 @@ export async function importCommand(memory: LinkSecurityMemory, logger: Logger, 
     try {
       json = JSON.parse(readCapped(file));
     } catch (error) {
-      if (error instanceof ImportError) throw error;
+      // A file that cannot be opened is not a JSON error: the CLI says which and why (exit 66, 77 …).
+      if (error instanceof ImportError || (error as NodeJS.ErrnoException).code) throw error;
       throw new ImportError(`${file}: not JSON (${(error as Error).message})`);
     }
     const parsed = z.array(importedRecord(now)).max(MAX_RECORDS, `at most ${MAX_RECORDS} records`).safeParse(json);

@@ -1,11 +1,12 @@
 import type { Config } from '../config/index.ts';
-import { TlsReportSender } from '../delivery/index.ts';
-import { createSystemResolver } from '../dns/index.ts';
-import { LinkPins, LinkSecurityMemory, renderReport, TlsReportCounter, type LinkRecord } from '../linksec/index.ts';
+import { LinkPins, LinkSecurityMemory, type LinkRecord } from '../linksec/index.ts';
 import type { Store } from '../store/index.ts';
 import { checkCommand } from './domain-check.ts';
 import { importCommand } from './domain-import.ts';
-import { out, UsageError, withRuntime, type CliDeps } from './index.ts';
+import type { CliDeps, Command } from './command.ts';
+import { UsageError } from './exit.ts';
+import { out } from './output.ts';
+import { withRuntime } from './with-runtime.ts';
 
 function formatRecord(r: LinkRecord & { daneDetail?: string; policyNote?: string; kept?: boolean }): string {
   const tls = r.tlsVersion ? `${r.tlsVersion} ${r.cipher ?? ''}` : r.starttlsOffered ? 'STARTTLS offered, handshake failed' : 'no STARTTLS';
@@ -21,11 +22,12 @@ function formatRecord(r: LinkRecord & { daneDetail?: string; policyNote?: string
   ].join('\n');
 }
 
-async function pinCommand(store: Store, sub: string, domain: string | undefined, level: string | undefined, note: string | undefined): Promise<number> {
+async function pinCommand(store: Store, sub: string, domain: string | undefined, level: string | undefined, note: string | undefined, json = false): Promise<number> {
   const pins = new LinkPins(store);
   if (sub === 'pins') {
     const list = await pins.list();
-    out(list.length ? list.map((p) => `${p.domain}  at least ${p.minLevel}${p.note ? `  (${p.note})` : ''}`).join('\n') : 'no pins');
+    if (json) out(JSON.stringify(list, null, 2));
+    else out(list.length ? list.map((p) => `${p.domain}  at least ${p.minLevel}${p.note ? `  (${p.note})` : ''}`).join('\n') : 'no pins');
     return 0;
   }
   if (!domain) throw new UsageError(`domain ${sub} needs a DOMAIN`);
@@ -42,7 +44,7 @@ async function pinCommand(store: Store, sub: string, domain: string | undefined,
 export async function domainCommand(config: Config, deps: CliDeps, sub: string | undefined, domain: string | undefined, json: boolean, extra: { level?: string; note?: string; force?: boolean } = {}): Promise<number> {
   return withRuntime(config, deps, async ({ store, logger }) => {
     const memory = new LinkSecurityMemory(store);
-    if (sub === 'pin' || sub === 'unpin' || sub === 'pins') return pinCommand(store, sub, domain, extra.level, extra.note);
+    if (sub === 'pin' || sub === 'unpin' || sub === 'pins') return pinCommand(store, sub, domain, extra.level, extra.note, json);
     if (sub === 'export') {
       out(JSON.stringify(await memory.list(domain), null, 2));
       return 0;
@@ -71,31 +73,31 @@ export async function domainCommand(config: Config, deps: CliDeps, sub: string |
   });
 }
 
-/** `sealgate tlsrpt`: the TLS-RPT reports pending for a day, or `send` to queue them now. */
-export async function tlsrptCommand(config: Config, deps: CliDeps, sub: string | undefined, day: string | undefined, json: boolean): Promise<number> {
-  return withRuntime(config, deps, async ({ store, queue, logger }) => {
-    const counter = new TlsReportCounter(store);
-    if (sub === 'send') {
-      const resolver = createSystemResolver({ servers: config.delivery.dnsServers.length ? config.delivery.dnsServers : undefined });
-      const sender = new TlsReportSender({ counter, queue, resolver, hostname: config.hostname, logger, clock: { now: () => Date.now() } });
-      const sent = await sender.sendDue(day);
-      out(sent.length ? sent.map((s) => `${s.day} ${s.policyDomain}: ${s.messageId ? `queued to ${s.to.join(', ')}` : `not sent (${s.skipped})`}`).join('\n') : 'no reports due');
-      return 0;
-    }
-    if (sub) throw new UsageError('tlsrpt: use `tlsrpt [--day YYYY-MM-DD] [--json]` or `tlsrpt send [--day YYYY-MM-DD]`');
-    const reports = await counter.pending(day);
-    const org = { organizationName: config.hostname, contactInfo: `mailto:postmaster@${config.hostname}`, submitter: config.hostname };
-    const rendered = reports.map((report) => JSON.parse(renderReport(report, org).json) as object);
-    if (json) out(JSON.stringify(rendered, null, 2));
-    else if (reports.length === 0) out(`no TLS sessions counted for ${day ?? 'today'} under a published policy`);
-    else {
-      for (const report of rendered as { policies: { policy: { 'policy-type': string; 'policy-domain': string; 'mx-host'?: string[] }; summary: Record<string, number>; 'failure-details'?: { 'result-type': string; 'failed-session-count': number; 'receiving-mx-hostname'?: string }[] }[] }[]) {
-        for (const p of report.policies) {
-          out(`${p.policy['policy-domain']} (${p.policy['policy-type']}${p.policy['mx-host'] ? ` ${p.policy['mx-host'].join(' ')}` : ''}): ${p.summary['total-successful-session-count']} successful, ${p.summary['total-failure-session-count']} failed`);
-          for (const f of p['failure-details'] ?? []) out(`    ${f['result-type']} x${f['failed-session-count']}${f['receiving-mx-hostname'] ? ` at ${f['receiving-mx-hostname']}` : ''}`);
-        }
-      }
-    }
-    return 0;
-  });
+/** `domain …` as commands: each names its `domainCommand` part (`check` is in domainCommand too). */
+function part(name: string, usage: string | undefined, summary: string, extra: Partial<Command> = {}): Command {
+  const sub = name.split(' ')[1];
+  return {
+    name,
+    usage,
+    summary,
+    ...extra,
+    run: (ctx) => domainCommand(ctx.config, ctx.deps, sub, ctx.args[0], ctx.json, { level: ctx.args[1], note: ctx.options.note as string | undefined, force: ctx.options.force === true }),
+  };
 }
+
+export const domainCommands: Command[] = [
+  part('domain check', 'DOMAIN', 'connect to each MX of DOMAIN: STARTTLS, certificate, REQUIRETLS, the link level it earns (recorded in the link-security memory)', { json: true, args: { min: 1, max: 1 } }),
+  part('domain show', '[DOMAIN]', 'what the link-security memory holds', { json: true, args: { max: 1 } }),
+  part('domain export', '[DOMAIN]', 'the memory as JSON, to share with other sites (always JSON)', { args: { max: 1 } }),
+  part('domain import', 'FILE [--force]', "records from another site's export (validated; may raise a level or add evidence, never lower one unless --force, audited)", {
+    options: { force: { type: 'boolean', help: 'let the import lower what was proved here (each lowering is logged as an audit line)' } },
+    args: { min: 1, max: 1 },
+  }),
+  part('domain forget', 'DOMAIN [MX]', 'drop what DOMAIN (or one MX) proved, so a weaker link is allowed', { args: { min: 1, max: 2 } }),
+  part('domain pin', 'DOMAIN LEVEL [--note TEXT]', 'hold mail to DOMAIN to at least LEVEL (none, tls, tls-verified, dane)', {
+    options: { note: { type: 'string', value: 'TEXT', help: 'why (shown by `domain pins`)' } },
+    args: { min: 2, max: 2 },
+  }),
+  part('domain unpin', 'DOMAIN', 'remove the pin of DOMAIN', { args: { min: 1, max: 1 } }),
+  part('domain pins', undefined, 'every pinned domain and its minimum level', { json: true, args: { max: 0 } }),
+];

@@ -1,6 +1,6 @@
 import type { DeliveryReceipt } from '../kernel/index.ts';
 import { parseHeldReply } from '../pickup/index.ts';
-import type { MessageDetail, MessageSummary } from '../queue/index.ts';
+import type { MessageDetail, MessageSummary, QueueTotals } from '../queue/index.ts';
 import type { NoticeState } from './pickup-notices.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
@@ -10,7 +10,9 @@ function tlsOf(r: DeliveryReceipt): string {
 }
 
 /** A held recipient is not "delivered": it waits in the portal, and what matters is its notice. */
-function stateLabel(r: { state: string; lastReply: string | null }): string {
+function stateLabel(r: { state: string; lastReply: string | null; held?: boolean }): string {
+  // Put on hold by `queue hold`: not tried until `queue release`, whatever its delivery state.
+  if (r.held) return 'held';
   const held = r.state === 'delivered' ? parseHeldReply(r.lastReply) : undefined;
   return held ? `held for pickup ${held.pickupId}` : r.state;
 }
@@ -29,13 +31,26 @@ function noticeLine(r: { state: string; lastReply: string | null }, notices: Map
   return `${head}${n.state}, attempts ${n.attempts}${n.nextAttemptAt ? `, next ${iso(n.nextAttemptAt)}` : ''}${n.lastReply ? `  last: ${n.lastReply}` : ''}`;
 }
 
+function bytes(n: number): string {
+  if (n < 1024) return `${n} bytes`;
+  if (n < 1024 * 1024) return `${Math.ceil(n / 1024)} kB`;
+  return `${(n / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/** The last line of `queue list`, like postqueue's "-- 3 Kbytes in 2 Requests." */
+export function formatTotals(t: QueueTotals): string {
+  if (t.messages === 0) return '-- queue is empty';
+  const parts = [`${t.recipients.queued} waiting`, ...(t.recipients.leased ? [`${t.recipients.leased} being delivered`] : []), ...(t.recipients.held ? [`${t.recipients.held} held`] : [])];
+  return `-- ${bytes(t.bytes)} in ${t.messages} message${t.messages === 1 ? '' : 's'}, ${parts.join(', ')} recipient(s)`;
+}
+
 export function formatQueueList(messages: MessageSummary[], notices?: Map<string, NoticeState>): string {
   if (messages.length === 0) return 'queue is empty';
   const lines: string[] = [];
   for (const m of messages) {
     lines.push(`${m.id}  ${iso(m.createdAt)}  ${m.size} bytes  from <${m.mailFrom}>`);
     for (const r of m.recipients) {
-      const next = r.state === 'queued' ? `  next ${iso(r.nextAttemptAt)}` : '';
+      const next = r.state === 'queued' && !r.held ? `  next ${iso(r.nextAttemptAt)}` : '';
       lines.push(`    ${stateLabel(r).padEnd(9)} <${r.address}>  attempts ${r.attempts}${next}${r.lastReply ? `  last: ${r.lastReply}` : ''}`);
       const notice = noticeLine(r, notices);
       if (notice) lines.push(notice);

@@ -1,30 +1,52 @@
-import type { Config } from '../config/index.ts';
-import { out, UsageError, withRuntime, type CliDeps } from './index.ts';
-
 /**
  * `sealgate user alias add|remove|list USER [ADDRESS|@domain]`: the sender addresses a user
  * may use besides their own (checked at MAIL FROM and on the From: header of submissions).
  */
-export async function userAliasCommand(config: Config, deps: CliDeps, action: string | undefined, user: string | undefined, alias: string | undefined): Promise<number> {
-  if (!user || (action !== 'list' && !alias) || !['add', 'remove', 'list'].includes(action ?? '')) {
-    throw new UsageError('user alias needs add|remove USER ADDRESS (or @domain), or list USER');
-  }
-  return withRuntime(config, deps, async ({ users }) => {
-    if (action === 'add') {
-      const added = await users.addAlias(user, alias!);
-      out(added.startsWith('@') ? `user ${user} may now send as any address of ${added.slice(1)}` : `user ${user} may now send as ${added}`);
-      return 0;
-    }
-    if (action === 'remove') {
-      if (!(await users.removeAlias(user, alias!))) {
-        process.stderr.write(`sealgate: user ${user} has no alias ${alias}\n`);
-        return 1;
-      }
-      out(`user ${user} may no longer send as ${alias!.toLowerCase()}`);
-      return 0;
-    }
-    const aliases = await users.listAliases(user);
-    out(aliases.length ? aliases.join('\n') : `user ${user} has no aliases (sends only as ${user})`);
-    return 0;
-  });
-}
+import type { Command } from './command.ts';
+import { CliError, EX } from './exit.ts';
+import { out, outJson } from './output.ts';
+import { withRuntime } from './with-runtime.ts';
+
+export const userAliasCommands: Command[] = [
+  {
+    name: 'user alias add',
+    usage: 'NAME ADDRESS|@DOMAIN',
+    summary: 'let NAME send as ADDRESS, or as any address of DOMAIN',
+    args: { min: 2, max: 2 },
+    run: (ctx) =>
+      withRuntime(ctx.config, ctx.deps, async ({ users }) => {
+        const [user, alias] = ctx.args;
+        const added = await users.addAlias(user, alias);
+        out(added.startsWith('@') ? `user ${user} may now send as any address of ${added.slice(1)}` : `user ${user} may now send as ${added}`);
+        return EX.ok;
+      }),
+  },
+  {
+    name: 'user alias remove',
+    usage: 'NAME ADDRESS|@DOMAIN',
+    summary: 'take an alias away from NAME',
+    args: { min: 2, max: 2 },
+    run: (ctx) =>
+      withRuntime(ctx.config, ctx.deps, async ({ users }) => {
+        const [user, alias] = ctx.args;
+        if (!(await users.removeAlias(user, alias))) throw new CliError(EX.noInput, `user ${user} has no alias ${alias}`);
+        out(`user ${user} may no longer send as ${alias.toLowerCase()}`);
+        return EX.ok;
+      }),
+  },
+  {
+    name: 'user alias list',
+    usage: 'NAME',
+    summary: 'the addresses NAME may send as besides NAME itself',
+    json: true,
+    args: { min: 1, max: 1 },
+    run: (ctx) =>
+      withRuntime(ctx.config, ctx.deps, async ({ users }) => {
+        const [user] = ctx.args;
+        const aliases = await users.listAliases(user);
+        if (ctx.json) outJson(aliases);
+        else out(aliases.length ? aliases.join('\n') : `user ${user} has no aliases (sends only as ${user})`);
+        return EX.ok;
+      }),
+  },
+];

@@ -1,23 +1,30 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { configSchema, type Config } from './schema.ts';
+import { describeIssue, type ConfigOrigins } from './issues.ts';
 
 export class ConfigError extends Error {
-  constructor(message: string) {
+  /** `missing`: a config file that was named does not exist (exit 66, not 78). */
+  readonly missing: boolean;
+  constructor(message: string, options: { missing?: boolean } = {}) {
     super(message);
     this.name = 'ConfigError';
+    this.missing = options.missing ?? false;
   }
 }
 
 // SEALGATE_* variables that are not config keys: secrets, CLI input, test and fault hooks.
-const NOT_CONFIG = /^SEALGATE_(MASTER_KEY|CONFIG|PASSWORD|CRASH_[A-Z_]+|TEST_[A-Z_]+|SKIP_[A-Z_]+)$/;
+const NOT_CONFIG = /^SEALGATE_(MASTER_KEY|CONFIG|PASSWORD|DEBUG|CRASH_[A-Z_]+|TEST_[A-Z_]+|SKIP_[A-Z_]+)$/;
+
+/** Each config key an environment variable set, by dotted path: `delivery.port` → `SEALGATE_DELIVERY__PORT=abc`. */
+export type EnvSources = Map<string, string>;
 
 /**
  * Environment overrides: SEALGATE_<PATH> with `__` between levels, e.g.
  * SEALGATE_DELIVERY__PORT=2526, SEALGATE_STORE__URL=postgres://…; values are parsed as JSON
  * when they look like JSON (numbers, booleans, arrays), else taken as strings.
  */
-export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
+export function envOverrides(env: NodeJS.ProcessEnv, sources?: EnvSources): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith('SEALGATE_') || raw === undefined || NOT_CONFIG.test(name)) continue;
@@ -31,6 +38,7 @@ export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
       node = node[key] as Record<string, unknown>;
     }
     node[keys[keys.length - 1]] = parseEnvValue(raw);
+    sources?.set(keys.join('.'), `${name}=${raw}`);
   }
   return out;
 }
@@ -59,15 +67,11 @@ function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>)
   return out;
 }
 
-/** Validates and names the bad key and the reason: `delivery.port: must be ≤ 65535`. */
-export function parseConfig(input: unknown): Config {
+/** Validates and names the bad key and the reason: `delivery.port: must be at most 65535`. */
+export function parseConfig(input: unknown, origins: ConfigOrigins = {}): Config {
   const result = configSchema.safeParse(input);
   if (!result.success) {
-    const lines = result.error.issues.map((issue) => {
-      const where = issue.path.length ? issue.path.join('.') : '(top level)';
-      const keys = 'keys' in issue && Array.isArray(issue.keys) ? ` ${issue.keys.join(', ')}` : '';
-      return `  ${where}:${keys} ${issue.message}`;
-    });
+    const lines = result.error.issues.map((issue) => `  ${describeIssue(issue, input, origins)}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   return result.data;
@@ -87,6 +91,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
     try {
       text = readFileSync(options.file, 'utf8');
     } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new ConfigError(`config file ${options.file} does not exist`, { missing: true });
+      if (code === 'EACCES') throw new ConfigError(`config file ${options.file} is not readable by this user`);
+      if (code === 'EISDIR') throw new ConfigError(`config file ${options.file} is a directory`);
       throw new ConfigError(`cannot read config file ${options.file}: ${(error as Error).message}`);
     }
     try {
@@ -94,9 +102,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
     } catch (error) {
       throw new ConfigError(`config file ${options.file} is not valid JSON: ${(error as Error).message}`);
     }
+    if (!fromFile || typeof fromFile !== 'object' || Array.isArray(fromFile)) throw new ConfigError(`config file ${options.file} must hold one JSON object ({ … })`);
   }
-  const merged = deepMerge(deepMerge(fromFile, envOverrides(options.env ?? {})), options.overrides ?? {});
-  const config = parseConfig(merged);
+  const env: EnvSources = new Map();
+  const merged = deepMerge(deepMerge(fromFile, envOverrides(options.env ?? {}, env)), options.overrides ?? {});
+  const config = parseConfig(merged, { file: options.file, env });
   // Relative paths in a config file are relative to the file, not to the cwd.
   if (options.file && !path.isAbsolute(config.dataDir) && 'dataDir' in fromFile) {
     config.dataDir = path.resolve(path.dirname(options.file), config.dataDir);

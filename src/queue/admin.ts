@@ -10,6 +10,8 @@ export async function retryNow(ctx: QueueContext, messageId: string): Promise<nu
     .where('message_id', '=', messageId)
     // A recipient under a lease is being tried right now: breaking its lease would send twice.
     .where('state', '=', 'queued')
+    // Held mail waits for `queue release`.
+    .where('held_at', 'is', null)
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
 }

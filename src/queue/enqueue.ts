@@ -8,10 +8,7 @@ import { createVault } from '../vault/index.ts';
 import { sealControlsForRow, storeBody } from './bodies.ts';
 import { dbNow, domainOf, type QueueContext } from './context.ts';
 import { GroupCommit } from './group-commit.ts';
-
-function newMessageId(): string {
-  return randomBytes(12).toString('base64url');
-}
+import { newMessageId } from './message-id.ts';
 
 /** Takes messages in: body encrypted and stored, envelope committed through group commit. */
 export class Intake {

@@ -1,4 +1,6 @@
 export { Queue } from './queue.ts';
 export type { LeasedGroup, QueuedRecipient, Settlement, StoredEnvelope, MessageSummary, MessageDetail } from './types.ts';
+export type { QueueSelector, QueueTotals } from './hold.ts';
+export { QUEUE_ID_PATTERN } from './message-id.ts';
 export { nextAttempt, delayNoticeDue } from './schedule.ts';
 export type { RetryOptions } from './schedule.ts';

@@ -26,7 +26,7 @@ export async function list(ctx: QueueContext, options: { state?: string; limit?:
     createdAt: Number(m.created_at),
     recipients: recipients
       .filter((r) => r.message_id === m.id)
-      .map((r) => ({ id: r.id, address: r.address, state: r.state, attempts: Number(r.attempts), nextAttemptAt: Number(r.next_attempt_at), lastReply: r.last_reply })),
+      .map((r) => ({ id: r.id, address: r.address, state: r.state, attempts: Number(r.attempts), nextAttemptAt: Number(r.next_attempt_at), lastReply: r.last_reply, held: r.held_at != null })),
   }));
 }
 
@@ -42,7 +42,7 @@ export async function show(ctx: QueueContext, messageId: string): Promise<Messag
     size: Number(message.size),
     createdAt: Number(message.created_at),
     envelope: JSON.parse(message.envelope) as StoredEnvelope,
-    recipients: recipients.map((r) => ({ id: r.id, address: r.address, state: r.state, attempts: Number(r.attempts), nextAttemptAt: Number(r.next_attempt_at), lastReply: r.last_reply })),
+    recipients: recipients.map((r) => ({ id: r.id, address: r.address, state: r.state, attempts: Number(r.attempts), nextAttemptAt: Number(r.next_attempt_at), lastReply: r.last_reply, held: r.held_at != null })),
     receipts: receipts.map((r) => ({
       at: Number(r.at),
       recipient: addressOf.get(r.recipient_id) ?? String(r.recipient_id),

@@ -22,7 +22,8 @@ export async function lease(ctx: QueueContext, owner: string, limit: number, lea
   const token = randomBytes(12).toString('base64url');
   const now = dbNow(ctx);
   const skip = options.skipDomains?.length ? sql`and domain not in (${sql.join(options.skipDomains)})` : sql``;
-  const due = sql<boolean>`((state = 'queued' and next_attempt_at <= ${now}) or (state = 'leased' and lease_until < ${now})) ${skip}`;
+  // A held recipient (`queue hold`) is never handed out, whatever its schedule or lease.
+  const due = sql<boolean>`((state = 'queued' and next_attempt_at <= ${now}) or (state = 'leased' and lease_until < ${now})) and held_at is null ${skip}`;
   // SQLite has one writer at a time, so a plain UPDATE … RETURNING is already exclusive.
   const lock = ctx.store.capabilities.skipLocked ? sql`for update skip locked` : sql``;
   let pick = sql`where ${due} order by next_attempt_at limit ${limit}`;

@@ -29,12 +29,14 @@ import * as admin from './admin.ts';
 import { openBody, shred } from './bodies.ts';
 import type { QueueContext } from './context.ts';
 import { Intake } from './enqueue.ts';
+import * as hold from './hold.ts';
 import * as housekeeping from './housekeeping.ts';
 import * as inspect from './inspect.ts';
 import * as leases from './leases.ts';
 import { claimDelayNotice, Settler } from './settle.ts';
 import type { LeasedGroup, LeaseRef, MessageDetail, MessageSummary, Settlement } from './types.ts';
 
+export type { QueueSelector, QueueTotals } from './hold.ts';
 export type { LeasedGroup, LeaseRef, MessageDetail, MessageSummary, QueuedRecipient, Settlement, StoredEnvelope } from './types.ts';
 
 /** The queue's one face; each part lives in a file of its own (enqueue, leases, settle, …). */
@@ -145,5 +147,30 @@ export class Queue {
 
   remove(messageId: string): Promise<boolean> {
     return admin.remove(this.ctx, messageId);
+  }
+
+  /** Holds the selected pending recipients (postsuper -h): not leased until released. */
+  hold(selector: hold.QueueSelector): Promise<{ recipients: number; inFlight: number }> {
+    return hold.hold(this.ctx, selector);
+  }
+
+  /** Releases held recipients (postsuper -H), due at once. */
+  unhold(selector: hold.QueueSelector): Promise<number> {
+    return hold.unhold(this.ctx, selector);
+  }
+
+  /** Every deferred recipient due now (postqueue -f); held ones stay held. */
+  flush(): Promise<number> {
+    return hold.flush(this.ctx);
+  }
+
+  /** Deletes the selected pending recipients no attempt holds (postsuper -d), without a bounce. */
+  deletePending(selector: hold.QueueSelector): Promise<{ recipients: number; messages: number; inFlight: number }> {
+    return hold.deletePending(this.ctx, selector);
+  }
+
+  /** Messages, bytes and pending recipients in the queue. */
+  totals(): Promise<hold.QueueTotals> {
+    return hold.totals(this.ctx);
   }
 }

@@ -46,7 +46,8 @@ export interface MessageSummary {
   mailFrom: string;
   size: number;
   createdAt: number;
-  recipients: { id: number; address: string; state: string; attempts: number; nextAttemptAt: number; lastReply: string | null }[];
+  /** `held`: put on hold by `queue hold`, not tried until released. */
+  recipients: { id: number; address: string; state: string; attempts: number; nextAttemptAt: number; lastReply: string | null; held?: boolean }[];
 }
 
 export interface MessageDetail extends MessageSummary {

@@ -33,6 +33,8 @@ export interface RecipientsTable {
   lease_token: string | null;
   last_reply: string | null;
   updated_at: number;
+  /** Set by `queue hold` (database clock): not leased until `queue release` clears it. */
+  held_at: number | null;
 }
 
 export interface ReceiptsTable {

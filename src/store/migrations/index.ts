@@ -384,6 +384,13 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
         await db.schema.createIndex('pickup_messages_composition').on('pickup_messages').columns(['composition_id']).execute();
       },
     },
+    '0021-queue-hold': {
+      // `queue hold` (Postfix postsuper -h): a held recipient keeps its state and schedule but
+      // is not leased until `queue release` clears the mark. Nullable: older rows are not held.
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('recipients').addColumn('held_at', bigint).execute();
+      },
+    },
   };
 }
 

@@ -1,0 +1,66 @@
+/** `sealgate serve` and `sealgate init`: the only commands that create a data dir and master key. */
+import { storeUrl, type Config } from '../config/index.ts';
+import { ensureSelfSignedCertificate } from '../vault/index.ts';
+import type { CliDeps, Command } from './command.ts';
+import { EX } from './exit.ts';
+import { out } from './output.ts';
+
+export async function serve(config: Config, deps: CliDeps): Promise<number> {
+  const gateway = await deps.startGateway(config);
+  const width = Math.max(...gateway.listeners.map((l) => l.name.length));
+  const cli = 'npm run sealgate --';
+  const submission = gateway.listeners.find((l) => l.name === 'submission');
+  const portal = gateway.listeners.find((l) => l.name === 'portal');
+  process.stderr.write(
+    [
+      '',
+      `Sealgate is running as ${config.hostname} (data in ${config.dataDir}, store ${storeUrl(config).replace(/\/\/[^@/]*@/, '//…@')})`,
+      ...gateway.listeners.map((l) => `  ${l.name.padEnd(width)}  ${l.host}:${l.port}  (${l.tls})`),
+      '',
+      'Next:',
+      `  1. add a user:        ${cli} user add alice@example.test`,
+      `  2. send a message:    swaks --server ${submission?.host ?? '127.0.0.1'}:${submission?.port ?? 2587} -tls --auth-user alice@example.test --auth-password 'THE-PASSWORD' \\`,
+      '                          --from alice@example.test --to someone@example.org',
+      `  3. watch the queue:   ${cli} queue list   and   ${cli} queue show ID`,
+      ...(portal
+        ? [
+            `  4. send it securely:  put ${config.pickup.subjectTag} in the subject: the recipient gets a link to the portal;`,
+            `                        you follow it at https://${portal.host}:${portal.port}/console (same user and password)`,
+          ]
+        : []),
+      `  5. check a domain:    ${cli} domain check example.org   (DNSSEC, DANE, MTA-STS, TLS, REQUIRETLS)`,
+      'Stop with Ctrl-C.',
+      '',
+    ].join('\n'),
+  );
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await gateway.stop({ signal });
+  return 0;
+}
+
+export const setupCommands: Command[] = [
+  {
+    name: 'serve',
+    summary: 'start the gateway (creates the data dir, master key and certificate at first start)',
+    details: ['Logs are pino JSON on stdout; the start banner and this command\'s notes go to stderr. Stop with SIGTERM or Ctrl-C.'],
+    args: { max: 0 },
+    run: (ctx) => serve(ctx.config, ctx.deps),
+  },
+  {
+    name: 'init',
+    summary: 'create the data dir, the master key (mode 0600) and, unless one is configured, a self-signed certificate',
+    args: { max: 0 },
+    run: async ({ config, deps }) => {
+      const result = deps.initDataDir(config);
+      out(result.createdKey ? `created master key ${result.keyFile} (mode 0600); back it up: without it the queue cannot be read` : `master key already present at ${result.keyFile}`);
+      if (!config.tls.certFile) {
+        const cert = await ensureSelfSignedCertificate(config.dataDir, config.hostname);
+        out(cert.created ? `created a self-signed certificate for ${config.hostname} at ${cert.certFile}` : `certificate present at ${cert.certFile}`);
+      }
+      return EX.ok;
+    },
+  },
+];

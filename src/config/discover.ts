@@ -1,0 +1,38 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+/** Where a daemon's config lives on a packaged system (like /etc/postfix/main.cf). */
+export const SYSTEM_CONFIG_FILE = '/etc/sealgate/sealgate.json';
+export const LOCAL_CONFIG_FILE = 'sealgate.json';
+
+export interface ConfigSource {
+  /** The file to read, absolute; null: built-in defaults (and SEALGATE_* variables). */
+  file: string | null;
+  /** How it was found: `--config`, `SEALGATE_CONFIG`, the system file, the working directory, or nothing. */
+  origin: '--config' | 'SEALGATE_CONFIG' | 'system' | 'working directory' | 'defaults';
+}
+
+/**
+ * The way daemons find their configuration: `--config FILE`, else `SEALGATE_CONFIG`, else
+ * /etc/sealgate/sealgate.json, else ./sealgate.json, else the built-in defaults. A file that
+ * is named (flag or variable) must exist; the two conventional places are only looked at.
+ */
+export function findConfig(options: { flag?: string; env: NodeJS.ProcessEnv; cwd?: string; systemFile?: string; exists?: (file: string) => boolean }): ConfigSource {
+  const cwd = options.cwd ?? process.cwd();
+  const exists = options.exists ?? existsSync;
+  if (options.flag) return { file: path.resolve(cwd, options.flag), origin: '--config' };
+  if (options.env.SEALGATE_CONFIG) return { file: path.resolve(cwd, options.env.SEALGATE_CONFIG), origin: 'SEALGATE_CONFIG' };
+  const system = options.systemFile ?? SYSTEM_CONFIG_FILE;
+  if (exists(system)) return { file: system, origin: 'system' };
+  const local = path.resolve(cwd, LOCAL_CONFIG_FILE);
+  if (exists(local)) return { file: local, origin: 'working directory' };
+  return { file: null, origin: 'defaults' };
+}
+
+/** One line for stderr: which configuration a command used. */
+export function describeSource(source: ConfigSource, dataDir: string, systemFile = SYSTEM_CONFIG_FILE): string {
+  const used = source.file
+    ? `config ${source.file}${source.origin === '--config' ? ' (--config)' : source.origin === 'SEALGATE_CONFIG' ? ' (SEALGATE_CONFIG)' : ''}`
+    : `no config file (no --config, no SEALGATE_CONFIG, no ${systemFile}, no ./${LOCAL_CONFIG_FILE}): built-in defaults`;
+  return `${used}, data dir ${dataDir}`;
+}
