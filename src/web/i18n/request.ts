@@ -21,7 +21,9 @@ function decide(request: FastifyRequest, site: SiteBrand = sites.get(request.ser
     const query = (request.query as Record<string, unknown> | undefined)?.lang;
     const choice = negotiateLocale({ query, cookie: request.cookies?.[LANG_COOKIE], acceptLanguage: request.headers['accept-language'] });
     // Language links lead to this page again when it can be fetched (a GET); after a POST, to the start page.
-    const path = request.method === 'GET' || request.method === 'HEAD' ? request.url : '/';
+    // Only a routed page: a 404 or framework error must not echo the URL it refused.
+    const routed = !!request.routeOptions?.url && !request.is404;
+    const path = routed && (request.method === 'GET' || request.method === 'HEAD') ? request.url : '/';
     return { translator: translator(choice.locale, path, site), remember: choice.remember };
   } catch {
     // A request the framework refused (a URL that does not parse) still gets its error page: in English.
