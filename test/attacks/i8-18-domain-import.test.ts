@@ -61,6 +61,8 @@ describe('i8-18 hostile `domain import` files', () => {
     configFile = path.join(temp.dir, 'sealgate.json');
     // The CLI opens the very database file the test store holds (as an admin's CLI opens the gateway's).
     writeFileSync(configFile, JSON.stringify({ hostname: 'gateway.sealgate.test', dataDir: db.dir, store: { url: 'sqlite:test.db' }, log: { level: 'warn' } }));
+    // As an admin would: the CLI refuses to work on a data dir without a master key.
+    await run(process.execPath, [MAIN, 'init', '--config', configFile], { timeout: 60_000 });
   });
   afterAll(async () => {
     await db?.cleanup();
