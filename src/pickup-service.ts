@@ -44,6 +44,8 @@ export function createPickupDelivery(runtime: Runtime, notify: () => void): Pick
         const held = await pickup.create({
           sender: owner,
           recipient: recipient.address,
+          // All recipients of one submitted message (every domain group) are one entry in the console.
+          composition: `smtp-${job.messageId}`,
           // Ingress took the tag out already; this covers mail queued before it did.
           subject: stripSubjectTag(await parsed.subject, config.pickup.subjectTag).subject,
           parts: parsed.parts,

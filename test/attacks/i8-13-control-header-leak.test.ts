@@ -42,6 +42,9 @@ describe('i8-13 control headers and the subject tag leave no copy', () => {
       const rows = () => db.prepare('select verification, recipient from pickup_messages').all();
       await until(async () => rows().length === 2, 10_000, 'the pickups');
       expect(rows()).toEqual(expect.arrayContaining([{ verification: 'passphrase', recipient: 'patient@remote.test' }, { verification: 'passphrase', recipient: 'dr@corp.test' }]));
+      // One submitted message is one entry in the sender's console, across its domain groups (issue 10 item 7).
+      const compositions = db.prepare('select distinct composition_id as id from pickup_messages').all() as { id: string | null }[];
+      expect(compositions).toEqual([{ id: expect.stringMatching(/^smtp-/) }]);
       // The passphrase is in no readable row of the database (the envelope holds it sealed).
       const envelopes = db.prepare('select envelope from messages').all() as { envelope: string }[];
       expect(envelopes.length).toBeGreaterThan(0);
