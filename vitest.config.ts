@@ -1,17 +1,42 @@
 import { defineConfig } from 'vitest/config';
 
+/*
+ * Scenarios whose peers bind fixed loopback addresses, or that measure the gateway's own
+ * deadlines (a second busy file would shift them), run one file at a time. Attack files that
+ * start everything on port 0 and a fresh data dir or schema run two at a time: most of their
+ * time is spent waiting on sockets, not on the CPU.
+ */
+const TIMING_SENSITIVE = [
+  'test/attacks/i8-10-*.test.ts',
+  'test/attacks/i8-11-header-trickle.test.ts',
+  'test/attacks/i9-17-slow-http.test.ts',
+  'test/attacks/i9-03-slow-receiver-lease.test.ts',
+  'test/attacks/att-tls-abort-crash.test.ts',
+  'test/attacks/i10-03-browser-binding.test.ts',
+];
+const PARALLEL_SAFE = ['test/attacks/**/*.test.ts', 'test/fuzz/**/*.test.ts', 'test/architecture/**/*.test.ts'];
+
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['src/**/*.test.ts'], testTimeout: 20_000 } },
+      { test: { name: 'unit', include: ['src/**/*.test.ts'], testTimeout: 20_000, maxWorkers: 2 } },
       {
         test: {
           name: 'integration',
-          include: ['test/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'test/helpers/**/*.test.ts', ...TIMING_SENSITIVE],
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          // Peers bind fixed loopback addresses; scenarios run one file at a time.
           fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'attacks',
+          include: PARALLEL_SAFE,
+          exclude: TIMING_SENSITIVE,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          maxWorkers: 2,
         },
       },
     ],
