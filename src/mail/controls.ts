@@ -1,3 +1,5 @@
+import { encodedWords } from './encoded-words.ts';
+
 /*
  * Sealgate's control headers (`Sealgate-*`) and the pickup subject tag: instructions from a
  * sender to us, never part of the message. Ingress reads them once (submission) or ignores
@@ -88,17 +90,7 @@ export function decodeHeaderValue(value: string): string {
 /** A subject value as we write it back: ASCII as is, anything else as UTF-8 B words (≤ 75 characters each), folded. */
 function encodeSubjectValue(text: string): string {
   if (/^[\x20-\x7e]*$/.test(text)) return text;
-  const words: string[] = [];
-  let chunk = '';
-  for (const char of text) {
-    if (Buffer.byteLength(chunk + char, 'utf8') > 45) {
-      words.push(chunk);
-      chunk = '';
-    }
-    chunk += char;
-  }
-  if (chunk) words.push(chunk);
-  return words.map((word) => `=?UTF-8?B?${Buffer.from(word, 'utf8').toString('base64')}?=`).join('\r\n ');
+  return encodedWords(text, 45).join('\r\n ');
 }
 
 /** Whether a raw Subject value carries the tag, written plainly or inside encoded words. */

@@ -18,3 +18,4 @@ export { MimeDepthLimit, mimeDepthError } from './mime-depth.ts';
 export { hasBidiControls, stripBidiControls, stripHiddenCharacters } from './display-text.ts';
 export { autoReplyRefusal } from './auto-reply.ts';
 export type { AutoReplyRefusal } from './auto-reply.ts';
+export { encodedWords } from './encoded-words.ts';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { formatRfc5322Date, makeMessageId } from '../mail/index.ts';
+import { encodedWords, formatRfc5322Date, makeMessageId } from '../mail/index.ts';
 
 /*
  * The MIME form of the mails the gateway writes itself (notice.ts, notice-reply.ts): one
@@ -115,20 +115,6 @@ function header(name: string, value: string): string {
   return lines.join('\r\n');
 }
 
-/** RFC 2047 B words of at most 39 UTF-8 bytes each (64 characters), never splitting a character. */
-function encodedWords(text: string): string[] {
-  const words: string[] = [];
-  let chunk = '';
-  for (const char of text) {
-    if (Buffer.byteLength(chunk + char, 'utf8') > 39) {
-      words.push(chunk);
-      chunk = '';
-    }
-    chunk += char;
-  }
-  if (chunk) words.push(chunk);
-  return words.map((word) => `=?UTF-8?B?${Buffer.from(word, 'utf8').toString('base64')}?=`);
-}
 
 /** Quoted-printable (RFC 2045 §6.7) of UTF-8 text: lines of at most 76 characters, CRLF breaks. */
 export function quotedPrintable(text: string): string {
