@@ -11,7 +11,7 @@ import { withRuntime } from './with-runtime.ts';
 function formatRecord(r: LinkRecord & { daneDetail?: string; policyNote?: string; kept?: boolean }): string {
   const tls = r.tlsVersion ? `${r.tlsVersion} ${r.cipher ?? ''}` : r.starttlsOffered ? 'STARTTLS offered, handshake failed' : 'no STARTTLS';
   const cert = r.tlsVersion ? (r.certValid ? `certificate valid (${r.certSubject ?? ''})` : `certificate NOT valid: ${r.certError ?? 'unknown'}`) : '';
-  const dane = r.dane ? `DANE ${r.dane === 'matched' ? 'matched' : 'MISMATCH'}${r.daneDetail ? `: ${r.daneDetail}` : ''}` : 'DANE: no usable TLSA records';
+  const dane = r.dane ? `DANE ${r.dane === 'matched' ? 'matched' : 'MISMATCH'}${r.daneDetail ? `: ${r.daneDetail}` : ''}` : 'DANE not in use (no TLSA records validated under DNSSEC for this MX)';
   return [
     `  ${r.mxHost} [${r.ip ?? '-'}]  level ${r.level}`,
     `      ${tls}${cert ? `; ${cert}` : ''}`,
