@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
@@ -11,6 +11,7 @@ import { openBlobStore, openDatabaseBlobStore, openDatabaseKeyStore, openKeyFile
 import { openPostgresStore } from './store/postgres/index.ts';
 import { openSqliteStore } from './store/sqlite/index.ts';
 import { createMasterKey, createVault, loadMasterKey, MasterKeyError, type Vault } from './vault/index.ts';
+import { AuditLog, auditSigner } from './audit/index.ts';
 
 /** Everything a command needs, built from one config. The only place that picks a store. */
 export interface Runtime {
@@ -24,6 +25,8 @@ export interface Runtime {
   vault: Vault;
   queue: Queue;
   users: Users;
+  /** The hash-chained audit log (one chain for every node of a cluster). */
+  audit: AuditLog;
   nodeId: string;
   close(): Promise<void>;
 }
@@ -102,6 +105,8 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
     queue,
     users: new Users(store, clock, config.login),
     pickup: new PickupStore({ store, masterKey, dataDir: config.dataDir, shareDir: config.pickup.shareDir, clock }),
+    // The checkpoint key is derived, not stored: the master key is the one secret to keep.
+    audit: new AuditLog({ store, node: nodeId, clock, logger, signer: auditSigner(Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'sealgate audit checkpoint key v1', 32))) }),
     nodeId,
     close: () => store.close(),
   };

@@ -90,6 +90,31 @@ export interface LinkSecurityTable {
   dane: string | null;
 }
 
+/** The audit chain (src/audit): append-only, each row linked to the one before by hash. */
+export interface AuditEventsTable {
+  seq: number;
+  at: number;
+  node: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  ip: string | null;
+  protocol: string | null;
+  /** Canonical JSON of the event's further facts. */
+  detail: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** Signed chain heads (src/audit/checkpoint.ts). */
+export interface AuditCheckpointsTable {
+  seq: number;
+  hash: string;
+  at: number;
+  signature: string;
+  public_key: string;
+}
+
 export interface LinkPinsTable {
   domain: string;
   min_level: string;
@@ -287,6 +312,8 @@ export interface TlsrptSentTable {
 }
 
 export interface Database {
+  audit_events: AuditEventsTable;
+  audit_checkpoints: AuditCheckpointsTable;
   message_chunks: MessageChunksTable;
   message_keys: MessageKeysTable;
   mta_sts_policies: MtaStsPoliciesTable;

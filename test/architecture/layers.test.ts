@@ -15,7 +15,8 @@ const LAYERS: Record<string, number> = {
 };
 // Same-layer imports the message flow needs (docs/architecture.md §3): delivery drives the outbound SMTP client.
 // config keys domains by mail's pure canonicalDomain (one spelling rule for config and routing).
-const ALLOWED_SAME_LAYER = new Set(['delivery->smtp', 'config->mail']);
+// The audit chain is kept in the store.
+const ALLOWED_SAME_LAYER = new Set(['delivery->smtp', 'config->mail', 'audit->store']);
 const PURE = new Set(['policy', 'mail', 'kernel']);
 const IO_MODULES = /^(node:)?(fs|net|tls|dns|http|https|child_process|dgram)(\/promises)?$/;
 

@@ -391,6 +391,36 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
         await db.schema.alterTable('recipients').addColumn('held_at', bigint).execute();
       },
     },
+    '0025-audit': {
+      // The audit chain (issue 13): `seq` as the primary key is what keeps one chain across
+      // nodes (two writers of the same seq: one insert fails and links to the new head).
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('audit_events')
+          .addColumn('seq', bigint, (c) => c.primaryKey())
+          .addColumn('at', bigint, (c) => c.notNull())
+          .addColumn('node', 'text', (c) => c.notNull())
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('target', 'text')
+          .addColumn('ip', 'text')
+          .addColumn('protocol', 'text')
+          .addColumn('detail', 'text', (c) => c.notNull())
+          .addColumn('prev_hash', 'text', (c) => c.notNull())
+          .addColumn('hash', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('audit_events_at').on('audit_events').columns(['at']).execute();
+        await db.schema.createIndex('audit_events_target').on('audit_events').columns(['target']).execute();
+        await db.schema
+          .createTable('audit_checkpoints')
+          .addColumn('seq', bigint, (c) => c.primaryKey())
+          .addColumn('hash', 'text', (c) => c.notNull())
+          .addColumn('at', bigint, (c) => c.notNull())
+          .addColumn('signature', 'text', (c) => c.notNull())
+          .addColumn('public_key', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -1,0 +1,180 @@
+import { sql } from 'kysely';
+import type { Clock, Logger } from '../kernel/index.ts';
+import type { Store } from '../store/index.ts';
+import { canonicalJson, eventHash, firstBreak, GENESIS_HASH, type AuditEvent, type AuditEventInput } from './chain.ts';
+import { checkpointValid, type AuditSigner, type Checkpoint } from './checkpoint.ts';
+
+/*
+ * The append-only audit log (issue 13) on either store. One chain for the whole cluster: an
+ * event takes the next `seq` after the head it read and links to that head's hash; `seq` is
+ * the primary key, so of two nodes that read the same head only one insert wins and the other
+ * reads the new head and tries again. No fork can be written, and no lock is held across nodes.
+ */
+
+export interface AuditLogOptions {
+  store: Store;
+  /** The node that writes (runtime.nodeId; `cli` for the command line). */
+  node: string;
+  clock: Clock;
+  signer: AuditSigner;
+  logger?: Logger;
+  /** A signed checkpoint every this many events (and on `checkpoint()`). */
+  checkpointEvery?: number;
+}
+
+export interface AuditFilter {
+  action?: string;
+  actor?: string;
+  target?: string;
+  since?: number;
+  until?: number;
+  limit?: number;
+}
+
+export interface AuditVerifyReport {
+  ok: boolean;
+  events: number;
+  checkpoints: number;
+  /** Events after the newest checkpoint: chained, not yet signed. */
+  unsigned: number;
+  publicKey: string;
+  /** The first event at which the log is broken, and what is wrong, in a sentence. */
+  broken: { seq: number; sentence: string } | null;
+}
+
+const MAX_APPEND_TRIES = 50;
+const PAGE = 1000;
+
+function isDuplicateKey(error: unknown): boolean {
+  const e = error as { code?: string };
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+type EventRow = { seq: number; at: number; node: string; actor: string; action: string; target: string | null; ip: string | null; protocol: string | null; detail: string; prev_hash: string; hash: string };
+
+function fromRow(row: EventRow): AuditEvent {
+  return {
+    seq: Number(row.seq), at: Number(row.at), node: row.node, actor: row.actor, action: row.action, target: row.target, ip: row.ip, protocol: row.protocol,
+    detail: JSON.parse(row.detail) as Record<string, unknown>, prevHash: row.prev_hash, hash: row.hash,
+  };
+}
+
+export class AuditLog {
+  private readonly options: Required<Omit<AuditLogOptions, 'logger'>> & { logger?: Logger };
+
+  constructor(options: AuditLogOptions) {
+    this.options = { checkpointEvery: 100, ...options };
+  }
+
+  get publicKey(): string {
+    return this.options.signer.publicKey;
+  }
+
+  /** Appends one event to the chain; resolves once it is committed. */
+  async record(input: AuditEventInput): Promise<AuditEvent> {
+    const { store, node, clock } = this.options;
+    // Normalised through JSON once, so what is hashed is what a reader parses back.
+    const detail = JSON.parse(canonicalJson(input.detail ?? {})) as Record<string, unknown>;
+    for (let attempt = 0; ; attempt++) {
+      const head = await store.db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      const unhashed = {
+        seq: head ? Number(head.seq) + 1 : 1, at: clock.now(), node, actor: input.actor, action: input.action,
+        target: input.target ?? null, ip: input.ip ?? null, protocol: input.protocol ?? null, detail, prevHash: head?.hash ?? GENESIS_HASH,
+      };
+      const event: AuditEvent = { ...unhashed, hash: eventHash(unhashed) };
+      try {
+        await store.db.insertInto('audit_events').values({
+          seq: event.seq, at: event.at, node: event.node, actor: event.actor, action: event.action, target: event.target, ip: event.ip,
+          protocol: event.protocol, detail: canonicalJson(event.detail), prev_hash: event.prevHash, hash: event.hash,
+        }).execute();
+      } catch (error) {
+        // Another writer took this seq: read the new head and link to it.
+        if (isDuplicateKey(error) && attempt < MAX_APPEND_TRIES) {
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)));
+          continue;
+        }
+        throw error;
+      }
+      if (event.seq % this.options.checkpointEvery === 0) await this.checkpoint().catch((error) => this.options.logger?.warn({ err: (error as Error).message }, 'audit checkpoint failed'));
+      return event;
+    }
+  }
+
+  /** Signs the current head unless it is signed already; returns the newest checkpoint. */
+  async checkpoint(): Promise<Checkpoint | null> {
+    const { store, signer, clock } = this.options;
+    const head = await store.db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    if (!head) return null;
+    const last = await this.latestCheckpoint();
+    if (last && last.seq >= Number(head.seq)) return last;
+    const checkpoint = signer.sign(Number(head.seq), head.hash, clock.now());
+    try {
+      await store.db.insertInto('audit_checkpoints').values({ seq: checkpoint.seq, hash: checkpoint.hash, at: checkpoint.at, signature: checkpoint.signature, public_key: checkpoint.publicKey }).execute();
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error; // another node signed the same head
+    }
+    // A copy outside the database: the log line survives a database restored to before it.
+    this.options.logger?.info({ auditCheckpoint: { seq: checkpoint.seq, hash: checkpoint.hash, at: checkpoint.at, signature: checkpoint.signature } }, 'audit chain head signed');
+    return checkpoint;
+  }
+
+  async latestCheckpoint(): Promise<Checkpoint | null> {
+    const row = await this.options.store.db.selectFrom('audit_checkpoints').selectAll().orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    return row ? { seq: Number(row.seq), hash: row.hash, at: Number(row.at), signature: row.signature, publicKey: row.public_key } : null;
+  }
+
+  async list(filter: AuditFilter = {}): Promise<AuditEvent[]> {
+    let query = this.options.store.db.selectFrom('audit_events').selectAll();
+    // A prefix (`login` finds `login.failed`), compared without LIKE so no character is a wildcard.
+    if (filter.action) query = query.where(sql<string>`substr(action, 1, ${filter.action.length})`, '=', filter.action);
+    if (filter.actor) query = query.where('actor', '=', filter.actor);
+    if (filter.target) query = query.where('target', '=', filter.target);
+    if (filter.since !== undefined) query = query.where('at', '>=', filter.since);
+    if (filter.until !== undefined) query = query.where('at', '<', filter.until);
+    const rows = await query.orderBy('seq', 'asc').limit(Math.min(filter.limit ?? 10_000, 100_000)).execute();
+    return rows.map((row) => fromRow(row as EventRow));
+  }
+
+  /**
+   * Walks the whole chain and the checkpoints; names the first event where the log was edited,
+   * cut short, reordered or rebuilt. `publicKey` is what the checkpoints must be signed with
+   * (default: this gateway's key).
+   */
+  async verify(publicKey = this.publicKey): Promise<AuditVerifyReport> {
+    const { store } = this.options;
+    const breaks: { seq: number; sentence: string }[] = [];
+    let before: { seq: number; hash: string } | null = null;
+    let events = 0;
+    const hashes = new Map<number, string>();
+    const checkpoints = (await store.db.selectFrom('audit_checkpoints').selectAll().orderBy('seq', 'asc').execute()).map((r) => ({
+      seq: Number(r.seq), hash: r.hash, at: Number(r.at), signature: r.signature, publicKey: r.public_key,
+    }));
+    const wanted = new Set(checkpoints.map((c) => c.seq));
+    for (let after = 0; ; ) {
+      const page = (await store.db.selectFrom('audit_events').selectAll().where('seq', '>', after).orderBy('seq', 'asc').limit(PAGE).execute()).map((r) => fromRow(r as EventRow));
+      if (page.length === 0) break;
+      events += page.length;
+      for (const event of page) if (wanted.has(event.seq)) hashes.set(event.seq, event.hash);
+      if (breaks.length === 0) {
+        const found = firstBreak(page, before);
+        if (found) breaks.push(found);
+      }
+      const last = page[page.length - 1];
+      before = { seq: last.seq, hash: last.hash };
+      after = last.seq;
+    }
+    const headSeq = before?.seq ?? 0;
+    for (const checkpoint of checkpoints) {
+      if (!checkpointValid(checkpoint, publicKey)) {
+        breaks.push({ seq: checkpoint.seq, sentence: `the checkpoint at event ${checkpoint.seq} is not signed by this gateway's key: it was forged or the key changed` });
+      } else if (checkpoint.seq > headSeq) {
+        breaks.push({ seq: headSeq + 1, sentence: `events ${headSeq + 1} to ${checkpoint.seq} were removed: a signed checkpoint covers event ${checkpoint.seq}, the log ends at ${headSeq}` });
+      } else if (hashes.get(checkpoint.seq) !== checkpoint.hash) {
+        breaks.push({ seq: checkpoint.seq, sentence: `event ${checkpoint.seq} is not the event the signed checkpoint covers: the chain up to it was rewritten` });
+      }
+    }
+    breaks.sort((a, b) => a.seq - b.seq);
+    const signedUpTo = checkpoints.length ? checkpoints[checkpoints.length - 1].seq : 0;
+    return { ok: breaks.length === 0, events, checkpoints: checkpoints.length, unsigned: Math.max(0, headSeq - signedUpTo), publicKey, broken: breaks[0] ?? null };
+  }
+}
