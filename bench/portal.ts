@@ -20,6 +20,7 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { tempDir } from '../test/helpers/ports.ts';
 import { arg, figure, flag, peakRssMb } from './lib.ts';
+import { AuditLog, auditSigner } from '../src/audit/index.ts';
 
 const run = promisify(execFile);
 const SELF = import.meta.filename;
@@ -56,6 +57,7 @@ async function serve(dir: string): Promise<void> {
   };
   const web = createWebService({
     config, store, pickup, users: new Users(store, systemClock), logger, clock: systemClock,
+    audit: new AuditLog({ store, node: 'bench', clock: systemClock, signer: auditSigner(masterKey) }),
     tls: { key: pair.keyPem, cert: pair.certPem },
     sendMail: async () => { throw new Error('the benchmark portal sends no mail'); },
   });

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { configWarnings, noticeAddress, type Config } from './config/index.ts';
+import { auditedLogin } from './audit/index.ts';
 import { runCli } from './cli/index.ts';
 import type { Envelope, Service } from './kernel/index.ts';
 import { createSmtpListener, type ListenerOptions } from './smtp/index.ts';
@@ -77,7 +78,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
   const ingestDeps = {
     logger,
     clock,
-    login: (username: string, password: string, ip: string) => runtime.users.login(username, password, ip),
+    login: auditedLogin(runtime.audit, 'smtp', (username: string, password: string, ip: string) => runtime.users.login(username, password, ip), logger),
     standingOf: (username: string) => runtime.users.standingOf(username),
     sendersOf: (username: string) => runtime.users.sendersOf(username),
     sealSecret: (secret: string) => runtime.vault.seal(Buffer.from(secret, 'utf8')).toString('base64'),
@@ -117,7 +118,8 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
         config,
         store: runtime.store,
         pickup: runtime.pickup,
-        users: runtime.users,
+        users: { login: auditedLogin(runtime.audit, 'console', (u: string, p: string, ip: string) => runtime.users.login(u, p, ip), logger), isActive: (u: string) => runtime.users.isActive(u) },
+        audit: runtime.audit,
         logger,
         clock,
         tls: { key: tls.key, cert: tls.cert },
@@ -162,6 +164,8 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
       try {
         // Listeners first (no new 250s), then the worker finishes its in-flight attempts.
         for (const service of [...services].reverse()) await service.stop().catch((error) => logger.error({ err: (error as Error).message, service: service.name }, 'stop failed'));
+        // The chain's head is signed on the way out, so a later cut shows.
+        await runtime.audit.checkpoint().catch((error) => logger.error({ err: (error as Error).message }, 'audit checkpoint at stop failed'));
         await runtime.close();
       } finally {
         // The last line of a run: an operator (or a supervisor's log) sees why and how fast it ended.

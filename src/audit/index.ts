@@ -5,3 +5,4 @@ export type { AuditEvent, AuditEventInput, ChainBreak } from './chain.ts';
 export { auditSigner, checkpointValid } from './checkpoint.ts';
 export type { AuditSigner, Checkpoint } from './checkpoint.ts';
 export { auditCsv } from './export.ts';
+export { auditedLogin } from './logins.ts';

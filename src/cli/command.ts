@@ -13,6 +13,7 @@ export interface CliDeps {
     queue: import('../queue/index.ts').Queue;
     users: import('../accounts/index.ts').Users;
     store: import('../store/index.ts').Store;
+    audit: import('../audit/index.ts').AuditLog;
     logger: Logger;
     close(): Promise<void>;
   }>;

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { LINK_LEVELS, type Logger } from '../kernel/index.ts';
 import { levelOf, type LinkLevel, type LinkSecurityMemory } from '../linksec/index.ts';
 import { atLeast } from '../policy/index.ts';
+import type { AuditLog } from '../audit/index.ts';
+import { adminActor } from './admin-actor.ts';
 
 /** An export of tens of thousands of domains fits; anything larger is not an export of ours. */
 export const MAX_IMPORT_BYTES = 4 * 1024 * 1024;
@@ -89,6 +91,8 @@ export interface ImportOptions {
   now?: number;
   out?: (line: string) => void;
   err?: (line: string) => void;
+  /** Where a forced lowering is recorded (the CLI passes the audit chain). */
+  audit?: Pick<AuditLog, 'record'>;
 }
 
 export async function importCommand(memory: LinkSecurityMemory, logger: Logger, file: string, options: ImportOptions = {}): Promise<number> {
@@ -138,6 +142,7 @@ export async function importCommand(memory: LinkSecurityMemory, logger: Logger, 
     const lowered = (existing ? [existing] : live).find((r) => !atLeast(result.level as LinkLevel, r.level));
     if (force && lowered) {
       logger.warn({ audit: true, action: 'domain.import.force', file, domain: observation.domain, mxHost: observation.mxHost, from: lowered.level, to: result.level }, 'link-security record lowered by a forced import');
+      await options.audit?.record({ actor: adminActor(), action: 'domain.import.force', target: observation.domain, protocol: 'cli', detail: { file, mxHost: observation.mxHost, before: lowered.level, after: result.level } });
     }
   }
   out(`imported ${stored} record(s)${kept ? `; kept ${kept} stronger or longer-holding record(s) already here (use --force to overwrite)` : ''}`);

@@ -1,3 +1,4 @@
+import type { AuditLog } from '../audit/index.ts';
 import type { Config } from '../config/index.ts';
 import { LinkPins, LinkSecurityMemory, type LinkRecord } from '../linksec/index.ts';
 import type { Store } from '../store/index.ts';
@@ -7,6 +8,7 @@ import type { CliDeps, Command } from './command.ts';
 import { UsageError } from './exit.ts';
 import { out } from './output.ts';
 import { withRuntime } from './with-runtime.ts';
+import { adminActor } from './admin-actor.ts';
 
 function formatRecord(r: LinkRecord & { daneDetail?: string; policyNote?: string; kept?: boolean }): string {
   const tls = r.tlsVersion ? `${r.tlsVersion} ${r.cipher ?? ''}` : r.starttlsOffered ? 'STARTTLS offered, handshake failed' : 'no STARTTLS';
@@ -22,7 +24,7 @@ function formatRecord(r: LinkRecord & { daneDetail?: string; policyNote?: string
   ].join('\n');
 }
 
-async function pinCommand(store: Store, sub: string, domain: string | undefined, level: string | undefined, note: string | undefined, json = false): Promise<number> {
+async function pinCommand(store: Store, audit: Pick<AuditLog, 'record'>, sub: string, domain: string | undefined, level: string | undefined, note: string | undefined, json = false): Promise<number> {
   const pins = new LinkPins(store);
   if (sub === 'pins') {
     const list = await pins.list();
@@ -32,33 +34,39 @@ async function pinCommand(store: Store, sub: string, domain: string | undefined,
   }
   if (!domain) throw new UsageError(`domain ${sub} needs a DOMAIN`);
   if (sub === 'unpin') {
-    out((await pins.unpin(domain)) ? `${domain}: pin removed` : `${domain} was not pinned`);
+    const before = await pins.pinOf(domain);
+    const removed = await pins.unpin(domain);
+    if (removed) await audit.record({ actor: adminActor(), action: 'domain.unpin', target: domain.toLowerCase(), protocol: 'cli', detail: { before: before ?? null, after: null } });
+    out(removed ? `${domain}: pin removed` : `${domain} was not pinned`);
     return 0;
   }
   if (!level) throw new UsageError('domain pin needs DOMAIN LEVEL (none, tls, tls-verified or dane)');
+  const before = await pins.pinOf(domain);
   const pin = await pins.pin(domain, level, note ?? null, Date.now());
+  await audit.record({ actor: adminActor(), action: 'domain.pin', target: pin.domain, protocol: 'cli', detail: { before: before ?? null, after: pin.minLevel, note: pin.note } });
   out(`${pin.domain}: every message is held to at least ${pin.minLevel}`);
   return 0;
 }
 
 export async function domainCommand(config: Config, deps: CliDeps, sub: string | undefined, domain: string | undefined, json: boolean, extra: { level?: string; note?: string; force?: boolean } = {}): Promise<number> {
-  return withRuntime(config, deps, async ({ store, logger }) => {
+  return withRuntime(config, deps, async ({ store, logger, audit }) => {
     const memory = new LinkSecurityMemory(store);
-    if (sub === 'pin' || sub === 'unpin' || sub === 'pins') return pinCommand(store, sub, domain, extra.level, extra.note, json);
+    if (sub === 'pin' || sub === 'unpin' || sub === 'pins') return pinCommand(store, audit, sub, domain, extra.level, extra.note, json);
     if (sub === 'export') {
       out(JSON.stringify(await memory.list(domain), null, 2));
       return 0;
     }
     if (sub === 'import') {
       if (!domain) throw new UsageError('domain import needs a FILE (JSON written by `domain export`)');
-      return importCommand(memory, logger, domain, { force: extra.force === true, out });
+      return importCommand(memory, logger, domain, { force: extra.force === true, out, audit });
     }
     if (sub === 'forget') {
       if (!domain) throw new UsageError('domain forget needs a DOMAIN (and optionally one MX host)');
       const mxHost = extra.level;
       const before = await memory.list(domain);
       const removed = await memory.forget(domain, mxHost);
-      // No audit module yet: a structured line the log pipeline can pick out.
+      const forgotten = before.filter((r) => !mxHost || r.mxHost === mxHost.toLowerCase()).map((r) => `${r.mxHost}=${r.level}`);
+      if (removed) await audit.record({ actor: adminActor(), action: 'domain.forget', target: domain.toLowerCase(), protocol: 'cli', detail: { mxHost: mxHost ?? null, before: forgotten, after: [] } });
       logger.warn({ audit: true, action: 'domain.forget', domain: domain.toLowerCase(), mxHost: mxHost ?? null, removed, levels: before.filter((r) => !mxHost || r.mxHost === mxHost.toLowerCase()).map((r) => `${r.mxHost}=${r.level}`) }, 'link-security records forgotten by an admin');
       out(removed ? `${domain}: forgot ${removed} record(s); the next session starts from nothing` : `${domain}: nothing recorded`);
       return 0;

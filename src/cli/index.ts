@@ -8,6 +8,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, describeSource, findConfig, loadConfig } from '../config/index.ts';
 import { QUEUE_ID_PATTERN } from '../queue/index.ts';
 import { commandHelp, commandTable, groupHelp, usageLine, type CliDeps, type Command } from './command.ts';
+import { auditCommands } from './audit.ts';
 import { configCommands } from './config-check.ts';
 import { domainCommands } from './domain.ts';
 import { describeFailure, EX, UsageError } from './exit.ts';
@@ -20,9 +21,9 @@ import { userCommands } from './user.ts';
 
 export type { CliDeps } from './command.ts';
 
-export const COMMANDS: Command[] = [...setupCommands, ...configCommands, ...userCommands, ...userAliasCommands, ...queueCommands, ...domainCommands, ...tlsrptCommands];
+export const COMMANDS: Command[] = [...setupCommands, ...configCommands, ...userCommands, ...userAliasCommands, ...queueCommands, ...domainCommands, ...tlsrptCommands, ...auditCommands];
 /** Words that name a set of commands: `sealgate queue --help` lists them. */
-const GROUPS = ['config', 'user', 'user alias', 'queue', 'domain', 'tlsrpt'];
+const GROUPS = ['config', 'user', 'user alias', 'queue', 'domain', 'tlsrpt', 'audit'];
 
 const GLOBAL_OPTIONS = {
   config: { type: 'string', short: 'c' },

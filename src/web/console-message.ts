@@ -118,6 +118,7 @@ ${accessLog(tr, events)}
         await c.sessions.endAllOf('recipient', target.id);
       }
       c.logger.info({ audit: true, action: 'pickup.retract', messageIds: targets.map((t) => t.id), user, ip: clientIp(request) }, 'pickup messages retracted by their sender');
+      for (const t of targets) await c.audit.record({ actor: user, action: 'pickup.retract', target: t.id, ip: clientIp(request), protocol: 'console', detail: { recipient: t.recipient } });
       return redirect(reply, `/console/m/${message.id}?done=${all ? 'retracted-all' : 'retracted'}`);
     });
   }
@@ -130,6 +131,7 @@ ${accessLog(tr, events)}
     const message = await ownMessage(request, user, request.params.id);
     if (!(await c.pickup.gate.unlock(message.id, user, clientIp(request)))) throw new HttpError(409, i18n(request).text('console.error.nothingToUnlock'));
     c.logger.info({ audit: true, action: 'pickup.unlock', messageId: message.id, user, ip: clientIp(request) }, 'pickup message unlocked by its sender');
+    await c.audit.record({ actor: user, action: 'pickup.unlock', target: message.id, ip: clientIp(request), protocol: 'console' });
     return redirect(reply, `/console/m/${message.id}?done=unlocked`);
   });
 

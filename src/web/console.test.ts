@@ -107,6 +107,12 @@ describe('sender console (fastify.inject over SQLite)', () => {
     const done = await alice.request('POST', `/console/m/${bob!.id}/retract-all`, { _csrf: alice.csrf, confirm: 'yes' });
     expect(done.headers.location).toBe(`/console/m/${bob!.id}?done=retracted-all`);
     expect((await fixture.pickup.sent.composition('alice@example.test', bob!.id)).map((m) => m.state)).toEqual(['retracted', 'retracted']);
+    // Each retraction is an event in the audit chain, by the sender, from the console.
+    const audited = await fixture.store.db.selectFrom('audit_events').select(['actor', 'action', 'protocol', 'target']).orderBy('seq').execute();
+    expect(audited.filter((e) => e.action === 'pickup.retract')).toEqual([
+      expect.objectContaining({ actor: 'alice@example.test', protocol: 'console' }),
+      expect.objectContaining({ actor: 'alice@example.test', protocol: 'console' }),
+    ]);
     const after = (await alice.request('GET', '/console')).body;
     expect(after).toContain('(subject destroyed with the message)');
     expect(after).not.toContain('Your lab results');

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { LoginOutcome } from '../accounts/index.ts';
+import type { AuditLog } from '../audit/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Clock, Logger, OwnNotice } from '../kernel/index.ts';
 import type { PickupStore } from '../pickup/index.ts';
@@ -18,6 +19,8 @@ export interface WebDeps {
     /** The account exists and is enabled (a removed or disabled user's session ends at once). */
     isActive(username: string): Promise<boolean>;
   };
+  /** The audit chain: senders' retractions and unlocks (logins are audited by the composition root). */
+  audit: Pick<AuditLog, 'record'>;
   logger: Logger;
   clock: Clock;
   /** PEM key and certificate: tls.* or the self-signed pair (web.certFile/keyFile win). */

@@ -10,6 +10,7 @@ import { ensureSelfSignedCertificate } from '../../src/vault/index.ts';
 import { createWebService, type WebDeps, type WebService } from '../../src/web/index.ts';
 import { silentLogger } from './silent-logger.ts';
 import { openTestStore } from './stores.ts';
+import { AuditLog, auditSigner } from '../../src/audit/index.ts';
 
 /** Debian's chromium, driven by playwright-core (which brings no browser of its own). */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -60,6 +61,7 @@ export async function createPortalFixture(options: { config?: ConfigInput; clock
   const mails: SentMail[] = [];
   const deps: WebDeps = {
     config, store: test.store, pickup, users, logger: silentLogger, clock, tls: { key: pair.keyPem, cert: pair.certPem },
+    audit: new AuditLog({ store: test.store, node: 'portal-fixture', clock, signer: auditSigner(randomBytes(32)) }),
     sendMail: async (envelope, raw) => {
       mails.push({ envelope, raw });
     },

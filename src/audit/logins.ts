@@ -1,0 +1,25 @@
+import type { Logger } from '../kernel/index.ts';
+import type { AuditLog } from './log.ts';
+
+type Login<O extends { status: string }> = (username: string, password: string, ip: string) => Promise<O>;
+
+/** What an actor field may hold of a typed user name: a mistyped password must not land in the log. */
+function actorOf(username: string): string {
+  return /^[^\s@]{1,64}@[^\s@]{1,253}$/.test(username) ? username.toLowerCase() : '(not an address)';
+}
+
+/**
+ * A login function that leaves an audit event for every attempt on its protocol: `login.ok`,
+ * `login.failed`, or `login.refused` (the budget said wait). A failed audit write is logged
+ * and does not decide the login: the budgets already did.
+ */
+export function auditedLogin<O extends { status: string }>(audit: Pick<AuditLog, 'record'>, protocol: string, login: Login<O>, logger: Logger): Login<O> {
+  return async (username, password, ip) => {
+    const outcome = await login(username, password, ip);
+    const action = outcome.status === 'ok' ? 'login.ok' : outcome.status === 'invalid' ? 'login.failed' : 'login.refused';
+    await audit
+      .record({ actor: actorOf(username), action, ip, protocol, detail: outcome.status === 'ok' || outcome.status === 'invalid' ? {} : { status: outcome.status } })
+      .catch((error) => logger.error({ err: (error as Error).message, protocol }, 'audit event for a login not written'));
+    return outcome;
+  };
+}
