@@ -173,10 +173,11 @@ export class IngressStream extends Transform {
     if (getHeader(headers, 'TLS-Required')?.trim().toLowerCase() === 'no') this.options.onTlsOptional?.();
     // The tag and header stay in the (encrypted) body: pickup conversion reads and removes them.
     if (this.options.onPickup) {
-      const subject = getHeader(headers, 'Subject') ?? '';
       const tag = this.options.pickupTag?.toLowerCase();
       // The tag may sit inside RFC 2047 words (a non-ASCII subject): subjectHasTag decodes them.
-      if (getHeader(headers, 'Sealgate-Secure') !== undefined || (tag && subjectHasTag(subject, tag))) this.options.onPickup();
+      // Every Subject field counts: the rewrite takes the tag out of each, and a client may show any.
+      const tagged = !!tag && headers.some((h) => h.name.toLowerCase() === 'subject' && subjectHasTag(h.value, tag));
+      if (getHeader(headers, 'Sealgate-Secure') !== undefined || tagged) this.options.onPickup();
     }
     const required = getHeader(headers, 'Sealgate-Require');
     if (required !== undefined && this.options.onRequirement) {
