@@ -5,7 +5,7 @@
  * code (exit.ts).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigError, describeSource, findConfig, loadConfig } from '../config/index.ts';
+import { ConfigError, describeSource, findConfig, loadConfig, untrustedConfigReason } from '../config/index.ts';
 import { QUEUE_ID_PATTERN } from '../queue/index.ts';
 import { commandHelp, commandTable, groupHelp, usageLine, type CliDeps, type Command } from './command.ts';
 import { auditCommands } from './audit.ts';
@@ -132,6 +132,8 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
   }
   try {
     const source = findConfig({ flag: parsed.values.config as string | undefined, env: process.env });
+    const untrusted = untrustedConfigReason(source);
+    if (untrusted) return fail(EX.config, untrusted);
     let config;
     try {
       config = loadConfig({ file: source.file ?? undefined, env: process.env });

@@ -4,7 +4,7 @@ export { loadConfig, parseConfig, envOverrides, ConfigError, storeUrl, masterKey
 export type { LoadOptions } from './load.ts';
 export { noticeAddress, MAIL_LOCALES } from './branding.ts';
 export type { BrandingConfig } from './branding.ts';
-export { findConfig, describeSource, SYSTEM_CONFIG_FILE } from './discover.ts';
+export { findConfig, describeSource, SYSTEM_CONFIG_FILE, untrustedConfigReason } from './discover.ts';
 export type { ConfigSource } from './discover.ts';
 export { configWarnings } from './warnings.ts';
 export { configProblems, listenerClashes } from './check.ts';
