@@ -46,6 +46,15 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect((await queue.lease('n', 10, 60_000)).map((g) => g.domain)).toEqual(['a.test']);
     });
 
+    it.skipIf(!available)('a hold by domain catches every spelling of it: U-label, A-label, any case', async () => {
+      const queue = await makeQueue();
+      await put(queue, 'a@s.test', ['b@bücher.example', 'c@XN--BCHER-KVA.example', 'd@other.test']);
+      expect(await queue.hold({ domain: 'xn--bcher-kva.example' })).toEqual({ recipients: 2, inFlight: 0 });
+      expect((await queue.lease('n', 10, 60_000)).map((g) => g.domain)).toEqual(['other.test']);
+      expect(await queue.unhold({ domain: 'Bücher.example.' })).toBe(2);
+      expect(await queue.deletePending({ domain: 'bücher.example' })).toEqual({ recipients: 2, messages: 0, inFlight: 0 });
+    });
+
     it.skipIf(!available)('a hold during an attempt lets it finish but keeps a deferral from being tried again', async () => {
       const queue = await makeQueue();
       const { id } = await put(queue, 'a@s.test', ['b@a.test']);

@@ -5,6 +5,7 @@
  * and keeps a deferral from being tried again, a delete leaves it and says so.
  */
 import { sql, type ExpressionBuilder } from 'kysely';
+import { canonicalDomain } from '../mail/index.ts';
 import type { Database } from '../store/index.ts';
 import { shred } from './bodies.ts';
 import { dbNow, type QueueContext } from './context.ts';
@@ -20,10 +21,25 @@ export interface QueueTotals {
   recipients: { queued: number; held: number; leased: number };
 }
 
-function selects(selector: QueueSelector) {
+/** A selector as the queue can match it: a domain as every spelling the pending recipients use. */
+type Resolved = Exclude<QueueSelector, { domain: string }> | { domains: string[] };
+
+/**
+ * Recipients keep the domain as the client spelled it (`bücher.example` or its A-label): a
+ * hold for the domain must catch both, or some of its mail still goes out.
+ */
+async function resolve(ctx: QueueContext, selector: QueueSelector): Promise<Resolved> {
+  if (!('domain' in selector)) return selector;
+  const wanted = canonicalDomain(selector.domain.trim());
+  const pending = await ctx.store.db.selectFrom('recipients').select('domain').distinct().where('state', 'in', ['queued', 'leased']).execute();
+  const domains = pending.map((r) => r.domain).filter((d) => canonicalDomain(d) === wanted);
+  return { domains: domains.length ? domains : [wanted] };
+}
+
+function selects(selector: Resolved) {
   return (eb: ExpressionBuilder<Database, 'recipients'>) => {
     if ('messageId' in selector) return eb('recipients.message_id', '=', selector.messageId);
-    if ('domain' in selector) return eb('recipients.domain', '=', selector.domain.toLowerCase().replace(/\.$/, ''));
+    if ('domains' in selector) return eb('recipients.domain', 'in', selector.domains);
     if ('sender' in selector) {
       // `<>` names the null sender, as postqueue prints it.
       const sender = selector.sender === '<>' ? '' : selector.sender.replace(/^<(.*)>$/, '$1').toLowerCase();
@@ -35,10 +51,11 @@ function selects(selector: QueueSelector) {
 
 /** Holds the selected pending recipients; returns how many were newly held. */
 export async function hold(ctx: QueueContext, selector: QueueSelector): Promise<{ recipients: number; inFlight: number }> {
+  const resolved = await resolve(ctx, selector);
   const result = await ctx.store.db
     .updateTable('recipients')
     .set({ held_at: dbNow(ctx) })
-    .where(selects(selector))
+    .where(selects(resolved))
     .where('state', 'in', ['queued', 'leased'])
     .where('held_at', 'is', null)
     .returning('state')
@@ -49,10 +66,11 @@ export async function hold(ctx: QueueContext, selector: QueueSelector): Promise<
 /** Releases held recipients, due at once; returns how many. */
 export async function unhold(ctx: QueueContext, selector: QueueSelector): Promise<number> {
   const now = dbNow(ctx);
+  const resolved = await resolve(ctx, selector);
   const result = await ctx.store.db
     .updateTable('recipients')
     .set((eb) => ({ held_at: null, next_attempt_at: eb.case().when('state', '=', 'queued').then(now).else(eb.ref('next_attempt_at')).end() }))
-    .where(selects(selector))
+    .where(selects(resolved))
     .where('held_at', 'is not', null)
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
@@ -76,8 +94,9 @@ export async function flush(ctx: QueueContext): Promise<number> {
  */
 export async function deletePending(ctx: QueueContext, selector: QueueSelector): Promise<{ recipients: number; messages: number; inFlight: number }> {
   const now = dbNow(ctx);
+  const resolved = await resolve(ctx, selector);
   const outcome = await ctx.store.db.transaction().execute(async (trx) => {
-    const doomed = await trx.selectFrom('recipients').select(['id', 'message_id', 'state']).where(selects(selector)).where('state', 'in', ['queued', 'leased']).execute();
+    const doomed = await trx.selectFrom('recipients').select(['id', 'message_id', 'state']).where(selects(resolved)).where('state', 'in', ['queued', 'leased']).execute();
     const deletable = doomed.filter((r) => r.state === 'queued');
     const messageIds = [...new Set(deletable.map((r) => r.message_id))];
     for (let i = 0; i < deletable.length; i += 500) {
