@@ -11,12 +11,31 @@ import { LinkPins, LinkSecurityMemory, TlsReportCounter } from './linksec/index.
 import type { Runtime } from './runtime.ts';
 import { createNoticeTracker, createPickupDelivery } from './pickup-service.ts';
 import { tlsPolicyWithPickup } from './policy/index.ts';
+import type { DeliveryObservation, GatewayMetrics, MetricsSnapshot } from './metrics/index.ts';
+import type { RecipientResult } from './delivery/index.ts';
 
 export interface DeliveryService extends Service {
   notify(): void;
+  /** This side's metrics, for the admin listener to merge (the thread answers over its port). */
+  metricsSnapshot(): Promise<MetricsSnapshot>;
+  /** False once the delivery loop has died (readiness). */
+  alive(): boolean;
 }
 
-export function createDeliveryService(runtime: Runtime): DeliveryService {
+/**
+ * What a result says for the metrics. The deferral reason comes from the enhanced status we
+ * (or the remote) set, by its RFC 3463 class: 4.7.x security policy, 4.4.3 DNS, other 4.4.x
+ * network and routing (no server took it), anything else the remote's own temporary refusal.
+ */
+export function observationOf(result: RecipientResult): DeliveryObservation {
+  const link = result.link ?? 'none';
+  if (result.outcome !== 'deferred') return { outcome: result.outcome, link };
+  const enhanced = result.enhanced ?? '';
+  const deferral = enhanced.startsWith('4.7.') ? 'link-policy' : enhanced === '4.4.3' ? 'dns' : enhanced.startsWith('4.4.') ? 'unreachable' : 'remote-temporary';
+  return { outcome: 'deferred', link, deferral };
+}
+
+export function createDeliveryService(runtime: Runtime, metrics?: GatewayMetrics): DeliveryService {
   const { config, logger, clock, queue } = runtime;
   const extraCa = config.delivery.extraCaFiles.map((file) => readFileSync(file));
   const resolver = createSystemResolver({ servers: config.delivery.dnsServers.length ? config.delivery.dnsServers : undefined });
@@ -53,10 +72,15 @@ export function createDeliveryService(runtime: Runtime): DeliveryService {
       queue,
       logger,
       clock,
-      toPickup: (job, recipients, reason, bestLink) => toPickup(job, recipients, reason, bestLink),
+      toPickup: async (job, recipients, reason, bestLink) => {
+        const held = await toPickup(job, recipients, reason, bestLink);
+        metrics?.pickup('created', held.filter((r) => r.outcome === 'delivered').length);
+        return held;
+      },
       noticeSettled: createNoticeTracker(runtime),
-      deliver: (job) =>
-        deliverToDomain(job, {
+      deliver: async (job) => {
+        const began = performance.now();
+        const attempt = await deliverToDomain(job, {
           resolver,
           heloName: config.hostname,
           port: config.delivery.port,
@@ -76,7 +100,10 @@ export function createDeliveryService(runtime: Runtime): DeliveryService {
           recall: (domain) => memory.proven(domain, clock.now()),
           observe: (observation) =>
             void memory.record(observation).catch((error: Error) => logger.warn({ err: error.message, domain: observation.domain }, 'link-security record failed')),
-        }),
+        });
+        metrics?.deliveryAttempt(attempt.results.map(observationOf), (performance.now() - began) / 1000);
+        return attempt;
+      },
     },
   );
   return {
@@ -91,6 +118,8 @@ export function createDeliveryService(runtime: Runtime): DeliveryService {
       pool.closeAll();
     },
     notify: () => worker.notify(),
+    metricsSnapshot: async () => (metrics ? ((await metrics.registry.getMetricsAsJSON()) as MetricsSnapshot) : []),
+    alive: () => true,
   };
 }
 

@@ -1,17 +1,23 @@
 /**
  * Entry of the delivery thread: its own store connection, queue and worker loop. The main
- * thread sends 'notify' after each enqueue and 'stop' at shutdown.
+ * thread sends 'notify' after each enqueue, 'stop' at shutdown, and `{ metrics: id }` when the
+ * admin listener is scraped (answered with `{ metrics: id, snapshot }`).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from './config/index.ts';
 import { createDeliveryService } from './delivery-service.ts';
+import { GatewayMetrics } from './metrics/index.ts';
 import { openRuntime } from './runtime.ts';
 
-const runtime = await openRuntime(workerData.config as Config);
-const service = createDeliveryService(runtime);
+const config = workerData.config as Config;
+const runtime = await openRuntime(config);
+const service = createDeliveryService(runtime, config.ops.enabled ? new GatewayMetrics('delivery') : undefined);
 await service.start();
-parentPort!.on('message', (message: string) => {
+parentPort!.on('message', (message: string | { metrics: number }) => {
   if (message === 'notify') service.notify();
+  if (typeof message === 'object' && message !== null && 'metrics' in message) {
+    void service.metricsSnapshot().then((snapshot) => parentPort!.postMessage({ metrics: message.metrics, snapshot }));
+  }
   if (message === 'stop') {
     void (async () => {
       await service.stop();

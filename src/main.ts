@@ -8,13 +8,15 @@ import { configWarnings, noticeAddress, type Config } from './config/index.ts';
 import { auditedLogin } from './audit/index.ts';
 import { runCli } from './cli/index.ts';
 import type { Envelope, Service } from './kernel/index.ts';
-import { createSmtpListener, type ListenerOptions } from './smtp/index.ts';
+import { createSmtpListener, type ListenerOptions, type SmtpListener } from './smtp/index.ts';
 import { ensureSelfSignedCertificate } from './vault/index.ts';
 import { createLogger, initDataDir, openRuntime, type Runtime } from './runtime.ts';
 import { createDeliveryService, type DeliveryService } from './delivery-service.ts';
 import { Worker } from 'node:worker_threads';
 import { Readable } from 'node:stream';
-import { createWebService } from './web/index.ts';
+import { createOpsListener, createWebService, type ReadinessCheck } from './web/index.ts';
+import { EXPOSITION_CONTENT_TYPE, GatewayMetrics, mergeExpositions, type MetricsSnapshot } from './metrics/index.ts';
+import { sql } from 'kysely';
 import { createPickupHousekeeping } from './pickup-service.ts';
 import { createNoticeReplyAnswerer } from './notice-replies.ts';
 
@@ -39,8 +41,18 @@ async function startDeliveryThread(config: Config): Promise<DeliveryService> {
     thread.once('exit', (code) => reject(new Error(`delivery thread exited with ${code}`)));
   });
   let stopping = false;
+  let exited = false;
+  let nextRequest = 0;
+  const snapshots = new Map<number, (snapshot: MetricsSnapshot) => void>();
+  thread.on('message', (message: unknown) => {
+    if (typeof message !== 'object' || message === null || !('metrics' in message)) return;
+    const { metrics, snapshot } = message as { metrics: number; snapshot: MetricsSnapshot };
+    snapshots.get(metrics)?.(snapshot);
+    snapshots.delete(metrics);
+  });
   // A dead delivery thread must not leave a gateway that accepts mail and never sends it.
   thread.on('exit', (code) => {
+    exited = true;
     if (!stopping) {
       process.stderr.write(`sealgate: delivery thread exited (${code}); stopping so a supervisor can restart\n`);
       process.exit(70);
@@ -50,6 +62,21 @@ async function startDeliveryThread(config: Config): Promise<DeliveryService> {
     name: 'delivery-thread',
     start: async () => undefined,
     notify: () => thread.postMessage('notify'),
+    alive: () => !exited,
+    // A scrape must not hang on a busy thread: after 2 s it gets the main thread's figures alone.
+    metricsSnapshot: () =>
+      new Promise<MetricsSnapshot>((resolve) => {
+        const id = nextRequest++;
+        const timer = setTimeout(() => {
+          snapshots.delete(id);
+          resolve([]);
+        }, 2_000);
+        snapshots.set(id, (snapshot) => {
+          clearTimeout(timer);
+          resolve(snapshot);
+        });
+        thread.postMessage({ metrics: id });
+      }),
     stop: async () => {
       stopping = true;
       const stopped = new Promise((resolve) => thread.once('exit', resolve));
@@ -73,7 +100,8 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
   const runtime = await openRuntime(config);
   const { logger, clock, queue } = runtime;
   const tls = await loadTls(config);
-  const worker = config.delivery.thread ? await startDeliveryThread(config) : createDeliveryService(runtime);
+  const metrics = config.ops.enabled ? new GatewayMetrics('main', () => queue.totals()) : undefined;
+  const worker = config.delivery.thread ? await startDeliveryThread(config) : createDeliveryService(runtime, metrics);
 
   const ingestDeps = {
     logger,
@@ -89,6 +117,25 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
       return queued;
     },
   };
+  /** The shared ingress wired for one listener: its sessions and accept times counted under its name. */
+  const ingestFor = (name: string) =>
+    metrics
+      ? {
+          ...ingestDeps,
+          observeSession: (event: 'opened' | 'refused' | 'closed') => metrics.smtpSession(name, event),
+          ingest: async (envelope: Envelope, body: Readable) => {
+            const began = performance.now();
+            try {
+              const queued = await ingestDeps.ingest(envelope, body);
+              metrics.smtpAccepted(name, 'accepted', (performance.now() - began) / 1000);
+              return queued;
+            } catch (error) {
+              metrics.smtpAccepted(name, 'refused', (performance.now() - began) / 1000);
+              throw error;
+            }
+          },
+        }
+      : ingestDeps;
   const base = {
     tls: { key: tls.key, cert: tls.cert },
     hostname: config.hostname,
@@ -107,6 +154,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
   if (submissionTls.enabled) listenerSpecs.push({ name: 'submission-tls', tls: 'implicit TLS, AUTH', options: { ...base, role: 'submission', host: submissionTls.host, port: submissionTls.port, implicitTls: true } });
 
   const services: Service[] = [worker];
+  const smtpListeners: { name: string; listener: SmtpListener }[] = [];
   const listeners: RunningGateway['listeners'] = [];
   if (!config.delivery.thread) await worker.start();
   try {
@@ -117,7 +165,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
       const web = createWebService({
         config,
         store: runtime.store,
-        pickup: runtime.pickup,
+        pickup: metrics ? countingOpens(runtime.pickup, metrics) : runtime.pickup,
         users: { login: auditedLogin(runtime.audit, 'console', (u: string, p: string, ip: string) => runtime.users.login(u, p, ip), logger), isActive: (u: string) => runtime.users.isActive(u) },
         audit: runtime.audit,
         logger,
@@ -138,11 +186,29 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
       listeners.push({ name: 'portal', host: address.host, port: address.port, tls: 'HTTPS' });
     }
     for (const spec of listenerSpecs) {
-      const listener = createSmtpListener(spec.options, ingestDeps);
+      const listener = createSmtpListener(spec.options, ingestFor(spec.name));
       await listener.start();
+      smtpListeners.push({ name: spec.name, listener });
       services.push(listener);
       const address = listener.address();
       listeners.push({ name: spec.name, host: address.host, port: address.port, tls: spec.tls });
+    }
+    if (metrics) {
+      const ops = createOpsListener({
+        host: config.ops.host,
+        port: config.ops.port,
+        logger,
+        metrics: async () => {
+          const own = (await metrics.registry.getMetricsAsJSON()) as MetricsSnapshot;
+          const others = config.delivery.thread ? [await worker.metricsSnapshot()] : [];
+          return { body: await mergeExpositions([own, ...others]), contentType: EXPOSITION_CONTENT_TYPE };
+        },
+        readiness: () => readiness(runtime, smtpListeners, worker),
+      });
+      await ops.start();
+      services.push(ops);
+      const address = ops.address();
+      listeners.push({ name: 'admin', host: address.host, port: address.port, tls: 'none (loopback metrics and health)' });
     }
   } catch (error) {
     for (const service of services.reverse()) await service.stop().catch(() => undefined);
@@ -173,6 +239,32 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
       }
     },
   };
+}
+
+/** Opens in the portal, counted: a copy whose open succeeded. */
+function countingOpens(pickup: Runtime['pickup'], metrics: GatewayMetrics): Runtime['pickup'] {
+  const counted = Object.create(pickup) as Runtime['pickup'];
+  counted.open = async (...args: Parameters<Runtime['pickup']['open']>) => {
+    const opened = await pickup.open(...args);
+    metrics.pickup('opened');
+    return opened;
+  };
+  return counted;
+}
+
+/** `/readyz`: the store answers within 2 s, every listener is open, the delivery loop runs. */
+async function readiness(runtime: Runtime, listeners: { name: string; listener: SmtpListener }[], worker: DeliveryService): Promise<ReadinessCheck[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const store = await Promise.race([
+    sql`select 1`.execute(runtime.store.db).then(() => ({ name: 'store', ok: true })),
+    new Promise<ReadinessCheck>((resolve) => (timer = setTimeout(() => resolve({ name: 'store', ok: false, detail: 'the database did not answer within 2 s' }), 2_000))),
+  ]).catch((error: Error) => ({ name: 'store', ok: false, detail: `the database refused: ${error.message}` }));
+  clearTimeout(timer);
+  return [
+    store,
+    ...listeners.map(({ name, listener }) => ({ name: `listener ${name}`, ok: listener.listening(), detail: listener.listening() ? undefined : 'not listening' })),
+    { name: 'delivery', ok: worker.alive(), detail: worker.alive() ? undefined : 'the delivery thread has stopped' },
+  ];
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -247,6 +247,14 @@ export const configSchema = z.strictObject({
     .prefault({})
     .describe('Secure Message Pickup: messages kept encrypted on the gateway and read in the portal.'),
   branding: brandingSchema,
+  ops: z
+    .strictObject({
+      enabled: z.boolean().default(false).describe('Open the admin listener: `/metrics` (Prometheus text format), `/healthz` and `/readyz` over plain HTTP.'),
+      host: z.string().default('127.0.0.1').describe('Address of the admin listener; keep it on loopback or a management network (it needs no login and shows queue and traffic counts).'),
+      port: z.number().int().min(0).max(65535).default(9464).describe('TCP port of the admin listener.'),
+    })
+    .prefault({})
+    .describe('Operations: metrics and health checks for Prometheus, systemd or a load balancer.'),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Lowest level logged (pino JSON lines).'),

@@ -23,4 +23,10 @@ describe('configWarnings', () => {
     expect(configWarnings(parseConfig({}))).toEqual([]);
     expect(configWarnings(parseConfig({ domains: { 'a.test': { smarthost: 'h:25' } }, delivery: { defaultTlsPolicy: 'required' } }))).toEqual([]);
   });
+
+  it('warns when the admin listener leaves loopback, not when it stays there or is off', () => {
+    expect(configWarnings(parseConfig({ ops: { enabled: true, host: '0.0.0.0' } }))[0]).toMatch(/^ops\.host 0\.0\.0\.0 is not a loopback address/);
+    expect(configWarnings(parseConfig({ ops: { enabled: true, host: '127.0.0.1' } }))).toEqual([]);
+    expect(configWarnings(parseConfig({ ops: { enabled: false, host: '0.0.0.0' } }))).toEqual([]);
+  });
 });

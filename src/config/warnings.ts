@@ -12,5 +12,12 @@ export function configWarnings(config: Config): string[] {
     const source = config.delivery.tlsPolicies[domain] ? `delivery.tlsPolicies["${domain}"]` : `delivery.defaultTlsPolicy (no delivery.tlsPolicies["${domain}"])`;
     warnings.push(`domains["${domain}"].smarthost ${local.smarthost} does not require TLS: ${source} is "opportunistic", so mail for ${domain} crosses that hop in plain text when the smarthost offers no STARTTLS; set delivery.tlsPolicies["${domain}"] to "required" or "verified"`);
   }
+  if (config.ops.enabled && !isLoopback(config.ops.host)) {
+    warnings.push(`ops.host ${config.ops.host} is not a loopback address: /metrics and /readyz answer anyone who can reach ${config.ops.host}:${config.ops.port} without a login (plain HTTP); firewall it or set ops.host to 127.0.0.1`);
+  }
   return warnings;
+}
+
+function isLoopback(host: string): boolean {
+  return /^127\./.test(host) || host === '::1' || host === 'localhost';
 }

@@ -47,3 +47,4 @@ export function createWebService(deps: WebDeps): WebService {
 }
 
 export { publicBaseUrl, pickupLink } from '../pickup/index.ts';
+export { createOpsListener, type OpsListener, type ReadinessCheck } from './ops-listener.ts';

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
  */
 const LAYERS: Record<string, number> = {
   kernel: 0,
-  config: 1, dns: 1, mail: 1, vault: 1, audit: 1, store: 1,
+  config: 1, dns: 1, mail: 1, vault: 1, audit: 1, store: 1, metrics: 1,
   auth: 2, linksec: 2, e2e: 2, policy: 2, accounts: 2, queue: 2,
   smtp: 3, delivery: 3, pickup: 3,
   web: 4, cli: 4,

@@ -84,6 +84,8 @@ export interface IngressDeps {
   answerNoticeReply?(reply: NoticeReply): Promise<'answered' | 'not-answered'>;
   /** Resolves only once message and envelope are durable; rejects with a MailError. */
   ingest(envelope: Envelope, body: Readable): Promise<{ id: string }>;
+  /** Sessions as the metrics count them: admitted, refused at connect by a limit, ended. */
+  observeSession?(event: 'opened' | 'refused' | 'closed'): void;
   logger: Logger;
   clock: Clock;
 }
@@ -98,7 +100,7 @@ export interface NoticeReply {
 /** The header block of a mail to the notice address is read up to this; the rest is discarded. */
 const NOTICE_REPLY_HEADER_BYTES = 64 * 1024;
 
-export type SmtpListener = Service & { address(): { host: string; port: number } };
+export type SmtpListener = Service & { address(): { host: string; port: number }; listening(): boolean };
 
 function protocolOf(session: SMTPServerSession): string {
   // RFC 3848 / RFC 6531 "with" keywords.
@@ -169,14 +171,17 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
       handshakes?.established(session.remoteAddress, session.remotePort);
       if (!perIp.tryAcquire(session.remoteAddress)) {
         logger.warn({ ip: session.remoteAddress }, 'per-IP connection limit reached');
+        deps.observeSession?.('refused');
         return callback(smtpError(421, '4.7.0', 'Too many connections from your address; try again later'));
       }
       if (!slots.tryAcquire(options.role)) {
         perIp.release(session.remoteAddress);
         logger.warn({ ip: session.remoteAddress, inUse: slots.inUse }, 'connection slots full');
+        deps.observeSession?.('refused');
         return callback(smtpError(421, '4.7.0', 'Too many connections; try again in a moment'));
       }
       counted.add(session.id);
+      deps.observeSession?.('opened');
       sessionTimers.set(
         session.id,
         setTimeout(() => {
@@ -192,6 +197,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
       if (counted.delete(session.id)) {
         perIp.release(session.remoteAddress);
         slots.release(options.role);
+        deps.observeSession?.('closed');
       }
       clearTimeout(sessionTimers.get(session.id));
       sessionTimers.delete(session.id);
@@ -427,6 +433,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
       sessionLimits.stop();
       server.close(() => resolve());
     }),
+    listening: () => server.server.listening,
     address() {
       const info = server.server.address() as AddressInfo;
       return { host: info.address, port: info.port };
