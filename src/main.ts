@@ -106,7 +106,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
   const ingestDeps = {
     logger,
     clock,
-    login: auditedLogin(runtime.audit, 'smtp', (username: string, password: string, ip: string) => runtime.users.login(username, password, ip), logger),
+    login: auditedLogin(runtime.audit, 'smtp', (username: string, password: string, ip: string) => runtime.users.login(username, password, ip, { protocol: 'smtp' }), logger),
     standingOf: (username: string) => runtime.users.standingOf(username),
     sendersOf: (username: string) => runtime.users.sendersOf(username),
     sealSecret: (secret: string) => runtime.vault.seal(Buffer.from(secret, 'utf8')).toString('base64'),
@@ -166,7 +166,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
         config,
         store: runtime.store,
         pickup: metrics ? countingOpens(runtime.pickup, metrics) : runtime.pickup,
-        users: { login: auditedLogin(runtime.audit, 'console', (u: string, p: string, ip: string) => runtime.users.login(u, p, ip), logger), isActive: (u: string) => runtime.users.isActive(u) },
+        users: { login: auditedLogin(runtime.audit, 'console', (u: string, p: string, ip: string, options?: { code?: string }) => runtime.users.login(u, p, ip, { protocol: 'console', code: options?.code }), logger), isActive: (u: string) => runtime.users.isActive(u) },
         audit: runtime.audit,
         logger,
         clock,

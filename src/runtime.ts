@@ -103,7 +103,7 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
     blobs,
     vault,
     queue,
-    users: new Users(store, clock, config.login),
+    users: new Users(store, clock, config.login, { vault, passwordMinLength: config.login.passwordMinLength, totpRequiredFor: config.login.totpRequiredFor }),
     pickup: new PickupStore({ store, masterKey, dataDir: config.dataDir, shareDir: config.pickup.shareDir, clock }),
     // The checkpoint key is derived, not stored: the master key is the one secret to keep.
     audit: new AuditLog({ store, node: nodeId, clock, logger, signer: auditSigner(Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'sealgate audit checkpoint key v1', 32))) }),

@@ -156,6 +156,19 @@ export class LoginBudget {
     return { reason: 'slow-down', retryAfterMs: Math.max(1000, Number(current.next_at) - now) };
   }
 
+  /** An admin's unlock: the key's failures and delay are forgotten at once. */
+  async clear(key: string): Promise<void> {
+    await this.store.db.deleteFrom('login_budgets').where('key', '=', key).execute();
+  }
+
+  /** When the key's lock ends, or null when it is not locked (its failures are below `policy`'s limit). */
+  async lockedUntil(key: string, policy: BudgetPolicy): Promise<number | null> {
+    const row = await this.store.db.selectFrom('login_budgets').select(['failures', 'window_start']).where('key', '=', key).executeTakeFirst();
+    if (!row || row.failures < policy.maxFailures) return null;
+    const end = Number(row.window_start) + policy.windowMs;
+    return end > (await this.now()) ? end : null;
+  }
+
   /** Deletes rows whose window and delay have both passed: forgetting them changes nothing. */
   async sweep(at?: number): Promise<number> {
     const now = at ?? (await this.now());

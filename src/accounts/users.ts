@@ -2,9 +2,27 @@ import { hash, verify } from '@node-rs/argon2';
 import { isLinkLevel, LINK_LEVELS, type Clock, type LinkRequirement } from '../kernel/index.ts';
 import type { Store } from '../store/index.ts';
 import { LoginBudget, networkOf, type BudgetPolicy } from './login-budget.ts';
+import { ARGON2 } from './argon2-params.ts';
+import { AccountError } from './errors.ts';
+import type { Vault } from '../vault/index.ts';
+import { AppPasswords } from './app-passwords.ts';
+import { checkNewPassword } from './password-policy.ts';
+import { Roles, type Role } from './roles.ts';
+import { SecondFactors } from './second-factor.ts';
 
-// OWASP's Argon2id baseline (m=19 MiB, t=2, p=1).
-const ARGON2 = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+export { AccountError };
+
+/** Where a login comes from: SMTP AUTH (a mail client) or the console (a person at a browser). */
+export type LoginProtocol = 'smtp' | 'console';
+
+export interface AccountOptions {
+  /** Seals TOTP secrets; without it no second factor can be set up. */
+  vault?: Vault;
+  passwordMinLength?: number;
+  /** Roles whose members must have a second factor for interactive logins. */
+  totpRequiredFor?: Role[];
+}
+
 const USERNAME = /^[A-Za-z0-9._@+-]{1,128}$/;
 // Argon2id (same parameters) of a random string nobody knows: an unknown user costs the same
 // verify as a known one, with no first-call hashing that would tell the two apart.
@@ -22,18 +40,20 @@ export interface LoginLimits {
 
 export const DEFAULT_LOGIN_LIMITS: LoginLimits = { accountMaxFailures: 10, ipMaxFailures: 30, windowMs: 15 * 60_000, freeAttempts: 3, baseDelayMs: 1_000, maxDelayMs: 60_000 };
 
-/** A login's outcome: refused ones were never checked (the budget was spent). */
+/**
+ * A login's outcome: `locked`/`slow-down` were never checked (the budget was spent);
+ * `second-factor`: the password was right, the code missing or wrong (console);
+ * `forbidden`: the credentials were right but this login may not happen, for `reason`.
+ */
 export type LoginOutcome =
   | { status: 'ok' }
   | { status: 'invalid' }
-  | { status: 'locked' | 'slow-down'; retryAfterMs: number };
+  | { status: 'locked' | 'slow-down'; retryAfterMs: number }
+  | { status: 'second-factor' }
+  | { status: 'forbidden'; reason: ForbiddenReason };
 
-export class AccountError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'AccountError';
-  }
-}
+export type ForbiddenReason = 'admin-lock' | 'no-role' | 'app-password-required' | 'second-factor-required';
+
 
 /** What a user may put in `MAIL FROM` and `From:` (lower case). */
 export interface OwnedSenders {
@@ -57,10 +77,21 @@ export class Users {
   private readonly budget: LoginBudget;
   private readonly accountPolicy: BudgetPolicy;
   private readonly ipPolicy: BudgetPolicy;
+  private readonly passwordMinLength: number;
+  private readonly totpRequiredFor: Role[];
+  readonly roles: Roles;
+  readonly appPasswords: AppPasswords;
+  /** Undefined without a vault (then nobody has a second factor). */
+  readonly secondFactors: SecondFactors | undefined;
 
-  constructor(store: Store, clock: Clock, limits: LoginLimits = DEFAULT_LOGIN_LIMITS) {
+  constructor(store: Store, clock: Clock, limits: LoginLimits = DEFAULT_LOGIN_LIMITS, options: AccountOptions = {}) {
     this.store = store;
     this.clock = clock;
+    this.passwordMinLength = options.passwordMinLength ?? 12;
+    this.totpRequiredFor = options.totpRequiredFor ?? [];
+    this.roles = new Roles(store, clock);
+    this.appPasswords = new AppPasswords(store, clock);
+    this.secondFactors = options.vault ? new SecondFactors(store, clock, options.vault) : undefined;
     this.budget = new LoginBudget(store, clock);
     const shared = { windowMs: limits.windowMs, freeAttempts: limits.freeAttempts, baseDelayMs: limits.baseDelayMs, maxDelayMs: limits.maxDelayMs };
     this.accountPolicy = { ...shared, maxFailures: limits.accountMaxFailures };
@@ -72,32 +103,74 @@ export class Users {
   /**
    * A login through the shared budgets (every protocol calls this): the attempt is reserved on
    * the client's network and on the account before Argon2 runs, so parallel guesses cannot
-   * exceed the budget; unknown users spend the same budget and the same verify time.
+   * exceed the budget; unknown users spend the same budget and the same verify time. Only a
+   * login that passes every check gives the attempt back.
+   *
+   * SMTP (a mail client cannot type a code): the account password, or an app password; once
+   * the user has a second factor (or their role requires one), app passwords only.
+   * Console: the account password and, with a second factor, a TOTP or recovery `code`.
+   * Both need the `sender` role, and no admin lock.
    */
-  async login(username: string, password: string, ip: string): Promise<LoginOutcome> {
+  async login(username: string, password: string, ip: string, options: { protocol?: LoginProtocol; code?: string } = {}): Promise<LoginOutcome> {
+    const { protocol = 'console', code } = options;
     const account = username.trim().toLowerCase();
     const reserved = await this.budget.reserve([
       { key: `ip:${networkOf(ip)}`, policy: this.ipPolicy },
       { key: `account:${account}`, policy: this.accountPolicy },
     ]);
     if ('reason' in reserved) return { status: reserved.reason, retryAfterMs: reserved.retryAfterMs };
-    const ok = account !== '' && (await this.authenticate(username, password));
-    if (!ok) return { status: 'invalid' };
+    const mainPassword = account !== '' && (await this.authenticate(username, password));
+    const appPassword = !mainPassword && protocol === 'smtp' && account !== '' && (await this.isActive(username)) && (await this.appPasswords.verify(username, password));
+    if (!mainPassword && !appPassword) return { status: 'invalid' };
+    const decided = await this.afterPassword(username, protocol, appPassword, code);
+    if (decided.status !== 'ok') return decided;
     await this.budget.refund(reserved);
     return { status: 'ok' };
   }
 
+  private async afterPassword(username: string, protocol: LoginProtocol, viaAppPassword: boolean, code: string | undefined): Promise<LoginOutcome> {
+    const row = await this.store.db.selectFrom('users').select('locked_at').where('username', '=', username).executeTakeFirst();
+    if (row?.locked_at != null) return { status: 'forbidden', reason: 'admin-lock' };
+    const roles = await this.roles.of(username);
+    if (!roles.includes('sender')) return { status: 'forbidden', reason: 'no-role' };
+    const hasFactor = (await this.secondFactors?.isEnabled(username)) ?? false;
+    const required = roles.some((r) => this.totpRequiredFor.includes(r));
+    if (protocol === 'smtp') return (hasFactor || required) && !viaAppPassword ? { status: 'forbidden', reason: 'app-password-required' } : { status: 'ok' };
+    if (!hasFactor) return required ? { status: 'forbidden', reason: 'second-factor-required' } : { status: 'ok' };
+    if (!code || !(await this.secondFactors!.verify(username, code))) return { status: 'second-factor' };
+    return { status: 'ok' };
+  }
+
+  /** Sets an admin lock (no login anywhere, sessions ended) or lifts it, with the failure budget. */
+  async setLocked(username: string, locked: boolean): Promise<void> {
+    const result = await this.store.db.updateTable('users').set({ locked_at: locked ? this.clock.now() : null }).where('username', '=', username).executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw new AccountError(`no user ${username}`);
+    if (locked) await this.endSessions(username);
+    else await this.budget.clear(`account:${username.trim().toLowerCase()}`);
+  }
+
+  /** Whether the account is locked now: by an admin, or by its failure budget until `until`. */
+  async lockState(username: string): Promise<{ adminLock: boolean; budgetLockedUntil: number | null }> {
+    const row = await this.store.db.selectFrom('users').select('locked_at').where('username', '=', username).executeTakeFirst();
+    if (!row) throw new AccountError(`no user ${username}`);
+    return { adminLock: row.locked_at != null, budgetLockedUntil: await this.budget.lockedUntil(`account:${username.trim().toLowerCase()}`, this.accountPolicy) };
+  }
+
   async add(username: string, password: string): Promise<void> {
     if (!USERNAME.test(username)) throw new AccountError(`invalid user name ${JSON.stringify(username)}: use letters, digits and . _ @ + -`);
-    if (password.length < 12) throw new AccountError('password too short: use at least 12 characters');
+    checkNewPassword(password, { minLength: this.passwordMinLength }, username);
     const existing = await this.store.db.selectFrom('users').select('username').where('username', '=', username).executeTakeFirst();
     if (existing) throw new AccountError(`user ${username} exists already`);
     const password_hash = await hash(password, ARGON2);
-    await this.store.db.insertInto('users').values({ username, password_hash, created_at: this.clock.now(), disabled: 0, pickup_always: 0 }).execute();
+    const now = this.clock.now();
+    await this.store.db.transaction().execute(async (trx) => {
+      await trx.insertInto('users').values({ username, password_hash, created_at: now, disabled: 0, pickup_always: 0 }).execute();
+      await trx.insertInto('user_roles').values({ username, role: 'sender', granted_at: now }).execute();
+    });
   }
 
   async setPassword(username: string, password: string): Promise<void> {
-    if (password.length < 12) throw new AccountError('password too short: use at least 12 characters');
+    checkNewPassword(password, { minLength: this.passwordMinLength }, username);
     const result = await this.store.db.updateTable('users').set({ password_hash: await hash(password, ARGON2) }).where('username', '=', username).executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) throw new AccountError(`no user ${username}`);
     // A new password is how an admin throws someone out (OWASP ASVS 3.3.3): no console session outlives it.
@@ -107,6 +180,7 @@ export class Users {
   async remove(username: string): Promise<boolean> {
     const result = await this.store.db.deleteFrom('users').where('username', '=', username).executeTakeFirst();
     await this.store.db.deleteFrom('user_aliases').where('username', '=', username).execute();
+    for (const table of ['user_roles', 'user_totp', 'user_recovery_codes', 'app_passwords'] as const) await this.store.db.deleteFrom(table).where('username', '=', username).execute();
     await this.endSessions(username);
     return Number(result.numDeletedRows) > 0;
   }
@@ -152,10 +226,10 @@ export class Users {
     await this.store.db.deleteFrom('web_sessions').where('kind', '=', 'sender').where('subject', '=', username).execute();
   }
 
-  /** True while the account exists and is not disabled: checked on every console request. */
+  /** True while the account exists and is neither disabled nor locked: checked on every console request. */
   async isActive(username: string): Promise<boolean> {
-    const row = await this.store.db.selectFrom('users').select('disabled').where('username', '=', username).executeTakeFirst();
-    return row !== undefined && row.disabled === 0;
+    const row = await this.store.db.selectFrom('users').select(['disabled', 'locked_at']).where('username', '=', username).executeTakeFirst();
+    return row !== undefined && row.disabled === 0 && row.locked_at == null;
   }
 
   async list(): Promise<{ username: string; createdAt: number; disabled: boolean; requiredLevel: LinkRequirement | null; pickupAlways: boolean }[]> {

@@ -1,7 +1,7 @@
 import type { Logger } from '../kernel/index.ts';
 import type { AuditLog } from './log.ts';
 
-type Login<O extends { status: string }> = (username: string, password: string, ip: string) => Promise<O>;
+type Login<O extends { status: string }> = (username: string, password: string, ip: string, options?: { code?: string }) => Promise<O>;
 
 /** What an actor field may hold of a typed user name: a mistyped password must not land in the log. */
 function actorOf(username: string): string {
@@ -14,11 +14,13 @@ function actorOf(username: string): string {
  * and does not decide the login: the budgets already did.
  */
 export function auditedLogin<O extends { status: string }>(audit: Pick<AuditLog, 'record'>, protocol: string, login: Login<O>, logger: Logger): Login<O> {
-  return async (username, password, ip) => {
-    const outcome = await login(username, password, ip);
-    const action = outcome.status === 'ok' ? 'login.ok' : outcome.status === 'invalid' ? 'login.failed' : 'login.refused';
+  return async (username, password, ip, options) => {
+    const outcome = await login(username, password, ip, options);
+    const action = outcome.status === 'ok' ? 'login.ok' : outcome.status === 'invalid' || outcome.status === 'second-factor' ? 'login.failed' : 'login.refused';
+    // The reason a right password was still refused (admin lock, missing role or factor), never the password.
+    const reason = 'reason' in outcome && typeof outcome.reason === 'string' ? { reason: outcome.reason } : {};
     await audit
-      .record({ actor: actorOf(username), action, ip, protocol, detail: outcome.status === 'ok' || outcome.status === 'invalid' ? {} : { status: outcome.status } })
+      .record({ actor: actorOf(username), action, ip, protocol, detail: outcome.status === 'ok' || outcome.status === 'invalid' ? {} : { status: outcome.status, ...reason } })
       .catch((error) => logger.error({ err: (error as Error).message, protocol }, 'audit event for a login not written'));
     return outcome;
   };

@@ -18,10 +18,11 @@ import { setupCommands } from './serve.ts';
 import { tlsrptCommands } from './tlsrpt.ts';
 import { userAliasCommands } from './user-alias.ts';
 import { userCommands } from './user.ts';
+import { userSecurityCommands } from './user-security.ts';
 
 export type { CliDeps } from './command.ts';
 
-export const COMMANDS: Command[] = [...setupCommands, ...configCommands, ...userCommands, ...userAliasCommands, ...queueCommands, ...domainCommands, ...tlsrptCommands, ...auditCommands];
+export const COMMANDS: Command[] = [...setupCommands, ...configCommands, ...userCommands, ...userSecurityCommands, ...userAliasCommands, ...queueCommands, ...domainCommands, ...tlsrptCommands, ...auditCommands];
 /** Words that name a set of commands: `sealgate queue --help` lists them. */
 const GROUPS = ['config', 'user', 'user alias', 'queue', 'domain', 'tlsrpt', 'audit'];
 

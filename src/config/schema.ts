@@ -201,6 +201,8 @@ export const configSchema = z.strictObject({
       freeAttempts: z.number().int().min(0).default(3).describe('Failures without a wait; each one after waits twice as long as the last.'),
       baseDelayMs: z.number().int().min(0).default(1_000).describe('The first wait after `freeAttempts`.'),
       maxDelayMs: z.number().int().min(0).default(60_000).describe('The longest wait between attempts.'),
+      passwordMinLength: z.number().int().min(8).max(64).default(12).describe('Shortest password `user add` and `user passwd` accept (NIST SP 800-63B: no composition rules; passwords on the bundled breach list are refused at any length).'),
+      totpRequiredFor: z.array(z.enum(['admin', 'sender', 'auditor'])).default([]).describe('Roles whose members must have a second factor (TOTP): without one they cannot sign in to the console, and SMTP AUTH takes only app passwords.'),
     })
     .prefault({})
     .describe('Login budgets shared by SMTP AUTH and the console (OWASP ASVS L2 V2.2.1): failures per account and per client network (IPv4 address, IPv6 /64) within a window; past `freeAttempts` each attempt waits twice as long as the last, and at the limit the key locks until the window ends.'),

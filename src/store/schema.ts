@@ -62,6 +62,41 @@ export interface UsersTable {
   required_level: string | null;
   /** 1: every message this user submits becomes a Secure Message Pickup. */
   pickup_always: number;
+  /** Set by an admin (`sealgate user lock`): no login on any protocol until unlocked. */
+  locked_at: number | null;
+}
+
+export interface UserRolesTable {
+  username: string;
+  /** admin | sender | auditor */
+  role: string;
+  granted_at: number;
+}
+
+/** A user's TOTP secret (sealed under the master key); required once `enabled_at` is set. */
+export interface UserTotpTable {
+  username: string;
+  secret: string;
+  enabled_at: number | null;
+  /** The last time step a code was accepted for: each step is good once. */
+  last_step: number | null;
+}
+
+export interface UserRecoveryCodesTable {
+  username: string;
+  /** SHA-256 of the normalised code (the code itself has ≈60 random bits). */
+  code_hash: string;
+  created_at: number;
+  used_at: number | null;
+}
+
+export interface AppPasswordsTable {
+  id: string;
+  username: string;
+  label: string;
+  password_hash: string;
+  created_at: number;
+  last_used_at: number | null;
 }
 
 /** An extra sender address (`local@domain`, lower case) or a whole domain (`@domain`) a user may send as. */
@@ -332,6 +367,10 @@ export interface Database {
   receipts: ReceiptsTable;
   users: UsersTable;
   user_aliases: UserAliasesTable;
+  user_roles: UserRolesTable;
+  user_totp: UserTotpTable;
+  user_recovery_codes: UserRecoveryCodesTable;
+  app_passwords: AppPasswordsTable;
   settings: SettingsTable;
   link_pins: LinkPinsTable;
   tlsrpt_counts: TlsrptCountsTable;

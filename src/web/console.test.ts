@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { Secret, TOTP } from 'otpauth';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPortalFixture, type PortalFixture } from '../../test/helpers/browser.ts';
 import { injectClient, multipart, type Upload } from '../../test/helpers/web-inject.ts';
@@ -219,5 +220,29 @@ describe('sender console (fastify.inject over SQLite)', () => {
     expect(failed).toContain('<th scope="col">IP address</th>');
     expect(failed).not.toContain('>Address<');
     expect((await alice.request('GET', '/console')).body).toContain('>Sign out</button>');
+  });
+  it('a sender with a second factor signs in with password and code; a replayed code or a missing one is refused', async () => {
+    const f = await setup();
+    await f.users.add('totp@sender.test', PASSWORD);
+    const { secret } = await f.users.secondFactors!.enrol('totp@sender.test');
+    const code = () => new TOTP({ secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 }).generate();
+    await f.users.secondFactors!.confirm('totp@sender.test', code());
+    const client = injectClient(app!);
+    const page = await client.request('GET', '/console/login');
+    expect(page.body).toContain('autocomplete="one-time-code"');
+    const csrf = client.jar.get('__Host-sg-csrf')!;
+    const without = await client.request('POST', '/console/login', { _csrf: csrf, username: 'totp@sender.test', password: PASSWORD });
+    expect(without.statusCode).toBe(401);
+    expect(without.body).toContain('6-digit code from your authenticator app');
+    // The code used to confirm the enrolment cannot sign in again within its time step.
+    const replayed = await client.request('POST', '/console/login', { _csrf: csrf, username: 'totp@sender.test', password: PASSWORD, code: code() });
+    expect(replayed.statusCode).toBe(401);
+    const codes = await f.users.secondFactors!.newRecoveryCodes('totp@sender.test');
+    const signedInWithRecovery = await client.request('POST', '/console/login', { _csrf: csrf, username: 'totp@sender.test', password: PASSWORD, code: codes[0] });
+    expect(signedInWithRecovery.headers.location).toBe('/console');
+    expect((await client.request('GET', '/console')).statusCode).toBe(200);
+    // An admin lock ends the session at once.
+    await f.users.setLocked('totp@sender.test', true);
+    expect((await client.request('GET', '/console')).headers.location).toBe('/console/login');
   });
 });

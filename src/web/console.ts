@@ -37,6 +37,7 @@ export function registerConsole(app: FastifyInstance, c: WebContext): void {
 <form method="post" action="/console/login" class="card" id="login-form">${csrfField(csrf)}
 <label for="username">${tr.t('console.signIn.address')}</label><input type="text" id="username" name="username" value="${username}" autocomplete="username" autocapitalize="none" spellcheck="false" required>
 <label for="password">${tr.t('console.signIn.password')}</label><input type="password" id="password" name="password" autocomplete="current-password" required>
+<label for="code">${tr.t('console.signIn.code')}</label><input type="text" id="code" name="code" autocomplete="one-time-code" inputmode="text" autocapitalize="none" spellcheck="false" maxlength="32">
 <button type="submit" id="login">${tr.t('console.signIn.button')}</button></form>`;
     return page({ title: tr.text('console.signIn.title'), nonce, i18n: tr, body });
   }
@@ -63,18 +64,27 @@ export function registerConsole(app: FastifyInstance, c: WebContext): void {
     return sendPage(reply, 200, loginPage(request, message));
   });
 
-  app.post<{ Body: { username?: string; password?: string } }>('/console/login', async (request, reply) => {
+  app.post<{ Body: { username?: string; password?: string; code?: string } }>('/console/login', async (request, reply) => {
     requireCsrf(request);
     const ip = clientIp(request);
     const username = String(request.body?.username ?? '').trim();
     // The budgets SMTP AUTH spends too (accounts/login-budget.ts, OWASP ASVS L2 V2.2.1).
-    const outcome = username === '' ? { status: 'invalid' as const } : await c.users.login(username, String(request.body?.password ?? ''), ip);
+    const outcome = username === '' ? { status: 'invalid' as const } : await c.users.login(username, String(request.body?.password ?? ''), ip, { code: String(request.body?.code ?? '').slice(0, 32) || undefined });
     if (outcome.status === 'locked' || outcome.status === 'slow-down') {
       c.logger.warn({ ip, username, status: outcome.status }, 'console login refused by the login budget');
       reply.header('retry-after', String(Math.ceil(outcome.retryAfterMs / 1000)));
       const wait = waitText(outcome.retryAfterMs);
       const text = outcome.status === 'locked' ? i18n(request).text('console.signIn.locked', { wait }) : i18n(request).text('console.signIn.slowDown', { wait });
       return sendPage(reply, 429, loginPage(request, { kind: 'error', text }, username));
+    }
+    if (outcome.status === 'second-factor' || outcome.status === 'forbidden') {
+      c.logger.warn({ ip, username, status: outcome.status, reason: outcome.status === 'forbidden' ? outcome.reason : undefined }, 'console login refused');
+      const tr = i18n(request);
+      const text = outcome.status === 'second-factor' ? tr.text('console.signIn.codeNeeded')
+        : outcome.reason === 'admin-lock' ? tr.text('console.signIn.adminLock')
+        : outcome.reason === 'second-factor-required' ? tr.text('console.signIn.factorRequired')
+        : tr.text('console.signIn.noRole');
+      return sendPage(reply, outcome.status === 'second-factor' ? 401 : 403, loginPage(request, { kind: 'error', text }, username));
     }
     if (outcome.status !== 'ok') {
       c.logger.warn({ ip, username }, 'console login failed');

@@ -15,7 +15,8 @@ export interface WebDeps {
   /** The gateway's users (src/accounts Users); a console user name is the sender address. */
   users: {
     /** A login through the shared budgets (accounts `Users.login`). */
-    login(username: string, password: string, ip: string): Promise<LoginOutcome>;
+    /** `code`: a TOTP or recovery code, for users with a second factor. */
+    login(username: string, password: string, ip: string, options?: { code?: string }): Promise<LoginOutcome>;
     /** The account exists and is enabled (a removed or disabled user's session ends at once). */
     isActive(username: string): Promise<boolean>;
   };

@@ -6,7 +6,7 @@ import { parseConfig, type ConfigInput } from '../../src/config/index.ts';
 import { systemClock, type Clock } from '../../src/kernel/index.ts';
 import { PickupStore, type GateOptions } from '../../src/pickup/index.ts';
 import type { Store } from '../../src/store/index.ts';
-import { ensureSelfSignedCertificate } from '../../src/vault/index.ts';
+import { createVault, ensureSelfSignedCertificate } from '../../src/vault/index.ts';
 import { createWebService, type WebDeps, type WebService } from '../../src/web/index.ts';
 import { silentLogger } from './silent-logger.ts';
 import { openTestStore } from './stores.ts';
@@ -55,7 +55,7 @@ export async function createPortalFixture(options: { config?: ConfigInput; clock
   const test = await openTestStore('sqlite');
   const clock = options.clock ?? systemClock;
   const pickup = new PickupStore({ store: test.store, masterKey: randomBytes(32), dataDir: test.dir, clock, gate: { clock, ...options.gate } });
-  const users = new Users(test.store, clock);
+  const users = new Users(test.store, clock, undefined, { vault: createVault(randomBytes(32)) });
   const config = parseConfig({ hostname: 'portal.test', dataDir: test.dir, ...options.config, web: { port: 0, ...options.config?.web } });
   const pair = await ensureSelfSignedCertificate(test.dir, '127.0.0.1');
   const mails: SentMail[] = [];

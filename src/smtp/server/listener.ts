@@ -220,6 +220,16 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
           }
           const failures = (authFailures.get(session.id) ?? 0) + 1;
           authFailures.set(session.id, failures);
+          if (outcome.status === 'forbidden' || outcome.status === 'second-factor') {
+            // The password was right: say what stops the login (Gmail's 534 5.7.9 for app passwords).
+            logger.warn({ user: username, ip: session.remoteAddress, status: outcome.status, reason: outcome.status === 'forbidden' ? outcome.reason : undefined }, 'authentication refused');
+            if (outcome.status === 'forbidden' && outcome.reason === 'app-password-required') {
+              return callback(smtpError(534, '5.7.9', 'This account has a second factor: use an app password in your mail client (your administrator makes one with sealgate user app-password)'));
+            }
+            if (outcome.status === 'forbidden' && outcome.reason === 'admin-lock') return callback(smtpError(535, '5.7.8', 'This account is locked by an administrator; ask them to unlock it'));
+            if (outcome.status === 'forbidden' && outcome.reason === 'no-role') return callback(smtpError(535, '5.7.8', 'This account may not send mail (it has no sender role)'));
+            return callback(smtpError(535, '5.7.8', 'Authentication credentials invalid'));
+          }
           if (outcome.status !== 'invalid') {
             // Temporary, as Postfix's anvil: the client may come back once the budget allows.
             logger.warn({ user: username, ip: session.remoteAddress, status: outcome.status }, 'authentication refused by the login budget');

@@ -421,6 +421,46 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
           .execute();
       },
     },
+    '0026-accounts': {
+      // Roles, second factors, app passwords and the admin lock (issue 13). Every existing
+      // user keeps sending: each becomes a `sender`.
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('user_roles')
+          .addColumn('username', 'text', (c) => c.notNull())
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('granted_at', bigint, (c) => c.notNull())
+          .addPrimaryKeyConstraint('user_roles_pk', ['username', 'role'])
+          .execute();
+        await db.insertInto('user_roles').columns(['username', 'role', 'granted_at']).expression((eb: any) => eb.selectFrom('users').select(['username', eb.val('sender').as('role'), 'created_at'])).execute();
+        await db.schema
+          .createTable('user_totp')
+          .addColumn('username', 'text', (c) => c.primaryKey())
+          .addColumn('secret', 'text', (c) => c.notNull())
+          .addColumn('enabled_at', bigint)
+          .addColumn('last_step', bigint)
+          .execute();
+        await db.schema
+          .createTable('user_recovery_codes')
+          .addColumn('username', 'text', (c) => c.notNull())
+          .addColumn('code_hash', 'text', (c) => c.notNull())
+          .addColumn('created_at', bigint, (c) => c.notNull())
+          .addColumn('used_at', bigint)
+          .addPrimaryKeyConstraint('user_recovery_codes_pk', ['username', 'code_hash'])
+          .execute();
+        await db.schema
+          .createTable('app_passwords')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('username', 'text', (c) => c.notNull())
+          .addColumn('label', 'text', (c) => c.notNull())
+          .addColumn('password_hash', 'text', (c) => c.notNull())
+          .addColumn('created_at', bigint, (c) => c.notNull())
+          .addColumn('last_used_at', bigint)
+          .execute();
+        await db.schema.createIndex('app_passwords_user').on('app_passwords').column('username').execute();
+        await db.schema.alterTable('users').addColumn('locked_at', bigint).execute();
+      },
+    },
   };
 }
 

@@ -13,6 +13,11 @@ export const consoleTexts = {
   'console.signIn.locked': 'Zu viele fehlgeschlagene Anmeldungen für dieses Konto oder aus Ihrem Netz. Warten Sie {wait} und versuchen Sie es erneut.',
   'console.signIn.slowDown': 'Zu viele fehlgeschlagene Anmeldungen hintereinander. Warten Sie {wait} vor dem nächsten Versuch.',
   'console.signIn.failed': 'Die E-Mail-Adresse oder das Kennwort stimmt nicht.',
+  'console.signIn.code': 'Bestätigungscode (nur wenn Sie einen zweiten Faktor eingerichtet haben)',
+  'console.signIn.codeNeeded': 'Geben Sie das Kennwort noch einmal ein, dazu den aktuellen 6-stelligen Code aus Ihrer Authenticator-App oder einen Ihrer Wiederherstellungscodes.',
+  'console.signIn.adminLock': 'Dieses Konto ist von einem Administrator gesperrt. Bitten Sie ihn, es zu entsperren.',
+  'console.signIn.noRole': 'Dieses Konto darf die Absender-Konsole nicht benutzen.',
+  'console.signIn.factorRequired': 'Ihre Rolle verlangt einen zweiten Faktor. Bitten Sie einen Administrator, ihn für Sie einzurichten.',
 
   'console.noSubject': '(kein Betreff)',
   'console.subjectGone': '(Betreff mit der Nachricht vernichtet)',

@@ -15,6 +15,11 @@ export const consoleTexts = {
   'console.signIn.locked': 'Too many failed logins for this account or from your network. Wait {wait} and try again.',
   'console.signIn.slowDown': 'Too many failed logins in a row. Wait {wait} before the next try.',
   'console.signIn.failed': 'The e-mail address or the password is not right.',
+  'console.signIn.code': 'Authentication code (only if you set up a second factor)',
+  'console.signIn.codeNeeded': 'Enter the password again with the current 6-digit code from your authenticator app, or one of your recovery codes.',
+  'console.signIn.adminLock': 'This account is locked by an administrator. Ask them to unlock it.',
+  'console.signIn.noRole': 'This account may not use the sender console.',
+  'console.signIn.factorRequired': 'Your role requires a second factor. Ask an administrator to set one up for you.',
 
   'console.noSubject': '(no subject)',
   'console.subjectGone': '(subject destroyed with the message)',
