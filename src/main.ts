@@ -166,7 +166,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
         config,
         store: runtime.store,
         pickup: metrics ? countingOpens(runtime.pickup, metrics) : runtime.pickup,
-        users: { login: auditedLogin(runtime.audit, 'console', (u: string, p: string, ip: string, options?: { code?: string }) => runtime.users.login(u, p, ip, { protocol: 'console', code: options?.code }), logger), isActive: (u: string) => runtime.users.isActive(u) },
+        users: { login: auditedLogin(runtime.audit, 'console', (u: string, p: string, ip: string, options?: { code?: string }) => runtime.users.login(u, p, ip, { protocol: 'console', code: options?.code }), logger), isActive: (u: string) => runtime.users.isActive(u), rolesOf: (u: string) => runtime.users.rolesOf(u) },
         audit: runtime.audit,
         logger,
         clock,

@@ -124,7 +124,10 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       current = await openTestStore(dialect);
       const users = new Users(current.store, clock, { ...LIMITS, accountMaxFailures: 3, freeAttempts: 3 }, { vault: createVault(randomBytes(32)) });
       await users.add('alice@example.test', PASSWORD);
+      await current.store.db.insertInto('web_sessions').values({ id: 'x', kind: 'sender', subject: 'alice@example.test', sealed: null, created_at: now, last_seen_at: now, expires_at: now + 60_000, idle_ms: null, ip: '192.0.2.1', user_agent: 'Firefox' }).execute();
+      expect(await users.sessions('alice@example.test')).toEqual([{ createdAt: now, lastSeenAt: now, expiresAt: now + 60_000, ip: '192.0.2.1', userAgent: 'Firefox' }]);
       await users.setLocked('alice@example.test', true);
+      expect(await users.sessions('alice@example.test')).toEqual([]);
       expect(await users.login('alice@example.test', PASSWORD, '127.0.0.1', { protocol: 'smtp' })).toEqual({ status: 'forbidden', reason: 'admin-lock' });
       expect(await users.login('alice@example.test', PASSWORD, '127.0.0.1', { protocol: 'console' })).toEqual({ status: 'forbidden', reason: 'admin-lock' });
       await users.setLocked('alice@example.test', false);

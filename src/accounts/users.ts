@@ -221,9 +221,20 @@ export class Users {
     };
   }
 
+  /** A user's console sessions as an admin sees them (the web tier's table; ended ones excluded). */
+  async sessions(username: string): Promise<{ createdAt: number; lastSeenAt: number; expiresAt: number; ip: string | null; userAgent: string | null }[]> {
+    const rows = await this.store.db.selectFrom('web_sessions').select(['created_at', 'last_seen_at', 'expires_at', 'ip', 'user_agent'])
+      .where('kind', '=', 'sender').where('subject', '=', username).where('expires_at', '>', this.clock.now()).orderBy('created_at', 'desc').execute();
+    return rows.map((r) => ({ createdAt: Number(r.created_at), lastSeenAt: Number(r.last_seen_at), expiresAt: Number(r.expires_at), ip: r.ip, userAgent: r.user_agent }));
+  }
+
   /** Ends every console session of a user (the web tier's sessions table; subject = user name). */
   async endSessions(username: string): Promise<void> {
     await this.store.db.deleteFrom('web_sessions').where('kind', '=', 'sender').where('subject', '=', username).execute();
+  }
+
+  async rolesOf(username: string): Promise<Role[]> {
+    return this.roles.of(username);
   }
 
   /** True while the account exists and is neither disabled nor locked: checked on every console request. */

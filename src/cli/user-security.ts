@@ -136,10 +136,28 @@ async function appPassword(ctx: CommandContext): Promise<number> {
   });
 }
 
+async function sessions(ctx: CommandContext): Promise<number> {
+  const [name] = ctx.args;
+  return withRuntime(ctx.config, ctx.deps, async ({ users, audit }) => {
+    await requireUser(users, name);
+    const list = await users.sessions(name);
+    if (ctx.options.end) {
+      await users.endSessions(name);
+      await record(audit, 'user.sessions.end', name, { ended: list.length });
+      out(`ended ${list.length} console session${list.length === 1 ? '' : 's'} of ${name}`);
+      return EX.ok;
+    }
+    if (ctx.json) outJson(list);
+    else out(list.length ? list.map((s) => `${new Date(s.createdAt).toISOString()}  last seen ${new Date(s.lastSeenAt).toISOString()}  ${s.ip ?? '?'}  ${s.userAgent ?? '?'}`).join('\n') : `${name} has no console sessions`);
+    return EX.ok;
+  });
+}
+
 export const userSecurityCommands: Command[] = [
   { name: 'user role', usage: `NAME [add|remove ROLE]`, summary: `show or change a user's roles (${ROLES.join(', ')})`, json: true, args: { min: 1, max: 3 }, run: role },
   { name: 'user totp', usage: 'NAME [status|enable|confirm CODE|disable|recovery-codes]', summary: 'set up, confirm or remove a TOTP second factor; new recovery codes', json: true, args: { min: 1, max: 3 }, run: totp },
   { name: 'user lock', usage: 'NAME', summary: 'lock an account: no login on any protocol, console sessions end', args: { min: 1, max: 1 }, run: (ctx) => lock(ctx, true) },
   { name: 'user unlock', usage: 'NAME', summary: 'lift an admin lock and the failed-login lock', args: { min: 1, max: 1 }, run: (ctx) => lock(ctx, false) },
+  { name: 'user sessions', usage: 'NAME [--end]', summary: "a user's console sessions (where, with what, when); --end signs them out everywhere", options: { end: { type: 'boolean', help: 'end every session of the user' } }, json: true, args: { min: 1, max: 1 }, run: sessions },
   { name: 'user app-password', usage: 'NAME [list|add LABEL|revoke ID|LABEL]', summary: 'app passwords for mail clients (SMTP AUTH only)', json: true, args: { min: 1, max: 10 }, run: appPassword },
 ];

@@ -213,6 +213,11 @@ export const configSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(8443).describe('HTTPS port of the portal.'),
       publicUrl: z.url({ protocol: /^https$/ }).optional().describe('Base URL put in notice links; default https://<hostname>:<port>.'),
       idleTimeoutMs: z.number().int().min(10_000).default(15 * 60_000).describe('Sessions end after this long without a request (idle log-off).'),
+      idleTimeoutByRole: z
+        .partialRecord(z.enum(['admin', 'sender', 'auditor']).meta({ title: 'role' }), z.number().int().min(10_000).describe('Idle log-off in ms for this role.'))
+        .default({})
+        .describe('A shorter (or longer) idle log-off for console users holding a role, e.g. `{ "admin": 300000 }`; a user with several roles gets the shortest.'),
+      consoleSessionLifetimeMs: z.number().int().min(60_000).default(12 * 3_600_000).describe('A console session ends this long after sign-in however active it is (absolute lifetime).'),
       certFile: z.string().optional().describe('PEM certificate for the portal alone; default tls.certFile, else the self-signed certificate.'),
       keyFile: z.string().optional().describe('PEM private key of `web.certFile`; default tls.keyFile.'),
       // Slow-HTTP guards (OWASP ASVS 13.x; Apache mod_reqtimeout's header=20 and Node's own

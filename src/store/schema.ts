@@ -297,6 +297,11 @@ export interface WebSessionsTable {
   created_at: number;
   last_seen_at: number;
   expires_at: number;
+  /** This session's idle limit (the strictest of its user's roles); null: web.idleTimeoutMs. */
+  idle_ms: number | null;
+  /** Where and with what it signed in, for the sessions list (sender sessions only). */
+  ip: string | null;
+  user_agent: string | null;
 }
 
 /** A recipient's reply: a pickup message of its own, its password sealed by the vault for the sender. */

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { html, type Html } from './html.ts';
 import type { MessageKey, Translator } from './i18n/index.ts';
 import { shown } from './layout.ts';
+import type { Session } from './sessions.ts';
 
 /* What the sender console's route modules share (console.ts registers them). */
 
@@ -9,6 +10,8 @@ import { shown } from './layout.ts';
 export interface ConsoleHelpers {
   sender(request: FastifyRequest, reply: FastifyReply): Promise<string | undefined>;
   consolePage(request: FastifyRequest, user: string, title: string, body: Html, script?: string): string;
+  /** The session `sender` resumed for this request. */
+  session(request: FastifyRequest): Session | undefined;
 }
 
 /** An access-log event; kinds as strings, since h-deliver's notice states arrive as new kinds. */

@@ -245,4 +245,36 @@ describe('sender console (fastify.inject over SQLite)', () => {
     await f.users.setLocked('totp@sender.test', true);
     expect((await client.request('GET', '/console')).headers.location).toBe('/console/login');
   });
+  it('lists the sender\'s sessions with address and browser, and signs out everywhere else or everywhere', async () => {
+    await setup();
+    const first = await signedIn('sessions@sender.test');
+    const second = await signedIn('sessions@sender.test');
+    const list = await first.request('GET', '/console/sessions');
+    expect(list.statusCode).toBe(200);
+    expect(list.body.match(/class="card session/g)).toHaveLength(2);
+    expect(list.body).toContain('This browser');
+    expect(list.body).toContain('From 127.0.0.1 with lightMyRequest');
+    const ended = await first.request('POST', '/console/sessions/end-others', { _csrf: first.csrf });
+    expect(ended.headers.location).toBe('/console/sessions?ended=1');
+    expect((await second.request('GET', '/console')).headers.location).toBe('/console/login');
+    expect((await first.request('GET', '/console')).statusCode).toBe(200);
+    expect((await first.request('POST', '/console/sessions/end-all', { _csrf: first.csrf })).headers.location).toBe('/console/login?out=1');
+    expect((await first.request('GET', '/console')).headers.location).toBe('/console/login');
+    // Without the form's token nothing ends.
+    const third = await signedIn('sessions@sender.test');
+    expect((await third.request('POST', '/console/sessions/end-all', {})).statusCode).toBe(403);
+    expect((await third.request('GET', '/console')).statusCode).toBe(200);
+  });
+
+  it('a role with a shorter idle limit gets it on its sessions and in the page timer', async () => {
+    fixture = await createPortalFixture({ config: { web: { idleTimeoutByRole: { admin: 60_000 } } } });
+    app = buildWebApp(fixture.deps).app;
+    await app.ready();
+    await fixture.users.add('boss@sender.test', PASSWORD);
+    await fixture.users.roles.grant('boss@sender.test', 'admin');
+    const boss = await signedIn('boss@sender.test');
+    const row = await fixture.store.db.selectFrom('web_sessions').select('idle_ms').where('subject', '=', 'boss@sender.test').executeTakeFirstOrThrow();
+    expect(Number(row.idle_ms)).toBe(60_000);
+    expect((await boss.request('GET', '/console')).body).toContain('60000');
+  });
 });

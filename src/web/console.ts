@@ -4,6 +4,8 @@ import { registerCompose } from './compose.ts';
 import { registerConsoleList } from './console-list.ts';
 import { registerConsoleMessage } from './console-message.ts';
 import { registerConsoleReplies } from './console-replies.ts';
+import { registerConsoleSessions } from './console-sessions.ts';
+import type { Session } from './sessions.ts';
 import { clientIp, redirect, type WebContext } from './context.ts';
 import { html, type Html } from './html.ts';
 import { i18n } from './i18n/index.ts';
@@ -18,15 +20,24 @@ import { COOKIE, cookieOptions, ctx, requireCsrf, sendPage } from './security.ts
  * attachment names are shown, from the sender view that retraction destroys (pickup/sender-view.ts).
  */
 
-const SENDER_SESSION_MS = 12 * 3_600_000;
-
 export function registerConsole(app: FastifyInstance, c: WebContext): void {
   const idleMs = c.config.web.idleTimeoutMs;
+  // The session each request resumed: its idle limit drives the page's own log-off timer.
+  const resumedSessions = new WeakMap<FastifyRequest, Session>();
+
+  /** The idle limit for a user: the shortest of their roles' (web.idleTimeoutByRole), else the default. */
+  async function idleFor(username: string): Promise<number> {
+    const byRole = c.config.web.idleTimeoutByRole as Record<string, number | undefined>;
+    const limits = (await c.users.rolesOf(username)).map((r) => byRole[r]).filter((ms): ms is number => ms !== undefined);
+    return limits.length ? Math.min(...limits) : idleMs;
+  }
 
   function consolePage(request: FastifyRequest, user: string, title: string, body: Html, script?: string): string {
     const { nonce, csrf } = ctx(request);
-    const header = html`<form method="post" action="/console/logout">${csrfField(csrf)}<span class="meta">${user}</span> <button type="submit" class="secondary" id="logout">${i18n(request).t('console.signOut')}</button></form>`;
-    return page({ title, nonce, i18n: i18n(request), body, header, script, idle: { afterMs: idleMs, url: '/console/login?idle=1' } });
+    const tr = i18n(request);
+    const header = html`<form method="post" action="/console/logout">${csrfField(csrf)}<span class="meta">${user}</span> <a href="/console/sessions" id="sessions-link">${tr.t('console.sessions.link')}</a> <button type="submit" class="secondary" id="logout">${tr.t('console.signOut')}</button></form>`;
+    const afterMs = resumedSessions.get(request)?.idleMs ?? idleMs;
+    return page({ title, nonce, i18n: tr, body, header, script, idle: { afterMs, url: '/console/login?idle=1' } });
   }
 
   /** The sign-in form; after a failed try the address typed stays in its field. */
@@ -48,7 +59,10 @@ export function registerConsole(app: FastifyInstance, c: WebContext): void {
     const resumed = await c.sessions.resume(token, 'sender');
     if (resumed.status === 'ok') {
       // The session outlives nothing of the account: a removed or disabled user is out at once.
-      if (await c.users.isActive(resumed.session.subject)) return resumed.session.subject;
+      if (await c.users.isActive(resumed.session.subject)) {
+        resumedSessions.set(request, resumed.session);
+        return resumed.session.subject;
+      }
       await c.sessions.end(token);
       c.logger.warn({ username: resumed.session.subject }, 'console session of a removed or disabled user ended');
     }
@@ -91,7 +105,8 @@ export function registerConsole(app: FastifyInstance, c: WebContext): void {
       return sendPage(reply, 401, loginPage(request, { kind: 'error', text: i18n(request).text('console.signIn.failed') }, username));
     }
     await c.sessions.end(request.cookies[COOKIE.console]);
-    reply.setCookie(COOKIE.console, await c.sessions.create('sender', username, SENDER_SESSION_MS), cookieOptions);
+    const meta = { idleMs: await idleFor(username), ip, userAgent: request.headers['user-agent'] };
+    reply.setCookie(COOKIE.console, await c.sessions.create('sender', username, c.config.web.consoleSessionLifetimeMs, undefined, meta), cookieOptions);
     c.logger.info({ ip, username }, 'console login');
     return redirect(reply, '/console');
   });
@@ -103,9 +118,10 @@ export function registerConsole(app: FastifyInstance, c: WebContext): void {
     return redirect(reply, '/console/login?out=1');
   });
 
-  const helpers = { sender, consolePage };
+  const helpers = { sender, consolePage, session: (request: FastifyRequest) => resumedSessions.get(request) };
   registerConsoleList(app, c, helpers);
   registerConsoleMessage(app, c, helpers);
   registerConsoleReplies(app, c, helpers);
   registerCompose(app, c, helpers);
+  registerConsoleSessions(app, c, helpers);
 }

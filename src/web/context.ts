@@ -19,6 +19,8 @@ export interface WebDeps {
     login(username: string, password: string, ip: string, options?: { code?: string }): Promise<LoginOutcome>;
     /** The account exists and is enabled (a removed or disabled user's session ends at once). */
     isActive(username: string): Promise<boolean>;
+    /** The user's roles: the console session's idle limit follows the strictest. */
+    rolesOf(username: string): Promise<string[]>;
   };
   /** The audit chain: senders' retractions and unlocks (logins are audited by the composition root). */
   audit: Pick<AuditLog, 'record'>;

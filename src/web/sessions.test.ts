@@ -50,5 +50,28 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       await sessions.end(other);
       expect((await sessions.resume(other, 'sender')).status).toBe('none');
     });
+    it.skipIf(!available)('a session keeps its own idle limit, lists where it signed in, and ends the others', async () => {
+      current = await openTestStore(dialect);
+      const sessions = new WebSessions(current.store, clock, 600_000);
+      const admin = await sessions.create('sender', 'alice@example.test', 3_600_000, undefined, { idleMs: 60_000, ip: '192.0.2.7', userAgent: 'Firefox/140\u001b[31m' });
+      const laptop = await sessions.create('sender', 'alice@example.test', 3_600_000, undefined, { ip: '192.0.2.8', userAgent: 'Safari' });
+      const listed = await sessions.list('sender', 'alice@example.test');
+      expect(listed.map((s) => [s.ip, s.userAgent])).toEqual([['192.0.2.7', 'Firefox/140?[31m'], ['192.0.2.8', 'Safari']]);
+      const resumed = await sessions.resume(admin, 'sender');
+      expect(resumed.status === 'ok' && resumed.session.idleMs).toBe(60_000);
+      now += 61_000;
+      expect((await sessions.resume(admin, 'sender')).status).toBe('idle');
+      const kept = await sessions.resume(laptop, 'sender');
+      expect(kept.status).toBe('ok');
+      const third = await sessions.create('sender', 'alice@example.test', 3_600_000);
+      expect(await sessions.endOthers('sender', 'alice@example.test', kept.status === 'ok' ? kept.session.handle : '')).toBe(1);
+      expect((await sessions.resume(third, 'sender')).status).toBe('none');
+      expect((await sessions.resume(laptop, 'sender')).status).toBe('ok');
+      // The sweep applies each row's own limit.
+      const quick = await sessions.create('sender', 'bob@example.test', 3_600_000, undefined, { idleMs: 10_000 });
+      now += 11_000;
+      expect(await sessions.sweep()).toBe(1);
+      expect((await sessions.resume(quick, 'sender')).status).toBe('none');
+    });
   });
 }

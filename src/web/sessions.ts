@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } f
 import { keyObject } from '../vault/index.ts';
 import type { Clock } from '../kernel/index.ts';
 import type { Store } from '../store/index.ts';
+import { sql } from 'kysely';
 
 /*
  * Portal sessions in the database, so any cluster node serves any request. The cookie holds a
@@ -16,6 +17,26 @@ export interface Session {
   kind: SessionKind;
   subject: string;
   secret: Buffer | null;
+  /** This session's idle limit. */
+  idleMs: number;
+  /** The handle `list` shows for this session. */
+  handle: string;
+}
+
+/** What a user sees of one of their sessions. */
+export interface SessionInfo {
+  handle: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export interface SessionMeta {
+  idleMs?: number;
+  ip?: string;
+  userAgent?: string;
 }
 
 export type Resumed = { status: 'ok'; session: Session } | { status: 'idle' } | { status: 'none' };
@@ -25,6 +46,10 @@ const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 const TOUCH_AFTER_MS = 30_000;
 
 const idOf = (token: string) => createHash('sha256').update(token).digest('base64url');
+// A short public name for a session: a prefix of its id (itself a hash), never the token.
+const handleOf = (id: string) => id.slice(0, 10);
+// What a browser says of itself, kept printable and short (it is shown back in a page).
+const cleanAgent = (agent: string | undefined) => (agent ? agent.replace(/[^\x20-\x7e]/g, '?').slice(0, 256) : null);
 const keyOf = (token: string) => keyObject(Buffer.from(hkdfSync('sha256', keyObject(Buffer.from(token, 'utf8')), Buffer.alloc(0), 'sealgate web session v1', 32)));
 
 function seal(token: string, id: string, plain: Buffer): Buffer {
@@ -54,12 +79,13 @@ export class WebSessions {
   }
 
   /** A new session; returns the token for the cookie (never stored). */
-  async create(kind: SessionKind, subject: string, lifetimeMs: number, secret?: Buffer): Promise<string> {
+  async create(kind: SessionKind, subject: string, lifetimeMs: number, secret?: Buffer, meta: SessionMeta = {}): Promise<string> {
     const token = randomBytes(32).toString('base64url');
     const id = idOf(token);
     const now = this.clock.now();
     await this.store.db.insertInto('web_sessions').values({
       id, kind, subject, sealed: secret ? seal(token, id, secret) : null, created_at: now, last_seen_at: now, expires_at: now + lifetimeMs,
+      idle_ms: meta.idleMs ?? null, ip: meta.ip?.slice(0, 64) ?? null, user_agent: cleanAgent(meta.userAgent),
     }).execute();
     return token;
   }
@@ -70,7 +96,8 @@ export class WebSessions {
     const row = await this.store.db.selectFrom('web_sessions').selectAll().where('id', '=', id).where('kind', '=', kind).executeTakeFirst();
     if (!row) return { status: 'none' };
     const now = this.clock.now();
-    if (row.expires_at <= now || row.last_seen_at + this.idleTimeoutMs <= now) {
+    const idleMs = row.idle_ms === null ? this.idleTimeoutMs : Number(row.idle_ms);
+    if (row.expires_at <= now || row.last_seen_at + idleMs <= now) {
       await this.store.db.deleteFrom('web_sessions').where('id', '=', id).execute();
       return { status: 'idle' };
     }
@@ -83,7 +110,7 @@ export class WebSessions {
         return { status: 'none' };
       }
     }
-    return { status: 'ok', session: { kind, subject: row.subject, secret } };
+    return { status: 'ok', session: { kind, subject: row.subject, secret, idleMs, handle: handleOf(id) } };
   }
 
   async end(token: string | undefined): Promise<void> {
@@ -96,11 +123,29 @@ export class WebSessions {
     await this.store.db.deleteFrom('web_sessions').where('kind', '=', kind).where('subject', '=', subject).execute();
   }
 
-  /** Deletes idle and expired sessions; returns how many. */
+  /** The live sessions of a subject, newest first. */
+  async list(kind: SessionKind, subject: string): Promise<SessionInfo[]> {
+    const now = this.clock.now();
+    const rows = await this.store.db.selectFrom('web_sessions').selectAll().where('kind', '=', kind).where('subject', '=', subject).where('expires_at', '>', now).orderBy('created_at', 'desc').execute();
+    return rows
+      .filter((r) => Number(r.last_seen_at) + (r.idle_ms === null ? this.idleTimeoutMs : Number(r.idle_ms)) > now)
+      .map((r) => ({ handle: handleOf(r.id), createdAt: Number(r.created_at), lastSeenAt: Number(r.last_seen_at), expiresAt: Number(r.expires_at), ip: r.ip, userAgent: r.user_agent }));
+  }
+
+  /** Ends every session of a subject but the one with `keepHandle`; returns how many ended. */
+  async endOthers(kind: SessionKind, subject: string, keepHandle: string): Promise<number> {
+    const rows = await this.store.db.selectFrom('web_sessions').select('id').where('kind', '=', kind).where('subject', '=', subject).execute();
+    const doomed = rows.map((r) => r.id).filter((id) => handleOf(id) !== keepHandle);
+    if (doomed.length) await this.store.db.deleteFrom('web_sessions').where('id', 'in', doomed).execute();
+    return doomed.length;
+  }
+
+  /** Deletes idle and expired sessions (each by its own idle limit); returns how many. */
   async sweep(): Promise<number> {
     const now = this.clock.now();
+    const idle = sql<number>`coalesce(idle_ms, ${sql.lit(this.idleTimeoutMs)})`;
     const result = await this.store.db.deleteFrom('web_sessions')
-      .where((eb) => eb.or([eb('expires_at', '<=', now), eb('last_seen_at', '<=', now - this.idleTimeoutMs)])).executeTakeFirst();
+      .where((eb) => eb.or([eb('expires_at', '<=', now), eb(sql<number>`last_seen_at + ${idle}`, '<=', now)])).executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 }

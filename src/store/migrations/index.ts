@@ -422,7 +422,7 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
       },
     },
     '0026-accounts': {
-      // Roles, second factors, app passwords and the admin lock (issue 13). Every existing
+      // Roles, second factors, app passwords, the admin lock, session details (issue 13). Every existing
       // user keeps sending: each becomes a `sender`.
       async up(db: Kysely<any>) {
         await db.schema
@@ -459,6 +459,10 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
           .execute();
         await db.schema.createIndex('app_passwords_user').on('app_passwords').column('username').execute();
         await db.schema.alterTable('users').addColumn('locked_at', bigint).execute();
+        // Sessions as the console lists them, and an idle limit per session (per role).
+        await db.schema.alterTable('web_sessions').addColumn('idle_ms', bigint).execute();
+        await db.schema.alterTable('web_sessions').addColumn('ip', 'text').execute();
+        await db.schema.alterTable('web_sessions').addColumn('user_agent', 'text').execute();
       },
     },
   };

@@ -240,6 +240,9 @@ describe.skipIf(!available)('every portal and console page is WCAG 2.2 AA at des
     await page.goto(`${base}/console/m/AAAAAAAAAAAAAAAAAAAAAA`);
     await check(page, 'console-not-found');
     await page.goto(`${base}/console`);
+    await page.click('#sessions-link');
+    await page.waitForURL(/\/console\/sessions$/);
+    await check(page, 'console-sessions');
     await page.click('#logout');
     await page.waitForURL(/out=1/);
     await check(page, 'logged-out');

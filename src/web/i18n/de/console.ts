@@ -3,6 +3,18 @@ import type { consoleTexts as en } from '../en/console.ts';
 
 export const consoleTexts = {
   'console.signOut': 'Abmelden',
+  'console.sessions.link': 'Sitzungen',
+  'console.sessions.title': 'Ihre Sitzungen',
+  'console.sessions.heading': 'Wo Sie angemeldet sind',
+  'console.sessions.intro': 'Jede Anmeldung an der Konsole ist eine Sitzung. Beenden Sie die, die Sie nicht kennen, oder alle, wenn ein Gerät verloren ging.',
+  'console.sessions.this': 'Dieser Browser',
+  'console.sessions.other': 'Ein anderer Browser',
+  'console.sessions.facts': 'Von {ip} mit {agent}',
+  'console.sessions.times': 'Angemeldet {created}, zuletzt benutzt {seen}',
+  'console.sessions.endOthers': 'Überall sonst abmelden',
+  'console.sessions.endAll': 'Überall abmelden',
+  'console.sessions.ended': { one: '{count} andere Sitzung beendet.', other: '{count} andere Sitzungen beendet.' },
+  'console.sessions.back': 'Zurück zu Ihren Nachrichten',
   'console.signIn.title': 'Anmelden',
   'console.signIn.heading': 'Absender-Konsole',
   'console.signIn.address': 'E-Mail-Adresse',

@@ -5,6 +5,18 @@
  */
 export const consoleTexts = {
   'console.signOut': 'Sign out',
+  'console.sessions.link': 'Sessions',
+  'console.sessions.title': 'Your sessions',
+  'console.sessions.heading': 'Where you are signed in',
+  'console.sessions.intro': 'Each sign-in to the console is a session. End the ones you do not recognise, or all of them after losing a device.',
+  'console.sessions.this': 'This browser',
+  'console.sessions.other': 'Another browser',
+  'console.sessions.facts': 'From {ip} with {agent}',
+  'console.sessions.times': 'Signed in {created}, last used {seen}',
+  'console.sessions.endOthers': 'Sign out everywhere else',
+  'console.sessions.endAll': 'Sign out everywhere',
+  'console.sessions.ended': { one: '{count} other session ended.', other: '{count} other sessions ended.' },
+  'console.sessions.back': 'Back to your messages',
   'console.signIn.title': 'Sign in',
   'console.signIn.heading': 'Sender console',
   'console.signIn.address': 'E-mail address',
