@@ -19,6 +19,7 @@ import { EXPOSITION_CONTENT_TYPE, GatewayMetrics, mergeExpositions, type Metrics
 import { sql } from 'kysely';
 import { createPickupHousekeeping } from './pickup-service.ts';
 import { createNoticeReplyAnswerer } from './notice-replies.ts';
+import { createRetentionService, runPurge } from './retention-service.ts';
 
 export interface RunningGateway {
   runtime: Runtime;
@@ -161,6 +162,9 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
     const housekeeping = createPickupHousekeeping(runtime);
     await housekeeping.start();
     services.push(housekeeping);
+    const retention = createRetentionService(runtime);
+    await retention.start();
+    services.push(retention);
     if (config.web.enabled) {
       const web = createWebService({
         config,
@@ -268,7 +272,15 @@ async function readiness(runtime: Runtime, listeners: { name: string; listener: 
 }
 
 export async function main(argv: string[]): Promise<void> {
-  process.exitCode = await runCli(argv, { startGateway, openRuntime, initDataDir, createLogger });
+  const purge = async (config: Config, actor: string) => {
+    const runtime = await openRuntime(config, createLogger(config, 2));
+    try {
+      return await runPurge(runtime, actor);
+    } finally {
+      await runtime.close();
+    }
+  };
+  process.exitCode = await runCli(argv, { startGateway, openRuntime, initDataDir, createLogger, purge });
 }
 
 if (import.meta.main) await main(process.argv.slice(2));

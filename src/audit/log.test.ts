@@ -87,5 +87,35 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(report.checkpoints).toBeGreaterThanOrEqual(2);
       expect(new Set((await log.list()).map((e) => e.target)).size).toBe(60);
     });
+    it.skipIf(!available)('retention removes old events behind a signed anchor; the rest still verifies, a cut without the key does not', async () => {
+      const log = await logWith(8);
+      const events = await log.list();
+      const cutoff = events[4].at; // events 1–4 are older
+      expect(await log.prune(cutoff)).toEqual({ removed: 4, anchor: 4 });
+      expect((await log.list()).map((e) => e.seq)).toEqual([5, 6, 7, 8]);
+      expect(await log.verify()).toMatchObject({ ok: true, events: 4, broken: null });
+      await log.record({ actor: 'system', action: 'retention.purge' });
+      expect(await log.verify()).toMatchObject({ ok: true, events: 5 });
+      // The newest event always stays, so the chain goes on from it.
+      expect((await log.prune(Number.MAX_SAFE_INTEGER)).removed).toBe(4);
+      expect((await log.list()).map((e) => e.seq)).toEqual([9]);
+      expect((await log.verify()).ok).toBe(true);
+      // Someone with the database but not the key removes the anchor: the cut is named.
+      await db().deleteFrom('audit_checkpoints').execute();
+      expect((await log.verify()).broken).toMatchObject({ seq: 1, sentence: 'events 1 to 8 were removed without a signed retention anchor: the log was cut at its start' });
+    });
+
+    it.skipIf(!available)('an anchor forged with another key, or an edit right after the anchor, is found', async () => {
+      const log = await logWith(6);
+      await log.prune((await log.list())[3].at);
+      const forger = new AuditLog({ store: current!.store, node: 'evil', clock, signer: auditSigner(seed(9)) });
+      await db().updateTable('audit_events').set({ actor: 'mallory' }).where('seq', '=', 4).execute();
+      expect((await log.verify()).broken).toMatchObject({ seq: 4, sentence: expect.stringMatching(/^event 4 \(pickup\.retract\) was changed/) });
+      await db().deleteFrom('audit_checkpoints').execute();
+      await forger.prune(0); // nothing is older than 0: no anchor from the forger either
+      const anchor = auditSigner(seed(9)).sign(3, 'f'.repeat(64), 1);
+      await db().insertInto('audit_checkpoints').values({ seq: 3, hash: anchor.hash, at: anchor.at, signature: anchor.signature, public_key: anchor.publicKey }).execute();
+      expect((await log.verify()).broken).toMatchObject({ seq: 1, sentence: expect.stringMatching(/without a signed retention anchor/) });
+    });
   });
 }

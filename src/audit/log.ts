@@ -118,6 +118,31 @@ export class AuditLog {
     return checkpoint;
   }
 
+  /**
+   * Retention (issue 13): removes events written before `before`, always keeping the newest.
+   * The last removed event's hash stays as a signed checkpoint, the anchor `verify` continues
+   * from, so a pruned log still proves nothing after the anchor was touched, and a log cut
+   * without the gateway's key has no anchor and fails. Returns how many events went.
+   */
+  async prune(before: number): Promise<{ removed: number; anchor: number | null }> {
+    const { store, signer, clock } = this.options;
+    const head = await store.db.selectFrom('audit_events').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    if (!head) return { removed: 0, anchor: null };
+    const last = await store.db.selectFrom('audit_events').select(['seq', 'hash']).where('at', '<', before).where('seq', '<', Number(head.seq)).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    if (!last) return { removed: 0, anchor: null };
+    const anchor = signer.sign(Number(last.seq), last.hash, clock.now());
+    const removed = await store.db.transaction().execute(async (trx) => {
+      await trx.insertInto('audit_checkpoints').values({ seq: anchor.seq, hash: anchor.hash, at: anchor.at, signature: anchor.signature, public_key: anchor.publicKey })
+        .onConflict((oc) => oc.column('seq').doNothing()).execute();
+      await trx.deleteFrom('audit_checkpoints').where('seq', '<', anchor.seq).execute();
+      const result = await trx.deleteFrom('audit_events').where('seq', '<=', anchor.seq).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    });
+    this.options.logger?.info({ auditCheckpoint: { seq: anchor.seq, hash: anchor.hash, at: anchor.at, signature: anchor.signature }, removed }, 'audit events past retention removed; anchor signed');
+    store.scrub?.();
+    return { removed, anchor: anchor.seq };
+  }
+
   async latestCheckpoint(): Promise<Checkpoint | null> {
     const row = await this.options.store.db.selectFrom('audit_checkpoints').selectAll().orderBy('seq', 'desc').limit(1).executeTakeFirst();
     return row ? { seq: Number(row.seq), hash: row.hash, at: Number(row.at), signature: row.signature, publicKey: row.public_key } : null;
@@ -150,7 +175,15 @@ export class AuditLog {
       seq: Number(r.seq), hash: r.hash, at: Number(r.at), signature: r.signature, publicKey: r.public_key,
     }));
     const wanted = new Set(checkpoints.map((c) => c.seq));
-    for (let after = 0; ; ) {
+    // A log pruned by retention starts after a signed anchor: the chain continues from its hash.
+    const first = await store.db.selectFrom('audit_events').select('seq').orderBy('seq', 'asc').limit(1).executeTakeFirst();
+    const firstSeq = first ? Number(first.seq) : 1;
+    if (firstSeq > 1) {
+      const anchor = checkpoints.find((c) => c.seq === firstSeq - 1);
+      if (anchor && checkpointValid(anchor, publicKey)) before = { seq: anchor.seq, hash: anchor.hash };
+      else breaks.push({ seq: 1, sentence: `events 1 to ${firstSeq - 1} were removed without a signed retention anchor: the log was cut at its start` });
+    }
+    for (let after = firstSeq - 1; ; ) {
       const page = (await store.db.selectFrom('audit_events').selectAll().where('seq', '>', after).orderBy('seq', 'asc').limit(PAGE).execute()).map((r) => fromRow(r as EventRow));
       if (page.length === 0) break;
       events += page.length;
@@ -165,6 +198,11 @@ export class AuditLog {
     }
     const headSeq = before?.seq ?? 0;
     for (const checkpoint of checkpoints) {
+      if (checkpoint.seq < firstSeq - 1) continue; // covered events went by retention
+      if (checkpoint.seq === firstSeq - 1 && firstSeq > 1) {
+        if (!checkpointValid(checkpoint, publicKey)) breaks.push({ seq: checkpoint.seq, sentence: `the retention anchor at event ${checkpoint.seq} is not signed by this gateway's key` });
+        continue;
+      }
       if (!checkpointValid(checkpoint, publicKey)) {
         breaks.push({ seq: checkpoint.seq, sentence: `the checkpoint at event ${checkpoint.seq} is not signed by this gateway's key: it was forged or the key changed` });
       } else if (checkpoint.seq > headSeq) {

@@ -19,6 +19,8 @@ export interface CliDeps {
   }>;
   initDataDir(config: Config): { createdKey: boolean; keyFile: string };
   createLogger(config: Config, destination?: 1 | 2): Logger;
+  /** Runs the retention purge now (main.ts's runPurge); `actor` is who asked, for the audit. */
+  purge?(config: Config, actor: string): Promise<{ finishedMessages: number; receipts: number; pickups: number; auditEvents: number; tlsReportsBefore: string }>;
 }
 
 export interface OptionSpec {

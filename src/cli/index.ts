@@ -19,12 +19,13 @@ import { tlsrptCommands } from './tlsrpt.ts';
 import { userAliasCommands } from './user-alias.ts';
 import { userCommands } from './user.ts';
 import { userSecurityCommands } from './user-security.ts';
+import { retentionCommands } from './retention.ts';
 
 export type { CliDeps } from './command.ts';
 
-export const COMMANDS: Command[] = [...setupCommands, ...configCommands, ...userCommands, ...userSecurityCommands, ...userAliasCommands, ...queueCommands, ...domainCommands, ...tlsrptCommands, ...auditCommands];
+export const COMMANDS: Command[] = [...setupCommands, ...configCommands, ...userCommands, ...userSecurityCommands, ...userAliasCommands, ...queueCommands, ...domainCommands, ...tlsrptCommands, ...auditCommands, ...retentionCommands];
 /** Words that name a set of commands: `sealgate queue --help` lists them. */
-const GROUPS = ['config', 'user', 'user alias', 'queue', 'domain', 'tlsrpt', 'audit'];
+const GROUPS = ['config', 'user', 'user alias', 'queue', 'domain', 'tlsrpt', 'audit', 'retention'];
 
 const GLOBAL_OPTIONS = {
   config: { type: 'string', short: 'c' },

@@ -254,6 +254,17 @@ export const configSchema = z.strictObject({
     .prefault({})
     .describe('Secure Message Pickup: messages kept encrypted on the gateway and read in the portal.'),
   branding: brandingSchema,
+  retention: z
+    .strictObject({
+      finishedMessageDays: z.number().int().min(1).max(36_500).default(30).describe('Days the envelope and recipient rows of a finished message stay (`queue show`); its body is deleted when it finishes.'),
+      receiptDays: z.number().int().min(1).max(36_500).default(365).describe('Days delivery receipts (MX, TLS, the remote reply) are kept.'),
+      pickupDays: z.number().int().min(1).max(36_500).default(90).describe('Days the record of a retracted or expired pickup (recipient, access log) stays after it ended; its content is destroyed at once.'),
+      auditDays: z.number().int().min(1).max(36_500).default(2190).describe('Days audit events are kept (2190: six years, the HIPAA documentation period); older ones go behind a signed anchor, so the rest still verifies.'),
+      tlsReportDays: z.number().int().min(1).max(36_500).default(30).describe('Days of TLS-RPT counts kept after their report day.'),
+      intervalMs: z.number().int().min(60_000).default(3_600_000).describe('How often the purge runs (once across a cluster).'),
+    })
+    .prefault({})
+    .describe('Retention and disposal: how long each kind of data is kept before the purge deletes it.'),
   ops: z
     .strictObject({
       enabled: z.boolean().default(false).describe('Open the admin listener: `/metrics` (Prometheus text format), `/healthz` and `/readyz` over plain HTTP.'),

@@ -6,6 +6,7 @@ import { sanitizeEmailHtml } from '../mail/index.ts';
 import type { Insertable, Selectable } from 'kysely';
 import type { Database, Store } from '../store/index.ts';
 import { createVault, type Vault } from '../vault/index.ts';
+import { purgeWithdrawn } from './retention.ts';
 import { BrowserBindings } from './browser-binding.ts';
 import { LOCKED_TEXT, PickupGate, passwordCheck, recordEvent, type PickupEventKind } from './gate.ts';
 import type { CreateInput, Credentials, OpenContext, MessageFacts, OpenedMessage, PartKind, PartView, PickupEvent, PickupStoreOptions, Verification } from './message-types.ts';
@@ -291,6 +292,11 @@ export class PickupStore {
   }
 
   /** Expires every message whose time has come; returns how many. */
+  /** Retention: withdrawn pickups that ended before `before` (ms), metadata and access log. */
+  purgeWithdrawn(before: number): Promise<number> {
+    return purgeWithdrawn(this.store, before);
+  }
+
   async expire(now = this.clock.now()): Promise<number> {
     const due = await this.store.db.selectFrom('pickup_messages').select('id').where('state', 'in', ['active', 'locked']).where('expires_at', '<=', now).execute();
     let count = 0;

@@ -33,6 +33,7 @@ import * as hold from './hold.ts';
 import * as housekeeping from './housekeeping.ts';
 import * as inspect from './inspect.ts';
 import * as leases from './leases.ts';
+import * as retention from './retention.ts';
 import { claimDelayNotice, Settler } from './settle.ts';
 import type { LeasedGroup, LeaseRef, MessageDetail, MessageSummary, Settlement } from './types.ts';
 
@@ -125,6 +126,16 @@ export class Queue {
   /** Keys a crash left behind (see housekeeping.ts). */
   sweepStrayKeys(): Promise<number> {
     return housekeeping.sweepStrayKeys(this.ctx);
+  }
+
+  /** Retention: finished messages' rows older than `before` (ms). */
+  purgeFinished(before: number): Promise<number> {
+    return retention.purgeFinished(this.ctx, before);
+  }
+
+  /** Retention: delivery receipts older than `before` (ms). */
+  purgeReceipts(before: number): Promise<number> {
+    return retention.purgeReceipts(this.ctx, before);
   }
 
   list(options: { state?: string; limit?: number } = {}): Promise<MessageSummary[]> {

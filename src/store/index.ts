@@ -4,3 +4,4 @@ export { openDatabaseBlobStore } from './db-blobs.ts';
 export type { BlobStore } from './blobs.ts';
 export { openKeyFiles, openDatabaseKeyStore } from './key-files.ts';
 export type { KeyStore } from './key-files.ts';
+export { claimScheduledJob, scheduledJobs } from './scheduled-jobs.ts';

@@ -66,6 +66,13 @@ export interface UsersTable {
   locked_at: number | null;
 }
 
+/** A job that runs once per interval across the cluster (store/scheduled-jobs.ts). */
+export interface ScheduledJobsTable {
+  name: string;
+  last_started_at: number;
+  owner: string | null;
+}
+
 export interface UserRolesTable {
   username: string;
   /** admin | sender | auditor */
@@ -376,6 +383,7 @@ export interface Database {
   user_totp: UserTotpTable;
   user_recovery_codes: UserRecoveryCodesTable;
   app_passwords: AppPasswordsTable;
+  scheduled_jobs: ScheduledJobsTable;
   settings: SettingsTable;
   link_pins: LinkPinsTable;
   tlsrpt_counts: TlsrptCountsTable;

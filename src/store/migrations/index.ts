@@ -463,6 +463,13 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
         await db.schema.alterTable('web_sessions').addColumn('idle_ms', bigint).execute();
         await db.schema.alterTable('web_sessions').addColumn('ip', 'text').execute();
         await db.schema.alterTable('web_sessions').addColumn('user_agent', 'text').execute();
+        // Jobs that run once across a cluster (retention purge): who started each last, and when.
+        await db.schema
+          .createTable('scheduled_jobs')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('last_started_at', bigint, (c) => c.notNull())
+          .addColumn('owner', 'text')
+          .execute();
       },
     },
   };
