@@ -20,12 +20,13 @@ import { userAliasCommands } from './user-alias.ts';
 import { userCommands } from './user.ts';
 import { userSecurityCommands } from './user-security.ts';
 import { retentionCommands } from './retention.ts';
+import { backupCommands } from './backup.ts';
 
 export type { CliDeps } from './command.ts';
 
-export const COMMANDS: Command[] = [...setupCommands, ...configCommands, ...userCommands, ...userSecurityCommands, ...userAliasCommands, ...queueCommands, ...domainCommands, ...tlsrptCommands, ...auditCommands, ...retentionCommands];
+export const COMMANDS: Command[] = [...setupCommands, ...configCommands, ...userCommands, ...userSecurityCommands, ...userAliasCommands, ...queueCommands, ...domainCommands, ...tlsrptCommands, ...auditCommands, ...retentionCommands, ...backupCommands];
 /** Words that name a set of commands: `sealgate queue --help` lists them. */
-const GROUPS = ['config', 'user', 'user alias', 'queue', 'domain', 'tlsrpt', 'audit', 'retention'];
+const GROUPS = ['config', 'user', 'user alias', 'queue', 'domain', 'tlsrpt', 'audit', 'retention', 'backup'];
 
 const GLOBAL_OPTIONS = {
   config: { type: 'string', short: 'c' },

@@ -5,3 +5,4 @@ export type { BlobStore } from './blobs.ts';
 export { openKeyFiles, openDatabaseKeyStore } from './key-files.ts';
 export type { KeyStore } from './key-files.ts';
 export { claimScheduledJob, scheduledJobs } from './scheduled-jobs.ts';
+export { dumpPostgres, restorePostgres, schemaOf, snapshotSqlite } from './snapshot.ts';

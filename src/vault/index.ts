@@ -38,3 +38,4 @@ export function createVault(rawMasterKey: Buffer): Vault {
     open: (sealed) => openBuffer(masterKey, sealed),
   };
 }
+export { BackupError, readArchive, writeArchive, type ArchiveEntry, type Manifest } from './backup-archive.ts';

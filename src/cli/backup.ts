@@ -1,0 +1,166 @@
+/**
+ * `sealgate backup create|verify|restore` (issue 13 "Backup"): an encrypted, integrity-checked
+ * archive of the database (a consistent snapshot while the gateway runs), the queue's body
+ * files and keys, and the master key. Pickup shares are left out by design: a message retracted
+ * after the backup stays unreadable, and so do the pickups a restore brings back.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, createWriteStream, mkdirSync, copyFileSync, chmodSync } from 'node:fs';
+import path from 'node:path';
+import { masterKeyPath, storeUrl, type Config } from '../config/index.ts';
+import { dumpPostgres, restorePostgres, schemaOf, snapshotSqlite } from '../store/index.ts';
+import { BackupError, readArchive, writeArchive, type ArchiveEntry } from '../vault/index.ts';
+import { adminActor } from './admin-actor.ts';
+import type { Command, CommandContext } from './command.ts';
+import { CliError, EX, UsageError } from './exit.ts';
+import { note, out, outJson } from './output.ts';
+import { requireInstallation, withRuntime } from './with-runtime.ts';
+
+const LEFT_OUT = 'Pickup shares are not in the backup, by design: a message retracted after it stays unreadable, and pickups brought back by a restore cannot be opened (their senders can send them again).';
+
+function passphraseOf(ctx: CommandContext): string {
+  const file = ctx.options['passphrase-file'] as string | undefined;
+  const passphrase = file ? readFileSync(file, 'utf8').replace(/\r?\n$/, '') : process.env.SEALGATE_BACKUP_PASSPHRASE;
+  if (!passphrase) throw new UsageError('give the backup passphrase with --passphrase-file FILE or $SEALGATE_BACKUP_PASSPHRASE');
+  return passphrase;
+}
+
+function sqliteFile(config: Config): string | null {
+  const url = storeUrl(config);
+  return url.startsWith('sqlite:') ? path.resolve(config.dataDir, url.slice('sqlite:'.length)) : null;
+}
+
+/** Every file under `dir` as archive entries named `prefix/relative`. */
+function filesUnder(dir: string, prefix: string): ArchiveEntry[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && !e.name.startsWith('.'))
+    .flatMap((e) => {
+      const file = path.join(e.parentPath, e.name);
+      try {
+        return [{ name: `${prefix}/${path.relative(dir, file).split(path.sep).join('/')}`, file, size: statSync(file).size, optional: true }];
+      } catch {
+        return []; // delivered and deleted since the listing
+      }
+    });
+}
+
+async function create(ctx: CommandContext): Promise<number> {
+  const [target] = ctx.args;
+  requireInstallation(ctx.config);
+  const passphrase = passphraseOf(ctx);
+  if (existsSync(target)) throw new CliError(EX.cantCreate, `${target} exists: a backup never overwrites a file`);
+  const work = mkdtempSync(path.join(ctx.config.dataDir, '.backup-'));
+  try {
+    const config = ctx.config;
+    const queueKeys = path.resolve(config.dataDir, config.queue.keyDir ?? 'queue-keys');
+    // Recorded first, so the backup holds the event of its own making.
+    await withRuntime(config, ctx.deps, ({ audit }) => audit.record({ actor: adminActor(), action: 'backup.create', protocol: 'cli', detail: { file: path.resolve(target) } }));
+    // Body files first, then the database: a row in the snapshot has its body on disk already.
+    const files = [...filesUnder(path.join(config.dataDir, 'blobs'), 'blobs'), ...filesUnder(queueKeys, 'queue-keys')];
+    const sqlite = sqliteFile(config);
+    const database = path.join(work, sqlite ? 'database.sqlite' : 'database.pgdump');
+    if (sqlite) await snapshotSqlite(sqlite, database);
+    else await dumpPostgres(storeUrl(config), database);
+    const entries: ArchiveEntry[] = [
+      { name: 'master.key', file: masterKeyPath(config), size: statSync(masterKeyPath(config)).size },
+      { name: path.basename(database), file: database, size: statSync(database).size },
+      ...files,
+      ...filesUnder(path.join(config.dataDir, 'blobs'), 'blobs').filter((f) => !files.some((g) => g.name === f.name)),
+    ];
+    const partial = `${target}.partial`;
+    const manifest = await writeArchive(createWriteStream(partial, { mode: 0o600, flags: 'wx' }), entries, passphrase, { dialect: sqlite ? 'sqlite' : 'postgres', leftOut: ['pickup-shares', 'node-id', 'self-signed certificate'] }, Date.now());
+    renameSync(partial, target);
+    if (ctx.json) outJson({ file: path.resolve(target), files: manifest.files, leftOut: LEFT_OUT });
+    else {
+      out(`backup written to ${target}: ${manifest.files.length} file(s), ${manifest.files.reduce((n, f) => n + f.size, 0)} bytes before encryption (database, master key, queued bodies and keys)`);
+      note(LEFT_OUT);
+    }
+    return EX.ok;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function verify(ctx: CommandContext): Promise<number> {
+  const [file] = ctx.args;
+  const work = mkdtempSync(path.join(path.dirname(path.resolve(file)), '.verify-'));
+  try {
+    const manifest = await readArchive(file, passphraseOf(ctx), work);
+    if (ctx.json) outJson(manifest);
+    else out(`backup intact: ${manifest.files.length} file(s), made ${new Date(manifest.created).toISOString()} (${String(manifest.about.dialect)})`);
+    return EX.ok;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function restore(ctx: CommandContext): Promise<number> {
+  const [file] = ctx.args;
+  const config = ctx.config;
+  const keyFile = masterKeyPath(config);
+  const sqlite = sqliteFile(config);
+  if (existsSync(keyFile) || (sqlite && existsSync(sqlite))) {
+    throw new CliError(EX.cantCreate, `restore goes onto an empty data dir: ${existsSync(keyFile) ? keyFile : sqlite} exists (move it away, or point --config at a new data dir)`);
+  }
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const work = mkdtempSync(path.join(config.dataDir, '.restore-'));
+  try {
+    const manifest = await readArchive(file, passphraseOf(ctx), work);
+    const dialect = manifest.about.dialect;
+    if ((dialect === 'sqlite') !== Boolean(sqlite)) throw new CliError(EX.config, `the backup is of a ${String(dialect)} store, the config names ${sqlite ? 'SQLite' : 'PostgreSQL'}: restore it with a config of the same kind`);
+    if (sqlite) {
+      mkdirSync(path.dirname(sqlite), { recursive: true, mode: 0o700 });
+      copyFileSync(path.join(work, 'database.sqlite'), sqlite);
+    } else {
+      const pg = await import('pg');
+      const client = new pg.default.Client({ connectionString: storeUrl(config) });
+      await client.connect();
+      let schemaExists = false;
+      try {
+        const schema = schemaOf(storeUrl(config));
+        const tables = await client.query('select count(*)::int as n from information_schema.tables where table_schema = $1', [schema]);
+        if (tables.rows[0].n > 0) throw new CliError(EX.cantCreate, `restore goes into an empty schema: ${schema} holds ${tables.rows[0].n} table(s)`);
+        schemaExists = (await client.query('select 1 from information_schema.schemata where schema_name = $1', [schema])).rowCount === 1;
+      } finally {
+        await client.end();
+      }
+      await restorePostgres(storeUrl(config), path.join(work, 'database.pgdump'), schemaExists);
+    }
+    mkdirSync(path.dirname(keyFile), { recursive: true, mode: 0o700 });
+    copyFileSync(path.join(work, 'master.key'), keyFile);
+    chmodSync(keyFile, 0o600);
+    const queueKeys = path.resolve(config.dataDir, config.queue.keyDir ?? 'queue-keys');
+    for (const [from, to] of [[path.join(work, 'blobs'), path.join(config.dataDir, 'blobs')], [path.join(work, 'queue-keys'), queueKeys]] as const) {
+      if (existsSync(from)) {
+        mkdirSync(path.dirname(to), { recursive: true, mode: 0o700 });
+        renameSync(from, to);
+      }
+    }
+    await withRuntime(config, ctx.deps, ({ audit }) => audit.record({ actor: adminActor(), action: 'backup.restore', protocol: 'cli', detail: { file: path.resolve(file), made: manifest.created, files: manifest.files.length } }));
+    out(`restored ${manifest.files.length} file(s) from a backup made ${new Date(manifest.created).toISOString()} into ${config.dataDir}; start the gateway with sealgate serve`);
+    note(LEFT_OUT);
+    return EX.ok;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+const passphraseOption = { 'passphrase-file': { type: 'string', value: 'FILE', help: 'a file holding the passphrase (default: $SEALGATE_BACKUP_PASSPHRASE)' } } as const;
+
+/** A wrong passphrase, an edit or a cut: bad data (65), in words. */
+function asCliError<T extends unknown[]>(run: (ctx: CommandContext, ...rest: T) => Promise<number>) {
+  return async (ctx: CommandContext, ...rest: T) => {
+    try {
+      return await run(ctx, ...rest);
+    } catch (error) {
+      if (error instanceof BackupError) throw new CliError(EX.data, error.message);
+      throw error;
+    }
+  };
+}
+
+export const backupCommands: Command[] = [
+  { name: 'backup create', usage: 'FILE [--passphrase-file F]', summary: 'write an encrypted backup of the database, queued bodies and master key (consistent while the gateway runs)', options: passphraseOption, json: true, args: { min: 1, max: 1 }, run: asCliError(create) },
+  { name: 'backup verify', usage: 'FILE [--passphrase-file F]', summary: 'decrypt a backup and check every file against its manifest', options: passphraseOption, json: true, args: { min: 1, max: 1 }, run: asCliError(verify) },
+  { name: 'backup restore', usage: 'FILE [--passphrase-file F]', summary: 'restore a backup onto an empty data dir (and an empty PostgreSQL schema)', options: passphraseOption, args: { min: 1, max: 1 }, run: asCliError(restore) },
+];
