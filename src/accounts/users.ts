@@ -109,10 +109,10 @@ export class Users {
    * SMTP (a mail client cannot type a code): the account password, or an app password; once
    * the user has a second factor (or their role requires one), app passwords only.
    * Console: the account password and, with a second factor, a TOTP or recovery `code`.
-   * Both need the `sender` role, and no admin lock.
+   * Both need the `role` asked for (`sender` unless the admin console asks for `admin`), and no admin lock.
    */
-  async login(username: string, password: string, ip: string, options: { protocol?: LoginProtocol; code?: string } = {}): Promise<LoginOutcome> {
-    const { protocol = 'console', code } = options;
+  async login(username: string, password: string, ip: string, options: { protocol?: LoginProtocol; code?: string; role?: Role } = {}): Promise<LoginOutcome> {
+    const { protocol = 'console', code, role = 'sender' } = options;
     const account = username.trim().toLowerCase();
     const reserved = await this.budget.reserve([
       { key: `ip:${networkOf(ip)}`, policy: this.ipPolicy },
@@ -122,17 +122,17 @@ export class Users {
     const mainPassword = account !== '' && (await this.authenticate(username, password));
     const appPassword = !mainPassword && protocol === 'smtp' && account !== '' && (await this.isActive(username)) && (await this.appPasswords.verify(username, password));
     if (!mainPassword && !appPassword) return { status: 'invalid' };
-    const decided = await this.afterPassword(username, protocol, appPassword, code);
+    const decided = await this.afterPassword(username, protocol, appPassword, code, role);
     if (decided.status !== 'ok') return decided;
     await this.budget.refund(reserved);
     return { status: 'ok' };
   }
 
-  private async afterPassword(username: string, protocol: LoginProtocol, viaAppPassword: boolean, code: string | undefined): Promise<LoginOutcome> {
+  private async afterPassword(username: string, protocol: LoginProtocol, viaAppPassword: boolean, code: string | undefined, role: Role): Promise<LoginOutcome> {
     const row = await this.store.db.selectFrom('users').select('locked_at').where('username', '=', username).executeTakeFirst();
     if (row?.locked_at != null) return { status: 'forbidden', reason: 'admin-lock' };
     const roles = await this.roles.of(username);
-    if (!roles.includes('sender')) return { status: 'forbidden', reason: 'no-role' };
+    if (!roles.includes(role)) return { status: 'forbidden', reason: 'no-role' };
     const hasFactor = (await this.secondFactors?.isEnabled(username)) ?? false;
     const required = roles.some((r) => this.totpRequiredFor.includes(r));
     if (protocol === 'smtp') return (hasFactor || required) && !viaAppPassword ? { status: 'forbidden', reason: 'app-password-required' } : { status: 'ok' };
@@ -228,9 +228,9 @@ export class Users {
     return rows.map((r) => ({ createdAt: Number(r.created_at), lastSeenAt: Number(r.last_seen_at), expiresAt: Number(r.expires_at), ip: r.ip, userAgent: r.user_agent }));
   }
 
-  /** Ends every console session of a user (the web tier's sessions table; subject = user name). */
+  /** Ends every console and admin console session of a user (the web tier's sessions table; subject = user name). */
   async endSessions(username: string): Promise<void> {
-    await this.store.db.deleteFrom('web_sessions').where('kind', '=', 'sender').where('subject', '=', username).execute();
+    await this.store.db.deleteFrom('web_sessions').where('kind', 'in', ['sender', 'admin']).where('subject', '=', username).execute();
   }
 
   async rolesOf(username: string): Promise<Role[]> {

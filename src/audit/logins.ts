@@ -1,7 +1,7 @@
 import type { Logger } from '../kernel/index.ts';
 import type { AuditLog } from './log.ts';
 
-type Login<O extends { status: string }> = (username: string, password: string, ip: string, options?: { code?: string }) => Promise<O>;
+type Login<O extends { status: string }> = (username: string, password: string, ip: string, options?: { code?: string; role?: 'sender' | 'admin' }) => Promise<O>;
 
 /** What an actor field may hold of a typed user name: a mistyped password must not land in the log. */
 function actorOf(username: string): string {

@@ -4,6 +4,7 @@ import fastifyFormbody from '@fastify/formbody';
 import fastifyMultipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { isPickupError } from '../pickup/index.ts';
+import { registerAdmin } from './admin.ts';
 import { registerConsole } from './console.ts';
 import type { WebContext, WebDeps } from './context.ts';
 import { html } from './html.ts';
@@ -91,6 +92,7 @@ export function buildWebApp(deps: WebDeps): { app: FastifyInstance; sessions: We
     });
     registerPortal(scope, context);
     registerConsole(scope, context);
+    registerAdmin(scope, context);
   });
   return { app, sessions };
 }

@@ -16,14 +16,18 @@ export interface WebDeps {
   users: {
     /** A login through the shared budgets (accounts `Users.login`). */
     /** `code`: a TOTP or recovery code, for users with a second factor. */
-    login(username: string, password: string, ip: string, options?: { code?: string }): Promise<LoginOutcome>;
+    login(username: string, password: string, ip: string, options?: { code?: string; role?: 'sender' | 'admin' }): Promise<LoginOutcome>;
     /** The account exists and is enabled (a removed or disabled user's session ends at once). */
     isActive(username: string): Promise<boolean>;
     /** The user's roles: the console session's idle limit follows the strictest. */
     rolesOf(username: string): Promise<string[]>;
+    /** The admin console's user list and locks. */
+    list(): Promise<{ username: string; createdAt: number; disabled: boolean }[]>;
+    setLocked(username: string, locked: boolean): Promise<void>;
+    lockState(username: string): Promise<{ adminLock: boolean; budgetLockedUntil: number | null }>;
   };
-  /** The audit chain: senders' retractions and unlocks (logins are audited by the composition root). */
-  audit: Pick<AuditLog, 'record'>;
+  /** The audit chain: senders' retractions and unlocks, admin changes, and the admin console's view of it (logins are audited by the composition root). */
+  audit: Pick<AuditLog, 'record' | 'list'>;
   logger: Logger;
   clock: Clock;
   /** PEM key and certificate: tls.* or the self-signed pair (web.certFile/keyFile win). */

@@ -11,7 +11,7 @@ import { sql } from 'kysely';
  * opens no session and no message.
  */
 
-export type SessionKind = 'recipient' | 'sender';
+export type SessionKind = 'recipient' | 'sender' | 'admin';
 
 export interface Session {
   kind: SessionKind;

@@ -279,6 +279,25 @@ describe.skipIf(!available)('every portal and console page is WCAG 2.2 AA at des
     await browserContext.close();
   });
 
+  it('admin pages', async () => {
+    await fixture.users.roles.grant(SENDER, 'admin');
+    await fixture.users.add('nurse@clinic.test', PASSWORD).catch(() => undefined);
+    await fixture.users.setLocked('nurse@clinic.test', true);
+    const browserContext = await context();
+    const page = await browserContext.newPage();
+    await page.goto(`${base}/admin`);
+    await page.waitForURL(/\/admin\/login$/);
+    await check(page, 'admin-login');
+    await page.fill('#username', SENDER);
+    await page.fill('#password', PASSWORD);
+    await page.click('#admin-login');
+    await page.waitForURL(/\/admin$/);
+    await check(page, 'admin-users');
+    await page.goto(`${base}/admin/audit?action=user.`);
+    await check(page, 'admin-audit');
+    await browserContext.close();
+  });
+
   it('serves the icon every page links, and /favicon.ico', async () => {
     const browserContext = await context();
     const page = await browserContext.newPage();

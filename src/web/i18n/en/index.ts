@@ -1,6 +1,7 @@
+import { adminTexts } from './admin.ts';
 import { commonTexts } from './common.ts';
 import { consoleTexts } from './console.ts';
 import { portalTexts } from './portal.ts';
 
 /** The complete catalogue: the source of every key and of the placeholders each takes. */
-export const en = { ...commonTexts, ...portalTexts, ...consoleTexts } as const;
+export const en = { ...commonTexts, ...portalTexts, ...consoleTexts, ...adminTexts } as const;

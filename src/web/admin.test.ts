@@ -1,0 +1,77 @@
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createPortalFixture, type PortalFixture } from '../../test/helpers/browser.ts';
+import { injectClient } from '../../test/helpers/web-inject.ts';
+import { buildWebApp } from './app.ts';
+
+const PASSWORD = 'correct horse battery';
+
+describe('admin console (fastify.inject over SQLite)', () => {
+  let fixture: PortalFixture | undefined;
+  let app: FastifyInstance | undefined;
+  afterEach(async () => {
+    await app?.close();
+    await fixture?.cleanup();
+  });
+
+  async function setup() {
+    fixture = await createPortalFixture();
+    app = buildWebApp(fixture.deps).app;
+    await app.ready();
+    await fixture.users.add('boss@clinic.test', PASSWORD);
+    await fixture.users.roles.grant('boss@clinic.test', 'admin');
+    await fixture.users.add('nurse@clinic.test', PASSWORD);
+    return fixture;
+  }
+
+  async function signIn(user: string, area: 'admin' | 'console' = 'admin') {
+    const client = injectClient(app!);
+    await client.request('GET', `/${area}/login`);
+    const csrf = client.jar.get('__Host-sg-csrf')!;
+    const response = await client.request('POST', `/${area}/login`, { _csrf: csrf, username: user, password: PASSWORD });
+    return { ...client, csrf, response };
+  }
+
+  it('lets only admins in, with their own session; a sender session does not open it', async () => {
+    await setup();
+    const nurse = await signIn('nurse@clinic.test');
+    expect(nurse.response.statusCode).toBe(403);
+    expect(nurse.response.body).toContain('not an administrator');
+    const sender = await signIn('nurse@clinic.test', 'console');
+    expect(sender.response.headers.location).toBe('/console');
+    expect((await sender.request('GET', '/admin')).headers.location).toBe('/admin/login');
+    const boss = await signIn('boss@clinic.test');
+    expect(boss.response.headers.location).toBe('/admin');
+    const users = await boss.request('GET', '/admin');
+    expect(users.statusCode).toBe(200);
+    expect(users.body).toContain('nurse@clinic.test');
+    expect(users.body).toContain('Roles: admin, sender');
+    // The role is read on every request.
+    await fixture!.users.roles.revoke('boss@clinic.test', 'admin');
+    expect((await boss.request('GET', '/admin')).headers.location).toBe('/admin/login');
+  });
+
+  it('locks and unlocks an account (audited, CSRF-checked, not oneself), and shows and exports the audit log', async () => {
+    await setup();
+    const boss = await signIn('boss@clinic.test');
+    expect((await boss.request('POST', '/admin/users/lock', { username: 'nurse@clinic.test', lock: '1' })).statusCode).toBe(403); // no CSRF token
+    expect((await boss.request('POST', '/admin/users/lock', { _csrf: boss.csrf, username: 'boss@clinic.test', lock: '1' })).statusCode).toBe(409);
+    expect((await boss.request('POST', '/admin/users/lock', { _csrf: boss.csrf, username: 'nobody@clinic.test', lock: '1' })).statusCode).toBe(404);
+    expect((await boss.request('POST', '/admin/users/lock', { _csrf: boss.csrf, username: 'nurse@clinic.test', lock: '1' })).headers.location).toBe('/admin?done=locked');
+    expect((await signIn('nurse@clinic.test', 'console')).response.statusCode).toBe(403);
+    expect((await boss.request('GET', '/admin')).body).toContain('Locked by an administrator.');
+    expect((await boss.request('POST', '/admin/users/lock', { _csrf: boss.csrf, username: 'nurse@clinic.test', lock: '0' })).headers.location).toBe('/admin?done=unlocked');
+
+    const audit = await boss.request('GET', '/admin/audit?action=user.');
+    expect(audit.statusCode).toBe(200);
+    expect(audit.body.match(/class="card event"/g)).toHaveLength(2);
+    expect(audit.body.indexOf('user.unlock')).toBeLessThan(audit.body.indexOf('user.lock<')); // newest first
+    const csv = await boss.request('GET', '/admin/audit.csv?action=user.');
+    expect(csv.headers['content-type']).toMatch(/^text\/csv/);
+    expect(csv.headers['content-disposition']).toBe('attachment; filename="sealgate-audit.csv"');
+    expect(csv.body.split('\r\n')[0]).toBe('seq,at,node,actor,action,target,ip,protocol,detail,prev_hash,hash');
+    expect(csv.body).toContain('boss@clinic.test,user.lock,nurse@clinic.test');
+    const json = JSON.parse((await boss.request('GET', '/admin/audit.json?actor=boss@clinic.test&since=2000-01-01')).body) as { action: string }[];
+    expect(json.map((e) => e.action)).toEqual(['user.lock', 'user.unlock', 'audit.export']);
+  });
+});

@@ -1,0 +1,180 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { auditCsv, type AuditFilter } from '../audit/index.ts';
+import { waitText } from '../accounts/index.ts';
+import { clientIp, redirect, type WebContext } from './context.ts';
+import { html, type Html } from './html.ts';
+import { i18n } from './i18n/index.ts';
+import { csrfField, formatTime, notice, page, shown } from './layout.ts';
+import { COOKIE, cookieOptions, ctx, HttpError, requireCsrf, sendPage } from './security.ts';
+
+/*
+ * The admin console (issue 13), for users with the `admin` role: the accounts with their
+ * roles and locks (lock and unlock, audited), and the audit log with filters and CSV or JSON
+ * export. Same security as the portal (CSRF, CSP nonces, database sessions with idle log-off,
+ * the login budgets and second factor of every login); its own cookie and session kind, so a
+ * sender's console session never opens it.
+ */
+
+const ADMIN_SESSION_MS = 4 * 3_600_000;
+const SHOWN_EVENTS = 500;
+const USER = /^[A-Za-z0-9._@+-]{1,128}$/;
+
+export function registerAdmin(app: FastifyInstance, c: WebContext): void {
+  const idleMs = Math.min(c.config.web.idleTimeoutMs, c.config.web.idleTimeoutByRole.admin ?? Infinity);
+
+  function adminPage(request: FastifyRequest, user: string | null, title: string, body: Html): string {
+    const { nonce, csrf } = ctx(request);
+    const tr = i18n(request);
+    const header = user
+      ? html`<form method="post" action="/admin/logout">${csrfField(csrf)}<span class="meta">${user}</span> <a href="/admin">${tr.t('admin.nav.users')}</a> <a href="/admin/audit">${tr.t('admin.nav.audit')}</a> <button type="submit" class="secondary" id="admin-logout">${tr.t('console.signOut')}</button></form>`
+      : undefined;
+    return page({ title, nonce, i18n: tr, body, header, idle: user ? { afterMs: idleMs, url: '/admin/login?idle=1' } : undefined });
+  }
+
+  /** The signed-in admin, or undefined after the redirect to the sign-in page. */
+  async function admin(request: FastifyRequest, reply: FastifyReply): Promise<string | undefined> {
+    const token = request.cookies[COOKIE.admin];
+    const resumed = await c.sessions.resume(token, 'admin');
+    if (resumed.status === 'ok') {
+      // The role is checked on every request: a revoked admin is out at once.
+      if ((await c.users.isActive(resumed.session.subject)) && (await c.users.rolesOf(resumed.session.subject)).includes('admin')) return resumed.session.subject;
+      await c.sessions.end(token);
+    }
+    reply.clearCookie(COOKIE.admin, cookieOptions);
+    redirect(reply, resumed.status === 'idle' ? '/admin/login?idle=1' : '/admin/login');
+    return undefined;
+  }
+
+  function loginPage(request: FastifyRequest, message?: { kind: 'error' | 'info' | 'ok'; text: string }, username = ''): string {
+    const { csrf } = ctx(request);
+    const tr = i18n(request);
+    const body = html`<h1>${tr.t('admin.signIn.heading')}</h1>${message ? notice(message.kind, message.text) : ''}
+<form method="post" action="/admin/login" class="card" id="admin-login-form">${csrfField(csrf)}
+<label for="username">${tr.t('console.signIn.address')}</label><input type="text" id="username" name="username" value="${username}" autocomplete="username" autocapitalize="none" spellcheck="false" required>
+<label for="password">${tr.t('console.signIn.password')}</label><input type="password" id="password" name="password" autocomplete="current-password" required>
+<label for="code">${tr.t('console.signIn.code')}</label><input type="text" id="code" name="code" autocomplete="one-time-code" autocapitalize="none" spellcheck="false" maxlength="32">
+<button type="submit" id="admin-login">${tr.t('console.signIn.button')}</button></form>`;
+    return adminPage(request, null, tr.text('admin.signIn.title'), body);
+  }
+
+  app.get<{ Querystring: { idle?: string; out?: string } }>('/admin/login', async (request, reply) => {
+    const tr = i18n(request);
+    const message = request.query.idle === '1' ? { kind: 'info' as const, text: tr.text('console.signIn.idle', { count: Math.round(idleMs / 60_000) }) }
+      : request.query.out === '1' ? { kind: 'ok' as const, text: tr.text('console.signIn.out') } : undefined;
+    return sendPage(reply, 200, loginPage(request, message));
+  });
+
+  app.post<{ Body: { username?: string; password?: string; code?: string } }>('/admin/login', async (request, reply) => {
+    requireCsrf(request);
+    const tr = i18n(request);
+    const ip = clientIp(request);
+    const username = String(request.body?.username ?? '').trim();
+    const outcome = username === '' ? { status: 'invalid' as const } : await c.users.login(username, String(request.body?.password ?? ''), ip, { code: String(request.body?.code ?? '').slice(0, 32) || undefined, role: 'admin' });
+    if (outcome.status === 'ok') {
+      await c.sessions.end(request.cookies[COOKIE.admin]);
+      reply.setCookie(COOKIE.admin, await c.sessions.create('admin', username, ADMIN_SESSION_MS, undefined, { idleMs, ip, userAgent: request.headers['user-agent'] }), cookieOptions);
+      c.logger.info({ ip, username }, 'admin console login');
+      return redirect(reply, '/admin');
+    }
+    c.logger.warn({ ip, username, status: outcome.status }, 'admin console login refused');
+    if (outcome.status === 'locked' || outcome.status === 'slow-down') {
+      reply.header('retry-after', String(Math.ceil(outcome.retryAfterMs / 1000)));
+      const wait = waitText(outcome.retryAfterMs);
+      return sendPage(reply, 429, loginPage(request, { kind: 'error', text: outcome.status === 'locked' ? tr.text('console.signIn.locked', { wait }) : tr.text('console.signIn.slowDown', { wait }) }, username));
+    }
+    const text = outcome.status === 'second-factor' ? tr.text('console.signIn.codeNeeded')
+      : outcome.status === 'forbidden' && outcome.reason === 'admin-lock' ? tr.text('console.signIn.adminLock')
+      : outcome.status === 'forbidden' && outcome.reason === 'second-factor-required' ? tr.text('console.signIn.factorRequired')
+      : outcome.status === 'forbidden' ? tr.text('admin.signIn.noRole')
+      : tr.text('console.signIn.failed');
+    return sendPage(reply, outcome.status === 'forbidden' ? 403 : 401, loginPage(request, { kind: 'error', text }, username));
+  });
+
+  app.post('/admin/logout', async (request, reply) => {
+    requireCsrf(request);
+    await c.sessions.end(request.cookies[COOKIE.admin]);
+    reply.clearCookie(COOKIE.admin, cookieOptions);
+    return redirect(reply, '/admin/login?out=1');
+  });
+
+  app.get<{ Querystring: { done?: string } }>('/admin', async (request, reply) => {
+    const user = await admin(request, reply);
+    if (!user) return reply;
+    const tr = i18n(request);
+    const { csrf } = ctx(request);
+    const users = await c.users.list();
+    const rows = await Promise.all(users.map(async (u) => {
+      const [roles, lock] = await Promise.all([c.users.rolesOf(u.username), c.users.lockState(u.username)]);
+      const state = lock.adminLock ? tr.t('admin.users.adminLocked') : lock.budgetLockedUntil ? tr.t('admin.users.budgetLocked', { until: formatTime(lock.budgetLockedUntil, tr) }) : tr.t('admin.users.open');
+      const locked = lock.adminLock || lock.budgetLockedUntil !== null;
+      return html`<li class="card user"><h2 class="subject">${shown(u.username)}</h2>
+<p class="meta">${tr.t('admin.users.facts', { roles: roles.length ? roles.join(', ') : tr.text('admin.users.noRoles'), created: formatTime(u.createdAt, tr) })}</p>
+<p>${state}</p>
+${u.username === user ? '' : html`<form method="post" action="/admin/users/lock" class="inline">${csrfField(csrf)}<input type="hidden" name="username" value="${u.username}"><input type="hidden" name="lock" value="${locked ? '0' : '1'}">
+<button type="submit" class="${locked ? 'secondary' : 'danger'}">${locked ? tr.t('admin.users.unlock') : tr.t('admin.users.lock')}</button></form>`}</li>`;
+    }));
+    const done = request.query.done === 'locked' ? notice('ok', tr.text('admin.users.lockedNow')) : request.query.done === 'unlocked' ? notice('ok', tr.text('admin.users.unlockedNow')) : '';
+    const body = html`<h1>${tr.t('admin.users.heading')}</h1>${done}<p>${tr.t('admin.users.intro')}</p><ul class="files users">${rows}</ul>`;
+    return sendPage(reply, 200, adminPage(request, user, tr.text('admin.users.title'), body));
+  });
+
+  app.post<{ Body: { username?: string; lock?: string } }>('/admin/users/lock', async (request, reply) => {
+    requireCsrf(request);
+    const user = await admin(request, reply);
+    if (!user) return reply;
+    const target = String(request.body?.username ?? '');
+    if (!USER.test(target)) throw new HttpError(400, i18n(request).text('admin.users.unknown'));
+    const lock = request.body?.lock === '1';
+    const before = await c.users.lockState(target).catch(() => null);
+    if (!before) throw new HttpError(404, i18n(request).text('admin.users.unknown'));
+    // An admin cannot lock themselves out of the console by a slip.
+    if (lock && target === user) throw new HttpError(409, i18n(request).text('admin.users.notYourself'));
+    await c.users.setLocked(target, lock);
+    await c.audit.record({ actor: user, action: lock ? 'user.lock' : 'user.unlock', target, ip: clientIp(request), protocol: 'admin-console', detail: { before, after: await c.users.lockState(target) } });
+    return redirect(reply, `/admin?done=${lock ? 'locked' : 'unlocked'}`);
+  });
+
+  /** The filter a query string asks for: action prefix, actor, target, a day range. */
+  function filterOf(query: Record<string, string | undefined>): AuditFilter {
+    const day = (value: string | undefined, end: boolean) => {
+      if (!value || !/^\d{4}-\d{2}-\d{2}$/.test(value)) return undefined;
+      const start = Date.parse(`${value}T00:00:00Z`);
+      return Number.isNaN(start) ? undefined : start + (end ? 86_400_000 : 0);
+    };
+    const text = (value: string | undefined) => (value && value.length <= 200 ? value : undefined);
+    return { action: text(query.action), actor: text(query.actor), target: text(query.target), since: day(query.since, false), until: day(query.until, true) };
+  }
+
+  app.get<{ Querystring: Record<string, string | undefined> }>('/admin/audit', async (request, reply) => {
+    const user = await admin(request, reply);
+    if (!user) return reply;
+    const tr = i18n(request);
+    const q = request.query;
+    const filter = filterOf(q);
+    const events = (await c.audit.list({ ...filter, limit: 100_000 })).slice(-SHOWN_EVENTS).reverse();
+    const query = new URLSearchParams(Object.entries({ action: filter.action, actor: filter.actor, target: filter.target, since: q.since, until: q.until }).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '')).toString();
+    const field = (name: string, label: Html, type = 'text') => html`<label for="f-${name}">${label}</label><input type="${type}" id="f-${name}" name="${name}" value="${q[name] ?? ''}" maxlength="200" autocapitalize="none" spellcheck="false">`;
+    const list = events.map((e) => html`<li class="card event"><p><strong>${shown(e.action)}</strong> · ${formatTime(e.at, tr)} · #${e.seq}</p>
+<p class="meta">${tr.t('admin.audit.facts', { actor: shown(e.actor), target: shown(e.target ?? '—'), ip: e.ip ?? '—', protocol: e.protocol ?? '—' })}</p>
+<p class="meta detail">${shown(JSON.stringify(e.detail))}</p></li>`);
+    const body = html`<h1>${tr.t('admin.audit.heading')}</h1>
+<form method="get" action="/admin/audit" class="card" id="audit-filter">${field('action', tr.t('admin.audit.action'))}${field('actor', tr.t('admin.audit.actor'))}${field('target', tr.t('admin.audit.target'))}${field('since', tr.t('admin.audit.since'), 'date')}${field('until', tr.t('admin.audit.until'), 'date')}
+<button type="submit" id="audit-apply">${tr.t('admin.audit.apply')}</button></form>
+<p><a href="/admin/audit.csv?${query}" id="audit-csv">${tr.t('admin.audit.csv')}</a> · <a href="/admin/audit.json?${query}" id="audit-json">${tr.t('admin.audit.json')}</a></p>
+<p>${tr.t('admin.audit.shown', { count: events.length })}</p>
+<ul class="files events">${list}</ul>`;
+    return sendPage(reply, 200, adminPage(request, user, tr.text('admin.audit.title'), body));
+  });
+
+  for (const format of ['csv', 'json'] as const) {
+    app.get<{ Querystring: Record<string, string | undefined> }>(`/admin/audit.${format}`, async (request, reply) => {
+      const user = await admin(request, reply);
+      if (!user) return reply;
+      const events = await c.audit.list({ ...filterOf(request.query), limit: 100_000 });
+      await c.audit.record({ actor: user, action: 'audit.export', ip: clientIp(request), protocol: 'admin-console', detail: { format, events: events.length } });
+      reply.header('content-disposition', `attachment; filename="sealgate-audit.${format}"`).header('cache-control', 'no-store');
+      if (format === 'csv') return reply.type('text/csv; charset=utf-8').send(auditCsv(events));
+      return reply.type('application/json; charset=utf-8').send(`${JSON.stringify(events, null, 2)}\n`);
+    });
+  }
+}
