@@ -4,6 +4,7 @@
  * usage, the address in the subjectAltName (or the legacy emailAddress attribute), and not in
  * the caller's revoked set. Used for signers (at the signing time) and recipients (now).
  */
+import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loaded first
 import * as x509 from '@peculiar/x509';
 import { pkijs } from './engine.ts';
 import { certificateDer, fingerprint } from './der.ts';

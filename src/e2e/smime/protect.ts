@@ -5,6 +5,7 @@
  * read it, AES-256-CBC EnvelopedData otherwise), the outer Subject replaced by `...`.
  */
 import { randomBytes } from 'node:crypto';
+import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loaded first
 import * as x509 from '@peculiar/x509';
 import { MailError } from '../../kernel/index.ts';
 import type { PrivateKeyMaterial, ProtectOptions, PublicKeyMaterial } from '../types.ts';
