@@ -6,8 +6,9 @@
  * its parts into the RFC 5083 SEQUENCE with asn1js; opening reverses it. That re-wrapping is the
  * only hand-built ASN.1 here, and it uses PKI.js's own classes for every inner structure.
  */
+import { createCipheriv, randomBytes, webcrypto } from 'node:crypto';
 import * as asn1js from 'asn1js';
-import { pkijs } from './engine.ts';
+import { NodeCmsEngine, pkijs } from './engine.ts';
 import { toArrayBuffer } from './der.ts';
 import { OID_DATA } from './signed-data.ts';
 
@@ -43,9 +44,14 @@ export async function envelope(input: EnvelopeInput): Promise<Uint8Array> {
     const info = new pkijs.ContentInfo({ contentType: OID_ENVELOPED_DATA, content: enveloped.toSchema() });
     return new Uint8Array(info.toSchema().toBER(false));
   }
-  await enveloped.encrypt({ name: 'AES-GCM', length: 256 } as AesKeyGenParams, content);
-  const sealed = new Uint8Array(enveloped.encryptedContentInfo.getEncryptedContent());
-  const nonce = (enveloped.encryptedContentInfo.contentEncryptionAlgorithm.algorithmParams as asn1js.OctetString).valueBlock.valueHexView;
+  // PKI.js would use a 16-byte GCM nonce; RFC 5084 recommends 12 and OpenSSL reads only that, so
+  // PKI.js wraps our own content key for the recipients and node:crypto does the GCM.
+  const contentKey = randomBytes(32);
+  const nonce = randomBytes(12);
+  const engine = new FixedKeyEngine(contentKey);
+  await enveloped.encrypt({ name: 'AES-GCM', length: 256 } as AesKeyGenParams, new ArrayBuffer(0), engine as unknown as pkijs.ICryptoEngine);
+  const cipher = createCipheriv('aes-256-gcm', contentKey, nonce, { authTagLength: GCM_TAG_BYTES });
+  const sealed = Buffer.concat([cipher.update(input.content), cipher.final(), cipher.getAuthTag()]);
   const gcmParameters = new asn1js.Sequence({
     value: [new asn1js.OctetString({ valueHex: toArrayBuffer(new Uint8Array(nonce)) }), new asn1js.Integer({ value: GCM_TAG_BYTES })],
   });
@@ -64,6 +70,21 @@ export async function envelope(input: EnvelopeInput): Promise<Uint8Array> {
   });
   const info = new pkijs.ContentInfo({ contentType: OID_AUTH_ENVELOPED_DATA, content: authEnveloped });
   return new Uint8Array(info.toSchema().toBER(false));
+}
+
+/** An engine whose one generated key is the content key we chose (PKI.js only wraps it). */
+class FixedKeyEngine extends NodeCmsEngine {
+  readonly contentKey: Uint8Array;
+  constructor(contentKey: Uint8Array) {
+    super({ name: 'node', crypto: webcrypto as unknown as Crypto });
+    this.contentKey = contentKey;
+    const generate = this.generateKey.bind(this);
+    // Only the content key is ours; the ephemeral ECDH keys of key agreement stay PKI.js's.
+    this.generateKey = (async (algorithm: AlgorithmIdentifier, extractable: boolean, usages: KeyUsage[]) =>
+      (algorithm as { name?: string }).name === 'AES-GCM'
+        ? this.importKey('raw', toArrayBuffer(this.contentKey), algorithm, true, usages)
+        : generate(algorithm as AlgorithmIdentifier & EcKeyGenParams, extractable, usages)) as NodeCmsEngine['generateKey'];
+  }
 }
 
 export interface DecryptionKey {
