@@ -9,7 +9,10 @@ export interface SmimeProtectorOptions {
    * Unknown falls back to the certificate's SMIMECapabilities extension (RFC 4262), then CBC.
    */
   recipientSupportsGcm?: (recipient: PublicKeyMaterial) => boolean | undefined;
-  /** RSA key transport for recipients; RFC 8551 §2.3 prefers OAEP, PKCS#1 v1.5 for old readers. */
+  /**
+   * RSA key transport for recipients. RFC 8551 §2.3 requires readers to support PKCS#1 v1.5 and
+   * prefers OAEP, but gpgsm before GnuPG 2.4 cannot read OAEP, so PKCS#1 v1.5 is the default.
+   */
   rsaKeyTransport?: RsaKeyTransport;
   /** Anchors recipients' certificates must chain to before we encrypt to them; unchecked when omitted (the key store checked them). */
   recipientTrustAnchors?: Uint8Array[];

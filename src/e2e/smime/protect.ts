@@ -98,7 +98,7 @@ export async function protectSmime(message: Uint8Array, options: ProtectOptions,
     return joinEntity([...messageFields.map((f) => f.raw), 'MIME-Version: 1.0', ...signed.fields.map((f) => f.raw)], signed.body);
   }
   const { certificates, encryption } = await recipientCertificates(options.recipients, settings, options.now);
-  const enveloped = await envelope({ content: payload, recipients: certificates, encryption, rsaKeyTransport: settings.rsaKeyTransport ?? 'oaep' });
+  const enveloped = await envelope({ content: payload, recipients: certificates, encryption, rsaKeyTransport: settings.rsaKeyTransport ?? 'pkcs1' });
   const smimeType = encryption === 'aes-256-gcm' ? 'authEnveloped-data' : 'enveloped-data';
   const outerFields = messageFields.map((f) => (f.name.toLowerCase() === 'subject' ? 'Subject: ...' : f.raw));
   if (!field(messageFields, 'subject')) outerFields.push('Subject: ...');
