@@ -59,6 +59,23 @@ export class NodeCmsEngine extends pkijs.CryptoEngine {
   }
 }
 
+/**
+ * PKI.js v4 turns a KeyAgreeRecipientInfo without ukm into an empty entityUInfo in the
+ * ECC-CMS-SharedInfo it feeds the KDF, so it cannot open ECDH messages that carry no ukm
+ * (OpenSSL's; RFC 5753 §7.2: entityUInfo is present only with a ukm). Leave an empty one out.
+ */
+const sharedInfoToSchema = pkijs.ECCCMSSharedInfo.prototype.toSchema;
+pkijs.ECCCMSSharedInfo.prototype.toSchema = function toSchemaWithoutEmptyUkm(this: pkijs.ECCCMSSharedInfo) {
+  const ukm = this.entityUInfo;
+  if (!ukm || ukm.valueBlock.valueHexView.byteLength > 0) return sharedInfoToSchema.call(this);
+  this.entityUInfo = undefined;
+  try {
+    return sharedInfoToSchema.call(this);
+  } finally {
+    this.entityUInfo = ukm;
+  }
+};
+
 pkijs.setEngine('node', new NodeCmsEngine({ name: 'node', crypto: webcrypto as unknown as Crypto }));
 
 export { pkijs };
