@@ -1,4 +1,5 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPki, SAMPLE_MESSAGE } from '../../../test/integration/18-smime/pki.ts';
 import type { TestPki } from '../../../test/integration/18-smime/pki.ts';
 import type { PrivateKeyMaterial, PublicKeyMaterial } from '../types.ts';
@@ -29,6 +30,7 @@ beforeAll(() => {
   ]);
   now = new Date(Date.now() + 2000);
 }, 60_000);
+afterAll(() => rmSync(pki.dir, { recursive: true, force: true }));
 
 describe('S/MIME protector', () => {
   it('signs then encrypts (CBC), and the reader restores the protected subject with a valid verdict', async () => {

@@ -63,6 +63,7 @@ describeWithPeers(['gpgsm', 'gpg-agent', 'openssl'], 'S/MIME with gpgsm', () => 
       // no agent running
     }
     rmSync(home, { recursive: true, force: true });
+    rmSync(pki.dir, { recursive: true, force: true });
   });
 
   it('reads what gpgsm encrypts to a key we hold', async () => {

@@ -4,9 +4,9 @@
  * `openssl cms -decrypt` and `-verify` accept.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithPeers } from '../../helpers/peers.ts';
 import { createSmimeProtector } from '../../../src/e2e/smime/index.ts';
 import type { PrivateKeyMaterial, PublicKeyMaterial } from '../../../src/e2e/index.ts';
@@ -42,6 +42,7 @@ describeWithPeers(['openssl'], 'S/MIME with openssl cms', () => {
     now = new Date(Date.now() + 2000);
     writeFileSync(join(pki.dir, 'body.eml'), BODY_ENTITY);
   }, 60_000);
+  afterAll(() => rmSync(pki.dir, { recursive: true, force: true }));
 
   const read = (sealed: Buffer, reader: string) =>
     createSmimeProtector().unprotect(new Uint8Array(sealed), { decryptionKeys: [privateKey(reader)], verificationKeys: [], trustAnchors: [pki.ca], now });
