@@ -3,7 +3,7 @@
  * it did and why it failed on stderr, one line each, prefixed `sealgate:`.
  */
 export function out(text: string): void {
-  process.stdout.write(`${text}\n`);
+  process.stdout.write(`${terminalSafe(text)}\n`);
 }
 
 export function outJson(value: unknown): void {
@@ -11,7 +11,23 @@ export function outJson(value: unknown): void {
 }
 
 export function note(text: string): void {
-  process.stderr.write(`sealgate: ${text}\n`);
+  process.stderr.write(`sealgate: ${terminalSafe(text)}\n`);
+}
+
+/*
+ * What the CLI prints often comes from strangers: an MX certificate's subject, a server's
+ * reply, a sender address. Node escapes C0 controls in certificate names but not C1 ones
+ * (U+009B is CSI, U+009D OSC: colours, cursor moves, window titles on xterm and others) nor
+ * bidi controls, which reorder what the admin reads (Trojan Source). Everything a terminal
+ * acts on, except LF and TAB, is printed as a visible `\uXXXX` instead.
+ */
+// C0 but TAB and LF, DEL, C1; bidi embeddings, overrides, isolates and marks; zero-width and
+// invisible characters, line and paragraph separators, BOM, soft hyphen.
+const TERMINAL_CONTROLS = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2069\ufeff]/gu;
+
+/** `text` with every terminal control or invisible character spelled as `\uXXXX`. */
+export function terminalSafe(text: string): string {
+  return text.replace(TERMINAL_CONTROLS, (ch) => `\\u${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`);
 }
 
 /**
