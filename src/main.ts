@@ -18,6 +18,7 @@ import { createOpsListener, createWebService, type ReadinessCheck } from './web/
 import { EXPOSITION_CONTENT_TYPE, GatewayMetrics, mergeExpositions, type MetricsSnapshot } from './metrics/index.ts';
 import { sql } from 'kysely';
 import { createPickupHousekeeping } from './pickup-service.ts';
+import { answerRefusal } from './pickup/index.ts';
 import { createNoticeReplyAnswerer } from './notice-replies.ts';
 import { createRetentionService, runPurge } from './retention-service.ts';
 
@@ -111,6 +112,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
     standingOf: (username: string) => runtime.users.standingOf(username),
     sendersOf: (username: string) => runtime.users.sendersOf(username),
     sealSecret: (secret: string) => runtime.vault.seal(Buffer.from(secret, 'utf8')).toString('base64'),
+    answerRefusal,
     answerNoticeReply: createNoticeReplyAnswerer({ config, queue, clock, logger, notify: () => worker.notify() }),
     ingest: async (envelope: Envelope, body: Readable) => {
       const queued = await queue.enqueue(envelope, body);

@@ -87,6 +87,24 @@ export function decodeHeaderValue(value: string): string {
     .replace(ENCODED_WORD, (word, charset: string, encoding: string, text: string) => decodeWord(charset, encoding, text) ?? word);
 }
 
+/**
+ * A field value from a header block read as latin1, as the text its writer meant: raw 8-bit
+ * bytes are UTF-8 when they decode as such (RFC 6532; otherwise they stay latin1), and
+ * encoded words are decoded. For values Sealgate itself acts on (the sender's passphrase or
+ * answer must compare as typed, issue 10 item 9), not for bytes passed on unchanged.
+ */
+export function headerValueText(latin1Value: string): string {
+  let text = latin1Value;
+  if (/[\x80-\xff]/.test(latin1Value)) {
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(latin1Value, 'latin1'));
+    } catch {
+      // Not UTF-8: keep the bytes as latin1 characters.
+    }
+  }
+  return decodeHeaderValue(text);
+}
+
 /** A subject value as we write it back: ASCII as is, anything else as UTF-8 B words (≤ 75 characters each), folded. */
 function encodeSubjectValue(text: string): string {
   if (/^[\x20-\x7e]*$/.test(text)) return text;

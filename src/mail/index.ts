@@ -12,7 +12,7 @@ export { formatReceivedHeader } from './received.ts';
 export type { ReceivedInput } from './received.ts';
 export { sanitizeEmailHtml, countBlockedImages } from './sanitize-html.ts';
 export type { SanitizedHtml } from './sanitize-html.ts';
-export { authservIdOf, decodeHeaderValue, editHeaderBlock, isDefaultSecureChoice, parseSecureHeader, SecureHeaderError, stripSubjectTag, subjectHasTag } from './controls.ts';
+export { authservIdOf, decodeHeaderValue, editHeaderBlock, headerValueText, isDefaultSecureChoice, parseSecureHeader, SecureHeaderError, stripSubjectTag, subjectHasTag } from './controls.ts';
 export type { HeaderEdit, SecureChoice, SecureVerification } from './controls.ts';
 export { MimeDepthLimit, mimeDepthError } from './mime-depth.ts';
 export { hasBidiControls, stripBidiControls, stripHiddenCharacters } from './display-text.ts';

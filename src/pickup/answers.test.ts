@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { legacyAnswerForm, normalizeAnswer } from './answers.ts';
+import { answerRefusal, legacyAnswerForm, normalizeAnswer } from './answers.ts';
 
 describe('normalizeAnswer', () => {
   it.each([
@@ -20,6 +20,9 @@ describe('normalizeAnswer', () => {
     ['O`Brien', 'obrien'],
     ['1/2', '1 2'],
     ['C++ & 5€', 'c++ 5€'],
+    ['Smi\u00adth', 'smith'],
+    ['Sm\u200bith\ufeff', 'smith'],
+    ['Jo\u2060hn', 'john'],
   ])('%j → %j', (given, expected) => {
     expect(normalizeAnswer(given)).toBe(expected);
   });
@@ -37,5 +40,14 @@ describe('normalizeAnswer', () => {
 
   it('legacy form (before issue 10) ignored only case and spaces', () => {
     expect(legacyAnswerForm("  St. Mary's ")).toBe("st. mary's");
+  });
+});
+
+describe('answerRefusal', () => {
+  it.each(['???', '--', '…', ' . ', '\u200b', '\u00ad'])('refuses %j: nothing is left to compare', (answer) => {
+    expect(answerRefusal(answer)).toMatch(/no letters or digits/);
+  });
+  it.each(['x', '7', '€', 'St. Mary’s'])('accepts %j', (answer) => {
+    expect(answerRefusal(answer)).toBeNull();
   });
 });

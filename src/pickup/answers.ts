@@ -8,6 +8,12 @@
 const SEPARATORS = /[\p{Pd}\p{Pc}/\\]/gu;
 /** Punctuation, and the accents typed on their own (` and ´), which keyboards make easily by mistake. */
 const PUNCTUATION = /[\p{P}`´]/gu;
+/*
+ * Characters that show as nothing (zero-width space, soft hyphen, word joiner, BOM, variation
+ * selectors): pasted from a document into the sender's answer, they made it one the recipient
+ * could never type, and the message locked.
+ */
+const INVISIBLE = /\p{Default_Ignorable_Code_Point}/gu;
 
 /**
  * The canonical form of an answer: Unicode NFKC, case folded (upper then lower case, which
@@ -18,6 +24,7 @@ const PUNCTUATION = /[\p{P}`´]/gu;
 export function normalizeAnswer(answer: string): string {
   return answer
     .normalize('NFKC')
+    .replace(INVISIBLE, '')
     .toUpperCase()
     .toLowerCase()
     // toLowerCase writes a word-final sigma as ς; case folding has only σ.
@@ -27,6 +34,14 @@ export function normalizeAnswer(answer: string): string {
     .replace(/\s+/gu, ' ')
     .trim()
     .normalize('NFKC');
+}
+
+/**
+ * Why `answer` cannot protect a message, or null: with case, spaces and punctuation ignored
+ * nothing may be left ("???", "--"), and then any recipient's "." would match it.
+ */
+export function answerRefusal(answer: string): string | null {
+  return normalizeAnswer(answer) === '' ? 'the answer has no letters or digits (case, spaces and punctuation are ignored when it is compared); choose an answer with some' : null;
 }
 
 /**

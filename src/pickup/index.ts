@@ -10,7 +10,7 @@ export type { ReplyInput, ReplySummary } from './replies.ts';
 export { PickupGate } from './gate.ts';
 export type { GateOptions, PickupEventKind } from './gate.ts';
 export { PickupError, isPickupError, newMessagePassword, normalizePassword, isWellFormedPassword } from './keys.ts';
-export { normalizeAnswer } from './answers.ts';
+export { answerRefusal, normalizeAnswer } from './answers.ts';
 export type { PickupFailure, CredentialField } from './keys.ts';
 export { mimeToParts, MimeConversionError, stripSubjectTag, safeFilename } from './from-mime.ts';
 export type { MimeParts } from './from-mime.ts';

@@ -6,6 +6,7 @@ import { sanitizeEmailHtml } from '../mail/index.ts';
 import type { Insertable, Selectable } from 'kysely';
 import type { Database, Store } from '../store/index.ts';
 import { createVault, type Vault } from '../vault/index.ts';
+import { answerRefusal } from './answers.ts';
 import { purgeWithdrawn } from './retention.ts';
 import { BrowserBindings } from './browser-binding.ts';
 import { LOCKED_TEXT, PickupGate, passwordCheck, recordEvent, type PickupEventKind } from './gate.ts';
@@ -62,6 +63,8 @@ export class PickupStore {
     const needsSecret = input.verification === 'passphrase' || input.verification === 'question';
     if (needsSecret && !input.passphraseOrAnswer?.trim()) throw new Error(`verification by ${input.verification} needs the sender's ${input.verification === 'question' ? 'answer' : 'passphrase'}`);
     if (input.verification === 'question' && !input.question?.trim()) throw new Error('verification by question needs the question to show the recipient');
+    const refusal = input.verification === 'question' ? answerRefusal(input.passphraseOrAnswer!) : null;
+    if (refusal) throw new Error(`verification by question: ${refusal}`);
     const days = input.expiresInDays ?? 30;
     if (!(days > 0 && days <= 3650)) throw new Error(`expiry of ${days} days is out of range: use 1 to 3650 days`);
     const id = randomBytes(16).toString('base64url');

@@ -6,7 +6,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isRoutableRecipient, parseAddress, stripHiddenCharacters } from '../mail/index.ts';
-import { buildPickupNotice, type PartInput, type Verification } from '../pickup/index.ts';
+import { answerRefusal, buildPickupNotice, type PartInput, type Verification } from '../pickup/index.ts';
 import { DecryptStream, EncryptStream } from '../vault/index.ts';
 import type { WebContext } from './context.ts';
 import { redirect } from './context.ts';
@@ -131,6 +131,7 @@ function validate(fields: Record<string, string>, truncated: Set<string>, maxDay
     input.secret = fields.answer ?? '';
     if (!input.question) throw new ComposeError(400, (tr) => tr.text('console.compose.error.question'));
     if (!input.secret.trim()) throw new ComposeError(400, (tr) => tr.text('console.compose.error.answer'));
+    if (answerRefusal(input.secret)) throw new ComposeError(400, (tr) => tr.text('console.compose.error.answerEmpty'));
     if (input.question.length > MAX_SECRET) throw new ComposeError(400, (tr) => tr.text('console.compose.error.questionLength', { max: MAX_SECRET }));
   }
   if (input.secret !== undefined && input.secret.length > MAX_SECRET) throw new ComposeError(400, (tr) => tr.text('console.compose.error.secretLength', { max: MAX_SECRET }));

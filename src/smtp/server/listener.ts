@@ -78,6 +78,8 @@ export interface IngressDeps {
   sendersOf?: SendersOf;
   /** Seals a sender's pickup passphrase before it enters the (unencrypted) envelope. */
   sealSecret?: (secret: string) => string;
+  /** Why a pickup answer cannot serve, or null (pickup's `answerRefusal`; smtp may not import pickup). */
+  answerRefusal?: (answer: string) => string | null;
   /** What applies to every message of the user: a link requirement, always-pickup. */
   standingOf?(username: string): Promise<{ requiredLevel?: LinkRequirement; pickupAlways?: boolean }>;
   /** Mail to the notice address, its headers read (the body is not kept): answers it or not, and says which. */
@@ -343,7 +345,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
         pickupTag: options.pickupTag,
         onPickup: submission && options.pickupTag ? () => (envelope.pickup = true) : undefined,
         rewriteHeaders: submission
-          ? submittedHeaderRewriter(session, envelope, { pickupTag: options.pickupTag, sealSecret: deps.sealSecret })
+          ? submittedHeaderRewriter(session, envelope, { pickupTag: options.pickupTag, sealSecret: deps.sealSecret, answerRefusal: deps.answerRefusal })
           : inboundHeaderRewriter(options.hostname, logger),
       });
       let finished = false;

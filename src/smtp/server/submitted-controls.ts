@@ -1,12 +1,14 @@
 import type { SMTPServerSession } from 'smtp-server';
 import { MailError, type Envelope } from '../../kernel/index.ts';
-import { editHeaderBlock, getHeader, isDefaultSecureChoice, parseHeaders, parseSecureHeader, SecureHeaderError } from '../../mail/index.ts';
+import { editHeaderBlock, getHeader, headerValueText, isDefaultSecureChoice, parseHeaders, parseSecureHeader, SecureHeaderError } from '../../mail/index.ts';
 import { checkHeaderSenders } from './sender-check.ts';
 
 export interface SubmittedControlsOptions {
   pickupTag?: string;
   /** Seals the sender's passphrase or answer (vault) before it goes into the envelope. */
   sealSecret?: (secret: string) => string;
+  /** Why an answer cannot serve (nothing left once case, spaces and punctuation are ignored), or null. */
+  answerRefusal?: (answer: string) => string | null;
 }
 
 /*
@@ -26,12 +28,16 @@ export function submittedHeaderRewriter(session: SMTPServerSession, envelope: En
       if (!isDefaultSecureChoice(secure)) {
         let choice;
         try {
-          choice = parseSecureHeader(secure, 'code');
+          // The value as the sender wrote it (UTF-8 or encoded words): the answer must compare
+          // as the recipient will type it, and the question shows as written.
+          choice = parseSecureHeader(headerValueText(secure), 'code');
         } catch (error) {
           if (error instanceof SecureHeaderError) return new MailError(550, '5.6.0', error.message, 'smtp');
           throw error;
         }
         if (choice.passphraseOrAnswer !== undefined && !options.sealSecret) return new MailError(550, '5.7.1', 'Sealgate-Secure with a passphrase or answer is not accepted on this listener', 'smtp');
+        const refusal = choice.verification === 'question' && choice.passphraseOrAnswer !== undefined ? options.answerRefusal?.(choice.passphraseOrAnswer) : null;
+        if (refusal) return new MailError(550, '5.6.0', `Sealgate-Secure: ${refusal}`, 'smtp');
         envelope.pickupControl = {
           verification: choice.verification,
           question: choice.question,

@@ -184,6 +184,7 @@ export const consoleTexts = {
   'console.compose.error.passphrase': 'Geben Sie die Passphrase ein, die der Empfänger eintippen muss, oder wählen Sie eine andere Prüfung.',
   'console.compose.error.question': 'Geben Sie die Frage ein, die der Empfänger beantworten muss.',
   'console.compose.error.answer': 'Geben Sie die Antwort auf Ihre Frage ein.',
+  'console.compose.error.answerEmpty': 'Die Antwort braucht mindestens einen Buchstaben oder eine Ziffer: Groß- und Kleinschreibung, Leerzeichen und Satzzeichen zählen beim Vergleich nicht, eine Antwort nur aus Satzzeichen ließe also jeden hinein.',
   'console.compose.error.questionLength': 'Die Frage darf höchstens {max} Zeichen lang sein.',
   'console.compose.error.secretLength': 'Passphrase oder Antwort dürfen höchstens {max} Zeichen lang sein.',
   'console.compose.error.tooLarge': 'Die Anhänge sind zu groß: höchstens {size} insgesamt.',

@@ -186,6 +186,7 @@ export const consoleTexts = {
   'console.compose.error.passphrase': 'Enter the passphrase the recipient must type, or choose another verification.',
   'console.compose.error.question': 'Enter the question the recipient must answer.',
   'console.compose.error.answer': 'Enter the answer to your question.',
+  'console.compose.error.answerEmpty': 'The answer needs at least one letter or digit: upper and lower case, spaces and punctuation are ignored when it is compared, so an answer of punctuation alone would let anyone in.',
   'console.compose.error.questionLength': 'The question may be at most {max} characters.',
   'console.compose.error.secretLength': 'The passphrase or answer may be at most {max} characters.',
   'console.compose.error.tooLarge': 'The attachments are too large: at most {size} in all.',
