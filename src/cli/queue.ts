@@ -19,7 +19,10 @@ function selectors(ctx: CommandContext, verb: string): QueueSelector[] {
   const chosen = [domain !== undefined, sender !== undefined, all === true, ctx.args.length > 0].filter(Boolean).length;
   if (chosen !== 1) throw new UsageError(`queue ${verb} needs message IDs, or one of --domain D, --sender S or --all`);
   if (typeof domain === 'string') return [{ domain }];
-  if (typeof sender === 'string') return [{ sender }];
+  // An empty value is most often an empty shell variable: never read it as the null sender,
+  // which is spelled <> (as postqueue prints it).
+  if (typeof sender === 'string' && sender.trim() === '') throw new UsageError(`queue ${verb} --sender needs an address, or <> for the null sender`);
+  if (typeof sender === 'string') return [{ sender: sender.trim() }];
   if (all === true) return [{ all: true }];
   return ctx.args.map((messageId) => ({ messageId }));
 }

@@ -29,6 +29,8 @@ type Resolved = Exclude<QueueSelector, { domain: string }> | { domains: string[]
  * hold for the domain must catch both, or some of its mail still goes out.
  */
 async function resolve(ctx: QueueContext, selector: QueueSelector): Promise<Resolved> {
+  // The null sender is `<>`; an empty selector would select every bounce by accident.
+  if ('sender' in selector && selector.sender.trim() === '') throw new Error('a sender selector needs an address, or <> for the null sender');
   if (!('domain' in selector)) return selector;
   const wanted = canonicalDomain(selector.domain.trim());
   const pending = await ctx.store.db.selectFrom('recipients').select('domain').distinct().where('state', 'in', ['queued', 'leased']).execute();
