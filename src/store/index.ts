@@ -1,4 +1,4 @@
-export type { Database, Db, Store, StoreCapabilities, MessageKeysTable, MessagesTable, RecipientsTable, ReceiptsTable, UsersTable, LinkSecurityTable, MessageChunksTable } from './schema.ts';
+export type { Database, Db, Store, StoreCapabilities, MessageKeysTable, MessagesTable, RecipientsTable, ReceiptsTable, UsersTable, LinkSecurityTable, MessageChunksTable, E2eUserKeysTable, E2ePeerKeysTable, E2eAutocryptPeersTable, E2eDiscoveryCacheTable } from './schema.ts';
 export { openBlobStore } from './blobs.ts';
 export { openDatabaseBlobStore } from './db-blobs.ts';
 export type { BlobStore } from './blobs.ts';

@@ -358,7 +358,63 @@ export interface TlsrptSentTable {
   sent_at: number;
 }
 
+/** One of our users' end-to-end keys (migration 0026): the private part only as the vault sealed it. */
+export interface E2eUserKeysTable {
+  id: Generated<number>;
+  kind: 'openpgp' | 'smime';
+  address: string;
+  fingerprint: string;
+  /** OpenPGP: the binary public certificate; S/MIME: the DER certificate. */
+  public_data: Uint8Array;
+  /** Vault-sealed: OpenPGP binary secret key; S/MIME JSON {key: PKCS#8 base64, chain: DER base64[]}. */
+  private_sealed: Uint8Array;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+/** A correspondent's public key or certificate and where it came from (migration 0026). */
+export interface E2ePeerKeysTable {
+  id: Generated<number>;
+  kind: 'openpgp' | 'smime';
+  address: string;
+  fingerprint: string;
+  data: Uint8Array;
+  source: 'wkd' | 'autocrypt' | 'keyserver' | 'harvested' | 'imported';
+  /** The key's own creation time (OpenPGP) or notBefore (X.509): "newer" compares this. */
+  key_created_at: number;
+  expires_at: number | null;
+  first_seen: number;
+  last_seen: number;
+  /** Past this the source must be asked again before the key is used; null: until expiry. */
+  trusted_until: number | null;
+  state: 'active' | 'superseded' | 'revoked';
+}
+
+/** Autocrypt Level 1 peer state (Autocrypt spec §2.3), one row per sender address. */
+export interface E2eAutocryptPeersTable {
+  address: string;
+  last_seen: number;
+  autocrypt_timestamp: number | null;
+  public_key: Uint8Array | null;
+  prefer_encrypt: 'mutual' | 'nopreference';
+}
+
+/** A discovery answer (WKD, keyserver), found or not, until it expires. */
+export interface E2eDiscoveryCacheTable {
+  /** `wkd:<address>` or `keyserver:<address>`. */
+  lookup: string;
+  result: Uint8Array | null;
+  detail: string;
+  fetched_at: number;
+  expires_at: number;
+}
+
 export interface Database {
+  e2e_user_keys: E2eUserKeysTable;
+  e2e_peer_keys: E2ePeerKeysTable;
+  e2e_autocrypt_peers: E2eAutocryptPeersTable;
+  e2e_discovery_cache: E2eDiscoveryCacheTable;
   audit_events: AuditEventsTable;
   audit_checkpoints: AuditCheckpointsTable;
   message_chunks: MessageChunksTable;

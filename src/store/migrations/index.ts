@@ -472,6 +472,63 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
           .execute();
       },
     },
+    '0026-e2e-keys': {
+      // End-to-end keys (issue 11, src/e2e/keystore): our users' keys, private parts sealed
+      // under the vault (never in the clear); correspondents' keys with where each came from and
+      // until when it is trusted; Autocrypt Level 1 peer state; cached discovery answers. All
+      // new tables: a node of the previous release never reads them.
+      async up(db: Kysely<any>) {
+        const blob = capabilities.dialect === 'sqlite' ? 'blob' : 'bytea';
+        const serialKey = (c: any) => (capabilities.dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey());
+        await db.schema
+          .createTable('e2e_user_keys')
+          .addColumn('id', capabilities.serialType, serialKey)
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('address', 'text', (c) => c.notNull())
+          .addColumn('fingerprint', 'text', (c) => c.notNull())
+          .addColumn('public_data', blob, (c) => c.notNull())
+          .addColumn('private_sealed', blob, (c) => c.notNull())
+          .addColumn('created_at', bigint, (c) => c.notNull())
+          .addColumn('expires_at', bigint)
+          .addColumn('revoked_at', bigint)
+          .addUniqueConstraint('e2e_user_keys_fingerprint', ['kind', 'fingerprint'])
+          .execute();
+        await db.schema.createIndex('e2e_user_keys_address').on('e2e_user_keys').columns(['address']).execute();
+        await db.schema
+          .createTable('e2e_peer_keys')
+          .addColumn('id', capabilities.serialType, serialKey)
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('address', 'text', (c) => c.notNull())
+          .addColumn('fingerprint', 'text', (c) => c.notNull())
+          .addColumn('data', blob, (c) => c.notNull())
+          .addColumn('source', 'text', (c) => c.notNull())
+          .addColumn('key_created_at', bigint, (c) => c.notNull())
+          .addColumn('expires_at', bigint)
+          .addColumn('first_seen', bigint, (c) => c.notNull())
+          .addColumn('last_seen', bigint, (c) => c.notNull())
+          .addColumn('trusted_until', bigint)
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addUniqueConstraint('e2e_peer_keys_one', ['kind', 'address', 'fingerprint', 'source'])
+          .execute();
+        await db.schema.createIndex('e2e_peer_keys_address').on('e2e_peer_keys').columns(['address', 'kind']).execute();
+        await db.schema
+          .createTable('e2e_autocrypt_peers')
+          .addColumn('address', 'text', (c) => c.primaryKey())
+          .addColumn('last_seen', bigint, (c) => c.notNull())
+          .addColumn('autocrypt_timestamp', bigint)
+          .addColumn('public_key', blob)
+          .addColumn('prefer_encrypt', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('e2e_discovery_cache')
+          .addColumn('lookup', 'text', (c) => c.primaryKey())
+          .addColumn('result', blob)
+          .addColumn('detail', 'text', (c) => c.notNull())
+          .addColumn('fetched_at', bigint, (c) => c.notNull())
+          .addColumn('expires_at', bigint, (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 
