@@ -273,6 +273,34 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Operations: metrics and health checks for Prometheus, systemd or a load balancer.'),
+  e2e: z
+    .strictObject({
+      wkd: z
+        .strictObject({
+          enabled: z.boolean().default(true).describe('Look up correspondents\' OpenPGP keys in their domain\'s Web Key Directory (advanced method, then direct).'),
+          port: z.number().int().min(1).max(65535).default(443).describe('HTTPS port of WKD hosts; 443 except in tests.'),
+        })
+        .prefault({})
+        .describe('Web Key Directory (draft-koch-openpgp-webkey-service), over HTTPS with the system CAs plus `delivery.extraCaFiles`.'),
+      keyserver: z
+        .strictObject({
+          url: z.string().url().optional().describe('Base URL of a keyserver (e.g. `https://keys.openpgp.org`); unset: no keyserver is asked.'),
+          protocol: z.enum(['auto', 'vks', 'hkp']).default('auto').describe('`vks`: `/vks/v1/by-email/…` (verified addresses); `hkp`: `/pks/lookup?op=get`; `auto`: VKS, then HKP.'),
+        })
+        .prefault({})
+        .describe('Keyserver lookup of correspondents\' OpenPGP keys.'),
+      discovery: z
+        .strictObject({
+          cacheMinutes: z.number().int().min(1).default(24 * 60).describe('How long a found key (WKD or keyserver answer) is used before the source is asked again.'),
+          negativeCacheMinutes: z.number().int().min(1).default(60).describe('How long "no key published" is remembered before asking again.'),
+          timeoutMs: z.number().int().min(1).default(10_000).describe('Longest wait for one discovery HTTPS answer.'),
+          trustDays: z.number().int().min(1).default(7).describe('A key found by WKD or a keyserver is used for at most this many days after it was last served.'),
+        })
+        .prefault({})
+        .describe('Key discovery: caching and timeouts.'),
+    })
+    .prefault({})
+    .describe('End-to-end encryption (OpenPGP and S/MIME): where correspondents\' keys are found.'),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Lowest level logged (pino JSON lines).'),
