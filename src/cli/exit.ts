@@ -66,7 +66,7 @@ const ERRNO: Record<string, { code: number; say: (e: SystemError) => string }> =
 };
 
 /** Error class names (from lower modules) whose message is already a sentence for the admin. */
-const DATA_ERRORS = new Set(['AccountError', 'PinError', 'ImportError', 'ZodError']);
+const DATA_ERRORS = new Set(['AccountError', 'PinError', 'ImportError', 'ZodError', 'KeyParseError']);
 const CONFIG_ERRORS = new Set(['ConfigError', 'MasterKeyError']);
 
 /** The exit code and the sentence for any error that reaches the top of a command. */

@@ -13,6 +13,7 @@ import { configCommands } from './config-check.ts';
 import { domainCommands } from './domain.ts';
 import { describeFailure, EX, UsageError } from './exit.ts';
 import { note, out, stopQuietlyOnClosedPipe } from './output.ts';
+import { keysCommands } from './keys.ts';
 import { queueCommands } from './queue.ts';
 import { setupCommands } from './serve.ts';
 import { tlsrptCommands } from './tlsrpt.ts';
@@ -24,9 +25,9 @@ import { backupCommands } from './backup.ts';
 
 export type { CliDeps } from './command.ts';
 
-export const COMMANDS: Command[] = [...setupCommands, ...configCommands, ...userCommands, ...userSecurityCommands, ...userAliasCommands, ...queueCommands, ...domainCommands, ...tlsrptCommands, ...auditCommands, ...retentionCommands, ...backupCommands];
+export const COMMANDS: Command[] = [...setupCommands, ...configCommands, ...userCommands, ...userSecurityCommands, ...userAliasCommands, ...queueCommands, ...domainCommands, ...tlsrptCommands, ...auditCommands, ...retentionCommands, ...backupCommands, ...keysCommands];
 /** Words that name a set of commands: `sealgate queue --help` lists them. */
-const GROUPS = ['config', 'user', 'user alias', 'queue', 'domain', 'tlsrpt', 'audit', 'retention', 'backup'];
+const GROUPS = ['config', 'user', 'user alias', 'queue', 'domain', 'tlsrpt', 'audit', 'retention', 'backup', 'keys'];
 
 const GLOBAL_OPTIONS = {
   config: { type: 'string', short: 'c' },
