@@ -24,7 +24,7 @@ import { wkdLocation, zBase32 } from './wkd.ts';
 const NOW = new Date();
 
 async function publicKey(email: string): Promise<{ binary: Uint8Array; armored: string; fingerprint: string }> {
-  const { publicKey: armored } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ email }], format: 'armored' });
+  const { publicKey: armored } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ email }], format: 'armored', date: new Date(NOW.getTime() - 60_000) });
   const key = await openpgp.readKey({ armoredKey: armored });
   return { binary: key.write(), armored, fingerprint: key.getFingerprint() };
 }
@@ -76,6 +76,7 @@ describe('WKD and keyserver over real HTTPS', () => {
   let bob: Awaited<ReturnType<typeof publicKey>>;
   let carol: Awaited<ReturnType<typeof publicKey>>;
   let dave: Awaited<ReturnType<typeof publicKey>>;
+  let erin: Awaited<ReturnType<typeof publicKey>>;
 
   beforeAll(async () => {
     const ca = await createTestCa(temp.dir);
@@ -96,11 +97,13 @@ describe('WKD and keyserver over real HTTPS', () => {
     bob = await publicKey('bob@partner.test');
     carol = await publicKey('carol@direct.test');
     dave = await publicKey('dave@elsewhere.test');
+    erin = await publicKey('erin@elsewhere.test');
     const impostor = await publicKey('someone@partner.test');
     served.set(`openpgpkey.partner.test${wkdLocation('bob@partner.test').advancedPath}`, bob.binary);
     served.set(`openpgpkey.partner.test${wkdLocation('someone@partner.test').advancedPath}`, (await publicKey('other@partner.test')).binary);
     void impostor;
     served.set(`direct.test${wkdLocation('carol@direct.test').directPath}`, carol.binary);
+    served.set(`keys.test/vks/v1/by-email/${encodeURIComponent('erin@elsewhere.test')}`, erin.armored);
     served.set('keys.test/pks/lookup?op=get&options=mr&search=dave%40elsewhere.test', dave.armored);
     t = await openTestStore('sqlite');
     keys = new E2eKeyStore(t.store, createVault(randomBytes(32)));
@@ -140,9 +143,17 @@ describe('WKD and keyserver over real HTTPS', () => {
     expect(wrong.steps[0]).toMatchObject({ source: 'wkd', outcome: 'none', detail: expect.stringMatching(/no key naming someone@partner.test/) });
     requests = [];
     const viaHkp = await discovery.discover('dave@elsewhere.test', NOW);
-    expect(viaHkp.steps.map((s) => [s.source, s.outcome])).toEqual([['wkd', 'error'], ['keyserver', 'found']]);
+    expect(viaHkp.steps.map((s) => [s.source, s.outcome])).toEqual([['wkd', 'none'], ['keyserver', 'found']]);
+    expect(viaHkp.steps[0].detail).toMatch(/no Web Key Directory/);
     expect(requests).toEqual(['keys.test/vks/v1/by-email/dave%40elsewhere.test', 'keys.test/pks/lookup?op=get&options=mr&search=dave%40elsewhere.test']);
     expect(viaHkp.found[0]).toMatchObject({ fingerprint: dave.fingerprint, source: 'keyserver' });
+  });
+
+  it('takes a VKS answer without asking HKP', async () => {
+    requests = [];
+    const report = await discovery.discover('erin@elsewhere.test', NOW);
+    expect(report.found[0]).toMatchObject({ fingerprint: erin.fingerprint, source: 'keyserver' });
+    expect(requests).toEqual(['keys.test/vks/v1/by-email/erin%40elsewhere.test']);
   });
 
   it('refuses a server whose certificate is not from a trusted CA', async () => {

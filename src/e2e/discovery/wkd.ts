@@ -83,6 +83,8 @@ export async function lookupWkd(address: string, io: { fetch: HttpsFetcher; reso
   const where = wkdLocation(address, io.port);
   const domain = address.slice(address.lastIndexOf('@') + 1).toLowerCase();
   const method = (await subdomainExists(io.resolver, `openpgpkey.${domain}`)) ? 'advanced' : 'direct';
+  // A mail domain without an address of its own publishes no directory: an answer, not a failure.
+  if (method === 'direct' && !(await subdomainExists(io.resolver, domain))) return { keys: null, method: null, detail: `neither openpgpkey.${domain} nor ${domain} has an address: no Web Key Directory` };
   const url = method === 'advanced' ? where.advanced : where.direct;
   const answer = await io.fetch(url, { accept: 'application/octet-stream' });
   if (answer.status === 404 || answer.status === 410) return { keys: null, method, detail: `${url}: no key (HTTP ${answer.status})` };

@@ -98,6 +98,20 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(await keys.bestKeyFor('dave@partner.test', 'openpgp', NOW)).toBeUndefined();
     });
 
+    it('never uses a revoked key, and a revocation sticks', async () => {
+      const keys = await open();
+      const frank = await key('frank@partner.test');
+      await keys.addPeerKeys(frank.publicKey, 'keyserver', NOW, 'frank@partner.test');
+      expect((await keys.bestKeyFor('frank@partner.test', 'openpgp', NOW))?.fingerprint).toBe(frank.fingerprint);
+      const { publicKey: revoked } = await openpgp.revokeKey({ key: await openpgp.readPrivateKey({ binaryKey: frank.privateKey }), format: 'binary' });
+      await keys.addPeerKeys(revoked, 'keyserver', NOW, 'frank@partner.test');
+      expect(await keys.bestKeyFor('frank@partner.test', 'openpgp', NOW)).toBeUndefined();
+      expect((await keys.listPeerKeys('frank@partner.test'))[0].state).toBe('revoked');
+      // The unrevoked copy served again later does not bring it back.
+      await keys.addPeerKeys(frank.publicKey, 'keyserver', NOW, 'frank@partner.test');
+      expect((await keys.listPeerKeys('frank@partner.test'))[0].state).toBe('revoked');
+    });
+
     it('deletes a key by fingerprint', async () => {
       const keys = await open();
       const erin = await key('erin@corp.test');
