@@ -3,5 +3,5 @@ export { createSmimeProtector, checkCertificate as checkSmimeCertificate } from 
 export type { SmimeProtectorOptions, CertificateCheck as SmimeCertificateCheck } from './smime/index.ts';
 export { E2eKeyStore, KeyParseError, SOURCE_PRECEDENCE, detectKind, parseKeys, recommendation, updatePeerState } from './keystore/index.ts';
 export type { AutocryptObservation, AutocryptPeerState, AutocryptRecommendation, BestKey, KeySource, ParsedKey, PeerKeyInfo, UserKeyInfo } from './keystore/index.ts';
-export { KeyDiscovery, autocryptHeaderValues, createHttpsFetcher, parseAutocrypt, wkdLocation } from './discovery/index.ts';
+export { KeyDiscovery, autocryptHeaderValues, autocryptObservation, createHttpsFetcher, parseAutocrypt, wkdLocation } from './discovery/index.ts';
 export type { AutocryptHeader, DiscoveryOptions, DiscoveryReport, HttpsFetcher } from './discovery/index.ts';

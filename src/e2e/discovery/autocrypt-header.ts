@@ -3,7 +3,7 @@
  * I/O. Hand-written because no maintained library parses it; the grammar is a handful of
  * `name=value` pairs. The key data is only decoded here; the key store parses the key itself.
  */
-import type { PreferEncrypt } from '../keystore/index.ts';
+import type { AutocryptObservation, PreferEncrypt } from '../keystore/index.ts';
 
 export interface AutocryptHeader {
   addr: string;
@@ -59,4 +59,14 @@ export function parseAutocrypt(values: string[], from: string): AutocryptParse {
   if (valid.length > 1) return { header: null, reason: 'more than one valid Autocrypt header (treated as none)' };
   if (valid.length === 1) return { header: valid[0] };
   return { header: null, reason: parsed.join('; ') };
+}
+
+/**
+ * What one inbound message tells the Autocrypt state machine: its From address, its Date and
+ * its one valid header (E2eKeyStore.observeAutocrypt applies it). `date` is the parsed Date
+ * header (ms) or null when it is missing or unreadable.
+ */
+export function autocryptObservation(rawHeaders: string, from: string, date: number | null): AutocryptObservation & { reason: string | null } {
+  const parsed = parseAutocrypt(autocryptHeaderValues(rawHeaders), from);
+  return { from: from.toLowerCase(), date, header: parsed.header ? { keydata: parsed.header.keydata, preferEncrypt: parsed.header.preferEncrypt } : null, reason: parsed.header ? null : parsed.reason };
 }

@@ -16,7 +16,7 @@ import { startDns, type DnsServer } from '../../../test/helpers/dns.ts';
 import { tempDir } from '../../../test/helpers/ports.ts';
 import { openTestStore, type TestStore } from '../../../test/helpers/stores.ts';
 import { E2eKeyStore } from '../keystore/index.ts';
-import { autocryptHeaderValues, parseAutocrypt } from './autocrypt-header.ts';
+import { autocryptHeaderValues, autocryptObservation, parseAutocrypt } from './autocrypt-header.ts';
 import { KeyDiscovery } from './discover.ts';
 import { createHttpsFetcher } from './https-fetch.ts';
 import { wkdLocation, zBase32 } from './wkd.ts';
@@ -154,6 +154,20 @@ describe('WKD and keyserver over real HTTPS', () => {
     const report = await discovery.discover('erin@elsewhere.test', NOW);
     expect(report.found[0]).toMatchObject({ fingerprint: erin.fingerprint, source: 'keyserver' });
     expect(requests).toEqual(['keys.test/vks/v1/by-email/erin%40elsewhere.test']);
+  });
+
+  it('learns a key from the Autocrypt header of an inbound message; a header with someone else\'s key is none', async () => {
+    const fay = await publicKey('fay@mail.test');
+    const mallory = await publicKey('mallory@mail.test');
+    const message = (key: Uint8Array) => `From: Fay <fay@mail.test>\r\nDate: ${NOW.toUTCString()}\r\nAutocrypt: addr=fay@mail.test; prefer-encrypt=mutual; keydata=\r\n ${Buffer.from(key).toString('base64').replace(/(.{76})/g, '$1\r\n ')}\r\n\r\nHi\r\n`;
+    const forged = autocryptObservation(message(mallory.binary), 'fay@mail.test', NOW.getTime() - 1000);
+    await keys.observeAutocrypt(forged, NOW);
+    expect(await keys.bestKeyFor('fay@mail.test', 'openpgp', NOW)).toBeUndefined();
+    const seen = autocryptObservation(message(fay.binary), 'Fay@mail.test', NOW.getTime());
+    expect(seen.header?.preferEncrypt).toBe('mutual');
+    await keys.observeAutocrypt(seen, NOW);
+    expect(await keys.bestKeyFor('fay@mail.test', 'openpgp', NOW)).toMatchObject({ source: 'autocrypt', fingerprint: fay.fingerprint });
+    expect(await keys.autocryptRecommendation('fay@mail.test')).toBe('encrypt');
   });
 
   it('refuses a server whose certificate is not from a trusted CA', async () => {

@@ -75,7 +75,7 @@ export class E2eKeyStore {
     const owner = address ? lower(address) : parsed.addresses[0];
     if (!owner) throw new KeyParseError('the key names no address in its user IDs; give one');
     mustName(parsed, owner);
-    return this.insertUserKey(parsed, owner, this.vault.seal(Buffer.from(keys[0].write())));
+    return this.insertUserKey(parsed, owner, this.vault.seal(Buffer.from(keys[0].write())), now);
   }
 
   /** An S/MIME certificate with its PKCS#8 private key (DER) and any intermediates (DER). */
@@ -85,11 +85,11 @@ export class E2eKeyStore {
     if (!owner) throw new KeyParseError('the certificate names no e-mail address; give one');
     mustName(parsed, owner);
     const secret = JSON.stringify({ key: Buffer.from(pkcs8).toString('base64'), chain: chain.map((c) => Buffer.from(c).toString('base64')) });
-    return this.insertUserKey(parsed, owner, this.vault.seal(Buffer.from(secret)));
+    return this.insertUserKey(parsed, owner, this.vault.seal(Buffer.from(secret)), now);
   }
 
-  private async insertUserKey(parsed: ParsedKey, address: string, sealed: Buffer): Promise<UserKeyInfo> {
-    const row = { kind: parsed.kind, address, fingerprint: parsed.fingerprint, public_data: bytes(parsed.publicData), private_sealed: bytes(sealed), created_at: parsed.createdAt.getTime(), expires_at: ms(parsed.expiresAt), revoked_at: parsed.revoked ? Date.now() : null };
+  private async insertUserKey(parsed: ParsedKey, address: string, sealed: Buffer, now: Date): Promise<UserKeyInfo> {
+    const row = { kind: parsed.kind, address, fingerprint: parsed.fingerprint, public_data: bytes(parsed.publicData), private_sealed: bytes(sealed), created_at: parsed.createdAt.getTime(), expires_at: ms(parsed.expiresAt), revoked_at: parsed.revoked ? now.getTime() : null };
     await this.store.db.insertInto('e2e_user_keys').values(row).execute();
     return { kind: row.kind, address, fingerprint: row.fingerprint, createdAt: row.created_at, expiresAt: row.expires_at, revokedAt: row.revoked_at };
   }
@@ -250,8 +250,15 @@ export class E2eKeyStore {
    */
   async observeAutocrypt(seen: AutocryptObservation, now: Date): Promise<AutocryptPeerState | null> {
     const from = lower(seen.from);
+    // A header whose key does not parse, cannot encrypt or does not name the sender counts as
+    // no header (§2.1.1: "keydata" must be a usable key for "addr").
+    let header = seen.header;
+    if (header) {
+      const parsed = await parseKeys(header.keydata, now).catch(() => []);
+      if (!parsed.some((k) => k.kind === 'openpgp' && k.addresses.includes(from) && k.canEncrypt && !k.revoked)) header = null;
+    }
     const before = await this.autocryptState(from);
-    const after = updatePeerState(before, { ...seen, from }, now.getTime());
+    const after = updatePeerState(before, { ...seen, from, header }, now.getTime());
     if (!after || after === before) return before;
     const row = { last_seen: after.lastSeen, autocrypt_timestamp: after.autocryptTimestamp, public_key: after.publicKey ? bytes(after.publicKey) : null, prefer_encrypt: after.preferEncrypt };
     if (before) await this.store.db.updateTable('e2e_autocrypt_peers').set(row).where('address', '=', from).execute();
