@@ -18,6 +18,7 @@ import { withRuntime, type CliRuntime } from './with-runtime.ts';
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 const isFingerprint = (s: string) => /^(0x)?[0-9a-f]{32,64}$/i.test(s);
+const ADDRESS = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const fp = (s: string) => s.replace(/^0x/i, '').toLowerCase();
 
 function keyStore(config: Config, rt: CliRuntime): E2eKeyStore {
@@ -45,7 +46,7 @@ function wkdFor(address: string) {
 
 async function generate(ctx: CommandContext): Promise<number> {
   const [address] = ctx.args;
-  if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(address)) throw new UsageError(`${address} is not an e-mail address`);
+  if (!ADDRESS.test(address)) throw new UsageError(`${address} is not an e-mail address`);
   const days = ctx.options['expires-days'] === undefined ? 0 : Number(ctx.options['expires-days']);
   if (!Number.isInteger(days) || days < 0) throw new UsageError('--expires-days takes a whole number of days (0: never)');
   return withRuntime(ctx.config, ctx.deps, async (rt) => {
@@ -201,6 +202,7 @@ async function remove(ctx: CommandContext): Promise<number> {
 
 async function discover(ctx: CommandContext): Promise<number> {
   const [address] = ctx.args;
+  if (!ADDRESS.test(address)) throw new UsageError(`${address} is not an e-mail address`);
   const config = ctx.config;
   return withRuntime(config, ctx.deps, async (rt) => {
     const resolver = createSystemResolver({ servers: config.delivery.dnsServers.length ? config.delivery.dnsServers : undefined });
