@@ -472,7 +472,7 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
           .execute();
       },
     },
-    '0026-e2e-keys': {
+    '0027-e2e-keys': {
       // End-to-end keys (issue 11, src/e2e/keystore): our users' keys, private parts sealed
       // under the vault (never in the clear); correspondents' keys with where each came from and
       // until when it is trusted; Autocrypt Level 1 peer state; cached discovery answers. All
