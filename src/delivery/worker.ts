@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { Clock, DeliveryReceipt, DsnNotify, Envelope, LinkRequirement, Logger, Service } from '../kernel/index.ts';
 import { crashPoint } from '../kernel/index.ts';
-import type { PickupRules, Route, RoutingTable } from '../policy/index.ts';
-import { goesToPickup, routeFor, senderPickupRequest } from '../policy/index.ts';
+import type { PickupRules, Route, RouteDecision, RouteFacts, RoutingTable } from '../policy/index.ts';
+import { decideRoute, routeFor } from '../policy/index.ts';
 import type { LeasedGroup, Queue, RetryOptions, Settlement } from '../queue/index.ts';
 import { delayNoticeDue, nextAttempt } from '../queue/index.ts';
 import { queueReport, type BounceEntry } from './bounce.ts';
@@ -277,11 +277,7 @@ export class DeliveryWorker implements Service {
     };
     let results: RecipientResult[];
     try {
-      // A sender's request holds on every route, our own domains included, or is refused with its reason.
-      const request = this.toPickup && this.options.pickup ? senderPickupRequest(envelope, this.options.pickup) : { kind: 'none' as const };
-      if (request.kind === 'pickup' && this.toPickup) results = await this.toPickup(job, job.recipients, 'the sender asked for Secure Message Pickup');
-      else if (request.kind === 'refuse') results = this.refused(group, request.reply, request.enhanced);
-      else results = await this.withPickupFallback(job, (await this.deliver(job)).results);
+      results = await this.execute(job, this.routeFacts(job, envelope));
       crashPoint('after-remote-accept'); // the remote has it; our queue does not know yet
     } catch (error) {
       const now = this.clock.now();
@@ -291,32 +287,71 @@ export class DeliveryWorker implements Service {
         recipientId: r.id,
         outcome: 'deferred' as const,
         reply,
-        receipt: { at: now, recipient: r.address, mxHost: null, ip: null, port: null, tlsVersion: null, cipher: null, certSubject: null, certVerified: false, reply, outcome: 'deferred' as const },
+        receipt: this.emptyReceipt(r.address, reply, 'deferred'),
       }));
     }
     await this.settleGroup(group, results);
   }
 
-  private refused(group: LeasedGroup, reply: string, enhanced: string): RecipientResult[] {
-    const at = this.clock.now();
-    return group.recipients.map((r) => ({
-      recipientId: r.id,
-      outcome: 'failed' as const,
-      reply,
-      enhanced,
-      receipt: { at, recipient: r.address, mxHost: null, ip: null, port: null, tlsVersion: null, cipher: null, certSubject: null, certVerified: false, reply, outcome: 'failed' as const },
-    }));
+  /** What policy is told of the group; per recipient only the address differs (no key store yet: `keys: null`). */
+  private routeFacts(job: DomainJob, envelope: RouteFacts['message']): (recipient: string, attempt?: RecipientResult) => RouteFacts {
+    // Without a way to hold for pickup, pickup is not a route at all (not even a refused request).
+    const pickup = this.toPickup ? this.options.pickup : undefined;
+    return (recipient, attempt) => ({ message: envelope, recipient, domain: job.domain, destination: job.route, pickup, keys: null, attempt });
   }
 
-  /** Results no link could carry go to pickup when the rules say so (never silently weaker). */
-  private async withPickupFallback(job: DomainJob, results: RecipientResult[]): Promise<RecipientResult[]> {
-    const rules = this.options.pickup;
-    if (!rules || !this.toPickup) return results;
-    const moving = results.filter((r) => goesToPickup(r, job.domain, job.route.kind, job, rules));
-    if (moving.length === 0) return results;
-    const ids = new Set(moving.map((r) => r.recipientId));
-    const held = await this.toPickup(job, job.recipients.filter((r) => ids.has(r.id)), moving[0].reply, moving[0].bestLink);
-    return [...results.filter((r) => !ids.has(r.recipientId)), ...held];
+  /**
+   * Executes the route policy decides for each recipient, then asks again with what the attempt
+   * found (`decideRoute`, docs/flow.md "The routing decision"); no decision is taken here.
+   */
+  private async execute(job: DomainJob, facts: (recipient: string, attempt?: RecipientResult) => RouteFacts): Promise<RecipientResult[]> {
+    const results: RecipientResult[] = [];
+    const toDeliver: DomainJob['recipients'] = [];
+    const toPickup: { recipient: DomainJob['recipients'][number]; route: Extract<RouteDecision, { kind: 'pickup' }> }[] = [];
+    let level: LinkRequirement | undefined;
+    for (const recipient of job.recipients) {
+      const route = decideRoute(facts(recipient.address));
+      if (route.kind === 'deliver') {
+        toDeliver.push(recipient);
+        level = route.level;
+      } else if (route.kind === 'pickup') toPickup.push({ recipient, route });
+      else if (route.kind === 'bounce') results.push(this.unsent(recipient, 'failed', route.code, route.enhanced));
+      else {
+        // `end-to-end` needs the key store (not wired yet, so the worker passes `keys: null` and
+        // never gets it); never send plaintext instead of what policy chose.
+        results.push(this.unsent(recipient, 'deferred', `451 4.3.0 Route '${route.kind}' cannot be carried out by this gateway yet: ${route.reason}`, '4.3.0'));
+      }
+    }
+    if (toPickup.length) results.push(...(await this.hold(job, toPickup)));
+    if (toDeliver.length === 0) return results;
+    // The level policy asks for (the sender's, raised by a fallback); the destination's demands are added per host.
+    const deliverJob: DomainJob = { ...job, recipients: toDeliver, requiredLevel: level === undefined || level === 'none' ? job.requiredLevel : level };
+    const attempted = (await this.deliver(deliverJob)).results;
+    const after: RecipientResult[] = [];
+    const moving: typeof toPickup = [];
+    for (const result of attempted) {
+      const recipient = toDeliver.find((r) => r.id === result.recipientId);
+      const route = recipient ? decideRoute(facts(recipient.address, result)) : undefined;
+      if (recipient && route?.kind === 'pickup') moving.push({ recipient, route });
+      else after.push(result);
+    }
+    if (moving.length) after.push(...(await this.hold(job, moving)));
+    return [...results, ...after];
+  }
+
+  /** Holds recipients for pickup; one pickup per group, with the first recipient's reason (all share it). */
+  private async hold(job: DomainJob, moving: { recipient: DomainJob['recipients'][number]; route: Extract<RouteDecision, { kind: 'pickup' }> }[]): Promise<RecipientResult[]> {
+    if (!this.toPickup) throw new Error('pickup route without a pickup service');
+    return this.toPickup(job, moving.map((m) => m.recipient), moving[0].route.reason, moving[0].route.bestLink);
+  }
+
+  private emptyReceipt(recipient: string, reply: string, outcome: 'failed' | 'deferred'): DeliveryReceipt {
+    return { at: this.clock.now(), recipient, mxHost: null, ip: null, port: null, tlsVersion: null, cipher: null, certSubject: null, certVerified: false, reply, outcome };
+  }
+
+  /** A result for a recipient no attempt was made for (refused, or a route not carried out). */
+  private unsent(recipient: DomainJob['recipients'][number], outcome: 'failed' | 'deferred', reply: string, enhanced: string): RecipientResult {
+    return { recipientId: recipient.id, outcome, reply, enhanced, receipt: this.emptyReceipt(recipient.address, reply, outcome) };
   }
 
   private async settleGroup(group: LeasedGroup, results: RecipientResult[]): Promise<void> {

@@ -4,3 +4,5 @@ export { atLeast, heldLevel, hostDemand, requireTlsRefusal, strongest } from './
 export type { HeldLevel, HostDemand, HostSecurity, MessageDemand, ProvenLink } from './link.ts';
 export { goesToPickup, isSubmitted, senderPickupRequest, tlsOrPickupApplies, tlsPolicyWithPickup } from './pickup.ts';
 export type { PickupRequest, PickupRules } from './pickup.ts';
+export { decideRoute } from './decide.ts';
+export type { AttemptFinding, DeliverRoute, EncryptRequest, KeyState, RecipientKeys, RouteDecision, RouteFacts, RouteMessage } from './decide.ts';
