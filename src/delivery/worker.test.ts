@@ -156,6 +156,32 @@ describe('delivery worker', () => {
     expect(jobs).toEqual([]); // nothing went to the smarthost
   });
 
+  it('asks policy again after the attempt: a level no MX meets goes to pickup with the best link found, a mailbox refusal stays failed', async () => {
+    const now = { t: 4_500_000 };
+    const held: { reason: string; bestLink?: string; addresses: string[] }[] = [];
+    const toPickup: PickupFn = async (_job, recipients, reason, bestLink) => {
+      held.push({ reason, bestLink, addresses: recipients.map((r) => r.address) });
+      return recipients.map((r) => ({ recipientId: r.id, outcome: 'delivered' as const, reply: '250 2.0.0 Held for Secure Message Pickup P2 (x)', receipt: receipt(r.address, 'held', 'delivered') }));
+    };
+    const unmet = '550 5.7.10 No MX of dest.test meets the required level tls-verified';
+    const { queue } = await setup(
+      (job) =>
+        job.recipients.map((r) =>
+          r.address.startsWith('gone')
+            ? { recipientId: r.id, outcome: 'failed' as const, reply: '550 5.1.1 no such user', enhanced: '5.1.1', receipt: receipt(r.address, '550 5.1.1 no such user', 'failed') }
+            : { recipientId: r.id, outcome: 'failed' as const, reply: unmet, enhanced: '5.7.10', bestLink: 'tls' as const, receipt: receipt(r.address, unmet, 'failed') },
+        ),
+      now,
+      { pickup: rules, toPickup },
+    );
+    const { id } = await queue.enqueue({ ...submitted, requiredLevel: 'tls-verified', recipients: [{ address: 'carol@dest.test' }, { address: 'gone@dest.test' }] }, Readable.from([Buffer.from('Subject: x\r\n\nbody\r\n')]));
+    worker!.notify();
+    await until(async () => (await queue.show(id))?.recipients.every((r) => r.state !== 'queued') === true);
+    const states = Object.fromEntries((await queue.show(id))!.recipients.map((r) => [r.address, r.state]));
+    expect(states).toEqual({ 'carol@dest.test': 'delivered', 'gone@dest.test': 'failed' });
+    expect(held).toEqual([{ reason: unmet, bestLink: 'tls', addresses: ['carol@dest.test'] }]);
+  });
+
   it('refuses a pickup request with its reason when there is no portal, and reports it to the sender', async () => {
     const now = { t: 5_000_000 };
     const toPickup: PickupFn = async () => {
