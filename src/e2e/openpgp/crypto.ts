@@ -1,0 +1,172 @@
+/**
+ * The OpenPGP operations both the mail protector and `sealgate sop` use, over OpenPGP.js v6:
+ * detached signing and verification, encryption (optionally signed inside), decryption. A
+ * message without integrity protection (a Symmetrically Encrypted Data packet, no MDC/SEIPD)
+ * is refused before any decryption is tried (EFAIL, RFC 9580 §5.7).
+ */
+import * as openpgp from 'openpgp';
+import { MailError } from '../../kernel/index.ts';
+import { addressOfUserId, isArmored } from './keys.ts';
+
+/**
+ * SHA-256 where the key allows it (v6 Ed25519: micalg=pgp-sha256). OpenPGP.js takes at least
+ * SHA-512 for EdDSA-legacy keys (its curve table), so v4 signatures say pgp-sha512: micalg always
+ * names the hash actually used (RFC 3156 §5).
+ */
+export const SIGNING_CONFIG = { preferredHashAlgorithm: openpgp.enums.hash.sha256 };
+
+export function integrityRefusal(): MailError {
+  return new MailError(550, '5.7.1', 'The message is encrypted without integrity protection (no MDC or SEIPD), so it could have been changed in transit; it is refused', 'e2e');
+}
+
+/** Reads an OpenPGP message, armored or binary. */
+export async function readMessage(data: Uint8Array): Promise<openpgp.Message<Uint8Array>> {
+  try {
+    if (isArmored(data)) return (await openpgp.readMessage({ armoredMessage: Buffer.from(data).toString('utf8') })) as openpgp.Message<Uint8Array>;
+    return await openpgp.readMessage({ binaryMessage: data });
+  } catch (error) {
+    throw new MailError(550, '5.6.0', `The OpenPGP message cannot be read: ${(error as Error).message}`, 'e2e', { cause: error });
+  }
+}
+
+/** True when the message's encrypted data lacks integrity protection (tag 9, not SEIPD/AEAD). */
+export function lacksIntegrity(message: openpgp.Message<Uint8Array>): boolean {
+  return message.packets.some((p) => p instanceof openpgp.SymmetricallyEncryptedDataPacket);
+}
+
+export async function signDetached(data: Uint8Array, signers: openpgp.PrivateKey[], now: Date, options: { armor?: boolean; text?: boolean } = {}): Promise<{ signature: Uint8Array; hash: string }> {
+  const message = options.text ? await openpgp.createMessage({ text: Buffer.from(data).toString('utf8') }) : await openpgp.createMessage({ binary: data });
+  const signed = await openpgp.sign({ message, signingKeys: signers, detached: true, date: now, format: 'object', config: SIGNING_CONFIG });
+  const sig = signed as unknown as openpgp.Signature;
+  const hashId = sig.packets[0]?.hashAlgorithm ?? openpgp.enums.hash.sha256;
+  const hash = (openpgp.enums.read(openpgp.enums.hash, hashId) as string).toLowerCase();
+  const armored = options.armor !== false;
+  return { signature: armored ? Buffer.from(sig.armor()) : sig.write(), hash };
+}
+
+export interface Verification {
+  valid: boolean;
+  /** Primary key fingerprint of the certificate that made it, when we have it. */
+  certificate: openpgp.PublicKey | null;
+  /** Fingerprint of the (sub)key that made it. */
+  signingKeyFingerprint: string | null;
+  keyId: string;
+  signedAt: Date | null;
+  /** Signature over text (type 0x01) rather than binary (0x00). */
+  textMode: boolean;
+  error: string | null;
+}
+
+/** Each signature's outcome: the library's verdict, which certificate made it, and when. */
+export async function checkSignatures(results: Awaited<ReturnType<typeof openpgp.verify>>["signatures"], certs: openpgp.PublicKey[]): Promise<Verification[]> {
+  const out: Verification[] = [];
+  for (const result of results) {
+    const keyId = result.keyID.toHex().toUpperCase();
+    const certificate = certs.find((c) => c.getKeys(result.keyID).length > 0) ?? null;
+    const signingKey = certificate?.getKeys(result.keyID)[0] ?? null;
+    let signature: openpgp.Signature | null = null;
+    try {
+      signature = await result.signature;
+    } catch {
+      signature = null;
+    }
+    const packet = signature?.packets[0];
+    let valid = false;
+    let error: string | null = null;
+    try {
+      valid = (await result.verified) === true;
+    } catch (e) {
+      error = (e as Error).message;
+    }
+    out.push({
+      valid: valid && certificate !== null,
+      certificate,
+      signingKeyFingerprint: signingKey ? signingKey.getFingerprint().toUpperCase() : null,
+      keyId,
+      signedAt: packet?.created ?? null,
+      textMode: packet?.signatureType === openpgp.enums.signature.text,
+      error,
+    });
+  }
+  return out;
+}
+
+export async function verifyDetached(data: Uint8Array, signature: Uint8Array, certs: openpgp.PublicKey[], now: Date): Promise<Verification[]> {
+  let sig: openpgp.Signature;
+  try {
+    sig = isArmored(signature) ? await openpgp.readSignature({ armoredSignature: Buffer.from(signature).toString('utf8') }) : await openpgp.readSignature({ binarySignature: signature });
+  } catch (error) {
+    throw new MailError(550, '5.6.0', `The OpenPGP signature cannot be read: ${(error as Error).message}`, 'e2e', { cause: error });
+  }
+  const textMode = sig.packets.some((p) => p.signatureType === openpgp.enums.signature.text);
+  const message = textMode ? await openpgp.createMessage({ text: Buffer.from(data).toString('utf8') }) : await openpgp.createMessage({ binary: data });
+  const result = await openpgp.verify({ message, signature: sig, verificationKeys: certs, date: now, format: 'binary' });
+  return checkSignatures(result.signatures, certs);
+}
+
+export async function encryptTo(data: Uint8Array, input: { recipients: openpgp.PublicKey[]; signers?: openpgp.PrivateKey[]; passwords?: string[]; now: Date; armor?: boolean; text?: boolean }): Promise<Uint8Array> {
+  const message = input.text ? await openpgp.createMessage({ text: Buffer.from(data).toString('utf8') }) : await openpgp.createMessage({ binary: data });
+  const common = {
+    message,
+    encryptionKeys: input.recipients.length ? input.recipients : undefined,
+    signingKeys: input.signers?.length ? input.signers : undefined,
+    passwords: input.passwords?.length ? input.passwords : undefined,
+    date: input.now,
+    config: SIGNING_CONFIG,
+  };
+  if (input.armor === false) return await openpgp.encrypt({ ...common, format: 'binary' });
+  return Buffer.from(await openpgp.encrypt({ ...common, format: 'armored' }));
+}
+
+export interface Decrypted {
+  data: Uint8Array;
+  signatures: Verification[];
+  sessionKey: { algorithm: string; data: Uint8Array } | null;
+}
+
+/** Decrypts with our keys (or passwords / a session key); refuses integrity-less data first. */
+export async function decryptWith(ciphertext: Uint8Array, input: { keys?: openpgp.PrivateKey[]; passwords?: string[]; sessionKeys?: { algorithm: string; data: Uint8Array }[]; verify?: openpgp.PublicKey[]; now: Date; wantSessionKey?: boolean }): Promise<Decrypted> {
+  const message = await readMessage(ciphertext);
+  if (lacksIntegrity(message)) throw integrityRefusal();
+  let sessionKey: Decrypted['sessionKey'] = null;
+  let sessionKeys = input.sessionKeys?.map((k) => ({ algorithm: k.algorithm as openpgp.enums.symmetricNames, data: k.data }));
+  try {
+    if (input.wantSessionKey && !sessionKeys?.length) {
+      const found = await openpgp.decryptSessionKeys({ message, decryptionKeys: input.keys, passwords: input.passwords, date: input.now });
+      const first = found[0];
+      if (first?.algorithm) {
+        sessionKey = { algorithm: first.algorithm, data: first.data };
+        sessionKeys = [{ algorithm: first.algorithm as openpgp.enums.symmetricNames, data: first.data }];
+      }
+    }
+    const result = await openpgp.decrypt({
+      message,
+      decryptionKeys: sessionKeys?.length ? undefined : input.keys,
+      passwords: sessionKeys?.length ? undefined : input.passwords,
+      sessionKeys: sessionKeys?.length ? sessionKeys : undefined,
+      verificationKeys: input.verify ?? [],
+      date: input.now,
+      format: 'binary',
+    });
+    const data = result.data instanceof Uint8Array ? result.data : new Uint8Array(0);
+    return { data, signatures: await checkSignatures(result.signatures, input.verify ?? []), sessionKey };
+  } catch (error) {
+    if (error instanceof MailError) throw error;
+    const text = (error as Error).message;
+    // OpenPGP.js refuses integrity-less data on its own too (allowUnauthenticatedMessages is off).
+    if (/not authenticated|Modification detection|MDC/i.test(text)) throw integrityRefusal();
+    throw new MailError(550, '5.7.1', `The message cannot be decrypted with the keys Sealgate holds: ${text}`, 'e2e', { cause: error });
+  }
+}
+
+/** The address a certificate speaks for (its primary user ID's), for a verdict. */
+export async function signerAddress(cert: openpgp.PublicKey, now: Date): Promise<string> {
+  try {
+    const primary = await cert.getPrimaryUser(now);
+    const id = primary.user.userID;
+    return id?.email?.toLowerCase() || addressOfUserId(id?.userID ?? '') || id?.userID || cert.getFingerprint().toUpperCase();
+  } catch {
+    const ids = cert.getUserIDs();
+    return ids.map(addressOfUserId).find((a) => a) ?? ids[0] ?? cert.getFingerprint().toUpperCase();
+  }
+}
