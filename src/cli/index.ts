@@ -40,6 +40,7 @@ function usage(): string {
     '',
     ...commandTable(COMMANDS),
     '',
+    'sealgate sop <verb> …: the Stateless OpenPGP CLI (no config needed; sealgate sop --help).',
     'sealgate <command> --help shows the options of one command; --json prints only JSON on stdout.',
     'Configuration: --config FILE, else $SEALGATE_CONFIG, else /etc/sealgate/sealgate.json, else',
     './sealgate.json, else the built-in defaults; then SEALGATE_* environment variables',
@@ -94,6 +95,8 @@ function usageFailure(message: string, help: string): number {
 
 export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
   stopQuietlyOnClosedPipe();
+  // The Stateless OpenPGP CLI needs no config or data dir, and its exit codes are the SOP draft's.
+  if (argv[0] === 'sop') return (await import('./sop.ts')).runSop(argv.slice(1));
   const beforeEnd = argv.indexOf('--') < 0 ? argv : argv.slice(0, argv.indexOf('--'));
   const wantsHelp = beforeEnd.includes('--help') || beforeEnd.includes('-h');
   const words = leadingWords(argv);

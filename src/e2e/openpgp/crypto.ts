@@ -141,8 +141,9 @@ export async function decryptWith(ciphertext: Uint8Array, input: { keys?: openpg
     }
     const result = await openpgp.decrypt({
       message,
-      decryptionKeys: sessionKeys?.length ? undefined : input.keys,
-      passwords: sessionKeys?.length ? undefined : input.passwords,
+      // An empty list is not "none" to OpenPGP.js: pass only what was given.
+      decryptionKeys: sessionKeys?.length || !input.keys?.length ? undefined : input.keys,
+      passwords: sessionKeys?.length || !input.passwords?.length ? undefined : input.passwords,
       sessionKeys: sessionKeys?.length ? sessionKeys : undefined,
       verificationKeys: input.verify ?? [],
       date: input.now,

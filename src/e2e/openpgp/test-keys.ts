@@ -27,14 +27,15 @@ export async function mdcLessMessage(certificate: Uint8Array, plaintext: Uint8Ar
   const cert = await openpgp.readKey({ binaryKey: certificate });
   const sessionKey = await openpgp.generateSessionKey({ encryptionKeys: cert, config: { preferredSymmetricAlgorithm: openpgp.enums.symmetric.aes256 } });
   const keyPackets = await openpgp.encryptSessionKey({ ...sessionKey, encryptionKeys: cert, format: 'object' });
-  const literal = new openpgp.LiteralDataPacket();
+  // The typings mark these members private; they are the library's own way to build the packets.
+  const literal = new openpgp.LiteralDataPacket() as unknown as { setBytes(b: Uint8Array, f: number): void };
   literal.setBytes(plaintext, openpgp.enums.literal.binary);
-  const sed = new openpgp.SymmetricallyEncryptedDataPacket();
+  const sed = new openpgp.SymmetricallyEncryptedDataPacket() as unknown as { packets: openpgp.PacketList<openpgp.AnyPacket>; encrypt(algo: number, key: Uint8Array): Promise<void> };
   sed.packets = new openpgp.PacketList();
-  sed.packets.push(literal);
+  sed.packets.push(literal as unknown as openpgp.AnyPacket);
   await sed.encrypt(openpgp.enums.symmetric.aes256, sessionKey.data);
   const list = new openpgp.PacketList();
-  list.push(...keyPackets.packets, sed);
+  list.push(...keyPackets.packets, sed as unknown as openpgp.AnyPacket);
   return openpgp.armor(openpgp.enums.armor.message, list.write());
 }
 

@@ -1,0 +1,86 @@
+/**
+ * `sealgate sop` ⇄ `sqop` (Sequoia's SOP), one table, both directions, and GnuPG reading what
+ * the PGP/MIME protector writes. Real programs, a temp dir and a temp GNUPGHOME.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, expect, it } from 'vitest';
+import { openpgpProtector } from '../../../src/e2e/index.ts';
+import { sampleMessage, testUser } from '../../../src/e2e/openpgp/test-keys.ts';
+import { describeWithPeers } from '../../helpers/peers.ts';
+
+const SEALGATE = path.resolve(import.meta.dirname, '../../../bin/sealgate.js');
+type Sop = (args: string[], stdin?: Buffer) => { code: number; stdout: Buffer };
+const sealgate: Sop = (args, stdin) => { const r = spawnSync(process.execPath, [SEALGATE, 'sop', ...args], { input: stdin ?? Buffer.alloc(0), cwd: dir }); return { code: r.status ?? -1, stdout: r.stdout }; };
+const sqop: Sop = (args, stdin) => { const r = spawnSync('sqop', args, { input: stdin ?? Buffer.alloc(0), cwd: dir }); return { code: r.status ?? -1, stdout: r.stdout }; };
+let dir = '';
+const data = Buffer.from('binary-safe \x00\xff\r\n payload\n', 'latin1');
+
+describeWithPeers(['sqop', 'gpg'], '17-openpgp: sealgate sop and sqop, gpg on our PGP/MIME', () => {
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sg-sop-'));
+    writeFileSync(path.join(dir, 'data'), data);
+  });
+
+  const table: [string, Sop, Sop][] = [['sealgate → sqop', sealgate, sqop], ['sqop → sealgate', sqop, sealgate]];
+  for (const [name, maker, reader] of table) {
+    it(`${name}: generate-key, extract-cert, sign/verify, encrypt/decrypt (signed inside), a wrong certificate exits 3`, () => {
+      const tag = maker === sealgate ? 's' : 'q';
+      const key = maker(['generate-key', '--', `U <${tag}@sop.test>`]);
+      expect(key.code).toBe(0);
+      writeFileSync(path.join(dir, `${tag}.key`), key.stdout);
+      const cert = maker(['extract-cert'], key.stdout);
+      expect(cert.code).toBe(0);
+      writeFileSync(path.join(dir, `${tag}.cert`), cert.stdout);
+      // The reader's own key to encrypt to.
+      const rkey = reader(['generate-key', '--', `R <r${tag}@sop.test>`]).stdout;
+      writeFileSync(path.join(dir, `r${tag}.key`), rkey);
+      writeFileSync(path.join(dir, `r${tag}.cert`), reader(['extract-cert'], rkey).stdout);
+
+      const sig = maker(['sign', `${tag}.key`], data);
+      expect(sig.code).toBe(0);
+      writeFileSync(path.join(dir, `${tag}.sig`), sig.stdout);
+      const verified = reader(['verify', `${tag}.sig`, `${tag}.cert`], data);
+      expect(verified.code).toBe(0);
+      expect(verified.stdout.toString()).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ [0-9A-F]{40} [0-9A-F]{40}/);
+      expect(reader(['verify', `${tag}.sig`, `r${tag}.cert`], data).code).toBe(3);
+      expect(reader(['verify', `${tag}.sig`, `${tag}.cert`], Buffer.concat([data, Buffer.from('x')])).code).toBe(3);
+
+      const ciphertext = maker(['encrypt', `--sign-with=${tag}.key`, `r${tag}.cert`], data);
+      expect(ciphertext.code).toBe(0);
+      const out = `v-${tag}`;
+      const plain = reader(['decrypt', `--verify-with=${tag}.cert`, `--verifications-out=${out}`, `r${tag}.key`], ciphertext.stdout);
+      expect(plain.code).toBe(0);
+      expect(plain.stdout.equals(data)).toBe(true);
+      expect(reader(['decrypt', `${tag}.key`], ciphertext.stdout).code).toBe(29);
+    });
+  }
+
+  it('sealgate sop: armor/dearmor round trip, exit codes 69 and 37', () => {
+    const bin = sealgate(['dearmor'], sealgate(['sign', 's.key'], data).stdout);
+    expect(bin.code).toBe(0);
+    const armored = sealgate(['armor'], bin.stdout);
+    expect(armored.stdout.toString()).toContain('-----BEGIN PGP SIGNATURE-----');
+    expect(sealgate(['frobnicate']).code).toBe(69);
+    expect(sealgate(['sign', '--frob', 's.key'], data).code).toBe(37);
+    expect(sealgate(['sign'], data).code).toBe(19);
+  });
+
+  it('gpg decrypts and verifies what the protector signs then encrypts, and reads the protected Subject', async () => {
+    const now = new Date();
+    const [alice, bob] = await Promise.all([testUser('alice@sender.test', now), testUser('bob@rcpt.test', now)]);
+    const mail = Buffer.from(await openpgpProtector.protect(sampleMessage(alice.address, bob.address), { sign: true, encrypt: true, recipients: [bob.public], signer: alice.secret, now }));
+    const home = mkdtempSync(path.join(os.tmpdir(), 'sg-gnupg-'));
+    const gpg = (args: string[], input?: Buffer) => execFileSync('gpg', ['--homedir', home, '--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { input, stdio: ['pipe', 'pipe', 'pipe'] });
+    gpg(['--import'], Buffer.from(bob.secret.key));
+    gpg(['--import'], Buffer.from(alice.public.data));
+    const armored = /-----BEGIN PGP MESSAGE-----[\s\S]+?-----END PGP MESSAGE-----/.exec(mail.toString())![0];
+    const r = spawnSync('gpg', ['--homedir', home, '--batch', '--status-fd', '2', '--trust-model', 'always', '--decrypt'], { input: armored });
+    expect(r.status).toBe(0);
+    expect(r.stderr.toString()).toMatch(/\[GNUPG:\] GOODSIG/);
+    expect(r.stdout.toString()).toContain('Subject: Quarterly numbers');
+    expect(r.stdout.toString()).toMatch(/hp=cipher|hp="cipher"/);
+  });
+});
