@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as openpgp from 'openpgp';
-import { decryptWith, encryptTo, generateKey, KEY_PROFILES, readCertificates, readSecretKeys, signDetached, verifyDetached, type KeyProfile, type Verification } from '../e2e/openpgp/index.ts';
+import { generateOpenpgpKey as generateKey, OPENPGP_KEY_PROFILES as KEY_PROFILES, openpgpDecrypt as decryptWith, openpgpEncrypt as encryptTo, openpgpSignDetached as signDetached, openpgpVerifyDetached as verifyDetached, readOpenpgpCertificates as readCertificates, readOpenpgpSecretKeys as readSecretKeys, type OpenpgpKeyProfile as KeyProfile, type OpenpgpVerification as Verification } from '../e2e/index.ts';
 
 export const SOP_EXIT = { ok: 0, fail: 1, noSignature: 3, missingArg: 19, cannotDecrypt: 29, unsupportedOption: 37, badData: 41, missingInput: 61, unsupportedSubcommand: 69, unsupportedProfile: 89 } as const;
 

@@ -7,3 +7,5 @@ export { KeyDiscovery, autocryptHeaderValues, autocryptObservation, createHttpsF
 export type { AutocryptHeader, DiscoveryOptions, DiscoveryReport, HttpsFetcher } from './discovery/index.ts';
 export { openpgpProtector, generateKey as generateOpenpgpKey, inspectCertificate as inspectOpenpgpCertificate } from './openpgp/index.ts';
 export type { CertificateFacts as OpenpgpCertificateFacts, KeyProfile as OpenpgpKeyProfile } from './openpgp/index.ts';
+export { decryptWith as openpgpDecrypt, encryptTo as openpgpEncrypt, readCertificates as readOpenpgpCertificates, readSecretKeys as readOpenpgpSecretKeys, signDetached as openpgpSignDetached, verifyDetached as openpgpVerifyDetached, KEY_PROFILES as OPENPGP_KEY_PROFILES } from './openpgp/index.ts';
+export type { Verification as OpenpgpVerification } from './openpgp/index.ts';
