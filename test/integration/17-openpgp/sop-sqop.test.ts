@@ -83,4 +83,24 @@ describeWithPeers(['sqop', 'gpg'], '17-openpgp: sealgate sop and sqop, gpg on ou
     expect(r.stdout.toString()).toContain('Subject: Quarterly numbers');
     expect(r.stdout.toString()).toMatch(/hp=cipher|hp="cipher"/);
   });
+
+  it('gpg signs and encrypts to a Sealgate key → unprotect decrypts and verifies; gpg --rfc2440 --disable-mdc is refused 550 5.7.1', async () => {
+    const now = new Date();
+    const bob = await testUser('bob@rcpt.test', now);
+    const home = mkdtempSync(path.join(os.tmpdir(), 'sg-gnupg-'));
+    const gpg = (args: string[], input?: Buffer) => execFileSync('gpg', ['--homedir', home, '--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', '--trust-model', 'always', ...args], { input, stdio: ['pipe', 'pipe', 'pipe'] });
+    gpg(['--quick-gen-key', 'Gpg User <gpg@peer.test>', 'ed25519', 'sign', 'never']);
+    const gpgCert = gpg(['--export', 'gpg@peer.test']);
+    gpg(['--import'], Buffer.from(bob.public.data));
+    const inner = Buffer.from('Content-Type: text/plain; charset=utf-8\r\n\r\nFrom gpg, signed.\r\n');
+    const wrap = (armored: Buffer) => Buffer.concat([Buffer.from('From: <gpg@peer.test>\r\nTo: <bob@rcpt.test>\r\nSubject: ...\r\nMIME-Version: 1.0\r\nContent-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="g"\r\n\r\n--g\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--g\r\nContent-Type: application/octet-stream\r\n\r\n'), armored, Buffer.from('\r\n--g--\r\n')]);
+    const sealed = gpg(['--armor', '--sign', '--local-user', 'gpg@peer.test', '--encrypt', '--recipient', 'bob@rcpt.test'], inner);
+    const result = await openpgpProtector.unprotect(wrap(sealed), { decryptionKeys: [bob.secret], verificationKeys: [{ kind: 'openpgp', address: 'gpg@peer.test', data: gpgCert }], now: new Date() });
+    expect(result.decrypted).toBe(true);
+    expect(result.signature).toMatchObject({ state: 'valid', signer: 'gpg@peer.test' });
+    expect(Buffer.from(result.message).toString()).toContain('From gpg, signed.');
+
+    const noMdc = gpg(['--armor', '--rfc2440', '--cipher-algo', 'CAST5', '--disable-mdc', '--encrypt', '--recipient', 'bob@rcpt.test'], inner);
+    await expect(openpgpProtector.unprotect(wrap(noMdc), { decryptionKeys: [bob.secret], verificationKeys: [], now: new Date() })).rejects.toMatchObject({ code: 550, enhanced: '5.7.1', module: 'e2e' });
+  });
 });
