@@ -3,10 +3,10 @@
  * the PGP/MIME protector writes. Real programs, a temp dir and a temp GNUPGHOME.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openpgpProtector } from '../../../src/e2e/index.ts';
 import { sampleMessage, testUser } from '../../../src/e2e/openpgp/test-keys.ts';
 import { describeWithPeers } from '../../helpers/peers.ts';
@@ -16,12 +16,26 @@ type Sop = (args: string[], stdin?: Buffer) => { code: number; stdout: Buffer };
 const sealgate: Sop = (args, stdin) => { const r = spawnSync(process.execPath, [SEALGATE, 'sop', ...args], { input: stdin ?? Buffer.alloc(0), cwd: dir }); return { code: r.status ?? -1, stdout: r.stdout }; };
 const sqop: Sop = (args, stdin) => { const r = spawnSync('sqop', args, { input: stdin ?? Buffer.alloc(0), cwd: dir }); return { code: r.status ?? -1, stdout: r.stdout }; };
 let dir = '';
+const homes: string[] = [];
+/** A GNUPGHOME of the test's own; its agent is stopped and the folder (test keys) removed afterwards. */
+function gnupgHome(): string {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'sg-gnupg-'));
+  homes.push(home);
+  return home;
+}
 const data = Buffer.from('binary-safe \x00\xff\r\n payload\n', 'latin1');
 
 describeWithPeers(['sqop', 'sq', 'gpg'], '17-openpgp: sealgate sop and sqop, gpg on our PGP/MIME', () => {
   beforeAll(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'sg-sop-'));
     writeFileSync(path.join(dir, 'data'), data);
+  });
+  afterAll(() => {
+    for (const home of homes) {
+      spawnSync('gpgconf', ['--homedir', home, '--kill', 'all']);
+      rmSync(home, { recursive: true, force: true });
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const table: [string, Sop, Sop][] = [['sealgate → sqop', sealgate, sqop], ['sqop → sealgate', sqop, sealgate]];
@@ -72,7 +86,7 @@ describeWithPeers(['sqop', 'sq', 'gpg'], '17-openpgp: sealgate sop and sqop, gpg
     const now = new Date();
     const [alice, bob] = await Promise.all([testUser('alice@sender.test', now), testUser('bob@rcpt.test', now)]);
     const mail = Buffer.from(await openpgpProtector.protect(sampleMessage(alice.address, bob.address), { sign: true, encrypt: true, recipients: [bob.public], signer: alice.secret, now }));
-    const home = mkdtempSync(path.join(os.tmpdir(), 'sg-gnupg-'));
+    const home = gnupgHome();
     const gpg = (args: string[], input?: Buffer) => execFileSync('gpg', ['--homedir', home, '--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { input, stdio: ['pipe', 'pipe', 'pipe'] });
     gpg(['--import'], Buffer.from(bob.secret.key));
     gpg(['--import'], Buffer.from(alice.public.data));
@@ -87,7 +101,7 @@ describeWithPeers(['sqop', 'sq', 'gpg'], '17-openpgp: sealgate sop and sqop, gpg
   it('gpg signs and encrypts to a Sealgate key → unprotect decrypts and verifies; gpg --rfc2440 --disable-mdc is refused 550 5.7.1', async () => {
     const now = new Date();
     const bob = await testUser('bob@rcpt.test', now);
-    const home = mkdtempSync(path.join(os.tmpdir(), 'sg-gnupg-'));
+    const home = gnupgHome();
     const gpg = (args: string[], input?: Buffer) => execFileSync('gpg', ['--homedir', home, '--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', '--trust-model', 'always', ...args], { input, stdio: ['pipe', 'pipe', 'pipe'] });
     gpg(['--quick-gen-key', 'Gpg User <gpg@peer.test>', 'ed25519', 'sign', 'never']);
     const gpgCert = gpg(['--export', 'gpg@peer.test']);
