@@ -6,12 +6,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from './config/index.ts';
 import { createDeliveryService } from './delivery-service.ts';
-import { GatewayMetrics } from './metrics/index.ts';
 import { openRuntime } from './runtime.ts';
 
 const config = workerData.config as Config;
 const runtime = await openRuntime(config);
-const service = createDeliveryService(runtime, config.ops.enabled ? new GatewayMetrics('delivery') : undefined);
+const service = createDeliveryService(runtime, config.ops.enabled ? new (await import('./metrics/index.ts')).GatewayMetrics('delivery') : undefined);
 await service.start();
 parentPort!.on('message', (message: string | { metrics: number }) => {
   if (message === 'notify') service.notify();

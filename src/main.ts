@@ -15,7 +15,7 @@ import { createDeliveryService, type DeliveryService } from './delivery-service.
 import { Worker } from 'node:worker_threads';
 import { Readable } from 'node:stream';
 import { createOpsListener, createWebService, type ReadinessCheck } from './web/index.ts';
-import { EXPOSITION_CONTENT_TYPE, GatewayMetrics, mergeExpositions, type MetricsSnapshot } from './metrics/index.ts';
+import type { GatewayMetrics, MetricsSnapshot } from './metrics/index.ts';
 import { sql } from 'kysely';
 import { createPickupHousekeeping } from './pickup-service.ts';
 import { answerRefusal } from './pickup/index.ts';
@@ -102,7 +102,9 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
   const runtime = await openRuntime(config);
   const { logger, clock, queue } = runtime;
   const tls = await loadTls(config);
-  const metrics = config.ops.enabled ? new GatewayMetrics('main', () => queue.totals()) : undefined;
+  // prom-client is loaded only with the admin listener on.
+  const metricsModule = config.ops.enabled ? await import('./metrics/index.ts') : undefined;
+  const metrics = metricsModule ? new metricsModule.GatewayMetrics('main', () => queue.totals()) : undefined;
   const worker = config.delivery.thread ? await startDeliveryThread(config) : createDeliveryService(runtime, metrics);
 
   const ingestDeps = {
@@ -199,7 +201,8 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
       const address = listener.address();
       listeners.push({ name: spec.name, host: address.host, port: address.port, tls: spec.tls });
     }
-    if (metrics) {
+    if (metrics && metricsModule) {
+      const { EXPOSITION_CONTENT_TYPE, mergeExpositions } = metricsModule;
       const ops = createOpsListener({
         host: config.ops.host,
         port: config.ops.port,

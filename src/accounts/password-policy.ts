@@ -4,7 +4,7 @@
  * The list is zxcvbn-ts's common-passwords dictionary (≈49k entries from real breach corpora),
  * bundled as a package so the check works offline.
  */
-import { dictionary } from '@zxcvbn-ts/language-common';
+import { createRequire } from 'node:module';
 import { AccountError } from './errors.ts';
 
 export interface PasswordPolicy {
@@ -15,8 +15,12 @@ export const MAX_PASSWORD_LENGTH = 256;
 
 let breached: Set<string> | undefined;
 
+// Loaded at the first password set, not at every start of every command.
 function breachedPasswords(): Set<string> {
-  breached ??= new Set((dictionary as Record<string, string[]>)['passwords-common'].map((p) => p.toLowerCase()));
+  if (!breached) {
+    const { dictionary } = createRequire(import.meta.url)('@zxcvbn-ts/language-common') as { dictionary: Record<string, string[]> };
+    breached = new Set(dictionary['passwords-common'].map((p) => p.toLowerCase()));
+  }
   return breached;
 }
 

@@ -5,7 +5,7 @@
  * cannot mint codes; a code's time step is used once (a replayed code fails even inside its 30 s).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { Secret, TOTP } from 'otpauth';
+import type { Secret as SecretType, TOTP as TotpType } from 'otpauth';
 import type { Clock } from '../kernel/index.ts';
 import type { Store } from '../store/index.ts';
 import type { Vault } from '../vault/index.ts';
@@ -23,7 +23,11 @@ export interface Enrolment {
   secret: string;
 }
 
-function totpFor(username: string, secret: Secret, issuer: string): TOTP {
+// otpauth is loaded when a second factor is first used, not at every start.
+const otp = () => import('otpauth');
+
+async function totpFor(username: string, secret: SecretType, issuer: string): Promise<TotpType> {
+  const { TOTP } = await otp();
   return new TOTP({ issuer, label: username, algorithm: 'SHA1', digits: 6, period: PERIOD_S, secret });
 }
 
@@ -52,11 +56,12 @@ export class SecondFactors {
 
   /** Starts (or restarts) enrolment: a new secret, not yet required until `confirm`. */
   async enrol(username: string): Promise<Enrolment> {
+    const { Secret } = await otp();
     const secret = new Secret({ size: 20 });
     const sealed = this.vault.seal(Buffer.from(secret.base32, 'utf8')).toString('base64');
     await this.store.db.deleteFrom('user_totp').where('username', '=', username).execute();
     await this.store.db.insertInto('user_totp').values({ username, secret: sealed, enabled_at: null, last_step: null }).execute();
-    return { uri: totpFor(username, secret, this.issuer).toString(), secret: secret.base32 };
+    return { uri: (await totpFor(username, secret, this.issuer)).toString(), secret: secret.base32 };
   }
 
   /** Turns an enrolment on once the user shows a code from it; returns fresh recovery codes. */
@@ -105,10 +110,11 @@ export class SecondFactors {
   private async checkTotp(username: string, code: string): Promise<boolean> {
     const row = await this.store.db.selectFrom('user_totp').select(['secret']).where('username', '=', username).executeTakeFirst();
     if (!row || !/^\d{6}$/.test(code)) return false;
+    const { Secret } = await otp();
     const secret = Secret.fromBase32(this.vault.open(Buffer.from(row.secret, 'base64')).toString('utf8'));
     const now = this.clock.now();
     // One step either side: a phone a little off still works (RFC 6238 §5.2).
-    const delta = totpFor(username, secret, this.issuer).validate({ token: code, timestamp: now, window: 1 });
+    const delta = (await totpFor(username, secret, this.issuer)).validate({ token: code, timestamp: now, window: 1 });
     if (delta === null) return false;
     const step = Math.floor(now / 1000 / PERIOD_S) + delta;
     // Claim the step atomically: two parallel logins with one code cannot both pass.

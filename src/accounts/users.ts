@@ -120,7 +120,8 @@ export class Users {
     ]);
     if ('reason' in reserved) return { status: reserved.reason, retryAfterMs: reserved.retryAfterMs };
     const mainPassword = account !== '' && (await this.authenticate(username, password));
-    const appPassword = !mainPassword && protocol === 'smtp' && account !== '' && (await this.isActive(username)) && (await this.appPasswords.verify(username, password));
+    // Not isActive(): a locked account must still be told it is locked, as with its own password.
+    const appPassword = !mainPassword && protocol === 'smtp' && account !== '' && (await this.isEnabled(username)) && (await this.appPasswords.verify(username, password));
     if (!mainPassword && !appPassword) return { status: 'invalid' };
     const decided = await this.afterPassword(username, protocol, appPassword, code, role);
     if (decided.status !== 'ok') return decided;
@@ -231,6 +232,12 @@ export class Users {
   /** Ends every console and admin console session of a user (the web tier's sessions table; subject = user name). */
   async endSessions(username: string): Promise<void> {
     await this.store.db.deleteFrom('web_sessions').where('kind', 'in', ['sender', 'admin']).where('subject', '=', username).execute();
+  }
+
+  /** The account exists and is not disabled (a lock is judged after the credentials). */
+  private async isEnabled(username: string): Promise<boolean> {
+    const row = await this.store.db.selectFrom('users').select('disabled').where('username', '=', username).executeTakeFirst();
+    return row !== undefined && row.disabled === 0;
   }
 
   async rolesOf(username: string): Promise<Role[]> {
