@@ -25,6 +25,9 @@ const tlsPolicy = z
   .enum(['opportunistic', 'required', 'verified'])
   .describe('`opportunistic`: TLS when offered, else plain text; `required`: TLS or no delivery; `verified`: TLS with a certificate that verifies for the MX name.');
 
+/** An account role (accounts/roles.ts ROLES; config cannot import accounts, a higher layer). */
+const accountRole = z.enum(['admin', 'sender', 'auditor']);
+
 /** The key of a domain-keyed table; `title` names the placeholder in docs/config.md. */
 const domainKey = z.string().meta({ title: 'domain' });
 
@@ -202,7 +205,7 @@ export const configSchema = z.strictObject({
       baseDelayMs: z.number().int().min(0).default(1_000).describe('The first wait after `freeAttempts`.'),
       maxDelayMs: z.number().int().min(0).default(60_000).describe('The longest wait between attempts.'),
       passwordMinLength: z.number().int().min(8).max(64).default(12).describe('Shortest password `user add` and `user passwd` accept (NIST SP 800-63B: no composition rules; passwords on the bundled breach list are refused at any length).'),
-      totpRequiredFor: z.array(z.enum(['admin', 'sender', 'auditor'])).default([]).describe('Roles whose members must have a second factor (TOTP): without one they cannot sign in to the console, and SMTP AUTH takes only app passwords.'),
+      totpRequiredFor: z.array(accountRole).default([]).describe('Roles whose members must have a second factor (TOTP): without one they cannot sign in to the console, and SMTP AUTH takes only app passwords.'),
     })
     .prefault({})
     .describe('Login budgets shared by SMTP AUTH and the console (OWASP ASVS L2 V2.2.1): failures per account and per client network (IPv4 address, IPv6 /64) within a window; past `freeAttempts` each attempt waits twice as long as the last, and at the limit the key locks until the window ends.'),
@@ -214,7 +217,7 @@ export const configSchema = z.strictObject({
       publicUrl: z.url({ protocol: /^https$/ }).optional().describe('Base URL put in notice links; default https://<hostname>:<port>.'),
       idleTimeoutMs: z.number().int().min(10_000).default(15 * 60_000).describe('Sessions end after this long without a request (idle log-off).'),
       idleTimeoutByRole: z
-        .partialRecord(z.enum(['admin', 'sender', 'auditor']).meta({ title: 'role' }), z.number().int().min(10_000).describe('Idle log-off in ms for this role.'))
+        .partialRecord(accountRole.meta({ title: 'role' }), z.number().int().min(10_000).describe('Idle log-off in ms for this role.'))
         .default({})
         .describe('A shorter (or longer) idle log-off for console users holding a role, e.g. `{ "admin": 300000 }`; a user with several roles gets the shortest.'),
       consoleSessionLifetimeMs: z.number().int().min(60_000).default(12 * 3_600_000).describe('A console session ends this long after sign-in however active it is (absolute lifetime).'),

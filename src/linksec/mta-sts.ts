@@ -1,9 +1,9 @@
 import { X509Certificate } from 'node:crypto';
 import https from 'node:https';
-import net, { type LookupFunction } from 'node:net';
 import tls, { type PeerCertificate } from 'node:tls';
 import { domainToASCII } from 'node:url';
 import { parsePolicy, resolvePolicy, validateMx } from 'mailauth/lib/mta-sts.js';
+import { lookupVia } from '../dns/index.ts';
 import type { Store } from '../store/index.ts';
 
 /** RFC 8461 §3.2: the largest max_age a policy may give (one year). */
@@ -109,19 +109,6 @@ function checkPolicyHostIdentity(hostname: string, cert: PeerCertificate): Error
   return undefined;
 }
 
-function lookupThrough(connectAddress: (host: string) => Promise<string>): LookupFunction {
-  return ((hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
-    connectAddress(hostname).then(
-      (address) => {
-        const family = net.isIPv6(address) ? 6 : 4;
-        if (options.all) callback(null, [{ address, family }]);
-        else callback(null, address, family);
-      },
-      (error: unknown) => callback(error),
-    );
-  }) as unknown as LookupFunction;
-}
-
 const CERT_ERROR = /CERT|SIGNATURE|SELF_SIGNED|ISSUER|ALTNAME/;
 
 /**
@@ -158,7 +145,7 @@ function getPolicyFile(host: string, options: MtaStsFetchOptions): Promise<Buffe
         checkServerIdentity: checkPolicyHostIdentity,
         // A fresh connection each time: never one verified under other options.
         agent: false,
-        lookup: options.connectAddress ? lookupThrough(options.connectAddress) : undefined,
+        lookup: options.connectAddress ? lookupVia(options.connectAddress) : undefined,
         headers: { accept: 'text/plain' },
       },
       (response) => {

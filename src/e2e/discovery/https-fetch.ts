@@ -7,8 +7,7 @@
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
-import type { LookupFunction } from 'node:net';
-import type { Resolver } from '../../dns/index.ts';
+import { lookupVia, type Resolver } from '../../dns/index.ts';
 
 export interface HttpsAnswer {
   status: number;
@@ -35,32 +34,23 @@ export class FetchError extends Error {
   }
 }
 
-function lookupThrough(resolver: Resolver): LookupFunction {
-  return ((hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
-    const first = async () => {
-      if (net.isIP(hostname)) return hostname;
-      const v4 = await resolver.resolve4(hostname).catch(() => [] as string[]);
-      if (v4.length) return v4[0];
-      const v6 = await resolver.resolve6(hostname);
-      if (!v6.length) throw Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' });
-      return v6[0];
-    };
-    first().then(
-      (address) => {
-        const family = net.isIPv6(address) ? 6 : 4;
-        if (options.all) callback(null, [{ address, family }]);
-        else callback(null, address, family);
-      },
-      (error: unknown) => callback(error),
-    );
-  }) as unknown as LookupFunction;
+/** The first address our resolver gives (A before AAAA), for lookupVia. */
+function firstAddress(resolver: Resolver) {
+  return async (hostname: string): Promise<string> => {
+    if (net.isIP(hostname)) return hostname;
+    const v4 = await resolver.resolve4(hostname).catch(() => [] as string[]);
+    if (v4.length) return v4[0];
+    const v6 = await resolver.resolve6(hostname);
+    if (!v6.length) throw Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' });
+    return v6[0];
+  };
 }
 
 export function createHttpsFetcher(options: HttpsFetcherOptions = {}): HttpsFetcher {
   const ca = options.extraCa?.length ? [...tls.rootCertificates.map((pem) => Buffer.from(pem)), ...options.extraCa] : undefined;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const maxBytes = options.maxBytes ?? 1024 * 1024;
-  const lookup = options.resolver ? lookupThrough(options.resolver) : undefined;
+  const lookup = options.resolver ? lookupVia(firstAddress(options.resolver)) : undefined;
   return (url, { accept = '*/*' } = {}) =>
     new Promise((resolve, reject) => {
       const target = new URL(url);
