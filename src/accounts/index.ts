@@ -6,3 +6,5 @@ export type { Enrolment } from './second-factor.ts';
 export { checkNewPassword } from './password-policy.ts';
 export { LoginBudget, networkOf, delayAfter, waitText } from './login-budget.ts';
 export type { BudgetPolicy, Refusal, Reservation } from './login-budget.ts';
+export { BREAK_GLASS_ACTOR, BreakGlass } from './break-glass.ts';
+export type { BreakGlassStatus, RedeemOutcome } from './break-glass.ts';

@@ -6,6 +6,7 @@ import { ARGON2 } from './argon2-params.ts';
 import { AccountError } from './errors.ts';
 import type { Vault } from '../vault/index.ts';
 import { AppPasswords } from './app-passwords.ts';
+import { BreakGlass } from './break-glass.ts';
 import { checkNewPassword } from './password-policy.ts';
 import { Roles, type Role } from './roles.ts';
 import { SecondFactors } from './second-factor.ts';
@@ -83,6 +84,8 @@ export class Users {
   readonly appPasswords: AppPasswords;
   /** Undefined without a vault (then nobody has a second factor). */
   readonly secondFactors: SecondFactors | undefined;
+  /** The emergency access credential; its guesses spend the networks' login budgets. */
+  readonly breakGlass: BreakGlass;
 
   constructor(store: Store, clock: Clock, limits: LoginLimits = DEFAULT_LOGIN_LIMITS, options: AccountOptions = {}) {
     this.store = store;
@@ -98,6 +101,7 @@ export class Users {
     // A network may hold many users (NAT): it gets more failures, and no delay of its own
     // before the account's would apply.
     this.ipPolicy = { ...shared, maxFailures: limits.ipMaxFailures, freeAttempts: Math.max(limits.freeAttempts, limits.accountMaxFailures) };
+    this.breakGlass = new BreakGlass(store, clock, this.ipPolicy);
   }
 
   /**
@@ -140,6 +144,11 @@ export class Users {
     if (!hasFactor) return required ? { status: 'forbidden', reason: 'second-factor-required' } : { status: 'ok' };
     if (!code || !(await this.secondFactors!.verify(username, code))) return { status: 'second-factor' };
     return { status: 'ok' };
+  }
+
+  /** Spends the emergency access credential (the admin console's break-glass page). */
+  redeemBreakGlass(credential: string, ip: string): ReturnType<BreakGlass['redeem']> {
+    return this.breakGlass.redeem(credential, ip);
   }
 
   /** Sets an admin lock (no login anywhere, sessions ended) or lifts it, with the failure budget. */

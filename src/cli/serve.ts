@@ -1,6 +1,7 @@
 /** `sealgate serve` and `sealgate init`: the only commands that create a data dir and master key. */
 import { storeUrl, type Config } from '../config/index.ts';
 import { ensureSelfSignedCertificate } from '../vault/index.ts';
+import { firstCredential } from './break-glass.ts';
 import type { CliDeps, Command } from './command.ts';
 import { EX } from './exit.ts';
 import { out } from './output.ts';
@@ -51,7 +52,7 @@ export const setupCommands: Command[] = [
   },
   {
     name: 'init',
-    summary: 'create the data dir, the master key (mode 0600) and, unless one is configured, a self-signed certificate',
+    summary: 'create the data dir, the master key (mode 0600), the emergency access credential and, unless one is configured, a self-signed certificate',
     args: { max: 0 },
     run: async ({ config, deps }) => {
       const result = deps.initDataDir(config);
@@ -60,6 +61,7 @@ export const setupCommands: Command[] = [
         const cert = await ensureSelfSignedCertificate(config.dataDir, config.hostname);
         out(cert.created ? `created a self-signed certificate for ${config.hostname} at ${cert.certFile}` : `certificate present at ${cert.certFile}`);
       }
+      out((await firstCredential(config, deps)).join('\n'));
       return EX.ok;
     },
   },

@@ -16,6 +16,7 @@ export { mimeToParts, MimeConversionError, stripSubjectTag, safeFilename } from 
 export type { MimeParts } from './from-mime.ts';
 export { buildNotice, buildCodeMail, buildReadNotice, buildReplyNotice, NOTICE_SUBJECT } from './notice.ts';
 export { buildNewBrowserNotice } from './new-browser-notice.ts';
+export { buildBreakGlassNotice } from './break-glass-notice.ts';
 export type { NewBrowserNoticeInput } from './new-browser-notice.ts';
 export type { NoticeInput, CodeMailInput, ReadNoticeInput, ReplyNoticeInput, MailBrand } from './notice.ts';
 export { MAIL_TEXTS, mailTime } from './mail-texts.ts';

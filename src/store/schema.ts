@@ -106,6 +106,17 @@ export interface AppPasswordsTable {
   last_used_at: number | null;
 }
 
+/** The emergency access credential (accounts/break-glass.ts): its hash, and its one use. */
+export interface BreakGlassCredentialsTable {
+  id: string;
+  secret_hash: string;
+  created_at: number;
+  used_at: number | null;
+  used_ip: string | null;
+  /** A newer credential replaced it before it was used. */
+  replaced_at: number | null;
+}
+
 /** An extra sender address (`local@domain`, lower case) or a whole domain (`@domain`) a user may send as. */
 export interface UserAliasesTable {
   username: string;
@@ -439,6 +450,7 @@ export interface Database {
   user_totp: UserTotpTable;
   user_recovery_codes: UserRecoveryCodesTable;
   app_passwords: AppPasswordsTable;
+  break_glass_credentials: BreakGlassCredentialsTable;
   scheduled_jobs: ScheduledJobsTable;
   settings: SettingsTable;
   link_pins: LinkPinsTable;

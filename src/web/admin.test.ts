@@ -74,4 +74,36 @@ describe('admin console (fastify.inject over SQLite)', () => {
     const json = JSON.parse((await boss.request('GET', '/admin/audit.json?actor=boss@clinic.test&since=2000-01-01')).body) as { action: string }[];
     expect(json.map((e) => e.action)).toEqual(['user.lock', 'user.unlock', 'audit.export']);
   });
+  it('opens one emergency session with the sealed credential, audited and mailed to every admin; never twice', async () => {
+    await setup();
+    await fixture!.users.setLocked('boss@clinic.test', true);
+    expect((await signIn('boss@clinic.test')).response.statusCode).toBe(403);
+    const credential = await fixture!.users.breakGlass.rotate();
+    const guest = injectClient(app!);
+    const form = await guest.request('GET', '/admin/break-glass');
+    expect(form.statusCode).toBe(200);
+    const csrf = guest.jar.get('__Host-sg-csrf')!;
+    expect((await guest.request('POST', '/admin/break-glass', { credential, reason: 'x' })).statusCode).toBe(403); // no CSRF token
+    expect((await guest.request('POST', '/admin/break-glass', { _csrf: csrf, credential, reason: '  ' })).statusCode).toBe(400);
+    const wrong = await guest.request('POST', '/admin/break-glass', { _csrf: csrf, credential: 'AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA', reason: 'all admins locked out' });
+    expect(wrong.statusCode).toBe(401);
+    expect(guest.jar.get('__Host-sg-admin')).toBeUndefined();
+    const opened = await guest.request('POST', '/admin/break-glass', { _csrf: csrf, credential: credential.toLowerCase(), reason: 'all admins locked out <b>now</b>' });
+    expect(opened.headers.location).toBe('/admin');
+    const users = await guest.request('GET', '/admin');
+    expect(users.statusCode).toBe(200);
+    expect(users.body).toContain('Emergency access: every action of this session is audited');
+    // The emergency admin unlocks the real one; the audit names the emergency actor.
+    expect((await guest.request('POST', '/admin/users/lock', { _csrf: csrf, username: 'boss@clinic.test', lock: '0' })).headers.location).toBe('/admin?done=unlocked');
+    const events = await fixture!.deps.audit.list({ actor: '#break-glass', limit: 100 });
+    expect(events.map((e) => e.action)).toEqual(['break-glass.refused', 'break-glass.used', 'user.unlock']);
+    expect(events[1].detail).toMatchObject({ reason: 'all admins locked out <b>now</b>' });
+    const mail = fixture!.mails.find((m) => m.envelope.to.includes('boss@clinic.test'));
+    expect(mail?.raw.toString()).toContain('Emergency access to the Sealgate admin console was used');
+    expect(fixture!.mails.some((m) => m.envelope.to.includes('nurse@clinic.test'))).toBe(false);
+    // Spent: the same credential does not open a second session.
+    const again = injectClient(app!);
+    await again.request('GET', '/admin/break-glass');
+    expect((await again.request('POST', '/admin/break-glass', { _csrf: again.jar.get('__Host-sg-csrf')!, credential, reason: 'again' })).statusCode).toBe(401);
+  });
 });

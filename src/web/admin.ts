@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { auditCsv, type AuditFilter } from '../audit/index.ts';
-import { waitText } from '../accounts/index.ts';
+import { BREAK_GLASS_ACTOR, waitText } from '../accounts/index.ts';
+import { registerBreakGlass } from './admin-break-glass.ts';
 import { clientIp, redirect, type WebContext } from './context.ts';
 import { html, type Html } from './html.ts';
 import { i18n } from './i18n/index.ts';
@@ -26,9 +27,10 @@ export function registerAdmin(app: FastifyInstance, c: WebContext): void {
     const { nonce, csrf } = ctx(request);
     const tr = i18n(request);
     const header = user
-      ? html`<form method="post" action="/admin/logout">${csrfField(csrf)}<span class="meta">${user}</span> <a href="/admin">${tr.t('admin.nav.users')}</a> <a href="/admin/audit">${tr.t('admin.nav.audit')}</a> <button type="submit" class="secondary" id="admin-logout">${tr.t('console.signOut')}</button></form>`
+      ? html`<form method="post" action="/admin/logout">${csrfField(csrf)}<span class="meta">${user === BREAK_GLASS_ACTOR ? tr.t('admin.breakGlass.who') : user}</span> <a href="/admin">${tr.t('admin.nav.users')}</a> <a href="/admin/audit">${tr.t('admin.nav.audit')}</a> <button type="submit" class="secondary" id="admin-logout">${tr.t('console.signOut')}</button></form>`
       : undefined;
-    return page({ title, nonce, i18n: tr, body, header, idle: user ? { afterMs: idleMs, url: '/admin/login?idle=1' } : undefined });
+    const warned = user === BREAK_GLASS_ACTOR ? html`${notice('error', tr.text('admin.breakGlass.banner'))}${body}` : body;
+    return page({ title, nonce, i18n: tr, body: warned, header, idle: user ? { afterMs: idleMs, url: '/admin/login?idle=1' } : undefined });
   }
 
   /** The signed-in admin, or undefined after the redirect to the sign-in page. */
@@ -36,6 +38,8 @@ export function registerAdmin(app: FastifyInstance, c: WebContext): void {
     const token = request.cookies[COOKIE.admin];
     const resumed = await c.sessions.resume(token, 'admin');
     if (resumed.status === 'ok') {
+      // The emergency session (admin-break-glass.ts) has no account behind it: its short lifetime is the limit.
+      if (resumed.session.subject === BREAK_GLASS_ACTOR) return BREAK_GLASS_ACTOR;
       // The role is checked on every request: a revoked admin is out at once.
       if ((await c.users.isActive(resumed.session.subject)) && (await c.users.rolesOf(resumed.session.subject)).includes('admin')) return resumed.session.subject;
       await c.sessions.end(token);
@@ -53,9 +57,12 @@ export function registerAdmin(app: FastifyInstance, c: WebContext): void {
 <label for="username">${tr.t('console.signIn.address')}</label><input type="text" id="username" name="username" value="${username}" autocomplete="username" autocapitalize="none" spellcheck="false" required>
 <label for="password">${tr.t('console.signIn.password')}</label><input type="password" id="password" name="password" autocomplete="current-password" required>
 <label for="code">${tr.t('console.signIn.code')}</label><input type="text" id="code" name="code" autocomplete="one-time-code" autocapitalize="none" spellcheck="false" maxlength="32">
-<button type="submit" id="admin-login">${tr.t('console.signIn.button')}</button></form>`;
+<button type="submit" id="admin-login">${tr.t('console.signIn.button')}</button></form>
+<p class="meta"><a href="/admin/break-glass" id="break-glass-link">${tr.t('admin.breakGlass.link')}</a></p>`;
     return adminPage(request, null, tr.text('admin.signIn.title'), body);
   }
+
+  registerBreakGlass(app, c, { page: adminPage, idleMs });
 
   app.get<{ Querystring: { idle?: string; out?: string } }>('/admin/login', async (request, reply) => {
     const tr = i18n(request);

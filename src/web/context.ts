@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { LoginOutcome } from '../accounts/index.ts';
+import type { LoginOutcome, RedeemOutcome } from '../accounts/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Clock, Logger, OwnNotice } from '../kernel/index.ts';
@@ -25,6 +25,8 @@ export interface WebDeps {
     list(): Promise<{ username: string; createdAt: number; disabled: boolean }[]>;
     setLocked(username: string, locked: boolean): Promise<void>;
     lockState(username: string): Promise<{ adminLock: boolean; budgetLockedUntil: number | null }>;
+    /** Spends the emergency access credential (accounts `BreakGlass.redeem`). */
+    redeemBreakGlass(credential: string, ip: string): Promise<RedeemOutcome>;
   };
   /** The audit chain: senders' retractions and unlocks, admin changes, and the admin console's view of it (logins are audited by the composition root). */
   audit: Pick<AuditLog, 'record' | 'list'>;

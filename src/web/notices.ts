@@ -1,6 +1,6 @@
 import { noticeAddress, type Config } from '../config/index.ts';
 import { makeMessageId } from '../mail/index.ts';
-import { buildCodeMail, buildNewBrowserNotice, buildReadNotice, buildReplyNotice, mailBrand } from '../pickup/index.ts';
+import { buildBreakGlassNotice, buildCodeMail, buildNewBrowserNotice, buildReadNotice, buildReplyNotice, mailBrand } from '../pickup/index.ts';
 
 /*
  * The small e-mails the portal sends itself: a one-time code to the recipient, a read notice
@@ -31,6 +31,11 @@ export function newBrowserMail(config: Config, sender: string, recipient: string
 export function replyNoticeMail(config: Config, sender: string, recipient: string, consoleUrl: string, repliedAt: Date): OutgoingMail {
   const from = noticeAddress(config);
   return { envelope: { from, to: [sender] }, raw: buildReplyNotice({ from, to: sender, recipient, repliedAt, consoleUrl, messageId: makeMessageId(config.hostname), date: repliedAt, ...mailBrand(config) }) };
+}
+
+export function breakGlassMail(config: Config, admin: string, at: Date, ip: string, reason: string): OutgoingMail {
+  const from = noticeAddress(config);
+  return { envelope: { from, to: [admin] }, raw: buildBreakGlassNotice({ from, to: admin, at, ip, reason, messageId: makeMessageId(config.hostname), date: at, ...mailBrand(config) }) };
 }
 
 /** `user@example.org` → `u•••@example.org`, for telling the recipient where a code went. */

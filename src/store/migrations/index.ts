@@ -529,6 +529,21 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
           .execute();
       },
     },
+    '0031-break-glass': {
+      // The emergency access credential (issue 13): only its Argon2id hash; one-time, so a row
+      // records when and from where it was used. A new table: older nodes never read it.
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('break_glass_credentials')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('secret_hash', 'text', (c) => c.notNull())
+          .addColumn('created_at', bigint, (c) => c.notNull())
+          .addColumn('used_at', bigint)
+          .addColumn('used_ip', 'text')
+          .addColumn('replaced_at', bigint)
+          .execute();
+      },
+    },
   };
 }
 
