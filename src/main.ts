@@ -21,6 +21,7 @@ import { createPickupHousekeeping } from './pickup-service.ts';
 import { answerRefusal } from './pickup/index.ts';
 import { createNoticeReplyAnswerer } from './notice-replies.ts';
 import { createRetentionService, runPurge } from './retention-service.ts';
+import { buildComplianceReport } from './compliance-facts.ts';
 
 export interface RunningGateway {
   runtime: Runtime;
@@ -176,6 +177,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
         pickup: metrics ? countingOpens(runtime.pickup, metrics) : runtime.pickup,
         users: { login: auditedLogin(runtime.audit, 'console', (u: string, p: string, ip: string, options?: { code?: string; role?: 'sender' | 'admin' }) => runtime.users.login(u, p, ip, { protocol: 'console', code: options?.code, role: options?.role }), logger), isActive: (u: string) => runtime.users.isActive(u), rolesOf: (u: string) => runtime.users.rolesOf(u), list: () => runtime.users.list(), setLocked: (u: string, locked: boolean) => runtime.users.setLocked(u, locked), lockState: (u: string) => runtime.users.lockState(u), redeemBreakGlass: (credential: string, ip: string) => runtime.users.redeemBreakGlass(credential, ip) },
         audit: runtime.audit,
+        compliance: () => buildComplianceReport(runtime),
         logger,
         clock,
         tls: { key: tls.key, cert: tls.cert },
@@ -285,7 +287,15 @@ export async function main(argv: string[]): Promise<void> {
       await runtime.close();
     }
   };
-  process.exitCode = await runCli(argv, { startGateway, openRuntime, initDataDir, createLogger, purge });
+  const compliance = async (config: Config) => {
+    const runtime = await openRuntime(config, createLogger({ ...config, log: { level: 'warn' } }, 2));
+    try {
+      return await buildComplianceReport(runtime);
+    } finally {
+      await runtime.close();
+    }
+  };
+  process.exitCode = await runCli(argv, { startGateway, openRuntime, initDataDir, createLogger, purge, compliance });
 }
 
 if (import.meta.main) await main(process.argv.slice(2));

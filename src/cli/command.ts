@@ -22,6 +22,8 @@ export interface CliDeps {
   createLogger(config: Config, destination?: 1 | 2): Logger;
   /** Runs the retention purge now (main.ts's runPurge); `actor` is who asked, for the audit. */
   purge?(config: Config, actor: string): Promise<{ finishedMessages: number; receipts: number; pickups: number; auditEvents: number; tlsReportsBefore: string }>;
+  /** The HIPAA safeguards report of the installation (compliance-facts.ts). */
+  compliance?(config: Config): Promise<import('../kernel/index.ts').ComplianceReport>;
 }
 
 export interface OptionSpec {

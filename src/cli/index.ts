@@ -22,11 +22,12 @@ import { userCommands } from './user.ts';
 import { userSecurityCommands } from './user-security.ts';
 import { retentionCommands } from './retention.ts';
 import { breakGlassCommands } from './break-glass.ts';
+import { complianceCommands } from './compliance.ts';
 import { backupCommands } from './backup.ts';
 
 export type { CliDeps } from './command.ts';
 
-export const COMMANDS: Command[] = [...setupCommands, ...configCommands, ...userCommands, ...userSecurityCommands, ...userAliasCommands, ...queueCommands, ...domainCommands, ...tlsrptCommands, ...auditCommands, ...retentionCommands, ...backupCommands, ...keysCommands, ...breakGlassCommands];
+export const COMMANDS: Command[] = [...setupCommands, ...configCommands, ...userCommands, ...userSecurityCommands, ...userAliasCommands, ...queueCommands, ...domainCommands, ...tlsrptCommands, ...auditCommands, ...retentionCommands, ...backupCommands, ...keysCommands, ...breakGlassCommands, ...complianceCommands];
 /** Words that name a set of commands: `sealgate queue --help` lists them. */
 const GROUPS = ['config', 'user', 'user alias', 'queue', 'domain', 'tlsrpt', 'audit', 'retention', 'backup', 'keys', 'break-glass'];
 

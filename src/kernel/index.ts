@@ -12,5 +12,7 @@ export type {
   OwnNotice,
   PickupControl,
   DeliveryReceipt,
+  ComplianceReport,
+  Safeguard,
 } from './types.ts';
 export { crashPoint } from './crash-point.ts';

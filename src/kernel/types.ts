@@ -117,3 +117,23 @@ export interface DeliveryReceipt {
   reply: string;
   outcome: 'delivered' | 'deferred' | 'failed';
 }
+
+/** One safeguard of the HIPAA compliance report (compliance-report.ts). */
+export interface Safeguard {
+  id: string;
+  /** The rule: `164.312(a)(2)(i)`. */
+  citation: string;
+  title: string;
+  status: 'met' | 'warning';
+  /** How this installation meets it, from its live settings. */
+  findings: string[];
+  /** What to change, each a sentence naming the setting or command. */
+  warnings: string[];
+}
+
+export interface ComplianceReport {
+  generatedAt: number;
+  hostname: string;
+  safeguards: Safeguard[];
+  warnings: number;
+}

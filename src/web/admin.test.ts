@@ -2,6 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPortalFixture, type PortalFixture } from '../../test/helpers/browser.ts';
 import { injectClient } from '../../test/helpers/web-inject.ts';
+import { AuditLog } from '../audit/index.ts';
+import { complianceReport } from '../compliance-report.ts';
+import { gatherComplianceFacts } from '../compliance-facts.ts';
 import { buildWebApp } from './app.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -105,5 +108,23 @@ describe('admin console (fastify.inject over SQLite)', () => {
     const again = injectClient(app!);
     await again.request('GET', '/admin/break-glass');
     expect((await again.request('POST', '/admin/break-glass', { _csrf: again.jar.get('__Host-sg-csrf')!, credential, reason: 'again' })).statusCode).toBe(401);
+  });
+  it('shows the HIPAA safeguards report from the live records, with its warnings', async () => {
+    fixture = await createPortalFixture();
+    const f = fixture;
+    const compliance = async () => complianceReport(f.deps.config, await gatherComplianceFacts({ store: f.store, users: f.users, audit: f.deps.audit as AuditLog, clock: f.deps.clock }));
+    app = buildWebApp({ ...f.deps, compliance }).app;
+    await app.ready();
+    await f.users.add('boss@clinic.test', PASSWORD);
+    await f.users.roles.grant('boss@clinic.test', 'admin');
+    const boss = await signIn('boss@clinic.test');
+    const before = await boss.request('GET', '/admin/compliance');
+    expect(before.statusCode).toBe(200);
+    expect(before.body).toContain('164.312(a)(2)(ii)');
+    expect(before.body).toMatch(/make one with .{1,6}sealgate break-glass rotate.{1,6} and seal it/);
+    await f.users.breakGlass.rotate();
+    const after = await boss.request('GET', '/admin/compliance');
+    expect(after.body).toContain('a sealed emergency access credential is ready');
+    expect(after.body).not.toContain('make one with');
   });
 });

@@ -27,7 +27,7 @@ export function registerAdmin(app: FastifyInstance, c: WebContext): void {
     const { nonce, csrf } = ctx(request);
     const tr = i18n(request);
     const header = user
-      ? html`<form method="post" action="/admin/logout">${csrfField(csrf)}<span class="meta">${user === BREAK_GLASS_ACTOR ? tr.t('admin.breakGlass.who') : user}</span> <a href="/admin">${tr.t('admin.nav.users')}</a> <a href="/admin/audit">${tr.t('admin.nav.audit')}</a> <button type="submit" class="secondary" id="admin-logout">${tr.t('console.signOut')}</button></form>`
+      ? html`<form method="post" action="/admin/logout">${csrfField(csrf)}<span class="meta">${user === BREAK_GLASS_ACTOR ? tr.t('admin.breakGlass.who') : user}</span> <a href="/admin">${tr.t('admin.nav.users')}</a> <a href="/admin/audit">${tr.t('admin.nav.audit')}</a>${c.compliance ? html` <a href="/admin/compliance">${tr.t('admin.nav.compliance')}</a>` : ''} <button type="submit" class="secondary" id="admin-logout">${tr.t('console.signOut')}</button></form>`
       : undefined;
     const warned = user === BREAK_GLASS_ACTOR ? html`${notice('error', tr.text('admin.breakGlass.banner'))}${body}` : body;
     return page({ title, nonce, i18n: tr, body: warned, header, idle: user ? { afterMs: idleMs, url: '/admin/login?idle=1' } : undefined });
@@ -171,6 +171,20 @@ ${u.username === user ? '' : html`<form method="post" action="/admin/users/lock"
 <p>${tr.t('admin.audit.shown', { count: events.length })}</p>
 <ul class="files events">${list}</ul>`;
     return sendPage(reply, 200, adminPage(request, user, tr.text('admin.audit.title'), body));
+  });
+
+  app.get('/admin/compliance', async (request, reply) => {
+    const user = await admin(request, reply);
+    if (!user) return reply;
+    if (!c.compliance) throw new HttpError(404, i18n(request).text('admin.compliance.none'));
+    const tr = i18n(request);
+    const report = await c.compliance();
+    // The findings are the report's own sentences (English, as `sealgate compliance` prints them).
+    const items = report.safeguards.map((s) => html`<li class="card safeguard ${s.status}"><h2 class="subject">${s.title} <span class="meta">${s.citation}</span></h2>
+<p><strong>${s.status === 'met' ? tr.t('admin.compliance.met') : tr.t('admin.compliance.warning')}</strong></p>
+<ul>${s.findings.map((f) => html`<li>${f}</li>`)}</ul>${s.warnings.length ? html`<ul class="warnings">${s.warnings.map((w) => html`<li>${notice('error', w)}</li>`)}</ul>` : ''}</li>`);
+    const body = html`<h1>${tr.t('admin.compliance.heading')}</h1><p>${tr.t('admin.compliance.intro', { count: report.warnings })}</p><ul class="files safeguards">${items}</ul>`;
+    return sendPage(reply, 200, adminPage(request, user, tr.text('admin.compliance.title'), body));
   });
 
   for (const format of ['csv', 'json'] as const) {

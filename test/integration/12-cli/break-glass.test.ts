@@ -1,7 +1,8 @@
 /**
  * The emergency access credential from the command line (issue 13 "Emergency access"), the
  * real command in child processes: `init` prints it once and only the first time, `status`
- * tells whether one is ready, `rotate` makes a new one that replaces it; each is audited.
+ * tells whether one is ready, `rotate` makes a new one that replaces it; each is audited,
+ * and `compliance` reports the safeguard as met.
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -40,5 +41,12 @@ describe('sealgate break-glass', () => {
     const audit = await cli('audit', 'list', '--json');
     const actions = (JSON.parse(audit.stdout) as { action: string }[]).map((e) => e.action);
     expect(actions.filter((a) => a.startsWith('break-glass.'))).toEqual(['break-glass.create', 'break-glass.rotate']);
+    // The compliance report reads the same records: emergency access is met.
+    const report = JSON.parse((await cli('compliance', '--json')).stdout) as { safeguards: { id: string; status: string; findings: string[] }[] };
+    const emergency = report.safeguards.find((s) => s.id === 'emergency-access');
+    expect(emergency?.status).toBe('met');
+    expect(report.safeguards).toHaveLength(10);
+    const text = await cli('compliance');
+    expect(text.stdout).toMatch(/^\[ok\] +164\.312\(a\)\(2\)\(ii\) +Emergency access procedure$/m);
   });
 });

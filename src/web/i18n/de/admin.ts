@@ -44,4 +44,11 @@ export const adminTexts = {
   'admin.breakGlass.failed': 'Diese Zugangsdaten sind ungültig oder wurden schon benutzt. Jede gilt nur einmal.',
   'admin.breakGlass.who': 'Notfallzugang',
   'admin.breakGlass.banner': 'Notfallzugang: Jede Aktion dieser Sitzung wird protokolliert, und alle Administratoren wurden benachrichtigt. Erzeugen Sie danach mit sealgate break-glass rotate neue Zugangsdaten.',
+  'admin.nav.compliance': 'Compliance',
+  'admin.compliance.title': 'HIPAA-Schutzmaßnahmen',
+  'admin.compliance.heading': 'HIPAA-Schutzmaßnahmen',
+  'admin.compliance.intro': { one: 'Jede technische Schutzmaßnahme der HIPAA Security Rule und wie diese Installation sie nach ihren aktuellen Einstellungen erfüllt, für Ihre Risikoanalyse; keine Zertifizierung. Die Angaben sind englisch. {count} Warnung.', other: 'Jede technische Schutzmaßnahme der HIPAA Security Rule und wie diese Installation sie nach ihren aktuellen Einstellungen erfüllt, für Ihre Risikoanalyse; keine Zertifizierung. Die Angaben sind englisch. {count} Warnungen.' },
+  'admin.compliance.met': 'Erfüllt',
+  'admin.compliance.warning': 'Braucht Aufmerksamkeit',
+  'admin.compliance.none': 'Dieses Gateway hat keinen Compliance-Bericht.',
 } as const satisfies Translation<typeof en>;

@@ -42,4 +42,11 @@ export const adminTexts = {
   'admin.breakGlass.failed': 'That credential is not valid, or it was already used. Each credential works only once.',
   'admin.breakGlass.who': 'Emergency access',
   'admin.breakGlass.banner': 'Emergency access: every action of this session is audited and every administrator has been told. Make a new credential with sealgate break-glass rotate afterwards.',
+  'admin.nav.compliance': 'Compliance',
+  'admin.compliance.title': 'HIPAA safeguards',
+  'admin.compliance.heading': 'HIPAA safeguards',
+  'admin.compliance.intro': { one: 'Each technical safeguard of the HIPAA Security Rule, with how this installation meets it from its live settings, for your risk analysis; it is not a certification. {count} warning.', other: 'Each technical safeguard of the HIPAA Security Rule, with how this installation meets it from its live settings, for your risk analysis; it is not a certification. {count} warnings.' },
+  'admin.compliance.met': 'Met',
+  'admin.compliance.warning': 'Needs attention',
+  'admin.compliance.none': 'This gateway has no compliance report.',
 } as const;
