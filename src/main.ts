@@ -178,6 +178,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
         users: { login: auditedLogin(runtime.audit, 'console', (u: string, p: string, ip: string, options?: { code?: string; role?: 'sender' | 'admin' }) => runtime.users.login(u, p, ip, { protocol: 'console', code: options?.code, role: options?.role }), logger), isActive: (u: string) => runtime.users.isActive(u), rolesOf: (u: string) => runtime.users.rolesOf(u), list: () => runtime.users.list(), setLocked: (u: string, locked: boolean) => runtime.users.setLocked(u, locked), lockState: (u: string) => runtime.users.lockState(u), redeemBreakGlass: (credential: string, ip: string) => runtime.users.redeemBreakGlass(credential, ip) },
         audit: runtime.audit,
         compliance: () => buildComplianceReport(runtime),
+        queue: runtime.queue,
         logger,
         clock,
         tls: { key: tls.key, cert: tls.cert },

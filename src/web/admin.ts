@@ -2,6 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { auditCsv, type AuditFilter } from '../audit/index.ts';
 import { BREAK_GLASS_ACTOR, waitText } from '../accounts/index.ts';
 import { registerBreakGlass } from './admin-break-glass.ts';
+import { registerAdminDomains } from './admin-domains.ts';
+import { registerAdminQueue } from './admin-queue.ts';
 import { clientIp, redirect, type WebContext } from './context.ts';
 import { html, type Html } from './html.ts';
 import { i18n } from './i18n/index.ts';
@@ -27,7 +29,7 @@ export function registerAdmin(app: FastifyInstance, c: WebContext): void {
     const { nonce, csrf } = ctx(request);
     const tr = i18n(request);
     const header = user
-      ? html`<form method="post" action="/admin/logout">${csrfField(csrf)}<span class="meta">${user === BREAK_GLASS_ACTOR ? tr.t('admin.breakGlass.who') : user}</span> <a href="/admin">${tr.t('admin.nav.users')}</a> <a href="/admin/audit">${tr.t('admin.nav.audit')}</a>${c.compliance ? html` <a href="/admin/compliance">${tr.t('admin.nav.compliance')}</a>` : ''} <button type="submit" class="secondary" id="admin-logout">${tr.t('console.signOut')}</button></form>`
+      ? html`<form method="post" action="/admin/logout">${csrfField(csrf)}<span class="meta">${user === BREAK_GLASS_ACTOR ? tr.t('admin.breakGlass.who') : user}</span> <a href="/admin">${tr.t('admin.nav.users')}</a> <a href="/admin/domains">${tr.t('admin.nav.domains')}</a> ${c.queue ? html`<a href="/admin/queue">${tr.t('admin.nav.queue')}</a> ` : ''}<a href="/admin/audit">${tr.t('admin.nav.audit')}</a>${c.compliance ? html` <a href="/admin/compliance">${tr.t('admin.nav.compliance')}</a>` : ''} <button type="submit" class="secondary" id="admin-logout">${tr.t('console.signOut')}</button></form>`
       : undefined;
     const warned = user === BREAK_GLASS_ACTOR ? html`${notice('error', tr.text('admin.breakGlass.banner'))}${body}` : body;
     return page({ title, nonce, i18n: tr, body: warned, header, idle: user ? { afterMs: idleMs, url: '/admin/login?idle=1' } : undefined });
@@ -63,6 +65,8 @@ export function registerAdmin(app: FastifyInstance, c: WebContext): void {
   }
 
   registerBreakGlass(app, c, { page: adminPage, idleMs });
+  registerAdminQueue(app, c, { page: adminPage, admin });
+  registerAdminDomains(app, c, { page: adminPage, admin });
 
   app.get<{ Querystring: { idle?: string; out?: string } }>('/admin/login', async (request, reply) => {
     const tr = i18n(request);

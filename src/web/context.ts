@@ -4,6 +4,7 @@ import type { AuditLog } from '../audit/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Clock, ComplianceReport, Logger, OwnNotice } from '../kernel/index.ts';
 import type { PickupStore } from '../pickup/index.ts';
+import type { Queue } from '../queue/index.ts';
 import type { Store } from '../store/index.ts';
 import type { WebSessions } from './sessions.ts';
 
@@ -30,6 +31,8 @@ export interface WebDeps {
   };
   /** The audit chain: senders' retractions and unlocks, admin changes, and the admin console's view of it (logins are audited by the composition root). */
   audit: Pick<AuditLog, 'record' | 'list'>;
+  /** The queue for the admin console (inspect, retry, delete); absent: no queue pages. */
+  queue?: Pick<Queue, 'list' | 'show' | 'retryNow' | 'remove'>;
   /** The HIPAA safeguards report for the admin console (compliance-facts.ts); absent: no such page. */
   compliance?: () => Promise<ComplianceReport>;
   logger: Logger;

@@ -2,6 +2,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pickupLink } from '../../../src/web/index.ts';
 import { checkPage, describeProblems, withAxe, type AxeOptions } from '../../helpers/axe.ts';
+import { LinkSecurityMemory } from '../../../src/linksec/index.ts';
 import { CHROMIUM, hasChromium, newPortalContext, startPortalInChromium, type PortalFixture, type PortalInChromium } from '../../helpers/browser.ts';
 
 /*
@@ -295,6 +296,12 @@ describe.skipIf(!available)('every portal and console page is WCAG 2.2 AA at des
     await check(page, 'admin-users');
     await page.goto(`${base}/admin/audit?action=user.`);
     await check(page, 'admin-audit');
+    // The link-security table turns into cards at phone width (no sideways scrolling).
+    await new LinkSecurityMemory(fixture.store).record({ domain: 'lab.test', mxHost: 'mx1.lab.test', ip: '192.0.2.25', starttlsOffered: true, tlsVersion: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', certSubject: 'mx1.lab.test', certValid: true, certError: null, requireTlsAdvertised: false, error: null, at: Date.now() });
+    await page.goto(`${base}/admin/domains`);
+    await check(page, 'admin-domains');
+    await page.goto(`${base}/admin/break-glass`);
+    await check(page, 'admin-break-glass');
     await browserContext.close();
   });
 
