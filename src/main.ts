@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { configWarnings, noticeAddress, type Config } from './config/index.ts';
-import { auditedLogin } from './audit/index.ts';
+import { AuditBatcher, auditedLogin, type AuditEventInput } from './audit/index.ts';
 import { runCli } from './cli/index.ts';
 import type { Envelope, Service } from './kernel/index.ts';
 import { createSmtpListener, type ListenerOptions, type SmtpListener } from './smtp/index.ts';
@@ -98,6 +98,22 @@ async function loadTls(config: Config): Promise<{ key: string; cert: string; sel
   return { key: pair.keyPem, cert: pair.certPem, selfSigned: true };
 }
 
+/** Most recipients one audit event names; a message to more says how many there were. */
+const AUDITED_RECIPIENTS = 100;
+
+/** `message.submitted` (a user's, via SMTP AUTH) or `message.received` (inbound): who, from where, to whom. Never a subject or body. */
+function receivedEvent(envelope: Envelope, id: string): AuditEventInput {
+  const recipients = envelope.recipients.map((r) => r.address);
+  return {
+    actor: envelope.authUser ?? (envelope.mailFrom || '<>'),
+    action: envelope.origin === 'submitted' ? 'message.submitted' : 'message.received',
+    target: id,
+    ip: envelope.clientIp,
+    protocol: 'smtp',
+    detail: { from: envelope.mailFrom, recipients: recipients.slice(0, AUDITED_RECIPIENTS), count: recipients.length, ...(envelope.pickup ? { pickup: true } : {}) },
+  };
+}
+
 export async function startGateway(config: Config): Promise<RunningGateway> {
   initDataDir(config);
   const runtime = await openRuntime(config);
@@ -108,6 +124,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
   const metrics = metricsModule ? new metricsModule.GatewayMetrics('main', () => queue.totals()) : undefined;
   const worker = config.delivery.thread ? await startDeliveryThread(config) : createDeliveryService(runtime, metrics);
 
+  const lifecycle = new AuditBatcher(runtime.audit, logger);
   const ingestDeps = {
     logger,
     clock,
@@ -120,6 +137,9 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
     ingest: async (envelope: Envelope, body: Readable) => {
       const queued = await queue.enqueue(envelope, body);
       worker.notify();
+      // In the chain before the 250. The message is committed already: if the chain cannot be
+      // written now, a 4xx would only make the client send it twice, so the gap is logged loudly.
+      await lifecycle.add(receivedEvent(envelope, queued.id)).catch((error: Error) => logger.error({ err: error.message, messageId: queued.id }, 'AUDIT GAP: the message was accepted but its audit event could not be written'));
       return queued;
     },
   };
@@ -242,6 +262,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
       try {
         // Listeners first (no new 250s), then the worker finishes its in-flight attempts.
         for (const service of [...services].reverse()) await service.stop().catch((error) => logger.error({ err: (error as Error).message, service: service.name }, 'stop failed'));
+        await lifecycle.flush();
         // The chain's head is signed on the way out, so a later cut shows.
         await runtime.audit.checkpoint().catch((error) => logger.error({ err: (error as Error).message }, 'audit checkpoint at stop failed'));
         await runtime.close();

@@ -72,31 +72,50 @@ export class AuditLog {
 
   /** Appends one event to the chain; resolves once it is committed. */
   async record(input: AuditEventInput): Promise<AuditEvent> {
+    return (await this.recordMany([input]))[0];
+  }
+
+  /**
+   * Appends events in order as one insert (one transaction): the message lifecycle writes many
+   * (`AuditBatcher`), and one statement per batch keeps the chain off the relay's critical path.
+   */
+  async recordMany(inputs: AuditEventInput[]): Promise<AuditEvent[]> {
+    if (inputs.length === 0) return [];
     const { store, node, clock } = this.options;
     // Normalised through JSON once, so what is hashed is what a reader parses back.
-    const detail = JSON.parse(canonicalJson(input.detail ?? {})) as Record<string, unknown>;
+    const details = inputs.map((input) => JSON.parse(canonicalJson(input.detail ?? {})) as Record<string, unknown>);
     for (let attempt = 0; ; attempt++) {
       const head = await store.db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-      const unhashed = {
-        seq: head ? Number(head.seq) + 1 : 1, at: clock.now(), node, actor: input.actor, action: input.action,
-        target: input.target ?? null, ip: input.ip ?? null, protocol: input.protocol ?? null, detail, prevHash: head?.hash ?? GENESIS_HASH,
-      };
-      const event: AuditEvent = { ...unhashed, hash: eventHash(unhashed) };
+      const events: AuditEvent[] = [];
+      let prev = { seq: head ? Number(head.seq) : 0, hash: head?.hash ?? GENESIS_HASH };
+      const at = clock.now();
+      inputs.forEach((input, i) => {
+        const unhashed = {
+          seq: prev.seq + 1, at, node, actor: input.actor, action: input.action,
+          target: input.target ?? null, ip: input.ip ?? null, protocol: input.protocol ?? null, detail: details[i], prevHash: prev.hash,
+        };
+        const event: AuditEvent = { ...unhashed, hash: eventHash(unhashed) };
+        events.push(event);
+        prev = event;
+      });
       try {
-        await store.db.insertInto('audit_events').values({
+        await store.db.insertInto('audit_events').values(events.map((event) => ({
           seq: event.seq, at: event.at, node: event.node, actor: event.actor, action: event.action, target: event.target, ip: event.ip,
           protocol: event.protocol, detail: canonicalJson(event.detail), prev_hash: event.prevHash, hash: event.hash,
-        }).execute();
+        }))).execute();
       } catch (error) {
-        // Another writer took this seq: read the new head and link to it.
+        // Another writer took one of these seqs: read the new head and link to it.
         if (isDuplicateKey(error) && attempt < MAX_APPEND_TRIES) {
           await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)));
           continue;
         }
         throw error;
       }
-      if (event.seq % this.options.checkpointEvery === 0) await this.checkpoint().catch((error) => this.options.logger?.warn({ err: (error as Error).message }, 'audit checkpoint failed'));
-      return event;
+      const every = this.options.checkpointEvery;
+      if (Math.floor(events.at(-1)!.seq / every) > Math.floor((events[0].seq - 1) / every)) {
+        await this.checkpoint().catch((error) => this.options.logger?.warn({ err: (error as Error).message }, 'audit checkpoint failed'));
+      }
+      return events;
     }
   }
 

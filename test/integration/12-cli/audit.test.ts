@@ -1,6 +1,6 @@
 /**
  * The audit chain end to end (issue 13 "audit log"): a real gateway process records SMTP AUTH
- * logins, the CLI records admin changes with before and after, `audit verify` passes on the
+ * logins and the message submitted, the CLI records admin changes with before and after, `audit verify` passes on the
  * untouched log and names the first edited event once someone rewrites a row in the database.
  */
 import path from 'node:path';
@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { gatewayWithSmarthost } from '../../helpers/attack-rig.ts';
 import { RawSmtp } from '../../helpers/raw-smtp.ts';
-import { authenticatedSession } from '../../helpers/smtp-session.ts';
+import { authenticatedSession, sendData } from '../../helpers/smtp-session.ts';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -24,7 +24,12 @@ describe('audit chain through the gateway and the CLI', () => {
     // A password typed into the user name field is not written down.
     expect(await wrong.command(`AUTH PLAIN ${Buffer.from(`\0${PASSWORD}\0x`).toString('base64')}`)).toMatch(/^535 /);
     wrong.close();
-    (await authenticatedSession(rig.gateway.ports.submission, 'alice@corp.test', PASSWORD)).close();
+    const session = await authenticatedSession(rig.gateway.ports.submission, 'alice@corp.test', PASSWORD);
+    expect(await session.command('MAIL FROM:<alice@corp.test>')).toMatch(/^250 /);
+    expect(await session.command('RCPT TO:<lab@partner.test>')).toMatch(/^250 /);
+    const accepted = await sendData(session, 'From: alice@corp.test\r\nTo: lab@partner.test\r\nSubject: Results for Jane\r\n\r\nDIAGNOSIS\r\n');
+    expect(accepted).toMatch(/^250 /);
+    session.close();
     expect((await rig.gateway.cli('domain', 'pin', 'partner.test', 'dane')).code).toBe(0);
     expect((await rig.gateway.cli('domain', 'pin', 'partner.test', 'tls-verified')).code).toBe(0);
     expect((await rig.gateway.cli('domain', 'unpin', 'partner.test')).code).toBe(0);
@@ -36,20 +41,24 @@ describe('audit chain through the gateway and the CLI', () => {
       [1, 'login.failed', 'alice@corp.test', 'smtp'],
       [2, 'login.failed', '(not an address)', 'smtp'],
       [3, 'login.ok', 'alice@corp.test', 'smtp'],
-      [4, 'domain.pin', 'admin', 'cli'],
+      [4, 'message.submitted', 'alice@corp.test', 'smtp'],
       [5, 'domain.pin', 'admin', 'cli'],
-      [6, 'domain.unpin', 'admin', 'cli'],
+      [6, 'domain.pin', 'admin', 'cli'],
+      [7, 'domain.unpin', 'admin', 'cli'],
     ]);
     expect(events[0].ip).toBe('127.0.0.1');
-    expect(events[4]).toMatchObject({ target: 'partner.test', detail: { before: 'dane', after: 'tls-verified' } });
+    // The message's event names its queue id, sender and recipients; never its subject or body.
+    expect(events[3]).toMatchObject({ ip: '127.0.0.1', target: expect.stringMatching(/^[A-Za-z0-9]{16}$/), detail: { from: 'alice@corp.test', recipients: ['lab@partner.test'], count: 1 } });
+    expect(events[5]).toMatchObject({ target: 'partner.test', detail: { before: 'dane', after: 'tls-verified' } });
     expect(listed.stdout).not.toContain(PASSWORD);
+    expect(listed.stdout).not.toMatch(/Jane|DIAGNOSIS/);
     expect(JSON.parse((await rig.gateway.cli('audit', 'list', '--action', 'domain', '--json')).stdout)).toHaveLength(3);
 
     const intact = await rig.gateway.cli('audit', 'verify');
-    expect(intact, intact.stderr).toMatchObject({ code: 0, stdout: expect.stringMatching(/^audit log intact: 6 event\(s\)/) });
+    expect(intact, intact.stderr).toMatchObject({ code: 0, stdout: expect.stringMatching(/^audit log intact: 7 event\(s\)/) });
     const csv = (await rig.gateway.cli('audit', 'export', '--format', 'csv')).stdout.split('\r\n');
     expect(csv[0]).toBe('seq,at,node,actor,action,target,ip,protocol,detail,prev_hash,hash');
-    expect(csv).toHaveLength(8); // header, 6 events, the empty line after the last CRLF
+    expect(csv).toHaveLength(9); // header, 7 events, the empty line after the last CRLF
 
     // Someone with write access to the database makes the failed login look like someone else's.
     const db = new Database(path.join(rig.gateway.dir, 'data', 'sealgate.db'));
