@@ -1,5 +1,6 @@
 /** `sealgate queue …`: what postqueue and postsuper do for Postfix. */
 import type { QueueSelector } from '../queue/index.ts';
+import { adminActor } from './admin-actor.ts';
 import type { Command, CommandContext } from './command.ts';
 import { CliError, EX, UsageError } from './exit.ts';
 import { formatQueueList, formatQueueShow, formatTotals } from './format.ts';
@@ -79,10 +80,11 @@ export const queueCommands: Command[] = [
     summary: "make one message's pending recipients due now",
     args: { min: 1, max: 1 },
     run: (ctx) =>
-      withRuntime(ctx.config, ctx.deps, async ({ queue }) => {
+      withRuntime(ctx.config, ctx.deps, async ({ queue, audit }) => {
         const id = ctx.args[0];
         if (!(await queue.show(id))) throw new CliError(EX.noInput, `no message ${id} in the queue`);
         const n = await queue.retryNow(id);
+        await audit.record({ actor: adminActor(), action: 'queue.retry', target: id, protocol: 'cli', detail: { recipients: n } });
         out(n ? `${n} recipient(s) of ${id} are due now (a running gateway picks them up within a second)` : `nothing waiting for ${id} (finished, held or being delivered)`);
         return EX.ok;
       }),
@@ -92,8 +94,9 @@ export const queueCommands: Command[] = [
     summary: 'make all deferred mail due now (postqueue -f); held mail stays held',
     args: { max: 0 },
     run: (ctx) =>
-      withRuntime(ctx.config, ctx.deps, async ({ queue }) => {
+      withRuntime(ctx.config, ctx.deps, async ({ queue, audit }) => {
         const n = await queue.flush();
+        await audit.record({ actor: adminActor(), action: 'queue.flush', protocol: 'cli', detail: { recipients: n } });
         out(n ? `${n} deferred recipient(s) are due now (a running gateway picks them up within a second)` : 'nothing deferred');
         return EX.ok;
       }),
@@ -110,19 +113,22 @@ export const queueCommands: Command[] = [
     run: (ctx) => {
       const chosen = selectors(ctx, 'delete');
       if ('all' in chosen[0] && ctx.options.yes !== true) throw new UsageError('queue delete --all removes every pending recipient in the queue: add --yes to confirm');
-      return withRuntime(ctx.config, ctx.deps, async ({ queue }) => {
+      return withRuntime(ctx.config, ctx.deps, async ({ queue, audit }) => {
         if ('messageId' in chosen[0]) {
           const missing: string[] = [];
           let deleted = 0;
           for (const selector of chosen as { messageId: string }[]) {
-            if (await queue.remove(selector.messageId)) deleted++;
-            else missing.push(selector.messageId);
+            if (await queue.remove(selector.messageId)) {
+              deleted++;
+              await audit.record({ actor: adminActor(), action: 'queue.delete', target: selector.messageId, protocol: 'cli', detail: {} });
+            } else missing.push(selector.messageId);
           }
           out(`deleted ${deleted} message(s)`);
           if (missing.length) throw new CliError(EX.noInput, `no message ${missing.join(', ')} in the queue`);
           return EX.ok;
         }
         const result = await queue.deletePending(chosen[0]);
+        await audit.record({ actor: adminActor(), action: 'queue.delete', target: what(chosen[0]), protocol: 'cli', detail: { recipients: result.recipients, messages: result.messages } });
         out(`deleted ${result.recipients} recipient(s) of ${what(chosen[0])}; ${result.messages} message(s) left the queue${inFlightNote(result.inFlight)}`);
         return EX.ok;
       });
@@ -135,13 +141,14 @@ export const queueCommands: Command[] = [
     options: SELECT_OPTIONS,
     run: (ctx) => {
       const chosen = selectors(ctx, 'hold');
-      return withRuntime(ctx.config, ctx.deps, async ({ queue }) => {
+      return withRuntime(ctx.config, ctx.deps, async ({ queue, audit }) => {
         let held = 0;
         let inFlight = 0;
         for (const selector of chosen) {
           const result = await queue.hold(selector);
           held += result.recipients;
           inFlight += result.inFlight;
+          await audit.record({ actor: adminActor(), action: 'queue.hold', target: what(selector), protocol: 'cli', detail: { recipients: result.recipients } });
         }
         out(`held ${held} recipient(s)${inFlightNote(inFlight)}`);
         return EX.ok;
@@ -155,9 +162,13 @@ export const queueCommands: Command[] = [
     options: SELECT_OPTIONS,
     run: (ctx) => {
       const chosen = selectors(ctx, 'release');
-      return withRuntime(ctx.config, ctx.deps, async ({ queue }) => {
+      return withRuntime(ctx.config, ctx.deps, async ({ queue, audit }) => {
         let released = 0;
-        for (const selector of chosen) released += await queue.unhold(selector);
+        for (const selector of chosen) {
+          const n = await queue.unhold(selector);
+          released += n;
+          await audit.record({ actor: adminActor(), action: 'queue.release', target: what(selector), protocol: 'cli', detail: { recipients: n } });
+        }
         out(released ? `released ${released} recipient(s); a running gateway delivers them within a second` : 'nothing was held');
         return EX.ok;
       });

@@ -72,5 +72,9 @@ describe('queue hold, release, flush and delete on a running gateway', () => {
     // No bounce to alice either: postsuper -d is silent.
     const all = JSON.parse((await rig.gateway.cli('queue', 'list', '--all', '--json')).stdout) as { mailFrom: string }[];
     expect(all.filter((m) => m.mailFrom === '')).toEqual([]);
+    // Each change to the queue is an audit event naming what it touched.
+    const events = JSON.parse((await rig.gateway.cli('audit', 'list', '--action', 'queue.', '--json')).stdout) as { action: string; target: string | null }[];
+    expect(events.map((e) => e.action)).toEqual(expect.arrayContaining(['queue.flush', 'queue.retry', 'queue.hold', 'queue.release', 'queue.delete']));
+    expect(events.find((e) => e.action === 'queue.delete')?.target).toBe('domain corp.test');
   });
 });
