@@ -14,7 +14,8 @@ import { createLogger, initDataDir, openRuntime, type Runtime } from './runtime.
 import { createDeliveryService, type DeliveryService } from './delivery-service.ts';
 import { Worker } from 'node:worker_threads';
 import { Readable } from 'node:stream';
-import { createOpsListener, createWebService, type ReadinessCheck } from './web/index.ts';
+import { createOpsListener, createWebService, type ReadinessCheck, type WebDeps } from './web/index.ts';
+import type { Role } from './accounts/index.ts';
 import type { GatewayMetrics, MetricsSnapshot } from './metrics/index.ts';
 import { sql } from 'kysely';
 import { createPickupHousekeeping } from './pickup-service.ts';
@@ -96,6 +97,29 @@ async function loadTls(config: Config): Promise<{ key: string; cert: string; sel
   }
   const pair = await ensureSelfSignedCertificate(config.dataDir, config.hostname);
   return { key: pair.keyPem, cert: pair.certPem, selfSigned: true };
+}
+
+/** What the web tier may do with accounts: every console login goes through the audit wrapper. */
+function webUsers(runtime: Runtime, logger: Runtime['logger']): WebDeps['users'] {
+  const users = runtime.users;
+  return {
+    login: auditedLogin(runtime.audit, 'console', (u: string, p: string, ip: string, options?: { code?: string; role?: Role | Role[] }) => users.login(u, p, ip, { protocol: 'console', code: options?.code, role: options?.role }), logger),
+    isActive: (u) => users.isActive(u),
+    rolesOf: (u) => users.rolesOf(u),
+    list: () => users.list(),
+    setLocked: (u, locked) => users.setLocked(u, locked),
+    lockState: (u) => users.lockState(u),
+    redeemBreakGlass: (credential, ip) => users.redeemBreakGlass(credential, ip),
+    enrolSecondFactor: (u) => users.enrolSecondFactor(u),
+    confirmSecondFactor: (u, code) => users.confirmSecondFactor(u, code),
+    hasSecondFactor: (u) => users.hasSecondFactor(u),
+    requiredSecondFactorRoles: () => users.requiredSecondFactorRoles(),
+    setRequiredSecondFactorRoles: (roles) => users.setRequiredSecondFactorRoles(roles),
+    configuredSecondFactorRoles: users.configuredSecondFactorRoles,
+    add: (u, p) => users.add(u, p),
+    grantRole: (u, role) => users.grantRole(u, role),
+    revokeRole: (u, role) => users.revokeRole(u, role),
+  };
 }
 
 /** Most recipients one audit event names; a message to more says how many there were. */
@@ -195,7 +219,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
         config,
         store: runtime.store,
         pickup: metrics ? countingOpens(runtime.pickup, metrics) : runtime.pickup,
-        users: { login: auditedLogin(runtime.audit, 'console', (u: string, p: string, ip: string, options?: { code?: string; role?: 'sender' | 'admin' }) => runtime.users.login(u, p, ip, { protocol: 'console', code: options?.code, role: options?.role }), logger), isActive: (u: string) => runtime.users.isActive(u), rolesOf: (u: string) => runtime.users.rolesOf(u), list: () => runtime.users.list(), setLocked: (u: string, locked: boolean) => runtime.users.setLocked(u, locked), lockState: (u: string) => runtime.users.lockState(u), redeemBreakGlass: (credential: string, ip: string) => runtime.users.redeemBreakGlass(credential, ip) },
+        users: webUsers(runtime, logger),
         audit: runtime.audit,
         compliance: () => buildComplianceReport(runtime),
         queue: runtime.queue,

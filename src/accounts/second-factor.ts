@@ -64,6 +64,15 @@ export class SecondFactors {
     return { uri: (await totpFor(username, secret, this.issuer)).toString(), secret: secret.base32 };
   }
 
+  /** The enrolment started and not yet confirmed (to show its key again after a mistyped code). */
+  async pending(username: string): Promise<Enrolment | undefined> {
+    const row = await this.store.db.selectFrom('user_totp').select(['secret', 'enabled_at']).where('username', '=', username).executeTakeFirst();
+    if (!row || row.enabled_at != null) return undefined;
+    const { Secret } = await otp();
+    const secret = Secret.fromBase32(this.vault.open(Buffer.from(row.secret, 'base64')).toString('utf8'));
+    return { uri: (await totpFor(username, secret, this.issuer)).toString(), secret: secret.base32 };
+  }
+
   /** Turns an enrolment on once the user shows a code from it; returns fresh recovery codes. */
   async confirm(username: string, code: string): Promise<string[]> {
     const row = await this.store.db.selectFrom('user_totp').selectAll().where('username', '=', username).executeTakeFirst();

@@ -8,8 +8,8 @@ import type { Vault } from '../vault/index.ts';
 import { AppPasswords } from './app-passwords.ts';
 import { BreakGlass } from './break-glass.ts';
 import { checkNewPassword } from './password-policy.ts';
-import { Roles, type Role } from './roles.ts';
-import { SecondFactors } from './second-factor.ts';
+import { isRole, Roles, type Role } from './roles.ts';
+import { SecondFactors, type Enrolment } from './second-factor.ts';
 
 export { AccountError };
 
@@ -25,6 +25,8 @@ export interface AccountOptions {
 }
 
 const USERNAME = /^[A-Za-z0-9._@+-]{1,128}$/;
+/** The `settings` row with the roles the admin console requires a second factor for. */
+const REQUIRED_FACTOR_SETTING = 'login.totpRequiredFor';
 // Argon2id (same parameters) of a random string nobody knows: an unknown user costs the same
 // verify as a known one, with no first-call hashing that would tell the two apart.
 const DUMMY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$nGUtlphYVObqatWuOsWPgQ$Acm6oXcrxqO/15Z0xYdJIRV6pi3ZwLqle5TS7rtCPdw';
@@ -115,7 +117,7 @@ export class Users {
    * Console: the account password and, with a second factor, a TOTP or recovery `code`.
    * Both need the `role` asked for (`sender` unless the admin console asks for `admin`), and no admin lock.
    */
-  async login(username: string, password: string, ip: string, options: { protocol?: LoginProtocol; code?: string; role?: Role } = {}): Promise<LoginOutcome> {
+  async login(username: string, password: string, ip: string, options: { protocol?: LoginProtocol; code?: string; role?: Role | Role[] } = {}): Promise<LoginOutcome> {
     const { protocol = 'console', code, role = 'sender' } = options;
     const account = username.trim().toLowerCase();
     const reserved = await this.budget.reserve([
@@ -133,17 +135,69 @@ export class Users {
     return { status: 'ok' };
   }
 
-  private async afterPassword(username: string, protocol: LoginProtocol, viaAppPassword: boolean, code: string | undefined, role: Role): Promise<LoginOutcome> {
+  private async afterPassword(username: string, protocol: LoginProtocol, viaAppPassword: boolean, code: string | undefined, role: Role | Role[]): Promise<LoginOutcome> {
     const row = await this.store.db.selectFrom('users').select('locked_at').where('username', '=', username).executeTakeFirst();
     if (row?.locked_at != null) return { status: 'forbidden', reason: 'admin-lock' };
     const roles = await this.roles.of(username);
-    if (!roles.includes(role)) return { status: 'forbidden', reason: 'no-role' };
+    // Any one of the roles asked for (the admin console lets admins and auditors in).
+    if (!(Array.isArray(role) ? role : [role]).some((r) => roles.includes(r))) return { status: 'forbidden', reason: 'no-role' };
     const hasFactor = (await this.secondFactors?.isEnabled(username)) ?? false;
-    const required = roles.some((r) => this.totpRequiredFor.includes(r));
+    const requiredFor = await this.requiredSecondFactorRoles();
+    const required = roles.some((r) => requiredFor.includes(r));
     if (protocol === 'smtp') return (hasFactor || required) && !viaAppPassword ? { status: 'forbidden', reason: 'app-password-required' } : { status: 'ok' };
     if (!hasFactor) return required ? { status: 'forbidden', reason: 'second-factor-required' } : { status: 'ok' };
     if (!code || !(await this.secondFactors!.verify(username, code))) return { status: 'second-factor' };
     return { status: 'ok' };
+  }
+
+  /**
+   * The roles that must have a second factor: `login.totpRequiredFor` from the config, plus
+   * those an admin required in the admin console (stored, so every node and restart sees them).
+   */
+  async requiredSecondFactorRoles(): Promise<Role[]> {
+    const row = await this.store.db.selectFrom('settings').select('value').where('name', '=', REQUIRED_FACTOR_SETTING).executeTakeFirst();
+    const stored = row ? (JSON.parse(row.value) as string[]).filter(isRole) : [];
+    return [...new Set([...this.totpRequiredFor, ...stored])].sort();
+  }
+
+  /** What the admin console requires on top of the config (roles the config requires stay required). */
+  async setRequiredSecondFactorRoles(roles: Role[]): Promise<void> {
+    const value = JSON.stringify([...new Set(roles.filter(isRole))].sort());
+    await this.store.db.insertInto('settings').values({ name: REQUIRED_FACTOR_SETTING, value }).onConflict((oc) => oc.column('name').doUpdateSet({ value })).execute();
+  }
+
+  /** The roles the configuration itself requires a second factor for (the console cannot lift them). */
+  get configuredSecondFactorRoles(): Role[] {
+    return [...this.totpRequiredFor];
+  }
+
+  /**
+   * Starts setting up TOTP in a browser: the secret and its otpauth:// URI; the pending one
+   * again while it is not confirmed. Never replaces a factor that is on (a stolen session must
+   * not swap the owner's authenticator).
+   */
+  async enrolSecondFactor(username: string): Promise<Enrolment> {
+    if (!this.secondFactors) throw new AccountError('second factors need the vault');
+    if (await this.secondFactors.isEnabled(username)) throw new AccountError(`${username} has a second factor already`);
+    return (await this.secondFactors.pending(username)) ?? this.secondFactors.enrol(username);
+  }
+
+  grantRole(username: string, role: Role): Promise<boolean> {
+    return this.roles.grant(username, role);
+  }
+
+  revokeRole(username: string, role: Role): Promise<boolean> {
+    return this.roles.revoke(username, role);
+  }
+
+  async hasSecondFactor(username: string): Promise<boolean> {
+    return (await this.secondFactors?.isEnabled(username)) ?? false;
+  }
+
+  /** Turns TOTP on with the first code from the app; returns the recovery codes, shown once. */
+  async confirmSecondFactor(username: string, code: string): Promise<string[]> {
+    if (!this.secondFactors) throw new AccountError('second factors need the vault');
+    return this.secondFactors.confirm(username, code);
   }
 
   /** Spends the emergency access credential (the admin console's break-glass page). */

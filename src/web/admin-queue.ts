@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Role } from '../accounts/index.ts';
 import { QUEUE_ID_PATTERN } from '../queue/index.ts';
 import { clientIp, redirect, type WebContext } from './context.ts';
 import { html, type Html } from './html.ts';
@@ -18,8 +19,8 @@ const STATES = ['active'] as const;
 
 export interface AdminPages {
   page(request: FastifyRequest, user: string | null, title: string, body: Html): string;
-  /** The signed-in admin, or undefined after the redirect to the sign-in page. */
-  admin(request: FastifyRequest, reply: FastifyReply): Promise<string | undefined>;
+  /** The signed-in user holding one of `allowed` (default: admin), or undefined after the redirect to the sign-in page. */
+  admin(request: FastifyRequest, reply: FastifyReply, allowed?: Role[]): Promise<string | undefined>;
 }
 
 export function registerAdminQueue(app: FastifyInstance, c: WebContext, pages: AdminPages): void {

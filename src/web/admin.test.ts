@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { Secret, TOTP } from 'otpauth';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPortalFixture, type PortalFixture } from '../../test/helpers/browser.ts';
 import { injectClient } from '../../test/helpers/web-inject.ts';
@@ -179,5 +180,45 @@ describe('admin console (fastify.inject over SQLite)', () => {
     const page = await boss.request('GET', '/admin/domains');
     expect(page.statusCode).toBe(200);
     for (const text of ['clinic.test → mail.clinic.test:25', 'lab.test: verified', 'Every other destination: opportunistic.', 'xray.test: dane', 'radiology partner', 'mx1.lab.test', 'tls-verified', 'TLSv1.3 TLS_AES_256_GCM_SHA384']) expect(page.body).toContain(text);
+  });
+  it('creates accounts, requires a second factor per role, and the next sign-in sets it up before anything opens; auditors see only the audit log', async () => {
+    await setup();
+    const boss = await signIn('boss@clinic.test');
+    // Weak first passwords get the account rules' own sentence, and nothing is created.
+    const weak = await boss.request('POST', '/admin/users', { _csrf: boss.csrf, username: 'weak@clinic.test', password: 'password1234', role: 'sender' });
+    expect(weak.statusCode).toBe(400);
+    expect(weak.body).toContain('known from breaches');
+    expect((await boss.request('POST', '/admin/users', { _csrf: boss.csrf, username: 'audit@clinic.test', password: PASSWORD, role: 'auditor' })).headers.location).toBe('/admin?done=created');
+    expect(await fixture!.users.rolesOf('audit@clinic.test')).toEqual(['auditor']);
+    expect((await boss.request('POST', '/admin/users/second-factor', { _csrf: boss.csrf, required: ['auditor', 'sender'] })).headers.location).toBe('/admin?done=factors');
+    expect(await fixture!.users.requiredSecondFactorRoles()).toEqual(['auditor', 'sender']);
+
+    // The auditor's right password opens only the set-up page.
+    const auditor = injectClient(app!);
+    await auditor.request('GET', '/admin/login');
+    const csrf = auditor.jar.get('__Host-sg-csrf')!;
+    const login = await auditor.request('POST', '/admin/login', { _csrf: csrf, username: 'audit@clinic.test', password: PASSWORD });
+    expect(login.headers.location).toBe('/admin/second-factor');
+    expect((await auditor.request('GET', '/admin/audit')).headers.location).toBe('/admin/login');
+    const setupPage = await auditor.request('GET', '/admin/second-factor');
+    const secret = /<code id="totp-secret">([A-Z2-7]+)<\/code>/.exec(setupPage.body)![1];
+    expect(setupPage.body).toContain('otpauth://totp/');
+    expect((await auditor.request('POST', '/admin/second-factor', { _csrf: csrf, code: '000000' })).statusCode).toBe(400);
+    // A mistyped code shows the same key again: the app already holds it.
+    expect((await auditor.request('GET', '/admin/second-factor')).body).toContain(secret);
+    const code = new TOTP({ secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 }).generate();
+    const done = await auditor.request('POST', '/admin/second-factor', { _csrf: csrf, code });
+    expect(done.statusCode).toBe(200);
+    expect(done.body.match(/<li><code>/g)).toHaveLength(10);
+    expect(await fixture!.users.hasSecondFactor('audit@clinic.test')).toBe(true);
+    // Signed in as an auditor now: the audit log and the report, not the accounts or the queue.
+    expect((await auditor.request('GET', '/admin/audit')).statusCode).toBe(200);
+    expect((await auditor.request('GET', '/admin')).headers.location).toBe('/admin/audit');
+    expect((await auditor.request('GET', '/admin/domains')).statusCode).toBe(403);
+    expect((await auditor.request('POST', '/admin/users/lock', { _csrf: csrf, username: 'boss@clinic.test', lock: '1' })).statusCode).toBe(403);
+    // With a factor on, the set-up page does not open again (a stolen session cannot swap it).
+    expect((await auditor.request('GET', '/admin/second-factor')).headers.location).toBe('/admin/login');
+    const events = await fixture!.deps.audit.list({ limit: 100 });
+    expect(events.map((e) => e.action)).toEqual(expect.arrayContaining(['user.add', 'login.second-factor-required', 'user.totp.enable']));
   });
 });

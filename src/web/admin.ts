@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { auditCsv, type AuditFilter } from '../audit/index.ts';
-import { BREAK_GLASS_ACTOR, waitText } from '../accounts/index.ts';
+import { BREAK_GLASS_ACTOR, waitText, type Role } from '../accounts/index.ts';
 import { registerBreakGlass } from './admin-break-glass.ts';
 import { registerAdminDomains } from './admin-domains.ts';
 import { registerAdminQueue } from './admin-queue.ts';
+import { registerAdminUsers } from './admin-users.ts';
+import { beginEnrolment, registerEnrolment } from './second-factor-enrol.ts';
 import { clientIp, redirect, type WebContext } from './context.ts';
 import { html, type Html } from './html.ts';
 import { i18n } from './i18n/index.ts';
@@ -11,39 +13,55 @@ import { csrfField, formatTime, notice, page, shown } from './layout.ts';
 import { COOKIE, cookieOptions, ctx, HttpError, requireCsrf, sendPage } from './security.ts';
 
 /*
- * The admin console (issue 13), for users with the `admin` role: the accounts with their
- * roles and locks (lock and unlock, audited), and the audit log with filters and CSV or JSON
- * export. Same security as the portal (CSRF, CSP nonces, database sessions with idle log-off,
+ * The admin console (issue 13), for users with the `admin` role (the accounts in
+ * admin-users.ts, domains, queue, the safeguards report) and the `auditor` role (the audit log
+ * with filters and CSV or JSON export, and the safeguards report only). Same security as the portal (CSRF, CSP nonces, database sessions with idle log-off,
  * the login budgets and second factor of every login); its own cookie and session kind, so a
  * sender's console session never opens it.
  */
 
 const ADMIN_SESSION_MS = 4 * 3_600_000;
 const SHOWN_EVENTS = 500;
-const USER = /^[A-Za-z0-9._@+-]{1,128}$/;
 
 export function registerAdmin(app: FastifyInstance, c: WebContext): void {
   const idleMs = Math.min(c.config.web.idleTimeoutMs, c.config.web.idleTimeoutByRole.admin ?? Infinity);
 
+  // What admin() found for this request: the nav shows only the pages the roles open.
+  const rolesSeen = new WeakMap<FastifyRequest, string[]>();
+
   function adminPage(request: FastifyRequest, user: string | null, title: string, body: Html): string {
     const { nonce, csrf } = ctx(request);
     const tr = i18n(request);
+    const isAdmin = user === BREAK_GLASS_ACTOR || (rolesSeen.get(request) ?? []).includes('admin');
+    const links = [
+      ...(isAdmin ? [html`<a href="/admin">${tr.t('admin.nav.users')}</a>`, html`<a href="/admin/domains">${tr.t('admin.nav.domains')}</a>`, ...(c.queue ? [html`<a href="/admin/queue">${tr.t('admin.nav.queue')}</a>`] : [])] : []),
+      html`<a href="/admin/audit">${tr.t('admin.nav.audit')}</a>`,
+      ...(c.compliance ? [html`<a href="/admin/compliance">${tr.t('admin.nav.compliance')}</a>`] : []),
+    ].map((link) => html`${link} `);
     const header = user
-      ? html`<form method="post" action="/admin/logout">${csrfField(csrf)}<span class="meta">${user === BREAK_GLASS_ACTOR ? tr.t('admin.breakGlass.who') : user}</span> <a href="/admin">${tr.t('admin.nav.users')}</a> <a href="/admin/domains">${tr.t('admin.nav.domains')}</a> ${c.queue ? html`<a href="/admin/queue">${tr.t('admin.nav.queue')}</a> ` : ''}<a href="/admin/audit">${tr.t('admin.nav.audit')}</a>${c.compliance ? html` <a href="/admin/compliance">${tr.t('admin.nav.compliance')}</a>` : ''} <button type="submit" class="secondary" id="admin-logout">${tr.t('console.signOut')}</button></form>`
+      ? html`<form method="post" action="/admin/logout">${csrfField(csrf)}<span class="meta">${user === BREAK_GLASS_ACTOR ? tr.t('admin.breakGlass.who') : user}</span> ${links}<button type="submit" class="secondary" id="admin-logout">${tr.t('console.signOut')}</button></form>`
       : undefined;
     const warned = user === BREAK_GLASS_ACTOR ? html`${notice('error', tr.text('admin.breakGlass.banner'))}${body}` : body;
     return page({ title, nonce, i18n: tr, body: warned, header, idle: user ? { afterMs: idleMs, url: '/admin/login?idle=1' } : undefined });
   }
 
-  /** The signed-in admin, or undefined after the redirect to the sign-in page. */
-  async function admin(request: FastifyRequest, reply: FastifyReply): Promise<string | undefined> {
+  /**
+   * The signed-in user holding one of `allowed`, or undefined after the redirect to the
+   * sign-in page; a signed-in user without such a role gets 403.
+   */
+  async function admin(request: FastifyRequest, reply: FastifyReply, allowed: Role[] = ['admin']): Promise<string | undefined> {
     const token = request.cookies[COOKIE.admin];
     const resumed = await c.sessions.resume(token, 'admin');
     if (resumed.status === 'ok') {
       // The emergency session (admin-break-glass.ts) has no account behind it: its short lifetime is the limit.
       if (resumed.session.subject === BREAK_GLASS_ACTOR) return BREAK_GLASS_ACTOR;
-      // The role is checked on every request: a revoked admin is out at once.
-      if ((await c.users.isActive(resumed.session.subject)) && (await c.users.rolesOf(resumed.session.subject)).includes('admin')) return resumed.session.subject;
+      // The roles are read on every request: a revoked admin or auditor is out at once.
+      const roles = (await c.users.isActive(resumed.session.subject)) ? await c.users.rolesOf(resumed.session.subject) : [];
+      if (roles.some((r) => r === 'admin' || r === 'auditor')) {
+        rolesSeen.set(request, roles);
+        if (roles.some((r) => (allowed as string[]).includes(r))) return resumed.session.subject;
+        throw new HttpError(403, i18n(request).text('admin.signIn.notForRole'));
+      }
       await c.sessions.end(token);
     }
     reply.clearCookie(COOKIE.admin, cookieOptions);
@@ -64,7 +82,22 @@ export function registerAdmin(app: FastifyInstance, c: WebContext): void {
     return adminPage(request, null, tr.text('admin.signIn.title'), body);
   }
 
+  async function openSession(reply: FastifyReply, request: FastifyRequest, username: string): Promise<void> {
+    await c.sessions.end(request.cookies[COOKIE.admin]);
+    reply.setCookie(COOKIE.admin, await c.sessions.create('admin', username, ADMIN_SESSION_MS, undefined, { idleMs, ip: clientIp(request), userAgent: request.headers['user-agent'] }), cookieOptions);
+  }
+
   registerBreakGlass(app, c, { page: adminPage, idleMs });
+  registerAdminUsers(app, c, { page: adminPage, admin });
+  registerEnrolment(app, c, {
+    area: 'admin',
+    page: adminPage,
+    signIn: (reply, request, username) => openSession(reply, request, username),
+    signedIn: async (request) => {
+      const resumed = await c.sessions.resume(request.cookies[COOKIE.admin], 'admin');
+      return resumed.status === 'ok' && resumed.session.subject !== BREAK_GLASS_ACTOR && (await c.users.isActive(resumed.session.subject)) ? resumed.session.subject : undefined;
+    },
+  });
   registerAdminQueue(app, c, { page: adminPage, admin });
   registerAdminDomains(app, c, { page: adminPage, admin });
 
@@ -80,12 +113,15 @@ export function registerAdmin(app: FastifyInstance, c: WebContext): void {
     const tr = i18n(request);
     const ip = clientIp(request);
     const username = String(request.body?.username ?? '').trim();
-    const outcome = username === '' ? { status: 'invalid' as const } : await c.users.login(username, String(request.body?.password ?? ''), ip, { code: String(request.body?.code ?? '').slice(0, 32) || undefined, role: 'admin' });
+    const outcome = username === '' ? { status: 'invalid' as const } : await c.users.login(username, String(request.body?.password ?? ''), ip, { code: String(request.body?.code ?? '').slice(0, 32) || undefined, role: ['admin', 'auditor'] });
     if (outcome.status === 'ok') {
-      await c.sessions.end(request.cookies[COOKIE.admin]);
-      reply.setCookie(COOKIE.admin, await c.sessions.create('admin', username, ADMIN_SESSION_MS, undefined, { idleMs, ip, userAgent: request.headers['user-agent'] }), cookieOptions);
+      await openSession(reply, request, username);
       c.logger.info({ ip, username }, 'admin console login');
-      return redirect(reply, '/admin');
+      return redirect(reply, (await c.users.rolesOf(username)).includes('admin') ? '/admin' : '/admin/audit');
+    }
+    if (outcome.status === 'forbidden' && outcome.reason === 'second-factor-required') {
+      await beginEnrolment(c, reply, request, 'admin', username);
+      return redirect(reply, '/admin/second-factor');
     }
     c.logger.warn({ ip, username, status: outcome.status }, 'admin console login refused');
     if (outcome.status === 'locked' || outcome.status === 'slow-down') {
@@ -108,43 +144,6 @@ export function registerAdmin(app: FastifyInstance, c: WebContext): void {
     return redirect(reply, '/admin/login?out=1');
   });
 
-  app.get<{ Querystring: { done?: string } }>('/admin', async (request, reply) => {
-    const user = await admin(request, reply);
-    if (!user) return reply;
-    const tr = i18n(request);
-    const { csrf } = ctx(request);
-    const users = await c.users.list();
-    const rows = await Promise.all(users.map(async (u) => {
-      const [roles, lock] = await Promise.all([c.users.rolesOf(u.username), c.users.lockState(u.username)]);
-      const state = lock.adminLock ? tr.t('admin.users.adminLocked') : lock.budgetLockedUntil ? tr.t('admin.users.budgetLocked', { until: formatTime(lock.budgetLockedUntil, tr) }) : tr.t('admin.users.open');
-      const locked = lock.adminLock || lock.budgetLockedUntil !== null;
-      return html`<li class="card user"><h2 class="subject">${shown(u.username)}</h2>
-<p class="meta">${tr.t('admin.users.facts', { roles: roles.length ? roles.join(', ') : tr.text('admin.users.noRoles'), created: formatTime(u.createdAt, tr) })}</p>
-<p>${state}</p>
-${u.username === user ? '' : html`<form method="post" action="/admin/users/lock" class="inline">${csrfField(csrf)}<input type="hidden" name="username" value="${u.username}"><input type="hidden" name="lock" value="${locked ? '0' : '1'}">
-<button type="submit" class="${locked ? 'secondary' : 'danger'}">${locked ? tr.t('admin.users.unlock') : tr.t('admin.users.lock')}</button></form>`}</li>`;
-    }));
-    const done = request.query.done === 'locked' ? notice('ok', tr.text('admin.users.lockedNow')) : request.query.done === 'unlocked' ? notice('ok', tr.text('admin.users.unlockedNow')) : '';
-    const body = html`<h1>${tr.t('admin.users.heading')}</h1>${done}<p>${tr.t('admin.users.intro')}</p><ul class="files users">${rows}</ul>`;
-    return sendPage(reply, 200, adminPage(request, user, tr.text('admin.users.title'), body));
-  });
-
-  app.post<{ Body: { username?: string; lock?: string } }>('/admin/users/lock', async (request, reply) => {
-    requireCsrf(request);
-    const user = await admin(request, reply);
-    if (!user) return reply;
-    const target = String(request.body?.username ?? '');
-    if (!USER.test(target)) throw new HttpError(400, i18n(request).text('admin.users.unknown'));
-    const lock = request.body?.lock === '1';
-    const before = await c.users.lockState(target).catch(() => null);
-    if (!before) throw new HttpError(404, i18n(request).text('admin.users.unknown'));
-    // An admin cannot lock themselves out of the console by a slip.
-    if (lock && target === user) throw new HttpError(409, i18n(request).text('admin.users.notYourself'));
-    await c.users.setLocked(target, lock);
-    await c.audit.record({ actor: user, action: lock ? 'user.lock' : 'user.unlock', target, ip: clientIp(request), protocol: 'admin-console', detail: { before, after: await c.users.lockState(target) } });
-    return redirect(reply, `/admin?done=${lock ? 'locked' : 'unlocked'}`);
-  });
-
   /** The filter a query string asks for: action prefix, actor, target, a day range. */
   function filterOf(query: Record<string, string | undefined>): AuditFilter {
     const day = (value: string | undefined, end: boolean) => {
@@ -157,7 +156,7 @@ ${u.username === user ? '' : html`<form method="post" action="/admin/users/lock"
   }
 
   app.get<{ Querystring: Record<string, string | undefined> }>('/admin/audit', async (request, reply) => {
-    const user = await admin(request, reply);
+    const user = await admin(request, reply, ['admin', 'auditor']);
     if (!user) return reply;
     const tr = i18n(request);
     const q = request.query;
@@ -178,7 +177,7 @@ ${u.username === user ? '' : html`<form method="post" action="/admin/users/lock"
   });
 
   app.get('/admin/compliance', async (request, reply) => {
-    const user = await admin(request, reply);
+    const user = await admin(request, reply, ['admin', 'auditor']);
     if (!user) return reply;
     if (!c.compliance) throw new HttpError(404, i18n(request).text('admin.compliance.none'));
     const tr = i18n(request);
@@ -193,7 +192,7 @@ ${u.username === user ? '' : html`<form method="post" action="/admin/users/lock"
 
   for (const format of ['csv', 'json'] as const) {
     app.get<{ Querystring: Record<string, string | undefined> }>(`/admin/audit.${format}`, async (request, reply) => {
-      const user = await admin(request, reply);
+      const user = await admin(request, reply, ['admin', 'auditor']);
       if (!user) return reply;
       const events = await c.audit.list({ ...filterOf(request.query), limit: 100_000 });
       await c.audit.record({ actor: user, action: 'audit.export', ip: clientIp(request), protocol: 'admin-console', detail: { format, events: events.length } });

@@ -6,6 +6,7 @@ import { registerConsoleMessage } from './console-message.ts';
 import { registerConsoleReplies } from './console-replies.ts';
 import { registerConsoleSessions } from './console-sessions.ts';
 import type { Session } from './sessions.ts';
+import { beginEnrolment, registerEnrolment } from './second-factor-enrol.ts';
 import { clientIp, redirect, type WebContext } from './context.ts';
 import { html, type Html } from './html.ts';
 import { i18n } from './i18n/index.ts';
@@ -91,6 +92,11 @@ export function registerConsole(app: FastifyInstance, c: WebContext): void {
       const text = outcome.status === 'locked' ? i18n(request).text('console.signIn.locked', { wait }) : i18n(request).text('console.signIn.slowDown', { wait });
       return sendPage(reply, 429, loginPage(request, { kind: 'error', text }, username));
     }
+    if (outcome.status === 'forbidden' && outcome.reason === 'second-factor-required') {
+      // The right password of a role that must have a second factor: it may set one up, nothing else.
+      await beginEnrolment(c, reply, request, 'console', username);
+      return redirect(reply, '/console/second-factor');
+    }
     if (outcome.status === 'second-factor' || outcome.status === 'forbidden') {
       c.logger.warn({ ip, username, status: outcome.status, reason: outcome.status === 'forbidden' ? outcome.reason : undefined }, 'console login refused');
       const tr = i18n(request);
@@ -104,11 +110,25 @@ export function registerConsole(app: FastifyInstance, c: WebContext): void {
       c.logger.warn({ ip, username }, 'console login failed');
       return sendPage(reply, 401, loginPage(request, { kind: 'error', text: i18n(request).text('console.signIn.failed') }, username));
     }
-    await c.sessions.end(request.cookies[COOKIE.console]);
-    const meta = { idleMs: await idleFor(username), ip, userAgent: request.headers['user-agent'] };
-    reply.setCookie(COOKIE.console, await c.sessions.create('sender', username, c.config.web.consoleSessionLifetimeMs, undefined, meta), cookieOptions);
+    await openSession(reply, request, username);
     c.logger.info({ ip, username }, 'console login');
     return redirect(reply, '/console');
+  });
+
+  async function openSession(reply: FastifyReply, request: FastifyRequest, username: string): Promise<void> {
+    await c.sessions.end(request.cookies[COOKIE.console]);
+    const meta = { idleMs: await idleFor(username), ip: clientIp(request), userAgent: request.headers['user-agent'] };
+    reply.setCookie(COOKIE.console, await c.sessions.create('sender', username, c.config.web.consoleSessionLifetimeMs, undefined, meta), cookieOptions);
+  }
+
+  registerEnrolment(app, c, {
+    area: 'console',
+    page: (request, user, title, body) => (user ? consolePage(request, user, title, body) : page({ title, nonce: ctx(request).nonce, i18n: i18n(request), body })),
+    signIn: (reply, request, username) => openSession(reply, request, username),
+    signedIn: async (request) => {
+      const resumed = await c.sessions.resume(request.cookies[COOKIE.console], 'sender');
+      return resumed.status === 'ok' && (await c.users.isActive(resumed.session.subject)) ? resumed.session.subject : undefined;
+    },
   });
 
   app.post('/console/logout', async (request, reply) => {

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { LoginOutcome, RedeemOutcome } from '../accounts/index.ts';
+import type { LoginOutcome, RedeemOutcome, Role } from '../accounts/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Clock, ComplianceReport, Logger, OwnNotice } from '../kernel/index.ts';
@@ -17,7 +17,7 @@ export interface WebDeps {
   users: {
     /** A login through the shared budgets (accounts `Users.login`). */
     /** `code`: a TOTP or recovery code, for users with a second factor. */
-    login(username: string, password: string, ip: string, options?: { code?: string; role?: 'sender' | 'admin' }): Promise<LoginOutcome>;
+    login(username: string, password: string, ip: string, options?: { code?: string; role?: Role | Role[] }): Promise<LoginOutcome>;
     /** The account exists and is enabled (a removed or disabled user's session ends at once). */
     isActive(username: string): Promise<boolean>;
     /** The user's roles: the console session's idle limit follows the strictest. */
@@ -28,6 +28,18 @@ export interface WebDeps {
     lockState(username: string): Promise<{ adminLock: boolean; budgetLockedUntil: number | null }>;
     /** Spends the emergency access credential (accounts `BreakGlass.redeem`). */
     redeemBreakGlass(credential: string, ip: string): Promise<RedeemOutcome>;
+    /** Console set-up of TOTP (accounts `Users`): the pending key, its confirmation, whether one is on. */
+    enrolSecondFactor(username: string): Promise<{ uri: string; secret: string }>;
+    confirmSecondFactor(username: string, code: string): Promise<string[]>;
+    hasSecondFactor(username: string): Promise<boolean>;
+    /** The roles that must have a second factor (config plus the console's choice), and the console's side of it. */
+    requiredSecondFactorRoles(): Promise<string[]>;
+    setRequiredSecondFactorRoles(roles: Role[]): Promise<void>;
+    readonly configuredSecondFactorRoles: string[];
+    /** The admin console's new account (password rules of `user add`). */
+    add(username: string, password: string): Promise<void>;
+    grantRole(username: string, role: Role): Promise<boolean>;
+    revokeRole(username: string, role: Role): Promise<boolean>;
   };
   /** The audit chain: senders' retractions and unlocks, admin changes, and the admin console's view of it (logins are audited by the composition root). */
   audit: Pick<AuditLog, 'record' | 'list'>;

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
  * POST must repeat in its `_csrf` field; SameSite=Strict on all cookies is the second fence.
  */
 
-export const COOKIE = { csrf: '__Host-sg-csrf', read: '__Host-sg-read', console: '__Host-sg-console', admin: '__Host-sg-admin' } as const;
+export const COOKIE = { csrf: '__Host-sg-csrf', read: '__Host-sg-read', console: '__Host-sg-console', admin: '__Host-sg-admin', enrol: '__Host-sg-enrol' } as const;
 
 export const cookieOptions = { path: '/', secure: true, httpOnly: true, sameSite: 'strict' } as const;
 

@@ -11,7 +11,8 @@ import { sql } from 'kysely';
  * opens no session and no message.
  */
 
-export type SessionKind = 'recipient' | 'sender' | 'admin';
+/** `enrol`: a right password that may only set up the second factor its role requires. */
+export type SessionKind = 'recipient' | 'sender' | 'admin' | 'enrol';
 
 export interface Session {
   kind: SessionKind;

@@ -38,7 +38,8 @@ export function multipart(fields: [string, string][], files: Upload[]): { body: 
   return { body: Buffer.concat(chunks), type: `multipart/form-data; boundary=${boundary}` };
 }
 
-export type InjectRequest = (method: 'GET' | 'POST', url: string, form?: Record<string, string>, extra?: { headers?: Record<string, string>; payload?: Buffer }) => Promise<LightMyRequestResponse>;
+/** A form field with several values (checkboxes) is sent once per value, as a browser does. */
+export type InjectRequest = (method: 'GET' | 'POST', url: string, form?: Record<string, string | string[]>, extra?: { headers?: Record<string, string>; payload?: Buffer }) => Promise<LightMyRequestResponse>;
 
 /** A browser-like client: cookies kept across requests, forms url-encoded. */
 export function injectClient(app: FastifyInstance): { jar: Jar; request: InjectRequest } {
@@ -48,7 +49,7 @@ export function injectClient(app: FastifyInstance): { jar: Jar; request: InjectR
       method,
       url,
       headers: { cookie: jar.header(), ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}), ...extra.headers },
-      payload: form ? new URLSearchParams(form).toString() : extra.payload,
+      payload: form ? new URLSearchParams(Object.entries(form).flatMap(([k, v]) => [v].flat().map((one) => [k, one]))).toString() : extra.payload,
     });
     jar.take(response);
     return response;
