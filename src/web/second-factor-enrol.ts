@@ -50,7 +50,7 @@ export function registerEnrolment(app: FastifyInstance, c: WebContext, area: Enr
 <li>${tr.t('console.enrol.step2')}<br><code id="totp-secret">${enrolment.secret}</code><br><a href="${enrolment.uri}" id="totp-uri">${tr.t('console.enrol.uri')}</a></li>
 <li>${tr.t('console.enrol.step3')}</li></ol>
 <form method="post" action="${path}" class="card" id="enrol-form">${csrfField(csrf)}
-<label for="code">${tr.t('console.signIn.code')}</label><input type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="10" required>
+<label for="code">${tr.t('console.enrol.code')}</label><input type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="10" required>
 <button type="submit" id="enrol-confirm">${tr.t('console.enrol.confirm')}</button></form>`;
     return sendPage(reply, status, area.page(request, forced ? null : username, tr.text('console.enrol.title'), body));
   }

@@ -221,6 +221,7 @@ export const consoleTexts = {
   'console.enrol.step2': 'Fügen Sie ein Konto mit diesem Schlüssel hinzu oder öffnen Sie den Link auf dem Telefon:',
   'console.enrol.uri': 'In der Authenticator-App öffnen',
   'console.enrol.step3': 'Geben Sie den sechsstelligen Code ein, den die App zeigt.',
+  'console.enrol.code': 'Code aus der App',
   'console.enrol.confirm': 'Zweiten Faktor einschalten',
   'console.enrol.wrongCode': 'Dieser Code passt nicht: Prüfen Sie die Uhrzeit des Telefons und geben Sie den aktuellen Code ein.',
   'console.enrol.doneHeading': 'Zweiter Faktor eingeschaltet',

@@ -223,6 +223,7 @@ export const consoleTexts = {
   'console.enrol.step2': 'Add an account with this key, or open the link on the phone:',
   'console.enrol.uri': 'Open in the authenticator app',
   'console.enrol.step3': 'Type the six-digit code the app shows.',
+  'console.enrol.code': 'Code from the app',
   'console.enrol.confirm': 'Turn on the second factor',
   'console.enrol.wrongCode': 'That code does not match: check the time on the phone and type the current code.',
   'console.enrol.doneHeading': 'Second factor on',
