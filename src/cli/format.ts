@@ -64,7 +64,7 @@ export function formatQueueShow(m: MessageDetail, notices?: Map<string, NoticeSt
   const lines = [
     `message   ${m.id}`,
     `from      <${m.mailFrom}>${m.envelope.authUser ? `  (authenticated as ${m.envelope.authUser})` : ''}`,
-    `received  ${iso(m.createdAt)}  ${m.size} bytes  body ${m.envelope.bodyType}${m.envelope.requireTls ? '  REQUIRETLS' : ''}${m.envelope.requiredLevel ? `  requires ${m.envelope.requiredLevel}` : ''}${m.envelope.tlsOptional ? '  TLS-Required: No' : ''}${m.envelope.smtpUtf8 ? '  SMTPUTF8' : ''}`,
+    `received  ${iso(m.createdAt)}  ${m.size} bytes  body ${m.envelope.bodyType}${m.envelope.requireTls ? '  REQUIRETLS' : ''}${m.envelope.encrypt ? `  Sealgate-Encrypt: ${m.envelope.encrypt}` : ''}${m.envelope.requiredLevel ? `  requires ${m.envelope.requiredLevel}` : ''}${m.envelope.tlsOptional ? '  TLS-Required: No' : ''}${m.envelope.smtpUtf8 ? '  SMTPUTF8' : ''}`,
     ...(own?.kind === 'pickup-notice'
       ? [`notice    for Secure Message Pickup ${own.pickupId ?? '?'}${own.heldMessageId ? ` (held message ${own.heldMessageId})` : ''}; a failure is reported to <${own.reportTo ?? '?'}>`]
       : own ? ['notice    a one-time code or read notice of the portal'] : []),
@@ -79,6 +79,7 @@ export function formatQueueShow(m: MessageDetail, notices?: Map<string, NoticeSt
     // No server took a held copy: the line would read "mx - [-]:- no TLS".
     if (!held) lines.push(`      mx ${r.mxHost ?? '-'} [${r.ip ?? '-'}]:${r.port ?? '-'}  ${tlsOf(r)}`);
     lines.push(`      reply: ${r.reply}`);
+    if (r.route) lines.push(`      route: ${r.route}${r.routeReason ? ` (${r.routeReason})` : ''}`);
   }
   return lines.join('\n');
 }

@@ -1,12 +1,14 @@
 import type { Readable } from 'node:stream';
 import type { Clock, DeliveryReceipt, DsnNotify, Envelope, LinkRequirement, Logger, Service } from '../kernel/index.ts';
 import { crashPoint } from '../kernel/index.ts';
-import type { PickupRules, Route, RouteDecision, RouteFacts, RoutingTable } from '../policy/index.ts';
-import { decideRoute, routeFor } from '../policy/index.ts';
+import type { PickupRules, Route, RoutingTable } from '../policy/index.ts';
+import { routeFor } from '../policy/index.ts';
 import type { LeasedGroup, Queue, RetryOptions, Settlement } from '../queue/index.ts';
 import { delayNoticeDue, nextAttempt } from '../queue/index.ts';
 import { queueReport, type BounceEntry } from './bounce.ts';
+import type { EndToEndDeps } from './e2e-route.ts';
 import { noticeReport, tellNoticeOutcomes, type NoticeOutcome } from './notices.ts';
+import { emptyReceipt, RouteExecutor } from './route-executor.ts';
 
 /**
  * What one SMTP transaction to a destination domain needs (see remote.ts). A required link
@@ -80,7 +82,7 @@ export class DeliveryWorker implements Service {
   readonly name = 'delivery';
   private readonly options: WorkerOptions;
   private readonly queue: Queue;
-  private readonly deliver: DeliverFn;
+  private readonly executor: RouteExecutor;
   private readonly toPickup?: PickupFn;
   private readonly noticeSettled?: (outcome: NoticeOutcome) => Promise<void>;
   private readonly logger: Logger;
@@ -98,10 +100,10 @@ export class DeliveryWorker implements Service {
   private loopDone: Promise<void> | null = null;
   private readonly inFlight = new Set<Promise<void>>();
 
-  constructor(options: WorkerOptions, deps: { queue: Queue; deliver: DeliverFn; toPickup?: PickupFn; noticeSettled?: (outcome: NoticeOutcome) => Promise<void>; logger: Logger; clock: Clock }) {
+  constructor(options: WorkerOptions, deps: { queue: Queue; deliver: DeliverFn; toPickup?: PickupFn; endToEnd?: EndToEndDeps; noticeSettled?: (outcome: NoticeOutcome) => Promise<void>; logger: Logger; clock: Clock }) {
     this.options = options;
     this.queue = deps.queue;
-    this.deliver = deps.deliver;
+    this.executor = new RouteExecutor({ deliver: deps.deliver, toPickup: deps.toPickup, endToEnd: deps.endToEnd, clock: deps.clock });
     this.toPickup = deps.toPickup;
     this.noticeSettled = deps.noticeSettled;
     this.logger = deps.logger.child({ module: 'delivery' });
@@ -277,7 +279,10 @@ export class DeliveryWorker implements Service {
     };
     let results: RecipientResult[];
     try {
-      results = await this.execute(job, this.routeFacts(job, envelope));
+      // Without a way to hold for pickup, pickup is not a route at all (not even a refused request).
+      const pickup = this.toPickup ? this.options.pickup : undefined;
+      const facts = await this.executor.factsFor(job, { message: envelope, domain: job.domain, destination: job.route, pickup });
+      results = await this.executor.execute(job, facts);
       crashPoint('after-remote-accept'); // the remote has it; our queue does not know yet
     } catch (error) {
       const now = this.clock.now();
@@ -287,71 +292,10 @@ export class DeliveryWorker implements Service {
         recipientId: r.id,
         outcome: 'deferred' as const,
         reply,
-        receipt: this.emptyReceipt(r.address, reply, 'deferred'),
+        receipt: emptyReceipt(this.clock, r.address, reply, 'deferred'),
       }));
     }
     await this.settleGroup(group, results);
-  }
-
-  /** What policy is told of the group; per recipient only the address differs (no key store yet: `keys: null`). */
-  private routeFacts(job: DomainJob, envelope: RouteFacts['message']): (recipient: string, attempt?: RecipientResult) => RouteFacts {
-    // Without a way to hold for pickup, pickup is not a route at all (not even a refused request).
-    const pickup = this.toPickup ? this.options.pickup : undefined;
-    return (recipient, attempt) => ({ message: envelope, recipient, domain: job.domain, destination: job.route, pickup, keys: null, attempt });
-  }
-
-  /**
-   * Executes the route policy decides for each recipient, then asks again with what the attempt
-   * found (`decideRoute`, docs/flow.md "The routing decision"); no decision is taken here.
-   */
-  private async execute(job: DomainJob, facts: (recipient: string, attempt?: RecipientResult) => RouteFacts): Promise<RecipientResult[]> {
-    const results: RecipientResult[] = [];
-    const toDeliver: DomainJob['recipients'] = [];
-    const toPickup: { recipient: DomainJob['recipients'][number]; route: Extract<RouteDecision, { kind: 'pickup' }> }[] = [];
-    let level: LinkRequirement | undefined;
-    for (const recipient of job.recipients) {
-      const route = decideRoute(facts(recipient.address));
-      if (route.kind === 'deliver') {
-        toDeliver.push(recipient);
-        level = route.level;
-      } else if (route.kind === 'pickup') toPickup.push({ recipient, route });
-      else if (route.kind === 'bounce') results.push(this.unsent(recipient, 'failed', route.code, route.enhanced));
-      else {
-        // `end-to-end` needs the key store (not wired yet, so the worker passes `keys: null` and
-        // never gets it); never send plaintext instead of what policy chose.
-        results.push(this.unsent(recipient, 'deferred', `451 4.3.0 Route '${route.kind}' cannot be carried out by this gateway yet: ${route.reason}`, '4.3.0'));
-      }
-    }
-    if (toPickup.length) results.push(...(await this.hold(job, toPickup)));
-    if (toDeliver.length === 0) return results;
-    // The level policy asks for (the sender's, raised by a fallback); the destination's demands are added per host.
-    const deliverJob: DomainJob = { ...job, recipients: toDeliver, requiredLevel: level === undefined || level === 'none' ? job.requiredLevel : level };
-    const attempted = (await this.deliver(deliverJob)).results;
-    const after: RecipientResult[] = [];
-    const moving: typeof toPickup = [];
-    for (const result of attempted) {
-      const recipient = toDeliver.find((r) => r.id === result.recipientId);
-      const route = recipient ? decideRoute(facts(recipient.address, result)) : undefined;
-      if (recipient && route?.kind === 'pickup') moving.push({ recipient, route });
-      else after.push(result);
-    }
-    if (moving.length) after.push(...(await this.hold(job, moving)));
-    return [...results, ...after];
-  }
-
-  /** Holds recipients for pickup; one pickup per group, with the first recipient's reason (all share it). */
-  private async hold(job: DomainJob, moving: { recipient: DomainJob['recipients'][number]; route: Extract<RouteDecision, { kind: 'pickup' }> }[]): Promise<RecipientResult[]> {
-    if (!this.toPickup) throw new Error('pickup route without a pickup service');
-    return this.toPickup(job, moving.map((m) => m.recipient), moving[0].route.reason, moving[0].route.bestLink);
-  }
-
-  private emptyReceipt(recipient: string, reply: string, outcome: 'failed' | 'deferred'): DeliveryReceipt {
-    return { at: this.clock.now(), recipient, mxHost: null, ip: null, port: null, tlsVersion: null, cipher: null, certSubject: null, certVerified: false, reply, outcome };
-  }
-
-  /** A result for a recipient no attempt was made for (refused, or a route not carried out). */
-  private unsent(recipient: DomainJob['recipients'][number], outcome: 'failed' | 'deferred', reply: string, enhanced: string): RecipientResult {
-    return { recipientId: recipient.id, outcome, reply, enhanced, receipt: this.emptyReceipt(recipient.address, reply, outcome) };
   }
 
   private async settleGroup(group: LeasedGroup, results: RecipientResult[]): Promise<void> {

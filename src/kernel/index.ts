@@ -14,5 +14,6 @@ export type {
   DeliveryReceipt,
   ComplianceReport,
   Safeguard,
+  ReceiptRoute,
 } from './types.ts';
 export { crashPoint } from './crash-point.ts';

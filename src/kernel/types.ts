@@ -94,6 +94,8 @@ export interface Envelope {
    * make ourselves (notices, reports) carry none; so do ones queued before this field existed.
    */
   origin?: 'submitted' | 'inbound';
+  /** The sender's `Sealgate-Encrypt` request (end to end), read at submission; the header is not relayed. */
+  encrypt?: 'pgp' | 'smime' | 'auto';
   /** The sender's `Sealgate-Secure` choice, read at submission (the header is not stored). */
   pickupControl?: PickupControl;
   /** Set on our own content-free mail (notices, codes); see OwnNotice. */
@@ -116,6 +118,14 @@ export interface DeliveryReceipt {
   /** The remote server's reply line, or our own reason when no server answered. */
   reply: string;
   outcome: 'delivered' | 'deferred' | 'failed';
+  /**
+   * The route the recipient got (issue 11: the receipt says which route and why):
+   * `end-to-end:openpgp`, `end-to-end:smime`, `link` (delivered as is, over the level policy
+   * set), `pickup`, `bounce`. Absent on receipts written before routes were recorded.
+   */
+  route?: ReceiptRoute;
+  /** Why policy chose that route (decideRoute's reason). */
+  routeReason?: string;
 }
 
 /** One safeguard of the HIPAA compliance report (compliance-report.ts). */
@@ -137,3 +147,4 @@ export interface ComplianceReport {
   safeguards: Safeguard[];
   warnings: number;
 }
+export type ReceiptRoute = 'end-to-end:openpgp' | 'end-to-end:smime' | 'link' | 'pickup' | 'bounce';

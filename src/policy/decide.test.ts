@@ -38,7 +38,7 @@ const rows: Row[] = [
   ['pickup request, no pickup service at all: delivered', { ...submitted, pickup: true }, undefined, mx, undefined, undefined, null, { kind: 'deliver' }],
   ['inbound with a pickup flag: delivered, never a pickup', { ...inbound, pickup: true }, tlsOrPickup, local, undefined, undefined, null, { kind: 'deliver', via: local }],
   ['our own notice with a pickup flag: delivered', { ...notice, pickup: true }, tlsOrPickup, mx, undefined, undefined, null, { kind: 'deliver' }],
-  // End to end (reached only here until the key store is wired: the worker passes keys: null)
+  // End to end (the worker fills `keys` from the key store)
   ['Sealgate-Encrypt: pgp, usable OpenPGP key', { ...submitted, encrypt: 'pgp' }, portal, mx, undefined, undefined, pgp, { kind: 'end-to-end', method: 'openpgp', then: { kind: 'deliver', via: mx, level: 'none' } }],
   ['Sealgate-Encrypt: smime, usable certificate, local', { ...submitted, encrypt: 'smime' }, portal, local, undefined, undefined, smime, { kind: 'end-to-end', method: 'smime', then: { kind: 'deliver', via: local } }],
   ['Sealgate-Encrypt: auto prefers OpenPGP', { ...submitted, encrypt: 'auto' }, portal, mx, undefined, undefined, { openpgp: 'usable', smime: 'usable' }, { kind: 'end-to-end', method: 'openpgp' }],
@@ -84,6 +84,22 @@ describe('decideRoute', () => {
   it('says why a recipient without a usable key gets no end-to-end route (what the receipt will say)', () => {
     const route = decideRoute({ message: { ...submitted, encrypt: 'pgp' }, recipient: 'c@d.test', domain: 'd.test', destination: mx, pickup: portal, keys: { openpgp: 'expired' } });
     expect(route.reason).toMatch(/OpenPGP key expired.*verified link, else held for pickup/);
+  });
+
+  // The admin's rule for the recipient's domain (e2e.encrypt.domains) sits between the sender's
+  // header and "encrypt whenever a key is known" (docs/flow.md).
+  type RuleRow = [name: string, message: RouteMessage, rule: RouteFacts['encryptRule'], keys: RecipientKeys, attempt: AttemptFinding | undefined, expected: Record<string, unknown>];
+  const ruleRows: RuleRow[] = [
+    ['domain rule pgp, usable key: end to end', submitted, 'pgp', pgp, undefined, { kind: 'end-to-end', method: 'openpgp', reason: expect.stringMatching(/rule for dest\.test/) }],
+    ['domain rule smime, only OpenPGP: verified link', submitted, 'smime', pgp, undefined, { kind: 'deliver', level: 'tls-verified', reason: expect.stringMatching(/rule for dest\.test.*no key of the recipient/) }],
+    ['sender header beats the domain rule', { ...submitted, encrypt: 'smime' }, 'pgp', { openpgp: 'usable', smime: 'usable' }, undefined, { kind: 'end-to-end', method: 'smime', reason: expect.stringMatching(/Sealgate-Encrypt: smime/) }],
+    ['domain rule beats encrypt-when-known', { ...submitted, encryptWhenKeyKnown: true }, 'smime', { openpgp: 'usable' }, undefined, { kind: 'deliver', level: 'tls-verified' }],
+    ['domain rule, key expired, verified link unmet: pickup', submitted, 'auto', expired, unmet, { kind: 'pickup' }],
+    ['domain rule on inbound mail: ignored', inbound, 'pgp', pgp, undefined, { kind: 'deliver', level: 'none' }],
+    ['domain rule, inbound, level unmet: done, never a pickup', inbound, 'pgp', null, unmet, { kind: 'done' }],
+  ];
+  it.each(ruleRows)('%s', (_name, message, encryptRule, keys, attempt, expected) => {
+    expect(decideRoute({ message, recipient: 'carol@dest.test', domain: 'dest.test', destination: mx, pickup: portal, keys, encryptRule, attempt })).toMatchObject(expected);
   });
 
   it('the refused pickup request carries the full reply the sender is told', () => {

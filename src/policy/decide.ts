@@ -47,6 +47,11 @@ export interface RouteFacts {
   /** When pickup may stand in; `undefined`: this gateway makes no pickups at all. */
   pickup?: PickupRules;
   keys: RecipientKeys;
+  /**
+   * An admin's end-to-end rule for this recipient (`e2e.encrypt.domains`): encrypt with this
+   * method, else (no usable key) only a verified link or pickup, like a sender's request.
+   */
+  encryptRule?: EncryptRequest;
   /** `undefined`: before the first attempt of this decision. */
   attempt?: AttemptFinding;
 }
@@ -101,27 +106,37 @@ export function decideRoute(facts: RouteFacts): RouteDecision {
   const senderLevel = strongest(message.requiredLevel, facts.pin);
   const deliver = (level: LinkRequirement, reason: string): DeliverRoute => ({ kind: 'deliver', via: destination, level, reason });
 
-  // 2. End to end: the sender's `Sealgate-Encrypt` request, else a usable key with encryption on.
+  // 2. End to end, in this order: the sender's `Sealgate-Encrypt`, the admin's rule for the
+  // recipient's domain, then the sender's "encrypt whenever a usable key is known".
   if (submitted) {
-    const wanted = message.encrypt ?? (message.encryptWhenKeyKnown ? 'auto' : undefined);
+    const required = requiredEncryption(facts);
+    const wanted = required?.wanted ?? (message.encryptWhenKeyKnown ? 'auto' : undefined);
     const method = wanted && endToEndMethod(facts.keys, wanted);
     if (method) {
       const name = method === 'openpgp' ? 'OpenPGP' : 'S/MIME';
-      const why = message.encrypt ? `the sender asked for end-to-end encryption (Sealgate-Encrypt: ${message.encrypt})` : 'a usable key of the recipient is known and the sender encrypts whenever one is';
+      const why = required?.why ?? 'a usable key of the recipient is known and the sender encrypts whenever one is';
       return { kind: 'end-to-end', method, then: deliver(senderLevel, `encrypted with ${name}, then delivered to ${viaText(destination)}`), reason: `${why}: encrypted with the recipient's ${name} key` };
     }
-    // Asked for, but no usable key: never plaintext. A verified link, else pickup (after the attempt).
-    if (message.encrypt) {
-      return deliver(strongest(senderLevel, 'tls-verified'), `the sender asked for end-to-end encryption, but ${keyProblem(facts.keys, message.encrypt)}: delivered only over a verified link, else held for pickup`);
+    // Required, but no usable key: never plaintext. A verified link, else pickup (after the attempt).
+    if (required) {
+      return deliver(strongest(senderLevel, 'tls-verified'), `${required.why}, but ${keyProblem(facts.keys, required.wanted)}: delivered only over a verified link, else held for pickup`);
     }
   }
   const level = senderLevel;
   return deliver(level, level === 'none' ? `delivered to ${viaText(destination)}` : `delivered to ${viaText(destination)} over at least '${level}'`);
 }
 
+/** End-to-end encryption that must not silently turn into plain delivery: the sender's request, else the admin's rule. */
+function requiredEncryption(facts: RouteFacts): { wanted: EncryptRequest; why: string } | undefined {
+  if (facts.message.encrypt) return { wanted: facts.message.encrypt, why: `the sender asked for end-to-end encryption (Sealgate-Encrypt: ${facts.message.encrypt})` };
+  if (facts.encryptRule) return { wanted: facts.encryptRule, why: `the rule for ${facts.domain} asks for end-to-end encryption (e2e.encrypt.domains: ${facts.encryptRule})` };
+  return undefined;
+}
+
 function afterAttempt(facts: RouteFacts, attempt: AttemptFinding): RouteDecision {
   if (attempt.outcome === 'delivered') return { kind: 'done', reason: attempt.reply };
-  const encryptFallback = facts.message.encrypt !== undefined && endToEndMethod(facts.keys, facts.message.encrypt) === null;
+  const required = isSubmitted(facts.message) ? requiredEncryption(facts) : undefined;
+  const encryptFallback = required !== undefined && endToEndMethod(facts.keys, required.wanted) === null;
   // The encryption fallback is a required level of its own: pickup stands in whenever a portal exists.
   const rules = facts.pickup && encryptFallback ? { ...facts.pickup, fallbackOnRequirement: true } : facts.pickup;
   if (rules && goesToPickup(attempt, facts.domain, facts.destination.kind, facts.message, rules)) {

@@ -55,6 +55,8 @@ export async function show(ctx: QueueContext, messageId: string): Promise<Messag
       certVerified: r.cert_verified === 1,
       reply: r.reply,
       outcome: r.outcome as DeliveryReceipt['outcome'],
+      ...(r.route ? { route: r.route as DeliveryReceipt['route'] } : {}),
+      ...(r.route_reason ? { routeReason: r.route_reason } : {}),
     })),
   };
 }

@@ -75,6 +75,8 @@ export class Settler {
             cert_verified: r.certVerified ? 1 : 0,
             reply: r.reply.slice(0, 1000),
             outcome: r.outcome,
+            route: r.route ?? null,
+            route_reason: r.routeReason?.slice(0, 1000) ?? null,
           })
           .execute();
       }

@@ -51,6 +51,9 @@ export interface ReceiptsTable {
   cert_verified: number;
   reply: string;
   outcome: string;
+  /** Migration 0028: the route the recipient got and why (DeliveryReceipt.route/routeReason). */
+  route: string | null;
+  route_reason: string | null;
 }
 
 export interface UsersTable {

@@ -11,6 +11,9 @@ export interface SubmittedControlsOptions {
   answerRefusal?: (answer: string) => string | null;
 }
 
+const ENCRYPT_REQUESTS = ['pgp', 'smime', 'auto'] as const;
+const isEncryptRequest = (value: string): value is (typeof ENCRYPT_REQUESTS)[number] => (ENCRYPT_REQUESTS as readonly string[]).includes(value);
+
 /*
  * Submission: the controls a user put in the header block are read here, once, into the
  * envelope (queue metadata), and removed from the message itself, together with the subject
@@ -22,7 +25,16 @@ export function submittedHeaderRewriter(session: SMTPServerSession, envelope: En
     const text = block.toString('latin1');
     const forged = checkHeaderSenders(session, text);
     if (forged) return forged;
-    const secure = getHeader(parseHeaders(text), 'Sealgate-Secure');
+    const headers = parseHeaders(text);
+    const encrypt = getHeader(headers, 'Sealgate-Encrypt');
+    if (encrypt !== undefined) {
+      const value = encrypt.trim().toLowerCase();
+      if (!isEncryptRequest(value)) {
+        return new MailError(550, '5.6.0', `Sealgate-Encrypt: ${JSON.stringify(encrypt.trim().slice(0, 40))} is not a choice; write pgp, smime or auto (auto: whichever key of the recipient is known)`, 'smtp');
+      }
+      envelope.encrypt = value;
+    }
+    const secure = getHeader(headers, 'Sealgate-Secure');
     if (secure !== undefined) {
       envelope.pickup = true;
       if (!isDefaultSecureChoice(secure)) {

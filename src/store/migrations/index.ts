@@ -544,6 +544,14 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
           .execute();
       },
     },
+    '0028-receipt-route': {
+      // Issue 11: each receipt says the route its recipient got (end to end, link, pickup) and
+      // why. Nullable columns: a node of the previous release writes receipts without them.
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('receipts').addColumn('route', 'text').execute();
+        await db.schema.alterTable('receipts').addColumn('route_reason', 'text').execute();
+      },
+    },
   };
 }
 
