@@ -6,6 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { ConnectionPool, createSecurityAssessor, deliverToDomain, DeliveryWorker, TlsReportSender } from './delivery/index.ts';
 import { createSystemResolver } from './dns/index.ts';
+import type { EndToEndDeps } from './delivery/index.ts';
+import { createSmimeProtector, E2eKeyStore, openpgpProtector } from './e2e/index.ts';
+import type { Config } from './config/index.ts';
 import type { Service } from './kernel/index.ts';
 import { LinkPins, LinkSecurityMemory, TlsReportCounter } from './linksec/index.ts';
 import type { Runtime } from './runtime.ts';
@@ -33,6 +36,24 @@ export function observationOf(result: RecipientResult): DeliveryObservation {
   const enhanced = result.enhanced ?? '';
   const deferral = enhanced.startsWith('4.7.') ? 'link-policy' : enhanced === '4.4.3' ? 'dns' : enhanced.startsWith('4.4.') ? 'unreachable' : 'remote-temporary';
   return { outcome: 'deferred', link, deferral };
+}
+
+/** The key store and protectors for end-to-end routes (`e2e.encrypt`); undefined when outbound encryption is off. */
+export function endToEndDeps(config: Config, runtime: Pick<Runtime, 'store' | 'vault' | 'clock'>): EndToEndDeps | undefined {
+  const rules = config.e2e.encrypt;
+  if (!rules.outbound) return undefined;
+  const everyone = rules.whenKeyKnown.includes('*');
+  const senders = new Set(rules.whenKeyKnown.map((s) => s.toLowerCase()));
+  const domains = new Map(Object.entries(rules.domains).map(([d, m]) => [d.toLowerCase(), m]));
+  return {
+    keys: new E2eKeyStore(runtime.store, runtime.vault, { discoveredTrustMs: config.e2e.discovery.trustDays * 24 * 3600 * 1000 }),
+    protectors: { openpgp: openpgpProtector, smime: createSmimeProtector() },
+    clock: runtime.clock,
+    rules: {
+      encryptsWhenKeyKnown: (m) => everyone || (!!m.authUser && senders.has(m.authUser.toLowerCase())) || senders.has(m.mailFrom.toLowerCase()),
+      ruleFor: (domain) => domains.get(domain.toLowerCase()),
+    },
+  };
 }
 
 export function createDeliveryService(runtime: Runtime, metrics?: GatewayMetrics): DeliveryService {
@@ -78,6 +99,7 @@ export function createDeliveryService(runtime: Runtime, metrics?: GatewayMetrics
         return held;
       },
       noticeSettled: createNoticeTracker(runtime),
+      endToEnd: endToEndDeps(config, runtime),
       deliver: async (job) => {
         const began = performance.now();
         const attempt = await deliverToDomain(job, {

@@ -301,9 +301,23 @@ export const configSchema = z.strictObject({
         })
         .prefault({})
         .describe('Key discovery: caching and timeouts.'),
+      encrypt: z
+        .strictObject({
+          outbound: z.boolean().default(true).describe('Carry out end-to-end routes on delivery: look up recipients\' keys in the key store and encrypt (and sign with the sender\'s own key when held). Off: no key is looked up, so no message is encrypted and `Sealgate-Encrypt` falls back to a verified link or pickup.'),
+          whenKeyKnown: z
+            .array(z.string().min(1))
+            .default([])
+            .describe('Senders (SMTP AUTH user names or sender addresses; `*`: every user) whose mail is encrypted end to end whenever a usable key of the recipient is known; without a key it goes as today.'),
+          domains: z
+            .record(z.string().min(1), z.enum(['pgp', 'smime', 'auto']))
+            .default({})
+            .describe('Recipient domains whose mail from our users is always encrypted end to end with this method (`auto`: OpenPGP, else S/MIME); without a usable key it goes only over a verified link, else pickup. A sender\'s `Sealgate-Encrypt` header comes first.'),
+        })
+        .prefault({})
+        .describe('When outbound mail is encrypted end to end, in this order: the sender\'s `Sealgate-Encrypt: pgp|smime|auto` header, the rule for the recipient\'s domain, then the sender\'s "encrypt whenever a key is known".'),
     })
     .prefault({})
-    .describe('End-to-end encryption (OpenPGP and S/MIME): where correspondents\' keys are found.'),
+    .describe('End-to-end encryption (OpenPGP and S/MIME): where correspondents\' keys are found, and when mail is encrypted.'),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Lowest level logged (pino JSON lines).'),

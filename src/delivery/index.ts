@@ -1,6 +1,7 @@
 export { DeliveryWorker } from './worker.ts';
 export type { DomainJob, RecipientResult, DeliverFn, PickupFn, WorkerOptions } from './worker.ts';
 export type { NoticeOutcome } from './notices.ts';
+export type { EndToEndDeps, EndToEndRules } from './e2e-route.ts';
 export { queueReport } from './bounce.ts';
 export { deliverToDomain } from './remote.ts';
 export type { RemoteDeps } from './remote.ts';

@@ -1,0 +1,147 @@
+/**
+ * Outbound end to end with OpenPGP (issue 11): a user whose key Sealgate holds submits with
+ * swaks to a recipient whose public key was imported (`sealgate keys import`); the copy in the
+ * Postfix mailbox is PGP/MIME that `gpg` and `sq` decrypt and verify, the sender's own key
+ * reads it too, and the outer Subject is "...". A recipient whose key expired gets the fallback
+ * (verified link, else pickup) and the receipt says why. Keys are made by `gpg` itself.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { startGateway, type GatewayProcess } from '../../helpers/gateway.ts';
+import { describeWithPeers } from '../../helpers/peers.ts';
+import { freePort, tempDir, until } from '../../helpers/ports.ts';
+import { startPostfix, type PostfixInstance } from '../../helpers/postfix.ts';
+import { queuedId, submitAs } from '../../helpers/swaks.ts';
+
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
+
+const PASSWORD = 'correct horse battery staple';
+const SECRET = 'The merger closes on Friday.';
+
+describeWithPeers(['root', 'postfix', 'swaks', 'gpg', 'sq'], '19-e2e-outbound: OpenPGP to a Postfix mailbox, read by gpg and sq', () => {
+  const temp = tempDir('e2e-out-pgp');
+  let mailbox: PostfixInstance;
+  let gateway: GatewayProcess;
+  const homes: string[] = [];
+  const submit = submitAs(() => gateway.ports.submission, PASSWORD);
+  const file = (name: string) => path.join(temp.dir, name);
+
+  function gpg(home: string, args: string[], input?: string | Buffer): { code: number; stdout: Buffer; stderr: string } {
+    const r = spawnSync('gpg', ['--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--status-fd', '2', ...args], { input });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString() };
+  }
+  /** A GNUPGHOME with one key for `address`, made by gpg (Ed25519 / Curve25519). */
+  function gnupgKey(name: string, address: string, fakedTime?: string): string {
+    const home = file(`gnupg-${name}`);
+    mkdirSync(home, { mode: 0o700 });
+    homes.push(home);
+    const faked = fakedTime ? ['--faked-system-time', fakedTime] : [];
+    const made = gpg(home, [...faked, '--quick-gen-key', `${name} <${address}>`, 'future-default', 'default', fakedTime ? '1d' : '0']);
+    expect(made.code, made.stderr).toBe(0);
+    return home;
+  }
+  const armoredMessage = (raw: string) => /-----BEGIN PGP MESSAGE-----[\s\S]+?-----END PGP MESSAGE-----/.exec(raw)?.[0] ?? '';
+  const show = async (id: string) => (await gateway.cli('queue', 'show', id)).stdout;
+
+  let alice = '';
+  let bob = '';
+
+  beforeAll(async () => {
+    const port = await freePort('127.0.0.11');
+    mailbox = await startPostfix({ ip: '127.0.0.11', port, name: 'mailbox.corp.test', mode: 'accept', domains: ['corp.test'] });
+    const relay = `127.0.0.11:${port}`;
+    const webPort = await freePort();
+    gateway = await startGateway(path.join(temp.dir, 'gw'), {
+      domains: { 'corp.test': { smarthost: relay, verifyRecipients: 'off' }, 'sender.test': { smarthost: relay, verifyRecipients: 'off' } },
+      delivery: { port, connectTimeoutMs: 3000, ipFamilies: [4], mtaSts: { enabled: false } },
+      queue: { retryScheduleMs: [60_000], pollIntervalMs: 100 },
+      web: { host: '127.0.0.1', port: webPort, publicUrl: `https://127.0.0.1:${webPort}` },
+      e2e: { wkd: { enabled: false } },
+    });
+    expect((await gateway.cli('user', 'add', 'alice@sender.test', '--password', PASSWORD)).code).toBe(0);
+
+    // Alice's key is held by Sealgate (her secret key imported); Bob's public key is imported.
+    alice = gnupgKey('alice', 'alice@sender.test');
+    bob = gnupgKey('bob', 'bob@corp.test');
+    writeFileSync(file('alice.sec'), gpg(alice, ['--armor', '--export-secret-keys', 'alice@sender.test']).stdout);
+    writeFileSync(file('alice.pub'), gpg(alice, ['--armor', '--export', 'alice@sender.test']).stdout);
+    writeFileSync(file('bob.sec'), gpg(bob, ['--armor', '--export-secret-keys', 'bob@corp.test']).stdout);
+    writeFileSync(file('bob.pub'), gpg(bob, ['--armor', '--export', 'bob@corp.test']).stdout);
+    expect(gpg(bob, ['--import', file('alice.pub')]).code).toBe(0);
+    for (const key of ['alice.sec', 'bob.pub']) {
+      const imported = await gateway.cli('keys', 'import', file(key));
+      expect(imported.code, imported.stderr).toBe(0);
+    }
+    // Carol's key expired long ago (made with gpg's clock set back, valid one day).
+    const carol = gnupgKey('carol', 'carol@corp.test', '20200101T000000');
+    writeFileSync(file('carol.pub'), gpg(carol, ['--armor', '--export', 'carol@corp.test']).stdout);
+    const carolImport = await gateway.cli('keys', 'import', file('carol.pub'));
+    expect(carolImport.code, carolImport.stderr).toBe(0);
+  });
+
+  afterAll(async () => {
+    await gateway?.kill();
+    await mailbox?.stop();
+    for (const home of homes) spawnSync('gpgconf', ['--homedir', home, '--kill', 'all']);
+    temp.cleanup();
+  });
+
+  it('Sealgate-Encrypt: pgp → PGP/MIME in the mailbox that gpg and sq decrypt and verify; the sender reads it too; the receipt says the route', async () => {
+    const sent = await submit('bob@corp.test', ['--header', 'Subject: Merger plans', '--header', 'Sealgate-Encrypt: pgp', '--body', SECRET]);
+    expect(sent.code, sent.stdout).toBe(0);
+    const id = queuedId(sent.stdout);
+    const [copy] = await mailbox.waitForMessages(1, 60_000);
+    // Nothing of the content travels in the clear; the control header never leaves.
+    expect(copy.raw).not.toContain(SECRET);
+    expect(copy.raw).not.toContain('Merger plans');
+    expect(copy.raw).not.toMatch(/^Sealgate-Encrypt:/im);
+    expect(copy.raw).toMatch(/^Subject: \.\.\.$/m);
+    expect(copy.raw).toMatch(/^Content-Type: multipart\/encrypted;[\s\S]*application\/pgp-encrypted/m);
+    const armored = armoredMessage(copy.raw);
+    writeFileSync(file('copy.asc'), armored);
+
+    const byGpg = gpg(bob, ['--decrypt'], armored);
+    expect(byGpg.code, byGpg.stderr).toBe(0);
+    expect(byGpg.stdout.toString()).toContain(SECRET);
+    // RFC 9788: the real subject is inside.
+    expect(byGpg.stdout.toString()).toMatch(/Subject: Merger plans/);
+    expect(byGpg.stderr).toMatch(/\[GNUPG:\] GOODSIG [0-9A-F]+ alice <alice@sender\.test>/);
+    expect(byGpg.stderr).toMatch(/\[GNUPG:\] VALIDSIG/);
+
+    const bySq = spawnSync('sq', ['decrypt', '--recipient-key', file('bob.sec'), '--signer-cert', file('alice.pub'), file('copy.asc')]);
+    expect(bySq.status, bySq.stderr.toString()).toBe(0);
+    expect(bySq.stdout.toString()).toContain(SECRET);
+    expect(bySq.stderr.toString()).toMatch(/Good signature from/);
+
+    // The sent copy stays readable to the sender's own key.
+    const byAlice = gpg(alice, ['--decrypt'], armored);
+    expect(byAlice.code, byAlice.stderr).toBe(0);
+    expect(byAlice.stdout.toString()).toContain(SECRET);
+
+    await until(async () => /delivered\s+<bob@corp\.test>/.test(await show(id)), 30_000, 'delivered in queue show');
+    expect(await show(id)).toMatch(/route: end-to-end:openpgp \(the sender asked for end-to-end encryption \(Sealgate-Encrypt: pgp\): encrypted with the recipient's OpenPGP key\)/);
+    const detail = JSON.parse((await gateway.cli('queue', 'show', id, '--json')).stdout) as { receipts: { route?: string; routeReason?: string }[] };
+    expect(detail.receipts.at(-1)).toMatchObject({ route: 'end-to-end:openpgp', routeReason: expect.stringContaining('Sealgate-Encrypt: pgp') });
+  });
+
+  it('a recipient whose key expired: never plaintext, a verified link (Postfix has no TLS) else pickup, and the receipt says why', async () => {
+    const before = mailbox.messages().length;
+    const sent = await submit('carol@corp.test', ['--header', 'Subject: For Carol', '--header', 'Sealgate-Encrypt: auto', '--body', SECRET]);
+    const id = queuedId(sent.stdout);
+    expect(id).not.toBe('');
+    await until(async () => /held for pickup/.test(await show(id)), 60_000, 'the message held for pickup');
+    const detail = JSON.parse((await gateway.cli('queue', 'show', id, '--json')).stdout) as { receipts: { route?: string; routeReason?: string }[] };
+    expect(detail.receipts.at(-1)).toMatchObject({ route: 'pickup', routeReason: expect.stringMatching(/OpenPGP key expired.*verified link, else held for pickup; then held for pickup/) });
+    // Only the pickup notice reached the mailbox, never the message.
+    for (const m of mailbox.messages().slice(before)) expect(m.raw).not.toContain(SECRET);
+  });
+
+  it('an unknown Sealgate-Encrypt value is refused at submission with a sentence', async () => {
+    const sent = await submit('bob@corp.test', ['--header', 'Sealgate-Encrypt: yes please', '--body', SECRET]);
+    expect(sent.code).not.toBe(0);
+    expect(sent.stdout).toMatch(/550 5\.6\.0 Sealgate-Encrypt: "yes please" is not a choice; write pgp, smime or auto/);
+  });
+});
+
