@@ -3,28 +3,23 @@
  * (trusted through trustlist.txt) and the reader's PKCS#12; CRL and policy checks off
  * (the test CA publishes no CRL).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithPeers } from '../../helpers/peers.ts';
 import { createSmimeProtector } from '../../../src/e2e/smime/index.ts';
 import type { PrivateKeyMaterial, PublicKeyMaterial } from '../../../src/e2e/index.ts';
+import { createGpgsmHome, type GpgsmHome } from './gpgsm-home.ts';
 import { createTestPki, SAMPLE_MESSAGE } from './pki.ts';
 import type { TestPki } from './pki.ts';
 
 const PASSPHRASE = 'test-passphrase';
 let pki: TestPki;
-let home: string;
+let gpgsmHome: GpgsmHome;
 let now: Date;
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('latin1');
 
-function gpgsm(args: string[], input?: string | Uint8Array): Buffer {
-  return execFileSync('gpgsm', ['--batch', '--pinentry-mode', 'loopback', ...args], {
-    input, cwd: pki.dir, env: { ...process.env, GNUPGHOME: home }, stdio: ['pipe', 'pipe', 'pipe'],
-  });
-}
+const gpgsm = (args: string[], input?: string | Uint8Array): Buffer => gpgsmHome.gpgsm(args, input);
 function privateKey(name: string): PrivateKeyMaterial {
   const user = pki.user(name);
   return { kind: 'smime', address: user.address, key: user.key, certificates: [user.cert] };
@@ -43,36 +38,12 @@ describeWithPeers(['gpgsm', 'gpg-agent', 'openssl'], 'S/MIME with gpgsm', () => 
       { name: 'bob', address: 'bob@example.test', key: 'rsa' },
     ]);
     now = new Date(Date.now() + 2000);
-    home = mkdtempSync(join(tmpdir(), 'sealgate-gpgsm-'));
-    writeFileSync(join(home, 'gpg-agent.conf'), 'allow-loopback-pinentry\n');
-    writeFileSync(join(home, 'gpgsm.conf'), 'disable-crl-checks\ndisable-dirmngr\ndisable-policy-checks\n');
     writeFileSync(join(pki.dir, 'body.eml'), BODY_ENTITY);
-    execFileSync('openssl', ['pkcs12', '-export', '-inkey', 'bob.key', '-in', 'bob.pem', '-out', 'bob.p12', '-passout', `pass:${PASSPHRASE}`,
-      '-keypbe', 'PBE-SHA1-3DES', '-certpbe', 'PBE-SHA1-3DES', '-macalg', 'sha1'], { cwd: pki.dir, stdio: 'ignore' });
-    gpgsm(['--import', pki.caPath]);
-    gpgsm(['--import', pki.user('alice').certPath]);
-    // The PKCS#12 import through the agent's loopback pinentry failed once in a full run
-    // ("decryption failed" for a right passphrase) and never alone: it is tried again with a fresh agent.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        gpgsm(['--passphrase-fd', '0', '--import', 'bob.p12'], PASSPHRASE);
-        break;
-      } catch (error) {
-        if (attempt === 3) throw error;
-        spawnSync('gpgconf', ['--kill', 'gpg-agent'], { env: { ...process.env, GNUPGHOME: home } });
-      }
-    }
-    const caFingerprint = execFileSync('openssl', ['x509', '-in', pki.caPath, '-noout', '-fingerprint', '-sha1']).toString().trim().split('=')[1];
-    writeFileSync(join(home, 'trustlist.txt'), `${caFingerprint} S\n`);
+    gpgsmHome = createGpgsmHome(pki, 'bob', PASSPHRASE, ['alice']);
   }, 120_000);
 
   afterAll(() => {
-    try {
-      execFileSync('gpgconf', ['--kill', 'all'], { env: { ...process.env, GNUPGHOME: home }, stdio: 'ignore' });
-    } catch {
-      // no agent running
-    }
-    rmSync(home, { recursive: true, force: true });
+    gpgsmHome?.cleanup();
     rmSync(pki.dir, { recursive: true, force: true });
   });
 
