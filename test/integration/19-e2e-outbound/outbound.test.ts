@@ -1,12 +1,13 @@
 /**
- * Outbound end to end with OpenPGP (issue 11): a user whose key Sealgate holds submits with
+ * Outbound end to end (issue 11), OpenPGP and S/MIME: a user whose key Sealgate holds submits with
  * swaks to a recipient whose public key was imported (`sealgate keys import`); the copy in the
  * Postfix mailbox is PGP/MIME that `gpg` and `sq` decrypt and verify, the sender's own key
- * reads it too, and the outer Subject is "...". A recipient whose key expired gets the fallback
+ * reads it too, and the outer Subject is "...". The same with S/MIME (certificates from the
+ * test PKI of 18-smime): `openssl cms -decrypt` and `-verify`, and `gpgsm`. A recipient whose key expired gets the fallback
  * (verified link, else pickup) and the receipt says why. Keys are made by `gpg` itself.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { startGateway, type GatewayProcess } from '../../helpers/gateway.ts';
@@ -14,13 +15,15 @@ import { describeWithPeers } from '../../helpers/peers.ts';
 import { freePort, tempDir, until } from '../../helpers/ports.ts';
 import { startPostfix, type PostfixInstance } from '../../helpers/postfix.ts';
 import { queuedId, submitAs } from '../../helpers/swaks.ts';
+import { createGpgsmHome, type GpgsmHome } from '../18-smime/gpgsm-home.ts';
+import { createTestPki, type TestPki } from '../18-smime/pki.ts';
 
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
 
 const PASSWORD = 'correct horse battery staple';
 const SECRET = 'The merger closes on Friday.';
 
-describeWithPeers(['root', 'postfix', 'swaks', 'gpg', 'sq'], '19-e2e-outbound: OpenPGP to a Postfix mailbox, read by gpg and sq', () => {
+describeWithPeers(['root', 'postfix', 'swaks', 'gpg', 'sq', 'openssl', 'gpgsm'], '19-e2e-outbound: encrypted to a Postfix mailbox, read by gpg, sq, openssl cms and gpgsm', () => {
   const temp = tempDir('e2e-out-pgp');
   let mailbox: PostfixInstance;
   let gateway: GatewayProcess;
@@ -47,6 +50,8 @@ describeWithPeers(['root', 'postfix', 'swaks', 'gpg', 'sq'], '19-e2e-outbound: O
 
   let alice = '';
   let bob = '';
+  let pki: TestPki;
+  let gpgsmHome: GpgsmHome | undefined;
 
   beforeAll(async () => {
     const port = await freePort('127.0.0.11');
@@ -79,13 +84,24 @@ describeWithPeers(['root', 'postfix', 'swaks', 'gpg', 'sq'], '19-e2e-outbound: O
     writeFileSync(file('carol.pub'), gpg(carol, ['--armor', '--export', 'carol@corp.test']).stdout);
     const carolImport = await gateway.cli('keys', 'import', file('carol.pub'));
     expect(carolImport.code, carolImport.stderr).toBe(0);
+    // S/MIME: Alice's certificate and key are ours, Dave's certificate is imported.
+    pki = createTestPki([
+      { name: 'alice', address: 'alice@sender.test', key: 'rsa' },
+      { name: 'dave', address: 'dave@corp.test', key: 'rsa' },
+    ]);
+    for (const args of [[pki.user('alice').certPath, '--key', pki.user('alice').keyPath], [pki.user('dave').certPath]]) {
+      const imported = await gateway.cli('keys', 'import', ...args);
+      expect(imported.code, imported.stderr).toBe(0);
+    }
   });
 
   afterAll(async () => {
     await gateway?.kill();
     await mailbox?.stop();
     for (const home of homes) spawnSync('gpgconf', ['--homedir', home, '--kill', 'all']);
+    gpgsmHome?.cleanup();
     temp.cleanup();
+    if (pki) rmSync(pki.dir, { recursive: true, force: true });
   });
 
   it('Sealgate-Encrypt: pgp → PGP/MIME in the mailbox that gpg and sq decrypt and verify; the sender reads it too; the receipt says the route', async () => {
@@ -124,6 +140,48 @@ describeWithPeers(['root', 'postfix', 'swaks', 'gpg', 'sq'], '19-e2e-outbound: O
     expect(await show(id)).toMatch(/route: end-to-end:openpgp \(the sender asked for end-to-end encryption \(Sealgate-Encrypt: pgp\): encrypted with the recipient's OpenPGP key\)/);
     const detail = JSON.parse((await gateway.cli('queue', 'show', id, '--json')).stdout) as { receipts: { route?: string; routeReason?: string }[] };
     expect(detail.receipts.at(-1)).toMatchObject({ route: 'end-to-end:openpgp', routeReason: expect.stringContaining('Sealgate-Encrypt: pgp') });
+  });
+
+  it('Sealgate-Encrypt: smime → S/MIME in the mailbox that openssl cms and gpgsm decrypt and verify; the sender reads it too', async () => {
+    const before = mailbox.messages().length;
+    const sent = await submit('dave@corp.test', ['--header', 'Subject: Board minutes', '--header', 'Sealgate-Encrypt: smime', '--body', SECRET]);
+    expect(sent.code, sent.stdout).toBe(0);
+    const id = queuedId(sent.stdout);
+    const copy = (await mailbox.waitForMessages(before + 1, 60_000)).at(-1)!;
+    expect(copy.raw).not.toContain(SECRET);
+    expect(copy.raw).not.toContain('Board minutes');
+    expect(copy.raw).toMatch(/^Subject: \.\.\.$/m);
+    expect(copy.raw).toMatch(/^Content-Type: application\/pkcs7-mime;/m);
+    writeFileSync(file('smime.eml'), copy.raw);
+    const cms = (args: string[]) => spawnSync('openssl', ['cms', ...args], { cwd: pki.dir });
+    const dave = pki.user('dave');
+    const decrypted = cms(['-decrypt', '-in', file('smime.eml'), '-recip', dave.certPath, '-inkey', dave.keyPath, '-out', file('inner.eml')]);
+    expect(decrypted.status, decrypted.stderr.toString()).toBe(0);
+    const inner = readFileSync(file('inner.eml'), 'latin1');
+    expect(inner).toContain('Board minutes');
+    const verified = cms(['-verify', '-in', file('inner.eml'), '-CAfile', pki.caPath, '-purpose', 'smimesign', '-out', file('verified.eml')]);
+    expect(verified.status, verified.stderr.toString()).toBe(0);
+    expect(verified.stderr.toString()).toMatch(/Verification successful/);
+    expect(readFileSync(file('verified.eml'), 'latin1')).toContain(SECRET);
+    // The sender's own certificate is a recipient too.
+    const own = cms(['-decrypt', '-in', file('smime.eml'), '-recip', pki.user('alice').certPath, '-inkey', pki.user('alice').keyPath]);
+    expect(own.status, own.stderr.toString()).toBe(0);
+
+    // gpgsm reads the same copy: decrypt the enveloped DER, verify the detached signature inside.
+    gpgsmHome = createGpgsmHome(pki, 'dave', 'test-passphrase', ['alice']);
+    const der = Buffer.from(copy.raw.split(/\r?\n\r?\n/).slice(1).join('').replace(/\s+/g, ''), 'base64');
+    writeFileSync(file('smime.p7m'), der);
+    const byGpgsm = gpgsmHome.gpgsm(['--passphrase-fd', '0', '--decrypt', file('smime.p7m')], 'test-passphrase').toString('latin1');
+    expect(byGpgsm).toContain('Board minutes');
+    const boundary = /boundary="?([^";\r\n]+)"?/.exec(byGpgsm)?.[1] ?? '';
+    const [, signedPart, signaturePart] = byGpgsm.split(`--${boundary}`);
+    writeFileSync(file('signed.part'), signedPart.slice(2, -2), 'latin1');
+    writeFileSync(file('sig.p7s'), Buffer.from(signaturePart.split('\r\n\r\n')[1].replace(/\s+/g, ''), 'base64'));
+    const status = gpgsmHome.gpgsm(['--status-fd', '1', '--verify', file('sig.p7s'), file('signed.part')]).toString();
+    expect(status).toMatch(/GOODSIG/);
+
+    await until(async () => /delivered\s+<dave@corp\.test>/.test(await show(id)), 30_000, 'delivered in queue show');
+    expect(await show(id)).toMatch(/route: end-to-end:smime \(the sender asked for end-to-end encryption \(Sealgate-Encrypt: smime\)/);
   });
 
   it('a recipient whose key expired: never plaintext, a verified link (Postfix has no TLS) else pickup, and the receipt says why', async () => {
