@@ -111,7 +111,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const { id } = await queue.enqueue(envelope(['b1@a.test', 'b2@a.test']), Readable.from([Buffer.from('x\r\n')]));
       const [group] = await queue.lease('n', 10, 60_000);
       const [r1, r2] = group.recipients;
-      const receipt = { at: now, recipient: r1.address, mxHost: 'mx.a.test', ip: '127.0.0.10', port: 25, tlsVersion: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', certSubject: 'CN=mx.a.test', certVerified: true, reply: '250 2.0.0 Ok: queued as 1234', outcome: 'delivered' as const };
+      const receipt = { at: now, recipient: r1.address, mxHost: 'mx.a.test', ip: '127.0.0.10', port: 25, tlsVersion: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', certSubject: 'CN=mx.a.test', certVerified: true, reply: '250 2.0.0 Ok: queued as 1234', outcome: 'delivered' as const, route: 'end-to-end:openpgp' as const, routeReason: 'encrypted with the recipient\'s OpenPGP key' };
       expect(await queue.settle(id, group.lease, [
         { recipientId: r1.id, state: 'delivered', reply: receipt.reply, receipt },
         { recipientId: r2.id, state: 'queued', reply: '451 4.3.0 try later', nextAttemptAt: now + L },
@@ -122,7 +122,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(again.recipients.map((r) => [r.id, r.attempts])).toEqual([[r2.id, 1]]);
       expect(await queue.settle(id, again.lease, [{ recipientId: r2.id, state: 'failed', reply: '550 5.1.1 no such user' }])).toBe(true);
       const detail = await queue.show(id);
-      expect(detail?.receipts[0]).toMatchObject({ reply: '250 2.0.0 Ok: queued as 1234', tlsVersion: 'TLSv1.3', certVerified: true });
+      expect(detail?.receipts[0]).toMatchObject({ reply: '250 2.0.0 Ok: queued as 1234', tlsVersion: 'TLSv1.3', certVerified: true, route: 'end-to-end:openpgp', routeReason: "encrypted with the recipient's OpenPGP key" });
       expect(detail?.recipients.map((r) => r.state)).toEqual(['delivered', 'failed']);
       await queue.reap(id);
       expect(await queue.reapFinished()).toBe(0);
