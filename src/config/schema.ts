@@ -309,7 +309,7 @@ export const configSchema = z.strictObject({
             .default([])
             .describe('Senders (SMTP AUTH user names or sender addresses; `*`: every user) whose mail is encrypted end to end whenever a usable key of the recipient is known; without a key it goes as today.'),
           domains: z
-            .record(z.string().min(1), z.enum(['pgp', 'smime', 'auto']))
+            .record(z.string().min(1), z.enum(['pgp', 'smime', 'auto']).describe('The method for that recipient domain: `pgp`, `smime` or `auto` (OpenPGP, else S/MIME).'))
             .default({})
             .describe('Recipient domains whose mail from our users is always encrypted end to end with this method (`auto`: OpenPGP, else S/MIME); without a usable key it goes only over a verified link, else pickup. A sender\'s `Sealgate-Encrypt` header comes first.'),
         })
