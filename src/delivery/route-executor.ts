@@ -51,9 +51,12 @@ export class RouteExecutor {
   async factsFor(job: DomainJob, base: Omit<RouteFacts, 'recipient' | 'keys' | 'attempt'>): Promise<FactsFor> {
     const e2e = this.deps.endToEnd;
     const keys = new Map<string, RouteFacts['keys']>();
-    if (e2e) for (const r of job.recipients) keys.set(r.address, await recipientKeys(e2e, r.address));
     const message = e2e ? { ...base.message, encryptWhenKeyKnown: e2e.rules.encryptsWhenKeyKnown(base.message) } : base.message;
     const encryptRule = e2e?.rules.ruleFor(job.domain);
+    // Keys are read only where policy can use them (a submitted message with a request, a rule or
+    // the sender's setting): plain mail costs no key-store queries.
+    const mayEncrypt = message.origin !== 'inbound' && !!message.authUser && (message.encrypt !== undefined || encryptRule !== undefined || message.encryptWhenKeyKnown === true);
+    if (e2e && mayEncrypt) for (const r of job.recipients) keys.set(r.address, await recipientKeys(e2e, r.address));
     return (recipient, attempt) => ({ ...base, message, encryptRule, recipient, keys: keys.get(recipient) ?? null, attempt });
   }
 
