@@ -11,6 +11,7 @@ import { createSmimeProtector, E2eKeyStore, openpgpProtector } from './e2e/index
 import type { Config } from './config/index.ts';
 import type { Service } from './kernel/index.ts';
 import { LinkPins, LinkSecurityMemory, TlsReportCounter } from './linksec/index.ts';
+import { AuditBatcher } from './audit/index.ts';
 import type { Runtime } from './runtime.ts';
 import { createNoticeTracker, createPickupDelivery } from './pickup-service.ts';
 import { tlsPolicyWithPickup } from './policy/index.ts';
@@ -74,6 +75,8 @@ export function createDeliveryService(runtime: Runtime, metrics?: GatewayMetrics
   };
   const tlsReports = new TlsReportCounter(runtime.store, { now: () => clock.now() });
   const reportSender = new TlsReportSender({ counter: tlsReports, queue, resolver, hostname: config.hostname, logger, clock });
+  // Each delivery outcome is an audit event, written in batches (one chain for every node).
+  const lifecycle = new AuditBatcher(runtime.audit, logger);
   const worker = new DeliveryWorker(
     {
       nodeId: runtime.nodeId,
@@ -99,6 +102,7 @@ export function createDeliveryService(runtime: Runtime, metrics?: GatewayMetrics
         return held;
       },
       noticeSettled: createNoticeTracker(runtime),
+      audit: lifecycle,
       endToEnd: endToEndDeps(config, runtime),
       deliver: async (job) => {
         const began = performance.now();
@@ -137,6 +141,7 @@ export function createDeliveryService(runtime: Runtime, metrics?: GatewayMetrics
     async stop() {
       await reportSender.stop();
       await worker.stop();
+      await lifecycle.flush();
       pool.closeAll();
     },
     notify: () => worker.notify(),

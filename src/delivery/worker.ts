@@ -5,6 +5,8 @@ import type { PickupRules, Route, RoutingTable } from '../policy/index.ts';
 import { routeFor } from '../policy/index.ts';
 import type { LeasedGroup, Queue, RetryOptions, Settlement } from '../queue/index.ts';
 import { delayNoticeDue, nextAttempt } from '../queue/index.ts';
+import type { AuditBatcher } from '../audit/index.ts';
+import { settlementEvents } from './audit-events.ts';
 import { queueReport, type BounceEntry } from './bounce.ts';
 import type { EndToEndDeps } from './e2e-route.ts';
 import { noticeReport, tellNoticeOutcomes, type NoticeOutcome } from './notices.ts';
@@ -85,6 +87,8 @@ export class DeliveryWorker implements Service {
   private readonly executor: RouteExecutor;
   private readonly toPickup?: PickupFn;
   private readonly noticeSettled?: (outcome: NoticeOutcome) => Promise<void>;
+  /** The audit chain's group commit: each recorded outcome is an event. */
+  private readonly audit?: Pick<AuditBatcher, 'add'>;
   private readonly logger: Logger;
   private readonly clock: Clock;
   private running = false;
@@ -100,12 +104,13 @@ export class DeliveryWorker implements Service {
   private loopDone: Promise<void> | null = null;
   private readonly inFlight = new Set<Promise<void>>();
 
-  constructor(options: WorkerOptions, deps: { queue: Queue; deliver: DeliverFn; toPickup?: PickupFn; endToEnd?: EndToEndDeps; noticeSettled?: (outcome: NoticeOutcome) => Promise<void>; logger: Logger; clock: Clock }) {
+  constructor(options: WorkerOptions, deps: { queue: Queue; deliver: DeliverFn; toPickup?: PickupFn; endToEnd?: EndToEndDeps; noticeSettled?: (outcome: NoticeOutcome) => Promise<void>; audit?: Pick<AuditBatcher, 'add'>; logger: Logger; clock: Clock }) {
     this.options = options;
     this.queue = deps.queue;
     this.executor = new RouteExecutor({ deliver: deps.deliver, toPickup: deps.toPickup, endToEnd: deps.endToEnd, clock: deps.clock });
     this.toPickup = deps.toPickup;
     this.noticeSettled = deps.noticeSettled;
+    this.audit = deps.audit;
     this.logger = deps.logger.child({ module: 'delivery' });
     this.clock = deps.clock;
   }
@@ -345,7 +350,12 @@ export class DeliveryWorker implements Service {
       }
     }
     if (this.noticeSettled) await tellNoticeOutcomes(group, settlements, results, this.noticeSettled, this.logger);
-    const done = await this.settleWithRetry(group, settlements);
+    const { done, stale } = await this.settleWithRetry(group, settlements);
+    if (this.audit) {
+      const audit = this.audit;
+      await Promise.all(settlementEvents(group, settlements, stale, this.options.nodeId).map((event) => audit.add(event))).catch((error: Error) =>
+        this.logger.error({ err: error.message, messageId: group.messageId }, 'AUDIT GAP: delivery outcomes settled but not written to the audit log'));
+    }
     this.logger.info(
       { messageId: group.messageId, domain: group.domain, delivered: settlements.filter((s) => s.state === 'delivered').length, failed: failures.length, deferred: delays.length },
       'delivery attempt settled',
@@ -358,10 +368,10 @@ export class DeliveryWorker implements Service {
    * again. A settle is idempotent under its lease (a second one changes nothing), so it is
    * retried while the database comes back.
    */
-  private async settleWithRetry(group: LeasedGroup, settlements: Settlement[]): Promise<boolean> {
+  private async settleWithRetry(group: LeasedGroup, settlements: Settlement[]): Promise<{ done: boolean; stale: number[] }> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.queue.settle(group.messageId, group.lease, settlements);
+        return await this.queue.settleReport(group.messageId, group.lease, settlements);
       } catch (error) {
         if (attempt >= SETTLE_RETRY_MS.length) throw error;
         this.logger.warn({ err: (error as Error).message, messageId: group.messageId }, 'settle failed; retrying');

@@ -97,10 +97,15 @@ export class Queue {
    * commit (file). Settlements of recipients the lease no longer holds are dropped.
    */
   async settle(messageId: string, lease: LeaseRef, settlements: Settlement[]): Promise<boolean> {
-    const { done, file } = await this.settler.settle(messageId, lease, settlements);
+    return (await this.settleReport(messageId, lease, settlements)).done;
+  }
+
+  /** `settle`, also naming the recipients whose settlement was dropped (the lease was lost): the audit records only the rest. */
+  async settleReport(messageId: string, lease: LeaseRef, settlements: Settlement[]): Promise<{ done: boolean; stale: number[] }> {
+    const { done, file, stale } = await this.settler.settle(messageId, lease, settlements);
     if (file) await this.reap(messageId);
     else if (done) await shred(this.ctx, messageId);
-    return done;
+    return { done, stale };
   }
 
   /** The message's one delay notice: true for exactly one caller. */
