@@ -315,6 +315,20 @@ export const configSchema = z.strictObject({
         })
         .prefault({})
         .describe('When outbound mail is encrypted end to end, in this order: the sender\'s `Sealgate-Encrypt: pgp|smime|auto` header, the rule for the recipient\'s domain, then the sender\'s "encrypt whenever a key is known".'),
+      inbound: z
+        .strictObject({
+          enabled: z.boolean().default(true).describe('On the inbound listener, decrypt mail for keys Sealgate holds, verify signatures and add the `Sealgate-E2E-Result` header before the message is stored; an OpenPGP message without integrity protection is refused at the end of DATA.'),
+          replayDays: z.number().int().min(1).max(3650).default(30).describe('Days a signed inbound message (signer, Message-ID, signing time) is remembered, so that a copy of it is flagged `replay=yes`.'),
+          harvest: z.boolean().default(true).describe('Learn correspondents\' keys from inbound mail: Autocrypt headers (Level 1 rules) and S/MIME certificates of validly signed mail for the From address.'),
+        })
+        .prefault({})
+        .describe('End-to-end protection of inbound mail (the MX role).'),
+      smime: z
+        .strictObject({
+          trustAnchorFiles: z.array(z.string()).default([]).describe('PEM files of the CA certificates an S/MIME signer\'s certificate must chain to; without any, only certificates already in the key store count as known.'),
+        })
+        .prefault({})
+        .describe('S/MIME certificate checks.'),
     })
     .prefault({})
     .describe('End-to-end encryption (OpenPGP and S/MIME): where correspondents\' keys are found, and when mail is encrypted.'),

@@ -9,3 +9,5 @@ export { openpgpProtector, generateKey as generateOpenpgpKey, inspectCertificate
 export type { CertificateFacts as OpenpgpCertificateFacts, KeyProfile as OpenpgpKeyProfile } from './openpgp/index.ts';
 export { decryptWith as openpgpDecrypt, encryptTo as openpgpEncrypt, readCertificates as readOpenpgpCertificates, readSecretKeys as readOpenpgpSecretKeys, signDetached as openpgpSignDetached, verifyDetached as openpgpVerifyDetached, KEY_PROFILES as OPENPGP_KEY_PROFILES } from './openpgp/index.ts';
 export type { Verification as OpenpgpVerification } from './openpgp/index.ts';
+export { ReplayLedger, replayDigest } from './replay.ts';
+export type { ReplayKey, ReplayVerdict } from './replay.ts';

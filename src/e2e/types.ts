@@ -35,7 +35,8 @@ export interface ProtectOptions {
 }
 
 export type SignatureVerdict =
-  | { state: 'valid'; signer: string; keyId: string; signedAt: Date | null }
+  /** `certificate`: S/MIME, the signer's certificate (DER) as the message carried it, for harvesting. */
+  | { state: 'valid'; signer: string; keyId: string; signedAt: Date | null; certificate?: Uint8Array }
   | { state: 'invalid'; signer: string | null; keyId: string | null; reason: string }
   | { state: 'unknown-key'; keyId: string | null; signedAt: Date | null };
 

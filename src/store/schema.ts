@@ -414,6 +414,14 @@ export interface E2eAutocryptPeersTable {
   prefer_encrypt: 'mutual' | 'nopreference';
 }
 
+/** A signed inbound message seen: SHA-256 of signer key, Message-ID and signing time (src/e2e/replay.ts). */
+export interface E2eReplaySeenTable {
+  digest: string;
+  seen_at: number;
+  /** Kept until then; a copy arriving later is no longer recognised. */
+  expires_at: number;
+}
+
 /** A discovery answer (WKD, keyserver), found or not, until it expires. */
 export interface E2eDiscoveryCacheTable {
   /** `wkd:<address>` or `keyserver:<address>`. */
@@ -429,6 +437,7 @@ export interface Database {
   e2e_peer_keys: E2ePeerKeysTable;
   e2e_autocrypt_peers: E2eAutocryptPeersTable;
   e2e_discovery_cache: E2eDiscoveryCacheTable;
+  e2e_replay_seen: E2eReplaySeenTable;
   audit_events: AuditEventsTable;
   audit_checkpoints: AuditCheckpointsTable;
   message_chunks: MessageChunksTable;

@@ -8,7 +8,7 @@
 import { MailError } from '../../kernel/index.ts';
 import type { SignatureVerdict, UnprotectOptions, UnprotectResult } from '../types.ts';
 import { certificateAddresses, certificateSubject, checkCertificate } from './certificates.ts';
-import { derBlocks, fingerprint, parseCertificates, toArrayBuffer } from './der.ts';
+import { certificateDer, derBlocks, fingerprint, parseCertificates, toArrayBuffer } from './der.ts';
 import { pkijs } from './engine.ts';
 import { AuthenticationFailedError, NoMatchingKeyError, OID_AUTH_ENVELOPED_DATA, OID_ENVELOPED_DATA, openEnvelope } from './enveloped.ts';
 import type { DecryptionKey } from './enveloped.ts';
@@ -60,7 +60,7 @@ async function verdictFor(verification: Verification, outer: Entity, options: Un
     intermediates: check.carried,
     revoked: settings.revoked,
   });
-  if (result.ok) return { state: 'valid', signer: signerName, keyId, signedAt: check.signedAt };
+  if (result.ok) return { state: 'valid', signer: signerName, keyId, signedAt: check.signedAt, certificate: certificateDer(signer) };
   if (result.problem === 'untrusted') return { state: 'unknown-key', keyId, signedAt: check.signedAt };
   return { state: 'invalid', signer: signerName, keyId, reason: result.reason };
 }

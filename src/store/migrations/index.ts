@@ -552,6 +552,20 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
         await db.schema.alterTable('receipts').addColumn('route_reason', 'text').execute();
       },
     },
+    '0029-e2e-replay': {
+      // Inbound signed mail seen (issue 11, src/e2e/replay.ts): one row per signer + Message-ID +
+      // signing time, as a hash; the primary key makes "seen before?" one atomic insert, so two
+      // copies arriving at once still flag one. A new table only.
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('e2e_replay_seen')
+          .addColumn('digest', 'text', (c) => c.primaryKey())
+          .addColumn('seen_at', bigint, (c) => c.notNull())
+          .addColumn('expires_at', bigint, (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('e2e_replay_seen_expiry').on('e2e_replay_seen').columns(['expires_at']).execute();
+      },
+    },
   };
 }
 
