@@ -21,6 +21,7 @@ import { sql } from 'kysely';
 import { createPickupHousekeeping } from './pickup-service.ts';
 import { answerRefusal } from './pickup/index.ts';
 import { createNoticeReplyAnswerer } from './notice-replies.ts';
+import { inboundE2eFor } from './e2e-inbound-service.ts';
 import { createRetentionService, runPurge } from './retention-service.ts';
 import { buildComplianceReport } from './compliance-facts.ts';
 
@@ -158,6 +159,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
     sealSecret: (secret: string) => runtime.vault.seal(Buffer.from(secret, 'utf8')).toString('base64'),
     answerRefusal,
     answerNoticeReply: createNoticeReplyAnswerer({ config, queue, clock, logger, notify: () => worker.notify() }),
+    inboundE2e: inboundE2eFor(config, runtime),
     ingest: async (envelope: Envelope, body: Readable) => {
       const queued = await queue.enqueue(envelope, body);
       worker.notify();

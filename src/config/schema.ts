@@ -319,6 +319,7 @@ export const configSchema = z.strictObject({
         .strictObject({
           enabled: z.boolean().default(true).describe('On the inbound listener, decrypt mail for keys Sealgate holds, verify signatures and add the `Sealgate-E2E-Result` header before the message is stored; an OpenPGP message without integrity protection is refused at the end of DATA.'),
           replayDays: z.number().int().min(1).max(3650).default(30).describe('Days a signed inbound message (signer, Message-ID, signing time) is remembered, so that a copy of it is flagged `replay=yes`.'),
+          maxBufferedMegabytes: z.number().int().min(1).default(256).describe('Encrypted or signed inbound messages are held in memory until the end of DATA; at most this much over all sessions at once, past it a sender is told to try again later (452).'),
           harvest: z.boolean().default(true).describe('Learn correspondents\' keys from inbound mail: Autocrypt headers (Level 1 rules) and S/MIME certificates of validly signed mail for the From address.'),
         })
         .prefault({})

@@ -15,6 +15,7 @@ import { checkEnvelopeSender, checkInboundSender, type SendersOf } from './sende
 import { RecipientVerifier, type DomainRecipients } from './recipient-check.ts';
 import { inboundHeaderRewriter } from './inbound-headers.ts';
 import { submittedHeaderRewriter } from './submitted-controls.ts';
+import type { InboundE2e } from './e2e-inbound.ts';
 
 export interface ListenerLimits {
   maxMessageBytes: number;
@@ -84,6 +85,8 @@ export interface IngressDeps {
   standingOf?(username: string): Promise<{ requiredLevel?: LinkRequirement; pickupAlways?: boolean }>;
   /** Mail to the notice address, its headers read (the body is not kept): answers it or not, and says which. */
   answerNoticeReply?(reply: NoticeReply): Promise<'answered' | 'not-answered'>;
+  /** Inbound: decrypt, verify and mark protected mail before it is stored (e2e-inbound.ts). */
+  inboundE2e?: InboundE2e;
   /** Resolves only once message and envelope are durable; rejects with a MailError. */
   ingest(envelope: Envelope, body: Readable): Promise<{ id: string }>;
   /** Sessions as the metrics count them: admitted, refused at connect by a limit, ended. */
@@ -358,7 +361,9 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
       ingress.on('error', drain);
       stream.pipe(ingress);
       // Submitted mail may become a pickup: a tree too deep to convert is refused here, at once.
-      const body = submission ? ingress.pipe(new MimeDepthLimit(limits.maxMimeDepth ?? 20)) : ingress;
+      // Inbound: the end-to-end step, last before the queue (after anything that must see the message as received).
+      const e2e = submission ? undefined : deps.inboundE2e?.begin(envelope.recipients.map((r) => r.address), now, limits.maxMessageBytes);
+      const body = submission ? ingress.pipe(new MimeDepthLimit(limits.maxMimeDepth ?? 20)) : e2e ? ingress.pipe(e2e.stream) : ingress;
       if (body !== ingress) {
         body.on('error', drain);
         ingress.on('error', (error) => body.destroy(error));
@@ -367,11 +372,13 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
         .ingest(envelope, body)
         .then(({ id }) => {
           finished = true;
+          e2e?.accepted();
           logger.info({ messageId: id, ip: session.remoteAddress, user: envelope.authUser, recipients: envelope.recipients.length, tls: session.secure }, 'message accepted');
           callback(null, `2.0.0 Ok: queued as ${id}`);
         })
         .catch((error: unknown) => {
           if (finished) return;
+          e2e?.refused();
           drain();
           const mailError = isMailError(error) ? error : new MailError(451, '4.3.0', 'Local error in processing; try again later', 'smtp', { cause: error });
           logger.warn({ ip: session.remoteAddress, code: mailError.code, enhanced: mailError.enhanced, reason: mailError.message }, 'message refused');
