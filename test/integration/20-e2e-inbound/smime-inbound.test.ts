@@ -1,0 +1,121 @@
+/**
+ * Inbound S/MIME (issue 11, the MX role) with real peers: `openssl cms` (enveloped CBC,
+ * auth-enveloped GCM, signed, signed then enveloped) and `gpgsm` (enveloped) to bob@corp.test,
+ * whose certificate and key Sealgate holds; the Postfix mailbox behind the gateway receives
+ * each decrypted with a `Sealgate-E2E-Result` field. Signers chain to the configured trust
+ * anchor (e2e.smime.trustAnchorFiles); a validly signed sender's certificate is harvested.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWithPeers } from '../../helpers/peers.ts';
+import { createTestPki, type TestPki } from '../18-smime/pki.ts';
+import { resultHeader, startInboundRig, type InboundRig } from './rig.ts';
+
+let rig: InboundRig;
+let pki: TestPki;
+let gpgHome: string;
+let counter = 0;
+
+function cms(args: string[], input: string | Buffer = ''): Buffer {
+  return execFileSync('openssl', ['cms', ...args], { input, cwd: pki.dir, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+function gpgsm(args: string[], input?: string | Buffer): Buffer {
+  return execFileSync('gpgsm', ['--batch', '--pinentry-mode', 'loopback', ...args], { input, cwd: pki.dir, env: { ...process.env, GNUPGHOME: gpgHome }, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+/** Message-ID and Date for a message openssl wrote (it writes From, To and Subject itself). */
+function traceFields(): { id: string; lines: string } {
+  const id = `<smime-in-${++counter}-${Date.now()}@example.test>`;
+  return { id, lines: `Message-ID: ${id}\r\nDate: ${new Date().toUTCString().replace('GMT', '+0000')}\r\n` };
+}
+const body = (marker: string) => `Content-Type: text/plain; charset=utf-8\r\n\r\nThe numbers are in. ${marker}\r\n`;
+const sealedTo = ['-from', 'alice@example.test', '-to', 'bob@corp.test', '-subject', 'Quarterly numbers'];
+
+describeWithPeers(['root', 'postfix', 'openssl', 'gpgsm', 'gpg-agent'], 'inbound S/MIME: decrypt, verify, mark, harvest', () => {
+  beforeAll(async () => {
+    pki = createTestPki([
+      { name: 'alice', address: 'alice@example.test', key: 'rsa' },
+      { name: 'bob', address: 'bob@corp.test', key: 'rsa' },
+    ]);
+    rig = await startInboundRig('e2e-in-smime', '127.0.0.62', { e2e: { smime: { trustAnchorFiles: [pki.caPath] } } });
+    const imported = await rig.gateway.cli('keys', 'import', pki.user('bob').certPath, '--key', pki.user('bob').keyPath);
+    expect(imported.code, imported.stderr).toBe(0);
+    gpgHome = join(pki.dir, 'gnupg');
+    mkdirSync(gpgHome, { recursive: true, mode: 0o700 });
+    writeFileSync(join(gpgHome, 'gpgsm.conf'), 'disable-crl-checks\ndisable-dirmngr\ndisable-policy-checks\n');
+    gpgsm(['--import', pki.caPath]);
+    gpgsm(['--import', pki.user('bob').certPath]);
+    const caFingerprint = execFileSync('openssl', ['x509', '-in', pki.caPath, '-noout', '-fingerprint', '-sha1']).toString().trim().split('=')[1];
+    writeFileSync(join(gpgHome, 'trustlist.txt'), `${caFingerprint} S\n`);
+  }, 120_000);
+
+  afterAll(async () => {
+    try {
+      execFileSync('gpgconf', ['--kill', 'all'], { env: { ...process.env, GNUPGHOME: gpgHome }, stdio: 'ignore' });
+    } catch {
+      // no agent
+    }
+    await rig?.stop();
+    if (pki) rmSync(pki.dir, { recursive: true, force: true });
+  });
+
+  for (const [cipher, malleable] of [['-aes-256-cbc', 'yes'], ['-aes-256-gcm', 'no']] as const) {
+    it(`openssl cms -encrypt ${cipher}: decrypted, unsigned, malleable=${malleable}`, async () => {
+      const marker = `enveloped${cipher}`;
+      writeFileSync(join(pki.dir, 'body.eml'), body(marker));
+      const sealed = cms(['-encrypt', cipher, '-in', 'body.eml', ...sealedTo, pki.user('bob').certPath]);
+      const { lines } = traceFields();
+      expect(await rig.send('alice@example.test', ['bob@corp.test'], Buffer.concat([Buffer.from(lines), sealed]))).toMatch(/^250 /);
+      const copy = await rig.delivered(marker);
+      expect(copy).not.toMatch(/pkcs7-mime/i);
+      expect(resultHeader(copy)).toBe(`gateway.sealgate.test; kind=smime; decrypted=yes; signature=none; malleable=${malleable}; replay=not-checked`);
+    });
+  }
+
+  it('openssl cms -sign: stays as it came, valid signature, and the certificate is harvested', async () => {
+    const marker = 'signed-detached-smime';
+    writeFileSync(join(pki.dir, 'body.eml'), body(marker));
+    const signed = cms(['-sign', '-in', 'body.eml', '-signer', pki.user('alice').certPath, '-inkey', pki.user('alice').keyPath, '-md', 'sha256']);
+    const { lines } = traceFields();
+    const message = Buffer.concat([Buffer.from(`From: Alice <alice@example.test>\r\nTo: bob@corp.test\r\nSubject: signed\r\n${lines}`), signed]);
+    expect(await rig.send('alice@example.test', ['bob@corp.test'], message)).toMatch(/^250 /);
+    const copy = await rig.delivered(marker);
+    expect(copy).toMatch(/application\/(x-)?pkcs7-signature/);
+    expect(resultHeader(copy)).toMatch(/kind=smime; decrypted=no; signature=valid; signer="alice@example\.test"; key="[0-9a-f]{64}"; key-source=certificate-chain; signed-at=\S+; malleable=no; replay=no$/);
+    let keys: { address: string; kind: string; source: string }[] = [];
+    for (let i = 0; i < 50; i++) {
+      keys = JSON.parse((await rig.gateway.cli('keys', 'list', '--json')).stdout) as typeof keys;
+      if (keys.some((k) => k.address === 'alice@example.test')) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(keys).toContainEqual(expect.objectContaining({ address: 'alice@example.test', kind: 'smime', source: 'harvested' }));
+
+    const tampered = Buffer.from(message.toString('latin1').replace('The numbers are in.', 'The numbers are out.'), 'latin1');
+    expect(await rig.send('alice@example.test', ['bob@corp.test'], tampered)).toMatch(/^250 /);
+    expect(resultHeader(await rig.delivered('The numbers are out.'))).toMatch(/signature=invalid; signer="alice@example\.test".*reason=/);
+  });
+
+  it('openssl sign then encrypt (CBC): decrypted, valid, not malleable', async () => {
+    const marker = 'signed-then-enveloped';
+    writeFileSync(join(pki.dir, 'body.eml'), body(marker));
+    const signed = cms(['-sign', '-in', 'body.eml', '-signer', pki.user('alice').certPath, '-inkey', pki.user('alice').keyPath, '-md', 'sha256']);
+    const sealed = cms(['-encrypt', '-aes-256-cbc', ...sealedTo, pki.user('bob').certPath], signed);
+    const { lines } = traceFields();
+    expect(await rig.send('alice@example.test', ['bob@corp.test'], Buffer.concat([Buffer.from(lines), sealed]))).toMatch(/^250 /);
+    const copy = await rig.delivered(marker);
+    expect(resultHeader(copy)).toMatch(/kind=smime; decrypted=yes; signature=valid; signer="alice@example\.test".*malleable=no; replay=no$/);
+  });
+
+  it('gpgsm --encrypt: decrypted', async () => {
+    const marker = 'from-gpgsm';
+    writeFileSync(join(pki.dir, 'body.eml'), body(marker));
+    const der = gpgsm(['-r', 'bob@corp.test', '--encrypt', 'body.eml']);
+    const { lines } = traceFields();
+    const message = [`From: alice@example.test\r\nTo: bob@corp.test\r\nSubject: gpgsm\r\n${lines}MIME-Version: 1.0`,
+      'Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"', 'Content-Transfer-Encoding: base64', '',
+      der.toString('base64').replace(/(.{76})/g, '$1\r\n'), ''].join('\r\n');
+    expect(await rig.send('alice@example.test', ['bob@corp.test'], message)).toMatch(/^250 /);
+    expect(resultHeader(await rig.delivered(marker))).toMatch(/kind=smime; decrypted=yes; signature=none; malleable=yes/);
+  });
+});
