@@ -4,7 +4,9 @@ import type { Logger } from '../../kernel/index.ts';
 /*
  * Inbound (strangers on the MX listener): a message must not arrive carrying what only we
  * may say. Removed before the message is stored, so no copy on any route has them:
- * - every `Sealgate-*` control header: controls act only on mail our users submitted;
+ * - every `Sealgate-*` control header: controls act only on mail our users submitted; and
+ *   `Sealgate-E2E-Result`, our verdict on inbound end-to-end protection (e2e-inbound.ts adds
+ *   the one true field later, and runs this again on headers that come out of decryption);
  * - every `Authentication-Results` field with our authserv-id (RFC 8601 §5: a receiver
  *   removes, before verification, fields claiming to be from its own authserv-id; otherwise a
  *   forged "dkim=pass" would look like our verdict to the mailbox server behind us).
