@@ -57,14 +57,7 @@ describeWithPeers(['root', 'postfix', 'gpg', 'gpg-agent', 'sq'], 'inbound OpenPG
     expect((await rig.gateway.cli('keys', 'import', join(work, 'carol.cert'))).code).toBe(0);
   }, 120_000);
 
-  afterAll(async () => {
-    try {
-      execFileSync('gpgconf', ['--kill', 'all'], { env: { ...process.env, GNUPGHOME: home }, stdio: 'ignore' });
-    } catch {
-      // no agent
-    }
-    await rig?.stop();
-  });
+  afterAll(async () => rig?.stop([home]));
 
   it('gpg: encrypted and signed to bob arrives decrypted with a valid signature', async () => {
     const marker = 'gpg-secret-figures-1';
@@ -143,12 +136,7 @@ describeWithPeers(['root', 'postfix', 'gpg', 'gpg-agent', 'sq'], 'inbound OpenPG
     const copy = await rig.delivered(marker);
     expect(resultHeader(copy)).toBeUndefined();
     expect(copy.toLowerCase()).not.toContain('sealgate-e2e-result');
-    let keys: { address: string; source: string }[] = [];
-    for (let i = 0; i < 50 && !keys.some((k) => k.address === 'dave@autocrypt.test'); i++) {
-      const listed = await rig.gateway.cli('keys', 'list', '--json');
-      keys = JSON.parse(listed.stdout) as { address: string; source: string }[];
-      if (!keys.some((k) => k.address === 'dave@autocrypt.test')) await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    const keys = await rig.keysUntil((k) => k.address === 'dave@autocrypt.test');
     expect(keys).toContainEqual(expect.objectContaining({ address: 'dave@autocrypt.test', source: 'autocrypt' }));
   });
 });

@@ -2,6 +2,7 @@
  * The inbound end-to-end rig: a gateway whose domain corp.test is relayed to a real Postfix
  * mailbox, and a raw SMTP client that sends exactly the bytes a peer program produced.
  */
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { startGateway, type GatewayProcess } from '../../helpers/gateway.ts';
 import { freePort, tempDir } from '../../helpers/ports.ts';
@@ -16,7 +17,10 @@ export interface InboundRig {
   send(from: string, to: string[], message: string | Buffer): Promise<string>;
   /** The mailbox copy whose text contains `marker`, waiting for it. */
   delivered(marker: string, timeoutMs?: number): Promise<string>;
-  stop(): Promise<void>;
+  /** Waits until `sealgate keys list --json` shows a key matching `wanted`; returns the list. */
+  keysUntil(wanted: (key: { address: string; kind: string; source: string }) => boolean): Promise<{ address: string; kind: string; source: string }[]>;
+  /** Stops the gateway and the mailbox, and the GnuPG agents of these homes. */
+  stop(gnupgHomes?: string[]): Promise<void>;
 }
 
 /** LF to CRLF, as a mail client hands a message to SMTP. */
@@ -66,7 +70,24 @@ export async function startInboundRig(name: string, ip: string, config: Record<s
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     },
-    async stop() {
+    async keysUntil(wanted) {
+      let keys: { address: string; kind: string; source: string }[] = [];
+      for (let i = 0; i < 50; i++) {
+        keys = JSON.parse((await gateway.cli('keys', 'list', '--json')).stdout) as typeof keys;
+        // Harvesting runs after the 250: give it a moment.
+        if (keys.some(wanted)) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      return keys;
+    },
+    async stop(gnupgHomes = []) {
+      for (const home of gnupgHomes) {
+        try {
+          execFileSync('gpgconf', ['--kill', 'all'], { env: { ...process.env, GNUPGHOME: home }, stdio: 'ignore' });
+        } catch {
+          // no agent ran there
+        }
+      }
       await gateway.kill();
       await mailbox.stop();
       temp.cleanup();

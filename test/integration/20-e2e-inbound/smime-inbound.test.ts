@@ -51,12 +51,7 @@ describeWithPeers(['root', 'postfix', 'openssl', 'gpgsm', 'gpg-agent'], 'inbound
   }, 120_000);
 
   afterAll(async () => {
-    try {
-      execFileSync('gpgconf', ['--kill', 'all'], { env: { ...process.env, GNUPGHOME: gpgHome }, stdio: 'ignore' });
-    } catch {
-      // no agent
-    }
-    await rig?.stop();
+    await rig?.stop([gpgHome]);
     if (pki) rmSync(pki.dir, { recursive: true, force: true });
   });
 
@@ -83,12 +78,7 @@ describeWithPeers(['root', 'postfix', 'openssl', 'gpgsm', 'gpg-agent'], 'inbound
     const copy = await rig.delivered(marker);
     expect(copy).toMatch(/application\/(x-)?pkcs7-signature/);
     expect(resultHeader(copy)).toMatch(/kind=smime; decrypted=no; signature=valid; signer="alice@example\.test"; key="[0-9a-f]{64}"; key-source=certificate-chain; signed-at=\S+; malleable=no; replay=no$/);
-    let keys: { address: string; kind: string; source: string }[] = [];
-    for (let i = 0; i < 50; i++) {
-      keys = JSON.parse((await rig.gateway.cli('keys', 'list', '--json')).stdout) as typeof keys;
-      if (keys.some((k) => k.address === 'alice@example.test')) break;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    const keys = await rig.keysUntil((k) => k.address === 'alice@example.test');
     expect(keys).toContainEqual(expect.objectContaining({ address: 'alice@example.test', kind: 'smime', source: 'harvested' }));
 
     const tampered = Buffer.from(message.toString('latin1').replace('The numbers are in.', 'The numbers are out.'), 'latin1');
