@@ -1,3 +1,4 @@
+import * as openpgp from 'openpgp';
 import { describe, expect, it } from 'vitest';
 import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
 import { RawSmtp } from '../helpers/raw-smtp.ts';
@@ -8,6 +9,8 @@ import { e2eParties, pgpProtect, plainMessage, resultFields, sendInbound, type E
  * before the 250). An attacker's answer is size: one message past the size limit, or many at
  * once. The first is refused as any oversized mail (552), the second by a budget over all
  * sessions (452, try later), and neither leaves anything behind: the next message is served.
+ * A third: a small ciphertext whose compressed plaintext is huge (refused, 552: the limit
+ * holds for what would be stored).
  * Two Content-Type fields (readers differ on which counts) get no verdict at all.
  */
 describe('i11-03 huge and ambiguous protected messages', () => {
@@ -46,6 +49,15 @@ describe('i11-03 huge and ambiguous protected messages', () => {
     const data = rig.rx.transactions()[1].data;
     expect(data.toString('latin1')).toContain('after the flood');
     expect(resultFields(data)[0]).toMatch(/decrypted=yes/);
+  });
+
+  it('refuses a small ciphertext that decompresses past the size limit', async () => {
+    const plaintext = plainMessage('alice@sender.test', 'bob@corp.test', 'bomb', `${'A'.repeat(998)}\r\n`.repeat(2048));
+    const encryptionKeys = await openpgp.readKey({ binaryKey: parties.userPublic('bob@corp.test') });
+    const armored = await openpgp.encrypt({ message: await openpgp.createMessage({ binary: plaintext }), encryptionKeys, config: { preferredCompressionAlgorithm: openpgp.enums.compression.zlib } });
+    expect(armored.length).toBeLessThan(64 * 1024);
+    const message = `${header}Content-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--b\r\nContent-Type: application/octet-stream\r\n\r\n${armored.replace(/\r?\n/g, '\r\n')}\r\n--b--\r\n`;
+    expect(await sendInbound(rig.gateway.ports.inbound, 'alice@sender.test', ['bob@corp.test'], Buffer.from(message))).toMatch(/^552 5\.3\.4 The decrypted message exceeds the size limit/);
   });
 
   it('gives no verdict on a message with two Content-Type fields', async () => {

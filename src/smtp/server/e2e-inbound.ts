@@ -256,6 +256,8 @@ export function createInboundE2e(options: InboundE2eOptions) {
           const kind = protection.kind;
           open(message, headers, protection, distinct, now)
             .then(async ({ stored, facts, result }) => {
+              // Compressed plaintext can be far larger than its ciphertext: the size limit holds for what is stored.
+              if (stored.length > maxMessageBytes) throw new MailError(552, '5.3.4', `The decrypted message exceeds the size limit of ${maxMessageBytes} bytes`, 'smtp');
               const sig = result?.signature;
               if (sig && sig.state === 'valid' && sig.signedAt) {
                 const messageId = getHeader(parseHeaders(headerText(stored)), 'Message-ID')?.trim();
