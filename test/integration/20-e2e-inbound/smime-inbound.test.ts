@@ -1,11 +1,12 @@
 /**
  * Inbound S/MIME (issue 11, the MX role) with real peers: `openssl cms` (enveloped CBC,
- * auth-enveloped GCM, signed, signed then enveloped) and `gpgsm` (enveloped) to bob@corp.test,
+ * auth-enveloped GCM, signed, signed then enveloped) and `gpgsm` (enveloped; signed then
+ * enveloped) to bob@corp.test,
  * whose certificate and key Sealgate holds; the Postfix mailbox behind the gateway receives
  * each decrypted with a `Sealgate-E2E-Result` field. Signers chain to the configured trust
  * anchor (e2e.smime.trustAnchorFiles); a validly signed sender's certificate is harvested.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -46,6 +47,20 @@ describeWithPeers(['root', 'postfix', 'openssl', 'gpgsm', 'gpg-agent'], 'inbound
     writeFileSync(join(gpgHome, 'gpgsm.conf'), 'disable-crl-checks\ndisable-dirmngr\ndisable-policy-checks\n');
     gpgsm(['--import', pki.caPath]);
     gpgsm(['--import', pki.user('bob').certPath]);
+    // alice signs with gpgsm too: her PKCS#12 through the agent's loopback pinentry (tried
+    // again with a fresh agent, as test/integration/18-smime/gpgsm.test.ts does).
+    writeFileSync(join(gpgHome, 'gpg-agent.conf'), 'allow-loopback-pinentry\n');
+    execFileSync('openssl', ['pkcs12', '-export', '-inkey', 'alice.key', '-in', 'alice.pem', '-out', 'alice.p12', '-passout', 'pass:p12-pass',
+      '-keypbe', 'PBE-SHA1-3DES', '-certpbe', 'PBE-SHA1-3DES', '-macalg', 'sha1'], { cwd: pki.dir, stdio: 'ignore' });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        gpgsm(['--passphrase-fd', '0', '--import', 'alice.p12'], 'p12-pass');
+        break;
+      } catch (error) {
+        if (attempt === 3) throw error;
+        spawnSync('gpgconf', ['--kill', 'gpg-agent'], { env: { ...process.env, GNUPGHOME: gpgHome } });
+      }
+    }
     const caFingerprint = execFileSync('openssl', ['x509', '-in', pki.caPath, '-noout', '-fingerprint', '-sha1']).toString().trim().split('=')[1];
     writeFileSync(join(gpgHome, 'trustlist.txt'), `${caFingerprint} S\n`);
   }, 120_000);
@@ -95,6 +110,21 @@ describeWithPeers(['root', 'postfix', 'openssl', 'gpgsm', 'gpg-agent'], 'inbound
     expect(await rig.send('alice@example.test', ['bob@corp.test'], Buffer.concat([Buffer.from(lines), sealed]))).toMatch(/^250 /);
     const copy = await rig.delivered(marker);
     expect(resultHeader(copy)).toMatch(/kind=smime; decrypted=yes; signature=valid; signer="alice@example\.test".*malleable=no; replay=no$/);
+  });
+
+  it('gpgsm --sign then --encrypt: decrypted, valid', async () => {
+    const marker = 'gpgsm-signed-then-enveloped';
+    writeFileSync(join(pki.dir, 'body.eml'), body(marker));
+    // Opaque signed-data (gpgsm's default), then enveloped to bob.
+    writeFileSync(join(pki.dir, 'signed.eml'), ['MIME-Version: 1.0', 'Content-Type: application/pkcs7-mime; smime-type=signed-data; name="smime.p7m"', 'Content-Transfer-Encoding: base64', '',
+      gpgsm(['--passphrase-fd', '0', '-u', 'alice@example.test', '--sign', 'body.eml'], 'p12-pass').toString('base64').replace(/(.{76})/g, '$1\r\n'), ''].join('\r\n'));
+    const der = gpgsm(['-r', 'bob@corp.test', '--encrypt', 'signed.eml']);
+    const { lines } = traceFields();
+    const message = [`From: alice@example.test\r\nTo: bob@corp.test\r\nSubject: gpgsm signed\r\n${lines}MIME-Version: 1.0`,
+      'Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"', 'Content-Transfer-Encoding: base64', '',
+      der.toString('base64').replace(/(.{76})/g, '$1\r\n'), ''].join('\r\n');
+    expect(await rig.send('alice@example.test', ['bob@corp.test'], message)).toMatch(/^250 /);
+    expect(resultHeader(await rig.delivered(marker))).toMatch(/kind=smime; decrypted=yes; signature=valid; signer="alice@example\.test".*malleable=no; replay=no$/);
   });
 
   it('gpgsm --encrypt: decrypted', async () => {
