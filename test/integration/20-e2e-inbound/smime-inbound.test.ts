@@ -1,9 +1,8 @@
 /**
  * Inbound S/MIME (issue 11, the MX role) with real peers: `openssl cms` (enveloped CBC,
  * auth-enveloped GCM, signed, signed then enveloped) and `gpgsm` (enveloped; signed then
- * enveloped) to bob@corp.test,
- * whose certificate and key Sealgate holds; the Postfix mailbox behind the gateway receives
- * each decrypted with a `Sealgate-E2E-Result` field. Signers chain to the configured trust
+ * enveloped) to bob@corp.test, whose certificate and key Sealgate holds; the Postfix mailbox
+ * behind the gateway receives each decrypted with a `Sealgate-E2E-Result` field. Signers chain to the configured trust
  * anchor (e2e.smime.trustAnchorFiles); a validly signed sender's certificate is harvested.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
