@@ -2,7 +2,7 @@
  * A throwaway S/MIME PKI made with `openssl` at test time: a test CA and users with an
  * emailAddress SAN, key usage and the emailProtection extended key usage (RSA and EC P-256).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,3 +89,25 @@ export const SAMPLE_MESSAGE = [
   'Revenue is up.',
   '',
 ].join('\r\n');
+
+/**
+ * Gives gpgsm (GNUPGHOME `home`) a user's key and certificate as PKCS#12 protected by
+ * `passphrase`, and trusts the test CA (trustlist.txt). The PKCS#12 import through the
+ * agent's loopback pinentry failed once in a full run ("decryption failed" for a right
+ * passphrase) and never alone: it is tried again with a fresh agent.
+ */
+export function gpgsmImportPkcs12(pki: TestPki, home: string, name: string, passphrase: string, gpgsm: (args: string[], input?: string) => Buffer): void {
+  execFileSync('openssl', ['pkcs12', '-export', '-inkey', `${name}.key`, '-in', `${name}.pem`, '-out', `${name}.p12`, '-passout', `pass:${passphrase}`,
+    '-keypbe', 'PBE-SHA1-3DES', '-certpbe', 'PBE-SHA1-3DES', '-macalg', 'sha1'], { cwd: pki.dir, stdio: 'ignore' });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      gpgsm(['--passphrase-fd', '0', '--import', `${name}.p12`], passphrase);
+      break;
+    } catch (error) {
+      if (attempt === 3) throw error;
+      spawnSync('gpgconf', ['--kill', 'gpg-agent'], { env: { ...process.env, GNUPGHOME: home } });
+    }
+  }
+  const caFingerprint = execFileSync('openssl', ['x509', '-in', pki.caPath, '-noout', '-fingerprint', '-sha1']).toString().trim().split('=')[1];
+  writeFileSync(join(home, 'trustlist.txt'), `${caFingerprint} S\n`);
+}

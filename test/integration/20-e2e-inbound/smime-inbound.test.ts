@@ -5,12 +5,12 @@
  * behind the gateway receives each decrypted with a `Sealgate-E2E-Result` field. Signers chain to the configured trust
  * anchor (e2e.smime.trustAnchorFiles); a validly signed sender's certificate is harvested.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithPeers } from '../../helpers/peers.ts';
-import { createTestPki, type TestPki } from '../18-smime/pki.ts';
+import { createTestPki, gpgsmImportPkcs12, type TestPki } from '../18-smime/pki.ts';
 import { resultHeader, startInboundRig, type InboundRig } from './rig.ts';
 
 let rig: InboundRig;
@@ -46,22 +46,9 @@ describeWithPeers(['root', 'postfix', 'openssl', 'gpgsm', 'gpg-agent'], 'inbound
     writeFileSync(join(gpgHome, 'gpgsm.conf'), 'disable-crl-checks\ndisable-dirmngr\ndisable-policy-checks\n');
     gpgsm(['--import', pki.caPath]);
     gpgsm(['--import', pki.user('bob').certPath]);
-    // alice signs with gpgsm too: her PKCS#12 through the agent's loopback pinentry (tried
-    // again with a fresh agent, as test/integration/18-smime/gpgsm.test.ts does).
+    // alice signs with gpgsm too: her PKCS#12 through the agent's loopback pinentry.
     writeFileSync(join(gpgHome, 'gpg-agent.conf'), 'allow-loopback-pinentry\n');
-    execFileSync('openssl', ['pkcs12', '-export', '-inkey', 'alice.key', '-in', 'alice.pem', '-out', 'alice.p12', '-passout', 'pass:p12-pass',
-      '-keypbe', 'PBE-SHA1-3DES', '-certpbe', 'PBE-SHA1-3DES', '-macalg', 'sha1'], { cwd: pki.dir, stdio: 'ignore' });
-    for (let attempt = 1; ; attempt++) {
-      try {
-        gpgsm(['--passphrase-fd', '0', '--import', 'alice.p12'], 'p12-pass');
-        break;
-      } catch (error) {
-        if (attempt === 3) throw error;
-        spawnSync('gpgconf', ['--kill', 'gpg-agent'], { env: { ...process.env, GNUPGHOME: gpgHome } });
-      }
-    }
-    const caFingerprint = execFileSync('openssl', ['x509', '-in', pki.caPath, '-noout', '-fingerprint', '-sha1']).toString().trim().split('=')[1];
-    writeFileSync(join(gpgHome, 'trustlist.txt'), `${caFingerprint} S\n`);
+    gpgsmImportPkcs12(pki, gpgHome, 'alice', 'p12-pass', gpgsm);
   }, 120_000);
 
   afterAll(async () => {
