@@ -9,6 +9,7 @@ import { createSystemResolver } from './dns/index.ts';
 import type { EndToEndDeps } from './delivery/index.ts';
 import { createSmimeProtector, E2eKeyStore, openpgpProtector } from './e2e/index.ts';
 import type { Config } from './config/index.ts';
+import { outboundSignerFor } from './auth-service.ts';
 import type { Service } from './kernel/index.ts';
 import { LinkPins, LinkSecurityMemory, TlsReportCounter } from './linksec/index.ts';
 import { AuditBatcher } from './audit/index.ts';
@@ -62,6 +63,7 @@ export function createDeliveryService(runtime: Runtime, metrics?: GatewayMetrics
   const extraCa = config.delivery.extraCaFiles.map((file) => readFileSync(file));
   const resolver = createSystemResolver({ servers: config.delivery.dnsServers.length ? config.delivery.dnsServers : undefined });
   const pool = new ConnectionPool();
+  const signer = outboundSignerFor(runtime);
   const memory = new LinkSecurityMemory(runtime.store);
   const security = createSecurityAssessor(config, runtime.store, resolver, extraCa, logger);
   const pins = new LinkPins(runtime.store);
@@ -121,6 +123,7 @@ export function createDeliveryService(runtime: Runtime, metrics?: GatewayMetrics
           pool,
           security,
           pinFor: (domain) => pins.pinOf(domain),
+          signer,
           report: (result) =>
             void tlsReports.record({ ...result, at: clock.now() }).catch((error: Error) => logger.warn({ err: error.message, domain: result.policyDomain }, 'TLS-RPT count failed')),
           recall: (domain) => memory.proven(domain, clock.now()),

@@ -24,6 +24,7 @@ import { createNoticeReplyAnswerer } from './notice-replies.ts';
 import { inboundE2eFor } from './e2e-inbound-service.ts';
 import { createRetentionService, runPurge } from './retention-service.ts';
 import { buildComplianceReport } from './compliance-facts.ts';
+import { inboundAuthFor } from './auth-service.ts';
 
 export interface RunningGateway {
   runtime: Runtime;
@@ -160,6 +161,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
     answerRefusal,
     answerNoticeReply: createNoticeReplyAnswerer({ config, queue, clock, logger, notify: () => worker.notify() }),
     inboundE2e: inboundE2eFor(config, runtime),
+    inboundAuth: inboundAuthFor(runtime),
     ingest: async (envelope: Envelope, body: Readable) => {
       const queued = await queue.enqueue(envelope, body);
       worker.notify();

@@ -6,6 +6,9 @@ import { MailError, type Logger } from '../kernel/index.ts';
 import { LinkPins, LinkSecurityMemory, parseTlsRptRecord, type LinkLevel } from '../linksec/index.ts';
 import { atLeast } from '../policy/index.ts';
 import type { Store } from '../store/index.ts';
+import type { Vault } from '../vault/index.ts';
+import { DkimKeys } from '../auth/index.ts';
+import { dkimRecordStatus, formatDkimStatus, type DkimRecordStatus } from './domain-dkim.ts';
 
 /*
  * `sealgate domain check DOMAIN`: what posttls-finger shows for each MX (reachability, the
@@ -47,6 +50,8 @@ export interface CheckReport {
   mtaStsError: string | null;
   tlsRpt: string[] | null;
   pin: LinkLevel | null;
+  /** Our DKIM keys for the domain and whether DNS publishes each (empty: the domain does not sign). */
+  dkim?: DkimRecordStatus[];
   mx: CheckedMx[];
   exitCode: number;
 }
@@ -151,6 +156,7 @@ export function formatCheck(r: CheckReport): string {
     `  MTA-STS: ${sts ? `${sts.mode} (id ${sts.id}, mx ${sts.mx.join(' ')}, max_age ${sts.maxAge} s)` : r.mtaStsError ? `none usable: ${r.mtaStsError}` : 'no policy'}`,
     `  TLS-RPT: ${r.tlsRpt === null ? 'lookup failed' : r.tlsRpt.length ? r.tlsRpt.join(', ') : 'no report address'}`,
     `  pinned minimum: ${r.pin ?? 'none'}`,
+    ...(r.dkim ? formatDkimStatus(r.dkim) : []),
     ...r.mx.flatMap(formatMx),
   ].join('\n');
 }
@@ -177,10 +183,13 @@ function exitOfDnsError(error: MailError): number {
 }
 
 /** Runs the probe, records what each session proved, prints the report; returns the exit code. */
-export async function checkCommand(config: Config, store: Store, logger: Logger, domain: string, json: boolean, out: (text: string) => void): Promise<number> {
+export async function checkCommand(config: Config, store: Store, logger: Logger, domain: string, json: boolean, out: (text: string) => void, vault?: Vault): Promise<number> {
   const name = domain.toLowerCase();
   const memory = new LinkSecurityMemory(store);
   const resolver = createSystemResolver({ servers: config.delivery.dnsServers.length ? config.delivery.dnsServers : undefined });
+  // Only a domain we sign for has DKIM keys; for any other the report says nothing of DKIM.
+  const ownKeys = vault ? await new DkimKeys(store, vault).current(name) : [];
+  const dkim = ownKeys.length ? await dkimRecordStatus(ownKeys, resolver) : undefined;
   const extraCa = config.delivery.extraCaFiles.map((file) => readFileSync(file));
   let probe: ProbeResult;
   try {
@@ -197,7 +206,7 @@ export async function checkCommand(config: Config, store: Store, logger: Logger,
     });
   } catch (error) {
     if (error instanceof MailError) {
-      out(json ? JSON.stringify({ domain: name, error: error.reply, exitCode: exitOfDnsError(error) }) : `${name}: ${error.reply}`);
+      out(json ? JSON.stringify({ domain: name, error: error.reply, dkim, exitCode: exitOfDnsError(error) }) : [`${name}: ${error.reply}`, ...(dkim ? formatDkimStatus(dkim) : [])].join('\n'));
       return exitOfDnsError(error);
     }
     throw error;
@@ -224,6 +233,7 @@ export async function checkCommand(config: Config, store: Store, logger: Logger,
     mtaStsError: a?.stsError ?? null,
     tlsRpt: rua,
     pin,
+    dkim,
     mx,
     exitCode: exitCodeOf(mx.length, reached.length),
   };

@@ -4,6 +4,7 @@ import { LinkPins, LinkSecurityMemory, type LinkRecord } from '../linksec/index.
 import type { Store } from '../store/index.ts';
 import { checkCommand } from './domain-check.ts';
 import { importCommand } from './domain-import.ts';
+import { dkimCommand } from './domain-dkim.ts';
 import type { CliDeps, Command } from './command.ts';
 import { UsageError } from './exit.ts';
 import { out } from './output.ts';
@@ -48,8 +49,8 @@ async function pinCommand(store: Store, audit: Pick<AuditLog, 'record'>, sub: st
   return 0;
 }
 
-export async function domainCommand(config: Config, deps: CliDeps, sub: string | undefined, domain: string | undefined, json: boolean, extra: { level?: string; note?: string; force?: boolean } = {}): Promise<number> {
-  return withRuntime(config, deps, async ({ store, logger, audit }) => {
+export async function domainCommand(config: Config, deps: CliDeps, sub: string | undefined, domain: string | undefined, json: boolean, extra: { level?: string; note?: string; force?: boolean; rotate?: boolean } = {}): Promise<number> {
+  return withRuntime(config, deps, async ({ store, logger, audit, vault }) => {
     const memory = new LinkSecurityMemory(store);
     if (sub === 'pin' || sub === 'unpin' || sub === 'pins') return pinCommand(store, audit, sub, domain, extra.level, extra.note, json);
     if (sub === 'export') {
@@ -71,13 +72,17 @@ export async function domainCommand(config: Config, deps: CliDeps, sub: string |
       out(removed ? `${domain}: forgot ${removed} record(s); the next session starts from nothing` : `${domain}: nothing recorded`);
       return 0;
     }
+    if (sub === 'dkim') {
+      if (!domain) throw new UsageError('domain dkim needs a DOMAIN');
+      return dkimCommand({ store, vault, audit }, domain, extra.rotate === true, json, out);
+    }
     if (sub === 'show') {
       const records = await memory.list(domain);
       out(json ? JSON.stringify(records, null, 2) : records.length ? records.map(formatRecord).join('\n') : 'nothing recorded yet');
       return 0;
     }
-    if (sub !== 'check' || !domain) throw new UsageError('domain: use `domain check DOMAIN`, `domain show [DOMAIN]`, `domain export [DOMAIN]`, `domain import FILE [--force]`, `domain forget DOMAIN [MX]`, `domain pin DOMAIN LEVEL`, `domain unpin DOMAIN` or `domain pins`');
-    return checkCommand(config, store, logger, domain, json, out);
+    if (sub !== 'check' || !domain) throw new UsageError('domain: use `domain check DOMAIN`, `domain dkim DOMAIN [--rotate]`, `domain show [DOMAIN]`, `domain export [DOMAIN]`, `domain import FILE [--force]`, `domain forget DOMAIN [MX]`, `domain pin DOMAIN LEVEL`, `domain unpin DOMAIN` or `domain pins`');
+    return checkCommand(config, store, logger, domain, json, out, vault);
   });
 }
 
@@ -89,12 +94,17 @@ function part(name: string, usage: string | undefined, summary: string, extra: P
     usage,
     summary,
     ...extra,
-    run: (ctx) => domainCommand(ctx.config, ctx.deps, sub, ctx.args[0], ctx.json, { level: ctx.args[1], note: ctx.options.note as string | undefined, force: ctx.options.force === true }),
+    run: (ctx) => domainCommand(ctx.config, ctx.deps, sub, ctx.args[0], ctx.json, { level: ctx.args[1], note: ctx.options.note as string | undefined, force: ctx.options.force === true, rotate: ctx.options.rotate === true }),
   };
 }
 
 export const domainCommands: Command[] = [
   part('domain check', 'DOMAIN', 'connect to each MX of DOMAIN: STARTTLS, certificate, REQUIRETLS, the link level it earns (recorded in the link-security memory)', { json: true, args: { min: 1, max: 1 } }),
+  part('domain dkim', 'DOMAIN [--rotate]', 'make the Ed25519 and RSA-2048 DKIM keys of DOMAIN (kept sealed under the master key) and print the TXT records to publish', {
+    json: true,
+    options: { rotate: { type: 'boolean', help: 'new keys now; the old ones are retired (keep their records a few days)' } },
+    args: { min: 1, max: 1 },
+  }),
   part('domain show', '[DOMAIN]', 'what the link-security memory holds', { json: true, args: { max: 1 } }),
   part('domain export', '[DOMAIN]', 'the memory as JSON, to share with other sites (always JSON)', { args: { max: 1 } }),
   part('domain import', 'FILE [--force]', "records from another site's export (validated; may raise a level or add evidence, never lower one unless --force, audited)", {

@@ -144,6 +144,31 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('The RCPT probes behind `domains.<domain>.verifyRecipients = callout`.'),
+  auth: z
+    .strictObject({
+      verifyInbound: z
+        .boolean()
+        .default(false)
+        .describe('Check SPF, DKIM, ARC and DMARC of inbound mail at the end of DATA and relay it with one `Authentication-Results` header naming `hostname` (RFC 8601); DMARC `reject` and `quarantine` are acted on as `dmarc` says.'),
+      dnsServers: z.array(z.string()).default([]).describe('DNS servers (`ip` or `ip:port`) for the SPF, DKIM and DMARC lookups; empty: `delivery.dnsServers`.'),
+      dmarc: z
+        .strictObject({
+          default: z.enum(['enforce', 'report']).default('enforce').describe('`enforce`: a DMARC `reject` gets 550 5.7.1 at the end of DATA and `quarantine` a `Sealgate-Quarantine` header the mailbox server can file on; `report`: the verdict header only.'),
+          domains: z.record(domainKey, z.enum(['enforce', 'report']).describe('`enforce` or `report` for mail to this domain.')).default({}).transform(byCanonicalDomain).describe('Per local (recipient) domain, instead of `default`; a message to several domains is enforced if any of them enforces.'),
+        })
+        .prefault({})
+        .describe('What a failed DMARC check does to inbound mail.'),
+      arcSealDomain: z
+        .string()
+        .optional()
+        .describe('ARC-seal (RFC 8617) what is relayed to the mailbox server with this domain\'s RSA DKIM key (`sealgate domain dkim DOMAIN`); unset: no ARC seal.'),
+      signOutbound: z
+        .boolean()
+        .default(true)
+        .describe('DKIM-sign outgoing mail (ours and our users\', notices and reports included) whose From: domain has keys (`sealgate domain dkim DOMAIN`), Ed25519 and RSA, as the last step before the body is sent.'),
+    })
+    .prefault({})
+    .describe('Mail authentication (issue 12): inbound verdicts and outbound DKIM signatures.'),
   delivery: z
     .strictObject({
       dnsServers: z.array(z.string()).default([]).describe('DNS servers (`ip` or `ip:port`) for MX, A/AAAA and MTA-STS lookups; empty: the system\'s resolvers.'),

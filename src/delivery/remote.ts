@@ -9,6 +9,8 @@ import { atLeast, heldLevel, hostDemand, strongest, type MessageDemand, type Pro
 import type { DomainAssessment, HostAssessment, SecurityAssessor } from './security.ts';
 import { openSession, PolicySkip, receiptFor, transact, type HostAttempt, type HostPlan, type Recipient, type SessionDeps } from './session.ts';
 import type { DomainJob, RecipientResult } from './worker.ts';
+import { signedBody, type OutboundSigner } from '../auth/index.ts';
+import { Readable } from 'node:stream';
 
 export type { TlsSessionResult } from './session.ts';
 
@@ -25,6 +27,30 @@ export interface RemoteDeps extends SessionDeps {
   security?: SecurityAssessor;
   /** An admin pin: the weakest link a destination domain may be reached over, read before each attempt. */
   pinFor?: (domain: string) => Promise<LinkRequirement | undefined>;
+  /** DKIM-signs what we send (auth/); without it bodies go out as stored. */
+  signer?: OutboundSigner;
+}
+
+/**
+ * The body exactly as it goes on the wire, opened at the last moment (after scrubbing, pickup
+ * conversion and end-to-end encryption, which happen before `deliverToDomain`): inbound mail
+ * relayed to the mailbox server gets our verdict headers on top (it is not ours to sign);
+ * everything else is DKIM-signed when its From: domain has keys.
+ */
+function wireBody(job: DomainJob, signer: OutboundSigner | undefined): DomainJob['openBody'] {
+  if (job.origin === 'inbound') {
+    const verdict = job.authHeaders;
+    if (!verdict) return job.openBody;
+    return async () => {
+      const body = await job.openBody();
+      return Readable.from((async function* () {
+        yield Buffer.from(verdict, 'latin1');
+        yield* body;
+      })());
+    };
+  }
+  if (!signer) return job.openBody;
+  return async () => signedBody(await job.openBody(), signer);
 }
 
 interface Routed {
@@ -150,7 +176,7 @@ export async function deliverToDomain(queued: DomainJob, deps: RemoteDeps): Prom
   // One destination, one name: the address check accepts U-labels and fullwidth letters that
   // IDNA maps to the same A-labels, and DNS answers for every spelling alike, so the memory,
   // the pins, the admin's TLS policy and DANE are all keyed by the A-label form (RFC 5890).
-  const job: DomainJob = { ...queued, domain: canonicalDomain(queued.domain) };
+  const job: DomainJob = { ...queued, domain: canonicalDomain(queued.domain), openBody: wireBody(queued, deps.signer) };
   const now = () => deps.clock.now();
   const fail = (recipients: Recipient[], outcome: RecipientResult['outcome'], reply: string, enhanced?: string, attempt: HostAttempt | null = null, bestLink?: LinkRequirement | null): RecipientResult[] =>
     recipients.map((r) => ({ recipientId: r.id, outcome, reply, enhanced, bestLink: bestLink ?? undefined, receipt: receiptFor(attempt, null, r, reply, outcome, now()) }));

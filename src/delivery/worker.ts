@@ -16,7 +16,7 @@ import { emptyReceipt, RouteExecutor } from './route-executor.ts';
  * What one SMTP transaction to a destination domain needs (see remote.ts). A required link
  * level that no MX meets makes the message bounce at once.
  */
-export interface DomainJob extends Pick<Envelope, 'mailFrom' | 'requireTls' | 'requiredLevel' | 'tlsOptional' | 'smtpUtf8' | 'bodyType' | 'dsnRet' | 'dsnEnvid' | 'origin' | 'authUser' | 'pickupControl' | 'notice'> {
+export interface DomainJob extends Pick<Envelope, 'mailFrom' | 'requireTls' | 'requiredLevel' | 'tlsOptional' | 'smtpUtf8' | 'bodyType' | 'dsnRet' | 'dsnEnvid' | 'origin' | 'authUser' | 'pickupControl' | 'notice' | 'authHeaders'> {
   domain: string;
   /** The queue id of the message (a pickup's notice names it). */
   messageId?: string;
@@ -280,6 +280,7 @@ export class DeliveryWorker implements Service {
       authUser: envelope.authUser,
       pickupControl: envelope.pickupControl,
       notice: envelope.notice,
+      authHeaders: envelope.authHeaders,
       route: routeFor(group.domain, this.options.routing),
     };
     let results: RecipientResult[];

@@ -102,6 +102,13 @@ export interface Envelope {
   notice?: OwnNotice;
   /** Client address as seen by ingress; for the audit log only. */
   clientIp?: string;
+  /**
+   * Inbound: our verdict (Authentication-Results, an ARC set, a quarantine mark), CRLF-terminated
+   * header fields decided at the end of DATA and prepended when the message is relayed (auth/).
+   */
+  authHeaders?: string;
+  /** Inbound: DMARC says quarantine and enforcement is on; why (the header says so too). */
+  quarantine?: string;
 }
 
 /** One line of proof per delivery attempt (docs/architecture.md §1: every hand-off leaves a record). */

@@ -432,7 +432,21 @@ export interface E2eDiscoveryCacheTable {
   expires_at: number;
 }
 
+/** Outbound DKIM keys (auth/keys.ts): the current ones of a domain have no retired_at. */
+export interface DkimKeysTable {
+  domain: string;
+  selector: string;
+  /** ed25519 | rsa */
+  algorithm: string;
+  private_sealed: Uint8Array;
+  /** The DNS record's `p=` value. */
+  public_key: string;
+  created_at: number;
+  retired_at: number | null;
+}
+
 export interface Database {
+  dkim_keys: DkimKeysTable;
   e2e_user_keys: E2eUserKeysTable;
   e2e_peer_keys: E2ePeerKeysTable;
   e2e_autocrypt_peers: E2eAutocryptPeersTable;

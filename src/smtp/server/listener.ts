@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { Readable } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
 import type { Clock, DsnNotify, Envelope, LinkRequirement, Logger, Service } from '../../kernel/index.ts';
 import { strongest } from '../../policy/index.ts';
@@ -87,6 +87,8 @@ export interface IngressDeps {
   answerNoticeReply?(reply: NoticeReply): Promise<'answered' | 'not-answered'>;
   /** Inbound: decrypt, verify and mark protected mail before it is stored (e2e-inbound.ts). */
   inboundE2e?: InboundE2e;
+  /** Inbound: SPF/DKIM/DMARC/ARC over the message as stored (auth's InboundAuthTap); holds the end of the body until the verdict. */
+  inboundAuth?: (envelope: Envelope, client: { ip: string; helo: string; mailFrom: string }) => Transform;
   /** Resolves only once message and envelope are durable; rejects with a MailError. */
   ingest(envelope: Envelope, body: Readable): Promise<{ id: string }>;
   /** Sessions as the metrics count them: admitted, refused at connect by a limit, ended. */
@@ -361,13 +363,20 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
       ingress.on('error', drain);
       stream.pipe(ingress);
       // Submitted mail may become a pickup: a tree too deep to convert is refused here, at once.
-      // Inbound: the end-to-end step, last before the queue (after anything that must see the message as received).
+      // Inbound: DKIM/SPF/DMARC/ARC see the message as received; the end-to-end step comes last
+      // before the queue, after anything that must see it as it came.
       const e2e = submission ? undefined : deps.inboundE2e?.begin(envelope.recipients.map((r) => r.address), now, limits.maxMessageBytes);
-      const body = submission ? ingress.pipe(new MimeDepthLimit(limits.maxMimeDepth ?? 20)) : e2e ? ingress.pipe(e2e.stream) : ingress;
-      if (body !== ingress) {
-        body.on('error', drain);
-        ingress.on('error', (error) => body.destroy(error));
+      const chain = (from: Readable, to: Transform): Transform => {
+        from.on('error', (error) => to.destroy(error));
+        return from.pipe(to);
+      };
+      let body: Readable = ingress;
+      if (submission) body = chain(ingress, new MimeDepthLimit(limits.maxMimeDepth ?? 20));
+      else {
+        if (deps.inboundAuth) body = chain(body, deps.inboundAuth(envelope, { ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', mailFrom: envelope.mailFrom }));
+        if (e2e) body = chain(body, e2e.stream);
       }
+      if (body !== ingress) body.on('error', drain);
       deps
         .ingest(envelope, body)
         .then(({ id }) => {

@@ -566,6 +566,24 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
         await db.schema.createIndex('e2e_replay_seen_expiry').on('e2e_replay_seen').columns(['expires_at']).execute();
       },
     },
+    '0030-dkim-keys': {
+      // Outbound DKIM keys per domain (auth/keys.ts); the private half sealed under the master
+      // key. A new table: a node of the previous release never reads it.
+      async up(db: Kysely<any>) {
+        const blob = capabilities.dialect === 'sqlite' ? 'blob' : 'bytea';
+        await db.schema
+          .createTable('dkim_keys')
+          .addColumn('domain', 'text', (c) => c.notNull())
+          .addColumn('selector', 'text', (c) => c.notNull())
+          .addColumn('algorithm', 'text', (c) => c.notNull())
+          .addColumn('private_sealed', blob, (c) => c.notNull())
+          .addColumn('public_key', 'text', (c) => c.notNull())
+          .addColumn('created_at', bigint, (c) => c.notNull())
+          .addColumn('retired_at', bigint)
+          .addPrimaryKeyConstraint('dkim_keys_pk', ['domain', 'selector'])
+          .execute();
+      },
+    },
   };
 }
 
