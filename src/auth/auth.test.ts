@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DnsError, type Resolver } from '../dns/index.ts';
+import { createVault } from '../vault/index.ts';
+import { hasPostgres, openTestStore, type TestStore } from '../../test/helpers/stores.ts';
+import { silentLogger } from '../../test/helpers/silent-logger.ts';
+import { DkimKeys, dnsRecordOf, signedBody, verifyInbound, type DkimKey } from './index.ts';
+
+/** An in-memory zone: names to TXT strings / A addresses; anything else is NXDOMAIN, `fail` names time out. */
+function zone(txt: Record<string, string[]>, a: Record<string, string[]> = {}, fail: string[] = []): Resolver {
+  const miss = (name: string, type: string) => {
+    if (fail.includes(name)) return new DnsError('transient', 'ETIMEOUT', `${type} ${name} timed out`);
+    return new DnsError('nxdomain', 'ENOTFOUND', `${name} does not exist`);
+  };
+  return {
+    resolveTxt: async (name) => {
+      if (txt[name.toLowerCase()]) return txt[name.toLowerCase()].map((t) => [t]);
+      throw miss(name, 'TXT');
+    },
+    resolve4: async (name) => {
+      if (a[name.toLowerCase()]) return a[name.toLowerCase()];
+      throw miss(name, 'A');
+    },
+    resolve6: async (name) => {
+      throw miss(name, 'AAAA');
+    },
+    resolveMx: async (name) => {
+      throw miss(name, 'MX');
+    },
+  };
+}
+
+const message = (from: string) =>
+  Buffer.from(`From: Alice <alice@${from}>\r\nTo: bob@corp.test\r\nSubject: hello\r\nDate: Wed, 02 Dec 2026 12:00:00 +0000\r\nMessage-ID: <1@${from}>\r\n\r\nHello Bob.\r\n`);
+
+async function read(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+const logger = silentLogger;
+const verifyWith = (resolver: Resolver, raw: Buffer, ip = '192.0.2.10', enforce = true) =>
+  verifyInbound(raw, { ip, helo: 'mail.sender.test', mailFrom: 'alice@sender.test' }, ['bob@corp.test'], { hostname: 'mx.corp.test', resolver, enforceFor: () => enforce, logger });
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe.skipIf(dialect === 'postgres' && !(await hasPostgres()))(`DKIM keys on ${dialect}`, () => {
+    let t: TestStore;
+    afterEach(async () => t?.cleanup());
+
+    it('makes an Ed25519 and an RSA key sealed, keeps them, rotates them', async () => {
+      t = await openTestStore(dialect);
+      const keys = new DkimKeys(t.store, createVault(randomBytes(32)));
+      const first = await keys.ensure('Sender.test', 1_000_000);
+      expect(first.created).toBe(true);
+      expect(first.keys.map((k) => k.algorithm).sort()).toEqual(['ed25519', 'rsa']);
+      const row = await t.store.db.selectFrom('dkim_keys').selectAll().where('algorithm', '=', 'rsa').executeTakeFirstOrThrow();
+      expect(Buffer.from(row.private_sealed).toString('latin1')).not.toContain('PRIVATE KEY');
+      expect((await keys.ensure('sender.test', 2_000_000)).created).toBe(false);
+      const rotated = await keys.ensure('sender.test', 3_000_000, true);
+      expect(rotated.created).toBe(true);
+      const current = await keys.current('sender.test');
+      expect(current.map((k) => k.selector).sort()).toEqual(rotated.keys.map((k) => k.selector).sort());
+      expect((await keys.list('sender.test')).filter((k) => k.retiredAt === 3_000_000)).toHaveLength(2);
+    });
+  });
+}
+
+describe('signing and verifying', () => {
+  let t: TestStore;
+  afterEach(async () => t?.cleanup());
+
+  async function signedBy(domain: string): Promise<{ raw: Buffer; keys: DkimKey[] }> {
+    t = await openTestStore('sqlite');
+    const { keys } = await new DkimKeys(t.store, createVault(randomBytes(32))).ensure(domain, Date.now());
+    const raw = await read(await signedBody(Readable.from([message(domain)]), { keysFor: async (d) => (d === domain ? keys : []), logger, now: () => Date.now() }));
+    return { raw, keys };
+  }
+
+  const records = (keys: DkimKey[]) => Object.fromEntries(keys.map((k) => [`${k.selector}._domainkey.${k.domain}`, [dnsRecordOf(k)]]));
+
+  it('dual-signs, and both signatures verify; DMARC passes aligned', async () => {
+    const { raw, keys } = await signedBy('sender.test');
+    expect(raw.toString().match(/^DKIM-Signature:/gm)).toHaveLength(2);
+    const verdict = await verifyWith(zone({ ...records(keys), '_dmarc.sender.test': ['v=DMARC1; p=reject'] }), raw);
+    expect(verdict.headers).toMatch(/^Authentication-Results: mx\.corp\.test;/m);
+    expect(verdict.headers).toMatch(/dkim=pass[^;]*a=ed25519-sha256/);
+    expect(verdict.headers).toMatch(/dkim=pass[^;]*a=rsa-sha256/);
+    expect(verdict).toMatchObject({ dkim: 'pass', dmarc: 'pass', action: 'accept' });
+  });
+
+  it('a message whose From: domain has no keys goes out byte for byte', async () => {
+    const plain = await read(await signedBody(Readable.from([message('sender.test')]), { keysFor: async () => [], logger, now: () => Date.now() }));
+    expect(plain.equals(message('sender.test'))).toBe(true);
+  });
+
+  it('forged From: under p=reject is rejected, under p=quarantine flagged, under report-only recorded', async () => {
+    const spf = { 'sender.test': ['v=spf1 ip4:198.51.100.1 -all'] };
+    const reject = await verifyWith(zone({ ...spf, '_dmarc.sender.test': ['v=DMARC1; p=reject'] }), message('sender.test'));
+    expect(reject).toMatchObject({ spf: 'fail', dmarc: 'fail', action: 'reject' });
+    const quarantine = await verifyWith(zone({ ...spf, '_dmarc.sender.test': ['v=DMARC1; p=quarantine'] }), message('sender.test'));
+    expect(quarantine.action).toBe('quarantine');
+    expect(quarantine.headers).toMatch(/^Sealgate-Quarantine: yes; DMARC fail/m);
+    const report = await verifyWith(zone({ ...spf, '_dmarc.sender.test': ['v=DMARC1; p=reject'] }), message('sender.test'), '192.0.2.10', false);
+    expect(report).toMatchObject({ dmarc: 'fail', action: 'accept' });
+  });
+
+  it('SPF pass from the listed address aligns DMARC without DKIM', async () => {
+    const verdict = await verifyWith(zone({ 'sender.test': ['v=spf1 ip4:192.0.2.10 -all'], '_dmarc.sender.test': ['v=DMARC1; p=reject'] }), message('sender.test'));
+    expect(verdict).toMatchObject({ spf: 'pass', dmarc: 'pass', action: 'accept' });
+  });
+
+  it('a DNS failure is temperror, never a pass, and never a reject', async () => {
+    const verdict = await verifyWith(zone({}, {}, ['sender.test', '_dmarc.sender.test']), message('sender.test'));
+    expect(verdict.spf).toBe('temperror');
+    expect(verdict.dmarc).toBe('temperror');
+    expect(verdict.action).toBe('accept');
+    expect(verdict.headers).toMatch(/spf=temperror/);
+  });
+});
