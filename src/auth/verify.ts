@@ -48,6 +48,16 @@ function resultOf(status: { result?: string } | undefined): string {
   return status?.result ?? 'none';
 }
 
+/**
+ * RFC 8601 §5: Authentication-Results goes above the other trace fields; lenient mailauth
+ * puts its Received-SPF first. The ARC set keeps its order below it.
+ */
+function authResultsOnTop(headers: string): string {
+  const fields = headers.split(/\r\n(?![ \t])/).filter((f) => f.length);
+  const isAr = (f: string) => /^authentication-results:/i.test(f);
+  return `${[...fields.filter(isAr), ...fields.filter((f) => !isAr(f))].join('\r\n')}\r\n`;
+}
+
 /** Reads mailauth's answer into what ingress acts on. */
 export function verdictOf(result: AuthenticateResult, enforce: boolean): InboundVerdict {
   const spf = result.spf ? resultOf(result.spf.status) : 'none';
@@ -60,7 +70,7 @@ export function verdictOf(result: AuthenticateResult, enforce: boolean): Inbound
   const reason = `DMARC ${dmarc} for ${from || 'the From domain'} (policy ${policy}; SPF ${spf}, DKIM ${dkim})`;
   let action: DmarcAction = 'accept';
   if (enforce && dmarc === 'fail') action = policy === 'reject' ? 'reject' : policy === 'quarantine' ? 'quarantine' : 'accept';
-  let headers = result.headers;
+  let headers = authResultsOnTop(result.headers);
   if (action === 'quarantine') headers = `${QUARANTINE_HEADER}: yes; ${reason}\r\n${headers}`;
   return { headers, action, reason, spf, dkim, dmarc };
 }
@@ -89,6 +99,8 @@ export async function verifyInbound(message: NodeJS.ReadableStream | Buffer, cli
       mta: options.hostname,
       resolver: authResolver(options.resolver) as never,
       disableBimi: true,
+      // RFC 8301 §3.1: rsa-sha1 signatures are not valid (dkim=policy), so they cannot carry DMARC.
+      rejectRsaSha1: true,
       seal: seal ? { signingDomain: seal.domain, selector: seal.selector, privateKey: seal.privateKeyPem } : undefined,
     });
     return verdictOf(result, options.enforceFor(recipients));

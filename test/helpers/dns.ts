@@ -20,21 +20,33 @@ export interface DnsServer {
   stop(): Promise<void>;
 }
 
-/** dnsmasq on 127.0.0.1 serving only the given records, nothing forwarded anywhere. */
-export async function startDns(records: DnsRecords): Promise<DnsServer> {
+/** One TXT record as dnsmasq strings: a string holds at most 255 bytes (RFC 1035 §3.3.14), longer text is split. */
+function txtStrings(text: string): string {
+  const parts: string[] = [];
+  for (let i = 0; i < text.length || i === 0; i += 255) parts.push(`"${text.slice(i, i + 255).replace(/"/g, '\\"')}"`);
+  return parts.join(',');
+}
+
+/**
+ * dnsmasq on 127.0.0.1 serving only the given records, nothing forwarded anywhere. `listen`
+ * places it elsewhere, e.g. port 53 of another loopback address for a peer that reads
+ * /etc/resolv.conf (which names no port; see test/integration/21-auth).
+ */
+export async function startDns(records: DnsRecords, listen: { host?: string; port?: number } = {}): Promise<DnsServer> {
   const temp = tempDir('dns');
-  const port = await freePort();
+  const host = listen.host ?? '127.0.0.1';
+  const port = listen.port ?? (await freePort());
   const lines = [
     ...(records.zones ?? ['test']).map((z) => `local=/${z}/`),
     ...(records.mx ?? []).map((m) => `mx-host=${m.domain},${m.host},${m.pref}`),
     ...(records.nullMx ?? []).map((d) => `mx-host=${d},.,0`),
     ...(records.a ?? []).map((a) => `host-record=${a.name},${a.ip}`),
-    ...(records.txt ?? []).map((t) => `txt-record=${t.name},"${t.text.replace(/"/g, '\\"')}"`),
+    ...(records.txt ?? []).map((t) => `txt-record=${t.name},${txtStrings(t.text)}`),
   ];
   const conf = path.join(temp.dir, 'dnsmasq.conf');
   const log = path.join(temp.dir, 'dnsmasq.log');
   writeFileSync(conf, `${lines.join('\n')}\n`);
-  const child: ChildProcess = spawn('dnsmasq', ['--keep-in-foreground', '--no-resolv', '--no-hosts', '--no-poll', '--listen-address=127.0.0.1', '--bind-interfaces', `--port=${port}`, `--conf-file=${conf}`, '--user=root', `--pid-file=${path.join(temp.dir, 'pid')}`, `--log-facility=${log}`, '--log-queries'], { stdio: 'ignore' });
+  const child: ChildProcess = spawn('dnsmasq', ['--keep-in-foreground', '--no-resolv', '--no-hosts', '--no-poll', `--listen-address=${host}`, '--bind-interfaces', `--port=${port}`, `--conf-file=${conf}`, '--user=root', `--pid-file=${path.join(temp.dir, 'pid')}`, `--log-facility=${log}`, '--log-queries'], { stdio: 'ignore' });
   const stop = async () => {
     if (child.exitCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -44,7 +56,7 @@ export async function startDns(records: DnsRecords): Promise<DnsServer> {
     temp.cleanup();
   };
   const resolver = new Resolver({ timeout: 500, tries: 1 });
-  resolver.setServers([`127.0.0.1:${port}`]);
+  resolver.setServers([`${host}:${port}`]);
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {
@@ -61,10 +73,10 @@ export async function startDns(records: DnsRecords): Promise<DnsServer> {
           // no log yet
         }
         await stop();
-        throw new Error(`dnsmasq did not come up on 127.0.0.1:${port}: ${(error as Error).message}\n${tail}`);
+        throw new Error(`dnsmasq did not come up on ${host}:${port}: ${(error as Error).message}\n${tail}`);
       }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  return { port, servers: [`127.0.0.1:${port}`], stop };
+  return { port, servers: [`${host}:${port}`], stop };
 }
