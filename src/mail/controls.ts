@@ -148,7 +148,7 @@ export interface HeaderEdit {
   dropControls?: boolean;
   /** Take this tag out of every Subject field. */
   subjectTag?: string;
-  /** Drop `Authentication-Results` fields whose authserv-id is this (case-insensitive). */
+  /** Drop `Authentication-Results` fields whose authserv-id is this (case-insensitive), and ARC sets claiming it. */
   ourAuthservId?: string;
 }
 
@@ -158,7 +158,32 @@ export interface HeaderEdit {
  */
 export function authservIdOf(fieldRaw: string): string {
   const value = fieldRaw.slice(fieldRaw.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, ' ');
-  return (withoutComments(value).trim().split(/[\s;]/)[0] ?? '').replace(/^"|"$/g, '').toLowerCase();
+  return idToken(withoutComments(value));
+}
+
+/**
+ * The first token of `text`, unquoted and lower case. RFC 2047 words do not belong in a
+ * structured field, but a lenient reader behind us may decode them, so one that spells our
+ * id counts as our id.
+ */
+function idToken(text: string): string {
+  const token = (text.trim().split(/[\s;]/)[0] ?? '').replace(/^"|"$/g, '');
+  return (token.includes('=?') ? decodeHeaderValue(token) : token).replace(/^"|"$/g, '').trim().toLowerCase();
+}
+
+/**
+ * RFC 8617 §4.1.1: an ARC-Authentication-Results value is `i=N;` and then an
+ * Authentication-Results value. Its instance and authserv-id, or null when it has no `i=`.
+ */
+function arcResultsOf(fieldRaw: string): { instance: string; authservId: string } | null {
+  const value = withoutComments(fieldRaw.slice(fieldRaw.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, ' '));
+  const match = /^\s*i\s*=\s*(\d+)\s*;(.*)$/is.exec(value);
+  return match ? { instance: match[1], authservId: idToken(match[2]) } : null;
+}
+
+/** The `i=` tag of an ARC-Seal or ARC-Message-Signature (a DKIM-style tag list). */
+function arcInstanceOf(fieldRaw: string): string | undefined {
+  return /(?:^|;)\s*i\s*=\s*(\d+)\s*(?:;|$)/.exec(fieldRaw.slice(fieldRaw.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, ' '))?.[1];
 }
 
 /**
@@ -185,7 +210,19 @@ export function editHeaderBlock(block: string, edit: HeaderEdit): { block: strin
   const { fields, tail } = rawFields(block);
   const removed: string[] = [];
   const ours = edit.ourAuthservId?.toLowerCase();
+  // An ARC set that says it is ours (RFC 8617 §4.1.1: its ARC-Authentication-Results names our
+  // authserv-id) goes whole, seal and message signature of that instance too: only we add ours.
+  const forgedArc = new Set(
+    ours ? fields.filter((f) => f.name === 'arc-authentication-results').map((f) => arcResultsOf(f.raw)).filter((r) => r?.authservId === ours).map((r) => r!.instance) : [],
+  );
   const kept = fields.filter((field) => {
+    if (forgedArc.size && (field.name === 'arc-authentication-results' || field.name === 'arc-seal' || field.name === 'arc-message-signature')) {
+      const instance = field.name === 'arc-authentication-results' ? arcResultsOf(field.raw)?.instance : arcInstanceOf(field.raw);
+      if (instance !== undefined && forgedArc.has(instance)) {
+        removed.push(field.name);
+        return false;
+      }
+    }
     if (edit.dropControls && field.name.startsWith('sealgate-')) {
       removed.push(field.name);
       return false;
