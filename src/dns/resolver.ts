@@ -10,6 +10,9 @@ export interface Resolver {
   resolve4(name: string): Promise<string[]>;
   resolve6(name: string): Promise<string[]>;
   resolveTxt(name: string): Promise<string[][]>;
+  /** Reverse names (SPF `ptr`, `%{p}`); optional: a resolver without it answers as having none. */
+  resolvePtr?(name: string): Promise<string[]>;
+  resolveCname?(name: string): Promise<string[]>;
 }
 
 /** `nxdomain`: the name does not exist; `nodata`: it exists without that type; else transient. */
@@ -57,5 +60,7 @@ export function createSystemResolver(options: SystemResolverOptions = {}): Resol
     resolve4: wrap('A', (name) => resolver.resolve4(name)),
     resolve6: wrap('AAAA', (name) => resolver.resolve6(name)),
     resolveTxt: wrap('TXT', (name) => resolver.resolveTxt(name)),
+    resolvePtr: wrap('PTR', (name) => resolver.resolvePtr(name)),
+    resolveCname: wrap('CNAME', (name) => resolver.resolveCname(name)),
   };
 }
