@@ -6,18 +6,21 @@ import { canonicalDomain, parseAddress } from './mail/index.ts';
 import type { Envelope } from './kernel/index.ts';
 import type { Runtime } from './runtime.ts';
 
-/** Keys change only through the CLI (`domain dkim --rotate`); re-read after this long. */
+/** Keys change only through the CLI (`domain dkim`, `--rotate`); re-read after this long. */
 const KEY_CACHE_MS = 60_000;
+/** A domain without keys is asked again sooner: its first keys should sign (and seal) soon after they are made. */
+const NO_KEY_CACHE_MS = 5_000;
 
 function cachedKeys(keys: DkimKeys, now: () => number): (domain: string) => ReturnType<DkimKeys['current']> {
-  const cache = new Map<string, { at: number; keys: ReturnType<DkimKeys['current']> }>();
+  const cache = new Map<string, { at: number; ttl: number; keys: ReturnType<DkimKeys['current']> }>();
   return (domain) => {
     const name = canonicalDomain(domain);
     const hit = cache.get(name);
-    if (hit && now() - hit.at < KEY_CACHE_MS) return hit.keys;
+    if (hit && now() - hit.at < hit.ttl) return hit.keys;
     const loaded = keys.current(name);
-    cache.set(name, { at: now(), keys: loaded });
-    loaded.catch(() => cache.delete(name));
+    const entry = { at: now(), ttl: KEY_CACHE_MS, keys: loaded };
+    cache.set(name, entry);
+    loaded.then((found) => (entry.ttl = found.length ? KEY_CACHE_MS : NO_KEY_CACHE_MS), () => cache.delete(name));
     return loaded;
   };
 }

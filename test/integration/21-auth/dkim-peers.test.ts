@@ -17,6 +17,8 @@ import { keepSignature, PEER_DNS_HOST, recordOfKeyFile, run, runWithTestDns, und
  * flagged, a forged "dkim=pass" claiming our host is gone. Outbound: `sealgate domain dkim`
  * makes the keys, the records it prints are served by dnsmasq, and what reaches the MX verifies
  * with opendkim-testmsg and dkimpy's dkimverify, the RSA and the Ed25519 signature each alone.
+ * Once the gateway's own domain has keys, what it relays to the mailbox server is ARC-sealed
+ * with them, and dkimpy's arcverify accepts the chain.
  */
 const PASSWORD = 'correct horse battery staple';
 const HOST = 'gateway.sealgate.test';
@@ -58,7 +60,7 @@ describeWithPeers(['root', 'swaks', 'dnsmasq', 'unshare', 'opendkim-genkey', 'op
     gateway = await startGateway(path.join(temp.dir, 'gw'), {
       hostname: HOST,
       domains: { 'corp.test': { smarthost: `127.0.0.1:${mailbox.port}`, recipients: ['bob'] }, 'corp-report.test': { smarthost: `127.0.0.1:${mailbox.port}`, recipients: ['bob'] } },
-      auth: { verifyInbound: true, dnsServers: dns.servers, dmarc: { domains: { 'corp-report.test': 'report' } } },
+      auth: { verifyInbound: true, dnsServers: dns.servers, dmarc: { domains: { 'corp-report.test': 'report' } }, arcSealDomain: HOST },
       // Outbound DNS is the peers' server, started once our keys exist.
       delivery: { dnsServers: [`${PEER_DNS_HOST}:53`], port: mx.port, connectTimeoutMs: 3000, ipFamilies: [4], mtaSts: { enabled: false }, defaultTlsPolicy: 'opportunistic' },
       queue: { retryScheduleMs: [1000], pollIntervalMs: 100 },
@@ -191,4 +193,22 @@ describeWithPeers(['root', 'swaks', 'dnsmasq', 'unshare', 'opendkim-genkey', 'op
     const stale = await gateway.cli('domain', 'check', 'sender.test');
     expect(stale.stdout.match(/NOT published/g), stale.stdout).toHaveLength(2);
   }, 240_000);
+  it('ARC-seals what it relays once its domain has keys; dkimpy arcverify accepts the chain', async () => {
+    // Runs after the test above made the keys of HOST (and started the peers' DNS with them).
+    expect(peerDns).toBeDefined();
+    const file = path.join(temp.dir, 'arc.eml');
+    const signed = run('dkimsign', ['--signalg', 'ed25519-sha256', 'ed', 'edk.test', path.join(keys, 'ed.key')], message('news@edk.test', 'sealed on relay'));
+    writeFileSync(file, signed.stdout);
+    // The gateway looks for a seal key again a few seconds after finding none.
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    const before = mailbox.transactions().length;
+    expect((await sendInbound('news@edk.test', file)).code).toBe(0);
+    await mailbox.until(before + 1, 20_000);
+    const got = undotted(mailbox.transactions()[before].data);
+    const text = got.toString('latin1');
+    expect(text).toMatch(/^ARC-Seal: i=1; a=rsa-sha256;[^]*?cv=none/m);
+    expect(text).toMatch(new RegExp(`^ARC-Authentication-Results: i=1; ${HOST.replace(/\./g, '\\.')};`, 'm'));
+    const arc = runWithTestDns(temp.dir, 'arcverify', [], got);
+    expect(arc.stdout + arc.stderr, text.slice(0, 3000)).toMatch(/cv=b?'?pass'? success/);
+  }, 60_000);
 });
