@@ -106,6 +106,15 @@ describe('signing and verifying', () => {
     expect(report).toMatchObject({ dmarc: 'fail', action: 'accept' });
   });
 
+  it('a second From: (or a second author domain) cannot carry a p=reject domain past the check', async () => {
+    const zoneData = zone({ 'sender.test': ['v=spf1 ip4:198.51.100.1 -all'], '_dmarc.sender.test': ['v=DMARC1; p=reject'] });
+    const twoFields = Buffer.from(`From: ceo@sender.test\r\nFrom: x@attacker.test\r\nTo: bob@corp.test\r\nSubject: pay\r\n\r\nnow\r\n`);
+    expect(await verifyWith(zoneData, twoFields)).toMatchObject({ action: 'reject', dmarc: 'permerror' });
+    const twoAuthors = Buffer.from(`From: ceo@sender.test, x@attacker.test\r\nTo: bob@corp.test\r\nSubject: pay\r\n\r\nnow\r\n`);
+    expect(await verifyWith(zoneData, twoAuthors)).toMatchObject({ action: 'reject', dmarc: 'permerror' });
+    expect((await verifyWith(zoneData, twoAuthors, '192.0.2.10', false)).action).toBe('accept');
+  });
+
   it('SPF pass from the listed address aligns DMARC without DKIM', async () => {
     const verdict = await verifyWith(zone({ 'sender.test': ['v=spf1 ip4:192.0.2.10 -all'], '_dmarc.sender.test': ['v=DMARC1; p=reject'] }), message('sender.test'));
     expect(verdict).toMatchObject({ spf: 'pass', dmarc: 'pass', action: 'accept' });

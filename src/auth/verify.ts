@@ -70,6 +70,13 @@ export function verdictOf(result: AuthenticateResult, enforce: boolean): Inbound
   const reason = `DMARC ${dmarc} for ${from || 'the From domain'} (policy ${policy}; SPF ${spf}, DKIM ${dkim})`;
   let action: DmarcAction = 'accept';
   if (enforce && dmarc === 'fail') action = policy === 'reject' ? 'reject' : policy === 'quarantine' ? 'quarantine' : 'accept';
+  // RFC 7489 §6.6.1 / RFC 9989 §5.3.1: with several From: fields or author domains DMARC
+  // cannot be evaluated, and a reader may be shown any of them: a second From: would
+  // otherwise carry a p=reject domain past us unchecked.
+  const skipped = (result as { dmarcSkipReason?: string }).dmarcSkipReason;
+  if (enforce && !dmarcResult && (skipped === 'multiple-from-fields' || skipped === 'multiple-author-domains')) {
+    return { headers: authResultsOnTop(result.headers), action: 'reject', reason: `DMARC cannot be checked: the message has ${skipped === 'multiple-from-fields' ? 'more than one From: field' : 'authors in more than one domain'} (RFC 7489 6.6.1)`, spf, dkim, dmarc: 'permerror' };
+  }
   let headers = authResultsOnTop(result.headers);
   if (action === 'quarantine') headers = `${QUARANTINE_HEADER}: yes; ${reason}\r\n${headers}`;
   return { headers, action, reason, spf, dkim, dmarc };
@@ -142,7 +149,8 @@ export class InboundAuthTap extends Transform {
     this.verdict.then(
       (verdict) => {
         if (verdict.action === 'reject') {
-          done(new MailError(550, '5.7.1', `Message refused: ${verdict.reason}; the sender's domain asks receivers to reject such mail`, 'auth'));
+          const why = verdict.dmarc === 'permerror' ? 'send it with a single author' : "the sender's domain asks receivers to reject such mail";
+          done(new MailError(550, '5.7.1', `Message refused: ${verdict.reason}; ${why}`, 'auth'));
           return;
         }
         this.envelope.authHeaders = verdict.headers;
