@@ -38,12 +38,6 @@ export async function dkimSignatures(message: Buffer, keys: DkimKey[], now: Date
   return result.signatures;
 }
 
-async function collect(body: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
 export interface OutboundSigner {
   /** Keys for the author domain (empty: that domain does not sign). */
   keysFor(domain: string): Promise<DkimKey[]>;
@@ -51,15 +45,40 @@ export interface OutboundSigner {
   now(): number;
 }
 
+/** Reads the stream up to the end of its header block (or its end); the rest stays unread. */
+async function readHead(iterator: AsyncIterator<Buffer>): Promise<{ chunks: Buffer[]; done: boolean }> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) return { chunks, done: true };
+    chunks.push(next.value);
+    length += next.value.length;
+    // Past 1 MiB of header (ingress refuses more) the From: is as known as it will be.
+    if (splitHeaderBlock(Buffer.concat(chunks, length)) || length > 1024 * 1024) return { chunks, done: false };
+  }
+}
+
 /**
- * The message as it goes on the wire: signed by the author domain's keys when it has any. The
- * body is read whole first (the signature covers the body hash and precedes it), so what is
- * signed is exactly what is sent; without keys it streams through untouched.
+ * The message as it goes on the wire, signed by its author domain's keys when it has any. Only
+ * the header block is read to learn the domain; without keys the rest streams through as
+ * stored. With keys the body is read whole first (the signature precedes the body it hashes),
+ * so what is signed is exactly what is sent.
  */
-export async function signedBody(body: Readable, signer: OutboundSigner, prefix = ''): Promise<Readable> {
-  const message = await collect(body);
-  const domain = authorDomainOf(message);
+export async function signedBody(body: Readable, signer: OutboundSigner): Promise<Readable> {
+  const iterator = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const head = await readHead(iterator);
+  const domain = authorDomainOf(Buffer.concat(head.chunks));
   const keys = domain ? await signer.keysFor(domain) : [];
-  const signatures = keys.length ? await dkimSignatures(message, keys, new Date(signer.now()), signer.logger) : '';
-  return Readable.from([Buffer.from(prefix + signatures, 'latin1'), message]);
+  const rest = async function* (): AsyncGenerator<Buffer> {
+    yield* head.chunks;
+    if (head.done) return;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+  };
+  if (keys.length === 0) return Readable.from(rest());
+  const chunks: Buffer[] = [];
+  for await (const chunk of rest()) chunks.push(chunk);
+  const message = Buffer.concat(chunks);
+  const signatures = await dkimSignatures(message, keys, new Date(signer.now()), signer.logger);
+  return Readable.from([Buffer.from(signatures, 'latin1'), message]);
 }
