@@ -26,18 +26,29 @@ function message(size: number): Buffer {
   return Buffer.from(head + body + '\r\n');
 }
 
-/** Runs `once` back to back for SECONDS (at least 3 times); messages per second. */
-async function rate(once: () => Promise<unknown>): Promise<number> {
-  await once(); // warm-up: JIT, the library's lazy loads, gpg-agent started
-  let n = 0;
-  const start = process.hrtime.bigint();
-  let elapsed = 0;
-  while (elapsed < SECONDS || n < 3) {
-    await once();
-    n++;
-    elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+/**
+ * Messages per second of each side, one message at a time. The two sides take turns in four
+ * slices of SECONDS/2 each (ours, peer, ours, peer), so a load spike from another process on
+ * this shared machine does not land on one side only.
+ */
+async function rates(ours: () => Promise<unknown>, peer: () => Promise<unknown>): Promise<[number, number]> {
+  await ours(); // warm-up: JIT, the library's lazy loads, gpg-agent started
+  await peer();
+  const done = [0, 0];
+  const spent = [0, 0];
+  for (let slice = 0; slice < 4; slice++) {
+    const side = slice % 2;
+    const once = side === 0 ? ours : peer;
+    const start = process.hrtime.bigint();
+    let elapsed = 0;
+    while (elapsed < SECONDS / 2 || done[side] < 2 * (slice >> 1) + 2) {
+      await once();
+      done[side]++;
+      elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+    }
+    spent[side] += elapsed;
   }
-  return n / elapsed;
+  return [done[0] / spent[0], done[1] / spent[1]];
 }
 
 function exec(file: string, args: string[], input?: Buffer): Promise<Buffer> {
@@ -49,7 +60,7 @@ function exec(file: string, args: string[], input?: Buffer): Promise<Buffer> {
 
 const GPG = ['--homedir', home, '--batch', '--yes', '--quiet', '--pinentry-mode', 'loopback', '--passphrase', '', '--trust-model', 'always'];
 
-function report(name: string, ours: number, peer: number, peerName: string): void {
+function report(name: string, [ours, peer]: [number, number], peerName: string): void {
   figure(`e2e.${name}.sealgate_per_s`, ours);
   figure(`e2e.${name}.${peerName}_per_s`, peer);
   figure(`e2e.${name}.ratio`, ours / peer);
@@ -79,14 +90,14 @@ async function main(): Promise<void> {
     // OpenPGP: PGP/MIME signed then encrypted (armored) vs gpg -sea of the same bytes.
     const pgpProtect = () => openpgpProtector.protect(mail, { sign: true, encrypt: true, recipients: [bob.public, alice.public], signer: alice.secret, now });
     const gpgProtect = () => exec('gpg', [...GPG, '--armor', '--sign', '--local-user', alice.address, '--encrypt', '--recipient', bob.address, '--recipient', alice.address], mail);
-    report(`pgp_encrypt_sign_${label}`, await rate(pgpProtect), await rate(gpgProtect), 'gpg');
+    report(`pgp_encrypt_sign_${label}`, await rates(pgpProtect, gpgProtect), 'gpg');
 
     const sealed = await pgpProtect();
     const gpgSealed = await gpgProtect();
     const unprotect = { decryptionKeys: [bob.secret], verificationKeys: [alice.public], now: new Date() };
     const check = await openpgpProtector.unprotect(sealed, unprotect);
     if (check.signature?.state !== 'valid') throw new Error('bench: our own PGP/MIME did not verify');
-    report(`pgp_decrypt_verify_${label}`, await rate(() => openpgpProtector.unprotect(sealed, unprotect)), await rate(() => exec('gpg', [...GPG, '--decrypt'], gpgSealed)), 'gpg');
+    report(`pgp_decrypt_verify_${label}`, await rates(() => openpgpProtector.unprotect(sealed, unprotect), () => exec('gpg', [...GPG, '--decrypt'], gpgSealed)), 'gpg');
 
     // S/MIME: signed then enveloped (AES-256-CBC, what openssl cms -encrypt makes) vs openssl cms -sign | -encrypt:
     // openssl cms does one operation per invocation, so the peer's message costs two processes.
@@ -97,7 +108,7 @@ async function main(): Promise<void> {
       const signed = await exec('openssl', ['cms', '-sign', '-md', 'sha256', '-signer', a.certPath, '-inkey', a.keyPath], mail);
       return exec('openssl', ['cms', '-encrypt', '-aes-256-cbc', b.certPath, a.certPath], signed);
     };
-    report(`smime_encrypt_sign_${label}`, await rate(smimeProtect), await rate(cmsProtect), 'openssl');
+    report(`smime_encrypt_sign_${label}`, await rates(smimeProtect, cmsProtect), 'openssl');
 
     const smimeSealed = await smimeProtect();
     const cmsSealed = await cmsProtect();
@@ -108,13 +119,15 @@ async function main(): Promise<void> {
       const signed = await exec('openssl', ['cms', '-decrypt', '-recip', b.certPath, '-inkey', b.keyPath], cmsSealed);
       return exec('openssl', ['cms', '-verify', '-CAfile', pki.caPath], signed);
     };
-    report(`smime_decrypt_verify_${label}`, await rate(() => smime.unprotect(smimeSealed, smimeOpen)), await rate(cmsOpen), 'openssl');
+    report(`smime_decrypt_verify_${label}`, await rates(() => smime.unprotect(smimeSealed, smimeOpen), cmsOpen), 'openssl');
   }
   rmSync(pki.dir, { recursive: true, force: true });
 }
 
+console.log(`# load average at start ${os.loadavg()[0].toFixed(1)} (2 cores; above ~1 other processes share the CPU and the figures are noisy)`);
 try {
   await main();
+  console.log(`# load average at end ${os.loadavg()[0].toFixed(1)}`);
 } finally {
   // No agent left behind: the GNUPGHOME's gpg-agent goes with the folder.
   spawnSync('gpgconf', ['--homedir', home, '--kill', 'all']);

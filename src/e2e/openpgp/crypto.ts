@@ -6,6 +6,7 @@
  */
 import * as openpgp from 'openpgp';
 import { MailError } from '../../kernel/index.ts';
+import { armorMessage, dearmorMessage } from './armor.ts';
 import { addressOfUserId, isArmored } from './keys.ts';
 
 /**
@@ -22,8 +23,10 @@ export function integrityRefusal(): MailError {
 /** Reads an OpenPGP message, armored or binary. */
 export async function readMessage(data: Uint8Array): Promise<openpgp.Message<Uint8Array>> {
   try {
-    if (isArmored(data)) return (await openpgp.readMessage({ armoredMessage: Buffer.from(data).toString('utf8') })) as openpgp.Message<Uint8Array>;
-    return await openpgp.readMessage({ binaryMessage: data });
+    if (!isArmored(data)) return await openpgp.readMessage({ binaryMessage: data });
+    const binary = dearmorMessage(data);
+    if (binary) return await openpgp.readMessage({ binaryMessage: binary });
+    return (await openpgp.readMessage({ armoredMessage: Buffer.from(data).toString('utf8') })) as openpgp.Message<Uint8Array>;
   } catch (error) {
     throw new MailError(550, '5.6.0', `The OpenPGP message cannot be read: ${(error as Error).message}`, 'e2e', { cause: error });
   }
@@ -115,7 +118,24 @@ export async function encryptTo(data: Uint8Array, input: { recipients: openpgp.P
     config: SIGNING_CONFIG,
   };
   if (input.armor === false) return await openpgp.encrypt({ ...common, format: 'binary' });
-  return Buffer.from(await openpgp.encrypt({ ...common, format: 'armored' }));
+  const encrypted = await openpgp.encrypt({ ...common, format: 'object' });
+  return armorMessage(await readAll(encrypted.write()), wantsChecksum(encrypted));
+}
+
+/** AEAD (v2 SEIPD) packets write as the library's array stream (it has getReader()) even for in-memory input. */
+async function readAll(written: unknown): Promise<Uint8Array> {
+  if (written instanceof Uint8Array) return written;
+  const reader = (written as ReadableStream<Uint8Array>).getReader();
+  const chunks: Uint8Array[] = [];
+  for (let r = await reader.read(); !r.done; r = await reader.read()) chunks.push(r.value);
+  return Buffer.concat(chunks);
+}
+
+/** OpenPGP.js's own rule (Message.armor): no CRC-24 after a v2 SEIPD packet or on v6-only signatures (RFC 9580 §6.1). */
+function wantsChecksum(message: openpgp.Message<Uint8Array>): boolean {
+  const last = message.packets[message.packets.length - 1];
+  if (last instanceof openpgp.SymEncryptedIntegrityProtectedDataPacket) return (last as unknown as { version: number }).version !== 2;
+  return message.packets.some((p) => p instanceof openpgp.SignaturePacket && p.version !== 6);
 }
 
 export interface Decrypted {

@@ -1,0 +1,35 @@
+import { randomBytes } from 'node:crypto';
+import * as openpgp from 'openpgp';
+import { describe, expect, it } from 'vitest';
+import { armorMessage, crc24, dearmorMessage } from './armor.ts';
+
+describe('message armor (native base64)', () => {
+  for (const size of [0, 1, 2, 3, 47, 48, 1000, 70_001]) {
+    it(`${size} bytes: the library reads ours, we read the library's, checksums agree`, async () => {
+      const data = randomBytes(size);
+      const ours = armorMessage(data, true);
+      const read = await openpgp.unarmor(ours.toString('latin1'));
+      expect(Buffer.from(read.data as Uint8Array).equals(data)).toBe(true);
+      const theirs = openpgp.armor(openpgp.enums.armor.message, data, undefined, undefined, 'a comment', true);
+      expect(dearmorMessage(Buffer.from(theirs))!.equals(data)).toBe(true);
+      expect(dearmorMessage(Buffer.from(theirs.replace(/\n/g, '\r\n')))!.equals(data)).toBe(true);
+      expect(dearmorMessage(armorMessage(data, false))!.equals(data)).toBe(true);
+    });
+  }
+
+  it('computes RFC 9580 CRC-24 (the check value of "123456789" is 0x21CF02)', () => {
+    expect(crc24(Buffer.from('123456789'))).toBe(0x21cf02);
+  });
+
+  it('refuses a damaged body whose checksum no longer matches, and non-base64 characters', () => {
+    const armored = armorMessage(Buffer.from('an OpenPGP message, pretend'), true).toString('latin1');
+    const lines = armored.split('\n');
+    lines[2] = lines[2].startsWith('A') ? `B${lines[2].slice(1)}` : `A${lines[2].slice(1)}`;
+    expect(() => dearmorMessage(Buffer.from(lines.join('\n')))).toThrow(/checksum does not match/);
+    expect(() => dearmorMessage(Buffer.from(armored.replace('\n\n', '\n\n*')))).toThrow(/not base64/);
+  });
+
+  it('leaves other armor (a cleartext-signed message) to the library', () => {
+    expect(dearmorMessage(Buffer.from('-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nhi\n'))).toBeNull();
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * ASCII armor (RFC 9580 §6.2) of OpenPGP *messages*, with Node's native base64. Not the
+ * library's `armor()`/`unarmor()` on purpose: OpenPGP.js encodes line by line in JS strings,
+ * and for a 1 MB message that was ~95% of `encrypt` (bench/README.md, e2e). Keys and
+ * signatures, which are small, still go through the library.
+ */
+import { MailError } from '../../kernel/index.ts';
+
+const BEGIN = '-----BEGIN PGP MESSAGE-----';
+const END = '-----END PGP MESSAGE-----';
+
+const CRC24_TABLE = (() => {
+  const table = new Int32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let crc = i << 16;
+    for (let j = 0; j < 8; j++) crc = (crc << 1) ^ (crc & 0x800000 ? 0x864cfb : 0);
+    table[i] = crc & 0xffffff;
+  }
+  return table;
+})();
+
+/** RFC 9580 §6.1's CRC-24 (init 0xB704CE, polynomial 0x864CFB). */
+export function crc24(data: Uint8Array): number {
+  let crc = 0xb704ce;
+  for (let i = 0; i < data.length; i++) crc = ((crc << 8) ^ CRC24_TABLE[((crc >> 16) ^ data[i]) & 0xff]) & 0xffffff;
+  return crc;
+}
+
+/**
+ * Armors a binary OpenPGP message, 64 base64 characters a line, LF line ends as OpenPGP.js
+ * writes them. `checksum`: the CRC-24 line, which RFC 9580 forbids after a v2 SEIPD packet but
+ * GnuPG needs on v4-era messages (its decoder fails on unpadded base64 without one, T7071).
+ */
+export function armorMessage(binary: Uint8Array, checksum: boolean): Buffer {
+  const base64 = Buffer.from(binary.buffer, binary.byteOffset, binary.byteLength).toString('base64');
+  const lines = Math.ceil(base64.length / 64);
+  const parts: string[] = [`${BEGIN}\n\n`];
+  for (let i = 0; i < lines; i++) parts.push(base64.slice(i * 64, i * 64 + 64), '\n');
+  if (checksum) {
+    const crc = crc24(binary);
+    parts.push('=', Buffer.from([crc >> 16, (crc >> 8) & 0xff, crc & 0xff]).toString('base64'), '\n');
+  }
+  parts.push(`${END}\n`);
+  return Buffer.from(parts.join(''), 'latin1');
+}
+
+function badArmor(what: string): MailError {
+  return new MailError(550, '5.6.0', `The OpenPGP message cannot be read: ${what}`, 'e2e');
+}
+
+/**
+ * The binary packets of an armored message, or null when the armor is not a plain
+ * `PGP MESSAGE` block (multipart armor, a cleartext-signed message): the caller then lets the
+ * library read it. A checksum line that is present must match.
+ */
+export function dearmorMessage(armored: Uint8Array): Buffer | null {
+  const text = Buffer.from(armored.buffer, armored.byteOffset, armored.byteLength).toString('latin1');
+  const start = text.indexOf(BEGIN);
+  if (start < 0 || text.slice(0, start).trim()) return null;
+  const headerEnd = /\r?\n[ \t]*\r?\n/g;
+  headerEnd.lastIndex = start + BEGIN.length;
+  const blank = headerEnd.exec(text);
+  const end = text.indexOf(END, start);
+  if (!blank || end < 0 || blank.index > end) throw badArmor('the armor has no blank line after its headers or no END line');
+  // Armor headers (Version:, Comment:) between BEGIN and the blank line are informative only.
+  let body = text.slice(blank.index + blank[0].length, end);
+  let expected: string | null = null;
+  const crcLine = /(?:^|\n)=([A-Za-z0-9+/]{4})[ \t\r]*\n?$/.exec(body);
+  if (crcLine) {
+    expected = crcLine[1];
+    body = body.slice(0, crcLine.index);
+  }
+  if (/[^A-Za-z0-9+/=\s]/.test(body)) throw badArmor('the armor holds characters that are not base64');
+  const binary = Buffer.from(body, 'base64');
+  if (expected !== null) {
+    const crc = crc24(binary);
+    if (Buffer.from([crc >> 16, (crc >> 8) & 0xff, crc & 0xff]).toString('base64') !== expected) throw badArmor('the armor checksum does not match (the message was damaged)');
+  }
+  return binary;
+}
