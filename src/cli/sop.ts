@@ -2,90 +2,20 @@
  * `sealgate sop …`: the Stateless OpenPGP command line (draft-dkg-openpgp-stateless-cli) over
  * src/e2e/openpgp. Runs without a config or data dir; data on stdin/stdout as bytes. Exit codes
  * are the draft's ("Failure Modes" section): 3 no signature, 19 missing argument, 29 cannot
- * decrypt, 37 unsupported option, 41 bad data, 61 missing input, 69 unsupported subcommand,
- * 89 unsupported profile, 1 anything else.
+ * decrypt, 37 unsupported option, 41 bad data, 59 output exists, 61 missing input, 69 unsupported
+ * subcommand, 83 incompatible options, 89 unsupported profile, 1 anything else.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import * as openpgp from 'openpgp';
-import { generateOpenpgpKey as generateKey, OPENPGP_KEY_PROFILES as KEY_PROFILES, openpgpDecrypt as decryptWith, openpgpEncrypt as encryptTo, openpgpSignDetached as signDetached, openpgpVerifyDetached as verifyDetached, readOpenpgpCertificates as readCertificates, readOpenpgpSecretKeys as readSecretKeys, type OpenpgpKeyProfile as KeyProfile, type OpenpgpVerification as Verification } from '../e2e/index.ts';
+import { generateOpenpgpKey as generateKey, OPENPGP_KEY_PROFILES as KEY_PROFILES, openpgpDecrypt as decryptWith, openpgpEncrypt as encryptTo, openpgpSignDetached as signDetached, openpgpVerifyDetached as verifyDetached, readOpenpgpSecretKeys as readSecretKeys, type OpenpgpKeyProfile as KeyProfile } from '../e2e/index.ts';
+import { INLINE_VERBS } from './sop-inline.ts';
+import { certsOf, input, keysOf, parse, SOP_EXIT, SopError, stdin, verificationLines, type Verb } from './sop-io.ts';
 
-export const SOP_EXIT = { ok: 0, fail: 1, noSignature: 3, missingArg: 19, cannotDecrypt: 29, unsupportedOption: 37, badData: 41, missingInput: 61, unsupportedSubcommand: 69, unsupportedProfile: 89 } as const;
-
-class SopError extends Error {
-  readonly exitCode: number;
-  constructor(exitCode: number, message: string) {
-    super(message);
-    this.exitCode = exitCode;
-  }
-}
-
-interface Parsed {
-  flags: Map<string, string[]>;
-  args: string[];
-}
-
-/** `--opt=value` and `--flag`; everything after `--` is positional. */
-function parse(argv: string[], known: Record<string, 'flag' | 'value'>): Parsed {
-  const flags = new Map<string, string[]>();
-  const args: string[] = [];
-  let rest = false;
-  for (const token of argv) {
-    if (rest || !token.startsWith('--')) {
-      args.push(token);
-      continue;
-    }
-    if (token === '--') {
-      rest = true;
-      continue;
-    }
-    const eq = token.indexOf('=');
-    const name = token.slice(2, eq < 0 ? undefined : eq);
-    const kind = known[name];
-    if (!kind) throw new SopError(SOP_EXIT.unsupportedOption, `unsupported option --${name}`);
-    if (kind === 'value' && eq < 0) throw new SopError(SOP_EXIT.missingArg, `--${name} needs a value (--${name}=…)`);
-    flags.set(name, [...(flags.get(name) ?? []), eq < 0 ? '' : token.slice(eq + 1)]);
-  }
-  return { flags, args };
-}
-
-/** An indirect input: a file name, or @ENV:NAME / @FD:N (draft §"Special Designators"). */
-function input(name: string): Buffer {
-  if (name.startsWith('@ENV:')) return Buffer.from(process.env[name.slice(5)] ?? '');
-  if (name.startsWith('@FD:')) return readFileSync(Number(name.slice(4)));
-  if (!existsSync(name)) throw new SopError(SOP_EXIT.missingInput, `${name} does not exist`);
-  return readFileSync(name);
-}
-
-async function stdin(): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
+export { SOP_EXIT } from './sop-io.ts';
 
 function armorAs(kind: openpgp.enums.armor, data: Uint8Array, armor: boolean): Buffer {
   return armor ? Buffer.from(openpgp.armor(kind, data)) : Buffer.from(data);
 }
-
-function verificationLines(verifications: Verification[]): string {
-  return verifications
-    .filter((v) => v.valid && v.certificate)
-    .map((v) => `${(v.signedAt ?? new Date(0)).toISOString().replace(/\.\d{3}Z$/, 'Z')} ${v.signingKeyFingerprint} ${v.certificate!.getFingerprint().toUpperCase()} mode:${v.textMode ? 'text' : 'binary'}\n`)
-    .join('');
-}
-
-async function certsOf(names: string[]) {
-  const all = [];
-  for (const n of names) all.push(...(await readCertificates(input(n)).catch(() => { throw new SopError(SOP_EXIT.badData, `${n} holds no OpenPGP certificate`); })));
-  return all;
-}
-
-async function keysOf(names: string[]) {
-  const all = [];
-  for (const n of names) all.push(...(await readSecretKeys(input(n)).catch(() => { throw new SopError(SOP_EXIT.badData, `${n} holds no OpenPGP secret key`); })));
-  return all;
-}
-
-type Verb = (argv: string[], io: { write(b: Uint8Array | string): void }) => Promise<number>;
 
 const VERBS: Record<string, Verb> = {
   async version(argv, io) {
@@ -145,14 +75,14 @@ const VERBS: Record<string, Verb> = {
     const verify = await certsOf(p.flags.get('verify-with') ?? []);
     const passwords = (p.flags.get('with-password') ?? []).map((n) => input(n).toString('utf8'));
     const out = p.flags.get('verifications-out')?.[0];
-    if (out && existsSync(out)) throw new SopError(59, `${out} already exists`);
+    if (out && existsSync(out)) throw new SopError(SOP_EXIT.outputExists, `${out} already exists`);
     let result;
     try {
       result = await decryptWith(await stdin(), { keys: await keysOf(p.args), passwords, verify, now: new Date() });
     } catch (error) {
       throw new SopError(SOP_EXIT.cannotDecrypt, (error as Error).message);
     }
-    if (out) (await import('node:fs')).writeFileSync(out, verificationLines(result.signatures), { flag: 'wx' });
+    if (out) writeFileSync(out, verificationLines(result.signatures), { flag: 'wx' });
     io.write(result.data);
     return SOP_EXIT.ok;
   },
@@ -177,6 +107,7 @@ const VERBS: Record<string, Verb> = {
     }
     return SOP_EXIT.ok;
   },
+  ...INLINE_VERBS,
 };
 
 export const SOP_VERBS = Object.keys(VERBS);

@@ -7,7 +7,7 @@ export { KeyDiscovery, autocryptHeaderValues, autocryptObservation, createHttpsF
 export type { AutocryptHeader, DiscoveryOptions, DiscoveryReport, HttpsFetcher } from './discovery/index.ts';
 export { openpgpProtector, generateKey as generateOpenpgpKey, inspectCertificate as inspectOpenpgpCertificate } from './openpgp/index.ts';
 export type { CertificateFacts as OpenpgpCertificateFacts, KeyProfile as OpenpgpKeyProfile } from './openpgp/index.ts';
-export { decryptWith as openpgpDecrypt, encryptTo as openpgpEncrypt, readCertificates as readOpenpgpCertificates, readSecretKeys as readOpenpgpSecretKeys, signDetached as openpgpSignDetached, verifyDetached as openpgpVerifyDetached, KEY_PROFILES as OPENPGP_KEY_PROFILES } from './openpgp/index.ts';
+export { checkSignatures as openpgpCheckSignatures, readMessage as readOpenpgpMessage, SIGNING_CONFIG as OPENPGP_SIGNING_CONFIG, decryptWith as openpgpDecrypt, encryptTo as openpgpEncrypt, readCertificates as readOpenpgpCertificates, readSecretKeys as readOpenpgpSecretKeys, signDetached as openpgpSignDetached, verifyDetached as openpgpVerifyDetached, KEY_PROFILES as OPENPGP_KEY_PROFILES } from './openpgp/index.ts';
 export type { Verification as OpenpgpVerification } from './openpgp/index.ts';
 export { ReplayLedger, replayDigest } from './replay.ts';
 export type { ReplayKey, ReplayVerdict } from './replay.ts';

@@ -72,6 +72,46 @@ describeWithPeers(['sqop', 'sq', 'gpg'], '17-openpgp: sealgate sop and sqop, gpg
     });
   }
 
+  // sqop 0.27 has inline-sign, inline-verify and inline-detach too: the same table, both ways.
+  const text = Buffer.from('What we need from the grocery store:\n\n- tofu\n- vegetables\n');
+  const same = (a: Buffer, b: Buffer) => a.toString().replace(/\r/g, '').trimEnd() === b.toString().replace(/\r/g, '').trimEnd();
+  for (const [name, maker, reader] of table) {
+    for (const as of ['binary', 'text', 'clearsigned'] as const) {
+      it(`${name}: inline-sign --as=${as} → inline-verify (a wrong certificate exits 3) and inline-detach → verify`, () => {
+        const tag = maker === sealgate ? 's' : 'q';
+        const input = as === 'binary' ? data : text;
+        const signed = maker(['inline-sign', `--as=${as}`, `${tag}.key`], input);
+        expect(signed.code).toBe(0);
+        if (as === 'clearsigned') expect(signed.stdout.toString()).toMatch(/^-----BEGIN PGP SIGNED MESSAGE-----/);
+        const out = `iv-${tag}-${as}`;
+        const verified = reader(['inline-verify', `--verifications-out=${out}`, `${tag}.cert`], signed.stdout);
+        expect(verified.code).toBe(0);
+        expect(as === 'binary' ? verified.stdout.equals(data) : same(verified.stdout, text)).toBe(true);
+        expect(reader(['inline-verify', `r${tag}.cert`], signed.stdout).code).toBe(3);
+        const sigs = `sigs-${tag}-${as}`;
+        const detached = reader(['inline-detach', `--signatures-out=${sigs}`], signed.stdout);
+        expect(detached.code).toBe(0);
+        expect(as === 'binary' ? detached.stdout.equals(data) : same(detached.stdout, text)).toBe(true);
+        // The maker checks its own signature over what the reader took apart. sqop 0.27's
+        // inline-detach appends a newline to the cleartext of a clearsigned message it did not make
+        // (sqop verify then fails on it too), so that one newline comes off first.
+        const quirk = as === 'clearsigned' && reader === sqop;
+        const body = quirk ? detached.stdout.subarray(0, detached.stdout.length - 1) : detached.stdout;
+        expect(maker(['verify', sigs, `${tag}.cert`], body).code).toBe(0);
+      });
+    }
+  }
+
+  it('sealgate sop inline-*: exit codes 19 (no --signatures-out), 83 (clearsigned without armor), 59 (output exists), 41 (not inline-signed)', () => {
+    const signed = sealgate(['inline-sign', 's.key'], data).stdout;
+    expect(sealgate(['inline-detach'], signed).code).toBe(19);
+    expect(sealgate(['inline-sign', '--as=clearsigned', '--no-armor', 's.key'], data).code).toBe(83);
+    expect(sealgate(['inline-verify', '--verifications-out=data', 's.cert'], signed).code).toBe(59);
+    expect(sealgate(['inline-detach', '--signatures-out=data'], signed).code).toBe(59);
+    expect(sealgate(['inline-verify', 's.cert'], sealgate(['encrypt', 'rs.cert'], data).stdout).code).toBe(41);
+    expect(sealgate(['inline-sign'], data).code).toBe(19);
+  });
+
   it('sealgate sop: armor/dearmor round trip, exit codes 69 and 37', () => {
     const bin = sealgate(['dearmor'], sealgate(['sign', 's.key'], data).stdout);
     expect(bin.code).toBe(0);
