@@ -14,6 +14,10 @@ describe('message armor (native base64)', () => {
       expect(dearmorMessage(Buffer.from(theirs))!.equals(data)).toBe(true);
       expect(dearmorMessage(Buffer.from(theirs.replace(/\n/g, '\r\n')))!.equals(data)).toBe(true);
       expect(dearmorMessage(armorMessage(data, false))!.equals(data)).toBe(true);
+      const crlf = armorMessage(data, true, '\r\n');
+      expect(crlf.toString('latin1').replace(/\r\n/g, '')).not.toMatch(/[\r\n]/);
+      expect(crlf.toString('latin1').replace(/\r\n/g, '\n')).toBe(ours.toString('latin1'));
+      expect(dearmorMessage(crlf)!.equals(data)).toBe(true);
     });
   }
 

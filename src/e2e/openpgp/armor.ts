@@ -27,21 +27,30 @@ export function crc24(data: Uint8Array): number {
 }
 
 /**
- * Armors a binary OpenPGP message, 64 base64 characters a line, LF line ends as OpenPGP.js
- * writes them. `checksum`: the CRC-24 line, which RFC 9580 forbids after a v2 SEIPD packet but
- * GnuPG needs on v4-era messages (its decoder fails on unpadded base64 without one, T7071).
+ * Armors a binary OpenPGP message, 64 base64 characters a line; LF line ends as OpenPGP.js
+ * writes them, or CRLF for a MIME part. `checksum`: the CRC-24 line, which RFC 9580 forbids
+ * after a v2 SEIPD packet but GnuPG needs on v4-era messages (its decoder fails on unpadded
+ * base64 without one, T7071).
  */
-export function armorMessage(binary: Uint8Array, checksum: boolean): Buffer {
-  const base64 = Buffer.from(binary.buffer, binary.byteOffset, binary.byteLength).toString('base64');
+export function armorMessage(binary: Uint8Array, checksum: boolean, eol: '\n' | '\r\n' = '\n'): Buffer {
+  const base64 = Buffer.from(Buffer.from(binary.buffer, binary.byteOffset, binary.byteLength).toString('base64'), 'latin1');
   const lines = Math.ceil(base64.length / 64);
-  const parts: string[] = [`${BEGIN}\n\n`];
-  for (let i = 0; i < lines; i++) parts.push(base64.slice(i * 64, i * 64 + 64), '\n');
+  const head = Buffer.from(`${BEGIN}${eol}${eol}`, 'latin1');
+  let tail = '';
   if (checksum) {
     const crc = crc24(binary);
-    parts.push('=', Buffer.from([crc >> 16, (crc >> 8) & 0xff, crc & 0xff]).toString('base64'), '\n');
+    tail = `=${Buffer.from([crc >> 16, (crc >> 8) & 0xff, crc & 0xff]).toString('base64')}${eol}`;
   }
-  parts.push(`${END}\n`);
-  return Buffer.from(parts.join(''), 'latin1');
+  tail += `${END}${eol}`;
+  // One buffer, the lines copied in: joining thousands of strings cost more than the base64.
+  const out = Buffer.allocUnsafe(head.length + base64.length + lines * eol.length + tail.length);
+  let pos = head.copy(out, 0);
+  for (let i = 0; i < lines; i++) {
+    pos += base64.copy(out, pos, i * 64, Math.min(base64.length, i * 64 + 64));
+    pos += out.write(eol, pos, 'latin1');
+  }
+  out.write(tail, pos, 'latin1');
+  return out;
 }
 
 function badArmor(what: string): MailError {

@@ -107,7 +107,7 @@ export async function verifyDetached(data: Uint8Array, signature: Uint8Array, ce
   return checkSignatures(result.signatures, certs);
 }
 
-export async function encryptTo(data: Uint8Array, input: { recipients: openpgp.PublicKey[]; signers?: openpgp.PrivateKey[]; passwords?: string[]; now: Date; armor?: boolean; text?: boolean }): Promise<Uint8Array> {
+export async function encryptTo(data: Uint8Array, input: { recipients: openpgp.PublicKey[]; signers?: openpgp.PrivateKey[]; passwords?: string[]; now: Date; armor?: boolean; text?: boolean; lineEnd?: '\n' | '\r\n' }): Promise<Uint8Array> {
   const message = input.text ? await openpgp.createMessage({ text: Buffer.from(data).toString('utf8') }) : await openpgp.createMessage({ binary: data });
   const common = {
     message,
@@ -119,7 +119,7 @@ export async function encryptTo(data: Uint8Array, input: { recipients: openpgp.P
   };
   if (input.armor === false) return await openpgp.encrypt({ ...common, format: 'binary' });
   const encrypted = await openpgp.encrypt({ ...common, format: 'object' });
-  return armorMessage(await readAll(encrypted.write()), wantsChecksum(encrypted));
+  return armorMessage(await readAll(encrypted.write()), wantsChecksum(encrypted), input.lineEnd);
 }
 
 /** AEAD (v2 SEIPD) packets write as the library's array stream (it has getReader()) even for in-memory input. */

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { MailError } from '../../kernel/index.ts';
+import { toCrlf } from '../crlf.ts';
 import { encodeHeaderLine, parseHeaders, splitHeaderBlock, type HeaderField } from '../../mail/index.ts';
 
 export interface Entity {
@@ -15,7 +16,7 @@ export interface Entity {
 
 /** Bare LF (and lone CR) to CRLF: RFC 3156 §5 signs and verifies the canonical CRLF form. */
 export function canonicalCrlf(bytes: Uint8Array): Buffer {
-  return Buffer.from(Buffer.from(bytes).toString('latin1').replace(/\r\n|\r|\n/g, '\r\n'), 'latin1');
+  return toCrlf(bytes, true);
 }
 
 export function splitEntity(bytes: Buffer): Entity {

@@ -72,7 +72,8 @@ async function protect(message: Uint8Array, options: ProtectOptions): Promise<Ui
   }
   const recipients = await encryptionCertificates(options.recipients, now);
   const signers = options.sign ? await signingKeys(options.signer, now) : undefined;
-  const ciphertext = await encryptTo(wrapped.payload, { recipients, signers, now, armor: true });
+  // CRLF armor: the whole message is then canonical already and unprotect need not rewrite it.
+  const ciphertext = await encryptTo(wrapped.payload, { recipients, signers, now, armor: true, lineEnd: '\r\n' });
   const type = line('Content-Type', `multipart/encrypted; protocol="application/pgp-encrypted"; boundary=${quoted(boundary)}`);
   const versionPart = Buffer.concat([line('Content-Type', 'application/pgp-encrypted'), line('Content-Description', 'PGP/MIME version identification'), Buffer.from('\r\nVersion: 1\r\n')]);
   const dataPart = Buffer.concat([line('Content-Type', 'application/octet-stream; name="encrypted.asc"'), line('Content-Description', 'OpenPGP encrypted message'), line('Content-Disposition', 'inline; filename="encrypted.asc"'), Buffer.from('\r\n'), Buffer.from(ciphertext)]);

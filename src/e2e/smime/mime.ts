@@ -5,6 +5,7 @@
  * signature covers; header fields come from `mail/`'s parser.
  */
 import { parseHeaders } from '../../mail/index.ts';
+import { toCrlf } from '../crlf.ts';
 import type { HeaderField } from '../../mail/index.ts';
 
 export interface Entity {
@@ -14,7 +15,7 @@ export interface Entity {
 
 /** Line ends as CRLF (RFC 8551 §3.1.1 canonical form; the SMTP path gives us CRLF already). */
 export function canonicalCrlf(bytes: Uint8Array): Buffer {
-  return Buffer.from(Buffer.from(bytes).toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
+  return toCrlf(bytes, false);
 }
 
 export function splitEntity(bytes: Uint8Array): Entity {
