@@ -68,7 +68,7 @@ async function create(ctx: CommandContext): Promise<number> {
       ...filesUnder(path.join(config.dataDir, 'blobs'), 'blobs').filter((f) => !files.some((g) => g.name === f.name)),
     ];
     const partial = `${target}.partial`;
-    const manifest = await writeArchive(createWriteStream(partial, { mode: 0o600, flags: 'wx' }), entries, passphrase, { dialect: sqlite ? 'sqlite' : 'postgres', leftOut: ['pickup-shares', 'node-id', 'self-signed certificate'] }, Date.now());
+    const manifest = await writeArchive(createWriteStream(partial, { mode: 0o600, flags: 'wx' }), entries, passphrase, { dialect: sqlite ? 'sqlite' : 'postgres', leftOut: ['pickup-shares', 'node-id', 'self-signed certificate'] }, Date.now(), { scryptLogN: config.backup.scryptLogN });
     renameSync(partial, target);
     if (ctx.json) outJson({ file: path.resolve(target), files: manifest.files, leftOut: LEFT_OUT });
     else {

@@ -293,6 +293,12 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Retention and disposal: how long each kind of data is kept before the purge deletes it.'),
+  backup: z
+    .strictObject({
+      scryptLogN: z.number().int().min(14).max(20).default(17).describe('Cost of the scrypt key derivation that turns the backup passphrase into the archive key: N = 2^scryptLogN (r 8, p 1; 17 takes 128 MiB and about 0.4 s per create, verify or restore). Lower only for tests; a restore reads the cost from the archive.'),
+    })
+    .prefault({})
+    .describe('`sealgate backup create`: how expensive a guess at the backup passphrase is.'),
   ops: z
     .strictObject({
       enabled: z.boolean().default(false).describe('Open the admin listener: `/metrics` (Prometheus text format), `/healthz` and `/readyz` over plain HTTP.'),

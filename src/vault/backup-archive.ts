@@ -17,8 +17,11 @@ import { DecryptStream, EncryptStream, keyObject, VaultIntegrityError } from './
 
 const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
 const MAGIC = 'SEALGATE-BACKUP 1 ';
-// scrypt at N=2^17, r=8 (128 MiB, ~0.4 s): what age uses for passphrases.
+// scrypt at N=2^17, r=8 (128 MiB, ~0.4 s): what age uses for passphrases. `backup.scryptLogN`
+// sets the exponent (validated 14..20 in the config schema); readers take it from the header.
 const KDF = { N: 2 ** 17, r: 8, p: 1 };
+/** Below this exponent a written archive would be cheap to guess at: refused even if asked. */
+const MIN_LOG_N = 14;
 /** An entry name: a relative path of plain parts, nothing that could climb out of the target. */
 const NAME = /^(?!.*(?:^|\/)\.\.?(?:\/|$))[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
 
@@ -50,12 +53,18 @@ async function keyFor(passphrase: string, salt: Buffer, kdf: typeof KDF) {
   return keyObject(await scrypt(passphrase.normalize('NFC'), salt, 32, { ...kdf, maxmem: 256 * 1024 * 1024 }));
 }
 
-/** Writes the archive of `entries` to `out`, encrypted under `passphrase`. */
-export async function writeArchive(out: Writable, entries: ArchiveEntry[], passphrase: string, about: Record<string, unknown>, now: number): Promise<Manifest> {
+/**
+ * Writes the archive of `entries` to `out`, encrypted under `passphrase`; `scryptLogN` is the
+ * passphrase KDF's cost exponent (default 17).
+ */
+export async function writeArchive(out: Writable, entries: ArchiveEntry[], passphrase: string, about: Record<string, unknown>, now: number, options: { scryptLogN?: number } = {}): Promise<Manifest> {
   for (const entry of entries) if (!NAME.test(entry.name)) throw new BackupError(`archive entry name ${JSON.stringify(entry.name)} is not a plain relative path`);
+  const logN = options.scryptLogN ?? Math.log2(KDF.N);
+  if (!Number.isInteger(logN) || logN < MIN_LOG_N || logN > 20) throw new BackupError(`the backup scrypt cost 2^${logN} is outside 2^${MIN_LOG_N}..2^20`);
+  const kdf = { ...KDF, N: 2 ** logN };
   const salt = randomBytes(16);
-  out.write(`${MAGIC}${JSON.stringify({ kdf: { name: 'scrypt', salt: salt.toString('base64'), ...KDF } })}\n`);
-  const encrypt = new EncryptStream(await keyFor(passphrase, salt, KDF));
+  out.write(`${MAGIC}${JSON.stringify({ kdf: { name: 'scrypt', salt: salt.toString('base64'), ...kdf } })}\n`);
+  const encrypt = new EncryptStream(await keyFor(passphrase, salt, kdf));
   const done = pipeline(encrypt, out);
   const write = async (chunk: Buffer | string) => {
     if (!encrypt.write(chunk)) await once(encrypt, 'drain');
