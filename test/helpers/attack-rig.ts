@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { startGateway, type GatewayProcess } from './gateway.ts';
+import { startGateway, type GatewayOptions, type GatewayProcess } from './gateway.ts';
 import { tempDir } from './ports.ts';
 import { startRecordingSmtp, type RecordingSmtp, type RecordingSmtpOptions } from './recording-smtp.ts';
 
@@ -22,6 +22,8 @@ export interface SmarthostRigOptions {
   password?: string;
   /** More setup once the gateway runs (aliases, keys). */
   setup?: (gateway: GatewayProcess) => Promise<void>;
+  /** How `gateway.cli()` runs (gateway.ts GatewayOptions); default a child process. */
+  cli?: GatewayOptions['cli'];
 }
 
 export interface SmarthostRig {
@@ -49,7 +51,7 @@ export function gatewayWithSmarthost(options: SmarthostRigOptions): SmarthostRig
       ...(queue === null ? {} : { queue }),
       web: { enabled: false },
       ...options.config,
-    });
+    }, { cli: options.cli });
     for (const user of options.users ?? []) {
       expect((await gateway.cli('user', 'add', user, '--password', options.password ?? '')).code).toBe(0);
     }

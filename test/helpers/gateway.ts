@@ -13,7 +13,10 @@ export interface GatewayProcess {
   ports: { inbound: number; submission: number; submissionTls: number };
   child: ChildProcess;
   output(): string;
-  /** Runs `sealgate <args>` against the same config. */
+  /**
+   * Runs `sealgate <args>` against the same config: a child process, or the same runCli in
+   * this process when started with `{ cli: 'in-process' }` (cli-in-process.ts).
+   */
   cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   kill(signal?: NodeJS.Signals): Promise<void>;
   restart(): Promise<void>;
@@ -27,11 +30,20 @@ async function waitForListen(port: number, child: ChildProcess, output: () => st
   await Promise.race([waitForPort('127.0.0.1', port, timeoutMs, output), exited]);
 }
 
+export interface GatewayOptions {
+  /**
+   * How `gateway.cli()` runs: `spawn` (default) a `node src/main.ts` child per call, costing
+   * a Node start (over a second); `in-process` the same runCli here, for tests that check what
+   * a command does rather than its process (keep a spawned test per command group).
+   */
+  cli?: 'spawn' | 'in-process';
+}
+
 /**
  * Starts `node src/main.ts serve` with a config in `dir` (the real process, so tests can
  * SIGKILL it). `config` is merged over loopback listeners on free ports.
  */
-export async function startGateway(dir: string, config: Record<string, unknown> = {}): Promise<GatewayProcess> {
+export async function startGateway(dir: string, config: Record<string, unknown> = {}, options: GatewayOptions = {}): Promise<GatewayProcess> {
   mkdirSync(dir, { recursive: true });
   const ports = { inbound: await freePort(), submission: await freePort(), submissionTls: await freePort() };
   const configFile = path.join(dir, 'sealgate.json');
@@ -60,6 +72,8 @@ export async function startGateway(dir: string, config: Record<string, unknown> 
     child: undefined as unknown as ChildProcess,
     output: () => buffer,
     async cli(...args) {
+      // Imported on first use: files that only spawn need not load the CLI's modules.
+      if (options.cli === 'in-process') return (await import('./cli-in-process.ts')).runSealgateInProcess([...args, '--config', configFile]);
       try {
         const { stdout, stderr } = await run(process.execPath, [MAIN, ...args, '--config', configFile], { timeout: 60_000 });
         return { code: 0, stdout, stderr };

@@ -16,6 +16,9 @@ import { createTestSchema, hasPostgres } from '../../helpers/stores.ts';
 import { sealgate } from './run-cli.ts';
 
 const PASSWORD = 'correct horse battery staple';
+// The lowest scrypt cost the config accepts (default 2^17, ~0.4 s per create/verify/restore on an
+// idle core, seconds on a loaded one); the default is checked in src/vault/backup-archive.test.ts.
+const CHEAP_KDF = { scryptLogN: 14 };
 
 const postgres = await hasPostgres();
 
@@ -27,7 +30,7 @@ describe('backup create, verify and restore', () => {
     const passFile = path.join(temp.dir, 'pass');
     writeFileSync(passFile, 'a long backup passphrase\n');
     const domains = { 'corp.test': { smarthost: `127.0.0.1:${laterPort}`, verifyRecipients: 'off' } };
-    const first = await startGateway(path.join(temp.dir, 'first'), { domains, web: { enabled: false }, queue: { retryScheduleMs: [500], pollIntervalMs: 100 } });
+    const first = await startGateway(path.join(temp.dir, 'first'), { domains, web: { enabled: false }, queue: { retryScheduleMs: [500], pollIntervalMs: 100 }, backup: CHEAP_KDF }, { cli: 'in-process' });
     try {
       expect((await first.cli('user', 'add', 'alice@corp.test', '--password', PASSWORD)).code).toBe(0);
       const big = `${'x'.repeat(76)}\r\n`.repeat(5300); // over 256 kB: its body is a file in blobs/, not a row
@@ -39,6 +42,7 @@ describe('backup create, verify and restore', () => {
       expect(made.stderr).toMatch(/Pickup shares are not in the backup, by design/);
       expect((statSync(file).mode & 0o777).toString(8)).toBe('600');
       expect(readFileSync(file).includes(Buffer.from('restored-mail'))).toBe(false);
+      expect(readFileSync(file, 'utf8').split('\n')[0]).toContain(`"N":${2 ** CHEAP_KDF.scryptLogN},`);
       expect((await first.cli('backup', 'create', file, '--passphrase-file', passFile)).code).toBe(73);
 
       const verified = await first.cli('backup', 'verify', file, '--passphrase-file', passFile, '--json');
@@ -91,7 +95,7 @@ describe('backup create, verify and restore', () => {
     const schema = await createTestSchema('bk');
     const passFile = path.join(temp.dir, 'pass');
     writeFileSync(passFile, 'a long backup passphrase');
-    const gateway = await startGateway(path.join(temp.dir, 'gw'), { store: { url: schema.url }, web: { enabled: false } });
+    const gateway = await startGateway(path.join(temp.dir, 'gw'), { store: { url: schema.url }, web: { enabled: false }, backup: CHEAP_KDF });
     try {
       expect((await gateway.cli('user', 'add', 'pg@corp.test', '--password', PASSWORD)).code).toBe(0);
       const file = path.join(temp.dir, 'pg.backup');

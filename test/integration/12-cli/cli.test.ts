@@ -2,6 +2,9 @@
  * The `sealgate` command as a Postfix admin uses it (issue 10 items 13, 15–17), run as a real
  * child process in temp dirs: where it finds its configuration, that only init/serve create
  * a master key, --help per command, usage errors, sysexits codes, --json, EPIPE, config check.
+ * `sealgate(…)` spawns bin/sealgate.js; `run(…)` runs the same runCli in this process (a Node
+ * start costs over a second) where a check is about the command's logic: every group (init,
+ * config, user, queue, domain, tlsrpt) keeps spawned runs here.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -14,6 +17,7 @@ import { loadConfig } from '../../../src/config/index.ts';
 import { openRuntime } from '../../../src/runtime.ts';
 import { silentLogger } from '../../helpers/silent-logger.ts';
 import { tempDir } from '../../helpers/ports.ts';
+import { sealgateInProcess as run } from '../../helpers/cli-in-process.ts';
 import { sealgate, SEALGATE } from './run-cli.ts';
 
 // Each check is a whole Node process; a loaded machine makes some take seconds.
@@ -55,19 +59,19 @@ describe('item 13: configuration found the way daemons find it, and no second in
     writeFileSync(path.join(cwd, 'sealgate.json'), JSON.stringify({ dataDir: 'local-data' }));
     writeFileSync(path.join(cwd, 'env.json'), JSON.stringify({ dataDir: 'env-data' }));
     writeFileSync(path.join(cwd, 'flag.json'), JSON.stringify({ dataDir: 'flag-data' }));
-    const local = await sealgate(cwd, ['init']);
+    const local = await run(cwd, ['init']);
     expect(local.code, local.stderr).toBe(0);
     expect(local.stderr).toContain(`sealgate: config ${path.join(cwd, 'sealgate.json')}, data dir ${path.join(cwd, 'local-data')}`);
     expect(existsSync(path.join(cwd, 'local-data', 'master.key'))).toBe(true);
-    const env = await sealgate(cwd, ['config', 'check', '--json'], { SEALGATE_CONFIG: 'env.json' });
+    const env = await run(cwd, ['config', 'check', '--json'], { SEALGATE_CONFIG: 'env.json' });
     expect(env.stderr).toContain(`config ${path.join(cwd, 'env.json')} (SEALGATE_CONFIG), data dir ${path.join(cwd, 'env-data')}`);
-    const flag = await sealgate(cwd, ['config', 'check', '--json', '--config', 'flag.json'], { SEALGATE_CONFIG: 'env.json' });
+    const flag = await run(cwd, ['config', 'check', '--json', '--config', 'flag.json'], { SEALGATE_CONFIG: 'env.json' });
     expect(flag.stderr).toContain(`config ${path.join(cwd, 'flag.json')} (--config), data dir ${path.join(cwd, 'flag-data')}`);
     // The env/flag data dirs have no key: a listing there fails instead of starting over.
-    const other = await sealgate(cwd, ['queue', 'list'], { SEALGATE_CONFIG: 'env.json' });
+    const other = await run(cwd, ['queue', 'list'], { SEALGATE_CONFIG: 'env.json' });
     expect(other.code).toBe(78);
     expect(existsSync(path.join(cwd, 'env-data', 'master.key'))).toBe(false);
-    const missing = await sealgate(cwd, ['queue', 'list', '--config', 'nope.json']);
+    const missing = await run(cwd, ['queue', 'list', '--config', 'nope.json']);
     expect(missing.code).toBe(66);
     expect(missing.stderr).toBe(`sealgate: config file ${path.join(cwd, 'nope.json')} does not exist (named by --config)\n`);
   });
@@ -77,13 +81,13 @@ describe('item 13: configuration found the way daemons find it, and no second in
 const EVERY_COMMAND = ['serve', 'init', 'config check', 'user add', 'user alias add', 'queue list', 'queue delete', 'queue hold', 'domain pin', 'tlsrpt send'];
 
 /** Runs at most `n` at a time: each is a whole Node process. */
-async function limited<T>(items: T[], n: number, work: (item: T) => Promise<unknown>): Promise<unknown[]> {
+async function limited<T>(items: T[], n: number, work: (item: T, index: number) => Promise<unknown>): Promise<unknown[]> {
   const results: unknown[] = new Array(items.length);
   let next = 0;
   await Promise.all(Array.from({ length: n }, async () => {
     while (next < items.length) {
       const i = next++;
-      results[i] = await work(items[i]);
+      results[i] = await work(items[i], i);
     }
   }));
   return results;
@@ -92,7 +96,7 @@ async function limited<T>(items: T[], n: number, work: (item: T) => Promise<unkn
 describe('item 16: help, usage errors, exit codes', () => {
   it('each subcommand has its own --help (exit 0, on stdout), and each group lists its commands', async () => {
     const cwd = fresh('help');
-    const runs = (await limited(EVERY_COMMAND, 4, (name) => sealgate(cwd, [...name.split(' '), '--help']))) as Awaited<ReturnType<typeof sealgate>>[];
+    const runs = (await limited(EVERY_COMMAND, 4, (name) => run(cwd, [...name.split(' '), '--help']))) as Awaited<ReturnType<typeof sealgate>>[];
     runs.forEach((run, i) => {
       expect(run.code, EVERY_COMMAND[i]).toBe(0);
       expect(run.stdout.startsWith(`usage: sealgate ${EVERY_COMMAND[i]}`), `${EVERY_COMMAND[i]}: ${run.stdout}`).toBe(true);
@@ -121,7 +125,7 @@ describe('item 16: help, usage errors, exit codes', () => {
       [['user', 'list', '--json', 'extra'], /^sealgate: user list takes no arguments, not "extra"/],
       [['bogus'], /^sealgate: unknown command "bogus"\nusage: sealgate <command>/],
     ];
-    const runs = (await limited(cases, 4, ([args]) => sealgate(cwd, args))) as Awaited<ReturnType<typeof sealgate>>[];
+    const runs = (await limited(cases, 4, ([args], i) => (i === 0 ? sealgate(cwd, args) : run(cwd, args)))) as Awaited<ReturnType<typeof sealgate>>[];
     for (const [i, [args, expected]] of cases.entries()) {
       const run = runs[i];
       expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(64);
@@ -171,7 +175,7 @@ describe('with an installation', () => {
 
   it('--json on every listing prints only JSON on stdout; the config line goes to stderr', async () => {
     const listings = [['queue', 'list'], ['queue', 'show', seededId], ['queue', 'verify'], ['user', 'list'], ['user', 'alias', 'list', 'nobody@x.test'], ['domain', 'show'], ['domain', 'pins'], ['domain', 'export'], ['tlsrpt'], ['config', 'check', '--changed']];
-    const runs = (await limited(listings, 4, (args) => sealgate(cwd, [...args, ...(args[1] === 'export' ? [] : ['--json'])]))) as Awaited<ReturnType<typeof sealgate>>[];
+    const runs = (await limited(listings, 4, (args) => (args[0] === 'tlsrpt' || args[1] === 'list' ? sealgate : run)(cwd, [...args, ...(args[1] === 'export' ? [] : ['--json'])]))) as Awaited<ReturnType<typeof sealgate>>[];
     for (const [i, args] of listings.entries()) {
       const run = runs[i];
       // verify finds the body of the renamed old-id message unreadable (its key file kept the new id): 65, still JSON.
@@ -187,33 +191,33 @@ describe('with an installation', () => {
   });
 
   it('an old id with a leading "-" is addressable as it is and after --', async () => {
-    const bare = await sealgate(cwd, ['queue', 'show', OLD_ID]);
+    const bare = await run(cwd, ['queue', 'show', OLD_ID]);
     expect(bare.code, bare.stderr).toBe(0);
     expect(bare.stdout).toContain(`message   ${OLD_ID}`);
-    const afterDashes = await sealgate(cwd, ['queue', 'show', '--json', '--', OLD_ID]);
+    const afterDashes = await run(cwd, ['queue', 'show', '--json', '--', OLD_ID]);
     expect(afterDashes.code, afterDashes.stderr).toBe(0);
     expect((JSON.parse(afterDashes.stdout) as { id: string }).id).toBe(OLD_ID);
-    expect((await sealgate(cwd, ['queue', 'hold', '--', OLD_ID])).stdout).toBe('held 1 recipient(s)\n');
-    expect((await sealgate(cwd, ['queue', 'release', OLD_ID])).stdout).toMatch(/^released 1 recipient/);
-    const deleted = await sealgate(cwd, ['queue', 'delete', OLD_ID]);
+    expect((await run(cwd, ['queue', 'hold', '--', OLD_ID])).stdout).toBe('held 1 recipient(s)\n');
+    expect((await run(cwd, ['queue', 'release', OLD_ID])).stdout).toMatch(/^released 1 recipient/);
+    const deleted = await run(cwd, ['queue', 'delete', OLD_ID]);
     expect(deleted.stdout).toBe('deleted 1 message(s)\n');
-    expect((await sealgate(cwd, ['queue', 'show', OLD_ID])).code).toBe(66);
+    expect((await run(cwd, ['queue', 'show', OLD_ID])).code).toBe(66);
   });
 
   it('queue list ends with a totals line; hold, delete by domain/sender, --all needs --yes', async () => {
-    const text = await sealgate(cwd, ['queue', 'list']);
+    const text = await run(cwd, ['queue', 'list']);
     expect(text.stdout.trim().split('\n').at(-1)).toMatch(/^-- \d+ bytes in 5 messages, 10 waiting recipient\(s\)$/);
-    expect((await sealgate(cwd, ['queue', 'hold', '--domain', 'b.test'])).stdout).toBe('held 5 recipient(s)\n');
-    expect((await sealgate(cwd, ['queue', 'list'])).stdout.trim().split('\n').at(-1)).toMatch(/in 5 messages, 5 waiting, 5 held recipient\(s\)$/);
-    expect((await sealgate(cwd, ['queue', 'show', seededId])).stdout).toMatch(/held\s+<s\d+@b\.test>/);
-    const del = await sealgate(cwd, ['queue', 'delete', '--domain', 'a.test']);
+    expect((await run(cwd, ['queue', 'hold', '--domain', 'b.test'])).stdout).toBe('held 5 recipient(s)\n');
+    expect((await run(cwd, ['queue', 'list'])).stdout.trim().split('\n').at(-1)).toMatch(/in 5 messages, 5 waiting, 5 held recipient\(s\)$/);
+    expect((await run(cwd, ['queue', 'show', seededId])).stdout).toMatch(/held\s+<s\d+@b\.test>/);
+    const del = await run(cwd, ['queue', 'delete', '--domain', 'a.test']);
     expect(del.stdout).toBe('deleted 5 recipient(s) of domain a.test; 0 message(s) left the queue\n');
-    const noYes = await sealgate(cwd, ['queue', 'delete', '--all']);
+    const noYes = await run(cwd, ['queue', 'delete', '--all']);
     expect(noYes.code).toBe(64);
     expect(noYes.stderr).toContain('add --yes to confirm');
-    expect((await sealgate(cwd, ['queue', 'delete', '--sender', 'nobody@sender.test'])).stdout).toMatch(/^deleted 0 recipient/);
-    expect((await sealgate(cwd, ['queue', 'delete', '--sender', 'ALICE@sender.test', '--yes'])).stdout).toBe('deleted 5 recipient(s) of sender <ALICE@sender.test>; 5 message(s) left the queue\n');
-    expect((await sealgate(cwd, ['queue', 'list'])).stdout).toBe('-- queue is empty\n');
+    expect((await run(cwd, ['queue', 'delete', '--sender', 'nobody@sender.test'])).stdout).toMatch(/^deleted 0 recipient/);
+    expect((await run(cwd, ['queue', 'delete', '--sender', 'ALICE@sender.test', '--yes'])).stdout).toBe('deleted 5 recipient(s) of sender <ALICE@sender.test>; 5 message(s) left the queue\n');
+    expect((await run(cwd, ['queue', 'list'])).stdout).toBe('-- queue is empty\n');
   });
 
   it('exit codes and sentences: not found 66, bad data 65, missing file 66 without raw ENOENT', async () => {
@@ -227,7 +231,7 @@ describe('with an installation', () => {
       [['domain', 'pin', 'x.test', 'strong'], 65, 'unknown link level "strong"'],
       [['tlsrpt', '--day', 'yesterday'], 64, '--day takes a date as YYYY-MM-DD'],
     ];
-    const runs = (await limited(cases, 4, ([args]) => sealgate(cwd, args))) as Awaited<ReturnType<typeof sealgate>>[];
+    const runs = (await limited(cases, 4, ([args]) => run(cwd, args))) as Awaited<ReturnType<typeof sealgate>>[];
     for (const [i, [args, code, sentence]] of cases.entries()) {
       const run = runs[i];
       expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(code);
@@ -237,22 +241,22 @@ describe('with an installation', () => {
   });
 
   it('user add then list in text and JSON', async () => {
-    expect((await sealgate(cwd, ['user', 'add', 'alice@sender.test', '--password', 'a long enough password'])).code).toBe(0);
-    const list = await sealgate(cwd, ['user', 'list', '--json']);
+    expect((await run(cwd, ['user', 'add', 'alice@sender.test', '--password', 'a long enough password'])).code).toBe(0);
+    const list = await run(cwd, ['user', 'list', '--json']);
     expect((JSON.parse(list.stdout) as { username: string }[]).map((u) => u.username)).toEqual(['alice@sender.test']);
   });
 });
 
 describe('item 17: config check', () => {
   const cwd = path.join(temp.dir, 'check');
-  const check = (config: Record<string, unknown>, args: string[] = [], env: Record<string, string> = {}) => {
+  const check = (config: Record<string, unknown>, args: string[] = [], env: Record<string, string> = {}, spawned = false) => {
     mkdirSync(cwd, { recursive: true });
     writeFileSync(path.join(cwd, 'sealgate.json'), JSON.stringify(config));
-    return sealgate(cwd, ['config', 'check', ...args], env);
+    return (spawned ? sealgate : run)(cwd, ['config', 'check', ...args], env);
   };
 
   it('fails (78) on missing certificate and key files, listener clashes with the web port, and an http:// public URL', async () => {
-    const files = await check({ tls: { certFile: '/nonexistent/cert.pem', keyFile: '/nonexistent/key.pem' }, web: { port: 2525 } });
+    const files = await check({ tls: { certFile: '/nonexistent/cert.pem', keyFile: '/nonexistent/key.pem' }, web: { port: 2525 } }, [], {}, true);
     expect(files.code).toBe(78);
     expect(files.stderr).toContain('sealgate: tls.certFile: /nonexistent/cert.pem does not exist');
     expect(files.stderr).toContain('sealgate: tls.keyFile: /nonexistent/key.pem does not exist');

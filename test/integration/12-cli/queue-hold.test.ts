@@ -15,6 +15,7 @@ let deferring = true;
 describe('queue hold, release, flush and delete on a running gateway', () => {
   const rig = gatewayWithSmarthost({
     prefix: 'cli-hold',
+    cli: 'in-process', // what hold/release/flush do; 12-cli/cli.test.ts spawns the queue commands
     users: ['alice@sender.test'],
     password: PASSWORD,
     // The first attempt of every message is deferred (451) while `deferring`; retries an hour out.

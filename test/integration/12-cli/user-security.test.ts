@@ -13,7 +13,7 @@ import { until } from '../../helpers/ports.ts';
 const PASSWORD = 'correct horse battery staple';
 
 describe.skipIf(!hasBinary('swaks'))('user role, totp, app-password, lock through the CLI and swaks', () => {
-  const rig = gatewayWithSmarthost({ prefix: 'user-sec', users: ['alice@corp.test'], password: PASSWORD });
+  const rig = gatewayWithSmarthost({ prefix: 'user-sec', users: ['alice@corp.test'], password: PASSWORD, cli: 'in-process' });
   const send = (password: string) =>
     runSwaks(['--server', `127.0.0.1:${rig.gateway.ports.submission}`, '-tls', '--auth', 'PLAIN', '--auth-user', 'alice@corp.test', '--auth-password', password, '--from', 'alice@corp.test', '--to', 'bob@corp.test']);
 
