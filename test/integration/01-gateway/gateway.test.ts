@@ -18,6 +18,9 @@ import { queuedId, runSwaks, serverReplies, submitAs } from '../../helpers/swaks
  *   .14 nothing listens (a dead primary MX)
  */
 const PASSWORD = 'correct horse battery staple';
+// The CLI's domain/queue/tlsrpt logic against this gateway's data, run in this process (a Node
+// start each costs over a second); 12-cli/cli.test.ts spawns the real command of each group.
+const IN_PROCESS_CLI = { cli: 'in-process' } as const;
 
 describeWithPeers(['root', 'postfix', 'swaks', 'dnsmasq', 'openssl'], 'gateway core with real peers', () => {
   const temp = tempDir('gateway');
@@ -79,7 +82,7 @@ describeWithPeers(['root', 'postfix', 'swaks', 'dnsmasq', 'openssl'], 'gateway c
       // The bounce path and plain MTA behaviour are what this suite checks (plain.test gets
       // mail in plaintext); 06-pickup and 08-secure-default cover the pickup fallbacks.
       pickup: { fallbackOnRequirement: false, whenNoTls: false },
-    });
+    }, IN_PROCESS_CLI);
     const added = await gateway.cli('user', 'add', 'alice@sender.test', '--password', PASSWORD);
     expect(added.code, added.stderr).toBe(0);
   });

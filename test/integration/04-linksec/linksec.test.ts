@@ -27,6 +27,9 @@ import { tlsaFromCertPem } from '../../helpers/tlsa.ts';
  * bogus.test is signed with a key that is not the trust anchor (DNSSEC-bogus).
  */
 const PASSWORD = 'correct horse battery staple';
+// The CLI's domain/queue/tlsrpt logic against this gateway's data, run in this process (a Node
+// start each costs over a second); 12-cli/cli.test.ts spawns the real command of each group.
+const IN_PROCESS_CLI = { cli: 'in-process' } as const;
 const policy = (mx: string) => `version: STSv1\nmode: enforce\nmx: ${mx}\nmax_age: 86400\n`;
 
 describeWithPeers(['root', 'postfix', 'swaks', 'openssl', ...DNSSEC_TOOLS], 'link security with real peers', () => {
@@ -94,10 +97,10 @@ describeWithPeers(['root', 'postfix', 'swaks', 'openssl', ...DNSSEC_TOOLS], 'lin
       domains: { 'rt.test': { smarthost: `127.0.0.23:${port}` } },
       delivery,
       queue: { retryScheduleMs: [60_000], pollIntervalMs: 200 },
-    });
+    }, IN_PROCESS_CLI);
     // Bounces and plain MTA behaviour (open.test in the clear) are what this suite checks;
     // 06-pickup and 08-secure-default cover the pickup fallbacks.
-    gateway = await startGateway(path.join(temp.dir, 'gw'), { delivery, queue: { retryScheduleMs: [1000], pollIntervalMs: 200 }, pickup: { fallbackOnRequirement: false, whenNoTls: false } });
+    gateway = await startGateway(path.join(temp.dir, 'gw'), { delivery, queue: { retryScheduleMs: [1000], pollIntervalMs: 200 }, pickup: { fallbackOnRequirement: false, whenNoTls: false } }, IN_PROCESS_CLI);
     expect((await gateway.cli('user', 'add', 'alice@sender.test', '--password', PASSWORD)).code).toBe(0);
   });
 
