@@ -95,7 +95,7 @@ describe('backup create, verify and restore', () => {
     const schema = await createTestSchema('bk');
     const passFile = path.join(temp.dir, 'pass');
     writeFileSync(passFile, 'a long backup passphrase');
-    const gateway = await startGateway(path.join(temp.dir, 'gw'), { store: { url: schema.url }, web: { enabled: false }, backup: CHEAP_KDF });
+    const gateway = await startGateway(path.join(temp.dir, 'gw'), { store: { url: schema.url }, web: { enabled: false }, backup: CHEAP_KDF }, { cli: 'in-process' });
     try {
       expect((await gateway.cli('user', 'add', 'pg@corp.test', '--password', PASSWORD)).code).toBe(0);
       const file = path.join(temp.dir, 'pg.backup');

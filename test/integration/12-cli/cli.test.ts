@@ -42,7 +42,8 @@ describe('item 13: configuration found the way daemons find it, and no second in
   it('a command without config or key fails with a sentence and 78, and creates nothing', async () => {
     const cwd = fresh('no-config');
     const cases = [['queue', 'list'], ['user', 'list', '--json'], ['domain', 'pins'], ['queue', 'show', 'AAAAAAAAAAAAAAAA']];
-    const runs = await Promise.all(cases.map((args) => sealgate(cwd, args)));
+    // The first through the real process, the others in process (same discovery, cwd and env).
+    const runs = await Promise.all(cases.map((args, i) => (i === 0 ? sealgate : run)(cwd, args)));
     for (const [i, args] of cases.entries()) {
       const run = runs[i];
       expect(run.code, args.join(' ')).toBe(78);
