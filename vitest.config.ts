@@ -17,6 +17,25 @@ const TIMING_SENSITIVE = [
   'test/attacks/i8-05-nested-comment-authserv.test.ts',
 ];
 const PARALLEL_SAFE = ['test/attacks/**/*.test.ts', 'test/fuzz/**/*.test.ts', 'test/architecture/**/*.test.ts'];
+/*
+ * Scenarios that bind nothing fixed (port 0 / freePort, their own temp dir and schema), start
+ * no Postfix or dnsmasq (those take fixed 127.0.0.x addresses) and measure no deadline of the
+ * gateway: two at a time. A new folder is serial until it passed three runs in a row here.
+ * Not here: 17-openpgp/sop-sqop (dozens of spawnSync calls; timed out beside another file).
+ */
+const INTEGRATION_PAIRED = [
+  'test/integration/11-branding/locale.test.ts',
+  'test/integration/12-cli/audit.test.ts',
+  'test/integration/12-cli/backup.test.ts',
+  'test/integration/12-cli/cli.test.ts',
+  'test/integration/12-cli/queue-hold.test.ts',
+  'test/integration/12-cli/retention.test.ts',
+  'test/integration/12-cli/user-security.test.ts',
+  'test/integration/14-ops/metrics.test.ts',
+  'test/integration/16-contrib/systemd-unit.test.ts',
+  'test/integration/18-smime/*.test.ts',
+  'test/helpers/ca.test.ts',
+];
 
 export default defineConfig({
   test: {
@@ -26,9 +45,19 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts', 'test/helpers/**/*.test.ts', ...TIMING_SENSITIVE],
+          exclude: INTEGRATION_PAIRED,
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'integration-paired',
+          include: INTEGRATION_PAIRED,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          maxWorkers: 2,
         },
       },
       {
