@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestPki } from './pki.ts';
+import { gpgsmImportPkcs12, type TestPki } from './pki.ts';
 
 export interface GpgsmHome {
   home: string;
@@ -23,24 +23,9 @@ export function createGpgsmHome(pki: TestPki, reader: string, passphrase: string
     execFileSync('gpgsm', ['--batch', '--pinentry-mode', 'loopback', ...args], { input, cwd: pki.dir, env: { ...process.env, GNUPGHOME: home }, stdio: ['pipe', 'pipe', 'pipe'] });
   writeFileSync(join(home, 'gpg-agent.conf'), 'allow-loopback-pinentry\n');
   writeFileSync(join(home, 'gpgsm.conf'), 'disable-crl-checks\ndisable-dirmngr\ndisable-policy-checks\n');
-  const user = pki.user(reader);
-  execFileSync('openssl', ['pkcs12', '-export', '-inkey', user.keyPath, '-in', user.certPath, '-out', `${reader}.p12`, '-passout', `pass:${passphrase}`,
-    '-keypbe', 'PBE-SHA1-3DES', '-certpbe', 'PBE-SHA1-3DES', '-macalg', 'sha1'], { cwd: pki.dir, stdio: 'ignore' });
   gpgsm(['--import', pki.caPath]);
   for (const other of others) gpgsm(['--import', pki.user(other).certPath]);
-  // The PKCS#12 import through the agent's loopback pinentry failed once in a full run
-  // ("decryption failed" for a right passphrase) and never alone: it is tried again with a fresh agent.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      gpgsm(['--passphrase-fd', '0', '--import', `${reader}.p12`], passphrase);
-      break;
-    } catch (error) {
-      if (attempt === 3) throw error;
-      spawnSync('gpgconf', ['--kill', 'gpg-agent'], { env: { ...process.env, GNUPGHOME: home } });
-    }
-  }
-  const caFingerprint = execFileSync('openssl', ['x509', '-in', pki.caPath, '-noout', '-fingerprint', '-sha1']).toString().trim().split('=')[1];
-  writeFileSync(join(home, 'trustlist.txt'), `${caFingerprint} S\n`);
+  gpgsmImportPkcs12(pki, home, reader, passphrase, gpgsm);
   return {
     home,
     gpgsm,

@@ -97,7 +97,8 @@ export const SAMPLE_MESSAGE = [
  * passphrase) and never alone: it is tried again with a fresh agent.
  */
 export function gpgsmImportPkcs12(pki: TestPki, home: string, name: string, passphrase: string, gpgsm: (args: string[], input?: string) => Buffer): void {
-  execFileSync('openssl', ['pkcs12', '-export', '-inkey', `${name}.key`, '-in', `${name}.pem`, '-out', `${name}.p12`, '-passout', `pass:${passphrase}`,
+  const user = pki.user(name);
+  execFileSync('openssl', ['pkcs12', '-export', '-inkey', user.keyPath, '-in', user.certPath, '-out', `${name}.p12`, '-passout', `pass:${passphrase}`,
     '-keypbe', 'PBE-SHA1-3DES', '-certpbe', 'PBE-SHA1-3DES', '-macalg', 'sha1'], { cwd: pki.dir, stdio: 'ignore' });
   for (let attempt = 1; ; attempt++) {
     try {
