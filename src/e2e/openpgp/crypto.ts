@@ -5,6 +5,7 @@
  * is refused before any decryption is tried (EFAIL, RFC 9580 §5.7).
  */
 import * as openpgp from 'openpgp';
+import './decompression.ts';
 import { MailError } from '../../kernel/index.ts';
 import { armorMessage, dearmorMessage } from './armor.ts';
 import { addressOfUserId, isArmored } from './keys.ts';

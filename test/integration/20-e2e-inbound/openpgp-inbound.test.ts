@@ -79,10 +79,9 @@ describeWithPeers(['root', 'postfix', 'gpg', 'gpg-agent', 'sq'], 'inbound OpenPG
   it('sq: encrypted and signed to bob arrives decrypted with a valid signature', async () => {
     const marker = 'sq-secret-figures-2';
     writeFileSync(join(work, 'sq-body.eml'), entity(marker));
-    // --compression none: sq's default compressed packet is refused by OpenPGP.js 6.3 on Node 24
-    // ("Trailing junk found after the end of the compressed stream": Node's DecompressionStream
-    // became strict, nodejs/node#58316); the e2e layer must fix that (reported, issue 11).
-    const armored = sq(['encrypt', '--compression', 'none', '--recipient-cert', 'bob.asc', '--signer-key', 'carol.key', 'sq-body.eml']).toString();
+    // sq's defaults, compression included: its padded deflate stream once met Node 24's strict
+    // DecompressionStream ("Trailing junk…", e2e/openpgp/decompression.ts).
+    const armored = sq(['encrypt', '--recipient-cert', 'bob.asc', '--signer-key', 'carol.key', 'sq-body.eml']).toString();
     const { lines } = headers('carol@sender.test', 'from sq');
     expect(await rig.send('carol@sender.test', ['bob@corp.test'], pgpMimeEncrypted(lines, armored))).toMatch(/^250 /);
     const result = resultHeader(await rig.delivered(marker))!;
