@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import * as openpgp from 'openpgp';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSmimeProtector, E2eKeyStore, openpgpProtector } from '../e2e/index.ts';
@@ -55,7 +56,7 @@ describe('RouteExecutor: end-to-end routes carried out, never plaintext instead'
       const j = job(recipients);
       return executor.execute(j, await executor.factsFor(j, { message: j, domain: j.domain, destination: j.route }));
     };
-    return { sent, run };
+    return { sent, run, keys };
   }
 
   it('"encrypt whenever a key is known": Bob (key) gets PGP/MIME, Carol (none) the message as is; each receipt says its route', async () => {
@@ -70,6 +71,24 @@ describe('RouteExecutor: end-to-end routes carried out, never plaintext instead'
     expect(toCarol.body).toContain('The secret plans');
     expect(results.find((r) => r.recipientId === 1)?.receipt).toMatchObject({ route: 'end-to-end:openpgp', routeReason: expect.stringMatching(/encrypts whenever one is/) });
     expect(results.find((r) => r.recipientId === 2)?.receipt).toMatchObject({ route: 'link', routeReason: expect.stringMatching(/delivered to the destination's MX/) });
+  });
+
+  it('two recipients with keys get a copy each, encrypted to that recipient and the sender only (no Bcc leak through key IDs)', async () => {
+    const { sent, run, keys } = await setup({ encryptsWhenKeyKnown: () => true });
+    const dave = await testUser('dave@dest.test', new Date(NOW - 60_000));
+    await keys.addPeerKeys(dave.public.data, 'imported', new Date(NOW));
+    await run(['bob@dest.test', 'dave@dest.test']);
+    expect(sent.map((s) => s.job.recipients.map((r) => r.address))).toEqual([['bob@dest.test'], ['dave@dest.test']]);
+    const keyIds = async (body: string) => {
+      const armored = /-----BEGIN PGP MESSAGE-----[\s\S]+?-----END PGP MESSAGE-----/.exec(body)![0].replace(/\r\n/g, '\n');
+      const message = await openpgp.readMessage({ armoredMessage: armored });
+      return message.getEncryptionKeyIDs().map((id) => id.toHex()).sort();
+    };
+    const bobIds = await keyIds(sent[0].body);
+    const daveIds = await keyIds(sent[1].body);
+    expect(bobIds).toHaveLength(2); // Bob's and Alice's own
+    expect(daveIds).toHaveLength(2);
+    expect(bobIds.filter((id) => daveIds.includes(id))).toHaveLength(1); // only Alice's is in both
   });
 
   it('a protect failure defers with the reason (4.7.0) and nothing is sent to that recipient', async () => {

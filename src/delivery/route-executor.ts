@@ -65,7 +65,10 @@ export class RouteExecutor {
     const batches = new Map<string, Batch>();
     const toPickup: { recipient: Recipient; route: PickupRoute; because?: string }[] = [];
     const add = (recipient: Recipient, route: ReceiptRoute, deliver: DeliverRoute, reason: string, method?: Batch['method']) => {
-      const key = `${route}/${deliver.level}`;
+      // End to end: one copy per recipient. An encrypted message names every key it is encrypted
+      // to (OpenPGP key IDs, S/MIME RecipientInfos), so a shared copy would tell each recipient
+      // who else got it, Bcc recipients included.
+      const key = method ? `${route}/${deliver.level}/${recipient.id}` : `${route}/${deliver.level}`;
       const batch: Batch = batches.get(key) ?? { route, method, level: deliver.level, recipients: [], reasons: new Map() };
       batch.recipients.push(recipient);
       batch.reasons.set(recipient.id, reason);
