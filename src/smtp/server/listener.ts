@@ -365,7 +365,12 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
       // Submitted mail may become a pickup: a tree too deep to convert is refused here, at once.
       // Inbound: DKIM/SPF/DMARC/ARC see the message as received; the end-to-end step comes last
       // before the queue, after anything that must see it as it came.
-      const e2e = submission ? undefined : deps.inboundE2e?.begin(envelope.recipients.map((r) => r.address), now, limits.maxMessageBytes);
+      // A decrypted body is not the one the ARC set's message signature covers: the set goes, the verdict stays.
+      const e2e = submission ? undefined : deps.inboundE2e?.begin(envelope.recipients.map((r) => r.address), now, limits.maxMessageBytes, {
+        decrypted: () => {
+          if (envelope.authHeaders) envelope.authHeaders = withoutArcSet(envelope.authHeaders);
+        },
+      });
       const chain = (from: Readable, to: Transform): Transform => {
         from.on('error', (error) => to.destroy(error));
         return from.pipe(to);
@@ -467,4 +472,9 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
       return { host: info.address, port: info.port };
     },
   };
+}
+
+/** Header fields (CRLF-terminated, folded lines kept with their field) without the ARC set's three. */
+export function withoutArcSet(fields: string): string {
+  return fields.split(/(?<=\r\n)(?![ \t])/).filter((field) => !/^ARC-(Seal|Message-Signature|Authentication-Results)\s*:/i.test(field)).join('');
 }
