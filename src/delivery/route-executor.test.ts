@@ -70,7 +70,7 @@ describe('RouteExecutor: end-to-end routes carried out, never plaintext instead'
     const toCarol = sent.find((s) => s.job.recipients.some((r) => r.address === 'carol@dest.test'))!;
     expect(toCarol.body).toContain('The secret plans');
     expect(results.find((r) => r.recipientId === 1)?.receipt).toMatchObject({ route: 'end-to-end:openpgp', routeReason: expect.stringMatching(/encrypts whenever one is/) });
-    expect(results.find((r) => r.recipientId === 2)?.receipt).toMatchObject({ route: 'link', routeReason: expect.stringMatching(/delivered to the destination's MX/) });
+    expect(results.find((r) => r.recipientId === 2)?.receipt).toMatchObject({ route: 'link', routeReason: expect.stringMatching(/no end-to-end encryption applies: to the destination's MX as it is/) });
   });
 
   it('two recipients with keys get a copy each, encrypted to that recipient and the sender only (no Bcc leak through key IDs)', async () => {
@@ -105,6 +105,6 @@ describe('RouteExecutor: end-to-end routes carried out, never plaintext instead'
     const [result] = await run(['bob@dest.test']);
     expect(sent).toHaveLength(1);
     expect(sent[0].job.requiredLevel).toBe('tls-verified');
-    expect(result.receipt).toMatchObject({ route: 'link', routeReason: expect.stringMatching(/rule for dest\.test asks for end-to-end encryption.*no key of the recipient is known: delivered only over a verified link/) });
+    expect(result.receipt).toMatchObject({ route: 'link', routeReason: expect.stringMatching(/rule for dest\.test asks for end-to-end encryption.*no key of the recipient is known: only over a verified link/) });
   });
 });

@@ -115,15 +115,17 @@ export function decideRoute(facts: RouteFacts): RouteDecision {
     if (method) {
       const name = method === 'openpgp' ? 'OpenPGP' : 'S/MIME';
       const why = required?.why ?? 'a usable key of the recipient is known and the sender encrypts whenever one is';
-      return { kind: 'end-to-end', method, then: deliver(senderLevel, `encrypted with ${name}, then delivered to ${viaText(destination)}`), reason: `${why}: encrypted with the recipient's ${name} key` };
+      return { kind: 'end-to-end', method, then: deliver(senderLevel, `encrypted with ${name}, then to ${viaText(destination)}`), reason: `${why}: encrypted with the recipient's ${name} key` };
     }
     // Required, but no usable key: never plaintext. A verified link, else pickup (after the attempt).
     if (required) {
-      return deliver(strongest(senderLevel, 'tls-verified'), `${required.why}, but ${keyProblem(facts.keys, required.wanted)}: delivered only over a verified link, else held for pickup`);
+      return deliver(strongest(senderLevel, 'tls-verified'), `${required.why}, but ${keyProblem(facts.keys, required.wanted)}: only over a verified link, else held for pickup`);
     }
   }
   const level = senderLevel;
-  return deliver(level, level === 'none' ? `delivered to ${viaText(destination)}` : `delivered to ${viaText(destination)} over at least '${level}'`);
+  // Why this route, not what came of it: the receipt also carries the outcome, and a reason
+  // reading "delivered" beside a message held for pickup misleads.
+  return deliver(level, level === 'none' ? `no end-to-end encryption applies: to ${viaText(destination)} as it is` : `no end-to-end encryption applies: to ${viaText(destination)} as it is, over at least '${level}'`);
 }
 
 /** End-to-end encryption that must not silently turn into plain delivery: the sender's request, else the admin's rule. */
