@@ -6,7 +6,7 @@
  * Hand-written rather than tar: a few lines with nothing to interpret (no links, modes or
  * paths outside the archive's own names).
  */
-import { createHash, randomBytes, scrypt as scryptCallback } from 'node:crypto';
+import { createHash, randomBytes, scrypt as scryptCallback, type KeyObject } from 'node:crypto';
 import { once } from 'node:events';
 import { closeSync, createReadStream, existsSync, createWriteStream, mkdirSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +14,8 @@ import { PassThrough, Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { DecryptStream, EncryptStream, keyObject, VaultIntegrityError } from './chunked.ts';
+import { BackupError } from './backup-archive-error.ts';
+import { openFileKey, sealFileKey, type RecipientStanza } from './backup-archive-recipient.ts';
 
 const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
 const MAGIC = 'SEALGATE-BACKUP 1 ';
@@ -25,12 +27,15 @@ const MIN_LOG_N = 14;
 /** An entry name: a relative path of plain parts, nothing that could climb out of the target. */
 const NAME = /^(?!.*(?:^|\/)\.\.?(?:\/|$))[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
 
-export class BackupError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'BackupError';
-  }
-}
+export { BackupError };
+
+/**
+ * How an archive is locked: a passphrase (scrypt), or an X25519 recipient key (only its
+ * identity opens it; see backup-archive-recipient.ts).
+ */
+export type ArchiveLock = string | { recipient: KeyObject };
+/** How an archive is opened: its passphrase, or the identity of the recipient it was made to. */
+export type ArchiveUnlock = string | { identity: KeyObject };
 
 export interface ArchiveEntry {
   name: string;
@@ -54,17 +59,25 @@ async function keyFor(passphrase: string, salt: Buffer, kdf: typeof KDF) {
 }
 
 /**
- * Writes the archive of `entries` to `out`, encrypted under `passphrase`; `scryptLogN` is the
- * passphrase KDF's cost exponent (default 17).
+ * Writes the archive of `entries` to `out`, encrypted under `lock` (a passphrase or a recipient
+ * key); `scryptLogN` is the passphrase KDF's cost exponent (default 17).
  */
-export async function writeArchive(out: Writable, entries: ArchiveEntry[], passphrase: string, about: Record<string, unknown>, now: number, options: { scryptLogN?: number } = {}): Promise<Manifest> {
+export async function writeArchive(out: Writable, entries: ArchiveEntry[], lock: ArchiveLock, about: Record<string, unknown>, now: number, options: { scryptLogN?: number } = {}): Promise<Manifest> {
   for (const entry of entries) if (!NAME.test(entry.name)) throw new BackupError(`archive entry name ${JSON.stringify(entry.name)} is not a plain relative path`);
-  const logN = options.scryptLogN ?? Math.log2(KDF.N);
-  if (!Number.isInteger(logN) || logN < MIN_LOG_N || logN > 20) throw new BackupError(`the backup scrypt cost 2^${logN} is outside 2^${MIN_LOG_N}..2^20`);
-  const kdf = { ...KDF, N: 2 ** logN };
-  const salt = randomBytes(16);
-  out.write(`${MAGIC}${JSON.stringify({ kdf: { name: 'scrypt', salt: salt.toString('base64'), ...kdf } })}\n`);
-  const encrypt = new EncryptStream(await keyFor(passphrase, salt, kdf));
+  let key: KeyObject;
+  if (typeof lock === 'string') {
+    const logN = options.scryptLogN ?? Math.log2(KDF.N);
+    if (!Number.isInteger(logN) || logN < MIN_LOG_N || logN > 20) throw new BackupError(`the backup scrypt cost 2^${logN} is outside 2^${MIN_LOG_N}..2^20`);
+    const kdf = { ...KDF, N: 2 ** logN };
+    const salt = randomBytes(16);
+    key = await keyFor(lock, salt, kdf);
+    out.write(`${MAGIC}${JSON.stringify({ kdf: { name: 'scrypt', salt: salt.toString('base64'), ...kdf } })}\n`);
+  } else {
+    const fileKey = randomBytes(32);
+    key = keyObject(fileKey);
+    out.write(`${MAGIC}${JSON.stringify({ recipient: sealFileKey(fileKey, lock.recipient) })}\n`);
+  }
+  const encrypt = new EncryptStream(key);
   const done = pipeline(encrypt, out);
   const write = async (chunk: Buffer | string) => {
     if (!encrypt.write(chunk)) await once(encrypt, 'drain');
@@ -91,8 +104,10 @@ export async function writeArchive(out: Writable, entries: ArchiveEntry[], passp
   return manifest;
 }
 
-/** Reads the first line: the format and the KDF parameters, and where the encrypted stream starts. */
-function readHeader(file: string): { kdf: typeof KDF & { salt: Buffer }; start: number } {
+type Header = { kdf: typeof KDF & { salt: Buffer }; start: number } | { recipient: RecipientStanza; start: number };
+
+/** Reads the first line: the format and the KDF parameters or the recipient, and where the encrypted stream starts. */
+function readHeader(file: string): Header {
   const fd = openSync(file, 'r');
   const head = Buffer.alloc(4096);
   let length: number;
@@ -104,11 +119,16 @@ function readHeader(file: string): { kdf: typeof KDF & { salt: Buffer }; start: 
   const newline = head.subarray(0, length).indexOf(0x0a);
   const line = newline >= 0 ? head.subarray(0, newline).toString('utf8') : '';
   if (!line.startsWith(MAGIC)) throw new BackupError('this is not a Sealgate backup (no SEALGATE-BACKUP header)');
-  let parsed: { kdf?: { name?: string; salt?: string; N?: number; r?: number; p?: number } };
+  let parsed: { kdf?: { name?: string; salt?: string; N?: number; r?: number; p?: number }; recipient?: Partial<RecipientStanza> };
   try {
     parsed = JSON.parse(line.slice(MAGIC.length));
   } catch {
     throw new BackupError('the backup header is damaged');
+  }
+  const r = parsed.recipient;
+  if (r) {
+    if (r.name !== 'x25519' || typeof r.epk !== 'string' || typeof r.to !== 'string' || typeof r.wrapped !== 'string') throw new BackupError('the backup names a recipient key kind this version does not read');
+    return { recipient: r as RecipientStanza, start: newline + 1 };
   }
   const k = parsed.kdf;
   if (k?.name !== 'scrypt' || !k.salt || !k.N || !k.r || !k.p || k.N > 2 ** 20 || k.r > 32 || k.p > 4) throw new BackupError('the backup names a key derivation this version does not read');
@@ -117,11 +137,21 @@ function readHeader(file: string): { kdf: typeof KDF & { salt: Buffer }; start: 
 
 /**
  * Decrypts `file` and writes each entry under `targetDir`; resolves with the manifest once
- * every file's SHA-256 matched. A wrong passphrase, an edit or a cut throws a BackupError.
+ * every file's SHA-256 matched. A wrong passphrase or identity, an edit or a cut throws a
+ * BackupError.
  */
-export async function readArchive(file: string, passphrase: string, targetDir: string): Promise<Manifest> {
-  const { kdf, start } = readHeader(file);
-  const decrypt = new DecryptStream(await keyFor(passphrase, kdf.salt, kdf));
+export async function readArchive(file: string, unlock: ArchiveUnlock, targetDir: string): Promise<Manifest> {
+  const header = readHeader(file);
+  const { start } = header;
+  let key: KeyObject;
+  if ('recipient' in header) {
+    if (typeof unlock === 'string') throw new BackupError('this backup was made to a recipient key: open it with --identity FILE, not a passphrase');
+    key = keyObject(openFileKey(header.recipient, unlock.identity));
+  } else {
+    if (typeof unlock !== 'string') throw new BackupError('this backup is locked with a passphrase: give --passphrase-file FILE (or $SEALGATE_BACKUP_PASSPHRASE), not an identity');
+    key = await keyFor(unlock, header.kdf.salt, header.kdf);
+  }
+  const decrypt = new DecryptStream(key);
   const plain = new PassThrough();
   let failure: BackupError | undefined;
   const fed = pipeline(createReadStream(file, { start }), decrypt, plain).catch((error: Error) => {

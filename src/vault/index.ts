@@ -38,4 +38,5 @@ export function createVault(rawMasterKey: Buffer): Vault {
     open: (sealed) => openBuffer(masterKey, sealed),
   };
 }
-export { BackupError, readArchive, writeArchive, type ArchiveEntry, type Manifest } from './backup-archive.ts';
+export { BackupError, readArchive, writeArchive, type ArchiveEntry, type ArchiveLock, type ArchiveUnlock, type Manifest } from './backup-archive.ts';
+export { generateBackupKeyPair, parseIdentity, parseRecipient, type BackupKeyPair } from './backup-archive-recipient.ts';
