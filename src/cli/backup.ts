@@ -1,14 +1,15 @@
 /**
- * `sealgate backup create|verify|restore` (issue 13 "Backup"): an encrypted, integrity-checked
- * archive of the database (a consistent snapshot while the gateway runs), the queue's body
- * files and keys, and the master key. Pickup shares are left out by design: a message retracted
+ * `sealgate backup create|verify|restore|keygen` (issue 13 "Backup"): an encrypted,
+ * integrity-checked archive of the database (a consistent snapshot while the gateway runs), the
+ * queue's body files and keys, and the master key; locked with a passphrase or to an X25519
+ * recipient key (`backup keygen` makes the pair; the identity stays offline). Pickup shares are left out by design: a message retracted
  * after the backup stays unreadable, and so do the pickups a restore brings back.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, createWriteStream, mkdirSync, copyFileSync, chmodSync } from 'node:fs';
+import { writeFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, createWriteStream, mkdirSync, copyFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { masterKeyPath, storeUrl, type Config } from '../config/index.ts';
 import { dumpPostgres, restorePostgres, schemaOf, snapshotSqlite } from '../store/index.ts';
-import { BackupError, readArchive, writeArchive, type ArchiveEntry } from '../vault/index.ts';
+import { BackupError, generateBackupKeyPair, parseIdentity, parseRecipient, readArchive, writeArchive, type ArchiveEntry, type ArchiveLock, type ArchiveUnlock } from '../vault/index.ts';
 import { adminActor } from './admin-actor.ts';
 import type { Command, CommandContext } from './command.ts';
 import { CliError, EX, UsageError } from './exit.ts';
@@ -22,6 +23,23 @@ function passphraseOf(ctx: CommandContext): string {
   const passphrase = file ? readFileSync(file, 'utf8').replace(/\r?\n$/, '') : process.env.SEALGATE_BACKUP_PASSPHRASE;
   if (!passphrase) throw new UsageError('give the backup passphrase with --passphrase-file FILE or $SEALGATE_BACKUP_PASSPHRASE');
   return passphrase;
+}
+
+/** `--recipient KEY` (the key itself, or a file holding it) or the passphrase. */
+function lockOf(ctx: CommandContext): ArchiveLock {
+  const recipient = ctx.options.recipient as string | undefined;
+  if (!recipient) return passphraseOf(ctx);
+  if (ctx.options['passphrase-file']) throw new UsageError('give --recipient or --passphrase-file, not both');
+  const text = recipient.startsWith('sealgate-backup-x25519:') ? recipient : existsSync(recipient) ? readFileSync(recipient, 'utf8') : recipient;
+  return { recipient: parseRecipient(text) };
+}
+
+/** `--identity FILE` or the passphrase. */
+function unlockOf(ctx: CommandContext): ArchiveUnlock {
+  const identity = ctx.options.identity as string | undefined;
+  if (!identity) return passphraseOf(ctx);
+  if (ctx.options['passphrase-file']) throw new UsageError('give --identity or --passphrase-file, not both');
+  return { identity: parseIdentity(readFileSync(identity, 'utf8')) };
 }
 
 function sqliteFile(config: Config): string | null {
@@ -47,7 +65,7 @@ function filesUnder(dir: string, prefix: string): ArchiveEntry[] {
 async function create(ctx: CommandContext): Promise<number> {
   const [target] = ctx.args;
   requireInstallation(ctx.config);
-  const passphrase = passphraseOf(ctx);
+  const lock = lockOf(ctx);
   if (existsSync(target)) throw new CliError(EX.cantCreate, `${target} exists: a backup never overwrites a file`);
   const work = mkdtempSync(path.join(ctx.config.dataDir, '.backup-'));
   try {
@@ -68,7 +86,7 @@ async function create(ctx: CommandContext): Promise<number> {
       ...filesUnder(path.join(config.dataDir, 'blobs'), 'blobs').filter((f) => !files.some((g) => g.name === f.name)),
     ];
     const partial = `${target}.partial`;
-    const manifest = await writeArchive(createWriteStream(partial, { mode: 0o600, flags: 'wx' }), entries, passphrase, { dialect: sqlite ? 'sqlite' : 'postgres', leftOut: ['pickup-shares', 'node-id', 'self-signed certificate'] }, Date.now(), { scryptLogN: config.backup.scryptLogN });
+    const manifest = await writeArchive(createWriteStream(partial, { mode: 0o600, flags: 'wx' }), entries, lock, { dialect: sqlite ? 'sqlite' : 'postgres', leftOut: ['pickup-shares', 'node-id', 'self-signed certificate'] }, Date.now(), { scryptLogN: config.backup.scryptLogN });
     renameSync(partial, target);
     if (ctx.json) outJson({ file: path.resolve(target), files: manifest.files, leftOut: LEFT_OUT });
     else {
@@ -85,7 +103,7 @@ async function verify(ctx: CommandContext): Promise<number> {
   const [file] = ctx.args;
   const work = mkdtempSync(path.join(path.dirname(path.resolve(file)), '.verify-'));
   try {
-    const manifest = await readArchive(file, passphraseOf(ctx), work);
+    const manifest = await readArchive(file, unlockOf(ctx), work);
     if (ctx.json) outJson(manifest);
     else out(`backup intact: ${manifest.files.length} file(s), made ${new Date(manifest.created).toISOString()} (${String(manifest.about.dialect)})`);
     return EX.ok;
@@ -105,7 +123,7 @@ async function restore(ctx: CommandContext): Promise<number> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const work = mkdtempSync(path.join(config.dataDir, '.restore-'));
   try {
-    const manifest = await readArchive(file, passphraseOf(ctx), work);
+    const manifest = await readArchive(file, unlockOf(ctx), work);
     const dialect = manifest.about.dialect;
     if ((dialect === 'sqlite') !== Boolean(sqlite)) throw new CliError(EX.config, `the backup is of a ${String(dialect)} store, the config names ${sqlite ? 'SQLite' : 'PostgreSQL'}: restore it with a config of the same kind`);
     if (sqlite) {
@@ -145,7 +163,23 @@ async function restore(ctx: CommandContext): Promise<number> {
   }
 }
 
+/** `backup keygen --out FILE`: the identity into a new 0600 file, the public key on stdout. */
+async function keygen(ctx: CommandContext): Promise<number> {
+  const target = ctx.options.out as string | undefined;
+  if (!target) throw new UsageError('give the identity file to write with --out FILE');
+  const pair = generateBackupKeyPair();
+  writeFileSync(target, pair.identity, { mode: 0o600, flag: 'wx' });
+  if (ctx.json) outJson({ identity: path.resolve(target), publicKey: pair.publicKey });
+  else {
+    out(pair.publicKey);
+    note(`identity written to ${target}: keep it offline (it opens every backup made to this key); give the line above to backup create --recipient`);
+  }
+  return EX.ok;
+}
+
 const passphraseOption = { 'passphrase-file': { type: 'string', value: 'FILE', help: 'a file holding the passphrase (default: $SEALGATE_BACKUP_PASSPHRASE)' } } as const;
+const createOptions = { ...passphraseOption, recipient: { type: 'string', value: 'KEY', help: 'lock the backup to this public key (sealgate-backup-x25519:…, or a file holding it) instead of a passphrase' } } as const;
+const openOptions = { ...passphraseOption, identity: { type: 'string', value: 'FILE', help: 'the identity file (from backup keygen) of a backup made with --recipient' } } as const;
 
 /** A wrong passphrase, an edit or a cut: bad data (65), in words. */
 function asCliError<T extends unknown[]>(run: (ctx: CommandContext, ...rest: T) => Promise<number>) {
@@ -160,7 +194,8 @@ function asCliError<T extends unknown[]>(run: (ctx: CommandContext, ...rest: T) 
 }
 
 export const backupCommands: Command[] = [
-  { name: 'backup create', usage: 'FILE [--passphrase-file F]', summary: 'write an encrypted backup of the database, queued bodies and master key (consistent while the gateway runs)', options: passphraseOption, json: true, args: { min: 1, max: 1 }, run: asCliError(create) },
-  { name: 'backup verify', usage: 'FILE [--passphrase-file F]', summary: 'decrypt a backup and check every file against its manifest', options: passphraseOption, json: true, args: { min: 1, max: 1 }, run: asCliError(verify) },
-  { name: 'backup restore', usage: 'FILE [--passphrase-file F]', summary: 'restore a backup onto an empty data dir (and an empty PostgreSQL schema)', options: passphraseOption, args: { min: 1, max: 1 }, run: asCliError(restore) },
+  { name: 'backup create', usage: 'FILE [--passphrase-file F | --recipient KEY]', summary: 'write an encrypted backup of the database, queued bodies and master key (consistent while the gateway runs)', options: createOptions, json: true, args: { min: 1, max: 1 }, run: asCliError(create) },
+  { name: 'backup verify', usage: 'FILE [--passphrase-file F | --identity F]', summary: 'decrypt a backup and check every file against its manifest', options: openOptions, json: true, args: { min: 1, max: 1 }, run: asCliError(verify) },
+  { name: 'backup restore', usage: 'FILE [--passphrase-file F | --identity F]', summary: 'restore a backup onto an empty data dir (and an empty PostgreSQL schema)', options: openOptions, args: { min: 1, max: 1 }, run: asCliError(restore) },
+  { name: 'backup keygen', usage: '--out FILE', summary: 'make a key pair for backups: the identity into FILE (keep it offline), the public key for --recipient on stdout', options: { out: { type: 'string', value: 'FILE', help: 'where to write the identity (a new file, mode 0600)' } }, json: true, args: { max: 0 }, run: asCliError(keygen) },
 ];
