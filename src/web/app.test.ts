@@ -127,6 +127,13 @@ describe('web tier (fastify.inject over SQLite)', () => {
     const reply = await fixture.pickup.replies.open(summary.replyId);
     expect(reply.parts.map((p) => [p.kind, p.filename, p.size])).toEqual([['text', null, 15], ['attachment', 'signed.bin', 2000]]);
     expect((await fixture.pickup.events(id)).map((e) => e.kind)).toEqual(['created', 'code-sent', 'failed-attempt', 'code-sent', 'opened', 'read-notice-sent', 'downloaded', 'replied']);
+    // Issue 13's lifecycle audit: opened and replied are chain events, with nothing of the content.
+    const events = (await fixture.deps.audit.list({ target: id })).filter((e) => e.action.startsWith('message.'));
+    expect(events.map((e) => [e.action, e.actor, e.protocol])).toEqual([['message.opened', 'bob@dest.test', 'portal'], ['message.replied', 'bob@dest.test', 'portal']]);
+    expect(events[0].detail).toEqual({ sender: 'alice@example.test', firstOpen: true, newBrowser: false });
+    expect(events[1].detail).toMatchObject({ reply: summary.replyId, to: 'alice@example.test', files: 1 });
+    const written = JSON.stringify(events);
+    for (const secret of [messagePassword, 'Q3', 'Thanks, signed', 'signed.bin']) expect(written).not.toContain(secret);
   });
 
   it('shows clear pages for a wrong password, a locked, a withdrawn and an unknown message', async () => {

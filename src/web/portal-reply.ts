@@ -83,6 +83,8 @@ export function registerReply(
       throw new HttpError(413, tr.text('portal.reply.tooLarge', { limit: formatSize(c.config.limits.maxMessageBytes) }));
     }
     c.logger.info({ messageId: opened.id, replyId, files: fileCount }, 'secure reply stored');
+    // Issue 13 "message replied": the reply's id and how many files, never its text or names.
+    await c.audit.record({ actor: opened.recipient, action: 'message.replied', target: opened.id, ip: clientIp(request), protocol: 'portal', detail: { reply: replyId, to: opened.sender, files: fileCount } });
     await notifySenderOfReply(c, opened, replyId);
     return redirect(reply, `/m/${opened.id}/read?replied=1`);
   });

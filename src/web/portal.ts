@@ -218,6 +218,8 @@ export function registerPortal(app: FastifyInstance, c: WebContext): void {
     }
     const token = await c.sessions.create('recipient', id, RECIPIENT_SESSION_MS, opened.readKey);
     reply.setCookie(COOKIE.read, token, cookieOptions);
+    // Issue 13 "message opened": who, from where, first time or again; nothing of the content.
+    await c.audit.record({ actor: opened.recipient, action: 'message.opened', target: id, ip, protocol: 'portal', detail: { sender: opened.sender, firstOpen: opened.firstOpen, newBrowser: Boolean(opened.newBrowser) } });
     if (opened.newBrowser) {
       const facts = await c.pickup.describe(id);
       if (facts) await newBrowser(request, facts);
