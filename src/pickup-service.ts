@@ -99,9 +99,14 @@ export function createPickupHousekeeping(runtime: Runtime, intervalMs = 5 * 60_0
   let timer: NodeJS.Timeout | undefined;
   const sweep = () =>
     runtime.pickup.expire(runtime.clock.now()).then(
-      (count) => count && runtime.logger.info({ count }, 'pickup messages expired'),
+      async (count) => {
+        if (count) runtime.logger.info({ count }, 'pickup messages expired');
+        // Issue 13 "message expired": the ones this sweep ended and those an open found late, one batch.
+        const ids = runtime.pickup.takeExpired();
+        if (ids.length) await runtime.audit.recordMany(ids.map((id) => ({ actor: 'system', action: 'message.expired', target: id, protocol: 'system', detail: {} })));
+      },
       (error: Error) => runtime.logger.warn({ err: error.message }, 'pickup expiry failed'),
-    );
+    ).catch((error: Error) => runtime.logger.warn({ err: error.message }, 'pickup expiry audit not written'));
   return {
     name: 'pickup-housekeeping',
     async start() {

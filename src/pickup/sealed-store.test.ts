@@ -144,6 +144,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(await pickup.expire(now + 2 * 86_400_000)).toBe(1);
       expect(await pickupFailure(pickup.open(b.id, { password: b.messagePassword }))).toBe('withdrawn');
       expect((await pickup.events(b.id)).map((e) => e.kind)).toEqual(['created', 'expiry-changed', 'opened', 'expired']);
+      // Both expiries, the late one found by an open and the sweep's, are handed to the audit once.
+      expect(pickup.takeExpired()).toEqual([a.id, b.id]);
+      expect(pickup.takeExpired()).toEqual([]);
       await expect(pickup.changeExpiry(b.id, now + 86_400_000)).rejects.toThrow(/withdrawn/);
     });
 

@@ -45,6 +45,8 @@ export class PickupStore {
   private readonly sealedParts: PartStorage;
   private readonly shares: ShareFiles;
   private readonly clock: Clock;
+  /** Ids expired since the last `takeExpired()` (on time by the sweep, or late on an open). */
+  private expiredIds: string[] = [];
 
   constructor(options: PickupStoreOptions) {
     this.store = options.store;
@@ -307,6 +309,14 @@ export class PickupStore {
     return count;
   }
 
+  /**
+   * The messages expired since the last call, for the audit chain's `message.expired` (one
+   * batch per housekeeping sweep rather than a chain write per message).
+   */
+  takeExpired(): string[] {
+    return this.expiredIds.splice(0);
+  }
+
   async changeExpiry(id: string, expiresAt: number, ip: string | null = null): Promise<void> {
     const now = this.clock.now();
     if (expiresAt <= now) throw new Error('the new expiry is in the past: to end a message now, retract it');
@@ -344,6 +354,7 @@ export class PickupStore {
     await this.bindings.drop(id);
     await this.sealedParts.remove(id);
     await recordEvent(this.store, id, state, this.clock.now(), ip);
+    if (state === 'expired') this.expiredIds.push(id);
     // Replies go with the message they answer: their passwords were sealed under its share.
     const replies = await this.store.db.selectFrom('pickup_replies').select('reply_id').where('message_id', '=', id).execute();
     for (const reply of replies) await this.destroy(reply.reply_id, state, ip);
