@@ -27,10 +27,13 @@ export async function runPurge(runtime: Runtime, actor: string): Promise<PurgeCo
   const ago = (days: number) => now - days * DAY_MS;
   const r = config.retention;
   const tlsReportsBefore = new Date(ago(r.tlsReportDays)).toISOString().slice(0, 10);
+  // Issue 13 "message purged": one event per message, one chain write per batch of up to 200.
+  const purged = (kind: 'queue' | 'pickup') => (ids: string[]) =>
+    runtime.audit.recordMany(ids.map((id) => ({ actor, action: 'message.purged', target: id, protocol: actor === 'system' ? 'system' : 'cli', detail: { kind } })));
   const counts: PurgeCounts = {
-    finishedMessages: await runtime.queue.purgeFinished(ago(r.finishedMessageDays)),
+    finishedMessages: await runtime.queue.purgeFinished(ago(r.finishedMessageDays), purged('queue')),
     receipts: await runtime.queue.purgeReceipts(ago(r.receiptDays)),
-    pickups: await runtime.pickup.purgeWithdrawn(ago(r.pickupDays)),
+    pickups: await runtime.pickup.purgeWithdrawn(ago(r.pickupDays), purged('pickup')),
     auditEvents: (await runtime.audit.prune(ago(r.auditDays))).removed,
     tlsReportsBefore,
   };

@@ -10,7 +10,7 @@ import type { Store } from '../store/index.ts';
 const BATCH = 200;
 
 /** Deletes withdrawn pickups whose last event (the withdrawal) is older than `before`; returns how many. */
-export async function purgeWithdrawn(store: Store, before: number): Promise<number> {
+export async function purgeWithdrawn(store: Store, before: number, onPurged?: (ids: string[]) => Promise<unknown>): Promise<number> {
   let purged = 0;
   for (;;) {
     const rows = await store.db
@@ -31,6 +31,7 @@ export async function purgeWithdrawn(store: Store, before: number): Promise<numb
       await trx.deleteFrom('pickup_messages').where('id', 'in', ids).execute();
     });
     purged += ids.length;
+    await onPurged?.(ids);
   }
   if (purged) store.scrub?.();
   return purged;

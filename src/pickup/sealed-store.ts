@@ -298,8 +298,8 @@ export class PickupStore {
 
   /** Expires every message whose time has come; returns how many. */
   /** Retention: withdrawn pickups that ended before `before` (ms), metadata and access log. */
-  purgeWithdrawn(before: number): Promise<number> {
-    return purgeWithdrawn(this.store, before);
+  purgeWithdrawn(before: number, onPurged?: (ids: string[]) => Promise<unknown>): Promise<number> {
+    return purgeWithdrawn(this.store, before, onPurged);
   }
 
   async expire(now = this.clock.now()): Promise<number> {

@@ -134,8 +134,8 @@ export class Queue {
   }
 
   /** Retention: finished messages' rows older than `before` (ms). */
-  purgeFinished(before: number): Promise<number> {
-    return retention.purgeFinished(this.ctx, before);
+  purgeFinished(before: number, onPurged?: (ids: string[]) => Promise<unknown>): Promise<number> {
+    return retention.purgeFinished(this.ctx, before, onPurged);
   }
 
   /** Retention: delivery receipts older than `before` (ms). */

@@ -10,7 +10,8 @@ import { fromLocal, type QueueContext } from './context.ts';
 const BATCH = 500;
 
 /** Deletes messages finished before `before` (ms) with their recipient rows; returns how many. */
-export async function purgeFinished(ctx: QueueContext, before: number): Promise<number> {
+/** `onPurged` hears each batch's ids once they are gone (the audit's `message.purged`). */
+export async function purgeFinished(ctx: QueueContext, before: number, onPurged?: (ids: string[]) => Promise<unknown>): Promise<number> {
   let purged = 0;
   for (;;) {
     // done_at is on the database's clock in a cluster: the cutoff is moved onto it.
@@ -27,6 +28,7 @@ export async function purgeFinished(ctx: QueueContext, before: number): Promise<
       await ctx.blobs.remove(id).catch(() => undefined);
     }
     purged += ids.length;
+    await onPurged?.(ids);
   }
   if (purged) ctx.store.scrub?.();
   return purged;

@@ -53,6 +53,9 @@ describe('retention through the CLI', () => {
       ['admin', 'cli', 0],
       ['admin', 'cli', 1],
     ]);
+    // And each purged message is an event of its own, naming it and nothing of its content.
+    const purged = JSON.parse((await rig.gateway.cli('audit', 'list', '--action', 'message.purged', '--json')).stdout) as { actor: string; target: string; detail: Record<string, unknown> }[];
+    expect(purged.map((e) => [e.actor.split(':')[0], e.target, e.detail])).toEqual([['admin', id, { kind: 'queue' }]]);
     expect((await rig.gateway.cli('audit', 'verify')).code).toBe(0);
   }, 90_000);
 });
