@@ -25,7 +25,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const recent = await make('recent');
       await pickup.retract(recent.id);
       now += 86_400_000;
-      expect(await pickup.purgeWithdrawn(now - 5 * 86_400_000)).toBe(1);
+      const heard: string[][] = [];
+      expect(await pickup.purgeWithdrawn(now - 5 * 86_400_000, async (ids) => void heard.push(ids))).toBe(1);
+      expect(heard).toEqual([[old.id]]); // the audit's message.purged hears exactly what went
       const left = await current.store.db.selectFrom('pickup_messages').select('id').orderBy('id').execute();
       expect(left.map((r) => r.id).sort()).toEqual([active.id, recent.id].sort());
       expect(await current.store.db.selectFrom('pickup_events').select('message_id').where('message_id', '=', old.id).execute()).toEqual([]);
