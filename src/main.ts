@@ -140,6 +140,12 @@ function receivedEvent(envelope: Envelope, id: string): AuditEventInput {
   };
 }
 
+/** `message.decrypted`: Sealgate decrypted an inbound message before storing it; which kind, for whom. Never a key or the content. */
+function decryptedEvent(envelope: Envelope, id: string): AuditEventInput[] {
+  if (!envelope.decrypted) return [];
+  return [{ actor: 'system', action: 'message.decrypted', target: id, ip: envelope.clientIp, protocol: 'smtp', detail: { kind: envelope.decrypted, from: envelope.mailFrom, recipients: envelope.recipients.map((r) => r.address).slice(0, AUDITED_RECIPIENTS) } }];
+}
+
 export async function startGateway(config: Config): Promise<RunningGateway> {
   initDataDir(config);
   const runtime = await openRuntime(config);
@@ -167,7 +173,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
       worker.notify();
       // In the chain before the 250. The message is committed already: if the chain cannot be
       // written now, a 4xx would only make the client send it twice, so the gap is logged loudly.
-      await lifecycle.add(receivedEvent(envelope, queued.id)).catch((error: Error) => logger.error({ err: error.message, messageId: queued.id }, 'AUDIT GAP: the message was accepted but its audit event could not be written'));
+      await Promise.all([receivedEvent(envelope, queued.id), ...decryptedEvent(envelope, queued.id)].map((event) => lifecycle.add(event))).catch((error: Error) => logger.error({ err: error.message, messageId: queued.id }, 'AUDIT GAP: the message was accepted but its audit event could not be written'));
       return queued;
     },
   };

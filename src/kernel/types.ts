@@ -94,6 +94,8 @@ export interface Envelope {
    * make ourselves (notices, reports) carry none; so do ones queued before this field existed.
    */
   origin?: 'submitted' | 'inbound';
+  /** Inbound: Sealgate decrypted the message before storing it (the audit's `message.decrypted`). */
+  decrypted?: 'openpgp' | 'smime';
   /** The sender's `Sealgate-Encrypt` request (end to end), read at submission; the header is not relayed. */
   encrypt?: 'pgp' | 'smime' | 'auto';
   /** The sender's `Sealgate-Secure` choice, read at submission (the header is not stored). */

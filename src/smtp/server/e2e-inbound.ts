@@ -198,7 +198,7 @@ export function createInboundE2e(options: InboundE2eOptions) {
   }
 
   return {
-    begin(recipients: string[], now: Date, maxMessageBytes: number, hooks: { decrypted?(): void } = {}): InboundE2eTransaction {
+    begin(recipients: string[], now: Date, maxMessageBytes: number, hooks: { decrypted?(kind: E2eKind): void } = {}): InboundE2eTransaction {
       const distinct = [...new Set(recipients.map((r) => r.toLowerCase()))];
       let head: Buffer[] | null = [];
       let headBytes = 0;
@@ -270,7 +270,7 @@ export function createInboundE2e(options: InboundE2eOptions) {
               harvestable = { from: harvestable.from, verdict: sig ?? null, kind };
               logger.info({ kind, decrypted: facts.decrypted, signature: sig?.state ?? null, replay: facts.replay, malleable: facts.malleable }, 'inbound end-to-end result');
               release();
-              if (facts.decrypted) hooks.decrypted?.();
+              if (facts.decrypted && kind) hooks.decrypted?.(kind);
               done(null, Buffer.concat([encodeHeaderLine(RESULT_HEADER, resultValue(options.hostname, facts)), stored]));
             })
             .catch((error: unknown) => {

@@ -367,7 +367,8 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
       // before the queue, after anything that must see it as it came.
       // A decrypted body is not the one the ARC set's message signature covers: the set goes, the verdict stays.
       const e2e = submission ? undefined : deps.inboundE2e?.begin(envelope.recipients.map((r) => r.address), now, limits.maxMessageBytes, {
-        decrypted: () => {
+        decrypted: (kind) => {
+          envelope.decrypted = kind;
           if (envelope.authHeaders) envelope.authHeaders = withoutArcSet(envelope.authHeaders);
         },
       });

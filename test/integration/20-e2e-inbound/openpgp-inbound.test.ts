@@ -74,6 +74,12 @@ describeWithPeers(['root', 'postfix', 'gpg', 'gpg-agent', 'sq'], 'inbound OpenPG
     expect(result).toContain('key-source=imported');
     expect(result).toMatch(/signed-at=\d{4}-\d\d-\d\dT/);
     expect(result).toContain('malleable=no; replay=no');
+    // Issue 13's lifecycle audit: the decryption is an event of the message, with nothing of its content.
+    const queued = /queued as (\S+)/.exec(reply)?.[1];
+    const events = JSON.parse((await rig.gateway.cli('audit', 'list', '--action', 'message.decrypted', '--json')).stdout) as { target: string; detail: Record<string, unknown> }[];
+    const mine = events.filter((e) => e.target === queued);
+    expect(mine.map((e) => e.detail)).toEqual([{ kind: 'openpgp', from: 'alice@sender.test', recipients: ['bob@corp.test'] }]);
+    expect(JSON.stringify(events)).not.toContain(marker);
   });
 
   it('sq: encrypted and signed to bob arrives decrypted with a valid signature', async () => {
