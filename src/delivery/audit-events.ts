@@ -4,7 +4,9 @@ import type { LeasedGroup, Settlement } from '../queue/index.ts';
 /*
  * The audit trail of each delivery attempt (issue 13: message delivered, deferred, bounced,
  * held for pickup): one event per recipient whose settlement was recorded, naming the queue
- * id, the recipient, the route and the link; never a subject or body. The remote's reply is
+ * id, the recipient, the route and the link; never a subject or body. A copy delivered end to
+ * end adds `message.encrypted` and, when the sender's key signed it, `message.signed` (kind and
+ * recipient; never a key). They go through the same batcher: no extra chain write per message. The remote's reply is
  * kept short: it is evidence of what the server said, not a log.
  */
 
@@ -29,6 +31,11 @@ export function settlementEvents(group: LeasedGroup, settlements: Settlement[], 
         ...(receipt?.mxHost ? { mx: receipt.mxHost, ip: receipt.ip, tls: receipt.tlsVersion, cipher: receipt.cipher, certVerified: receipt.certVerified } : {}),
       },
     });
+    if (s.state === 'delivered' && receipt?.route?.startsWith('end-to-end:')) {
+      const kind = receipt.route.slice('end-to-end:'.length);
+      events.push({ actor: `node:${node}`, action: 'message.encrypted', target: group.messageId, protocol: 'smtp', detail: { recipient, kind } });
+      if (receipt.signed) events.push({ actor: `node:${node}`, action: 'message.signed', target: group.messageId, protocol: 'smtp', detail: { recipient, kind, signer: group.envelope.mailFrom } });
+    }
   }
   return events;
 }

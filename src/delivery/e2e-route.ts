@@ -59,7 +59,7 @@ export class ProtectError extends Error {}
  * The job with its body replaced by the protected message, for `recipients` (who share the
  * method). Throws `ProtectError` with a sentence when a key is missing or the protector fails.
  */
-export async function protectedJob(deps: EndToEndDeps, job: DomainJob, method: E2eKind, recipients: DomainJob['recipients']): Promise<DomainJob> {
+export async function protectedJob(deps: EndToEndDeps, job: DomainJob, method: E2eKind, recipients: DomainJob['recipients']): Promise<DomainJob & { signed: boolean }> {
   const now = new Date(deps.clock.now());
   const name = method === 'openpgp' ? 'OpenPGP' : 'S/MIME';
   const keys: PublicKeyMaterial[] = [];
@@ -88,5 +88,6 @@ export async function protectedJob(deps: EndToEndDeps, job: DomainJob, method: E
     size: body.length,
     // Armor and base64: the protected body has no binary parts left.
     bodyType: job.bodyType === 'BINARYMIME' ? '8BITMIME' : job.bodyType,
+    signed: signer !== undefined,
   };
 }

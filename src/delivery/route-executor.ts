@@ -98,10 +98,13 @@ export class RouteExecutor {
   private async attempt(job: DomainJob, batch: Batch, facts: FactsFor): Promise<{ attempted: RecipientResult[]; moving: { recipient: Recipient; route: PickupRoute; because: string }[] }> {
     // The level policy asks for (the sender's, raised by a fallback); the destination's demands are added per host.
     let deliverJob: DomainJob = { ...job, recipients: batch.recipients, requiredLevel: batch.level === 'none' ? job.requiredLevel : batch.level };
+    let signed: boolean | undefined;
     if (batch.method) {
       try {
         if (!this.deps.endToEnd) throw new ProtectError('this gateway has no key store');
-        deliverJob = await protectedJob(this.deps.endToEnd, deliverJob, batch.method, batch.recipients);
+        const { signed: withSignature, ...protectedCopy } = await protectedJob(this.deps.endToEnd, deliverJob, batch.method, batch.recipients);
+        deliverJob = protectedCopy;
+        signed = withSignature;
       } catch (error) {
         if (!(error instanceof ProtectError)) throw error;
         // Never plaintext where policy chose end to end: deferred with the reason, tried again later.
@@ -116,7 +119,10 @@ export class RouteExecutor {
       const reason = batch.reasons.get(result.recipientId) ?? '';
       const route = recipient ? decideRoute(facts(recipient.address, result)) : undefined;
       if (recipient && route?.kind === 'pickup') moving.push({ recipient, route, because: reason });
-      else attempted.push(withRoute(result, batch.route, reason));
+      else {
+        const routed = withRoute(result, batch.route, reason);
+        attempted.push(signed === undefined ? routed : { ...routed, receipt: { ...routed.receipt, signed } });
+      }
     }
     return { attempted, moving };
   }

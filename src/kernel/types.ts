@@ -135,6 +135,8 @@ export interface DeliveryReceipt {
   route?: ReceiptRoute;
   /** Why policy chose that route (decideRoute's reason). */
   routeReason?: string;
+  /** End to end: the protected copy carried the sender's signature (for the audit's `message.signed`; not stored). */
+  signed?: boolean;
 }
 
 /** One safeguard of the HIPAA compliance report (compliance-report.ts). */

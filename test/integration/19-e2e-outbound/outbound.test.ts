@@ -140,6 +140,13 @@ describeWithPeers(['root', 'postfix', 'swaks', 'gpg', 'sq', 'openssl', 'gpgsm'],
     expect(await show(id)).toMatch(/route: end-to-end:openpgp \(the sender asked for end-to-end encryption \(Sealgate-Encrypt: pgp\): encrypted with the recipient's OpenPGP key\)/);
     const detail = JSON.parse((await gateway.cli('queue', 'show', id, '--json')).stdout) as { receipts: { route?: string; routeReason?: string }[] };
     expect(detail.receipts.at(-1)).toMatchObject({ route: 'end-to-end:openpgp', routeReason: expect.stringContaining('Sealgate-Encrypt: pgp') });
+    // Issue 13's lifecycle audit: encrypted and signed are events of the message; no key, no content.
+    const e2eEvents = async () => (JSON.parse((await gateway.cli('audit', 'list', '--target', id, '--json')).stdout) as { action: string; detail: Record<string, unknown> }[]).filter((e) => /^message\.(encrypted|signed)$/.test(e.action));
+    await until(async () => (await e2eEvents()).length === 2, 30_000, 'the encrypted and signed events');
+    expect((await e2eEvents()).map((e) => [e.action, e.detail]).sort()).toEqual([
+      ['message.encrypted', { recipient: 'bob@corp.test', kind: 'openpgp' }],
+      ['message.signed', { recipient: 'bob@corp.test', kind: 'openpgp', signer: 'alice@sender.test' }],
+    ]);
   });
 
   it('Sealgate-Encrypt: smime → S/MIME in the mailbox that openssl cms and gpgsm decrypt and verify; the sender reads it too', async () => {
