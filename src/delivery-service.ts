@@ -25,6 +25,14 @@ export interface DeliveryService extends Service {
   metricsSnapshot(): Promise<MetricsSnapshot>;
   /** False once the delivery loop has died (readiness). */
   alive(): boolean;
+  /**
+   * Graceful stop: no new leases; in-flight attempts get `deadlineMs` to finish, then what is
+   * still running has its leases given back (queued again, never lost; an attempt that finishes
+   * later cannot settle a lease it no longer holds).
+   */
+  drain(deadlineMs: number): Promise<void>;
+  /** Gives this node's leases back now (a second SIGTERM, or the deadline passed). */
+  release(): Promise<number>;
 }
 
 /**
@@ -135,18 +143,32 @@ export function createDeliveryService(runtime: Runtime, metrics?: GatewayMetrics
       },
     },
   );
+  async function release(): Promise<number> {
+    const released = await queue.releaseLeases(runtime.nodeId);
+    if (released) logger.warn({ released }, 'shutdown: in-flight deliveries given back to the queue (sent at the next start or by another node)');
+    return released;
+  }
+  async function drain(deadlineMs: number): Promise<void> {
+    await reportSender.stop();
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      worker.stop().then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.min(deadlineMs, 2 ** 31 - 1)))),
+    ]);
+    clearTimeout(timer);
+    if (!finished) await release().catch((error: Error) => logger.error({ err: error.message }, 'shutdown: leases could not be given back; they expire after queue.leaseMs'));
+    await lifecycle.flush();
+    pool.closeAll();
+  }
   return {
     name: 'delivery',
     async start() {
       await worker.start();
       await reportSender.start();
     },
-    async stop() {
-      await reportSender.stop();
-      await worker.stop();
-      await lifecycle.flush();
-      pool.closeAll();
-    },
+    stop: () => drain(Number.POSITIVE_INFINITY),
+    drain: (deadlineMs) => drain(deadlineMs),
+    release,
     notify: () => worker.notify(),
     metricsSnapshot: async () => (metrics ? ((await metrics.registry.getMetricsAsJSON()) as MetricsSnapshot) : []),
     alive: () => true,

@@ -1,6 +1,6 @@
 /**
  * Entry of the delivery thread: its own store connection, queue and worker loop. The main
- * thread sends 'notify' after each enqueue, 'stop' at shutdown, and `{ metrics: id }` when the
+ * thread sends 'notify' after each enqueue, `{ stop: deadlineMs }` at shutdown, 'release' to give the leases back at once (a second SIGTERM), and `{ metrics: id }` when the
  * admin listener is scraped (answered with `{ metrics: id, snapshot }`).
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -12,14 +12,20 @@ const config = workerData.config as Config;
 const runtime = await openRuntime(config);
 const service = createDeliveryService(runtime, config.ops.enabled ? new (await import('./metrics/index.ts')).GatewayMetrics('delivery') : undefined);
 await service.start();
-parentPort!.on('message', (message: string | { metrics: number }) => {
+parentPort!.on('message', (message: string | { metrics: number } | { stop: number }) => {
   if (message === 'notify') service.notify();
   if (typeof message === 'object' && message !== null && 'metrics' in message) {
     void service.metricsSnapshot().then((snapshot) => parentPort!.postMessage({ metrics: message.metrics, snapshot }));
   }
-  if (message === 'stop') {
+  if (message === 'release') {
+    void service.release().then(
+      (released) => parentPort!.postMessage({ released }),
+      () => parentPort!.postMessage({ released: -1 }),
+    );
+  }
+  if (typeof message === 'object' && message !== null && 'stop' in message) {
     void (async () => {
-      await service.stop();
+      await service.drain(message.stop);
       await runtime.close();
       parentPort!.postMessage('stopped');
       parentPort!.close();

@@ -30,8 +30,14 @@ export interface RunningGateway {
   runtime: Runtime;
   services: Service[];
   listeners: { name: string; host: string; port: number; tls: string }[];
-  /** `signal`: what asked the gateway to stop (logged with the time shutdown took). */
+  /**
+   * `signal`: what asked the gateway to stop (logged with the time shutdown took). Listeners
+   * close first (sessions in DATA get up to a third of `shutdown.deadlineSeconds`, 10 s at
+   * most), then in-flight deliveries get the rest of it before their leases are given back.
+   */
   stop(reason?: { signal?: NodeJS.Signals }): Promise<void>;
+  /** A second SIGTERM: gives the delivery leases back now, so the process may exit at once. */
+  release(): Promise<number>;
 }
 
 /** The delivery worker in a thread of its own: ingress keeps one core, delivery the other. */
@@ -83,14 +89,34 @@ async function startDeliveryThread(config: Config): Promise<DeliveryService> {
         });
         thread.postMessage({ metrics: id });
       }),
-    stop: async () => {
-      stopping = true;
-      const stopped = new Promise((resolve) => thread.once('exit', resolve));
-      thread.postMessage('stop');
-      await Promise.race([stopped, new Promise((r) => setTimeout(r, 15_000))]);
-      await thread.terminate();
-    },
+    stop: () => drain(config.shutdown.deadlineSeconds * 1000),
+    drain: (deadlineMs) => drain(deadlineMs),
+    release: () =>
+      exited
+        ? Promise.resolve(0)
+        : new Promise<number>((resolve) => {
+            const timer = setTimeout(() => resolve(-1), 5_000);
+            const onMessage = (message: unknown) => {
+              if (typeof message !== 'object' || message === null || !('released' in message)) return;
+              clearTimeout(timer);
+              thread.off('message', onMessage);
+              resolve((message as { released: number }).released);
+            };
+            thread.on('message', onMessage);
+            thread.postMessage('release');
+          }),
   };
+  async function drain(deadlineMs: number): Promise<void> {
+    stopping = true;
+    if (exited) return;
+    const stopped = new Promise((resolve) => thread.once('exit', resolve));
+    thread.postMessage({ stop: deadlineMs });
+    // The thread gives its leases back at the deadline; a little more for that and its close.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([stopped, new Promise((r) => (timer = setTimeout(r, deadlineMs + 5_000)))]);
+    clearTimeout(timer);
+    await thread.terminate();
+  }
 }
 
 async function loadTls(config: Config): Promise<{ key: string; cert: string; selfSigned: boolean }> {
@@ -206,6 +232,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
     limits: config.limits,
     pickupTag: config.pickup.subjectTag,
     pickupAlways: config.pickup.alwaysForUsers.map((u) => u.toLowerCase()),
+    closeGraceMs: Math.min(10_000, Math.floor((config.shutdown.deadlineSeconds * 1000) / 3)),
   };
   const listenerSpecs: { name: string; options: ListenerOptions; tls: string }[] = [];
   const { inbound, submission, submissionTls } = config.listeners;
@@ -289,13 +316,19 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
     runtime,
     services,
     listeners,
+    release: () => worker.release(),
     async stop(reason = {}) {
       if (stopped) return;
       stopped = true;
       const began = performance.now();
       try {
-        // Listeners first (no new 250s), then the worker finishes its in-flight attempts.
-        for (const service of [...services].reverse()) await service.stop().catch((error) => logger.error({ err: (error as Error).message, service: service.name }, 'stop failed'));
+        // Listeners first (no new 250s), then the worker finishes its in-flight attempts within
+        // what is left of the deadline, and gives back the leases of the rest.
+        const deadlineMs = config.shutdown.deadlineSeconds * 1000;
+        for (const service of [...services].reverse()) {
+          const stopping = service === worker ? worker.drain(Math.max(1_000, deadlineMs - (performance.now() - began))) : service.stop();
+          await stopping.catch((error) => logger.error({ err: (error as Error).message, service: service.name }, 'stop failed'));
+        }
         await lifecycle.flush();
         // The chain's head is signed on the way out, so a later cut shows.
         await runtime.audit.checkpoint().catch((error) => logger.error({ err: (error as Error).message }, 'audit checkpoint at stop failed'));

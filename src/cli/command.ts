@@ -8,7 +8,7 @@ import type { Logger } from '../kernel/index.ts';
 
 /** What the composition root hands the CLI (the CLI never picks a store itself). */
 export interface CliDeps {
-  startGateway(config: Config): Promise<{ listeners: { name: string; host: string; port: number; tls: string }[]; stop(reason?: { signal?: NodeJS.Signals }): Promise<void> }>;
+  startGateway(config: Config): Promise<{ listeners: { name: string; host: string; port: number; tls: string }[]; stop(reason?: { signal?: NodeJS.Signals }): Promise<void>; release(): Promise<number> }>;
   openRuntime(config: Config, logger?: Logger): Promise<{
     queue: import('../queue/index.ts').Queue;
     users: import('../accounts/index.ts').Users;

@@ -38,7 +38,26 @@ export async function serve(config: Config, deps: CliDeps): Promise<number> {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  // A second signal, or the deadline passed with something still hanging: the leases go back
+  // to the queue (nothing acknowledged is lost) and the process ends now.
+  let forced = false;
+  const force = async (why: string) => {
+    if (forced) return;
+    forced = true;
+    process.stderr.write(`sealgate: ${why}; giving the in-flight deliveries back to the queue and exiting\n`);
+    await gateway.release().catch(() => undefined);
+    process.exit(0);
+  };
+  const again = () => void force('asked again to stop');
+  process.on('SIGINT', again);
+  process.on('SIGTERM', again);
+  const backstop = setTimeout(() => void force('shutdown deadline passed'), config.shutdown.deadlineSeconds * 1000 + 5_000);
+  backstop.unref();
   await gateway.stop({ signal });
+  clearTimeout(backstop);
+  // Everything is committed and closed: a handle some library left open (a socket a peer
+  // never closed) must not keep a stopped gateway alive.
+  setTimeout(() => process.exit(0), 1_000).unref();
   return 0;
 }
 
@@ -46,7 +65,7 @@ export const setupCommands: Command[] = [
   {
     name: 'serve',
     summary: 'start the gateway (creates the data dir, master key and certificate at first start)',
-    details: ['Logs are pino JSON on stdout; the start banner and this command\'s notes go to stderr. Stop with SIGTERM or Ctrl-C.'],
+    details: ['Logs are pino JSON on stdout; the start banner and this command\'s notes go to stderr. Stop with SIGTERM or Ctrl-C: listeners close, in-flight deliveries get shutdown.deadlineSeconds to finish, then their leases go back to the queue; a second signal does that at once.'],
     args: { max: 0 },
     run: (ctx) => serve(ctx.config, ctx.deps),
   },

@@ -299,6 +299,12 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('`sealgate backup create`: how expensive a guess at the backup passphrase is.'),
+  shutdown: z
+    .strictObject({
+      deadlineSeconds: z.number().int().min(1).max(3600).default(30).describe('How long SIGTERM waits: SMTP sessions in DATA may finish within the first third (10 s at most), in-flight deliveries within the rest; what is still running then has its leases given back (delivered at the next start or by another node) and the process exits 0. A second SIGTERM does the same at once. Keep systemd\'s TimeoutStopSec above it.'),
+    })
+    .prefault({})
+    .describe('Graceful shutdown on SIGTERM or SIGINT.'),
   ops: z
     .strictObject({
       enabled: z.boolean().default(false).describe('Open the admin listener: `/metrics` (Prometheus text format), `/healthz` and `/readyz` over plain HTTP.'),

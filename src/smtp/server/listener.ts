@@ -70,6 +70,8 @@ export interface ListenerOptions {
   noticeAddress?: string;
   recipientVerification?: { positiveTtlMs: number; negativeTtlMs: number; probeTimeoutMs: number; maxCached: number; maxConcurrentProbes?: number; maxRcptProbesPerSession?: number };
   limits: ListenerLimits;
+  /** At stop, how long open sessions may go on (a message in DATA finishes) before 421; default 3 s. */
+  closeGraceMs?: number;
 }
 
 export interface IngressDeps {
@@ -170,8 +172,9 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
     hideENHANCEDSTATUSCODES: false,
     hideDSN: false,
     hideREQUIRETLS: false,
-    // A stopping gateway tells idle clients 421 and waits at most this long for them.
-    closeTimeout: 3000,
+    // A stopping gateway waits at most this long for open sessions (a message in DATA may
+    // finish and get its 250), then tells the rest 421.
+    closeTimeout: options.closeGraceMs ?? 3000,
     logger: false,
 
     onConnect(session, callback) {
