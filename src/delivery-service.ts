@@ -14,6 +14,7 @@ import type { Service } from './kernel/index.ts';
 import { LinkPins, LinkSecurityMemory, TlsReportCounter } from './linksec/index.ts';
 import { AuditBatcher } from './audit/index.ts';
 import type { Runtime } from './runtime.ts';
+import { claimScheduledJob } from './store/index.ts';
 import { createNoticeTracker, createPickupDelivery } from './pickup-service.ts';
 import { tlsPolicyWithPickup } from './policy/index.ts';
 import type { DeliveryObservation, GatewayMetrics, MetricsSnapshot } from './metrics/index.ts';
@@ -65,6 +66,9 @@ export function endToEndDeps(config: Config, runtime: Pick<Runtime, 'store' | 'v
     },
   };
 }
+
+const TLSRPT_JOB = 'tlsrpt';
+const TLSRPT_INTERVAL_MS = 3_600_000;
 
 export function createDeliveryService(runtime: Runtime, metrics?: GatewayMetrics): DeliveryService {
   const { config, logger, clock, queue } = runtime;
@@ -143,13 +147,16 @@ export function createDeliveryService(runtime: Runtime, metrics?: GatewayMetrics
       },
     },
   );
+  let reportTimer: NodeJS.Timeout | undefined;
+  let reportRound: Promise<void> | undefined;
   async function release(): Promise<number> {
     const released = await queue.releaseLeases(runtime.nodeId);
     if (released) logger.warn({ released }, 'shutdown: in-flight deliveries given back to the queue (sent at the next start or by another node)');
     return released;
   }
   async function drain(deadlineMs: number): Promise<void> {
-    await reportSender.stop();
+    clearInterval(reportTimer);
+    await reportRound;
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([
       worker.stop().then(() => true),
@@ -164,7 +171,24 @@ export function createDeliveryService(runtime: Runtime, metrics?: GatewayMetrics
     name: 'delivery',
     async start() {
       await worker.start();
-      await reportSender.start();
+      // One TLS-RPT round an hour across the cluster: every node checks each minute, the
+      // scheduled_jobs claim picks one (markSent still keeps each report single).
+      const round = () => {
+        reportRound ??= (async () => {
+          try {
+            if (!(await claimScheduledJob(runtime.store, TLSRPT_JOB, runtime.nodeId, TLSRPT_INTERVAL_MS, clock.now()))) return;
+            const sent = await reportSender.sendDue();
+            logger.info({ job: TLSRPT_JOB, reports: sent.length }, 'cluster job ran');
+          } catch (error) {
+            logger.warn({ err: (error as Error).message }, 'TLS-RPT round failed; the next minute tries again');
+          } finally {
+            reportRound = undefined;
+          }
+        })();
+      };
+      reportTimer = setInterval(round, 60_000);
+      reportTimer.unref();
+      round();
     },
     stop: () => drain(Number.POSITIVE_INFINITY),
     drain: (deadlineMs) => drain(deadlineMs),
