@@ -69,6 +69,7 @@ export function endToEndDeps(config: Config, runtime: Pick<Runtime, 'store' | 'v
 
 const TLSRPT_JOB = 'tlsrpt';
 const TLSRPT_INTERVAL_MS = 3_600_000;
+const TLSRPT_CHECK_MS = 60_000;
 
 export function createDeliveryService(runtime: Runtime, metrics?: GatewayMetrics): DeliveryService {
   const { config, logger, clock, queue } = runtime;
@@ -88,7 +89,17 @@ export function createDeliveryService(runtime: Runtime, metrics?: GatewayMetrics
     portal: config.web.enabled,
   };
   const tlsReports = new TlsReportCounter(runtime.store, { now: () => clock.now() });
-  const reportSender = new TlsReportSender({ counter: tlsReports, queue, resolver, hostname: config.hostname, logger, clock });
+  // One TLS-RPT round an hour across the cluster: every node checks each minute, the claim picks one.
+  const reportSender = new TlsReportSender({
+    counter: tlsReports,
+    queue,
+    resolver,
+    hostname: config.hostname,
+    logger,
+    clock,
+    intervalMs: TLSRPT_CHECK_MS,
+    claimRound: () => claimScheduledJob(runtime.store, TLSRPT_JOB, runtime.nodeId, TLSRPT_INTERVAL_MS, clock.now()),
+  });
   // Each delivery outcome is an audit event, written in batches (one chain for every node).
   const lifecycle = new AuditBatcher(runtime.audit, logger);
   const worker = new DeliveryWorker(
@@ -147,16 +158,13 @@ export function createDeliveryService(runtime: Runtime, metrics?: GatewayMetrics
       },
     },
   );
-  let reportTimer: NodeJS.Timeout | undefined;
-  let reportRound: Promise<void> | undefined;
   async function release(): Promise<number> {
     const released = await queue.releaseLeases(runtime.nodeId);
     if (released) logger.warn({ released }, 'shutdown: in-flight deliveries given back to the queue (sent at the next start or by another node)');
     return released;
   }
   async function drain(deadlineMs: number): Promise<void> {
-    clearInterval(reportTimer);
-    await reportRound;
+    await reportSender.stop();
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([
       worker.stop().then(() => true),
@@ -171,24 +179,7 @@ export function createDeliveryService(runtime: Runtime, metrics?: GatewayMetrics
     name: 'delivery',
     async start() {
       await worker.start();
-      // One TLS-RPT round an hour across the cluster: every node checks each minute, the
-      // scheduled_jobs claim picks one (markSent still keeps each report single).
-      const round = () => {
-        reportRound ??= (async () => {
-          try {
-            if (!(await claimScheduledJob(runtime.store, TLSRPT_JOB, runtime.nodeId, TLSRPT_INTERVAL_MS, clock.now()))) return;
-            const sent = await reportSender.sendDue();
-            logger.info({ job: TLSRPT_JOB, reports: sent.length }, 'cluster job ran');
-          } catch (error) {
-            logger.warn({ err: (error as Error).message }, 'TLS-RPT round failed; the next minute tries again');
-          } finally {
-            reportRound = undefined;
-          }
-        })();
-      };
-      reportTimer = setInterval(round, 60_000);
-      reportTimer.unref();
-      round();
+      await reportSender.start();
     },
     stop: () => drain(Number.POSITIVE_INFINITY),
     drain: (deadlineMs) => drain(deadlineMs),

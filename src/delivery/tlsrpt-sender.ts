@@ -13,7 +13,13 @@ export interface TlsReportSenderDeps {
   hostname: string;
   logger: Logger;
   clock: Clock;
+  /** How often a round is tried (default one hour). */
   intervalMs?: number;
+  /**
+   * A cluster's claim on the round (the `scheduled_jobs` row): with several nodes each checks
+   * every `intervalMs` and only the one that claims it sends (markSent still keeps each report single).
+   */
+  claimRound?: () => Promise<boolean>;
 }
 
 export interface SentReport {
@@ -50,7 +56,9 @@ export class TlsReportSender implements Service {
 
   async start(): Promise<void> {
     const tick = () => {
-      this.running = this.sendDue().catch((error: Error) => this.deps.logger.warn({ err: error.message }, 'TLS-RPT round failed'));
+      this.running ??= this.round()
+        .catch((error: Error) => this.deps.logger.warn({ err: error.message }, 'TLS-RPT round failed; the next one tries again'))
+        .finally(() => (this.running = undefined));
     };
     this.timer = setInterval(tick, this.deps.intervalMs ?? 3_600_000);
     this.timer.unref();
@@ -60,6 +68,13 @@ export class TlsReportSender implements Service {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.running;
+  }
+
+  private async round(): Promise<void> {
+    const { claimRound, logger } = this.deps;
+    if (claimRound && !(await claimRound())) return;
+    const sent = await this.sendDue();
+    if (claimRound) logger.info({ job: 'tlsrpt', reports: sent.length }, 'cluster job ran');
   }
 
   /** Reports of finished days; `day` sends that day's now, finished or not (operators, tests). */

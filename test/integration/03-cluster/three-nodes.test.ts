@@ -1,12 +1,11 @@
-import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { SmtpClient } from '../../../src/smtp/index.ts';
-import { startGateway, type GatewayProcess } from '../../helpers/gateway.ts';
+import { CLUSTER_DOMAIN, nodeIdOf } from '../../helpers/cluster.ts';
+import { nodesOnSchema } from '../../helpers/cluster-rig.ts';
 import { describeWithPeers } from '../../helpers/peers.ts';
-import { freePort, tempDir, until } from '../../helpers/ports.ts';
-import { startRecordingSmtp, type RecordingSmtp } from '../../helpers/recording-smtp.ts';
-import { createTestSchema, hasPostgres, type TestSchema } from '../../helpers/stores.ts';
+import { until } from '../../helpers/ports.ts';
+import { hasPostgres } from '../../helpers/stores.ts';
 
 /*
  * The 3-node proof of issue 14: three nodes on one PostgreSQL schema, CLUSTER_MESSAGES (300 in
@@ -22,7 +21,7 @@ async function send(port: number, subject: string): Promise<boolean> {
     const client = await SmtpClient.connect({ host: '127.0.0.1', port, servername: 'node', heloName: 'source.test', connectTimeoutMs: 3000, commandTimeoutMs: 15_000 });
     try {
       await client.ehlo();
-      const { rcpts } = await client.envelope('a@internet.test', [], [{ address: 'box@three.test', params: [] }]);
+      const { rcpts } = await client.envelope('a@internet.test', [], [{ address: `box@${CLUSTER_DOMAIN}`, params: [] }]);
       if (rcpts[0].code !== 250) return false;
       const body = new PassThrough();
       body.end(Buffer.from(`Subject: ${subject}\r\n\r\nbody of ${subject}\r\n`));
@@ -36,41 +35,21 @@ async function send(port: number, subject: string): Promise<boolean> {
 }
 
 describeWithPeers(['root'], 'three gateway nodes on PostgreSQL, one killed mid-run', () => {
-  const temp = tempDir('three-nodes');
-  let schema: TestSchema | undefined;
-  let receiver: RecordingSmtp | undefined;
-  const nodes: GatewayProcess[] = [];
-
-  beforeAll(async () => {
-    if (!available) return;
-    schema = await createTestSchema('tn');
-    const port = await freePort();
-    // A little slow, so deliveries are in flight when the node dies.
-    receiver = await startRecordingSmtp({ port, dataReplyDelayMs: 20 });
-    for (const name of ['a', 'b', 'c']) {
-      nodes.push(
-        await startGateway(path.join(temp.dir, name), {
-          store: { url: schema.url },
-          vault: { masterKeyFile: path.join(temp.dir, 'shared-master.key') },
-          domains: { 'three.test': { smarthost: `127.0.0.1:${port}`, verifyRecipients: 'off' } },
-          queue: { retryScheduleMs: [500], pollIntervalMs: 200, leaseMs: 4000 },
-          delivery: { perDomainConcurrency: 20 },
-        }),
-      );
-    }
-  }, 120_000);
-
-  afterAll(async () => {
-    for (const node of nodes) await node.kill('SIGKILL');
-    await receiver?.stop();
-    await schema?.drop();
-    temp.cleanup();
-  });
+  // The receiver a little slow, so deliveries are in flight when the node dies.
+  const rig = available
+    ? nodesOnSchema({
+        prefix: 'three-nodes',
+        schema: 'tn',
+        recorder: { dataReplyDelayMs: 20 },
+        nodes: ['a', 'b', 'c'].map((name) => [name, { queue: { retryScheduleMs: [500], pollIntervalMs: 200, leaseMs: 4000 }, delivery: { perDomainConcurrency: 20 } }]),
+      })
+    : undefined;
+  const nodes = rig?.nodes ?? [];
 
   it.skipIf(!available)(`every acknowledged message of ${COUNT} arrives; duplicates at most the killed node's leases`, async () => {
     const victim = nodes[2];
-    const victimId = /"nodeId":"([^"]+)"/.exec(victim.output())?.[1];
-    expect(victimId).toBeTruthy();
+    const victimId = nodeIdOf(victim);
+    const schema = rig!.schema;
     const acknowledged: string[] = [];
     let inFlightAtKill = 0;
     let next = 0;
@@ -82,7 +61,7 @@ describeWithPeers(['root'], 'three gateway nodes on PostgreSQL, one killed mid-r
           killed = true;
           await victim.kill('SIGKILL');
           // What it held when it died stays leased to it until the lease runs out (4 s).
-          const leased = await schema!.query(`select count(*)::int as n from ${schema!.name}.recipients where state = 'leased' and lease_owner = '${victimId}'`);
+          const leased = await schema.query(`select count(*)::int as n from ${schema.name}.recipients where state = 'leased' and lease_owner = '${victimId}'`);
           inFlightAtKill = leased.rows[0].n;
         }
         const node = nodes[killed ? i % 2 : i % 3];
@@ -92,7 +71,7 @@ describeWithPeers(['root'], 'three gateway nodes on PostgreSQL, one killed mid-r
     };
     await Promise.all(Array.from({ length: 8 }, sender));
     expect(acknowledged.length).toBeGreaterThanOrEqual(COUNT - 8); // only sessions cut by the kill may fail
-    const subjects = () => receiver!.transactions().map((t) => /Subject: (\S+)/.exec(t.data.toString())?.[1] ?? '');
+    const subjects = () => rig!.rx.transactions().map((t) => /Subject: (\S+)/.exec(t.data.toString())?.[1] ?? '');
     await until(() => acknowledged.every((s) => new Set(subjects()).has(s)), 90_000, 'every acknowledged message at the receiver');
     await new Promise((r) => setTimeout(r, 1_000));
     const seen = subjects();
