@@ -154,8 +154,15 @@ async function restore(ctx: CommandContext): Promise<number> {
         renameSync(from, to);
       }
     }
-    await withRuntime(config, ctx.deps, ({ audit }) => audit.record({ actor: adminActor(), action: 'backup.restore', protocol: 'cli', detail: { file: path.resolve(file), made: manifest.created, files: manifest.files.length } }));
+    // Deliveries in flight at backup time hold leases of a node that will never run on this
+    // copy (node ids stay out of backups); queued again now, not after queue.leaseMs.
+    const requeued = await withRuntime(config, ctx.deps, async ({ audit, queue }) => {
+      const released = await queue.releaseLeases(null);
+      await audit.record({ actor: adminActor(), action: 'backup.restore', protocol: 'cli', detail: { file: path.resolve(file), made: manifest.created, files: manifest.files.length, requeued: released } });
+      return released;
+    });
     out(`restored ${manifest.files.length} file(s) from a backup made ${new Date(manifest.created).toISOString()} into ${config.dataDir}; start the gateway with sealgate serve`);
+    if (requeued > 0) note(`${requeued} delivery(ies) in progress when the backup was taken are queued again.`);
     note(LEFT_OUT);
     return EX.ok;
   } finally {

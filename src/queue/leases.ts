@@ -139,13 +139,16 @@ export async function giveBack(ctx: QueueContext, leaseRef: LeaseRef, recipientI
     .execute();
 }
 
-/** After a restart, this node's own leases are void: its deliveries died with it. */
-export async function releaseLeases(ctx: QueueContext, owner: string): Promise<number> {
-  const result = await ctx.store.db
+/**
+ * After a restart, this node's own leases are void: its deliveries died with it. With no owner
+ * (a restored backup, where no node has run yet) every lease is void.
+ */
+export async function releaseLeases(ctx: QueueContext, owner: string | null): Promise<number> {
+  let query = ctx.store.db
     .updateTable('recipients')
     .set({ state: 'queued', lease_owner: null, lease_until: null, lease_token: null })
-    .where('lease_owner', '=', owner)
-    .where('state', '=', 'leased')
-    .executeTakeFirst();
+    .where('state', '=', 'leased');
+  if (owner !== null) query = query.where('lease_owner', '=', owner);
+  const result = await query.executeTakeFirst();
   return Number(result.numUpdatedRows);
 }

@@ -86,8 +86,8 @@ export class Queue {
     return leases.giveBack(this.ctx, lease, recipientIds);
   }
 
-  /** After a restart, this node's own leases are void: its deliveries died with it. */
-  releaseLeases(owner: string): Promise<number> {
+  /** After a restart, this node's own leases are void; after a restore (owner null), all are. */
+  releaseLeases(owner: string | null): Promise<number> {
     return leases.releaseLeases(this.ctx, owner);
   }
 

@@ -5,11 +5,12 @@
  * stay out. PostgreSQL: a schema dumped, emptied and restored.
  */
 import { readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startGateway } from '../../helpers/gateway.ts';
 import { sendMessage } from '../../helpers/cluster.ts';
-import { freePort, tempDir, until } from '../../helpers/ports.ts';
+import { tempDir, until } from '../../helpers/ports.ts';
 import { startRecordingSmtp } from '../../helpers/recording-smtp.ts';
 import { authenticatedSession } from '../../helpers/smtp-session.ts';
 import { createTestSchema, hasPostgres } from '../../helpers/stores.ts';
@@ -26,7 +27,12 @@ describe('backup create, verify and restore', () => {
   it('a backup taken while running restores onto an empty data dir, and its message is delivered from there', async () => {
     const temp = tempDir('sealgate-backup-');
     const rx = await startRecordingSmtp();
-    const laterPort = await freePort(); // nothing listens yet: the message waits in the queue
+    // A smarthost that takes the connection and never greets: the message is being delivered
+    // (leased by the first gateway) while the backup is taken.
+    const stalled: Socket[] = [];
+    const stall = createServer((socket) => void stalled.push(socket));
+    await new Promise<void>((resolve) => stall.listen(0, '127.0.0.1', resolve));
+    const laterPort = (stall.address() as AddressInfo).port;
     const passFile = path.join(temp.dir, 'pass');
     writeFileSync(passFile, 'a long backup passphrase\n');
     const domains = { 'corp.test': { smarthost: `127.0.0.1:${laterPort}`, verifyRecipients: 'off' } };
@@ -35,6 +41,7 @@ describe('backup create, verify and restore', () => {
       expect((await first.cli('user', 'add', 'alice@corp.test', '--password', PASSWORD)).code).toBe(0);
       const big = `${'x'.repeat(76)}\r\n`.repeat(5300); // over 256 kB: its body is a file in blobs/, not a row
       expect((await sendMessage(first.ports.inbound, 'restored-mail', { recipients: ['box@corp.test'], body: big })).acked).toBe(true);
+      await until(() => stalled.length > 0, 30_000, 'the first delivery attempt under way');
       const file = path.join(temp.dir, 'sealgate.backup');
       const made = await first.cli('backup', 'create', file, '--passphrase-file', passFile);
       expect(made.code, made.stderr).toBe(0);
@@ -62,6 +69,7 @@ describe('backup create, verify and restore', () => {
       truncateSync(cut, statSync(cut).size - 100);
       expect((await first.cli('backup', 'verify', cut, '--passphrase-file', passFile)).code).toBe(65);
 
+      for (const socket of stalled) socket.destroy(); // else the shutdown waits for that delivery
       await first.kill();
       // The restored installation: a fresh data dir under its own config, now reaching the smarthost.
       const restoredDir = path.join(temp.dir, 'third');
@@ -70,6 +78,8 @@ describe('backup create, verify and restore', () => {
       writeFileSync(configFile, JSON.stringify(config));
       const restored = await sealgate(temp.dir, ['backup', 'restore', file, '--passphrase-file', passFile, '--config', configFile]);
       expect(restored.code, restored.stderr).toBe(0);
+      // Its lease belonged to the first gateway: void in the copy, not waited out (queue.leaseMs).
+      expect(restored.stderr).toMatch(/1 delivery\(ies\) in progress when the backup was taken are queued again/);
       // Not onto an installation that exists.
       expect((await sealgate(temp.dir, ['backup', 'restore', file, '--passphrase-file', passFile, '--config', configFile])).code).toBe(73);
       const third = await startGateway(restoredDir, { ...config, queue: { retryScheduleMs: [500], pollIntervalMs: 100 } });
@@ -86,6 +96,8 @@ describe('backup create, verify and restore', () => {
     } finally {
       await first.kill();
       await rx.stop();
+      for (const socket of stalled) socket.destroy();
+      stall.close();
       temp.cleanup();
     }
   }, 180_000);
