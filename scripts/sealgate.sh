@@ -5,4 +5,4 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/ensure-node.sh"
 [ -d "$ROOT/node_modules/smtp-server" ] || (cd "$ROOT" && npm ci --no-fund --no-audit >&2)
-exec node "$ROOT/src/main.ts" "$@"
+exec node "$ROOT/src/sealgate.ts" "$@"

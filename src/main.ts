@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * Composition root (with runtime.ts): load config, pick the store, wire services, handle
  * signals. Only these two files know about concrete stores and how services connect.
@@ -6,11 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { configWarnings, noticeAddress, type Config } from './config/index.ts';
 import { AuditBatcher, auditedLogin, type AuditEventInput } from './audit/index.ts';
-import { runCli } from './cli/index.ts';
 import type { Envelope, Service } from './kernel/index.ts';
 import { createSmtpListener, type ListenerOptions, type SmtpListener } from './smtp/index.ts';
 import { ensureSelfSignedCertificate } from './vault/index.ts';
-import { createLogger, initDataDir, openRuntime, type Runtime } from './runtime.ts';
+import { initDataDir, openRuntime, type Runtime } from './runtime.ts';
 import { createDeliveryService, type DeliveryService } from './delivery-service.ts';
 import { Worker } from 'node:worker_threads';
 import { Readable } from 'node:stream';
@@ -22,7 +20,7 @@ import { createPickupHousekeeping } from './pickup-service.ts';
 import { answerRefusal } from './pickup/index.ts';
 import { createNoticeReplyAnswerer } from './notice-replies.ts';
 import { inboundE2eFor } from './e2e-inbound-service.ts';
-import { createRetentionService, runPurge } from './retention-service.ts';
+import { createRetentionService } from './retention-service.ts';
 import { buildComplianceReport } from './compliance-facts.ts';
 import { inboundAuthFor } from './auth-service.ts';
 
@@ -367,24 +365,3 @@ async function readiness(runtime: Runtime, listeners: { name: string; listener: 
   ];
 }
 
-export async function main(argv: string[]): Promise<void> {
-  const purge = async (config: Config, actor: string) => {
-    const runtime = await openRuntime(config, createLogger(config, 2));
-    try {
-      return await runPurge(runtime, actor);
-    } finally {
-      await runtime.close();
-    }
-  };
-  const compliance = async (config: Config) => {
-    const runtime = await openRuntime(config, createLogger({ ...config, log: { level: 'warn' } }, 2));
-    try {
-      return await buildComplianceReport(runtime);
-    } finally {
-      await runtime.close();
-    }
-  };
-  process.exitCode = await runCli(argv, { startGateway, openRuntime, initDataDir, createLogger, purge, compliance });
-}
-
-if (import.meta.main) await main(process.argv.slice(2));

@@ -1,6 +1,6 @@
 /**
  * A subcommand: its words (`queue delete`), its usage line, its own options and --help, and
- * what it runs. index.ts finds the command from the words, parses its options strictly and
+ * what it runs. run.ts finds the command from the words, parses its options strictly and
  * runs it; a usage error prints that command's usage, not the whole list.
  */
 import type { Config, ConfigSource } from '../config/index.ts';
@@ -18,7 +18,7 @@ export interface CliDeps {
     logger: Logger;
     close(): Promise<void>;
   }>;
-  initDataDir(config: Config): { createdKey: boolean; keyFile: string };
+  initDataDir(config: Config): { createdKey: boolean; keyFile: string } | Promise<{ createdKey: boolean; keyFile: string }>;
   createLogger(config: Config, destination?: 1 | 2): Logger;
   /** Runs the retention purge now (main.ts's runPurge); `actor` is who asked, for the audit. */
   purge?(config: Config, actor: string): Promise<{ finishedMessages: number; receipts: number; pickups: number; auditEvents: number; tlsReportsBefore: string }>;

@@ -1,10 +1,7 @@
 import type { AuditLog } from '../audit/index.ts';
 import type { Config } from '../config/index.ts';
-import { LinkPins, LinkSecurityMemory, type LinkRecord } from '../linksec/index.ts';
+import type { LinkRecord } from '../linksec/index.ts';
 import type { Store } from '../store/index.ts';
-import { checkCommand } from './domain-check.ts';
-import { importCommand } from './domain-import.ts';
-import { dkimCommand } from './domain-dkim.ts';
 import type { CliDeps, Command } from './command.ts';
 import { UsageError } from './exit.ts';
 import { out } from './output.ts';
@@ -26,6 +23,7 @@ function formatRecord(r: LinkRecord & { daneDetail?: string; policyNote?: string
 }
 
 async function pinCommand(store: Store, audit: Pick<AuditLog, 'record'>, sub: string, domain: string | undefined, level: string | undefined, note: string | undefined, json = false): Promise<number> {
+  const { LinkPins } = await import('../linksec/index.ts');
   const pins = new LinkPins(store);
   if (sub === 'pins') {
     const list = await pins.list();
@@ -51,6 +49,9 @@ async function pinCommand(store: Store, audit: Pick<AuditLog, 'record'>, sub: st
 
 export async function domainCommand(config: Config, deps: CliDeps, sub: string | undefined, domain: string | undefined, json: boolean, extra: { level?: string; note?: string; force?: boolean; rotate?: boolean } = {}): Promise<number> {
   return withRuntime(config, deps, async ({ store, logger, audit, vault }) => {
+    // Loaded here, not at the top: the probe pulls in the delivery stack, which would slow
+    // every other sealgate command by about a second.
+    const { LinkSecurityMemory } = await import('../linksec/index.ts');
     const memory = new LinkSecurityMemory(store);
     if (sub === 'pin' || sub === 'unpin' || sub === 'pins') return pinCommand(store, audit, sub, domain, extra.level, extra.note, json);
     if (sub === 'export') {
@@ -59,7 +60,7 @@ export async function domainCommand(config: Config, deps: CliDeps, sub: string |
     }
     if (sub === 'import') {
       if (!domain) throw new UsageError('domain import needs a FILE (JSON written by `domain export`)');
-      return importCommand(memory, logger, domain, { force: extra.force === true, out, audit });
+      return (await import('./domain-import.ts')).importCommand(memory, logger, domain, { force: extra.force === true, out, audit });
     }
     if (sub === 'forget') {
       if (!domain) throw new UsageError('domain forget needs a DOMAIN (and optionally one MX host)');
@@ -74,7 +75,7 @@ export async function domainCommand(config: Config, deps: CliDeps, sub: string |
     }
     if (sub === 'dkim') {
       if (!domain) throw new UsageError('domain dkim needs a DOMAIN');
-      return dkimCommand({ store, vault, audit }, domain, extra.rotate === true, json, out);
+      return (await import('./domain-dkim.ts')).dkimCommand({ store, vault, audit }, domain, extra.rotate === true, json, out);
     }
     if (sub === 'show') {
       const records = await memory.list(domain);
@@ -82,7 +83,7 @@ export async function domainCommand(config: Config, deps: CliDeps, sub: string |
       return 0;
     }
     if (sub !== 'check' || !domain) throw new UsageError('domain: use `domain check DOMAIN`, `domain dkim DOMAIN [--rotate]`, `domain show [DOMAIN]`, `domain export [DOMAIN]`, `domain import FILE [--force]`, `domain forget DOMAIN [MX]`, `domain pin DOMAIN LEVEL`, `domain unpin DOMAIN` or `domain pins`');
-    return checkCommand(config, store, logger, domain, json, out, vault);
+    return (await import('./domain-check.ts')).checkCommand(config, store, logger, domain, json, out, vault);
   });
 }
 

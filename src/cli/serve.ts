@@ -74,7 +74,7 @@ export const setupCommands: Command[] = [
     summary: 'create the data dir, the master key (mode 0600), the emergency access credential and, unless one is configured, a self-signed certificate',
     args: { max: 0 },
     run: async ({ config, deps }) => {
-      const result = deps.initDataDir(config);
+      const result = await deps.initDataDir(config);
       out(result.createdKey ? `created master key ${result.keyFile} (mode 0600); back it up: without it the queue cannot be read` : `master key already present at ${result.keyFile}`);
       if (!config.tls.certFile) {
         const cert = await ensureSelfSignedCertificate(config.dataDir, config.hostname);

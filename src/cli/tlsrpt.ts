@@ -1,8 +1,5 @@
 /** `sealgate tlsrpt`: the TLS-RPT reports pending for a day, or `send` to queue them now. */
 import type { Config } from '../config/index.ts';
-import { TlsReportSender } from '../delivery/index.ts';
-import { createSystemResolver } from '../dns/index.ts';
-import { renderReport, TlsReportCounter } from '../linksec/index.ts';
 import type { CliDeps, Command } from './command.ts';
 import { UsageError } from './exit.ts';
 import { out } from './output.ts';
@@ -10,8 +7,12 @@ import { withRuntime } from './with-runtime.ts';
 
 export async function tlsrptCommand(config: Config, deps: CliDeps, sub: string | undefined, day: string | undefined, json: boolean): Promise<number> {
   return withRuntime(config, deps, async ({ store, queue, logger }) => {
+    // Loaded here: the delivery stack would slow every other sealgate command by about a second.
+    const { renderReport, TlsReportCounter } = await import('../linksec/index.ts');
     const counter = new TlsReportCounter(store);
     if (sub === 'send') {
+      const { TlsReportSender } = await import('../delivery/index.ts');
+      const { createSystemResolver } = await import('../dns/index.ts');
       const resolver = createSystemResolver({ servers: config.delivery.dnsServers.length ? config.delivery.dnsServers : undefined });
       const sender = new TlsReportSender({ counter, queue, resolver, hostname: config.hostname, logger, clock: { now: () => Date.now() } });
       const sent = await sender.sendDue(day);

@@ -22,7 +22,7 @@ import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smt
  */
 
 const run = promisify(execFile);
-const MAIN = path.resolve(import.meta.dirname, '../../src/main.ts');
+const MAIN = path.resolve(import.meta.dirname, '../../src/sealgate.ts');
 const CSI = '\u009b';
 const OSC = '\u009d';
 const ST = '\u009c';

@@ -14,7 +14,7 @@ import { openTestStore, type TestStore } from '../helpers/stores.ts';
  * CLI against the store a gateway would use; the store must still hold what was proved.
  */
 const run = promisify(execFile);
-const MAIN = path.resolve(import.meta.dirname, '../../src/main.ts');
+const MAIN = path.resolve(import.meta.dirname, '../../src/sealgate.ts');
 const now = Date.now();
 
 const dane = {

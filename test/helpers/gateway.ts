@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { freePort, waitForPort } from './ports.ts';
 
 const run = promisify(execFile);
-const MAIN = path.resolve(import.meta.dirname, '../../src/main.ts');
+const MAIN = path.resolve(import.meta.dirname, '../../src/sealgate.ts');
 
 export interface GatewayProcess {
   dir: string;
@@ -32,7 +32,7 @@ async function waitForListen(port: number, child: ChildProcess, output: () => st
 
 export interface GatewayOptions {
   /**
-   * How `gateway.cli()` runs: `spawn` (default) a `node src/main.ts` child per call, costing
+   * How `gateway.cli()` runs: `spawn` (default) a `node src/sealgate.ts` child per call, costing
    * a Node start (over a second); `in-process` the same runCli here, for tests that check what
    * a command does rather than its process (keep a spawned test per command group).
    */
@@ -40,7 +40,7 @@ export interface GatewayOptions {
 }
 
 /**
- * Starts `node src/main.ts serve` with a config in `dir` (the real process, so tests can
+ * Starts `node src/sealgate.ts serve` with a config in `dir` (the real process, so tests can
  * SIGKILL it). `config` is merged over loopback listeners on free ports.
  */
 export async function startGateway(dir: string, config: Record<string, unknown> = {}, options: GatewayOptions = {}): Promise<GatewayProcess> {

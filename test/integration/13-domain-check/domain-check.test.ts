@@ -20,7 +20,7 @@ import { startRecordingSmtp, type RecordingSmtp } from '../../helpers/recording-
  * destination port through the environment (SEALGATE_DELIVERY__PORT), as an admin could.
  */
 const run = promisify(execFile);
-const MAIN = path.resolve(import.meta.dirname, '../../../src/main.ts');
+const MAIN = path.resolve(import.meta.dirname, '../../../src/sealgate.ts');
 const DOWN = '127.0.0.33';
 
 interface Result {

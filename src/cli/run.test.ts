@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { commandHelp, groupHelp } from './command.ts';
-import { COMMANDS } from './index.ts';
+import { COMMANDS } from './run.ts';
 
 describe('the command table', () => {
   it('gives every command a unique name, a summary and its own help', () => {
