@@ -25,15 +25,12 @@ const PARALLEL_SAFE = ['test/attacks/**/*.test.ts', 'test/fuzz/**/*.test.ts', 't
  */
 const INTEGRATION_PAIRED = [
   'test/integration/11-branding/locale.test.ts',
-  'test/integration/12-cli/audit.test.ts',
-  'test/integration/12-cli/backup.test.ts',
-  'test/integration/12-cli/cli.test.ts',
-  'test/integration/12-cli/queue-hold.test.ts',
-  'test/integration/12-cli/retention.test.ts',
-  'test/integration/12-cli/user-security.test.ts',
+  // Every 12-cli file starts its gateways on free ports in their own temp dirs.
+  'test/integration/12-cli/*.test.ts',
   'test/integration/14-ops/metrics.test.ts',
   'test/integration/16-contrib/systemd-unit.test.ts',
   'test/integration/18-smime/*.test.ts',
+  'test/integration/21-auth/rfc7208-suite.test.ts',
   'test/helpers/ca.test.ts',
 ];
 
