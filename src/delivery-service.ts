@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { ConnectionPool, createSecurityAssessor, deliverToDomain, DeliveryWorker, TlsReportSender } from './delivery/index.ts';
 import { createSystemResolver } from './dns/index.ts';
 import type { EndToEndDeps } from './delivery/index.ts';
-import { createSmimeProtector, E2eKeyStore, openpgpProtector } from './e2e/index.ts';
+import { createSmimeProtector, discoveryConfigured, E2eKeyStore, keyDiscoveryFor, openpgpProtector } from './e2e/index.ts';
 import type { Config } from './config/index.ts';
 import { outboundSignerFor } from './auth-service.ts';
 import type { Service } from './kernel/index.ts';
@@ -56,10 +56,13 @@ export function endToEndDeps(config: Config, runtime: Pick<Runtime, 'store' | 'v
   const everyone = rules.whenKeyKnown.includes('*');
   const senders = new Set(rules.whenKeyKnown.map((s) => s.toLowerCase()));
   const domains = new Map(Object.entries(rules.domains).map(([d, m]) => [d.toLowerCase(), m]));
+  const keys = new E2eKeyStore(runtime.store, runtime.vault, { discoveredTrustMs: config.e2e.discovery.trustDays * 24 * 3600 * 1000 });
+  const discovery = config.e2e.discovery.atDelivery && discoveryConfigured(config) ? keyDiscoveryFor(config, runtime.store, keys) : undefined;
   return {
-    keys: new E2eKeyStore(runtime.store, runtime.vault, { discoveredTrustMs: config.e2e.discovery.trustDays * 24 * 3600 * 1000 }),
+    keys,
     protectors: { openpgp: openpgpProtector, smime: createSmimeProtector() },
     clock: runtime.clock,
+    discover: discovery ? (address, now) => discovery.discover(address, now) : undefined,
     rules: {
       encryptsWhenKeyKnown: (m) => everyone || (!!m.authUser && senders.has(m.authUser.toLowerCase())) || senders.has(m.mailFrom.toLowerCase()),
       ruleFor: (domain) => domains.get(domain.toLowerCase()),

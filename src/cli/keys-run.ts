@@ -8,8 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as openpgp from 'openpgp';
 import type { Config } from '../config/index.ts';
-import { createSystemResolver } from '../dns/index.ts';
-import { createHttpsFetcher, detectKind, E2eKeyStore, KeyDiscovery, parseKeys, wkdLocation, type PeerKeyInfo, type UserKeyInfo } from '../e2e/index.ts';
+import { detectKind, E2eKeyStore, keyDiscoveryFor, parseKeys, wkdLocation, type PeerKeyInfo, type UserKeyInfo } from '../e2e/index.ts';
 import { adminActor } from './admin-actor.ts';
 import type { CommandContext } from './command.ts';
 import { CliError, EX, UsageError } from './exit.ts';
@@ -205,9 +204,7 @@ export async function discover(ctx: CommandContext): Promise<number> {
   if (!ADDRESS.test(address)) throw new UsageError(`${address} is not an e-mail address`);
   const config = ctx.config;
   return withRuntime(config, ctx.deps, async (rt) => {
-    const resolver = createSystemResolver({ servers: config.delivery.dnsServers.length ? config.delivery.dnsServers : undefined });
-    const fetch = createHttpsFetcher({ extraCa: config.delivery.extraCaFiles.map((f) => readFileSync(f)), resolver, timeoutMs: config.e2e.discovery.timeoutMs });
-    const discovery = new KeyDiscovery(rt.store, keyStore(config, rt), { fetch, resolver }, { wkd: config.e2e.wkd, keyserver: config.e2e.keyserver, cacheMs: config.e2e.discovery.cacheMinutes * 60_000, negativeCacheMs: config.e2e.discovery.negativeCacheMinutes * 60_000 });
+    const discovery = keyDiscoveryFor(config, rt.store, keyStore(config, rt));
     const report = await discovery.discover(address, new Date(), { fresh: ctx.options.fresh === true });
     if (ctx.json) outJson({ address: report.address, steps: report.steps.map((s) => ({ ...s, keys: s.keys.map(peerJson) })), found: report.found.map(peerJson) });
     else {

@@ -335,6 +335,10 @@ export const configSchema = z.strictObject({
           negativeCacheMinutes: z.number().int().min(1).default(60).describe('How long "no key published" is remembered before asking again.'),
           timeoutMs: z.number().int().min(1).default(10_000).describe('Longest wait for one discovery HTTPS answer.'),
           trustDays: z.number().int().min(1).default(7).describe('A key found by WKD or a keyserver is used for at most this many days after it was last served.'),
+          atDelivery: z
+            .boolean()
+            .default(true)
+            .describe('At delivery, look up the OpenPGP key of a recipient the key store has no usable key of (WKD, then the keyserver; answers cached as above), when the message may be encrypted: a `Sealgate-Encrypt` request, a rule for the recipient domain, or a sender in `e2e.encrypt.whenKeyKnown`.'),
         })
         .prefault({})
         .describe('Key discovery: caching and timeouts.'),

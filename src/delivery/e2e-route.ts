@@ -22,6 +22,11 @@ export interface EndToEndDeps {
   protectors: Record<E2eKind, Protector>;
   rules: EndToEndRules;
   clock: Clock;
+  /**
+   * Asks WKD and the keyserver for a recipient's OpenPGP key (`e2e.discovery.atDelivery`);
+   * what it finds goes into the key store, under the rules of its source.
+   */
+  discover?: (address: string, now: Date) => Promise<unknown>;
 }
 
 const KINDS: E2eKind[] = ['openpgp', 'smime'];
@@ -35,12 +40,20 @@ async function stateOf(deps: EndToEndDeps, address: string, kind: E2eKind, now: 
   return undefined;
 }
 
-/** The key store's answer for one recipient, as `RouteFacts.keys`; `null` when nothing at all is held. */
+/**
+ * The key store's answer for one recipient, as `RouteFacts.keys`; `null` when nothing at all is
+ * held. Without a usable OpenPGP key, discovery is asked first (cached, so a recipient who
+ * publishes nothing costs one lookup per `e2e.discovery.negativeCacheMinutes`).
+ */
 export async function recipientKeys(deps: EndToEndDeps, address: string): Promise<RecipientKeys> {
   const now = new Date(deps.clock.now());
   const keys: { openpgp?: KeyState; smime?: KeyState } = {};
   for (const kind of KINDS) {
-    const state = await stateOf(deps, address, kind, now);
+    let state = await stateOf(deps, address, kind, now);
+    if (kind === 'openpgp' && state !== 'usable' && deps.discover) {
+      // A failed lookup is no key: the route falls back (verified link or pickup), never plaintext.
+      if (await deps.discover(address, now).then(() => true, () => false)) state = await stateOf(deps, address, kind, now);
+    }
     if (state) keys[kind] = state;
   }
   return Object.keys(keys).length ? keys : null;

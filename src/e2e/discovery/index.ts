@@ -4,3 +4,4 @@ export { lookupWkd, wkdLocation, zBase32, type WkdLocation, type WkdResult } fro
 export { lookupKeyserver, type KeyserverResult } from './keyserver.ts';
 export { autocryptHeaderValues, autocryptObservation, parseAutocrypt, type AutocryptHeader, type AutocryptParse } from './autocrypt-header.ts';
 export { DiscoveryCache } from './cache.ts';
+export { discoveryConfigured, keyDiscoveryFor } from './from-config.ts';
