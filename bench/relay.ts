@@ -10,26 +10,16 @@ import path from 'node:path';
 import { createTestCa } from '../test/helpers/ca.ts';
 import { startGateway } from '../test/helpers/gateway.ts';
 import { freePort, tempDir } from '../test/helpers/ports.ts';
-import { startPostfix, startSmtpSink, type PostfixInstance } from '../test/helpers/postfix.ts';
+import { startPostfix } from '../test/helpers/postfix.ts';
 import { runSwaks } from '../test/helpers/swaks.ts';
 import { arg, figure, flag, peakRssMb, smtpSource, waitFor } from './lib.ts';
+import { measure, postfixRun, sinkDestination, type Destination } from './peers.ts';
 
 const messages = arg('messages', 5000);
 const sessions = arg('sessions', 20);
 const size = arg('size', 10_240);
 const temp = tempDir('bench-relay');
-
-interface Destination {
-  count(): number;
-  stop(): Promise<void>;
-  address: string;
-}
-
-async function sinkDestination(ip: string): Promise<Destination> {
-  const port = await freePort(ip);
-  const sink = await startSmtpSink({ ip, port, backlog: 512 });
-  return { count: () => sink.count(), stop: () => sink.stop(), address: `${ip}:${port}` };
-}
+const load = { messages, sessions, size };
 
 /** smtp-sink has no TLS: a Postfix instance that accepts over STARTTLS and discards. */
 async function tlsDiscardDestination(ip: string, cert: { certPath: string; keyPath: string }): Promise<Destination> {
@@ -57,14 +47,6 @@ async function tlsDiscardDestination(ip: string, cert: { certPath: string; keyPa
   return { count, stop: () => instance.stop(), address: `${ip}:${port}` };
 }
 
-async function measure(label: string, inject: string, destination: Destination): Promise<number> {
-  const start = performance.now();
-  await smtpSource({ target: inject, sessions, messages, size, from: 'sender@source.test', to: 'rcpt@sink.test' });
-  await waitFor(() => destination.count() >= messages, 20 * 60_000, `${label}: ${messages} messages at the destination (have ${destination.count()})`);
-  const seconds = (performance.now() - start) / 1000;
-  return messages / seconds;
-}
-
 async function sealgateRun(destination: Destination, name: string): Promise<{ rate: number }> {
   const gateway = await startGateway(path.join(temp.dir, name), {
     domains: { 'sink.test': { smarthost: destination.address } },
@@ -73,35 +55,9 @@ async function sealgateRun(destination: Destination, name: string): Promise<{ ra
     log: { level: 'warn' },
   });
   try {
-    return { rate: await measure(`sealgate ${name}`, `127.0.0.1:${gateway.ports.inbound}`, destination) };
+    return { rate: await measure(`sealgate ${name}`, [`127.0.0.1:${gateway.ports.inbound}`], destination, load) };
   } finally {
     await gateway.kill();
-  }
-}
-
-async function postfixRun(destination: Destination, name: string, relayIp: string): Promise<{ rate: number }> {
-  const port = await freePort(relayIp);
-  // Alike: durable queue (Postfix fsyncs its queue files), same concurrency to the destination.
-  const relay: PostfixInstance = await startPostfix({
-    ip: relayIp,
-    port,
-    name: `relay-${name}.bench.test`,
-    mode: 'accept',
-    domains: [],
-    mainCf: {
-      relay_domains: 'sink.test',
-      transport_maps: `inline:{sink.test=smtp:[${destination.address.replace(/:(\d+)$/, ']:$1')}}`,
-      default_destination_concurrency_limit: String(sessions),
-      smtp_destination_concurrency_limit: String(sessions),
-      default_process_limit: String(Math.max(100, sessions * 2)),
-      smtpd_client_connection_count_limit: '0',
-      smtp_tls_security_level: 'may',
-    },
-  });
-  try {
-    return { rate: await measure(`postfix ${name}`, `${relayIp}:${port}`, destination) };
-  } finally {
-    await relay.stop();
   }
 }
 
@@ -136,7 +92,7 @@ try {
   const sealgate = await sealgateRun(sealSink, 'plain');
   await sealSink.stop();
   const postSink = await sinkDestination('127.0.0.41');
-  const postfix = await postfixRun(postSink, 'plain', '127.0.0.42');
+  const postfix = await postfixRun(postSink, 'plain', '127.0.0.42', load);
   await postSink.stop();
   figure('relay.sealgate.msgs_per_s', sealgate.rate, 1);
   figure('relay.postfix.msgs_per_s', postfix.rate, 1);
@@ -149,7 +105,7 @@ try {
     const sealgateTls = await sealgateRun(sealTls, 'tls');
     await sealTls.stop();
     const postTls = await tlsDiscardDestination('127.0.0.44', cert);
-    const postfixTls = await postfixRun(postTls, 'tls', '127.0.0.46');
+    const postfixTls = await postfixRun(postTls, 'tls', '127.0.0.46', load);
     await postTls.stop();
     figure('relay_tls.sealgate.msgs_per_s', sealgateTls.rate, 1);
     figure('relay_tls.postfix.msgs_per_s', postfixTls.rate, 1);

@@ -1,0 +1,63 @@
+/**
+ * The peers the throughput benches share: a destination that counts what it got (smtp-sink),
+ * a Postfix relay configured like Sealgate (durable queue, same concurrency), and the timed run
+ * from the first message sent until the destination has them all.
+ */
+import { startPostfix, startSmtpSink } from '../test/helpers/postfix.ts';
+import { freePort } from '../test/helpers/ports.ts';
+import { smtpSource, waitFor } from './lib.ts';
+
+export interface Destination {
+  count(): number;
+  stop(): Promise<void>;
+  address: string;
+}
+
+export interface Load {
+  messages: number;
+  sessions: number;
+  size: number;
+}
+
+export async function sinkDestination(ip: string): Promise<Destination> {
+  const port = await freePort(ip);
+  const sink = await startSmtpSink({ ip, port, backlog: 512 });
+  return { count: () => sink.count(), stop: () => sink.stop(), address: `${ip}:${port}` };
+}
+
+/** Messages per second: `load` split evenly over the `targets`, timed until `destination` has them all. */
+export async function measure(label: string, targets: string[], destination: Destination, load: Load): Promise<number> {
+  const start = performance.now();
+  const each = Math.floor(load.messages / targets.length);
+  const sessions = Math.max(1, Math.floor(load.sessions / targets.length));
+  await Promise.all(targets.map((target, i) => smtpSource({ target, sessions, messages: i === 0 ? load.messages - each * (targets.length - 1) : each, size: load.size, from: 'sender@source.test', to: 'rcpt@sink.test' })));
+  await waitFor(() => destination.count() >= load.messages, 20 * 60_000, `${label}: ${load.messages} messages at the destination (have ${destination.count()})`);
+  return load.messages / ((performance.now() - start) / 1000);
+}
+
+/** A Postfix relay for `sink.test` to `destination`, measured with `load`. */
+export async function postfixRun(destination: Destination, name: string, relayIp: string, load: Load): Promise<{ rate: number }> {
+  const port = await freePort(relayIp);
+  // Alike: durable queue (Postfix fsyncs its queue files), same concurrency to the destination.
+  const relay = await startPostfix({
+    ip: relayIp,
+    port,
+    name: `relay-${name}.bench.test`,
+    mode: 'accept',
+    domains: [],
+    mainCf: {
+      relay_domains: 'sink.test',
+      transport_maps: `inline:{sink.test=smtp:[${destination.address.replace(/:(\d+)$/, ']:$1')}}`,
+      default_destination_concurrency_limit: String(load.sessions),
+      smtp_destination_concurrency_limit: String(load.sessions),
+      default_process_limit: String(Math.max(100, load.sessions * 2)),
+      smtpd_client_connection_count_limit: '0',
+      smtp_tls_security_level: 'may',
+    },
+  });
+  try {
+    return { rate: await measure(`postfix ${name}`, [`${relayIp}:${port}`], destination, load) };
+  } finally {
+    await relay.stop();
+  }
+}
