@@ -1,6 +1,8 @@
 export { PickupStore } from './sealed-store.ts';
 export { SENT_LIST_LIMIT } from './sent-messages.ts';
 export type { Composition, SentMessage, SentMessages } from './sent-messages.ts';
+export { HELD_STATES } from './held-pickups.ts';
+export type { HeldFilter, HeldPickup, HeldPickups, HeldState } from './held-pickups.ts';
 export type { SenderView } from './sender-view.ts';
 export { sealStream, openStream } from './part-streams.ts';
 export { buildPickupNotice, mailBrand, pickupLink, publicBaseUrl } from './links.ts';

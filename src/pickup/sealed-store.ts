@@ -9,6 +9,7 @@ import { createVault, type Vault } from '../vault/index.ts';
 import { answerRefusal } from './answers.ts';
 import { purgeWithdrawn } from './retention.ts';
 import { BrowserBindings } from './browser-binding.ts';
+import { HeldPickups } from './held-pickups.ts';
 import { LOCKED_TEXT, PickupGate, passwordCheck, recordEvent, type PickupEventKind } from './gate.ts';
 import type { CreateInput, Credentials, OpenContext, MessageFacts, OpenedMessage, PartKind, PartView, PickupEvent, PickupStoreOptions, Verification } from './message-types.ts';
 import { PartStorage } from './part-storage.ts';
@@ -40,6 +41,8 @@ export class PickupStore {
   private readonly bindings: BrowserBindings;
   /** The sender's console view: lists, search, compositions and threads (sent-messages.ts). */
   readonly sent: SentMessages;
+  /** The admin console's list: parties, times, state, opens; nothing sealed (held-pickups.ts). */
+  readonly held: HeldPickups;
   private readonly store: Store;
   private readonly vault: Vault;
   private readonly sealedParts: PartStorage;
@@ -58,6 +61,7 @@ export class PickupStore {
     this.replies = new PickupReplies(this, options.store, this.vault, this.clock);
     this.bindings = new BrowserBindings(options.store, this.clock);
     this.sent = new SentMessages(options.store, this.shares, this.vault, this.clock);
+    this.held = new HeldPickups(options.store, this.shares, this.clock);
   }
 
   /** Stores a message sealed; the message password is returned once and kept nowhere. */

@@ -3,6 +3,7 @@ import { auditCsv, type AuditFilter } from '../audit/index.ts';
 import { BREAK_GLASS_ACTOR, waitText, type Role } from '../accounts/index.ts';
 import { registerBreakGlass } from './admin-break-glass.ts';
 import { registerAdminDomains } from './admin-domains.ts';
+import { registerAdminPickups } from './admin-pickups.ts';
 import { registerAdminQueue } from './admin-queue.ts';
 import { registerAdminUsers } from './admin-users.ts';
 import { beginEnrolment, registerEnrolment } from './second-factor-enrol.ts';
@@ -34,7 +35,7 @@ export function registerAdmin(app: FastifyInstance, c: WebContext): void {
     const tr = i18n(request);
     const isAdmin = user === BREAK_GLASS_ACTOR || (rolesSeen.get(request) ?? []).includes('admin');
     const links = [
-      ...(isAdmin ? [html`<a href="/admin">${tr.t('admin.nav.users')}</a>`, html`<a href="/admin/domains">${tr.t('admin.nav.domains')}</a>`, ...(c.queue ? [html`<a href="/admin/queue">${tr.t('admin.nav.queue')}</a>`] : [])] : []),
+      ...(isAdmin ? [html`<a href="/admin">${tr.t('admin.nav.users')}</a>`, html`<a href="/admin/domains">${tr.t('admin.nav.domains')}</a>`, ...(c.queue ? [html`<a href="/admin/queue">${tr.t('admin.nav.queue')}</a>`] : []), html`<a href="/admin/pickups">${tr.t('admin.nav.pickups')}</a>`] : []),
       html`<a href="/admin/audit">${tr.t('admin.nav.audit')}</a>`,
       ...(c.compliance ? [html`<a href="/admin/compliance">${tr.t('admin.nav.compliance')}</a>`] : []),
     ].map((link) => html`${link} `);
@@ -100,6 +101,7 @@ export function registerAdmin(app: FastifyInstance, c: WebContext): void {
   });
   registerAdminQueue(app, c, { page: adminPage, admin });
   registerAdminDomains(app, c, { page: adminPage, admin });
+  registerAdminPickups(app, c, { page: adminPage, admin });
 
   app.get<{ Querystring: { idle?: string; out?: string } }>('/admin/login', async (request, reply) => {
     const tr = i18n(request);
