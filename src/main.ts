@@ -257,6 +257,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
         users: webUsers(runtime, logger),
         audit: runtime.audit,
         compliance: () => buildComplianceReport(runtime),
+        purge: (actor) => runPurge(runtime, actor, 'admin-console'),
         queue: runtime.queue,
         logger,
         clock,

@@ -20,8 +20,11 @@ export interface PurgeCounts {
   tlsReportsBefore: string;
 }
 
-/** Deletes every kind of data past its retention period; `actor` is who asked (the audit names them). */
-export async function runPurge(runtime: Runtime, actor: string): Promise<PurgeCounts> {
+/**
+ * Deletes every kind of data past its retention period; `actor` is who asked and `protocol`
+ * where (the audit names both: the hourly run is `system`, `sealgate retention run` the CLI).
+ */
+export async function runPurge(runtime: Runtime, actor: string, protocol = actor === 'system' ? 'system' : 'cli'): Promise<PurgeCounts> {
   const { config, clock } = runtime;
   const now = clock.now();
   const ago = (days: number) => now - days * DAY_MS;
@@ -29,7 +32,7 @@ export async function runPurge(runtime: Runtime, actor: string): Promise<PurgeCo
   const tlsReportsBefore = new Date(ago(r.tlsReportDays)).toISOString().slice(0, 10);
   // Issue 13 "message purged": one event per message, one chain write per batch of up to 200.
   const purged = (kind: 'queue' | 'pickup') => (ids: string[]) =>
-    runtime.audit.recordMany(ids.map((id) => ({ actor, action: 'message.purged', target: id, protocol: actor === 'system' ? 'system' : 'cli', detail: { kind } })));
+    runtime.audit.recordMany(ids.map((id) => ({ actor, action: 'message.purged', target: id, protocol, detail: { kind } })));
   const counts: PurgeCounts = {
     finishedMessages: await runtime.queue.purgeFinished(ago(r.finishedMessageDays), purged('queue')),
     receipts: await runtime.queue.purgeReceipts(ago(r.receiptDays)),
@@ -40,7 +43,7 @@ export async function runPurge(runtime: Runtime, actor: string): Promise<PurgeCo
   await new TlsReportCounter(runtime.store, { now: () => clock.now() }).prune(tlsReportsBefore);
   // The hourly run leaves an event when it removed something; an admin's run always does.
   const removed = counts.finishedMessages + counts.receipts + counts.pickups + counts.auditEvents;
-  if (removed > 0 || actor !== 'system') await runtime.audit.record({ actor, action: 'retention.purge', protocol: actor === 'system' ? 'system' : 'cli', detail: { ...counts } });
+  if (removed > 0 || actor !== 'system') await runtime.audit.record({ actor, action: 'retention.purge', protocol, detail: { ...counts } });
   return counts;
 }
 

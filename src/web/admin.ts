@@ -5,6 +5,7 @@ import { registerBreakGlass } from './admin-break-glass.ts';
 import { registerAdminDomains } from './admin-domains.ts';
 import { registerAdminPickups } from './admin-pickups.ts';
 import { registerAdminQueue } from './admin-queue.ts';
+import { registerAdminRetention } from './admin-retention.ts';
 import { registerAdminUsers } from './admin-users.ts';
 import { beginEnrolment, registerEnrolment } from './second-factor-enrol.ts';
 import { clientIp, redirect, type WebContext } from './context.ts';
@@ -37,6 +38,7 @@ export function registerAdmin(app: FastifyInstance, c: WebContext): void {
     const links = [
       ...(isAdmin ? [html`<a href="/admin">${tr.t('admin.nav.users')}</a>`, html`<a href="/admin/domains">${tr.t('admin.nav.domains')}</a>`, ...(c.queue ? [html`<a href="/admin/queue">${tr.t('admin.nav.queue')}</a>`] : []), html`<a href="/admin/pickups">${tr.t('admin.nav.pickups')}</a>`] : []),
       html`<a href="/admin/audit">${tr.t('admin.nav.audit')}</a>`,
+      html`<a href="/admin/retention">${tr.t('admin.nav.retention')}</a>`,
       ...(c.compliance ? [html`<a href="/admin/compliance">${tr.t('admin.nav.compliance')}</a>`] : []),
     ].map((link) => html`${link} `);
     const header = user
@@ -102,6 +104,7 @@ export function registerAdmin(app: FastifyInstance, c: WebContext): void {
   registerAdminQueue(app, c, { page: adminPage, admin });
   registerAdminDomains(app, c, { page: adminPage, admin });
   registerAdminPickups(app, c, { page: adminPage, admin });
+  registerAdminRetention(app, c, { page: adminPage, admin });
 
   app.get<{ Querystring: { idle?: string; out?: string } }>('/admin/login', async (request, reply) => {
     const tr = i18n(request);

@@ -47,6 +47,8 @@ export interface WebDeps {
   queue?: Pick<Queue, 'list' | 'show' | 'retryNow' | 'remove'>;
   /** The HIPAA safeguards report for the admin console (compliance-facts.ts); absent: no such page. */
   compliance?: () => Promise<ComplianceReport>;
+  /** The retention purge now (retention-service.ts runPurge), `actor` named in its audit event; absent: no "purge now" button. */
+  purge?: (actor: string) => Promise<{ finishedMessages: number; receipts: number; pickups: number; auditEvents: number; tlsReportsBefore: string }>;
   logger: Logger;
   clock: Clock;
   /** PEM key and certificate: tls.* or the self-signed pair (web.certFile/keyFile win). */

@@ -60,9 +60,10 @@ export const adminDataTexts = {
   'admin.retention.lastStart': 'Zuletzt gestartet {at} auf Knoten {node}.',
   'admin.retention.neverRun': 'Sie ist noch nicht gelaufen.',
   'admin.retention.lastRemoved': 'Letzte Bereinigung, die etwas gelöscht hat oder angefordert wurde: {at}, durch {actor}.',
-  'admin.retention.counts': '{messages} abgeschlossene Nachrichten · {receipts} Belege · {pickups} beendete Abholnachrichten · {audit} Protokollereignisse · TLS-RPT-Zählungen vor {before}',
+  'admin.retention.counts': 'Gelöscht: abgeschlossene Nachrichten {messages} · Belege {receipts} · beendete Abholnachrichten {pickups} · Protokollereignisse {audit} · TLS-RPT-Zählungen vor {before}',
   'admin.retention.noRecord': 'Noch keine Bereinigung hat etwas gelöscht.',
   'admin.retention.runNow': 'Jetzt bereinigen',
   'admin.retention.runNowNote': 'Löscht jetzt, was seine Frist überschritten hat, wie es der geplante Lauf täte; das Prüfprotokoll nennt Sie.',
-  'admin.retention.purgedNow': 'Die Bereinigung ist gelaufen: {counts}.',
+  'admin.retention.purgedNow': 'Die Bereinigung ist gelaufen; was sie gelöscht hat, steht unten.',
+  'admin.retention.noPurge': 'Dieses Gateway bereinigt nicht aus der Konsole: Verwenden Sie sealgate retention run.',
 } as const satisfies Translation<typeof en>;

@@ -58,9 +58,10 @@ export const adminDataTexts = {
   'admin.retention.lastStart': 'Last started {at} on node {node}.',
   'admin.retention.neverRun': 'It has not run yet.',
   'admin.retention.lastRemoved': 'Last purge that removed something or was asked for: {at}, by {actor}.',
-  'admin.retention.counts': '{messages} finished messages · {receipts} receipts · {pickups} withdrawn pickups · {audit} audit events · TLS-RPT counts before {before}',
+  'admin.retention.counts': 'Removed: finished messages {messages} · receipts {receipts} · withdrawn pickups {pickups} · audit events {audit} · TLS-RPT counts before {before}',
   'admin.retention.noRecord': 'No purge has removed anything yet.',
   'admin.retention.runNow': 'Purge now',
   'admin.retention.runNowNote': 'Deletes now what has outlived its period, as the scheduled run would; the audit log names you.',
-  'admin.retention.purgedNow': 'The purge ran: {counts}.',
+  'admin.retention.purgedNow': 'The purge ran; what it removed is below.',
+  'admin.retention.noPurge': 'This gateway runs no purge from the console: use sealgate retention run.',
 } as const;
