@@ -300,6 +300,18 @@ describe.skipIf(!available)('every portal and console page is WCAG 2.2 AA at des
     await new LinkSecurityMemory(fixture.store).record({ domain: 'lab.test', mxHost: 'mx1.lab.test', ip: '192.0.2.25', starttlsOffered: true, tlsVersion: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', certSubject: 'mx1.lab.test', certValid: true, certError: null, requireTlsAdvertised: false, error: null, at: Date.now() });
     await page.goto(`${base}/admin/domains`);
     await check(page, 'admin-domains');
+    // Pickups: one waiting, one locked (its unlock button), one retracted; then the retraction's question.
+    const waiting = await message({ recipient: 'carol@patient.test' });
+    const locked = await message({ verification: 'passphrase', passphraseOrAnswer: 'blue moon' });
+    for (let i = 0; i < 3; i++) await fixture.pickup.open(locked.id, { password: locked.messagePassword, secret: 'wrong' }, { ip: '127.0.0.9' }).catch(() => undefined);
+    await fixture.pickup.retract((await message({ recipient: 'dave@patient.test' })).id);
+    await page.goto(`${base}/admin/pickups`);
+    expect(await page.isVisible(`#unlock-${locked.id}`)).toBe(true);
+    await check(page, 'admin-pickups');
+    await page.goto(`${base}/admin/pickups/${waiting.id}/retract`);
+    await check(page, 'admin-pickup-retract');
+    await page.goto(`${base}/admin/retention`);
+    await check(page, 'admin-retention');
     await page.goto(`${base}/admin/break-glass`);
     await check(page, 'admin-break-glass');
     await browserContext.close();
