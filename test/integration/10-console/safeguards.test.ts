@@ -12,7 +12,8 @@ import { withAxe } from '../../helpers/axe.ts';
  * sign-in sets up TOTP (admins must have it), the admin creates a sender and an auditor and
  * requires a second factor for senders, the sender's sign-in sets one up and signs in with it,
  * the sender's idle log-off comes after the configured (short) time, and the auditor sees the
- * events and exports them. Every page: axe at 1280 and 390 px, screenshots kept in
+ * events and exports them; an admin retracts a pickup found by its recipient and reads the
+ * retention periods. Every page: axe at 1280 and 390 px, screenshots kept in
  * test-artifacts/screenshots/.
  */
 
@@ -147,5 +148,45 @@ describe.skipIf(!available)('HIPAA safeguards in Chromium (issue 13)', () => {
     const denied = await auditor.goto(`${base}/admin/domains`);
     expect(denied?.status()).toBe(403);
     for (const context of [adminContext, senderContext, auditorContext]) await context.close();
+  });
+
+  it('an admin finds a pickup by its recipient and retracts it, after a question: the recipient gets 410; the retention page shows the periods', async () => {
+    const OPS = 'ops@clinic.test';
+    await fixture.users.add(OPS, PASSWORD);
+    await fixture.users.roles.grant(OPS, 'admin');
+    const { id } = await fixture.pickup.create({ sender: SENDER, recipient: 'jane@patient.test', subject: 'Lab results', verification: 'link', parts: [{ kind: 'text', contentType: 'text/plain', content: 'DIAGNOSIS-TEXT' }] });
+    await fixture.pickup.create({ sender: SENDER, recipient: 'other@patient.test', subject: 'x', verification: 'link', parts: [] });
+    const recipientContext = await newPortalContext(browser);
+    const recipient = await recipientContext.newPage();
+    expect((await recipient.goto(`${base}/m/${id}`))?.status()).toBe(200);
+
+    const context = await withAxe(await newPortalContext(browser));
+    const admin = await context.newPage();
+    await signIn(admin, 'admin', OPS);
+    await setUpFactor(admin, 'admin'); // admins must have a second factor here
+    await admin.click('a[href="/admin/pickups"]');
+    await admin.waitForURL(/\/admin\/pickups$/);
+    await admin.fill('#f-recipient', 'jane@');
+    await admin.click('#pickup-apply');
+    await admin.waitForURL(/recipient=jane/);
+    expect(await admin.locator('li.pickup').count()).toBe(1);
+    expect(await admin.textContent('body')).not.toContain('Lab results');
+    await expectAccessible(admin, T, 'admin-pickups');
+    await admin.click(`#retract-${id}`);
+    await admin.waitForURL(new RegExp(`/admin/pickups/${id}/retract$`));
+    await expectAccessible(admin, T, 'admin-pickup-retract');
+    await admin.click('#confirm-retract');
+    await admin.waitForURL(/done=retracted$/);
+    expect(await admin.textContent('[role=status]')).toContain('retracted');
+    expect((await recipient.goto(`${base}/m/${id}`))?.status()).toBe(410);
+    const events = await fixture.deps.audit.list({ action: 'pickup.retract', limit: 10 });
+    expect(events.map((e) => [e.actor, e.target])).toEqual([[OPS, id]]);
+
+    await admin.click('a[href="/admin/retention"]');
+    await admin.waitForURL(/\/admin\/retention$/);
+    expect(await admin.textContent('body')).toContain('retention.pickupDays');
+    await expectAccessible(admin, T, 'admin-retention');
+    await recipientContext.close();
+    await context.close();
   });
 });
