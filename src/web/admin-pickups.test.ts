@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPortalFixture, type PortalFixture } from '../../test/helpers/browser.ts';
-import { injectClient } from '../../test/helpers/web-inject.ts';
+import { injectClient, signedInClient } from '../../test/helpers/web-inject.ts';
 import { buildWebApp } from './app.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -27,13 +27,7 @@ describe('admin console: pickups (fastify.inject over SQLite)', () => {
     return fixture;
   }
 
-  async function signIn(user: string) {
-    const client = injectClient(app!);
-    await client.request('GET', '/admin/login');
-    const csrf = client.jar.get('__Host-sg-csrf')!;
-    const response = await client.request('POST', '/admin/login', { _csrf: csrf, username: user, password: PASSWORD });
-    return { ...client, csrf, response };
-  }
+  const signIn = (user: string) => signedInClient(app!, 'admin', user, PASSWORD);
 
   it('lists pickups without their content, for admins only, filtered and paged', async () => {
     const f = await setup();

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPortalFixture, type PortalFixture } from '../../test/helpers/browser.ts';
-import { injectClient } from '../../test/helpers/web-inject.ts';
+import { injectClient, signedInClient } from '../../test/helpers/web-inject.ts';
 import type { AuditLog } from '../audit/index.ts';
 import { Queue } from '../queue/index.ts';
 import { runPurge } from '../retention-service.ts';
@@ -41,13 +41,7 @@ describe('admin console: retention (fastify.inject over SQLite)', () => {
     return { f, skip: (ms: number) => (skew += ms) };
   }
 
-  async function signIn(user: string) {
-    const client = injectClient(app!);
-    await client.request('GET', '/admin/login');
-    const csrf = client.jar.get('__Host-sg-csrf')!;
-    await client.request('POST', '/admin/login', { _csrf: csrf, username: user, password: PASSWORD });
-    return { ...client, csrf };
-  }
+  const signIn = (user: string) => signedInClient(app!, 'admin', user, PASSWORD);
 
   it('shows each period with its config key and the last run, to admins and auditors, read-only', async () => {
     const { f } = await setup({ purge: false });

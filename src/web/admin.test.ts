@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { Secret, TOTP } from 'otpauth';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPortalFixture, type PortalFixture } from '../../test/helpers/browser.ts';
-import { injectClient } from '../../test/helpers/web-inject.ts';
+import { injectClient, signedInClient } from '../../test/helpers/web-inject.ts';
 import { AuditLog } from '../audit/index.ts';
 import { complianceReport } from '../compliance-report.ts';
 import { gatherComplianceFacts } from '../compliance-facts.ts';
@@ -35,13 +35,7 @@ describe('admin console (fastify.inject over SQLite)', () => {
     return fixture;
   }
 
-  async function signIn(user: string, area: 'admin' | 'console' = 'admin') {
-    const client = injectClient(app!);
-    await client.request('GET', `/${area}/login`);
-    const csrf = client.jar.get('__Host-sg-csrf')!;
-    const response = await client.request('POST', `/${area}/login`, { _csrf: csrf, username: user, password: PASSWORD });
-    return { ...client, csrf, response };
-  }
+  const signIn = (user: string, area: 'admin' | 'console' = 'admin') => signedInClient(app!, area, user, PASSWORD);
 
   it('lets only admins in, with their own session; a sender session does not open it', async () => {
     await setup();

@@ -56,3 +56,12 @@ export function injectClient(app: FastifyInstance): { jar: Jar; request: InjectR
   };
   return { jar, request };
 }
+
+/** A client signed in on the admin or sender console's form (no second factor); `response` is the login's answer. */
+export async function signedInClient(app: FastifyInstance, area: 'admin' | 'console', username: string, password: string) {
+  const client = injectClient(app);
+  await client.request('GET', `/${area}/login`);
+  const csrf = client.jar.get('__Host-sg-csrf')!;
+  const response = await client.request('POST', `/${area}/login`, { _csrf: csrf, username, password });
+  return { ...client, csrf, response };
+}
