@@ -20,7 +20,7 @@ import { createPickupHousekeeping } from './pickup-service.ts';
 import { answerRefusal } from './pickup/index.ts';
 import { createNoticeReplyAnswerer } from './notice-replies.ts';
 import { inboundE2eFor } from './e2e-inbound-service.ts';
-import { createRetentionService } from './retention-service.ts';
+import { createRetentionService, runPurge } from './retention-service.ts';
 import { buildComplianceReport } from './compliance-facts.ts';
 import { inboundAuthFor } from './auth-service.ts';
 
