@@ -8,6 +8,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, describeSource, findConfig, loadConfig, untrustedConfigReason } from '../config/index.ts';
 import { QUEUE_ID_PATTERN } from '../queue/index.ts';
 import { commandHelp, commandTable, groupHelp, usageLine, type CliDeps, type Command } from './command.ts';
+import { analyzeCommands } from './analyze.ts';
 import { auditCommands } from './audit.ts';
 import { configCommands } from './config-check.ts';
 import { domainCommands } from './domain.ts';
@@ -25,7 +26,7 @@ import { breakGlassCommands } from './break-glass.ts';
 import { complianceCommands } from './compliance.ts';
 import { backupCommands } from './backup.ts';
 
-export const COMMANDS: Command[] = [...setupCommands, ...configCommands, ...userCommands, ...userSecurityCommands, ...userAliasCommands, ...queueCommands, ...domainCommands, ...tlsrptCommands, ...auditCommands, ...retentionCommands, ...backupCommands, ...keysCommands, ...breakGlassCommands, ...complianceCommands];
+export const COMMANDS: Command[] = [...setupCommands, ...configCommands, ...userCommands, ...userSecurityCommands, ...userAliasCommands, ...queueCommands, ...domainCommands, ...tlsrptCommands, ...auditCommands, ...retentionCommands, ...backupCommands, ...keysCommands, ...breakGlassCommands, ...complianceCommands, ...analyzeCommands];
 /** Words that name a set of commands: `sealgate queue --help` lists them. */
 const GROUPS = ['config', 'user', 'user alias', 'queue', 'domain', 'tlsrpt', 'audit', 'retention', 'backup', 'keys', 'break-glass'];
 

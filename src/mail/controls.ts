@@ -191,7 +191,7 @@ function arcInstanceOf(fieldRaw: string): string | undefined {
  * quoted-pairs, so this counts depth: a one-pass regex left `((x)) our.id` reading as "(".
  * An unterminated comment runs to the end, as a strict reader would take it.
  */
-function withoutComments(text: string): string {
+export function withoutComments(text: string): string {
   let out = '';
   let depth = 0;
   for (let i = 0; i < text.length; i++) {

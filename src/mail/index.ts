@@ -19,3 +19,8 @@ export { hasBidiControls, stripBidiControls, stripHiddenCharacters } from './dis
 export { autoReplyRefusal } from './auto-reply.ts';
 export type { AutoReplyRefusal } from './auto-reply.ts';
 export { encodedWords } from './encoded-words.ts';
+export { analyzeTrace, parseReceived } from './received-trace.ts';
+export type { HopTransport, TraceAnalysis, TraceHop, TraceTls, TraceVerdict } from './received-trace.ts';
+export { parseTraceDate } from './trace-date.ts';
+export { parseAuthResults, recordedAuthResults } from './auth-results.ts';
+export type { RecordedAuthResults, RecordedResult } from './auth-results.ts';

@@ -1,0 +1,76 @@
+/**
+ * `sealgate analyze`: DKIM and ARC checked again now, against the keys published today (RFC 6376
+ * §6, RFC 8617 §5.2), with our injected Resolver. SPF and DMARC cannot be re-run after the fact
+ * (they need the connecting IP and envelope): the analysis reports what receivers recorded.
+ */
+import { arc, dkimVerify } from 'mailauth';
+import type { Resolver } from '../dns/index.ts';
+import { analyzeTrace, recordedAuthResults, splitHeaderBlock, type RecordedAuthResults, type TraceAnalysis } from '../mail/index.ts';
+import { authResolver } from './resolver.ts';
+
+export interface DkimRecheck {
+  domain: string | null;
+  selector: string | null;
+  result: string;
+  /** mailauth's reason when not a pass: "bad signature", "no key"… */
+  comment: string | null;
+}
+
+export interface SignatureRecheck {
+  dkim: DkimRecheck[];
+  /** The ARC chain's validation (`none` when the message has no ARC set). */
+  arc: { result: string; instance: number | null; comment: string | null };
+}
+
+export async function recheckSignatures(message: Buffer, resolver: Resolver): Promise<SignatureRecheck> {
+  const adapted = authResolver(resolver) as never;
+  const verified = await dkimVerify(message, { resolver: adapted });
+  const dkim = verified.results
+    .filter((r) => r.signingDomain || r.status.result !== 'none')
+    .map((r) => ({ domain: r.signingDomain ?? null, selector: r.selector ?? null, result: r.status.result, comment: r.status.comment ?? null }));
+  const chain = verified.arc ? await arc(verified.arc as never, { resolver: adapted }) : undefined;
+  return {
+    dkim,
+    arc: { result: chain?.status.result ?? 'none', instance: typeof chain?.i === 'number' ? chain.i : null, comment: chain?.status.comment ?? null },
+  };
+}
+
+export interface MessageAnalysis {
+  trace: TraceAnalysis;
+  recorded: RecordedAuthResults[];
+  /** Null when not asked for (offline), or when the check itself failed (`recheckError` says why). */
+  signatures: SignatureRecheck | null;
+  recheckError: string | null;
+}
+
+/** The whole analysis of one message: the trace (pure), the recorded results, and DKIM/ARC again when a resolver is given. */
+export async function analyzeMessage(message: Buffer, resolver?: Resolver): Promise<MessageAnalysis> {
+  const split = splitHeaderBlock(message);
+  const head = message.subarray(0, split?.headerEnd ?? message.length).toString('latin1');
+  let signatures: SignatureRecheck | null = null;
+  let recheckError: string | null = null;
+  if (resolver) {
+    try {
+      signatures = await recheckSignatures(message, resolver);
+    } catch (error) {
+      recheckError = (error as Error).message;
+    }
+  }
+  return { trace: analyzeTrace(head), recorded: recordedAuthResults(head), signatures, recheckError };
+}
+
+/** The `--json` document (and the portal's data): hops oldest first, snake_case as documented. */
+export function analysisJson(analysis: MessageAnalysis): object {
+  const { trace } = analysis;
+  return {
+    hops: trace.hops.map((h) => ({ from: h.from, from_ip: h.fromIp, by: h.by, with: h.with, tls: h.tls, transport: h.transport, reason: h.reason, time: h.time, delay_s: h.delaySeconds })),
+    verdict: trace.verdict,
+    summary: trace.summary,
+    network_hops: trace.networkHops,
+    tls_hops: trace.tlsHops,
+    recorded: analysis.recorded.map((r) => ({ authserv_id: r.authservId, results: r.results })),
+    dkim: analysis.signatures?.dkim ?? null,
+    arc: analysis.signatures?.arc ?? null,
+    recheck_error: analysis.recheckError,
+  };
+}
