@@ -1,5 +1,5 @@
 import type { Transform } from 'node:stream';
-import { DkimKeys, InboundAuthTap, type ArcSealKey, type OutboundSigner } from './auth/index.ts';
+import { analyzeMessage, DkimKeys, InboundAuthTap, type ArcSealKey, type MessageAnalysis, type OutboundSigner } from './auth/index.ts';
 import type { Config } from './config/index.ts';
 import { createSystemResolver, type Resolver } from './dns/index.ts';
 import { canonicalDomain, parseAddress } from './mail/index.ts';
@@ -28,6 +28,12 @@ function cachedKeys(keys: DkimKeys, now: () => number): (domain: string) => Retu
 function authDnsResolver(config: Config): Resolver {
   const servers = config.auth.dnsServers.length ? config.auth.dnsServers : config.delivery.dnsServers;
   return createSystemResolver({ servers: servers.length ? servers : undefined });
+}
+
+/** The console's header analysis (web `analyzeMessage`): DKIM and ARC checked again with the auth resolver. */
+export function messageAnalyzerFor(config: Config): (message: Buffer) => Promise<MessageAnalysis> {
+  const resolver = authDnsResolver(config);
+  return (message) => analyzeMessage(message, resolver);
 }
 
 /** Whether DMARC is acted on for a message to these recipients (auth.dmarc). */

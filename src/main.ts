@@ -22,7 +22,7 @@ import { createNoticeReplyAnswerer } from './notice-replies.ts';
 import { inboundE2eFor } from './e2e-inbound-service.ts';
 import { createRetentionService, runPurge } from './retention-service.ts';
 import { buildComplianceReport } from './compliance-facts.ts';
-import { inboundAuthFor } from './auth-service.ts';
+import { inboundAuthFor, messageAnalyzerFor } from './auth-service.ts';
 
 export interface RunningGateway {
   runtime: Runtime;
@@ -258,6 +258,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
         audit: runtime.audit,
         compliance: () => buildComplianceReport(runtime),
         purge: (actor) => runPurge(runtime, actor, 'admin-console'),
+        analyzeMessage: messageAnalyzerFor(config),
         queue: runtime.queue,
         logger,
         clock,

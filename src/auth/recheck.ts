@@ -67,6 +67,7 @@ export function analysisJson(analysis: MessageAnalysis): object {
     verdict: trace.verdict,
     summary: trace.summary,
     network_hops: trace.networkHops,
+    unknown_hops: trace.unknownHops,
     tls_hops: trace.tlsHops,
     recorded: analysis.recorded.map((r) => ({ authserv_id: r.authservId, results: r.results })),
     dkim: analysis.signatures?.dkim ?? null,

@@ -58,7 +58,9 @@ export function formatAnalysis(analysis: MessageAnalysis): string {
 async function analyze(config: Config, source: string, offline: boolean, json: boolean): Promise<number> {
   const message = await readInput(source);
   const [{ analyzeMessage, analysisJson }, { createSystemResolver }] = await Promise.all([import('../auth/index.ts'), import('../dns/index.ts')]);
-  const resolver = offline ? undefined : createSystemResolver({ servers: config.delivery.dnsServers.length ? config.delivery.dnsServers : undefined });
+  // The servers inbound verification uses (auth.dnsServers, else delivery.dnsServers).
+  const servers = config.auth.dnsServers.length ? config.auth.dnsServers : config.delivery.dnsServers;
+  const resolver = offline ? undefined : createSystemResolver({ servers: servers.length ? servers : undefined });
   const analysis = await analyzeMessage(message, resolver);
   if (json) outJson(analysisJson(analysis));
   else out(formatAnalysis(analysis));

@@ -27,6 +27,9 @@ const CORPUS: [string, string, TraceVerdict, string][] = [
   ['gmail-submission-ozlabs.eml', 'TLTLT', 'tls-on-every-hop', 'TLS on every hop (3)'],
   ['gmail-mx-googlegroups.eml', 'TLTLLT', 'tls-on-every-hop', 'TLS on every hop (3)'],
   ['stalwart-frappe.eml', 'T', 'tls-on-every-hop', 'TLS on every hop (1)'],
+  ['mimecast-redhat.eml', 'PTTTLTT', 'tls-on-some-hops', 'TLS on 5 of 6 hops'],
+  ['sendmail-exim-inberlin.eml', 'PTTPLP', 'tls-on-some-hops', 'TLS on 2 of 5 hops'],
+  ['proofpoint-microsoft-cirrus.eml', 'TTTTTTLTLTT', 'tls-on-every-hop', 'TLS on every hop (9)'],
 ];
 
 describe('the Received corpus', () => {
@@ -70,6 +73,16 @@ describe('the Received corpus', () => {
     const [stalwart] = load('stalwart-frappe.eml').hops;
     // The nested `(AS16509 Amazon.com, Inc., IN)` comment stays inside the from clause's TCP-info.
     expect(stalwart).toMatchObject({ from: 'outbound.frappemail.com', fromIp: '13.232.52.137', by: 'inbound.frappemail.com', with: 'ESMTPS', tls: { version: 'TLSv1.3', cipher: 'TLS13_AES_256_GCM_SHA384' } });
+  });
+
+  it('reads Mimecast (two with clauses), Proofpoint and Exim esmtpa (authenticated, not encrypted)', () => {
+    const mimecast = load('mimecast-redhat.eml').hops[2];
+    expect(mimecast).toMatchObject({ by: 'relay.mimecast.com', with: 'ESMTP', tls: { version: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' }, transport: 'tls' });
+    const proofpoint = load('proofpoint-microsoft-cirrus.eml').hops;
+    expect(proofpoint[5]).toMatchObject({ by: 'mx0b-001ae601.pphosted.com', tls: { version: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' } });
+    expect(proofpoint[6]).toMatchObject({ from: 'pps.filterd', fromIp: '127.0.0.1', transport: 'local' });
+    const [apple] = load('sendmail-exim-inberlin.eml').hops;
+    expect(apple).toMatchObject({ fromIp: '217.197.86.42', with: 'esmtpa', tls: null, transport: 'plain' });
   });
 
   it('counts hops on one host as not network hops, with the reason', () => {

@@ -31,8 +31,11 @@ export interface TraceHop {
   via: string | null;
   id: string | null;
   tls: TraceTls | null;
+  /** The first word of `with`: the RFC 3848 keyword when there is one. */
+  protocol: string | null;
   transport: HopTransport;
-  /** Why this hop counts as it does, in words. */
+  reasonCode: HopReason;
+  /** Why this hop counts as it does, in English. */
   reason: string;
   /** The stamp's date as an ISO string (UTC), or null when it has none we can read. */
   time: string | null;
@@ -51,6 +54,8 @@ export interface TraceAnalysis {
   /** Hops between hosts (not `local`) and how many of them used TLS. */
   networkHops: number;
   tlsHops: number;
+  /** Network hops whose stamp does not say whether TLS was used. */
+  unknownHops: number;
   /** One sentence: "TLS on every hop (3)", "TLS on 2 of 4 hops", "not knowable: …". */
   summary: string;
 }
@@ -193,20 +198,38 @@ const PLAIN_PROTOCOLS = /^(?:UTF8)?(?:E?SMTPA?|LMTPA?)$/i;
 /** Not SMTP between hosts: local submission (Exim `local`, `local-esmtp`), webmail (`HTTP`), Outlook to Exchange (`mapi`). */
 const NOT_NETWORK = /^(?:local(?:-\w+)?|mapi|https?|pipe)$/i;
 
-function classify(hop: { from: string | null; fromIp: string | null; with: string | null; tls: TraceTls | null }): { transport: HopTransport; reason: string } {
-  const protocol = hop.with?.split(/\s+/)[0] ?? '';
-  if (!hop.from) return { transport: 'local', reason: 'no sending host named: the message was handed over on this host (submission, pickup or a list expansion)' };
-  if (isLoopback(hop.fromIp, hop.from)) return { transport: 'local', reason: 'from the same host (loopback), not over a network' };
-  if (NOT_NETWORK.test(protocol)) return { transport: 'local', reason: `with ${protocol}: not SMTP between hosts` };
-  if (hop.tls) {
-    const named = [hop.tls.version, hop.tls.cipher].filter(Boolean).join(' ');
-    return { transport: 'tls', reason: named ? `the stamp records ${named}` : 'the stamp records TLS' };
+/** Why a hop counts as it does; `reasonText` says it in English, the portal in the reader's language. */
+export type HopReason = 'no-sending-host' | 'loopback' | 'not-smtp' | 'tls-recorded' | 'tls-keyword' | 'plain-keyword' | 'microsoft-no-tls' | 'no-protocol' | 'unknown-protocol';
+
+function classify(hop: { from: string | null; fromIp: string | null; protocol: string | null; with: string | null; tls: TraceTls | null }): { transport: HopTransport; reasonCode: HopReason } {
+  const protocol = hop.protocol ?? '';
+  if (!hop.from) return { transport: 'local', reasonCode: 'no-sending-host' };
+  if (isLoopback(hop.fromIp, hop.from)) return { transport: 'local', reasonCode: 'loopback' };
+  if (NOT_NETWORK.test(protocol)) return { transport: 'local', reasonCode: 'not-smtp' };
+  if (hop.tls) return { transport: 'tls', reasonCode: 'tls-recorded' };
+  if (TLS_PROTOCOLS.test(protocol)) return { transport: 'tls', reasonCode: 'tls-keyword' };
+  if (PLAIN_PROTOCOLS.test(protocol)) return { transport: 'plain', reasonCode: 'plain-keyword' };
+  if (/^Microsoft SMTP Server$/i.test(hop.with ?? '')) return { transport: 'plain', reasonCode: 'microsoft-no-tls' };
+  return { transport: 'unknown', reasonCode: protocol ? 'unknown-protocol' : 'no-protocol' };
+}
+
+/** The reason of a hop in English (the CLI's words). */
+export function reasonText(hop: Pick<TraceHop, 'reasonCode' | 'protocol' | 'tls'>): string {
+  const protocol = hop.protocol ?? '';
+  switch (hop.reasonCode) {
+    case 'no-sending-host': return 'no sending host named: the message was handed over on this host (submission, pickup or a list expansion)';
+    case 'loopback': return 'from the same host (loopback), not over a network';
+    case 'not-smtp': return `with ${protocol}: not SMTP between hosts`;
+    case 'tls-recorded': {
+      const named = [hop.tls?.version, hop.tls?.cipher].filter(Boolean).join(' ');
+      return named ? `the stamp records ${named}` : 'the stamp records TLS';
+    }
+    case 'tls-keyword': return `with ${protocol} means TLS (RFC 3848); no version or cipher recorded`;
+    case 'plain-keyword': return `with ${protocol} means no TLS (RFC 3848)`;
+    case 'microsoft-no-tls': return 'Microsoft SMTP Server without a TLS version: not encrypted';
+    case 'no-protocol': return 'the stamp names no protocol (no with clause)';
+    case 'unknown-protocol': return `with ${protocol}: a protocol that does not say whether TLS was used`;
   }
-  if (TLS_PROTOCOLS.test(protocol)) return { transport: 'tls', reason: `with ${protocol} means TLS (RFC 3848); no version or cipher recorded` };
-  if (PLAIN_PROTOCOLS.test(protocol)) return { transport: 'plain', reason: `with ${protocol} means no TLS (RFC 3848)` };
-  if (/^Microsoft SMTP Server$/i.test(hop.with ?? '')) return { transport: 'plain', reason: 'Microsoft SMTP Server without a TLS version: not encrypted' };
-  if (!protocol) return { transport: 'unknown', reason: 'the stamp names no protocol (no with clause)' };
-  return { transport: 'unknown', reason: `with ${protocol}: a protocol that does not say whether TLS was used` };
 }
 
 /** One `Received` field value (unfolded), without the date's delay (see analyzeTrace). */
@@ -229,15 +252,18 @@ export function parseReceived(value: string, index = 1): TraceHop {
     id: first('id')?.words[0] ?? null,
     tls,
   };
-  return { index, ...parsed, ...classify(parsed), time: date ? new Date(date).toISOString() : null, delaySeconds: null, raw: value };
+  const protocol = parsed.with?.split(/\s+/)[0] ?? null;
+  const { transport, reasonCode } = classify({ ...parsed, protocol });
+  const hop = { index, ...parsed, protocol, transport, reasonCode };
+  return { ...hop, reason: reasonText(hop), time: date ? new Date(date).toISOString() : null, delaySeconds: null, raw: value };
 }
 
-function summaryOf(hops: TraceHop[]): Pick<TraceAnalysis, 'verdict' | 'networkHops' | 'tlsHops' | 'summary'> {
+function summaryOf(hops: TraceHop[]): Pick<TraceAnalysis, 'verdict' | 'networkHops' | 'tlsHops' | 'unknownHops' | 'summary'> {
   const network = hops.filter((h) => h.transport !== 'local');
   const tlsHops = network.filter((h) => h.transport === 'tls').length;
   const plain = network.filter((h) => h.transport === 'plain').length;
   const unknown = network.filter((h) => h.transport === 'unknown');
-  const counts = { networkHops: network.length, tlsHops };
+  const counts = { networkHops: network.length, tlsHops, unknownHops: unknown.length };
   // A hop in the clear settles the question; unknown hops only leave it open when the rest were TLS.
   if (plain > 0) {
     const open = unknown.length ? ` (${unknown.length} not knowable)` : '';

@@ -49,7 +49,7 @@ export function registerConsoleList(app: FastifyInstance, c: WebContext, helpers
     const empty = query ? tr.text('console.list.noMatch', { query }) : tr.text('console.list.empty');
     const body = html`<h1>${tr.t('console.list.heading')}</h1>
 ${notice('ok', sentText)}
-<p><a href="/console/compose" class="button" id="compose">${tr.t('console.list.compose')}</a></p>
+<p><a href="/console/compose" class="button" id="compose">${tr.t('console.list.compose')}</a> <a href="/console/analyze" id="analyze-link">${tr.t('console.analyze.link')}</a></p>
 <form method="get" action="/console" role="search" class="card" id="search-form">
 <label for="q">${tr.t('console.list.searchLabel')}</label>
 <input type="search" id="q" name="q" value="${query}" maxlength="${MAX_QUERY}" aria-describedby="q-hint">

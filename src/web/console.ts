@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { waitText } from '../accounts/index.ts';
 import { registerCompose } from './compose.ts';
+import { registerConsoleAnalyze } from './console-analyze.ts';
 import { registerConsoleList } from './console-list.ts';
 import { registerConsoleMessage } from './console-message.ts';
 import { registerConsoleReplies } from './console-replies.ts';
@@ -144,4 +145,5 @@ export function registerConsole(app: FastifyInstance, c: WebContext): void {
   registerConsoleReplies(app, c, helpers);
   registerCompose(app, c, helpers);
   registerConsoleSessions(app, c, helpers);
+  registerConsoleAnalyze(app, c, helpers);
 }

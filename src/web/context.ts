@@ -45,6 +45,8 @@ export interface WebDeps {
   audit: Pick<AuditLog, 'record' | 'list'>;
   /** The queue for the admin console (inspect, retry, delete); absent: no queue pages. */
   queue?: Pick<Queue, 'list' | 'show' | 'retryNow' | 'remove'>;
+  /** The header analysis of the console's analyze page, with DKIM/ARC checked over DNS (auth `analyzeMessage` with a resolver); absent: offline. */
+  analyzeMessage?: (message: Buffer) => Promise<import('../auth/index.ts').MessageAnalysis>;
   /** The HIPAA safeguards report for the admin console (compliance-facts.ts); absent: no such page. */
   compliance?: () => Promise<ComplianceReport>;
   /** The retention purge now (retention-service.ts runPurge), `actor` named in its audit event; absent: no "purge now" button. */
