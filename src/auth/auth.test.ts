@@ -5,7 +5,7 @@ import { DnsError, type Resolver } from '../dns/index.ts';
 import { createVault } from '../vault/index.ts';
 import { hasPostgres, openTestStore, type TestStore } from '../../test/helpers/stores.ts';
 import { silentLogger } from '../../test/helpers/silent-logger.ts';
-import { DkimKeys, dnsRecordOf, signedBody, verifyInbound, type DkimKey } from './index.ts';
+import { analysisJson, analyzeMessage, DkimKeys, dnsRecordOf, recheckSignatures, signedBody, verifyInbound, type DkimKey } from './index.ts';
 
 /** An in-memory zone: names to TXT strings / A addresses; anything else is NXDOMAIN, `fail` names time out. */
 function zone(txt: Record<string, string[]>, a: Record<string, string[]> = {}, fail: string[] = []): Resolver {
@@ -123,6 +123,28 @@ describe('signing and verifying', () => {
   it('SPF pass from the listed address aligns DMARC without DKIM', async () => {
     const verdict = await verifyWith(zone({ 'sender.test': ['v=spf1 ip4:192.0.2.10 -all'], '_dmarc.sender.test': ['v=DMARC1; p=reject'] }), message('sender.test'));
     expect(verdict).toMatchObject({ spf: 'pass', dmarc: 'pass', action: 'accept' });
+  });
+
+  it('sealgate analyze checks DKIM and ARC again: both pass as relayed, both fail once the body changed', async () => {
+    const { raw, keys } = await signedBy('sender.test');
+    const rsa = keys.find((k) => k.algorithm === 'rsa')!;
+    const dns = zone({ ...records(keys), '_dmarc.sender.test': ['v=DMARC1; p=reject'] });
+    const sealed = await verifyInbound(raw, { ip: '192.0.2.10', helo: 'mail.sender.test', mailFrom: 'alice@sender.test' }, ['bob@corp.test'], {
+      hostname: 'mx.corp.test', resolver: dns, enforceFor: () => true, logger, arcSealKey: async () => ({ domain: rsa.domain, selector: rsa.selector, privateKeyPem: rsa.privateKeyPem }),
+    });
+    const relayed = Buffer.concat([Buffer.from(sealed.headers), raw]);
+    const again = await recheckSignatures(relayed, dns);
+    expect(again.dkim.map((d) => [d.domain, d.result])).toEqual([['sender.test', 'pass'], ['sender.test', 'pass']]);
+    expect(again.arc).toMatchObject({ result: 'pass', instance: 1 });
+    const changed = Buffer.from(relayed.toString('latin1').replace('Hello Bob.', 'Hello Bob!'), 'latin1');
+    const broken = await recheckSignatures(changed, dns);
+    expect(broken.dkim.every((d) => d.result === 'fail' || d.result === 'neutral')).toBe(true);
+    expect(broken.arc.result).toBe('fail');
+    // The analysis reports what mx.corp.test recorded, and its JSON names hops oldest first.
+    const analysis = await analyzeMessage(relayed, dns);
+    expect(analysis.recorded[0]).toMatchObject({ authservId: 'mx.corp.test' });
+    expect(analysis.recorded[0].results.map((r) => `${r.method}=${r.result}`)).toEqual(expect.arrayContaining(['dkim=pass', 'dmarc=pass']));
+    expect(analysisJson(analysis)).toMatchObject({ hops: [], verdict: 'not-knowable', arc: { result: 'pass' } });
   });
 
   it('a DNS failure is temperror, never a pass, and never a reject', async () => {
