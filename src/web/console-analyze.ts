@@ -62,7 +62,7 @@ function hopTable(tr: Translator, hops: TraceHop[]): Html {
     const tlsText = h.tls ? [h.tls.version, h.tls.cipher].filter(Boolean).map((x) => shown(x)).join(' ') || 'TLS' : '—';
     return html`<tr class="hop ${h.transport}"><td data-label="${n}">${h.index}</td><td data-label="${how}">${tr.t(TRANSPORT_KEYS[h.transport])}</td><td data-label="${from}">${sender}</td><td data-label="${by}">${shown(h.by ?? '—')}</td><td data-label="${withLabel}">${shown(h.with ?? '—')}</td><td data-label="${tls}">${tlsText}</td><td data-label="${time}">${h.time ? formatTime(Date.parse(h.time), tr) : '—'}${delay}</td><td data-label="${why}">${reasonOf(tr, h)}</td></tr>`;
   });
-  return html`<div class="card table-wrap"><table id="hops"><caption>${tr.t('console.analyze.caption')}</caption><thead><tr><th scope="col">${n}</th><th scope="col">${how}</th><th scope="col">${from}</th><th scope="col">${by}</th><th scope="col">${withLabel}</th><th scope="col">${tls}</th><th scope="col">${time}</th><th scope="col">${why}</th></tr></thead><tbody>
+  return html`<div class="card table-wrap"><table id="hops" class="hops"><caption>${tr.t('console.analyze.caption')}</caption><thead><tr><th scope="col">${n}</th><th scope="col">${how}</th><th scope="col">${from}</th><th scope="col">${by}</th><th scope="col">${withLabel}</th><th scope="col">${tls}</th><th scope="col">${time}</th><th scope="col">${why}</th></tr></thead><tbody>
 ${rows}
 </tbody></table></div>`;
 }

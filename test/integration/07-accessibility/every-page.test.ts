@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pickupLink } from '../../../src/web/index.ts';
@@ -244,6 +246,15 @@ describe.skipIf(!available)('every portal and console page is WCAG 2.2 AA at des
     await page.click('#sessions-link');
     await page.waitForURL(/\/console\/sessions$/);
     await check(page, 'console-sessions');
+    await page.goto(`${base}/console`);
+    await page.click('#analyze-link');
+    await page.waitForURL(/\/console\/analyze$/);
+    await check(page, 'console-analyze');
+    // A real chain (test/fixtures/received/): the result has a table, the recorded results, the verdict.
+    await page.fill('#message', readFileSync(path.resolve(import.meta.dirname, '../../fixtures/received/exim-halon-microsoft-xen.eml'), 'latin1'));
+    await page.click('#analyze');
+    await page.waitForSelector('#analysis');
+    await check(page, 'console-analyze-result');
     await page.click('#logout');
     await page.waitForURL(/out=1/);
     await check(page, 'logged-out');
