@@ -4,7 +4,9 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sealgateInProcess } from '../../helpers/cli-in-process.ts';
 import { startDns } from '../../helpers/dns.ts';
+import { gatewayWithSmarthost } from '../../helpers/attack-rig.ts';
 import { describeWithPeers } from '../../helpers/peers.ts';
+import { runSwaks } from '../../helpers/swaks.ts';
 import { tempDir } from '../../helpers/ports.ts';
 import { run } from '../21-auth/peers.ts';
 import { SEALGATE, type CliRun } from './run-cli.ts';
@@ -12,7 +14,8 @@ import { SEALGATE, type CliRun } from './run-cli.ts';
 /*
  * Issue 12, `sealgate analyze <file|->`: the Received path of real messages (the corpus in
  * test/fixtures/received/) as text and --json, and DKIM checked again against the key dnsmasq
- * serves, for a message dkimpy signed, read from stdin by the real process.
+ * serves, for a message dkimpy signed, read from stdin by the real process; and Sealgate's own
+ * stamp as the gateway writes it on a real relay (swaks with and without STARTTLS).
  */
 const FIXTURES = path.resolve(import.meta.dirname, '../../fixtures/received');
 const temp = tempDir('cli-analyze');
@@ -77,5 +80,36 @@ describeWithPeers(['dnsmasq', 'dknewkey', 'dkimsign'], 'sealgate analyze re-chec
     } finally {
       await dns.stop();
     }
+  });
+});
+
+describeWithPeers(['swaks'], 'sealgate analyze reads the stamp Sealgate itself writes', () => {
+  const rig = gatewayWithSmarthost({ prefix: 'analyze-own', cli: 'in-process' });
+
+  it('a real chain relayed once more: its hops, then ours with the TLS version and cipher of the session', async () => {
+    const file = path.join(temp.dir, 'relay-in.eml');
+    // A real message's header (test/fixtures/received/), sent on by swaks over STARTTLS, then without.
+    writeFileSync(file, `${readFileSync(path.join(FIXTURES, 'gmail-mx-googlegroups.eml'), 'latin1')}\nHello.\n`);
+    for (const tls of [['-tls'], []]) {
+      const sent = await runSwaks(['--server', `127.0.0.1:${rig.gateway.ports.inbound}`, ...tls, '--from', 'news@googlegroups.test', '--to', 'bob@corp.test', '--data', file]);
+      expect(sent.code, sent.stdout).toBe(0);
+    }
+    await rig.rx.until(2, 20_000);
+    const analysed = [];
+    for (const [i, transaction] of rig.rx.transactions().entries()) {
+      const out = path.join(temp.dir, `relayed-${i}.eml`);
+      writeFileSync(out, transaction.data);
+      const result = await rig.gateway.cli('analyze', '--offline', '--json', out);
+      expect(result.code, result.stderr).toBe(0);
+      analysed.push(JSON.parse(result.stdout) as { hops: { from: string | null; by: string | null; with: string | null; tls: { version: string; cipher: string } | null; transport: string }[]; verdict: string });
+    }
+    const [overTls, plain] = analysed;
+    // The corpus chain's six hops, oldest first, then Sealgate's: from swaks on loopback, so not a network hop.
+    expect(overTls.hops).toHaveLength(7);
+    expect(overTls.hops[6]).toMatchObject({ by: 'gateway.sealgate.test', with: 'ESMTPS', transport: 'local' });
+    expect(overTls.hops[6].tls?.version).toMatch(/^TLSv1\.[23]$/);
+    expect(overTls.hops[6].tls?.cipher).toMatch(/^[A-Z0-9_-]+$/);
+    expect(overTls.verdict).toBe('tls-on-every-hop');
+    expect(plain.hops[6]).toMatchObject({ by: 'gateway.sealgate.test', with: 'ESMTP', tls: null, transport: 'local' });
   });
 });
