@@ -255,7 +255,7 @@ export function parseReceived(value: string, index = 1): TraceHop {
   const protocol = parsed.with?.split(/\s+/)[0] ?? null;
   const { transport, reasonCode } = classify({ ...parsed, protocol });
   const hop = { index, ...parsed, protocol, transport, reasonCode };
-  return { ...hop, reason: reasonText(hop), time: date ? new Date(date).toISOString() : null, delaySeconds: null, raw: value };
+  return { ...hop, reason: reasonText(hop), time: date === null ? null : new Date(date).toISOString(), delaySeconds: null, raw: value };
 }
 
 function summaryOf(hops: TraceHop[]): Pick<TraceAnalysis, 'verdict' | 'networkHops' | 'tlsHops' | 'unknownHops' | 'summary'> {
