@@ -145,6 +145,13 @@ describe('signing and verifying', () => {
     expect(analysis.recorded[0]).toMatchObject({ authservId: 'mx.corp.test' });
     expect(analysis.recorded[0].results.map((r) => `${r.method}=${r.result}`)).toEqual(expect.arrayContaining(['dkim=pass', 'dmarc=pass']));
     expect(analysisJson(analysis)).toMatchObject({ hops: [], verdict: 'not-knowable', arc: { result: 'pass' } });
+    // A pasted message with a flood of signatures does not make the gateway look up each one.
+    let lookups = 0;
+    const counting = { ...dns, resolveTxt: async (name: string) => (lookups++, dns.resolveTxt(name)) };
+    const flood = Buffer.concat([Buffer.from(raw.toString('latin1').match(/^DKIM-Signature:.*(\r\n[ \t].*)*\r\n/m)![0].repeat(20), 'latin1'), raw]);
+    const refused = await analyzeMessage(flood, counting);
+    expect(refused).toMatchObject({ signatures: null, recheckError: expect.stringContaining('22 DKIM/ARC signatures') });
+    expect(lookups).toBe(0);
   });
 
   it('a DNS failure is temperror, never a pass, and never a reject', async () => {

@@ -5,7 +5,7 @@
  */
 import { arc, dkimVerify } from 'mailauth';
 import type { Resolver } from '../dns/index.ts';
-import { analyzeTrace, recordedAuthResults, splitHeaderBlock, type RecordedAuthResults, type TraceAnalysis } from '../mail/index.ts';
+import { analyzeTrace, parseHeaders, recordedAuthResults, splitHeaderBlock, type RecordedAuthResults, type TraceAnalysis } from '../mail/index.ts';
 import { authResolver } from './resolver.ts';
 
 export interface DkimRecheck {
@@ -35,12 +35,17 @@ export async function recheckSignatures(message: Buffer, resolver: Resolver): Pr
   };
 }
 
+/** More DKIM-Signature and ARC fields than this: not re-checked (real mail carries a handful). */
+export const MAX_SIGNATURES = 16;
+
 export interface MessageAnalysis {
   trace: TraceAnalysis;
   recorded: RecordedAuthResults[];
   /** Null when not asked for (offline), or when the check itself failed (`recheckError` says why). */
   signatures: SignatureRecheck | null;
   recheckError: string | null;
+  /** Set when the message carried more than MAX_SIGNATURES signatures, so none was checked again. */
+  tooManySignatures: number | null;
 }
 
 /** The whole analysis of one message: the trace (pure), the recorded results, and DKIM/ARC again when a resolver is given. */
@@ -49,14 +54,17 @@ export async function analyzeMessage(message: Buffer, resolver?: Resolver): Prom
   const head = message.subarray(0, split?.headerEnd ?? message.length).toString('latin1');
   let signatures: SignatureRecheck | null = null;
   let recheckError: string | null = null;
-  if (resolver) {
+  // Each signature is a DNS lookup the gateway makes for whoever pasted the message: a few, not thousands.
+  const signed = parseHeaders(head).filter((f) => /^(dkim-signature|arc-seal|arc-message-signature)$/i.test(f.name)).length;
+  if (resolver && signed > MAX_SIGNATURES) recheckError = `the message carries ${signed} DKIM/ARC signatures; at most ${MAX_SIGNATURES} are checked again`;
+  else if (resolver) {
     try {
       signatures = await recheckSignatures(message, resolver);
     } catch (error) {
       recheckError = (error as Error).message;
     }
   }
-  return { trace: analyzeTrace(head), recorded: recordedAuthResults(head), signatures, recheckError };
+  return { trace: analyzeTrace(head), recorded: recordedAuthResults(head), signatures, recheckError, tooManySignatures: resolver && signed > MAX_SIGNATURES ? signed : null };
 }
 
 /** The `--json` document (and the portal's data): hops oldest first, snake_case as documented. */

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { analyzeMessage, type MessageAnalysis } from '../auth/index.ts';
+import { analyzeMessage, MAX_SIGNATURES, type MessageAnalysis } from '../auth/index.ts';
 import type { HopReason, TraceHop } from '../mail/index.ts';
 import type { ConsoleHelpers } from './console-shared.ts';
 import type { WebContext } from './context.ts';
@@ -76,7 +76,8 @@ function authSection(tr: Translator, analysis: MessageAnalysis): Html {
       ? dkim.map((d) => html`<li>${tr.t('console.analyze.dkimLine', { result: shown(d.result), domain: shown(d.domain ?? '?'), selector: shown(d.selector ?? '?') })}${d.comment ? html` <span class="meta">(${shown(d.comment)})</span>` : ''}</li>`)
       : [html`<li>${tr.t('console.analyze.dkimNone')}</li>`];
     checked = html`<ul class="files" id="rechecked">${lines}<li>${tr.t('console.analyze.arcLine', { result: shown(arc.result) })}${arc.comment ? html` <span class="meta">(${shown(arc.comment)})</span>` : ''}</li></ul>`;
-  } else checked = notice('info', analysis.recheckError ? tr.t('console.analyze.recheckFailed') : tr.t('console.analyze.recheckOff'));
+  } else if (analysis.tooManySignatures !== null) checked = notice('info', tr.t('console.analyze.recheckTooMany', { count: analysis.tooManySignatures, max: MAX_SIGNATURES }));
+  else checked = notice('info', analysis.recheckError ? tr.t('console.analyze.recheckFailed') : tr.t('console.analyze.recheckOff'));
   return html`<h2>${tr.t('console.analyze.recordedHeading')}</h2>
 <p class="meta">${tr.t('console.analyze.recordedIntro')}</p>
 ${recorded.length ? html`<ul class="files" id="recorded">${recorded}</ul>` : html`<p>${tr.t('console.analyze.recordedNone')}</p>`}

@@ -277,6 +277,7 @@ export const consoleTexts = {
   'console.analyze.arcLine': 'ARC: {result}',
   'console.analyze.recheckOff': 'DKIM und ARC wurden nicht erneut geprüft: Dieses Gateway hat dafür keinen DNS-Resolver.',
   'console.analyze.recheckFailed': 'DKIM und ARC konnten nicht erneut geprüft werden: Die DNS-Abfrage schlug fehl. Versuchen Sie es später.',
+  'console.analyze.recheckTooMany': 'DKIM und ARC wurden nicht erneut geprüft: Die Nachricht trägt {count} Signaturen, mehr als die {max}, die diese Seite abfragt.',
   'console.analyze.error.notMultipart': 'Senden Sie das Formular von der Seite aus.',
   'console.analyze.error.tooLarge': 'Die Nachricht ist größer als {mb} MB. Fügen Sie nur ihren Header ein.',
   'console.analyze.error.empty': 'Fügen Sie zuerst eine Nachricht ein oder wählen Sie eine Datei.',

@@ -279,6 +279,7 @@ export const consoleTexts = {
   'console.analyze.arcLine': 'ARC: {result}',
   'console.analyze.recheckOff': 'DKIM and ARC were not checked again: this gateway has no DNS resolver for it.',
   'console.analyze.recheckFailed': 'DKIM and ARC could not be checked again: the DNS lookup failed. Try again later.',
+  'console.analyze.recheckTooMany': 'DKIM and ARC were not checked again: the message carries {count} signatures, more than the {max} this page looks up.',
   'console.analyze.error.notMultipart': 'Send the form from the page.',
   'console.analyze.error.tooLarge': 'The message is larger than {mb} MB. Paste only its header.',
   'console.analyze.error.empty': 'Paste a message or choose a file first.',
