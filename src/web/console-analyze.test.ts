@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPortalFixture, type PortalFixture } from '../../test/helpers/browser.ts';
-import { injectClient, multipart, type Upload } from '../../test/helpers/web-inject.ts';
+import { injectClient, multipart, signedInClient, type Upload } from '../../test/helpers/web-inject.ts';
 import { buildWebApp } from './app.ts';
 import { ANALYZE_LIMIT_BYTES } from './console-analyze.ts';
 
@@ -32,10 +32,9 @@ describe('console header analysis', () => {
     app = buildWebApp(fixture.deps).app;
     await app.ready();
     await fixture.users.add('alice@example.test', PASSWORD);
-    const client = injectClient(app);
-    await client.request('GET', '/console/login');
-    const csrf = client.jar.get('__Host-sg-csrf')!;
-    expect((await client.request('POST', '/console/login', { _csrf: csrf, username: 'alice@example.test', password: PASSWORD })).headers.location).toBe('/console');
+    const client = await signedInClient(app, 'console', 'alice@example.test', PASSWORD);
+    expect(client.response.headers.location).toBe('/console');
+    const { csrf } = client;
     const analyze = (fields: [string, string][], files: Upload[] = [], token = csrf) => {
       const upload = multipart([['_csrf', token], ...fields], files);
       return client.request('POST', '/console/analyze', undefined, { headers: { 'content-type': upload.type }, payload: upload.body });
