@@ -292,9 +292,16 @@ export class Users {
     return rows.map((r) => ({ createdAt: Number(r.created_at), lastSeenAt: Number(r.last_seen_at), expiresAt: Number(r.expires_at), ip: r.ip, userAgent: r.user_agent }));
   }
 
-  /** Ends every console and admin console session of a user (the web tier's sessions table; subject = user name). */
+  /**
+   * Ends every console and admin console session of a user (the web tier's sessions table;
+   * subject = user name), and any forced second-factor set-up (`enrol`, subject `area:user`):
+   * one begun with the old password must not bind an authenticator after a reset or a lock.
+   */
   async endSessions(username: string): Promise<void> {
-    await this.store.db.deleteFrom('web_sessions').where('kind', 'in', ['sender', 'admin']).where('subject', '=', username).execute();
+    await this.store.db.deleteFrom('web_sessions').where((eb) => eb.or([
+      eb.and([eb('kind', 'in', ['sender', 'admin']), eb('subject', '=', username)]),
+      eb.and([eb('kind', '=', 'enrol'), eb('subject', 'in', [`console:${username}`, `admin:${username}`])]),
+    ])).execute();
   }
 
   /** The account exists and is not disabled (a lock is judged after the credentials). */

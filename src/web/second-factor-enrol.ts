@@ -36,7 +36,11 @@ export function registerEnrolment(app: FastifyInstance, c: WebContext, area: Enr
   /** Who is setting up: the enrol session of this area, else a real session; and whether it is forced. */
   async function who(request: FastifyRequest): Promise<{ username: string; forced: boolean } | undefined> {
     const resumed = await c.sessions.resume(request.cookies[COOKIE.enrol], 'enrol');
-    if (resumed.status === 'ok' && resumed.session.subject.startsWith(`${area.area}:`)) return { username: resumed.session.subject.slice(area.area.length + 1), forced: true };
+    if (resumed.status === 'ok' && resumed.session.subject.startsWith(`${area.area}:`)) {
+      // A lock or removal since the password was checked ends the set-up too.
+      const username = resumed.session.subject.slice(area.area.length + 1);
+      return (await c.users.isActive(username)) ? { username, forced: true } : undefined;
+    }
     const username = await area.signedIn(request);
     return username && !(await c.users.hasSecondFactor(username)) ? { username, forced: false } : undefined;
   }
