@@ -11,7 +11,7 @@ import { openBlobStore, openDatabaseBlobStore, openDatabaseKeyStore, openKeyFile
 import { openPostgresStore } from './store/postgres/index.ts';
 import { openSqliteStore } from './store/sqlite/index.ts';
 import { createMasterKey, createVault, loadMasterKey, MasterKeyError, type Vault } from './vault/index.ts';
-import { AuditLog, auditSigner } from './audit/index.ts';
+import { AuditLog, auditSigner, fileWitness } from './audit/index.ts';
 
 /** Everything a command needs, built from one config. The only place that picks a store. */
 export interface Runtime {
@@ -106,7 +106,8 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
     users: new Users(store, clock, config.login, { vault, passwordMinLength: config.login.passwordMinLength, totpRequiredFor: config.login.totpRequiredFor }),
     pickup: new PickupStore({ store, masterKey, dataDir: config.dataDir, shareDir: config.pickup.shareDir, clock }),
     // The checkpoint key is derived, not stored: the master key is the one secret to keep.
-    audit: new AuditLog({ store, node: nodeId, clock, logger, signer: auditSigner(Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'sealgate audit checkpoint key v1', 32))) }),
+    // The newest checkpoint this node signed is kept in its data dir too: verify holds the table to it.
+    audit: new AuditLog({ store, node: nodeId, clock, logger, signer: auditSigner(Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'sealgate audit checkpoint key v1', 32))), witness: fileWitness(path.join(config.dataDir, 'audit-checkpoint.json')) }),
     nodeId,
     close: () => store.close(),
   };

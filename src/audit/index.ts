@@ -7,3 +7,5 @@ export { auditSigner, checkpointValid } from './checkpoint.ts';
 export type { AuditSigner, Checkpoint } from './checkpoint.ts';
 export { auditCsv } from './export.ts';
 export { auditedLogin } from './logins.ts';
+export { fileWitness } from './witness.ts';
+export type { CheckpointWitness } from './witness.ts';

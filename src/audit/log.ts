@@ -3,6 +3,7 @@ import type { Clock, Logger } from '../kernel/index.ts';
 import type { Store } from '../store/index.ts';
 import { canonicalJson, eventHash, firstBreak, GENESIS_HASH, type AuditEvent, type AuditEventInput } from './chain.ts';
 import { checkpointValid, type AuditSigner, type Checkpoint } from './checkpoint.ts';
+import type { CheckpointWitness } from './witness.ts';
 
 /*
  * The append-only audit log (issue 13) on either store. One chain for the whole cluster: an
@@ -20,6 +21,8 @@ export interface AuditLogOptions {
   logger?: Logger;
   /** A signed checkpoint every this many events (and on `checkpoint()`). */
   checkpointEvery?: number;
+  /** Where the newest checkpoint this node signed is kept outside the database (witness.ts). */
+  witness?: CheckpointWitness;
 }
 
 export interface AuditFilter {
@@ -60,7 +63,7 @@ function fromRow(row: EventRow): AuditEvent {
 }
 
 export class AuditLog {
-  private readonly options: Required<Omit<AuditLogOptions, 'logger'>> & { logger?: Logger };
+  private readonly options: Required<Omit<AuditLogOptions, 'logger' | 'witness'>> & { logger?: Logger; witness?: CheckpointWitness };
 
   constructor(options: AuditLogOptions) {
     this.options = { checkpointEvery: 100, ...options };
@@ -132,7 +135,9 @@ export class AuditLog {
     } catch (error) {
       if (!isDuplicateKey(error)) throw error; // another node signed the same head
     }
-    // A copy outside the database: the log line survives a database restored to before it.
+    // Copies outside the database: the log line survives a database restored to before it,
+    // and the witness file is what verify checks a rebuilt chain against.
+    this.witness(checkpoint);
     this.options.logger?.info({ auditCheckpoint: { seq: checkpoint.seq, hash: checkpoint.hash, at: checkpoint.at, signature: checkpoint.signature } }, 'audit chain head signed');
     return checkpoint;
   }
@@ -157,9 +162,22 @@ export class AuditLog {
       const result = await trx.deleteFrom('audit_events').where('seq', '<=', anchor.seq).executeTakeFirst();
       return Number(result.numDeletedRows);
     });
+    this.witness(anchor);
     this.options.logger?.info({ auditCheckpoint: { seq: anchor.seq, hash: anchor.hash, at: anchor.at, signature: anchor.signature }, removed }, 'audit events past retention removed; anchor signed');
     store.scrub?.();
     return { removed, anchor: anchor.seq };
+  }
+
+  /** Keeps `checkpoint` as the witness unless the witness holds a later one already. */
+  private witness(checkpoint: Checkpoint): void {
+    const { witness, logger } = this.options;
+    if (!witness) return;
+    try {
+      const kept = witness.read();
+      if (!kept || kept.seq < checkpoint.seq) witness.write(checkpoint);
+    } catch (error) {
+      logger?.warn({ err: (error as Error).message }, 'audit checkpoint witness not written');
+    }
   }
 
   async latestCheckpoint(): Promise<Checkpoint | null> {
@@ -190,10 +208,18 @@ export class AuditLog {
     let before: { seq: number; hash: string } | null = null;
     let events = 0;
     const hashes = new Map<number, string>();
+    // Read before the table: a checkpoint is in the table before it is in the witness.
+    let witnessed: Checkpoint | null = null;
+    let unreadable: string | undefined;
+    try {
+      witnessed = this.options.witness?.read() ?? null;
+    } catch (error) {
+      unreadable = (error as Error).message;
+    }
     const checkpoints = (await store.db.selectFrom('audit_checkpoints').selectAll().orderBy('seq', 'asc').execute()).map((r) => ({
       seq: Number(r.seq), hash: r.hash, at: Number(r.at), signature: r.signature, publicKey: r.public_key,
     }));
-    const wanted = new Set(checkpoints.map((c) => c.seq));
+    const wanted = new Set([...checkpoints.map((c) => c.seq), ...(witnessed ? [witnessed.seq] : [])]);
     // A log pruned by retention starts after a signed anchor: the chain continues from its hash.
     const first = await store.db.selectFrom('audit_events').select('seq').orderBy('seq', 'asc').limit(1).executeTakeFirst();
     const firstSeq = first ? Number(first.seq) : 1;
@@ -228,6 +254,20 @@ export class AuditLog {
         breaks.push({ seq: headSeq + 1, sentence: `events ${headSeq + 1} to ${checkpoint.seq} were removed: a signed checkpoint covers event ${checkpoint.seq}, the log ends at ${headSeq}` });
       } else if (hashes.get(checkpoint.seq) !== checkpoint.hash) {
         breaks.push({ seq: checkpoint.seq, sentence: `event ${checkpoint.seq} is not the event the signed checkpoint covers: the chain up to it was rewritten` });
+      }
+    }
+    if (unreadable) breaks.push({ seq: headSeq + 1, sentence: `the signed checkpoint kept outside the database cannot be read: ${unreadable}` });
+    // The witness outside the database: deleting checkpoints from the table does not remove it.
+    // (Two nodes may sign the same head: the table keeps one signature, so seq and hash are compared.)
+    if (witnessed && witnessed.seq >= firstSeq && !checkpoints.some((c) => c.seq === witnessed.seq && c.hash === witnessed.hash)) {
+      if (!checkpointValid(witnessed, publicKey)) {
+        breaks.push({ seq: witnessed.seq, sentence: `the checkpoint kept outside the database (event ${witnessed.seq}) is not signed by this gateway's key` });
+      } else if (witnessed.seq > headSeq) {
+        breaks.push({ seq: headSeq + 1, sentence: `events ${headSeq + 1} to ${witnessed.seq} were removed: the signed checkpoint kept outside the database covers event ${witnessed.seq}, the log ends at ${headSeq}` });
+      } else if (hashes.get(witnessed.seq) !== witnessed.hash) {
+        breaks.push({ seq: witnessed.seq, sentence: `event ${witnessed.seq} is not the event the signed checkpoint kept outside the database covers: the chain up to it was rewritten` });
+      } else {
+        breaks.push({ seq: witnessed.seq, sentence: `the signed checkpoint at event ${witnessed.seq} was removed from the database (a copy is kept outside it)` });
       }
     }
     breaks.sort((a, b) => a.seq - b.seq);

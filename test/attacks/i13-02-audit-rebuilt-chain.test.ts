@@ -1,0 +1,85 @@
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { eventHash, GENESIS_HASH } from '../../src/audit/index.ts';
+import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
+import { RawSmtp } from '../helpers/raw-smtp.ts';
+
+/*
+ * Issue 13 attack 2: someone with write access to the database but not the master key wants a
+ * failed-login trail gone. The signed checkpoints live in the same database, so they deleted
+ * them too and rebuilt the whole chain consistently (SHA-256 is no secret); `audit verify` then
+ * said "intact". The gateway keeps its newest signed checkpoint outside the database (in its data
+ * dir), and verify holds the log to it.
+ */
+
+const PASSWORD = 'correct horse battery staple';
+
+type Row = { seq: number; at: number; node: string; actor: string; action: string; target: string | null; ip: string | null; protocol: string | null; detail: string; prev_hash: string; hash: string };
+
+describe('audit verify after the checkpoints were deleted and the chain rebuilt', () => {
+  const rig = gatewayWithSmarthost({ prefix: 'sg-i13-02-', users: ['alice@corp.test'], password: PASSWORD, config: { login: { freeAttempts: 10 } } });
+  const dbFile = () => path.join(rig.gateway.dir, 'data', 'sealgate.db');
+
+  async function failedLogins(count: number) {
+    for (let i = 0; i < count; i++) {
+      const smtp = await RawSmtp.connect(rig.gateway.ports.submission);
+      await smtp.command('EHLO client.test');
+      await smtp.startTls();
+      await smtp.command('EHLO client.test');
+      expect(await smtp.command(`AUTH PLAIN ${Buffer.from(`\0alice@corp.test\0guess ${i}`).toString('base64')}`)).toMatch(/^535 /);
+      smtp.close();
+    }
+  }
+
+  /** Drops every checkpoint, removes `drop` (a set of seqs) and re-links the rest from genesis. */
+  function rebuild(drop: (row: Row) => boolean) {
+    const db = new Database(dbFile());
+    try {
+      const rows = (db.prepare('SELECT * FROM audit_events ORDER BY seq').all() as Row[]).filter((r) => !drop(r));
+      db.transaction(() => {
+        db.prepare('DELETE FROM audit_checkpoints').run();
+        db.prepare('DELETE FROM audit_events').run();
+        let prev = { seq: 0, hash: GENESIS_HASH };
+        const insert = db.prepare('INSERT INTO audit_events (seq, at, node, actor, action, target, ip, protocol, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)');
+        for (const row of rows) {
+          const event = { seq: prev.seq + 1, at: Number(row.at), node: row.node, actor: row.actor, action: row.action, target: row.target, ip: row.ip, protocol: row.protocol, detail: JSON.parse(row.detail) as Record<string, unknown>, prevHash: prev.hash };
+          const hash = eventHash(event);
+          insert.run(event.seq, event.at, event.node, event.actor, event.action, event.target, event.ip, event.protocol, row.detail, event.prevHash, hash);
+          prev = { seq: event.seq, hash };
+        }
+      })();
+    } finally {
+      db.close();
+    }
+  }
+
+  it('names the rewrite instead of calling the log intact', async () => {
+    await failedLogins(3);
+    // The gateway signs its head every 100 events and when it stops; `audit checkpoint` does it now.
+    const signed = await rig.gateway.cli('audit', 'checkpoint');
+    expect(signed.code, signed.stderr).toBe(0);
+    const intact = await rig.gateway.cli('audit', 'verify');
+    expect(intact.code, intact.stderr).toBe(0);
+    const before = (JSON.parse((await rig.gateway.cli('audit', 'list', '--json')).stdout) as { action: string }[]).map((e) => e.action);
+    expect(before.filter((a) => a === 'login.failed')).toHaveLength(3);
+
+    // The second failed login is gone; the rest links up again from genesis; no checkpoint left.
+    rebuild((row) => row.seq === 2);
+    const tampered = await rig.gateway.cli('audit', 'verify');
+    expect(tampered.code).toBe(65);
+    expect(tampered.stderr).toMatch(/audit log broken at event [0-9]+: .*(rewritten|removed)/);
+  });
+
+  it('finds a log cut short along with its checkpoints', async () => {
+    await failedLogins(2);
+    expect((await rig.gateway.cli('audit', 'checkpoint')).code).toBe(0);
+    const db = new Database(dbFile(), { readonly: true });
+    const head = (db.prepare('SELECT max(seq) AS n FROM audit_events').get() as { n: number }).n;
+    db.close();
+    rebuild((row) => row.seq === head); // also drops every checkpoint
+    const cut = await rig.gateway.cli('audit', 'verify');
+    expect(cut.code).toBe(65);
+    expect(cut.stderr).toMatch(/audit log broken at event [0-9]+: .*(removed|rewritten)/);
+  });
+});
