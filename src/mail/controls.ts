@@ -117,13 +117,13 @@ export function subjectHasTag(rawValue: string, tag: string): boolean {
 }
 
 /** One header field as it stands in the block: its name and its raw text, folds included. */
-interface RawField {
+export interface RawField {
   name: string;
   raw: string;
 }
 
 /** Splits a header block (latin1 text, without the blank line or with it) into raw fields. */
-function rawFields(block: string): { fields: RawField[]; tail: string } {
+export function rawFields(block: string): { fields: RawField[]; tail: string } {
   const end = block.search(/\r?\n\r?\n/);
   const head = end >= 0 ? block.slice(0, end) : block.replace(/\r?\n$/, '');
   const tail = end >= 0 ? block.slice(end) : block.slice(head.length);
@@ -139,7 +139,7 @@ function rawFields(block: string): { fields: RawField[]; tail: string } {
   return { fields, tail };
 }
 
-function joinFields(fields: RawField[], tail: string): string {
+export function joinFields(fields: RawField[], tail: string): string {
   return fields.map((f) => f.raw).join('\r\n') + tail;
 }
 

@@ -8,8 +8,10 @@ export { parseAddress, isRoutableRecipient, isAscii, mailboxRefusal, addressForP
 export { encodeHeaderLine } from './header-bytes.ts';
 export type { HeaderEncodingOptions } from './header-bytes.ts';
 export type { ParsedAddress } from './address.ts';
-export { formatReceivedHeader } from './received.ts';
-export type { ReceivedInput } from './received.ts';
+export { formatAnonymousReceivedHeader, formatReceivedHeader } from './received.ts';
+export type { AnonymousReceivedInput, ReceivedInput } from './received.ts';
+export { ANONYMITY_STRIPPED_HEADERS, anonymizeHeaderBlock, makePseudonym } from './anonymity.ts';
+export type { AnonymizeOptions, ClientTraces } from './anonymity.ts';
 export { sanitizeEmailHtml, countBlockedImages } from './sanitize-html.ts';
 export type { SanitizedHtml } from './sanitize-html.ts';
 export { authservIdOf, decodeHeaderValue, editHeaderBlock, headerValueText, isDefaultSecureChoice, parseSecureHeader, SecureHeaderError, stripSubjectTag, subjectHasTag } from './controls.ts';

@@ -39,12 +39,31 @@ function clean(value: string, max = 255): string {
 export function formatReceivedHeader(input: ReceivedInput): Buffer {
   const ip = clean(input.fromIp, 64);
   const from = `from ${clean(input.fromHelo)} (${input.fromHost ? `${clean(input.fromHost)} ` : ''}[${ip}])`;
+  const auth = input.authenticatedAs ? ` (authenticated as ${clean(input.authenticatedAs, 128)})` : '';
+  return traceLine(from, auth, input);
+}
+
+export type AnonymousReceivedInput = Omit<ReceivedInput, 'fromHelo' | 'fromHost' | 'fromIp' | 'authenticatedAs'> & {
+  /** Stands for the client in the from clause and, without a queue id, as the id (mail/anonymity.ts makePseudonym). */
+  pseudonym: string;
+};
+
+/**
+ * Our trace line for an anonymous submission: the client is named by a per-message
+ * pseudonym, a valid RFC 5321 Domain (`from anon-…`), with no address literal, no HELO name
+ * and no user; the pseudonym is the id too, which the admin looks up in the queue.
+ */
+export function formatAnonymousReceivedHeader(input: AnonymousReceivedInput): Buffer {
+  const pseudonym = clean(input.pseudonym, 64);
+  return traceLine(`from ${pseudonym}`, '', { ...input, queueId: input.queueId ?? pseudonym });
+}
+
+function traceLine(from: string, auth: string, input: Pick<ReceivedInput, 'byHost' | 'protocol' | 'tls' | 'queueId' | 'forRecipient' | 'date'>): Buffer {
   const by = `by ${clean(input.byHost)} (Sealgate)`;
   const segments = [from, by];
   if (input.tls) segments.push(`(using ${clean(input.tls.version, 32)} with cipher ${clean(input.tls.cipher, 96)}${input.tls.bits ? ` (${input.tls.bits}/${input.tls.bits} bits)` : ''})`);
   const id = input.queueId ? ` id ${clean(input.queueId, 64)}` : '';
   const forRecipient = input.forRecipient && /^[\x21-\x7e]+$/.test(input.forRecipient) ? clean(input.forRecipient) : undefined;
-  const auth = input.authenticatedAs ? ` (authenticated as ${clean(input.authenticatedAs, 128)})` : '';
   segments.push(`with ${clean(input.protocol, 16)}${auth}${id}${forRecipient ? '' : ';'}`);
   if (forRecipient) segments.push(`for <${forRecipient}>;`);
   segments.push(formatRfc5322Date(input.date));

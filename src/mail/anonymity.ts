@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import { joinFields, rawFields } from './controls.ts';
+import { makeMessageId } from './message-id.ts';
+
+/*
+ * Anonymous submission (issue 12): a message leaves with nothing that names the client's
+ * network: not its address, not its HELO name, not its reverse name, not its mail program.
+ * The link from the pseudonym to the client is kept by the queue and the audit trail, never
+ * in the message. Pure header-block edits on latin1 text: every field kept stays byte for byte.
+ */
+
+/** Always removed from an anonymous submission (the issue names them); `anonymity.stripHeaders` adds to them. */
+export const ANONYMITY_STRIPPED_HEADERS = ['X-Originating-IP', 'X-Mailer', 'User-Agent'] as const;
+
+/**
+ * Fields that carry what the sender wrote (addresses, subject, threading, MIME structure):
+ * kept even when they mention a client name, e.g. a From: in the domain the client calls
+ * itself by. Any other field that mentions the client goes.
+ */
+const AUTHORED = /^(from|sender|reply-to|to|cc|bcc|subject|date|mime-version|in-reply-to|references|content-[a-z0-9-]+)$/;
+
+/** A fresh per-message pseudonym, 64 random bits: not derivable from the client. */
+export function makePseudonym(): string {
+  return `anon-${randomBytes(8).toString('hex')}`;
+}
+
+/** What names the client: its address, and the names it gave or that DNS gave for it. */
+export interface ClientTraces {
+  ip: string;
+  helo?: string;
+  reverseName?: string;
+}
+
+export interface AnonymizeOptions {
+  client: ClientTraces;
+  /** Field names removed besides ANONYMITY_STRIPPED_HEADERS (any case). */
+  stripHeaders?: readonly string[];
+  /** Our host name, for the Message-ID that replaces one naming the client. */
+  hostname: string;
+}
+
+/** The spellings of each trace worth looking for: `::ffff:192.0.2.1` is also `192.0.2.1`, `[192.0.2.1]` also its address. */
+function traceTokens(client: ClientTraces): string[] {
+  const tokens = new Set<string>();
+  const add = (value: string | undefined) => {
+    const text = value?.trim().toLowerCase();
+    if (!text || text === 'unknown') return;
+    tokens.add(text);
+    const literal = /^\[(?:ipv6:)?([^\]]+)\]$/.exec(text);
+    if (literal) add(literal[1]);
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+    if (mapped) add(mapped[1]);
+  };
+  add(client.ip);
+  add(client.helo);
+  add(client.reverseName);
+  return [...tokens];
+}
+
+/**
+ * Whether `text` mentions one of the tokens as a whole name or address: `127.0.0.5` is not in
+ * `127.0.0.50`, `pc.example` is in `<x@pc.example>` and in `mail.pc.example`.
+ */
+function mentions(text: string, tokens: readonly string[]): boolean {
+  const lower = text.toLowerCase();
+  return tokens.some((token) => {
+    for (let at = lower.indexOf(token); at >= 0; at = lower.indexOf(token, at + 1)) {
+      const before = lower[at - 1] ?? '';
+      const after = lower.slice(at + token.length, at + token.length + 2);
+      if (/[a-z0-9-]/.test(before) || (/[:]/.test(before) && token.includes(':'))) continue;
+      if (/^[a-z0-9-]/.test(after) || /^[.:][a-z0-9]/.test(after)) continue;
+      return true;
+    }
+    return false;
+  });
+}
+
+/**
+ * Edits the header block of an anonymous submission: the fields named to go, every
+ * `Received:` the message arrived with (the client's own trace, with its inner addresses),
+ * and any other field that mentions the client's address or names. A Message-ID naming the
+ * client is replaced by one of ours rather than dropped.
+ */
+export function anonymizeHeaderBlock(block: string, options: AnonymizeOptions): { block: string; removed: string[] } {
+  const { fields, tail } = rawFields(block);
+  const stripped = new Set([...ANONYMITY_STRIPPED_HEADERS, ...(options.stripHeaders ?? [])].map((name) => name.toLowerCase()));
+  const tokens = traceTokens(options.client);
+  const removed: string[] = [];
+  const kept = fields.filter((field) => {
+    if (field.name === '') return true;
+    if (stripped.has(field.name) || field.name === 'received') {
+      removed.push(field.name);
+      return false;
+    }
+    if (AUTHORED.test(field.name) || !mentions(field.raw.slice(field.raw.indexOf(':') + 1), tokens)) return true;
+    if (field.name === 'message-id') {
+      field.raw = `${field.raw.slice(0, field.raw.indexOf(':'))}: ${makeMessageId(options.hostname)}`;
+      removed.push('message-id (replaced)');
+      return true;
+    }
+    removed.push(field.name);
+    return false;
+  });
+  return { block: removed.length ? joinFields(kept, tail) : block, removed };
+}
