@@ -151,7 +151,10 @@ function webUsers(runtime: Runtime, logger: Runtime['logger']): WebDeps['users']
 /** Most recipients one audit event names; a message to more says how many there were. */
 const AUDITED_RECIPIENTS = 100;
 
-/** `message.submitted` (a user's, via SMTP AUTH) or `message.received` (inbound): who, from where, to whom. Never a subject or body. */
+/**
+ * `message.submitted` (a user's, via SMTP AUTH) or `message.received` (inbound): who, from where, to whom. Never a subject or body.
+ * An anonymous submission's pseudonym is here with the HELO name it hides: the admin's link back to the client.
+ */
 function receivedEvent(envelope: Envelope, id: string): AuditEventInput {
   const recipients = envelope.recipients.map((r) => r.address);
   return {
@@ -160,7 +163,7 @@ function receivedEvent(envelope: Envelope, id: string): AuditEventInput {
     target: id,
     ip: envelope.clientIp,
     protocol: 'smtp',
-    detail: { from: envelope.mailFrom, recipients: recipients.slice(0, AUDITED_RECIPIENTS), count: recipients.length, ...(envelope.pickup ? { pickup: true } : {}) },
+    detail: { from: envelope.mailFrom, recipients: recipients.slice(0, AUDITED_RECIPIENTS), count: recipients.length, ...(envelope.pickup ? { pickup: true } : {}), ...(envelope.anonymous ? { anonymous: envelope.anonymous } : {}) },
   };
 }
 
@@ -230,13 +233,14 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
     limits: config.limits,
     pickupTag: config.pickup.subjectTag,
     pickupAlways: config.pickup.alwaysForUsers.map((u) => u.toLowerCase()),
+    anonymityStripHeaders: config.anonymity.stripHeaders,
     closeGraceMs: Math.min(10_000, Math.floor((config.shutdown.deadlineSeconds * 1000) / 3)),
   };
   const listenerSpecs: { name: string; options: ListenerOptions; tls: string }[] = [];
   const { inbound, submission, submissionTls } = config.listeners;
   if (inbound.enabled) listenerSpecs.push({ name: 'inbound', tls: 'STARTTLS', options: { ...base, role: 'inbound', host: inbound.host, port: inbound.port, implicitTls: false } });
-  if (submission.enabled) listenerSpecs.push({ name: 'submission', tls: 'STARTTLS, AUTH', options: { ...base, role: 'submission', host: submission.host, port: submission.port, implicitTls: false } });
-  if (submissionTls.enabled) listenerSpecs.push({ name: 'submission-tls', tls: 'implicit TLS, AUTH', options: { ...base, role: 'submission', host: submissionTls.host, port: submissionTls.port, implicitTls: true } });
+  if (submission.enabled) listenerSpecs.push({ name: 'submission', tls: 'STARTTLS, AUTH', options: { ...base, role: 'submission', host: submission.host, port: submission.port, implicitTls: false, anonymous: submission.anonymous } });
+  if (submissionTls.enabled) listenerSpecs.push({ name: 'submission-tls', tls: 'implicit TLS, AUTH', options: { ...base, role: 'submission', host: submissionTls.host, port: submissionTls.port, implicitTls: true, anonymous: submissionTls.anonymous } });
 
   const services: Service[] = [worker];
   const smtpListeners: { name: string; listener: SmtpListener }[] = [];

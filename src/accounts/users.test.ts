@@ -47,10 +47,10 @@ describe('users', () => {
     current = await openTestStore('sqlite');
     const users = new Users(current.store, { now: () => 1 });
     await users.add('alice@example.test', 'correct horse battery');
-    expect(await users.standingOf('alice@example.test')).toEqual({ requiredLevel: undefined, pickupAlways: false });
+    expect(await users.standingOf('alice@example.test')).toEqual({ requiredLevel: undefined, pickupAlways: false, anonymous: false });
     await users.setRequirement('alice@example.test', 'tls-verified');
     await users.setPickupAlways('alice@example.test', true);
-    expect(await users.standingOf('alice@example.test')).toEqual({ requiredLevel: 'tls-verified', pickupAlways: true });
+    expect(await users.standingOf('alice@example.test')).toEqual({ requiredLevel: 'tls-verified', pickupAlways: true, anonymous: false });
     expect((await users.list())[0]).toMatchObject({ requiredLevel: 'tls-verified', pickupAlways: true });
     await users.setRequirement('alice@example.test', 'none');
     expect((await users.standingOf('alice@example.test')).requiredLevel).toBeUndefined();

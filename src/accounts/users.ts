@@ -228,7 +228,7 @@ export class Users {
     const password_hash = await hash(password, ARGON2);
     const now = this.clock.now();
     await this.store.db.transaction().execute(async (trx) => {
-      await trx.insertInto('users').values({ username, password_hash, created_at: now, disabled: 0, pickup_always: 0 }).execute();
+      await trx.insertInto('users').values({ username, password_hash, created_at: now, disabled: 0, pickup_always: 0, anonymous: 0 }).execute();
       await trx.insertInto('user_roles').values({ username, role: 'sender', granted_at: now }).execute();
     });
   }
@@ -320,9 +320,9 @@ export class Users {
     return row !== undefined && row.disabled === 0 && row.locked_at == null;
   }
 
-  async list(): Promise<{ username: string; createdAt: number; disabled: boolean; requiredLevel: LinkRequirement | null; pickupAlways: boolean }[]> {
-    const rows = await this.store.db.selectFrom('users').select(['username', 'created_at', 'disabled', 'required_level', 'pickup_always']).orderBy('username').execute();
-    return rows.map((r) => ({ username: r.username, createdAt: Number(r.created_at), disabled: r.disabled === 1, requiredLevel: r.required_level as LinkRequirement | null, pickupAlways: r.pickup_always === 1 }));
+  async list(): Promise<{ username: string; createdAt: number; disabled: boolean; requiredLevel: LinkRequirement | null; pickupAlways: boolean; anonymous: boolean }[]> {
+    const rows = await this.store.db.selectFrom('users').select(['username', 'created_at', 'disabled', 'required_level', 'pickup_always', 'anonymous']).orderBy('username').execute();
+    return rows.map((r) => ({ username: r.username, createdAt: Number(r.created_at), disabled: r.disabled === 1, requiredLevel: r.required_level as LinkRequirement | null, pickupAlways: r.pickup_always === 1, anonymous: r.anonymous === 1 }));
   }
 
   /** Every message this user submits must travel over at least `level` (null: no rule). */
@@ -338,10 +338,16 @@ export class Users {
     if (Number(result.numUpdatedRows) === 0) throw new AccountError(`no user ${username}`);
   }
 
-  /** What applies to every message of a user: a link requirement, always-pickup. */
-  async standingOf(username: string): Promise<{ requiredLevel?: LinkRequirement; pickupAlways: boolean }> {
-    const row = await this.store.db.selectFrom('users').select(['required_level', 'pickup_always']).where('username', '=', username).executeTakeFirst();
-    return { requiredLevel: (row?.required_level as LinkRequirement | null) ?? undefined, pickupAlways: row?.pickup_always === 1 };
+  /** Every message this user submits is anonymous (issue 12), or no longer is. */
+  async setAnonymous(username: string, anonymous: boolean): Promise<void> {
+    const result = await this.store.db.updateTable('users').set({ anonymous: anonymous ? 1 : 0 }).where('username', '=', username).executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw new AccountError(`no user ${username}`);
+  }
+
+  /** What applies to every message of a user: a link requirement, always-pickup, anonymity. */
+  async standingOf(username: string): Promise<{ requiredLevel?: LinkRequirement; pickupAlways: boolean; anonymous: boolean }> {
+    const row = await this.store.db.selectFrom('users').select(['required_level', 'pickup_always', 'anonymous']).where('username', '=', username).executeTakeFirst();
+    return { requiredLevel: (row?.required_level as LinkRequirement | null) ?? undefined, pickupAlways: row?.pickup_always === 1, anonymous: row?.anonymous === 1 };
   }
 
   async authenticate(username: string, password: string): Promise<boolean> {

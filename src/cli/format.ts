@@ -65,6 +65,9 @@ export function formatQueueShow(m: MessageDetail, notices?: Map<string, NoticeSt
     `message   ${m.id}`,
     `from      <${m.mailFrom}>${m.envelope.authUser ? `  (authenticated as ${m.envelope.authUser})` : ''}`,
     `received  ${iso(m.createdAt)}  ${m.size} bytes  body ${m.envelope.bodyType}${m.envelope.requireTls ? '  REQUIRETLS' : ''}${m.envelope.encrypt ? `  Sealgate-Encrypt: ${m.envelope.encrypt}` : ''}${m.envelope.requiredLevel ? `  requires ${m.envelope.requiredLevel}` : ''}${m.envelope.tlsOptional ? '  TLS-Required: No' : ''}${m.envelope.smtpUtf8 ? '  SMTPUTF8' : ''}`,
+    ...(m.envelope.anonymous
+      ? [`anonymous ${m.envelope.anonymous.pseudonym} stands for client [${m.envelope.clientIp ?? '?'}] HELO ${m.envelope.anonymous.helo || '(none)'}${m.envelope.anonymous.reverseName ? ` (${m.envelope.anonymous.reverseName})` : ''}${m.envelope.authUser ? `, user ${m.envelope.authUser}` : ''}; none of it is in the message`]
+      : []),
     ...(own?.kind === 'pickup-notice'
       ? [`notice    for Secure Message Pickup ${own.pickupId ?? '?'}${own.heldMessageId ? ` (held message ${own.heldMessageId})` : ''}; a failure is reported to <${own.reportTo ?? '?'}>`]
       : own ? ['notice    a one-time code or read notice of the portal'] : []),

@@ -1,6 +1,7 @@
 /** `sealgate user …`: submission users, their standing requirements and pickup choice. */
 import { randomBytes } from 'node:crypto';
 import type { LinkRequirement } from '../kernel/index.ts';
+import { adminActor } from './admin-actor.ts';
 import type { Command, CommandContext } from './command.ts';
 import { CliError, EX, UsageError } from './exit.ts';
 import { out, outJson } from './output.ts';
@@ -47,7 +48,7 @@ export const userCommands: Command[] = [
       withRuntime(ctx.config, ctx.deps, async ({ users }) => {
         const list = await users.list();
         if (ctx.json) outJson(list);
-        else out(list.length ? list.map((u) => `${u.username}${u.disabled ? '  (disabled)' : ''}${u.requiredLevel ? `  (requires ${u.requiredLevel})` : ''}${u.pickupAlways ? '  (always pickup)' : ''}`).join('\n') : 'no users yet: sealgate user add NAME');
+        else out(list.length ? list.map((u) => `${u.username}${u.disabled ? '  (disabled)' : ''}${u.requiredLevel ? `  (requires ${u.requiredLevel})` : ''}${u.pickupAlways ? '  (always pickup)' : ''}${u.anonymous ? '  (anonymous)' : ''}`).join('\n') : 'no users yet: sealgate user add NAME');
         return EX.ok;
       }),
   },
@@ -88,6 +89,23 @@ export const userCommands: Command[] = [
       return withRuntime(ctx.config, ctx.deps, async ({ users }) => {
         await users.setPickupAlways(name, choice === 'always');
         out(choice === 'always' ? `user ${name}: every message becomes a Secure Message Pickup` : `user ${name}: messages go out as usual`);
+        return EX.ok;
+      });
+    },
+  },
+  {
+    name: 'user anonymous',
+    usage: 'NAME on|off',
+    summary: "every message NAME submits leaves without the client's address, names or mail program (or as usual)",
+    details: ['The pseudonym in its Received: line leads back to the client only through sealgate queue show and the audit trail.'],
+    args: { min: 2, max: 2 },
+    run: (ctx) => {
+      const [name, choice] = ctx.args;
+      if (choice !== 'on' && choice !== 'off') throw new UsageError(`user anonymous takes on or off, not ${JSON.stringify(choice)}`);
+      return withRuntime(ctx.config, ctx.deps, async ({ users, audit }) => {
+        await users.setAnonymous(name, choice === 'on');
+        await audit.record({ actor: adminActor(), action: 'user.anonymous', target: name, protocol: 'cli', detail: { anonymous: choice === 'on' } });
+        out(choice === 'on' ? `user ${name}: every message is submitted anonymously (a pseudonym in place of the client's address and names)` : `user ${name}: messages carry the usual trace`);
         return EX.ok;
       });
     },

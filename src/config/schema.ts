@@ -11,19 +11,30 @@ function byCanonicalDomain<T>(table: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.entries(table).map(([name, value]) => [canonicalDomain(name), value]));
 }
 
-const listener = (port: number, what: string) =>
-  z
-    .strictObject({
-      host: z.string().default('127.0.0.1').describe('Address to listen on; `0.0.0.0` or `::` for every interface.'),
-      port: z.number().int().min(0).max(65535).default(port).describe('TCP port; 0 picks a free one (tests).'),
-      enabled: z.boolean().default(true).describe('Set to false to not open this listener at all.'),
-    })
-    .prefault({})
-    .describe(what);
+const listenerShape = (port: number) => ({
+  host: z.string().default('127.0.0.1').describe('Address to listen on; `0.0.0.0` or `::` for every interface.'),
+  port: z.number().int().min(0).max(65535).default(port).describe('TCP port; 0 picks a free one (tests).'),
+  enabled: z.boolean().default(true).describe('Set to false to not open this listener at all.'),
+});
+
+const listener = (port: number, what: string) => z.strictObject(listenerShape(port)).prefault({}).describe(what);
 
 const tlsPolicy = z
   .enum(['opportunistic', 'required', 'verified'])
   .describe('`opportunistic`: TLS when offered, else plain text; `required`: TLS or no delivery; `verified`: TLS with a certificate that verifies for the MX name.');
+
+/** A submission listener: the common settings and whether every message on it is anonymous. */
+const submissionListener = (port: number, what: string) =>
+  z
+    .strictObject({
+      ...listenerShape(port),
+      anonymous: z
+        .boolean()
+        .default(false)
+        .describe('Anonymous submission for every user of this listener: our `Received:` line names a per-message pseudonym instead of the client\'s address and names, and the headers of `anonymity` are removed. `sealgate user anonymous NAME on` does the same for one user on any listener.'),
+    })
+    .prefault({})
+    .describe(what);
 
 /** An account role (accounts/roles.ts ROLES; config cannot import accounts, a higher layer). */
 const accountRole = z.enum(['admin', 'sender', 'auditor']);
@@ -61,11 +72,20 @@ export const configSchema = z.strictObject({
   listeners: z
     .strictObject({
       inbound: listener(2525, 'Inbound SMTP (port 25 in production): mail from the Internet for `domains`, no authentication.'),
-      submission: listener(2587, 'Submission with STARTTLS and AUTH (port 587 in production): mail from your users.'),
-      submissionTls: listener(2465, 'Submission over implicit TLS (port 465 in production).'),
+      submission: submissionListener(2587, 'Submission with STARTTLS and AUTH (port 587 in production): mail from your users.'),
+      submissionTls: submissionListener(2465, 'Submission over implicit TLS (port 465 in production).'),
     })
     .prefault({})
     .describe('The SMTP listeners.'),
+  anonymity: z
+    .strictObject({
+      stripHeaders: z
+        .array(z.string().regex(/^[\x21-\x39\x3b-\x7e]+$/, 'must be a header field name'))
+        .default([])
+        .describe('Header fields removed from an anonymous submission besides X-Originating-IP, X-Mailer and User-Agent (always removed), e.g. `X-MimeOLE`, `X-Forwarded-For`. The client\'s own `Received:` lines and any other field naming its address or names go too; a Message-ID naming it is replaced.'),
+    })
+    .prefault({})
+    .describe('Anonymous submission (`listeners.submission.anonymous`, `sealgate user anonymous`): the link from pseudonym to client stays in the queue (`sealgate queue show`) and the audit trail, never in the message.'),
   limits: z
     .strictObject({
       maxMessageBytes: z.number().int().min(1).default(50 * 1024 * 1024).describe('Largest message accepted (SIZE, refused with 552 5.3.4).'),

@@ -105,6 +105,12 @@ export interface Envelope {
   /** Client address as seen by ingress; for the audit log only. */
   clientIp?: string;
   /**
+   * Anonymous submission (issue 12): the pseudonym our Received: line names instead of the
+   * client, and what it stands for besides clientIp and authUser. Queue metadata for the
+   * admin (`queue show`, the audit trail), never written into the message.
+   */
+  anonymous?: { pseudonym: string; helo: string; reverseName?: string };
+  /**
    * Inbound: our verdict (Authentication-Results, an ARC set, a quarantine mark), CRLF-terminated
    * header fields decided at the end of DATA and prepended when the message is relayed (auth/).
    */

@@ -65,6 +65,8 @@ export interface UsersTable {
   required_level: string | null;
   /** 1: every message this user submits becomes a Secure Message Pickup. */
   pickup_always: number;
+  /** 1: every message this user submits is anonymous (`sealgate user anonymous`). */
+  anonymous: number;
   /** Set by an admin (`sealgate user lock`): no login on any protocol until unlocked. */
   locked_at: number | null;
 }

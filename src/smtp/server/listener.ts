@@ -5,7 +5,7 @@ import type { Clock, DsnNotify, Envelope, LinkRequirement, Logger, Service } fro
 import { strongest } from '../../policy/index.ts';
 import { waitText, type LoginOutcome } from '../../accounts/index.ts';
 import { MailError, isMailError } from '../../kernel/index.ts';
-import { formatReceivedHeader, isRoutableRecipient, mailboxRefusal, parseAddress, parseHeaders, splitHeaderBlock, type HeaderField } from '../../mail/index.ts';
+import { formatAnonymousReceivedHeader, formatReceivedHeader, isRoutableRecipient, makePseudonym, mailboxRefusal, parseAddress, parseHeaders, splitHeaderBlock, type HeaderField } from '../../mail/index.ts';
 import { IngressStream } from './ingress-stream.ts';
 import { guardHandshakes, limitSessions, PerIpCounter, sharedConnectionSlots, type HandshakeGuard } from './limits.ts';
 import { installReplyCodes, smtpError, toSmtpError } from './replies.ts';
@@ -14,7 +14,7 @@ import { MimeDepthLimit } from '../../mail/index.ts';
 import { checkEnvelopeSender, checkInboundSender, type SendersOf } from './sender-check.ts';
 import { RecipientVerifier, type DomainRecipients } from './recipient-check.ts';
 import { inboundHeaderRewriter } from './inbound-headers.ts';
-import { submittedHeaderRewriter } from './submitted-controls.ts';
+import { anonymousHeaderRewriter, submittedHeaderRewriter } from './submitted-controls.ts';
 import type { InboundE2e } from './e2e-inbound.ts';
 
 export interface ListenerLimits {
@@ -53,6 +53,10 @@ export interface ListenerOptions {
   pickupTag?: string;
   /** Users (lower case) whose every message becomes a pickup. */
   pickupAlways?: string[];
+  /** Submission: every message on this listener is anonymous (issue 12). */
+  anonymous?: boolean;
+  /** Header fields an anonymous submission loses besides X-Originating-IP, X-Mailer and User-Agent. */
+  anonymityStripHeaders?: string[];
   host: string;
   port: number;
   /** 465-style: TLS from the first byte. */
@@ -84,7 +88,7 @@ export interface IngressDeps {
   /** Why a pickup answer cannot serve, or null (pickup's `answerRefusal`; smtp may not import pickup). */
   answerRefusal?: (answer: string) => string | null;
   /** What applies to every message of the user: a link requirement, always-pickup. */
-  standingOf?(username: string): Promise<{ requiredLevel?: LinkRequirement; pickupAlways?: boolean }>;
+  standingOf?(username: string): Promise<UserStanding>;
   /** Mail to the notice address, its headers read (the body is not kept): answers it or not, and says which. */
   answerNoticeReply?(reply: NoticeReply): Promise<'answered' | 'not-answered'>;
   /** Inbound: decrypt, verify and mark protected mail before it is stored (e2e-inbound.ts). */
@@ -97,6 +101,13 @@ export interface IngressDeps {
   observeSession?(event: 'opened' | 'refused' | 'closed'): void;
   logger: Logger;
   clock: Clock;
+}
+
+/** What applies to every message of a user: a link requirement, always-pickup, anonymity. */
+export interface UserStanding {
+  requiredLevel?: LinkRequirement;
+  pickupAlways?: boolean;
+  anonymous?: boolean;
 }
 
 export interface NoticeReply {
@@ -140,7 +151,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
   const maxConnections = limits.maxConnections ?? 1000;
   const slots = sharedConnectionSlots(maxConnections, limits.reservedSubmissionConnections ?? 100);
   const authFailures = new Map<string, number>();
-  const userStanding = new Map<string, { requiredLevel?: LinkRequirement; pickupAlways?: boolean }>();
+  const userStanding = new Map<string, UserStanding>();
   const sessionTimers = new Map<string, NodeJS.Timeout>();
   const counted = new Set<string>();
   const submission = options.role === 'submission';
@@ -329,20 +340,27 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
       };
       const cipher = session.tlsOptions || undefined;
       const now = new Date(deps.clock.now());
+      if (submission && (options.anonymous || userStanding.get(session.id)?.anonymous)) {
+        // smtp-server names an unresolved client `[ip]`; reverse lookup is off, so a name is rare.
+        const reverseName = session.clientHostname && !session.clientHostname.startsWith('[') ? session.clientHostname : undefined;
+        envelope.anonymous = { pseudonym: makePseudonym(), helo: session.hostNameAppearsAs || '', ...(reverseName ? { reverseName } : {}) };
+      }
+      const anonymous = envelope.anonymous;
+      const trace = {
+        byHost: options.hostname,
+        protocol: protocolOf(session),
+        tls: cipher ? { version: cipher.version ?? 'TLS', cipher: cipher.standardName ?? cipher.name } : undefined,
+        forRecipient: envelope.recipients.length === 1 ? envelope.recipients[0].address : undefined,
+        date: now,
+      };
+      const submitted = submission ? submittedHeaderRewriter(session, envelope, { pickupTag: options.pickupTag, sealSecret: deps.sealSecret, answerRefusal: deps.answerRefusal }) : undefined;
       const ingress = new IngressStream({
         maxMessageBytes: limits.maxMessageBytes,
         maxTextLineBytes: limits.maxTextLineBytes,
         maxReceivedHeaders: limits.maxReceivedHeaders,
-        traceHeader: formatReceivedHeader({
-          fromHelo: session.hostNameAppearsAs || 'unknown',
-          fromIp: session.remoteAddress,
-          byHost: options.hostname,
-          protocol: protocolOf(session),
-          tls: cipher ? { version: cipher.version ?? 'TLS', cipher: cipher.standardName ?? cipher.name } : undefined,
-          forRecipient: envelope.recipients.length === 1 ? envelope.recipients[0].address : undefined,
-          authenticatedAs: envelope.authUser,
-          date: now,
-        }),
+        traceHeader: anonymous
+          ? formatAnonymousReceivedHeader({ ...trace, pseudonym: anonymous.pseudonym })
+          : formatReceivedHeader({ ...trace, fromHelo: session.hostNameAppearsAs || 'unknown', fromIp: session.remoteAddress, authenticatedAs: envelope.authUser }),
         eightBit: envelope.bodyType === '8BITMIME' || envelope.smtpUtf8,
         completeHeaders: submission,
         hostname: options.hostname,
@@ -352,8 +370,10 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
         onTlsOptional: () => (envelope.tlsOptional = true),
         pickupTag: options.pickupTag,
         onPickup: submission && options.pickupTag ? () => (envelope.pickup = true) : undefined,
-        rewriteHeaders: submission
-          ? submittedHeaderRewriter(session, envelope, { pickupTag: options.pickupTag, sealSecret: deps.sealSecret, answerRefusal: deps.answerRefusal })
+        rewriteHeaders: submitted
+          ? anonymous
+            ? anonymousHeaderRewriter(submitted, { client: { ip: session.remoteAddress, helo: anonymous.helo, reverseName: anonymous.reverseName }, stripHeaders: options.anonymityStripHeaders, hostname: options.hostname })
+            : submitted
           : inboundHeaderRewriter(options.hostname, logger),
       });
       let finished = false;
@@ -391,7 +411,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
         .then(({ id }) => {
           finished = true;
           e2e?.accepted();
-          logger.info({ messageId: id, ip: session.remoteAddress, user: envelope.authUser, recipients: envelope.recipients.length, tls: session.secure }, 'message accepted');
+          logger.info({ messageId: id, ip: session.remoteAddress, user: envelope.authUser, recipients: envelope.recipients.length, tls: session.secure, ...(anonymous ? { pseudonym: anonymous.pseudonym } : {}) }, 'message accepted');
           callback(null, `2.0.0 Ok: queued as ${id}`);
         })
         .catch((error: unknown) => {

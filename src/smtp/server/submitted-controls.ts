@@ -1,6 +1,6 @@
 import type { SMTPServerSession } from 'smtp-server';
 import { MailError, type Envelope } from '../../kernel/index.ts';
-import { editHeaderBlock, getHeader, headerValueText, isDefaultSecureChoice, parseHeaders, parseSecureHeader, SecureHeaderError } from '../../mail/index.ts';
+import { anonymizeHeaderBlock, editHeaderBlock, getHeader, headerValueText, isDefaultSecureChoice, parseHeaders, parseSecureHeader, SecureHeaderError, type AnonymizeOptions } from '../../mail/index.ts';
 import { checkHeaderSenders } from './sender-check.ts';
 
 export interface SubmittedControlsOptions {
@@ -59,5 +59,20 @@ export function submittedHeaderRewriter(session: SMTPServerSession, envelope: En
     }
     const { block: edited } = editHeaderBlock(text, { dropControls: true, subjectTag: options.pickupTag });
     return edited === text ? block : Buffer.from(edited, 'latin1');
+  };
+}
+
+/**
+ * Anonymous submission (issue 12): after the controls are read and removed, the header block
+ * loses what names the client (mail/anonymity.ts). The sender check above has seen the block
+ * as it came.
+ */
+export function anonymousHeaderRewriter(submitted: (block: Buffer) => Buffer | MailError, options: AnonymizeOptions): (block: Buffer) => Buffer | MailError {
+  return (block) => {
+    const controlled = submitted(block);
+    if (controlled instanceof MailError) return controlled;
+    const text = controlled.toString('latin1');
+    const { block: edited } = anonymizeHeaderBlock(text, options);
+    return edited === text ? controlled : Buffer.from(edited, 'latin1');
   };
 }

@@ -584,6 +584,13 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
           .execute();
       },
     },
+    '0033-user-anonymous': {
+      // Anonymous submission per user (`sealgate user anonymous`, issue 12). A column with a
+      // default: a node of the previous release neither reads nor needs it.
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('users').addColumn('anonymous', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      },
+    },
   };
 }
 
