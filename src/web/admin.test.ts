@@ -56,6 +56,19 @@ describe('admin console (fastify.inject over SQLite)', () => {
     expect((await boss.request('GET', '/admin')).headers.location).toBe('/admin/login');
   });
 
+  it("an auditor's shorter idle limit holds on their admin-console session and its page timer (attacker's pass, issue 13)", async () => {
+    // Before: every admin-console session got the admin limit, whatever web.idleTimeoutByRole.auditor said.
+    fixture = await createPortalFixture({ config: { web: { idleTimeoutByRole: { auditor: 60_000 } } } });
+    app = buildWebApp(fixture.deps).app;
+    await app.ready();
+    await fixture.users.add('audit@clinic.test', PASSWORD);
+    await fixture.users.roles.grant('audit@clinic.test', 'auditor');
+    const auditor = await signIn('audit@clinic.test');
+    const row = await fixture.store.db.selectFrom('web_sessions').select('idle_ms').where('subject', '=', 'audit@clinic.test').where('kind', '=', 'admin').executeTakeFirstOrThrow();
+    expect(Number(row.idle_ms)).toBe(60_000);
+    expect((await auditor.request('GET', '/admin/audit')).body).toContain('60000');
+  });
+
   it('locks and unlocks an account (audited, CSRF-checked, not oneself), and shows and exports the audit log', async () => {
     await setup();
     const boss = await signIn('boss@clinic.test');

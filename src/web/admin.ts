@@ -30,6 +30,15 @@ export function registerAdmin(app: FastifyInstance, c: WebContext): void {
 
   // What admin() found for this request: the nav shows only the pages the roles open.
   const rolesSeen = new WeakMap<FastifyRequest, string[]>();
+  // The idle limit of the session the request resumed: it drives the page's own log-off timer.
+  const idleSeen = new WeakMap<FastifyRequest, number>();
+
+  /** A console user's idle limit: the shortest of their console roles' (web.idleTimeoutByRole) and the default. */
+  async function idleFor(username: string): Promise<number> {
+    const byRole = c.config.web.idleTimeoutByRole as Record<string, number | undefined>;
+    const limits = (await c.users.rolesOf(username)).filter((r) => r === 'admin' || r === 'auditor').map((r) => byRole[r]).filter((ms): ms is number => ms !== undefined);
+    return Math.min(c.config.web.idleTimeoutMs, ...limits);
+  }
 
   function adminPage(request: FastifyRequest, user: string | null, title: string, body: Html): string {
     const { nonce, csrf } = ctx(request);
@@ -45,7 +54,7 @@ export function registerAdmin(app: FastifyInstance, c: WebContext): void {
       ? html`<form method="post" action="/admin/logout">${csrfField(csrf)}<span class="meta">${user === BREAK_GLASS_ACTOR ? tr.t('admin.breakGlass.who') : user}</span> ${links}<button type="submit" class="secondary" id="admin-logout">${tr.t('console.signOut')}</button></form>`
       : undefined;
     const warned = user === BREAK_GLASS_ACTOR ? html`${notice('error', tr.text('admin.breakGlass.banner'))}${body}` : body;
-    return page({ title, nonce, i18n: tr, body: warned, header, idle: user ? { afterMs: idleMs, url: '/admin/login?idle=1' } : undefined });
+    return page({ title, nonce, i18n: tr, body: warned, header, idle: user ? { afterMs: idleSeen.get(request) ?? idleMs, url: '/admin/login?idle=1' } : undefined });
   }
 
   /**
@@ -62,6 +71,7 @@ export function registerAdmin(app: FastifyInstance, c: WebContext): void {
       const roles = (await c.users.isActive(resumed.session.subject)) ? await c.users.rolesOf(resumed.session.subject) : [];
       if (roles.some((r) => r === 'admin' || r === 'auditor')) {
         rolesSeen.set(request, roles);
+        idleSeen.set(request, resumed.session.idleMs);
         if (roles.some((r) => (allowed as string[]).includes(r))) return resumed.session.subject;
         throw new HttpError(403, i18n(request).text('admin.signIn.notForRole'));
       }
@@ -87,7 +97,7 @@ export function registerAdmin(app: FastifyInstance, c: WebContext): void {
 
   async function openSession(reply: FastifyReply, request: FastifyRequest, username: string): Promise<void> {
     await c.sessions.end(request.cookies[COOKIE.admin]);
-    reply.setCookie(COOKIE.admin, await c.sessions.create('admin', username, ADMIN_SESSION_MS, undefined, { idleMs, ip: clientIp(request), userAgent: request.headers['user-agent'] }), cookieOptions);
+    reply.setCookie(COOKIE.admin, await c.sessions.create('admin', username, ADMIN_SESSION_MS, undefined, { idleMs: await idleFor(username), ip: clientIp(request), userAgent: request.headers['user-agent'] }), cookieOptions);
   }
 
   registerBreakGlass(app, c, { page: adminPage, idleMs });
