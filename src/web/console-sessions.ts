@@ -48,7 +48,9 @@ export function registerConsoleSessions(app: FastifyInstance, c: WebContext, hel
     requireCsrf(request);
     const user = await helpers.sender(request, reply);
     if (!user) return reply;
+    // Everywhere: the same person's admin-console sessions too (a lost laptop holds both).
     await c.sessions.endAllOf('sender', user);
+    await c.sessions.endAllOf('admin', user);
     c.logger.info({ username: user }, 'console: every session ended');
     await c.audit.record({ actor: user, action: 'session.end-all', target: user, protocol: 'console', detail: {} });
     reply.clearCookie(COOKIE.console, cookieOptions);

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Secret, TOTP } from 'otpauth';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPortalFixture, type PortalFixture } from '../../test/helpers/browser.ts';
-import { injectClient, multipart, type Upload } from '../../test/helpers/web-inject.ts';
+import { injectClient, multipart, signedInClient, type Upload } from '../../test/helpers/web-inject.ts';
 import { LinkSecurityMemory } from '../linksec/index.ts';
 import type { PickupEventKind } from '../pickup/index.ts';
 import { buildWebApp } from './app.ts';
@@ -264,6 +264,18 @@ describe('sender console (fastify.inject over SQLite)', () => {
     const third = await signedIn('sessions@sender.test');
     expect((await third.request('POST', '/console/sessions/end-all', {})).statusCode).toBe(403);
     expect((await third.request('GET', '/console')).statusCode).toBe(200);
+  });
+
+  it("signing out everywhere also ends the same user's admin-console sessions (attacker's pass, issue 13)", async () => {
+    // Before: only the sender sessions ended; an admin session on a lost laptop stayed open.
+    await setup();
+    await fixture!.users.add('boss@sender.test', PASSWORD);
+    await fixture!.users.roles.grant('boss@sender.test', 'admin');
+    const sender = await signedIn('boss@sender.test');
+    const admin = await signedInClient(app!, 'admin', 'boss@sender.test', PASSWORD);
+    expect((await admin.request('GET', '/admin')).statusCode).toBe(200);
+    expect((await sender.request('POST', '/console/sessions/end-all', { _csrf: sender.csrf })).headers.location).toBe('/console/login?out=1');
+    expect((await admin.request('GET', '/admin')).headers.location).toBe('/admin/login');
   });
 
   it('a role with a shorter idle limit gets it on its sessions and in the page timer', async () => {
