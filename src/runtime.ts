@@ -1,7 +1,7 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import pino from 'pino';
+import { createLogger } from './logger.ts';
 import { Users } from './accounts/index.ts';
 import { masterKeyPath, storeUrl, type Config } from './config/index.ts';
 import { systemClock, type Clock, type Logger } from './kernel/index.ts';
@@ -31,9 +31,7 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export function createLogger(config: Config, destination: 1 | 2 = 1): Logger {
-  return pino({ level: config.log.level, base: { service: 'sealgate' } }, pino.destination(destination)) as unknown as Logger;
-}
+export { createLogger };
 
 export interface OpenStoreOptions {
   /** Names this node's database connections (PostgreSQL `application_name`). */

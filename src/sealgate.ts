@@ -4,16 +4,11 @@
  * only by `serve`, and the runtime (store, queue, pickup) only by commands that open one:
  * loading everything cost every command about two seconds, `sop` and `--help` included.
  */
-import pino from 'pino';
 import { runCli, type CliDeps } from './cli/index.ts';
 import type { Config } from './config/index.ts';
 import type { Logger } from './kernel/index.ts';
+import { createLogger } from './logger.ts';
 import type { Runtime } from './runtime.ts';
-
-/** As runtime.ts's createLogger; here so a command that opens nothing need not load the runtime. */
-function createLogger(config: Config, destination: 1 | 2 = 1): Logger {
-  return pino({ level: config.log.level, base: { service: 'sealgate' } }, pino.destination(destination)) as unknown as Logger;
-}
 
 const runtimeModule = () => import('./runtime.ts');
 

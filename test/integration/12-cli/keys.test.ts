@@ -7,8 +7,6 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -16,6 +14,7 @@ import { wkdLocation } from '../../../src/e2e/index.ts';
 import { createTestCa } from '../../helpers/ca.ts';
 import { startDns, type DnsServer } from '../../helpers/dns.ts';
 import { tempDir } from '../../helpers/ports.ts';
+import { startWkdServer, type WkdServer } from '../../helpers/wkd-server.ts';
 import { sealgate } from './run-cli.ts';
 
 vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
@@ -26,8 +25,7 @@ describe('sealgate keys', () => {
   const cwd = path.join(temp.dir, 'site');
   const gnupg = path.join(temp.dir, 'gnupg');
   let dns: DnsServer;
-  let server: https.Server;
-  const served = new Map<string, Buffer>();
+  let server: WkdServer;
   const gpg = (...args: string[]) => run('gpg', ['--homedir', gnupg, '--batch', '--no-tty', ...args], { encoding: 'buffer' as BufferEncoding, maxBuffer: 1 << 20 }) as unknown as Promise<{ stdout: Buffer; stderr: Buffer }>;
   const cli = (...args: string[]) => sealgate(cwd, args);
 
@@ -35,15 +33,9 @@ describe('sealgate keys', () => {
     mkdirSync(cwd, { recursive: true });
     mkdirSync(gnupg, { recursive: true, mode: 0o700 });
     const ca = await createTestCa(temp.dir);
-    const cert = await ca.issue(['openpgpkey.partner.test']);
-    server = https.createServer({ cert: cert.certPem, key: cert.keyPem }, (req, res) => {
-      const body = served.get(`${req.headers.host?.split(':')[0]}${req.url?.split('?')[0]}`);
-      if (body) res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(body);
-      else res.writeHead(404).end();
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    server = await startWkdServer(ca, ['openpgpkey.partner.test']);
     dns = await startDns({ a: [{ name: 'openpgpkey.partner.test', ip: '127.0.0.1' }] });
-    const config = { dataDir: 'data', log: { level: 'silent' }, delivery: { dnsServers: dns.servers, extraCaFiles: [ca.caCertPath] }, e2e: { wkd: { port: (server.address() as AddressInfo).port } } };
+    const config = { dataDir: 'data', log: { level: 'silent' }, delivery: { dnsServers: dns.servers, extraCaFiles: [ca.caCertPath] }, e2e: { wkd: { port: server.port } } };
     writeFileSync(path.join(cwd, 'sealgate.json'), JSON.stringify(config));
     expect((await cli('init')).code).toBe(0);
   });
@@ -111,7 +103,7 @@ describe('sealgate keys', () => {
     await gpg('--passphrase', '', '--quick-gen-key', 'Dan <dan@partner.test>', 'future-default', 'default', 'never');
     const dan = (await gpg('--export', 'dan@partner.test')).stdout;
     const danFpr = /fpr:::::::::([0-9A-F]{40}):/.exec((await gpg('--with-colons', '--list-keys', 'dan@partner.test')).stdout.toString())![1];
-    served.set(`openpgpkey.partner.test${wkdLocation('dan@partner.test').advancedPath}`, dan);
+    server.served.set(`openpgpkey.partner.test${wkdLocation('dan@partner.test').advancedPath}`, dan);
     const found = await cli('keys', 'discover', 'dan@partner.test', '--json');
     expect(found.code, found.stderr).toBe(0);
     const report = JSON.parse(found.stdout) as { steps: { source: string; outcome: string; fromCache: boolean }[]; found: { fingerprint: string; source: string }[] };

@@ -7,8 +7,6 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { wkdLocation } from '../../../src/e2e/index.ts';
@@ -19,6 +17,7 @@ import { describeWithPeers } from '../../helpers/peers.ts';
 import { freePort, tempDir, until } from '../../helpers/ports.ts';
 import { startRecordingSmtp, type RecordingSmtp } from '../../helpers/recording-smtp.ts';
 import { queuedId, submitAs } from '../../helpers/swaks.ts';
+import { startWkdServer, type WkdServer } from '../../helpers/wkd-server.ts';
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
@@ -28,8 +27,7 @@ const SECRET = 'The lab results are in.';
 describeWithPeers(['swaks', 'gpg', 'dnsmasq'], '19-e2e-outbound: the recipient key found in WKD at delivery', () => {
   const temp = tempDir('e2e-wkd-delivery');
   const danHome = path.join(temp.dir, 'gnupg-dan');
-  const served = new Map<string, Buffer>();
-  let server: https.Server;
+  let server: WkdServer;
   let dns: DnsServer;
   let rx: RecordingSmtp;
   let gateway: GatewayProcess;
@@ -40,15 +38,9 @@ describeWithPeers(['swaks', 'gpg', 'dnsmasq'], '19-e2e-outbound: the recipient k
   beforeAll(async () => {
     mkdirSync(danHome, { mode: 0o700 });
     expect(gpg(['--quick-gen-key', 'Dan <dan@partner.test>', 'future-default', 'default', '0']).status).toBe(0);
-    served.set(`openpgpkey.partner.test${wkdLocation('dan@partner.test').advancedPath}`, gpg(['--export', 'dan@partner.test']).stdout);
     const ca = await createTestCa(temp.dir);
-    const cert = await ca.issue(['openpgpkey.partner.test']);
-    server = https.createServer({ cert: cert.certPem, key: cert.keyPem }, (req, res) => {
-      const body = served.get(`${req.headers.host?.split(':')[0]}${req.url?.split('?')[0]}`);
-      if (body) res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(body);
-      else res.writeHead(404).end();
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    server = await startWkdServer(ca, ['openpgpkey.partner.test']);
+    server.served.set(`openpgpkey.partner.test${wkdLocation('dan@partner.test').advancedPath}`, gpg(['--export', 'dan@partner.test']).stdout);
     dns = await startDns({ a: [{ name: 'openpgpkey.partner.test', ip: '127.0.0.1' }] });
     rx = await startRecordingSmtp();
     const webPort = await freePort();
@@ -57,7 +49,7 @@ describeWithPeers(['swaks', 'gpg', 'dnsmasq'], '19-e2e-outbound: the recipient k
       delivery: { dnsServers: dns.servers, extraCaFiles: [ca.caCertPath], mtaSts: { enabled: false } },
       queue: { retryScheduleMs: [60_000], pollIntervalMs: 100 },
       web: { host: '127.0.0.1', port: webPort, publicUrl: `https://127.0.0.1:${webPort}` },
-      e2e: { wkd: { port: (server.address() as AddressInfo).port } },
+      e2e: { wkd: { port: server.port } },
     });
     expect((await gateway.cli('user', 'add', 'alice@sender.test', '--password', PASSWORD)).code).toBe(0);
   });
