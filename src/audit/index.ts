@@ -1,4 +1,4 @@
-export { AuditLog } from './log.ts';
+export { AuditChainBrokenError, AuditLog } from './log.ts';
 export { AuditBatcher } from './batcher.ts';
 export type { AuditFilter, AuditLogOptions, AuditVerifyReport } from './log.ts';
 export { canonicalJson, eventHash, firstBreak, GENESIS_HASH } from './chain.ts';

@@ -45,6 +45,11 @@ export interface AuditVerifyReport {
   broken: { seq: number; sentence: string } | null;
 }
 
+/** The gateway will not sign a head that does not follow its last signature. */
+export class AuditChainBrokenError extends Error {
+  override name = 'AuditChainBrokenError';
+}
+
 const MAX_APPEND_TRIES = 50;
 const PAGE = 1000;
 
@@ -129,6 +134,7 @@ export class AuditLog {
     if (!head) return null;
     const last = await this.latestCheckpoint();
     if (last && last.seq >= Number(head.seq)) return last;
+    await this.assertFollowsLastSigned(Number(head.seq));
     const checkpoint = signer.sign(Number(head.seq), head.hash, clock.now());
     try {
       await store.db.insertInto('audit_checkpoints').values({ seq: checkpoint.seq, hash: checkpoint.hash, at: checkpoint.at, signature: checkpoint.signature, public_key: checkpoint.publicKey }).execute();
@@ -154,6 +160,7 @@ export class AuditLog {
     if (!head) return { removed: 0, anchor: null };
     const last = await store.db.selectFrom('audit_events').select(['seq', 'hash']).where('at', '<', before).where('seq', '<', Number(head.seq)).orderBy('seq', 'desc').limit(1).executeTakeFirst();
     if (!last) return { removed: 0, anchor: null };
+    await this.assertFollowsLastSigned(Number(head.seq));
     const anchor = signer.sign(Number(last.seq), last.hash, clock.now());
     const removed = await store.db.transaction().execute(async (trx) => {
       await trx.insertInto('audit_checkpoints').values({ seq: anchor.seq, hash: anchor.hash, at: anchor.at, signature: anchor.signature, public_key: anchor.publicKey })
@@ -166,6 +173,45 @@ export class AuditLog {
     this.options.logger?.info({ auditCheckpoint: { seq: anchor.seq, hash: anchor.hash, at: anchor.at, signature: anchor.signature }, removed }, 'audit events past retention removed; anchor signed');
     store.scrub?.();
     return { removed, anchor: anchor.seq };
+  }
+
+  /**
+   * Before signing a new head: the events from the newest checkpoint this gateway signed (in the
+   * database or its witness file) up to `headSeq` still link to it. A chain rewritten with the
+   * database alone (checkpoints deleted, hashes recomputed) would otherwise get a fresh signature,
+   * and the new witness would replace the one that shows the rewrite. Refusing keeps the evidence.
+   */
+  private async assertFollowsLastSigned(headSeq: number): Promise<void> {
+    const { store, signer, logger } = this.options;
+    let witnessed: Checkpoint | null = null;
+    try {
+      witnessed = this.options.witness?.read() ?? null;
+    } catch {
+      witnessed = null; // unreadable: verify reports it; the database's checkpoints still anchor
+    }
+    const anchors = [await this.latestCheckpoint(), witnessed].filter((c): c is Checkpoint => c !== null && checkpointValid(c, signer.publicKey));
+    const anchor = anchors.sort((a, b) => b.seq - a.seq)[0];
+    if (!anchor) return;
+    let broken: string | null = null;
+    const at = await store.db.selectFrom('audit_events').select('hash').where('seq', '=', anchor.seq).executeTakeFirst();
+    if (anchor.seq > headSeq) {
+      // Another writer may have appended and signed since the head was read: then it is there.
+      if (at?.hash !== anchor.hash) broken = `the log ends at event ${headSeq}, but a signed checkpoint covers event ${anchor.seq}`;
+    } else {
+      // A retention anchor's own event is gone by design; the events after it link to its hash.
+      if (at && at.hash !== anchor.hash) broken = `event ${anchor.seq} is not the event the signed checkpoint covers`;
+      for (let after = anchor.seq, before = { seq: anchor.seq, hash: anchor.hash }; !broken && after < headSeq; ) {
+        const page = (await store.db.selectFrom('audit_events').selectAll().where('seq', '>', after).where('seq', '<=', headSeq).orderBy('seq', 'asc').limit(PAGE).execute()).map((r) => fromRow(r as EventRow));
+        if (page.length === 0) break;
+        broken = firstBreak(page, before)?.sentence ?? null;
+        before = { seq: page.at(-1)!.seq, hash: page.at(-1)!.hash };
+        after = before.seq;
+      }
+    }
+    if (broken) {
+      logger?.error({ auditSignedUpTo: anchor.seq, head: headSeq }, `AUDIT CHAIN BROKEN: not signing the head (${broken}); run sealgate audit verify`);
+      throw new AuditChainBrokenError(`the audit chain no longer follows the checkpoint signed at event ${anchor.seq}: ${broken}; the head is not signed (run sealgate audit verify)`);
+    }
   }
 
   /** Keeps `checkpoint` as the witness unless the witness holds a later one already. */

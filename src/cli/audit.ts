@@ -1,5 +1,5 @@
 /** `sealgate audit`: check the hash chain, list and export events, sign the head now. */
-import { auditCsv, type AuditEvent } from '../audit/index.ts';
+import { AuditChainBrokenError, auditCsv, type AuditEvent } from '../audit/index.ts';
 import type { Command, CommandContext } from './command.ts';
 import { CliError, EX, UsageError } from './exit.ts';
 import { out } from './output.ts';
@@ -86,12 +86,15 @@ export const auditCommands: Command[] = [
   },
   {
     name: 'audit checkpoint',
-    summary: 'sign the head of the chain now (the gateway does every 100 events and when it stops)',
+    summary: 'sign the head of the chain now (the gateway does every 100 events and when it stops); refuses (exit 65) when the chain no longer follows the last signed checkpoint',
     json: true,
     args: { max: 0 },
     run: (ctx) =>
       withRuntime(ctx.config, ctx.deps, async ({ audit }) => {
-        const checkpoint = await audit.checkpoint();
+        const checkpoint = await audit.checkpoint().catch((error: Error) => {
+          if (error instanceof AuditChainBrokenError) throw new CliError(EX.data, error.message);
+          throw error;
+        });
         if (ctx.json) out(JSON.stringify(checkpoint, null, 2));
         else out(checkpoint ? `signed event ${checkpoint.seq} (${checkpoint.hash})` : 'the audit log is empty');
         return 0;

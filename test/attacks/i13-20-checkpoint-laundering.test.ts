@@ -1,0 +1,72 @@
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { eventHash, GENESIS_HASH } from '../../src/audit/index.ts';
+import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
+import { RawSmtp } from '../helpers/raw-smtp.ts';
+
+/*
+ * Issue 13, after attack 2: the witness file shows a chain rebuilt with the database alone, until
+ * the gateway signs again. It signed whatever head it found, so the next checkpoint (every 100
+ * events, at stop, or `audit checkpoint`) covered the rewritten chain, replaced the witness, and
+ * `audit verify` said "intact" again: the rewrite was laundered by our own key. Now the gateway
+ * signs only a head that still follows the newest checkpoint it signed.
+ */
+
+const PASSWORD = 'correct horse battery staple';
+
+type Row = { seq: number; at: number; node: string; actor: string; action: string; target: string | null; ip: string | null; protocol: string | null; detail: string; prev_hash: string; hash: string };
+
+describe('a rewritten audit chain is not signed again', () => {
+  const rig = gatewayWithSmarthost({ prefix: 'sg-i13-20-', users: ['alice@corp.test'], password: PASSWORD, config: { login: { freeAttempts: 10 } } });
+  const dbFile = () => path.join(rig.gateway.dir, 'data', 'sealgate.db');
+
+  async function failedLogins(count: number, from = 0) {
+    for (let i = from; i < from + count; i++) {
+      const smtp = await RawSmtp.connect(rig.gateway.ports.submission);
+      await smtp.command('EHLO client.test');
+      await smtp.startTls();
+      await smtp.command('EHLO client.test');
+      expect(await smtp.command(`AUTH PLAIN ${Buffer.from(`\0alice@corp.test\0guess ${i}`).toString('base64')}`)).toMatch(/^535 /);
+      smtp.close();
+    }
+  }
+
+  /** Drops every checkpoint and the first failed login, then re-links the rest from genesis. */
+  function rebuildWithoutFirstFailure() {
+    const db = new Database(dbFile());
+    try {
+      const all = db.prepare('SELECT * FROM audit_events ORDER BY seq').all() as Row[];
+      const victim = all.find((r) => r.action === 'login.failed')!;
+      const rows = all.filter((r) => r.seq !== victim.seq);
+      db.transaction(() => {
+        db.prepare('DELETE FROM audit_checkpoints').run();
+        db.prepare('DELETE FROM audit_events').run();
+        let prev = { seq: 0, hash: GENESIS_HASH };
+        const insert = db.prepare('INSERT INTO audit_events (seq, at, node, actor, action, target, ip, protocol, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)');
+        for (const row of rows) {
+          const event = { seq: prev.seq + 1, at: Number(row.at), node: row.node, actor: row.actor, action: row.action, target: row.target, ip: row.ip, protocol: row.protocol, detail: JSON.parse(row.detail) as Record<string, unknown>, prevHash: prev.hash };
+          const hash = eventHash(event);
+          insert.run(event.seq, event.at, event.node, event.actor, event.action, event.target, event.ip, event.protocol, row.detail, event.prevHash, hash);
+          prev = { seq: event.seq, hash };
+        }
+      })();
+    } finally {
+      db.close();
+    }
+  }
+
+  it('refuses to sign the rewritten head, and verify still names the rewrite', async () => {
+    await failedLogins(3);
+    expect((await rig.gateway.cli('audit', 'checkpoint')).code).toBe(0);
+    rebuildWithoutFirstFailure();
+    // The running gateway writes more events, so the rewritten head is past the witnessed one.
+    await failedLogins(3, 3);
+    const signed = await rig.gateway.cli('audit', 'checkpoint');
+    expect(signed.code, signed.stdout).toBe(65);
+    expect(signed.stderr).toMatch(/no longer follows the checkpoint signed at event [0-9]+: .*the head is not signed/);
+    const verify = await rig.gateway.cli('audit', 'verify');
+    expect(verify.code).toBe(65);
+    expect(verify.stderr).toMatch(/audit log broken at event [0-9]+: .*(rewritten|removed)/);
+  });
+});
