@@ -5,6 +5,7 @@
  */
 import * as openpgp from 'openpgp';
 import { MailError } from '../../kernel/index.ts';
+import { ParsedKeyCache } from './parsed-keys.ts';
 
 /**
  * `rfc4880` is the default: v4 keys with Ed25519 (EdDSA, algorithm 22) signing and X25519
@@ -75,27 +76,36 @@ function badKey(what: string, cause: unknown): MailError {
   return new MailError(554, '5.7.0', `${what} is not a readable OpenPGP key: ${(cause as Error).message}`, 'e2e', { cause });
 }
 
+const parsedCertificates = new ParsedKeyCache<openpgp.PublicKey[]>(1024, 60 * 60_000);
+const parsedSecretKeys = new ParsedKeyCache<openpgp.PrivateKey[]>(256, 10 * 60_000);
+
 /** Every certificate in the input (a keyring may hold several); secret keys are reduced to their certificate. */
 export async function readCertificates(data: Uint8Array): Promise<openpgp.PublicKey[]> {
-  try {
-    const keys = isArmored(data) ? await openpgp.readKeys({ armoredKeys: Buffer.from(data).toString('utf8') }) : await openpgp.readKeys({ binaryKeys: data });
-    return keys.map((k) => (k.isPrivate() ? k.toPublic() : (k as openpgp.PublicKey)));
-  } catch (error) {
-    throw badKey('A certificate', error);
-  }
+  const keys = await parsedCertificates.get(data, async () => {
+    try {
+      const keys = isArmored(data) ? await openpgp.readKeys({ armoredKeys: Buffer.from(data).toString('utf8') }) : await openpgp.readKeys({ binaryKeys: data });
+      return keys.map((k) => (k.isPrivate() ? k.toPublic() : (k as openpgp.PublicKey)));
+    } catch (error) {
+      throw badKey('A certificate', error);
+    }
+  });
+  return [...keys];
 }
 
 /** Every secret key in the input; a certificate without secret material is refused. */
 export async function readSecretKeys(data: Uint8Array): Promise<openpgp.PrivateKey[]> {
-  let keys: openpgp.Key[];
-  try {
-    keys = isArmored(data) ? await openpgp.readKeys({ armoredKeys: Buffer.from(data).toString('utf8') }) : await openpgp.readKeys({ binaryKeys: data });
-  } catch (error) {
-    throw badKey('A secret key', error);
-  }
-  const secret = keys.filter((k): k is openpgp.PrivateKey => k.isPrivate());
-  if (secret.length !== keys.length) throw new MailError(554, '5.7.0', 'A secret key was expected, but the input holds only a certificate', 'e2e');
-  return secret;
+  const keys = await parsedSecretKeys.get(data, async () => {
+    let keys: openpgp.Key[];
+    try {
+      keys = isArmored(data) ? await openpgp.readKeys({ armoredKeys: Buffer.from(data).toString('utf8') }) : await openpgp.readKeys({ binaryKeys: data });
+    } catch (error) {
+      throw badKey('A secret key', error);
+    }
+    const secret = keys.filter((k): k is openpgp.PrivateKey => k.isPrivate());
+    if (secret.length !== keys.length) throw new MailError(554, '5.7.0', 'A secret key was expected, but the input holds only a certificate', 'e2e');
+    return secret;
+  });
+  return [...keys];
 }
 
 /** The address of a user ID (`Name <a@b>` or a bare address), lower-cased; null when it has none. */
