@@ -11,7 +11,7 @@ import { openBlobStore, openDatabaseBlobStore, openDatabaseKeyStore, openKeyFile
 import { openPostgresStore } from './store/postgres/index.ts';
 import { openSqliteStore } from './store/sqlite/index.ts';
 import { createMasterKey, createVault, loadMasterKey, MasterKeyError, type Vault } from './vault/index.ts';
-import { AuditLog, auditSigner, fileWitness } from './audit/index.ts';
+import { AuditLog, auditSigner, fileWitness, receiptSigner, type ReceiptSigner } from './audit/index.ts';
 
 /** Everything a command needs, built from one config. The only place that picks a store. */
 export interface Runtime {
@@ -27,6 +27,8 @@ export interface Runtime {
   users: Users;
   /** The hash-chained audit log (one chain for every node of a cluster). */
   audit: AuditLog;
+  /** Signs proof-of-delivery receipts (`sealgate receipt key` publishes its public half). */
+  receiptSigner: ReceiptSigner;
   nodeId: string;
   close(): Promise<void>;
 }
@@ -92,7 +94,10 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
   // Body keys as files where deleting one is real; a cluster without a shared folder keeps them in PostgreSQL.
   const keyDir = config.queue.keyDir ?? (store.capabilities.bodiesInDatabase ? undefined : path.join(config.dataDir, 'queue-keys'));
   const keys = keyDir ? openKeyFiles(path.resolve(config.dataDir, keyDir)) : openDatabaseKeyStore(store);
-  const queue = new Queue({ store, blobs, vault, clock, logger, keys });
+  // Derived like the audit checkpoint key, under its own label: the two keys differ, and
+  // neither is stored. Every node holding the master key signs with the same receipt key.
+  const receipts = receiptSigner(Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'sealgate delivery receipt key v1', 32)));
+  const queue = new Queue({ store, blobs, vault, clock, logger, keys, receiptSigner: receipts });
   return {
     config,
     logger,
@@ -106,6 +111,7 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
     // The checkpoint key is derived, not stored: the master key is the one secret to keep.
     // The newest checkpoint this node signed is kept in its data dir too: verify holds the table to it.
     audit: new AuditLog({ store, node: nodeId, clock, logger, signer: auditSigner(Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'sealgate audit checkpoint key v1', 32))), witness: fileWitness(path.join(config.dataDir, 'audit-checkpoint.json')) }),
+    receiptSigner: receipts,
     nodeId,
     close: () => store.close(),
   };

@@ -9,3 +9,5 @@ export { auditCsv } from './export.ts';
 export { auditedLogin } from './logins.ts';
 export { fileWitness } from './witness.ts';
 export type { CheckpointWitness } from './witness.ts';
+export { receiptBytes, receiptPublicKey, receiptSigner, verifyReceipt } from './receipt-signature.ts';
+export type { ReceiptDocument, ReceiptKind, ReceiptSigner, SignedReceipt } from './receipt-signature.ts';

@@ -14,6 +14,7 @@ export interface CliDeps {
     users: import('../accounts/index.ts').Users;
     store: import('../store/index.ts').Store;
     audit: import('../audit/index.ts').AuditLog;
+    receiptSigner: import('../audit/index.ts').ReceiptSigner;
     vault: import('../vault/index.ts').Vault;
     logger: Logger;
     close(): Promise<void>;

@@ -2,6 +2,7 @@
  * One SMTP session with one MX address, brought to the link level its plan demands, and one
  * transaction in it (remote.ts decides which hosts to try and what each must show).
  */
+import { createHash } from 'node:crypto';
 import type { Clock, DeliveryReceipt, LinkRequirement } from '../kernel/index.ts';
 import { matchDane, type LinkObservation, type TlsAttemptResult } from '../linksec/index.ts';
 import { SmtpClient, xtext, type SmtpReply, type TlsDetails } from '../smtp/index.ts';
@@ -82,7 +83,13 @@ function statusFrom(reply: SmtpReply): string | undefined {
   return reply.enhanced;
 }
 
-export function receiptFor(attempt: HostAttempt | null, tls: TlsDetails | null, recipient: Recipient, reply: string, outcome: DeliveryReceipt['outcome'], now: number): DeliveryReceipt {
+/** SHA-256 of the server's certificate as sent (DER), the fingerprint `openssl x509 -fingerprint -sha256` shows. */
+function certFingerprint(tls: TlsDetails | null): string | null {
+  const leaf = tls?.peerChain[0];
+  return leaf ? createHash('sha256').update(leaf).digest('hex') : null;
+}
+
+export function receiptFor(attempt: HostAttempt | null, tls: TlsDetails | null, recipient: Recipient, reply: string, outcome: DeliveryReceipt['outcome'], now: number, messageSha256: string | null = null): DeliveryReceipt {
   return {
     at: now,
     recipient: recipient.address,
@@ -92,7 +99,9 @@ export function receiptFor(attempt: HostAttempt | null, tls: TlsDetails | null, 
     tlsVersion: tls?.version ?? null,
     cipher: tls?.cipher ?? null,
     certSubject: tls?.certSubject ?? null,
+    certFingerprint: certFingerprint(tls),
     certVerified: tls?.verified ?? false,
+    messageSha256,
     reply,
     outcome,
   };
@@ -193,13 +202,13 @@ export interface TransactionOutcome {
 export async function transact(client: SmtpClient, attempt: HostAttempt, job: DomainJob, pending: Recipient[], deps: SessionDeps): Promise<TransactionOutcome> {
   const tls = client.tls;
   const link = REACHED.get(client);
-  const result = (r: Recipient, outcome: RecipientResult['outcome'], reply: string, enhanced?: string): RecipientResult => ({
+  const result = (r: Recipient, outcome: RecipientResult['outcome'], reply: string, enhanced?: string, sentSha256: string | null = null): RecipientResult => ({
     recipientId: r.id,
     outcome,
     reply,
     enhanced,
     link,
-    receipt: receiptFor(attempt, tls, r, reply, outcome, deps.clock.now()),
+    receipt: receiptFor(attempt, tls, r, reply, outcome, deps.clock.now(), sentSha256),
   });
   const limit = Number(client.capabilities.get('SIZE'));
   if (limit > 0 && job.size > limit) {
@@ -225,7 +234,7 @@ export async function transact(client: SmtpClient, attempt: HostAttempt, job: Do
   }
   const final = await client.data(await job.openBody());
   const outcome: RecipientResult['outcome'] = final.code < 300 ? 'delivered' : final.code >= 500 ? 'failed' : 'deferred';
-  for (const r of accepted) settled.push(result(r, outcome, replyLine(final), statusFrom(final)));
+  for (const r of accepted) settled.push(result(r, outcome, replyLine(final), statusFrom(final), final.sentSha256));
   return { settled };
 }
 

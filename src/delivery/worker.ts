@@ -310,12 +310,14 @@ export class DeliveryWorker implements Service {
     const failures: BounceEntry[] = [];
     const delays: BounceEntry[] = [];
     for (const recipient of group.recipients) {
-      const result = results.find((r) => r.recipientId === recipient.id);
+      let result = results.find((r) => r.recipientId === recipient.id);
       if (!result) {
         settlements.push({ recipientId: recipient.id, state: 'queued', reply: '451 4.3.0 No result from delivery', nextAttemptAt: now + this.options.retry.retryScheduleMs[0] });
         continue;
       }
       const remoteMta = result.receipt.mxHost ?? undefined;
+      // The signed receipt names the envelope sender (the queue signs it at settle).
+      result = { ...result, receipt: { ...result.receipt, mailFrom: group.envelope.mailFrom } };
       if (result.outcome === 'delivered') {
         settlements.push({ recipientId: recipient.id, state: 'delivered', reply: result.reply, receipt: result.receipt });
       } else if (result.outcome === 'failed') {

@@ -129,7 +129,13 @@ export interface DeliveryReceipt {
   tlsVersion: string | null;
   cipher: string | null;
   certSubject: string | null;
+  /** SHA-256 of the server's certificate (DER, leaf), lowercase hex; absent before issue 12. */
+  certFingerprint?: string | null;
   certVerified: boolean;
+  /** SHA-256 of the DATA bytes written to the socket (smtp client `data`), lowercase hex. */
+  messageSha256?: string | null;
+  /** The envelope sender, set when the outcome is settled (the signed receipt names it). */
+  mailFrom?: string;
   /** The remote server's reply line, or our own reason when no server answered. */
   reply: string;
   outcome: 'delivered' | 'deferred' | 'failed';

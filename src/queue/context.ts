@@ -1,4 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
+import type { ReceiptSigner } from '../audit/index.ts';
 import type { Clock, Logger } from '../kernel/index.ts';
 import type { BlobStore, KeyStore, Store } from '../store/index.ts';
 import type { Vault } from '../vault/index.ts';
@@ -13,6 +14,8 @@ export interface QueueContext {
   keys: KeyStore;
   clock: Clock;
   logger: Logger;
+  /** Signs each final outcome's receipt in the settle insert (issue 12); absent: unsigned rows. */
+  receiptSigner?: ReceiptSigner;
 }
 
 /** The database's clock in epoch ms (see the contract in queue.ts). */

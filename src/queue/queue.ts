@@ -21,6 +21,7 @@
  * - The delay notice of a message is claimed once (`claimDelayNotice`, conditional update).
  */
 import type { Readable } from 'node:stream';
+import type { ReceiptSigner } from '../audit/index.ts';
 import type { Clock, Envelope, Logger } from '../kernel/index.ts';
 import type { BlobStore, KeyStore, Store } from '../store/index.ts';
 import { openDatabaseKeyStore } from '../store/index.ts';
@@ -33,6 +34,7 @@ import * as hold from './hold.ts';
 import * as housekeeping from './housekeeping.ts';
 import * as inspect from './inspect.ts';
 import * as leases from './leases.ts';
+import * as receipts from './receipts.ts';
 import * as retention from './retention.ts';
 import { claimDelayNotice, Settler } from './settle.ts';
 import type { LeasedGroup, LeaseRef, MessageDetail, MessageSummary, Settlement } from './types.ts';
@@ -47,8 +49,9 @@ export class Queue {
   private readonly settler: Settler;
 
   /** `keys`: where each body's own data key lives (default: the `message_keys` table). */
-  constructor(deps: { store: Store; blobs: BlobStore; vault: Vault; clock: Clock; logger: Logger; keys?: KeyStore }) {
-    this.ctx = { store: deps.store, blobs: deps.blobs, vault: deps.vault, keys: deps.keys ?? openDatabaseKeyStore(deps.store), clock: deps.clock, logger: deps.logger };
+  /** `receiptSigner`: signs final outcomes' receipts as they are settled. */
+  constructor(deps: { store: Store; blobs: BlobStore; vault: Vault; clock: Clock; logger: Logger; keys?: KeyStore; receiptSigner?: ReceiptSigner }) {
+    this.ctx = { store: deps.store, blobs: deps.blobs, vault: deps.vault, keys: deps.keys ?? openDatabaseKeyStore(deps.store), clock: deps.clock, logger: deps.logger, receiptSigner: deps.receiptSigner };
     this.intake = new Intake(this.ctx);
     this.settler = new Settler(this.ctx);
   }
@@ -106,6 +109,16 @@ export class Queue {
     if (file) await this.reap(messageId);
     else if (done) await shred(this.ctx, messageId);
     return { done, stale };
+  }
+
+  /** Every receipt of one message with its signature, as stored (`sealgate receipt`). */
+  receipts(messageId: string): Promise<receipts.StoredReceipt[]> {
+    return receipts.receiptsOf(this.ctx, messageId);
+  }
+
+  /** Final outcomes by message, sender, recipient and time, newest first (`sealgate trace`). */
+  trace(filter: receipts.TraceFilter): Promise<receipts.StoredReceipt[]> {
+    return receipts.trace(this.ctx, filter);
   }
 
   /** The message's one delay notice: true for exactly one caller. */

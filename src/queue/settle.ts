@@ -3,6 +3,7 @@ import type { Transaction } from 'kysely';
 import type { Database } from '../store/index.ts';
 import { dbNow, fromLocal, type QueueContext } from './context.ts';
 import { GroupCommit } from './group-commit.ts';
+import { receiptDocument, receiptKind, STORED_TEXT_MAX } from './receipts.ts';
 import type { LeaseRef, Settlement } from './types.ts';
 
 interface Settled {
@@ -60,6 +61,9 @@ export class Settler {
       }
       if (s.receipt) {
         const r = s.receipt;
+        const kind = receiptKind(s.state, r);
+        // Signed here, in the insert the outcome is recorded by: one Ed25519 signature, no extra query.
+        const proof = kind && this.ctx.receiptSigner ? this.ctx.receiptSigner.sign(receiptDocument(kind, messageId, r)) : null;
         await trx
           .insertInto('receipts')
           .values({
@@ -73,10 +77,15 @@ export class Settler {
             cipher: r.cipher,
             cert_subject: r.certSubject,
             cert_verified: r.certVerified ? 1 : 0,
-            reply: r.reply.slice(0, 1000),
-            outcome: r.outcome,
+            reply: r.reply.slice(0, STORED_TEXT_MAX),
+            // An expiry settles 'failed' on the last attempt's receipt: the row says the final outcome.
+            outcome: kind === 'failed' ? 'failed' : r.outcome,
             route: r.route ?? null,
-            route_reason: r.routeReason?.slice(0, 1000) ?? null,
+            route_reason: r.routeReason?.slice(0, STORED_TEXT_MAX) ?? null,
+            message_sha256: r.messageSha256 ?? null,
+            cert_fingerprint: r.certFingerprint ?? null,
+            signed: proof?.signed ?? null,
+            signature: proof?.signature ?? null,
           })
           .execute();
       }

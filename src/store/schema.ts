@@ -54,6 +54,12 @@ export interface ReceiptsTable {
   /** Migration 0028: the route the recipient got and why (DeliveryReceipt.route/routeReason). */
   route: string | null;
   route_reason: string | null;
+  /** Migration 0034 (issue 12): SHA-256 of the DATA bytes sent and of the server's certificate. */
+  message_sha256: string | null;
+  cert_fingerprint: string | null;
+  /** Migration 0034: the signed receipt (canonical JSON) and its base64 Ed25519 signature; final outcomes only. */
+  signed: string | null;
+  signature: string | null;
 }
 
 export interface UsersTable {

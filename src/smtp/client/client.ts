@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
@@ -22,6 +23,9 @@ export interface ConnectOptions {
   connectTimeoutMs: number;
   commandTimeoutMs: number;
 }
+
+/** The reply to the end of DATA, with the digest of what was sent (null: DATA was refused). */
+export type DataReply = SmtpReply & { sentSha256: string | null };
 
 export interface TlsDetails {
   version: string;
@@ -280,17 +284,24 @@ export class SmtpClient {
   }
 
   /** DATA: the body goes through the dot-stuffer; returns the final reply. */
-  async data(body: Readable): Promise<SmtpReply> {
+  /**
+   * Sends the body; the reply carries `sentSha256`, the SHA-256 of the DATA bytes written to the
+   * socket (dot-stuffed, CRLF line ends) without the final `.CRLF`: the proof of what was sent.
+   */
+  async data(body: Readable): Promise<DataReply> {
     const start = await this.command('DATA');
     if (start.code !== 354) {
       // RFC 5321 §4.3.2: DATA is answered 354, or refused with 4xx/5xx (kept, so a 554 still
       // bounces). Anything else, a 250 above all, would make "delivered" of a body never sent.
-      if (start.code >= 400) return start;
+      if (start.code >= 400) return { ...start, sentSha256: null };
       this.socket.destroy();
       throw new SmtpClientError(`${this.options.servername} answered DATA with ${start.raw.slice(0, 200)} instead of 354; the message was not sent`, { reply: start, temporary: true });
     }
     const stuffer = new DotStuffer();
     body.on('error', (error) => stuffer.destroy(error));
+    const digest = createHash('sha256');
+    // The last 3 bytes written are held back from the digest: at the end they are the `.CRLF`.
+    let unhashed = Buffer.alloc(0);
     try {
       // The final reply is owed only once the terminating CRLF.CRLF goes out (dot-stuffing
       // makes it unique): a reply that comes while the body is still being sent is out of step.
@@ -298,6 +309,9 @@ export class SmtpClient {
       for await (const chunk of body.pipe(stuffer) as AsyncIterable<Buffer>) {
         const seen = Buffer.concat([tail, chunk]);
         tail = seen.subarray(-4);
+        const pending = Buffer.concat([unhashed, chunk]);
+        digest.update(pending.subarray(0, Math.max(0, pending.length - 3)));
+        unhashed = pending.subarray(Math.max(0, pending.length - 3));
         if (seen.subarray(-5).equals(END_OF_DATA)) this.awaited++;
         if (!this.socket.write(chunk)) {
           await Promise.race([once(this.socket, 'drain'), once(this.socket, 'close').then(() => { throw new Error('connection closed during DATA'); })]);
@@ -308,7 +322,8 @@ export class SmtpClient {
       this.socket.destroy();
       throw new SmtpClientError(`sending the message failed: ${(error as Error).message}`, { cause: error });
     }
-    return this.read();
+    const sentSha256 = digest.digest('hex');
+    return { ...(await this.read()), sentSha256 };
   }
 
   async rset(): Promise<boolean> {

@@ -1,3 +1,3 @@
 export { SmtpClient, SmtpClientError, xtext } from './client.ts';
-export type { ConnectOptions, TlsDetails } from './client.ts';
+export type { ConnectOptions, DataReply, TlsDetails } from './client.ts';
 export type { SmtpReply } from './reply-reader.ts';

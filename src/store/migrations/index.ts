@@ -591,6 +591,16 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
         await db.schema.alterTable('users').addColumn('anonymous', 'integer', (c) => c.notNull().defaultTo(0)).execute();
       },
     },
+    '0034-receipt-signatures': {
+      // Signed proof of delivery (issue 12): the digests and the signed receipt with its
+      // signature. Nullable columns: a node of the previous release writes receipts without them.
+      async up(db: Kysely<any>) {
+        for (const column of ['message_sha256', 'cert_fingerprint', 'signed', 'signature']) {
+          await db.schema.alterTable('receipts').addColumn(column, 'text').execute();
+        }
+        await db.schema.createIndex('receipts_at').on('receipts').column('at').execute();
+      },
+    },
   };
 }
 

@@ -1,0 +1,158 @@
+/**
+ * Signed receipts (issue 12): the document each final outcome signs, reading receipts back
+ * with their signature, and the delivery search behind `sealgate trace`.
+ */
+import type { ReceiptDocument, ReceiptKind } from '../audit/index.ts';
+import type { DeliveryReceipt } from '../kernel/index.ts';
+import type { QueueContext } from './context.ts';
+import type { Settlement } from './types.ts';
+
+/** What the receipts table keeps of a reply or reason (the signed text is the same). */
+export const STORED_TEXT_MAX = 1000;
+
+/** Final outcomes are signed; a deferral is not a proof of anything. */
+export function receiptKind(state: Settlement['state'], receipt: DeliveryReceipt): ReceiptKind | null {
+  if (state === 'failed') return 'failed';
+  if (state !== 'delivered') return null;
+  return receipt.route === 'pickup' ? 'held-for-pickup' : 'delivered';
+}
+
+export function receiptDocument(kind: ReceiptKind, messageId: string, receipt: DeliveryReceipt): ReceiptDocument {
+  return {
+    format: 'sealgate-receipt-v1',
+    kind,
+    messageId,
+    mailFrom: receipt.mailFrom ?? '',
+    recipient: receipt.recipient,
+    at: new Date(receipt.at).toISOString(),
+    mxHost: receipt.mxHost,
+    ip: receipt.ip,
+    port: receipt.port,
+    tlsVersion: receipt.tlsVersion,
+    cipher: receipt.cipher,
+    certSubject: receipt.certSubject,
+    certFingerprint: receipt.certFingerprint ?? null,
+    certVerified: receipt.certVerified,
+    reply: receipt.reply.slice(0, STORED_TEXT_MAX),
+    route: receipt.route ?? null,
+    routeReason: receipt.routeReason?.slice(0, STORED_TEXT_MAX) ?? null,
+    messageSha256: receipt.messageSha256 ?? null,
+  };
+}
+
+/** One receipt as stored: its columns (what `queue show` prints) and, when signed, the proof. */
+export interface StoredReceipt {
+  id: number;
+  messageId: string;
+  mailFrom: string | null;
+  /** What the row says happened; null for a deferral (never signed). */
+  kind: ReceiptKind | null;
+  receipt: DeliveryReceipt;
+  /** The signed document's exact text and base64 signature; null on deferrals and older rows. */
+  signed: string | null;
+  signature: string | null;
+}
+
+/**
+ * The columns that differ from what the signature covers: the signed bytes may hold while
+ * someone edited the row beside them, and the row is what `queue show` and `trace` print.
+ */
+export function receiptDisagreement(stored: StoredReceipt, document: ReceiptDocument): string[] {
+  const r = stored.receipt;
+  const pairs: [string, unknown, unknown][] = [
+    ['message ID', stored.messageId, document.messageId],
+    ['sender', stored.mailFrom, document.mailFrom],
+    ['recipient', r.recipient, document.recipient],
+    ['time', new Date(r.at).toISOString(), document.at],
+    ['outcome', stored.kind, document.kind],
+    ['MX host', r.mxHost, document.mxHost],
+    ['IP', r.ip, document.ip],
+    ['port', r.port, document.port],
+    ['TLS version', r.tlsVersion, document.tlsVersion],
+    ['cipher', r.cipher, document.cipher],
+    ['certificate subject', r.certSubject, document.certSubject],
+    ['certificate fingerprint', r.certFingerprint ?? null, document.certFingerprint],
+    ['certificate verified', r.certVerified, document.certVerified],
+    ['reply', r.reply, document.reply],
+    ['route', r.route ?? null, document.route],
+    ['route reason', r.routeReason ?? null, document.routeReason],
+    ['message SHA-256', r.messageSha256 ?? null, document.messageSha256],
+  ];
+  return pairs.filter(([, row, signed]) => row !== signed).map(([name]) => name);
+}
+
+type ReceiptRow = Awaited<ReturnType<ReturnType<typeof receiptQuery>['execute']>>[number];
+
+function receiptQuery(ctx: QueueContext) {
+  return ctx.store.db
+    .selectFrom('receipts')
+    .leftJoin('recipients', 'recipients.id', 'receipts.recipient_id')
+    .leftJoin('messages', 'messages.id', 'receipts.message_id')
+    .selectAll('receipts')
+    .select(['recipients.address as recipient_address', 'messages.mail_from as mail_from'])
+    .orderBy('receipts.id');
+}
+
+/** A pickup opened is stored with this outcome (no delivery attempt behind it). */
+export const PICKUP_OPENED = 'pickup-opened';
+
+function kindOfRow(row: ReceiptRow, receipt: DeliveryReceipt): ReceiptKind | null {
+  if (row.outcome === PICKUP_OPENED) return 'pickup-opened';
+  return receiptKind(row.outcome === 'failed' ? 'failed' : row.outcome === 'delivered' ? 'delivered' : 'queued', receipt);
+}
+
+function storedReceipt(row: ReceiptRow): StoredReceipt {
+  const receipt = receiptOfRow(row);
+  return { id: Number(row.id), messageId: row.message_id, mailFrom: row.mail_from ?? null, kind: kindOfRow(row, receipt), signed: row.signed, signature: row.signature, receipt };
+}
+
+function receiptOfRow(row: ReceiptRow): DeliveryReceipt {
+  return {
+    at: Number(row.at),
+    recipient: row.recipient_address ?? String(row.recipient_id),
+    mxHost: row.mx_host,
+    ip: row.ip,
+    port: row.port === null ? null : Number(row.port),
+    tlsVersion: row.tls_version,
+    cipher: row.cipher,
+    certSubject: row.cert_subject,
+    certFingerprint: row.cert_fingerprint,
+    certVerified: Number(row.cert_verified) === 1,
+    messageSha256: row.message_sha256,
+    reply: row.reply,
+    outcome: row.outcome as DeliveryReceipt['outcome'],
+    ...(row.route ? { route: row.route as DeliveryReceipt['route'] } : {}),
+    ...(row.route_reason ? { routeReason: row.route_reason } : {}),
+  };
+}
+
+/** Every receipt of one message, oldest first. */
+export async function receiptsOf(ctx: QueueContext, messageId: string): Promise<StoredReceipt[]> {
+  return (await receiptQuery(ctx).where('receipts.message_id', '=', messageId).execute()).map(storedReceipt);
+}
+
+export interface TraceFilter {
+  messageId?: string;
+  /** Envelope sender, exact (case-insensitive); `<>` for the null sender. */
+  from?: string;
+  /** Recipient address, exact (case-insensitive). */
+  to?: string;
+  /** Epoch ms, inclusive. */
+  since?: number;
+  until?: number;
+  limit?: number;
+}
+
+/** Final outcomes (the signed receipts and older unsigned ones), newest first. */
+export async function trace(ctx: QueueContext, filter: TraceFilter): Promise<StoredReceipt[]> {
+  let query = receiptQuery(ctx).clearOrderBy().orderBy('receipts.at', 'desc').orderBy('receipts.id', 'desc').where('receipts.outcome', '!=', 'deferred').limit(filter.limit ?? 100);
+  if (filter.messageId) query = query.where('receipts.message_id', '=', filter.messageId);
+  if (filter.from !== undefined) {
+    const from = filter.from === '<>' ? '' : filter.from.toLowerCase();
+    query = query.where((eb) => eb(eb.fn('lower', ['messages.mail_from']), '=', from));
+  }
+  if (filter.to) query = query.where((eb) => eb(eb.fn('lower', ['recipients.address']), '=', filter.to!.toLowerCase()));
+  if (filter.since !== undefined) query = query.where('receipts.at', '>=', filter.since);
+  if (filter.until !== undefined) query = query.where('receipts.at', '<=', filter.until);
+  return (await query.execute()).map(storedReceipt);
+}
