@@ -83,6 +83,8 @@ export function formatQueueShow(m: MessageDetail, notices?: Map<string, NoticeSt
     if (!held) lines.push(`      mx ${r.mxHost ?? '-'} [${r.ip ?? '-'}]:${r.port ?? '-'}  ${tlsOf(r)}`);
     lines.push(`      reply: ${r.reply}`);
     if (r.route) lines.push(`      route: ${r.route}${r.routeReason ? ` (${r.routeReason})` : ''}`);
+    if (r.messageSha256) lines.push(`      sha256 of the message as sent: ${r.messageSha256}`);
   }
+  if (m.receipts.some((r) => r.outcome !== 'deferred')) lines.push(`  (sealgate receipt ${m.id} verifies the signed receipts)`);
   return lines.join('\n');
 }

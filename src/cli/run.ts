@@ -16,6 +16,7 @@ import { describeFailure, EX, UsageError } from './exit.ts';
 import { note, out, stopQuietlyOnClosedPipe } from './output.ts';
 import { keysCommands } from './keys.ts';
 import { queueCommands } from './queue.ts';
+import { receiptCommands } from './receipt.ts';
 import { setupCommands } from './serve.ts';
 import { tlsrptCommands } from './tlsrpt.ts';
 import { userAliasCommands } from './user-alias.ts';
@@ -26,7 +27,7 @@ import { breakGlassCommands } from './break-glass.ts';
 import { complianceCommands } from './compliance.ts';
 import { backupCommands } from './backup.ts';
 
-export const COMMANDS: Command[] = [...setupCommands, ...configCommands, ...userCommands, ...userSecurityCommands, ...userAliasCommands, ...queueCommands, ...domainCommands, ...tlsrptCommands, ...auditCommands, ...retentionCommands, ...backupCommands, ...keysCommands, ...breakGlassCommands, ...complianceCommands, ...analyzeCommands];
+export const COMMANDS: Command[] = [...setupCommands, ...configCommands, ...userCommands, ...userSecurityCommands, ...userAliasCommands, ...queueCommands, ...receiptCommands, ...domainCommands, ...tlsrptCommands, ...auditCommands, ...retentionCommands, ...backupCommands, ...keysCommands, ...breakGlassCommands, ...complianceCommands, ...analyzeCommands];
 /** Words that name a set of commands: `sealgate queue --help` lists them. */
 const GROUPS = ['config', 'user', 'user alias', 'queue', 'domain', 'tlsrpt', 'audit', 'retention', 'backup', 'keys', 'break-glass'];
 

@@ -4,5 +4,5 @@ export type { QueueSelector, QueueTotals } from './hold.ts';
 export { QUEUE_ID_PATTERN } from './message-id.ts';
 export { nextAttempt, delayNoticeDue } from './schedule.ts';
 export type { RetryOptions } from './schedule.ts';
-export { receiptDisagreement } from './receipts.ts';
-export type { StoredReceipt, TraceFilter } from './receipts.ts';
+export { checkReceipt, receiptDisagreement } from './receipts.ts';
+export type { ReceiptCheck, StoredReceipt, TraceFilter } from './receipts.ts';

@@ -2,7 +2,7 @@
  * Signed receipts (issue 12): the document each final outcome signs, reading receipts back
  * with their signature, and the delivery search behind `sealgate trace`.
  */
-import type { ReceiptDocument, ReceiptKind } from '../audit/index.ts';
+import { verifyReceipt, type ReceiptDocument, type ReceiptKind } from '../audit/index.ts';
 import type { DeliveryReceipt } from '../kernel/index.ts';
 import type { QueueContext } from './context.ts';
 import type { Settlement } from './types.ts';
@@ -155,4 +155,22 @@ export async function trace(ctx: QueueContext, filter: TraceFilter): Promise<Sto
   if (filter.since !== undefined) query = query.where('receipts.at', '>=', filter.since);
   if (filter.until !== undefined) query = query.where('receipts.at', '<=', filter.until);
   return (await query.execute()).map(storedReceipt);
+}
+
+export type ReceiptCheck =
+  | { status: 'valid'; document: ReceiptDocument }
+  | { status: 'invalid'; reason: string }
+  /** A final outcome without a signature: written by a node before issue 12, or the proof was removed. */
+  | { status: 'unsigned'; reason: string };
+
+/** Whether a stored receipt is proven: its signature holds and its row says what was signed. */
+export function checkReceipt(stored: StoredReceipt, publicKeyPem: string): ReceiptCheck {
+  if (stored.signed === null || stored.signature === null) {
+    return { status: 'unsigned', reason: 'this receipt carries no signature (written before receipts were signed, or the signature was removed), so nothing proves it' };
+  }
+  const verdict = verifyReceipt(stored.signed, stored.signature, publicKeyPem);
+  if (!verdict.valid) return { status: 'invalid', reason: verdict.reason };
+  const differ = receiptDisagreement(stored, verdict.document);
+  if (differ.length) return { status: 'invalid', reason: `the stored row was changed after signing: ${differ.join(', ')} differ from the signed receipt` };
+  return { status: 'valid', document: verdict.document };
 }
