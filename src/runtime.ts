@@ -6,7 +6,7 @@ import { Users } from './accounts/index.ts';
 import { masterKeyPath, storeUrl, type Config } from './config/index.ts';
 import { systemClock, type Clock, type Logger } from './kernel/index.ts';
 import { Queue } from './queue/index.ts';
-import { PickupStore } from './pickup/index.ts';
+import { PickupStore, type PickupOpened } from './pickup/index.ts';
 import { openBlobStore, openDatabaseBlobStore, openDatabaseKeyStore, openKeyFiles, type BlobStore, type Store } from './store/index.ts';
 import { openPostgresStore } from './store/postgres/index.ts';
 import { openSqliteStore } from './store/sqlite/index.ts';
@@ -107,7 +107,7 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
     vault,
     queue,
     users: new Users(store, clock, config.login, { vault, passwordMinLength: config.login.passwordMinLength, totpRequiredFor: config.login.totpRequiredFor }),
-    pickup: new PickupStore({ store, masterKey, dataDir: config.dataDir, shareDir: config.pickup.shareDir, clock }),
+    pickup: new PickupStore({ store, masterKey, dataDir: config.dataDir, shareDir: config.pickup.shareDir, clock, onOpened: (opened) => pickupOpenedReceipt(queue, logger, opened) }),
     // The checkpoint key is derived, not stored: the master key is the one secret to keep.
     // The newest checkpoint this node signed is kept in its data dir too: verify holds the table to it.
     audit: new AuditLog({ store, node: nodeId, clock, logger, signer: auditSigner(Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'sealgate audit checkpoint key v1', 32))), witness: fileWitness(path.join(config.dataDir, 'audit-checkpoint.json')) }),
@@ -115,6 +115,20 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
     nodeId,
     close: () => store.close(),
   };
+}
+
+/**
+ * Every pickup opened gets a signed receipt, filed under the queue ID of the message held for
+ * it (`smtp-<ID>` compositions) or under the pickup's own ID (composed in the console). The open
+ * itself has already happened: a failure to write the proof is logged, not shown to the reader.
+ */
+async function pickupOpenedReceipt(queue: Queue, logger: Logger, opened: PickupOpened): Promise<void> {
+  const messageId = opened.compositionId?.startsWith('smtp-') ? opened.compositionId.slice('smtp-'.length) : opened.id;
+  try {
+    await queue.recordPickupOpened({ messageId, pickupId: opened.id, recipient: opened.recipient, sender: opened.sender, at: opened.at, ip: opened.ip, newBrowser: opened.newBrowser });
+  } catch (error) {
+    logger.error({ err: (error as Error).message, pickupId: opened.id, messageId }, 'RECEIPT GAP: a pickup was opened but its signed receipt was not written');
+  }
 }
 
 const KEY_CHECK_PLAIN = 'sealgate master key check v1';

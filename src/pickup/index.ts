@@ -6,7 +6,7 @@ export type { HeldFilter, HeldPickup, HeldPickups, HeldState } from './held-pick
 export type { SenderView } from './sender-view.ts';
 export { sealStream, openStream } from './part-streams.ts';
 export { buildPickupNotice, mailBrand, pickupLink, publicBaseUrl } from './links.ts';
-export type { CreateInput, Credentials, OpenContext, MessageFacts, OpenedMessage, PartInput, PartKind, PartView, PickupEvent, PickupStoreOptions, Verification } from './message-types.ts';
+export type { CreateInput, Credentials, OpenContext, MessageFacts, OpenedMessage, PartInput, PartKind, PartView, PickupEvent, PickupOpened, PickupStoreOptions, Verification } from './message-types.ts';
 export { PickupReplies } from './replies.ts';
 export type { ReplyInput, ReplySummary } from './replies.ts';
 export { PickupGate } from './gate.ts';

@@ -120,4 +120,18 @@ export interface PickupStoreOptions {
   inlineLimit?: number;
   /** Where server shares live, outside the database; default `<dataDir>/pickup-shares`. */
   shareDir?: string;
+  /** Told of every open after it is recorded (the signed `pickup-opened` receipt); must not throw. */
+  onOpened?: (opened: PickupOpened) => Promise<void>;
+}
+
+/** One open of a pickup, as its signed receipt records it. */
+export interface PickupOpened {
+  id: string;
+  sender: string;
+  recipient: string;
+  /** `smtp-<queue ID>` for a submitted message held for pickup; other forms for the console's. */
+  compositionId: string | null;
+  at: number;
+  ip: string;
+  newBrowser: boolean;
 }

@@ -48,6 +48,7 @@ export class PickupStore {
   private readonly sealedParts: PartStorage;
   private readonly shares: ShareFiles;
   private readonly clock: Clock;
+  private readonly onOpened: PickupStoreOptions['onOpened'];
   /** Ids expired since the last `takeExpired()` (on time by the sweep, or late on an open). */
   private expiredIds: string[] = [];
 
@@ -57,6 +58,7 @@ export class PickupStore {
     this.sealedParts = new PartStorage(options.store, path.join(options.dataDir, 'pickup'), options.inlineLimit ?? 256 * 1024);
     this.shares = new ShareFiles(options.shareDir ?? path.join(options.dataDir, 'pickup-shares'));
     this.clock = options.clock ?? systemClock;
+    this.onOpened = options.onOpened;
     this.gate = new PickupGate(options.store, subkey(options.masterKey, 'sealgate pickup code v1'), { clock: this.clock, ...options.gate });
     this.replies = new PickupReplies(this, options.store, this.vault, this.clock);
     this.bindings = new BrowserBindings(options.store, this.clock);
@@ -215,6 +217,7 @@ export class PickupStore {
     const now = this.clock.now();
     const first = await this.store.db.updateTable('pickup_messages').set({ opened_at: now }).where('id', '=', id).where('opened_at', 'is', null).executeTakeFirst();
     await recordEvent(this.store, id, 'opened', now, ip, newBrowser ? 'in a new browser, with a fresh code' : null);
+    await this.onOpened?.({ id, sender: row.sender, recipient: row.recipient, compositionId: row.composition_id ?? null, at: now, ip, newBrowser });
     return { ...(await this.view(row, dek!, Number(first.numUpdatedRows) > 0)), binding: token!, newBrowser };
   }
 

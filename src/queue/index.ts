@@ -5,4 +5,4 @@ export { QUEUE_ID_PATTERN } from './message-id.ts';
 export { nextAttempt, delayNoticeDue } from './schedule.ts';
 export type { RetryOptions } from './schedule.ts';
 export { checkReceipt, receiptDisagreement } from './receipts.ts';
-export type { ReceiptCheck, StoredReceipt, TraceFilter } from './receipts.ts';
+export type { PickupOpenedFacts, ReceiptCheck, StoredReceipt, TraceFilter } from './receipts.ts';

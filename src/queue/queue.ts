@@ -116,6 +116,11 @@ export class Queue {
     return receipts.receiptsOf(this.ctx, messageId);
   }
 
+  /** The signed receipt of a pickup opened in the portal. */
+  recordPickupOpened(opened: receipts.PickupOpenedFacts): Promise<void> {
+    return receipts.recordPickupOpened(this.ctx, opened);
+  }
+
   /** Final outcomes by message, sender, recipient and time, newest first (`sealgate trace`). */
   trace(filter: receipts.TraceFilter): Promise<receipts.StoredReceipt[]> {
     return receipts.trace(this.ctx, filter);

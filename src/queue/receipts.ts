@@ -45,6 +45,8 @@ export interface StoredReceipt {
   id: number;
   messageId: string;
   mailFrom: string | null;
+  /** Whether the row names its recipient (a console composition's pickup-opened receipt has no queue recipient). */
+  recipientKnown: boolean;
   /** What the row says happened; null for a deferral (never signed). */
   kind: ReceiptKind | null;
   receipt: DeliveryReceipt;
@@ -61,8 +63,9 @@ export function receiptDisagreement(stored: StoredReceipt, document: ReceiptDocu
   const r = stored.receipt;
   const pairs: [string, unknown, unknown][] = [
     ['message ID', stored.messageId, document.messageId],
-    ['sender', stored.mailFrom, document.mailFrom],
-    ['recipient', r.recipient, document.recipient],
+    // Columns the row has: without a queue message or recipient row, only the signed text names them.
+    ['sender', stored.mailFrom ?? document.mailFrom, document.mailFrom],
+    ['recipient', stored.recipientKnown ? r.recipient : document.recipient, document.recipient],
     ['time', new Date(r.at).toISOString(), document.at],
     ['outcome', stored.kind, document.kind],
     ['MX host', r.mxHost, document.mxHost],
@@ -103,7 +106,7 @@ function kindOfRow(row: ReceiptRow, receipt: DeliveryReceipt): ReceiptKind | nul
 
 function storedReceipt(row: ReceiptRow): StoredReceipt {
   const receipt = receiptOfRow(row);
-  return { id: Number(row.id), messageId: row.message_id, mailFrom: row.mail_from ?? null, kind: kindOfRow(row, receipt), signed: row.signed, signature: row.signature, receipt };
+  return { id: Number(row.id), messageId: row.message_id, mailFrom: row.mail_from ?? null, recipientKnown: row.recipient_address != null, kind: kindOfRow(row, receipt), signed: row.signed, signature: row.signature, receipt };
 }
 
 function receiptOfRow(row: ReceiptRow): DeliveryReceipt {
@@ -173,4 +176,50 @@ export function checkReceipt(stored: StoredReceipt, publicKeyPem: string): Recei
   const differ = receiptDisagreement(stored, verdict.document);
   if (differ.length) return { status: 'invalid', reason: `the stored row was changed after signing: ${differ.join(', ')} differ from the signed receipt` };
   return { status: 'valid', document: verdict.document };
+}
+
+/** A pickup opened in the portal, as `recordPickupOpened` signs it. */
+export interface PickupOpenedFacts {
+  /** The queue ID of the message held for pickup, or the pickup's own ID when it was composed in the console. */
+  messageId: string;
+  pickupId: string;
+  recipient: string;
+  /** The envelope sender when the queue no longer knows the message (console compositions): its user. */
+  sender: string;
+  at: number;
+  /** Where it was opened from. */
+  ip: string;
+  newBrowser: boolean;
+}
+
+/**
+ * Signs and stores the receipt of one pickup opened (issue 12: "every pickup opened writes a
+ * receipt"). The recipient row is found by address in the held message; a console composition
+ * has none (recipient id 0), and its receipt is filed under the pickup's ID.
+ */
+export async function recordPickupOpened(ctx: QueueContext, opened: PickupOpenedFacts): Promise<void> {
+  const held = await ctx.store.db
+    .selectFrom('recipients')
+    .innerJoin('messages', 'messages.id', 'recipients.message_id')
+    .select(['recipients.id', 'recipients.address', 'messages.mail_from'])
+    .where('recipients.message_id', '=', opened.messageId)
+    .where((eb) => eb(eb.fn('lower', ['recipients.address']), '=', opened.recipient.toLowerCase()))
+    .executeTakeFirst();
+  const receipt: DeliveryReceipt = {
+    at: opened.at,
+    recipient: held?.address ?? opened.recipient,
+    mailFrom: held?.mail_from ?? opened.sender,
+    mxHost: null, ip: opened.ip, port: null, tlsVersion: null, cipher: null, certSubject: null, certFingerprint: null, certVerified: false, messageSha256: null,
+    reply: `Secure Message Pickup ${opened.pickupId} opened in the portal${opened.newBrowser ? ' (in a new browser, with a fresh code)' : ''}`,
+    outcome: 'delivered',
+    route: 'pickup',
+  };
+  const proof = ctx.receiptSigner?.sign(receiptDocument('pickup-opened', opened.messageId, receipt)) ?? null;
+  await ctx.store.db
+    .insertInto('receipts')
+    .values({
+      message_id: opened.messageId, recipient_id: held?.id ?? 0, at: receipt.at, mx_host: null, ip: receipt.ip, port: null, tls_version: null, cipher: null, cert_subject: null, cert_verified: 0,
+      reply: receipt.reply.slice(0, STORED_TEXT_MAX), outcome: PICKUP_OPENED, route: 'pickup', route_reason: null, message_sha256: null, cert_fingerprint: null, signed: proof?.signed ?? null, signature: proof?.signature ?? null,
+    })
+    .execute();
 }

@@ -8,6 +8,7 @@ import { startGateway, type GatewayProcess } from '../../helpers/gateway.ts';
 import { describeWithPeers } from '../../helpers/peers.ts';
 import { freePort, tempDir, until } from '../../helpers/ports.ts';
 import { startPostfix, type PostfixInstance } from '../../helpers/postfix.ts';
+import { HttpsClient } from '../../helpers/https-client.ts';
 import { startRecordingSmtp, type RecordingSmtp } from '../../helpers/recording-smtp.ts';
 import { queuedId, submitAs } from '../../helpers/swaks.ts';
 
@@ -29,6 +30,7 @@ describeWithPeers(['root', 'postfix', 'swaks', 'openssl', 'jq'], 'signed receipt
   let sink: RecordingSmtp;
   let gateway: GatewayProcess;
   let cert: IssuedCert;
+  let webPort: number;
   const submit = submitAs(() => gateway.ports.submission, PASSWORD);
   const file = (name: string) => path.join(temp.dir, name);
   /** The openssl command of the docs, run in the temp folder. */
@@ -47,13 +49,16 @@ describeWithPeers(['root', 'postfix', 'swaks', 'openssl', 'jq'], 'signed receipt
     const ca = await createTestCa(temp.dir);
     cert = await ca.issue(['mx.receipts.test']);
     const port = await freePort('127.0.0.41');
+    webPort = await freePort();
     postfix = await startPostfix({ ip: '127.0.0.41', port, name: 'mx.receipts.test', mode: 'accept', domains: ['receipts.test'], tls: cert });
     sink = await startRecordingSmtp({ host: '127.0.0.42', tls: { key: readFileSync(cert.keyPath), cert: readFileSync(cert.certPath) } });
     gateway = await startGateway(path.join(temp.dir, 'gw'), {
       domains: { 'receipts.test': { smarthost: `127.0.0.41:${port}` }, 'sink.test': { smarthost: `127.0.0.42:${sink.port}` } },
       delivery: { extraCaFiles: [ca.caCertPath], connectTimeoutMs: 3000 },
       queue: { retryScheduleMs: [1000], pollIntervalMs: 200 },
-      pickup: { fallbackOnRequirement: false, whenNoTls: false },
+      // Held for pickup only when the sender asks ([secure]); the link alone opens it here.
+      pickup: { fallbackOnRequirement: false, whenNoTls: false, defaultVerification: 'link' },
+      web: { host: '127.0.0.1', port: webPort, publicUrl: `https://127.0.0.1:${webPort}` },
     }, { cli: 'in-process' });
     const added = await gateway.cli('user', 'add', 'alice@sender.test', '--password', PASSWORD);
     expect(added.code, added.stderr).toBe(0);
@@ -145,5 +150,32 @@ describeWithPeers(['root', 'postfix', 'swaks', 'openssl', 'jq'], 'signed receipt
     const auditKey = JSON.parse(checkpoints.stdout).publicKey as string;
     expect(Buffer.from(auditKey, 'base64')).toHaveLength(32);
     expect(spki.subarray(-32).toString('base64')).not.toBe(auditKey);
+  });
+
+  it('a message held for pickup is signed as held-for-pickup, and opening it in the portal writes a signed pickup-opened receipt', async () => {
+    const before = postfix.messages().length;
+    const id = await deliveredId('dora@receipts.test', '[secure] lab results');
+    await until(() => postfix.messages().slice(before).some((m) => m.raw.includes('/m/')), 20_000, 'the pickup notice');
+    const notice = postfix.messages().slice(before).find((m) => m.raw.includes('/m/'))!.raw.replace(/=\r?\n/g, '');
+    const [, pickupId, fragment] = /https:\/\/127\.0\.0\.1:\d+\/m\/([A-Za-z0-9_-]+)#([A-Za-z0-9%-]+)/.exec(notice) ?? [];
+    expect(pickupId, notice).toBeDefined();
+    const held = JSON.parse((await gateway.cli('receipt', id, '--json')).stdout);
+    expect(held.receipts.map((r: { status: string; receipt: { kind: string } }) => [r.status, r.receipt.kind])).toEqual([['valid', 'held-for-pickup']]);
+    expect(held.receipts[0].receipt).toMatchObject({ route: 'pickup', mxHost: null, messageSha256: null });
+
+    // Opened as a browser would: the form, its CSRF token, the password from the link.
+    const client = new HttpsClient(webPort);
+    const form = await client.request('GET', `/m/${pickupId}`);
+    expect(form.status).toBe(200);
+    const opened = await client.request('POST', `/m/${pickupId}`, { form: { _csrf: HttpsClient.csrfOf(form.body), password: decodeURIComponent(fragment) } });
+    expect(opened.status, opened.body).toBe(303);
+    await until(async () => JSON.parse((await gateway.cli('receipt', id, '--json')).stdout).receipts.length === 2, 10_000, 'the pickup-opened receipt');
+    const both = await gateway.cli('receipt', id, '--json');
+    expect(both.code, both.stderr).toBe(0);
+    const [, open] = JSON.parse(both.stdout).receipts;
+    expect(open).toMatchObject({ status: 'valid', receipt: { kind: 'pickup-opened', messageId: id, recipient: 'dora@receipts.test', mailFrom: 'alice@sender.test', ip: '127.0.0.1', route: 'pickup' } });
+    expect(open.receipt.reply).toContain(`Secure Message Pickup ${pickupId} opened in the portal`);
+    const traced = JSON.parse((await gateway.cli('trace', '--message-id', id, '--json')).stdout);
+    expect(traced.map((r: { receipt: { kind: string } }) => r.receipt.kind).sort()).toEqual(['held-for-pickup', 'pickup-opened']);
   });
 });
