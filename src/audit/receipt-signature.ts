@@ -22,6 +22,7 @@ export interface ReceiptDocument {
   /** ISO 8601, UTC, milliseconds. */
   at: string;
   mxHost: string | null;
+  /** The server's address; for `pickup-opened`, the address the pickup was opened from. */
   ip: string | null;
   port: number | null;
   tlsVersion: string | null;

@@ -56,12 +56,12 @@ function verdictLine(check: ReceiptCheck): string {
 }
 
 function formatReceipt(d: ReceiptDocument, verdict: string, index: number, count: number): string {
-  const where = d.mxHost ? `${d.mxHost} [${d.ip ?? '-'}]${d.port ? `:${d.port}` : ''}` : '(no server: decided here)';
+  const where = d.kind === 'pickup-opened' ? `  opened     from [${d.ip ?? '-'}]` : `  server     ${d.mxHost ? `${d.mxHost} [${d.ip ?? '-'}]${d.port ? `:${d.port}` : ''}` : '(none: decided here)'}`;
   return [
     `receipt ${index + 1} of ${count}: ${d.kind}  <${d.recipient}>`,
     `  message    ${d.messageId} from <${d.mailFrom}>`,
     `  time       ${d.at}`,
-    `  server     ${where}`,
+    where,
     `  link       ${tlsLine(d)}`,
     `  reply      ${d.reply}`,
     `  route      ${d.route ?? '-'}${d.routeReason ? `: ${d.routeReason}` : ''}`,

@@ -16,7 +16,7 @@ describe('the command table', () => {
   });
 
   it('offers --json on every listing command', () => {
-    const listings = ['queue list', 'queue show', 'queue verify', 'user list', 'user alias list', 'domain show', 'domain pins', 'domain check', 'tlsrpt', 'config check'];
+    const listings = ['queue list', 'queue show', 'queue verify', 'user list', 'user alias list', 'domain show', 'domain pins', 'domain check', 'tlsrpt', 'config check', 'receipt', 'receipt key', 'receipt verify', 'trace'];
     for (const name of listings) expect(COMMANDS.find((c) => c.name === name)?.json, name).toBe(true);
   });
 

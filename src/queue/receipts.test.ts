@@ -73,5 +73,15 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(await queue.trace({ since: now + 1 })).toEqual([]);
       expect((await queue.trace({ messageId: id })).length).toBe(1);
     });
+
+    it.skipIf(!available)('still finds and verifies a receipt once retention removed its message, and names an edited recipient', async () => {
+      const { queue, id, store } = await settled();
+      await store.db.deleteFrom('recipients').where('message_id', '=', id).execute();
+      await store.db.deleteFrom('messages').where('id', '=', id).execute();
+      const [found] = await queue.trace({ from: 'alice@sender.test', to: 'bob@a.test' });
+      expect(checkReceipt(found, signer.publicKeyPem).status).toBe('valid');
+      await store.db.updateTable('receipts').set({ recipient: 'mallory@a.test' }).where('message_id', '=', id).execute();
+      expect(checkReceipt((await queue.receipts(id))[0], signer.publicKeyPem)).toMatchObject({ status: 'invalid', reason: expect.stringContaining('recipient') });
+    });
   });
 }

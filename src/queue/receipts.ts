@@ -45,7 +45,7 @@ export interface StoredReceipt {
   id: number;
   messageId: string;
   mailFrom: string | null;
-  /** Whether the row names its recipient (a console composition's pickup-opened receipt has no queue recipient). */
+  /** Whether the row names its recipient (an older node's row whose recipient row retention removed does not). */
   recipientKnown: boolean;
   /** What the row says happened; null for a deferral (never signed). */
   kind: ReceiptKind | null;
@@ -63,7 +63,7 @@ export function receiptDisagreement(stored: StoredReceipt, document: ReceiptDocu
   const r = stored.receipt;
   const pairs: [string, unknown, unknown][] = [
     ['message ID', stored.messageId, document.messageId],
-    // Columns the row has: without a queue message or recipient row, only the signed text names them.
+    // An older row without these columns, whose queue rows are gone: only the signed text names them.
     ['sender', stored.mailFrom ?? document.mailFrom, document.mailFrom],
     ['recipient', stored.recipientKnown ? r.recipient : document.recipient, document.recipient],
     ['time', new Date(r.at).toISOString(), document.at],
@@ -92,7 +92,7 @@ function receiptQuery(ctx: QueueContext) {
     .leftJoin('recipients', 'recipients.id', 'receipts.recipient_id')
     .leftJoin('messages', 'messages.id', 'receipts.message_id')
     .selectAll('receipts')
-    .select(['recipients.address as recipient_address', 'messages.mail_from as mail_from'])
+    .select(['recipients.address as recipient_address', 'messages.mail_from as message_mail_from'])
     .orderBy('receipts.id');
 }
 
@@ -106,13 +106,13 @@ function kindOfRow(row: ReceiptRow, receipt: DeliveryReceipt): ReceiptKind | nul
 
 function storedReceipt(row: ReceiptRow): StoredReceipt {
   const receipt = receiptOfRow(row);
-  return { id: Number(row.id), messageId: row.message_id, mailFrom: row.mail_from ?? null, recipientKnown: row.recipient_address != null, kind: kindOfRow(row, receipt), signed: row.signed, signature: row.signature, receipt };
+  return { id: Number(row.id), messageId: row.message_id, mailFrom: row.mail_from ?? row.message_mail_from ?? null, recipientKnown: (row.recipient ?? row.recipient_address) != null, kind: kindOfRow(row, receipt), signed: row.signed, signature: row.signature, receipt };
 }
 
 function receiptOfRow(row: ReceiptRow): DeliveryReceipt {
   return {
     at: Number(row.at),
-    recipient: row.recipient_address ?? String(row.recipient_id),
+    recipient: row.recipient ?? row.recipient_address ?? String(row.recipient_id),
     mxHost: row.mx_host,
     ip: row.ip,
     port: row.port === null ? null : Number(row.port),
@@ -150,11 +150,15 @@ export interface TraceFilter {
 export async function trace(ctx: QueueContext, filter: TraceFilter): Promise<StoredReceipt[]> {
   let query = receiptQuery(ctx).clearOrderBy().orderBy('receipts.at', 'desc').orderBy('receipts.id', 'desc').where('receipts.outcome', '!=', 'deferred').limit(filter.limit ?? 100);
   if (filter.messageId) query = query.where('receipts.message_id', '=', filter.messageId);
+  // The receipt's own columns; a row of an older node has them only in the queue's tables.
   if (filter.from !== undefined) {
     const from = filter.from === '<>' ? '' : filter.from.toLowerCase();
-    query = query.where((eb) => eb(eb.fn('lower', ['messages.mail_from']), '=', from));
+    query = query.where((eb) => eb(eb.fn('lower', [eb.fn.coalesce('receipts.mail_from', 'messages.mail_from')]), '=', from));
   }
-  if (filter.to) query = query.where((eb) => eb(eb.fn('lower', ['recipients.address']), '=', filter.to!.toLowerCase()));
+  if (filter.to) {
+    const to = filter.to.toLowerCase();
+    query = query.where((eb) => eb(eb.fn('lower', [eb.fn.coalesce('receipts.recipient', 'recipients.address')]), '=', to));
+  }
   if (filter.since !== undefined) query = query.where('receipts.at', '>=', filter.since);
   if (filter.until !== undefined) query = query.where('receipts.at', '<=', filter.until);
   return (await query.execute()).map(storedReceipt);
@@ -218,7 +222,7 @@ export async function recordPickupOpened(ctx: QueueContext, opened: PickupOpened
   await ctx.store.db
     .insertInto('receipts')
     .values({
-      message_id: opened.messageId, recipient_id: held?.id ?? 0, at: receipt.at, mx_host: null, ip: receipt.ip, port: null, tls_version: null, cipher: null, cert_subject: null, cert_verified: 0,
+      message_id: opened.messageId, recipient_id: held?.id ?? 0, mail_from: receipt.mailFrom ?? null, recipient: receipt.recipient, at: receipt.at, mx_host: null, ip: receipt.ip, port: null, tls_version: null, cipher: null, cert_subject: null, cert_verified: 0,
       reply: receipt.reply.slice(0, STORED_TEXT_MAX), outcome: PICKUP_OPENED, route: 'pickup', route_reason: null, message_sha256: null, cert_fingerprint: null, signed: proof?.signed ?? null, signature: proof?.signature ?? null,
     })
     .execute();

@@ -82,6 +82,8 @@ export class Settler {
             outcome: kind === 'failed' ? 'failed' : r.outcome,
             route: r.route ?? null,
             route_reason: r.routeReason?.slice(0, STORED_TEXT_MAX) ?? null,
+            mail_from: r.mailFrom ?? null,
+            recipient: r.recipient,
             message_sha256: r.messageSha256 ?? null,
             cert_fingerprint: r.certFingerprint ?? null,
             signed: proof?.signed ?? null,

@@ -57,6 +57,9 @@ export interface ReceiptsTable {
   /** Migration 0034 (issue 12): SHA-256 of the DATA bytes sent and of the server's certificate. */
   message_sha256: string | null;
   cert_fingerprint: string | null;
+  /** Migration 0034: the envelope as signed (null on older rows: read it from messages/recipients). */
+  mail_from: string | null;
+  recipient: string | null;
   /** Migration 0034: the signed receipt (canonical JSON) and its base64 Ed25519 signature; final outcomes only. */
   signed: string | null;
   signature: string | null;

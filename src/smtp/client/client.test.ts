@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -6,6 +7,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startRecordingSmtp } from '../../../test/helpers/recording-smtp.ts';
 import { SmtpClient, SmtpClientError, xtext } from './client.ts';
 
 function selfSigned(name: string): { key: string; cert: string } {
@@ -207,5 +209,23 @@ describe('SmtpClient on the wire', () => {
     await client.envelope('a@example.test', [], [{ address: 'b@example.test', params: [] }]);
     expect((await client.data(Readable.from([Buffer.from('Subject: x\r\n\r\n.leading dot\r\n')]))).raw).toBe('250 2.0.0 body accepted');
     client.close();
+  });
+
+  it('reports the SHA-256 of the DATA bytes as they went on the wire: dot-stuffed, CRLF, without the final .CRLF', async () => {
+    const rx = await startRecordingSmtp();
+    try {
+      const client = await SmtpClient.connect({ host: rx.host, port: rx.port, servername: 'rx.test', heloName: 'gw.test', connectTimeoutMs: 2000, commandTimeoutMs: 5000 });
+      await client.ehlo();
+      await client.envelope('a@example.test', [], [{ address: 'b@example.test', params: [] }]);
+      // A leading dot, a bare LF and no line end at the end, split across chunks mid-line.
+      const reply = await client.data(Readable.from([Buffer.from('Subject: x\r\n\r\n.lead'), Buffer.from('ing dot\nbare LF\r'), Buffer.from('\nlast line')]));
+      expect(reply.code).toBe(250);
+      await client.quit();
+      const [transaction] = rx.transactions();
+      expect(transaction.data.toString('latin1')).toBe('Subject: x\r\n\r\n..leading dot\r\nbare LF\r\nlast line\r\n');
+      expect(reply.sentSha256).toBe(createHash('sha256').update(transaction.data).digest('hex'));
+    } finally {
+      await rx.stop();
+    }
   });
 });

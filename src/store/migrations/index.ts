@@ -592,10 +592,11 @@ function migrations(capabilities: StoreCapabilities): Record<string, Migration> 
       },
     },
     '0034-receipt-signatures': {
-      // Signed proof of delivery (issue 12): the digests and the signed receipt with its
-      // signature. Nullable columns: a node of the previous release writes receipts without them.
+      // Signed proof of delivery (issue 12): the digests, the envelope (so `trace` finds a receipt
+      // after retention removed its message), and the signed receipt with its signature.
+      // Nullable columns: a node of the previous release writes receipts without them.
       async up(db: Kysely<any>) {
-        for (const column of ['message_sha256', 'cert_fingerprint', 'signed', 'signature']) {
+        for (const column of ['message_sha256', 'cert_fingerprint', 'mail_from', 'recipient', 'signed', 'signature']) {
           await db.schema.alterTable('receipts').addColumn(column, 'text').execute();
         }
         await db.schema.createIndex('receipts_at').on('receipts').column('at').execute();
