@@ -40,7 +40,7 @@ export interface ReceiptDocument {
 }
 
 export interface SignedReceipt {
-  /** The exact signed bytes, as UTF-8 text (canonical JSON is ASCII-safe UTF-8). */
+  /** The exact signed bytes as text: their UTF-8 encoding is what the signature covers. */
   signed: string;
   /** base64 Ed25519 signature (64 bytes) over the UTF-8 bytes of `signed`. */
   signature: string;
