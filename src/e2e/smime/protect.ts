@@ -1,6 +1,7 @@
 /**
  * S/MIME 4.0 (RFC 8551) outbound: the message's headers copied into the cryptographic payload
- * (RFC 9788 header protection, `hp="cipher"` or `hp="clear"`), signed as multipart/signed
+ * (RFC 9788 header protection, `hp="cipher"` with an `HP-Outer` copy of each field the outside
+ * shows, or `hp="clear"`), signed as multipart/signed
  * (detached, SHA-256), then enveloped (AES-256-GCM AuthEnvelopedData when every recipient can
  * read it, AES-256-CBC EnvelopedData otherwise), the outer Subject replaced by `...`.
  */
@@ -8,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loaded first
 import * as x509 from '@peculiar/x509';
 import { MailError } from '../../kernel/index.ts';
+import type { HeaderField } from '../../mail/index.ts';
 import type { PrivateKeyMaterial, ProtectOptions, PublicKeyMaterial } from '../types.ts';
 import { checkCertificate } from './certificates.ts';
 import { certificateDer, derBlocks, parseCertificates } from './der.ts';
@@ -22,6 +24,18 @@ const OID_SMIME_CAPABILITIES = '1.2.840.113549.1.9.15';
 const AES256_GCM_OID_DER = Buffer.from('060960864801650304012e', 'hex'); // 2.16.840.1.101.3.4.1.46
 /** Trace and transport fields stay outside the payload: they describe the path, not the message. */
 const UNPROTECTED = new Set(['received', 'return-path', 'dkim-signature', 'arc-seal', 'arc-message-signature', 'arc-authentication-results', 'authentication-results']);
+
+/** What an encrypted message's outside shows instead of its Subject (the only field we obscure). */
+const OBSCURED_SUBJECT = '...';
+
+function isObscured(f: HeaderField): boolean {
+  return f.name.toLowerCase() === 'subject';
+}
+
+/** The field's value as written, folds kept (they are FWS in an HP-Outer value too). */
+function fieldBody(f: HeaderField): string {
+  return f.raw.slice(f.raw.indexOf(':') + 1).replace(/^[ \t]+/, '');
+}
 
 function refuse(sentence: string): MailError {
   return new MailError(554, '5.7.1', sentence, 'e2e');
@@ -86,8 +100,11 @@ export async function protectSmime(message: Uint8Array, options: ProtectOptions,
   const contentFields = original.fields.filter((f) => isContentField(f.name) && f.name.toLowerCase() !== 'mime-version');
   const hp = options.encrypt ? 'cipher' : 'clear';
   const contentType = field(contentFields, 'content-type');
+  const protectedFields = messageFields.filter((f) => !UNPROTECTED.has(f.name.toLowerCase()));
   const payloadFields = [
-    ...messageFields.filter((f) => !UNPROTECTED.has(f.name.toLowerCase())).map((f) => f.raw),
+    ...protectedFields.map((f) => f.raw),
+    // RFC 9788 §2.2: an encrypted payload MUST copy every field the outside shows, as shown there.
+    ...(options.encrypt ? protectedFields.map((f) => `HP-Outer: ${f.name}: ${isObscured(f) ? OBSCURED_SUBJECT : fieldBody(f)}`) : []),
     contentType ? `${contentType.raw};\r\n hp="${hp}"` : `Content-Type: text/plain; charset=us-ascii; hp="${hp}"`,
     ...contentFields.filter((f) => f !== contentType).map((f) => f.raw),
   ];
@@ -100,8 +117,8 @@ export async function protectSmime(message: Uint8Array, options: ProtectOptions,
   const { certificates, encryption } = await recipientCertificates(options.recipients, settings, options.now);
   const enveloped = await envelope({ content: payload, recipients: certificates, encryption, rsaKeyTransport: settings.rsaKeyTransport ?? 'pkcs1' });
   const smimeType = encryption === 'aes-256-gcm' ? 'authEnveloped-data' : 'enveloped-data';
-  const outerFields = messageFields.map((f) => (f.name.toLowerCase() === 'subject' ? 'Subject: ...' : f.raw));
-  if (!field(messageFields, 'subject')) outerFields.push('Subject: ...');
+  const outerFields = messageFields.map((f) => (isObscured(f) ? `Subject: ${OBSCURED_SUBJECT}` : f.raw));
+  if (!field(messageFields, 'subject')) outerFields.push(`Subject: ${OBSCURED_SUBJECT}`);
   return joinEntity(
     [
       ...outerFields,

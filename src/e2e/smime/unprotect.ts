@@ -65,17 +65,27 @@ async function verdictFor(verification: Verification, outer: Entity, options: Un
   return { state: 'invalid', signer: signerName, keyId, reason: result.reason };
 }
 
-/** The delivered message: outer trace fields, then the payload's protected fields (or the outer ones), then the payload. */
+/**
+ * The delivered message: outer trace fields, then the payload's protected fields (or the outer
+ * ones), then the payload. With header protection the `HP-Outer` fields and the `hp` marker are
+ * dropped: the result is no longer protected (RFC 9788 §2.2 limits both to a Cryptographic Payload).
+ */
 function restore(outer: Entity, inner: Entity): Buffer {
   const protectedHeaders = parseContentType(field(inner.fields, 'content-type')?.value).params.hp !== undefined;
-  const innerMessageFields = inner.fields.filter((f) => !isContentField(f.name));
+  const innerMessageFields = inner.fields.filter((f) => !isContentField(f.name) && !(protectedHeaders && f.name.toLowerCase() === 'hp-outer'));
   const innerNames = new Set(innerMessageFields.map((f) => f.name.toLowerCase()));
-  const outerFields = outer.fields.filter((f) => !isContentField(f.name) && !(protectedHeaders && innerNames.has(f.name.toLowerCase())));
-  const innerContent = inner.fields.filter((f) => isContentField(f.name) && f.name.toLowerCase() !== 'mime-version');
+  const outerFields = outer.fields.filter((f) => !isContentField(f.name) && !(protectedHeaders && (innerNames.has(f.name.toLowerCase()) || f.name.toLowerCase() === 'hp-outer')));
+  const innerContent = inner.fields
+    .filter((f) => isContentField(f.name) && f.name.toLowerCase() !== 'mime-version')
+    .map((f) => (protectedHeaders && f.name.toLowerCase() === 'content-type' ? { ...f, raw: withoutHp(f.raw) } : f));
   return joinEntity(
     [...outerFields.map((f) => f.raw), ...(protectedHeaders ? innerMessageFields.map((f) => f.raw) : []), 'MIME-Version: 1.0', ...innerContent.map((f) => f.raw)],
     inner.body,
   );
+}
+
+function withoutHp(contentTypeRaw: string): string {
+  return contentTypeRaw.replace(/;\s*hp=(?:"[^"]*"|[^;\s]*)/i, '');
 }
 
 function cryptoFailure(sentence: string, cause: unknown): MailError {

@@ -1,0 +1,133 @@
+/**
+ * RFC 9788 (Header Protection) Appendix C test vectors (test/fixtures/standards/rfc9788/,
+ * sources in its README) through our S/MIME reader, and our writer held to what the RFC says
+ * a reader finds: `hp="cipher"` plus one HP-Outer copy of every field the outside shows.
+ * The vectors are signed by RFC 9216's Alice; the encrypted ones are for her and Bob's RFC 9216
+ * encryption certificates, whose private keys we do not have, so C.3.1 is read from the
+ * decrypted layer the RFC prints (C.3.1.1).
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeWithPeers } from '../../../test/helpers/peers.ts';
+import { createTestPki, SAMPLE_MESSAGE } from '../../../test/integration/18-smime/pki.ts';
+import type { TestPki } from '../../../test/integration/18-smime/pki.ts';
+import { parseHeaders } from '../../mail/index.ts';
+import { createSmimeProtector, parseCertificates } from './index.ts';
+import { pkijs } from './engine.ts';
+import { derBlocks, toArrayBuffer } from './der.ts';
+
+const STANDARDS = path.resolve(import.meta.dirname, '../../../test/fixtures/standards');
+const vector = (name: string) => readFileSync(path.join(STANDARDS, 'rfc9788', name));
+const rfc9216 = (name: string) => readFileSync(path.join(STANDARDS, 'rfc9216', name));
+const now = new Date('2026-12-02T00:00:00Z');
+const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('latin1');
+const headerBlock = (message: string) => parseHeaders(message.slice(0, message.search(/\r?\n\r?\n/)));
+const values = (message: string, name: string) => headerBlock(message).filter((f) => f.name.toLowerCase() === name.toLowerCase()).map((f) => f.value);
+
+function read(message: Uint8Array) {
+  return createSmimeProtector().unprotect(message, { decryptionKeys: [], verificationKeys: [], trustAnchors: [rfc9216('rsa-ca-cert.pem')], now });
+}
+
+describe('RFC 9788 Appendix C test vectors', () => {
+  for (const [file, subject, signedAt] of [
+    ['c2.1-smime-one-part-hp.eml', 'smime-one-part-hp', '2021-02-20T15:06:02.000Z'],
+    ['c2.2-smime-multipart-hp.eml', 'smime-multipart-hp', '2021-02-20T15:07:02.000Z'],
+  ] as const) {
+    it(`${file}: Alice's signature is valid against the RFC 9216 CA and the protected header fields are the message's`, async () => {
+      const result = await read(vector(file));
+      expect(result).toMatchObject({ decrypted: false, malleable: false, signature: { state: 'valid', signer: 'alice@smime.example' } });
+      expect(result.signature?.state === 'valid' && result.signature.signedAt?.toISOString()).toBe(signedAt);
+      // The signer's certificate the vector carries is RFC 9216 §4.1, byte for byte.
+      const carried = result.signature?.state === 'valid' ? result.signature.certificate : undefined;
+      expect(Buffer.from(carried ?? [])).toEqual(Buffer.from(derBlocks(rfc9216('alice-sign-cert.pem'))[0]));
+      const delivered = text(result.message);
+      expect(values(delivered, 'Subject')).toEqual([subject]);
+      expect(values(delivered, 'From')).toEqual(['Alice <alice@smime.example>']);
+      expect(values(delivered, 'Content-Type')).toEqual(['text/plain; charset="utf-8"']);
+      expect(delivered).toContain(`This is the\r\n${subject}\r\nmessage.`);
+    });
+  }
+
+  it('c2.2: an outer Subject changed on the way does not replace the signed one, and a changed signed line is invalid', async () => {
+    const original = text(vector('c2.2-smime-multipart-hp.eml'));
+    const relabelled = original.replace('Subject: smime-multipart-hp\n', 'Subject: Pay the invoice today\n');
+    expect(relabelled).not.toBe(original);
+    const result = await read(Buffer.from(relabelled, 'latin1'));
+    expect(result.signature?.state).toBe('valid');
+    expect(values(text(result.message), 'Subject')).toEqual(['smime-multipart-hp']);
+    expect(text(result.message)).not.toContain('Pay the invoice');
+    const changed = await read(Buffer.from(original.replace('message. It uses the Header', 'message. It skips the Header'), 'latin1'));
+    expect(changed.signature?.state).toBe('invalid');
+  });
+
+  it('c3.1.1 (the decrypted layer of C.3.1, hcp_baseline): the protected Subject replaces "[...]", no HP-Outer is delivered', async () => {
+    const result = await read(vector('c3.1.1-smime-signed-enc-hp-baseline-decrypted.eml'));
+    expect(result.signature).toMatchObject({ state: 'valid', signer: 'alice@smime.example' });
+    // hp="cipher" is the composer's intent, not an encryption layer (RFC 9788 §2.1.1, §10.2).
+    expect(result.decrypted).toBe(false);
+    const delivered = text(result.message);
+    expect(values(delivered, 'Subject')).toEqual(['smime-signed-enc-hp-baseline']);
+    expect(values(delivered, 'HP-Outer')).toEqual([]);
+    expect(values(delivered, 'Content-Type')).toEqual(['text/plain; charset="utf-8"']);
+    expect(delivered).toContain('the `hcp_baseline` Header Confidentiality Policy.');
+  });
+
+  it("c3.1 (encrypted): its RecipientInfos are Alice's and Bob's RFC 9216 encryption certificates; without their keys it passes unchanged", async () => {
+    const message = vector('c3.1-smime-signed-enc-hp-baseline.eml');
+    const body = text(message).split(/\r?\n\r?\n/)[1];
+    const info = pkijs.ContentInfo.fromBER(toArrayBuffer(Buffer.from(body, 'base64')));
+    const enveloped = new pkijs.EnvelopedData({ schema: info.content });
+    const serials = enveloped.recipientInfos.map((r) => Buffer.from((r.value as pkijs.KeyTransRecipientInfo).rid instanceof pkijs.IssuerAndSerialNumber ? ((r.value as pkijs.KeyTransRecipientInfo).rid as pkijs.IssuerAndSerialNumber).serialNumber.valueBlock.valueHexView : []).toString('hex'));
+    const expected = ['alice-enc-cert.pem', 'bob-enc-cert.pem'].map((f) => Buffer.from(parseCertificates([rfc9216(f)])[0].serialNumber.valueBlock.valueHexView).toString('hex'));
+    expect(serials).toEqual(expected);
+    const alice = { kind: 'smime' as const, address: 'alice@smime.example', key: rfc9216('alice-sign-key.pem'), certificates: [rfc9216('alice-sign-cert.pem')] };
+    const result = await createSmimeProtector().unprotect(message, { decryptionKeys: [alice], verificationKeys: [], trustAnchors: [rfc9216('rsa-ca-cert.pem')], now });
+    expect(result).toEqual({ message, decrypted: false, signature: null, malleable: false });
+  });
+});
+
+describeWithPeers(['openssl'], 'our header protection as an RFC 9788 reader finds it (openssl decrypts)', () => {
+  let pki: TestPki;
+  let current: Date;
+  const cms = (args: string[], input: Uint8Array) => execFileSync('openssl', ['cms', ...args], { input, cwd: pki.dir, stdio: ['pipe', 'pipe', 'pipe'] });
+  beforeAll(() => {
+    pki = createTestPki([{ name: 'bob', address: 'bob@example.test', key: 'rsa' }]);
+    current = new Date(Date.now() + 2000);
+  }, 60_000);
+  afterAll(() => rmSync(pki.dir, { recursive: true, force: true }));
+  const alice = { kind: 'smime' as const, address: 'alice@smime.example', key: rfc9216('alice-sign-key.pem'), certificates: [rfc9216('alice-sign-cert.pem')] };
+  const message = Buffer.from(SAMPLE_MESSAGE.replace(/alice@example\.test/g, 'alice@smime.example'));
+
+  it('encrypted: the payload has hp="cipher" and an HP-Outer copy of each non-structural outer field, as the outside shows it', async () => {
+    const bob = { kind: 'smime' as const, address: 'bob@example.test', data: pki.user('bob').cert };
+    const sealed = text(await createSmimeProtector().protect(message, { sign: true, encrypt: true, recipients: [bob], signer: alice, now: current }));
+    const signed = cms(['-decrypt', '-recip', pki.user('bob').certPath, '-inkey', pki.user('bob').keyPath], Buffer.from(sealed, 'latin1'));
+    const payload = text(cms(['-verify', '-CAfile', path.join(STANDARDS, 'rfc9216', 'rsa-ca-cert.pem'), '-purpose', 'smimesign'], signed));
+    expect(values(payload, 'Content-Type')[0]).toMatch(/;\s*hp="cipher"$/);
+    expect(values(payload, 'Subject')).toEqual(['Quarterly numbers']);
+    // §2.2: every Non-Structural field put outside has its HP-Outer copy, with the outside's value.
+    const outside = headerBlock(sealed).filter((f) => !/^(content-|mime-version$)/i.test(f.name));
+    expect(outside.map((f) => f.name).sort()).toEqual(['Date', 'From', 'Message-ID', 'Subject', 'To']);
+    expect(values(payload, 'HP-Outer').sort()).toEqual(outside.map((f) => `${f.name}: ${f.value}`).sort());
+    expect(values(payload, 'HP-Outer')).toContain('Subject: ...');
+    // And our own reader takes them back out of the delivered message.
+    const read = await createSmimeProtector().unprotect(Buffer.from(sealed, 'latin1'), {
+      decryptionKeys: [{ kind: 'smime', address: 'bob@example.test', key: pki.user('bob').key, certificates: [pki.user('bob').cert] }],
+      verificationKeys: [],
+      trustAnchors: [rfc9216('rsa-ca-cert.pem')],
+      now: current,
+    });
+    expect(values(text(read.message), 'HP-Outer')).toEqual([]);
+    expect(values(text(read.message), 'Subject')).toEqual(['Quarterly numbers']);
+  });
+
+  it('signed only: the payload has hp="clear" and no HP-Outer (§2.2: not for signed-only messages)', async () => {
+    const signed = await createSmimeProtector().protect(message, { sign: true, encrypt: false, recipients: [], signer: alice, now: current });
+    const payload = text(cms(['-verify', '-CAfile', path.join(STANDARDS, 'rfc9216', 'rsa-ca-cert.pem'), '-purpose', 'smimesign'], signed));
+    expect(values(payload, 'Content-Type')[0]).toMatch(/;\s*hp="clear"$/);
+    expect(values(payload, 'Subject')).toEqual(['Quarterly numbers']);
+    expect(values(payload, 'HP-Outer')).toEqual([]);
+  });
+});
