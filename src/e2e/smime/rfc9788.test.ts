@@ -62,6 +62,16 @@ describe('RFC 9788 Appendix C test vectors', () => {
     expect(changed.signature?.state).toBe('invalid');
   });
 
+  it('c1.3 (no header protection): valid, the outer fields are the message; an outer Subject changed on the way goes through, as C.2.2 shows it cannot with protection', async () => {
+    const original = text(vector('c1.3-smime-multipart.eml'));
+    const result = await read(vector('c1.3-smime-multipart.eml'));
+    expect(result.signature).toMatchObject({ state: 'valid', signer: 'alice@smime.example' });
+    expect(values(text(result.message), 'Subject')).toEqual(['smime-multipart']);
+    const relabelled = await read(Buffer.from(original.replace('Subject: smime-multipart\n', 'Subject: Pay the invoice today\n'), 'latin1'));
+    expect(relabelled.signature?.state).toBe('valid');
+    expect(values(text(relabelled.message), 'Subject')).toEqual(['Pay the invoice today']);
+  });
+
   it('c3.1.1 (the decrypted layer of C.3.1, hcp_baseline): the protected Subject replaces "[...]", no HP-Outer is delivered', async () => {
     const result = await read(vector('c3.1.1-smime-signed-enc-hp-baseline-decrypted.eml'));
     expect(result.signature).toMatchObject({ state: 'valid', signer: 'alice@smime.example' });
