@@ -3,7 +3,7 @@ import { storeUrl, type Config } from '../config/index.ts';
 import { ensureSelfSignedCertificate } from '../vault/index.ts';
 import { firstCredential } from './break-glass.ts';
 import type { CliDeps, Command } from './command.ts';
-import { EX } from './exit.ts';
+import { EX, UsageError } from './exit.ts';
 import { out } from './output.ts';
 
 export async function serve(config: Config, deps: CliDeps): Promise<number> {
@@ -61,13 +61,22 @@ export async function serve(config: Config, deps: CliDeps): Promise<number> {
   return 0;
 }
 
+/** `--workers N` over `serve.workers`, checked as the config key is. */
+export function withWorkers(config: Config, flag: string | boolean | undefined): Config {
+  if (typeof flag !== 'string') return config;
+  const workers = flag === 'auto' ? 'auto' : /^[1-9][0-9]{0,2}$/.test(flag) && Number(flag) <= 256 ? Number(flag) : undefined;
+  if (workers === undefined) throw new UsageError(`--workers ${JSON.stringify(flag)}: give a number from 1 to 256, or auto (one listener process per core)`);
+  return { ...config, serve: { ...config.serve, workers } };
+}
+
 export const setupCommands: Command[] = [
   {
     name: 'serve',
     summary: 'start the gateway (creates the data dir, master key and certificate at first start)',
-    details: ['Logs are pino JSON on stdout; the start banner and this command\'s notes go to stderr. Stop with SIGTERM or Ctrl-C: listeners close, in-flight deliveries get shutdown.deadlineSeconds to finish, then their leases go back to the queue; a second signal does that at once.'],
+    details: ['Logs are pino JSON on stdout; the start banner and this command\'s notes go to stderr. Stop with SIGTERM or Ctrl-C: listeners close, in-flight deliveries get shutdown.deadlineSeconds to finish, then their leases go back to the queue; a second signal does that at once.', 'With more than one worker (the default: one per core), this process delivers, runs the scheduled jobs and the admin listener, and forks the listener workers that run the SMTP listeners and the portal on the shared ports; a worker that dies is forked again.'],
+    options: { workers: { type: 'string', value: 'N', help: 'listener processes: a number from 1 to 256 or auto (one per core); overrides serve.workers. 1 runs everything in one process' } },
     args: { max: 0 },
-    run: (ctx) => serve(ctx.config, ctx.deps),
+    run: (ctx) => serve(withWorkers(ctx.config, ctx.options.workers), ctx.deps),
   },
   {
     name: 'init',

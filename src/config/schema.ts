@@ -93,7 +93,7 @@ export const configSchema = z.strictObject({
       maxCommandLineBytes: z.number().int().min(512).default(512).describe('Longest SMTP command line (RFC 5321: 512 octets).'),
       maxTextLineBytes: z.number().int().min(1000).default(1000).describe('Longest line of a message body (RFC 5321: 1000 octets).'),
       maxReceivedHeaders: z.number().int().min(1).default(50).describe('More `Received:` lines than this is a mail loop: refused with 554 5.4.6.'),
-      maxConnectionsPerIp: z.number().int().min(1).default(20).describe('Simultaneous SMTP connections from one client address.'),
+      maxConnectionsPerIp: z.number().int().min(1).default(20).describe('Simultaneous SMTP connections from one client address, counted in each listener process (`serve.workers`): with N workers a client may hold up to N times this many.'),
       maxCommandsPerMinute: z.number().int().min(1).default(600).describe('SMTP commands one connection may send per minute.'),
       idleTimeoutMs: z.number().int().min(1).default(300_000).describe('A session without progress for this long is closed (after MAIL or AUTH; see preMailIdleTimeoutMs).'),
       sessionTimeoutMs: z.number().int().min(1).default(1_800_000).describe('Longest an SMTP session may last.'),
@@ -275,7 +275,7 @@ export const configSchema = z.strictObject({
       requestTimeoutMs: z.number().int().min(100).default(120_000).describe('The whole request, body included: a 50 MB upload needs about 3.5 Mbit/s; raise it for slow links.'),
       keepAliveTimeoutMs: z.number().int().min(100).default(5_000).describe('An idle keep-alive connection between requests is closed after this.'),
       connectionIdleTimeoutMs: z.number().int().min(100).default(30_000).describe('TLS handshake deadline, and how long a new connection may wait before its first request.'),
-      maxConnectionsPerIp: z.number().int().min(1).default(32).describe('Open connections from one address (an IPv6 /64 counts as one); the next is refused.'),
+      maxConnectionsPerIp: z.number().int().min(1).default(32).describe('Open connections from one address (an IPv6 /64 counts as one), counted in each listener process (`serve.workers`); the next is refused.'),
       maxRepliesPerDay: z.number().int().min(1).default(20).describe('Secure replies one recipient may send to one message in 24 hours (429 beyond).'),
     })
     .prefault({})
@@ -319,6 +319,15 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('`sealgate backup create`: how expensive a guess at the backup passphrase is.'),
+  serve: z
+    .strictObject({
+      workers: z
+        .union([z.number().int().min(1).max(256), z.literal('auto')])
+        .default('auto')
+        .describe('Listener processes of `sealgate serve`: each runs the SMTP listeners and the portal on the shared sockets, while one primary process runs delivery, the scheduled jobs and the admin listener. `auto`: one per core (os.availableParallelism()); 1: everything in one process (no cluster). `--workers N` overrides it. Limits kept in memory count per process: `limits.maxConnectionsPerIp`, `web.maxConnectionsPerIp` and `e2e.inbound.maxBufferedMegabytes` apply to each worker, so a client may get up to N times as much across the gateway.'),
+    })
+    .prefault({})
+    .describe('How `sealgate serve` uses the machine\'s cores.'),
   shutdown: z
     .strictObject({
       deadlineSeconds: z.number().int().min(1).max(3600).default(30).describe('How long SIGTERM waits: SMTP sessions in DATA may finish within the first third (10 s at most), in-flight deliveries within the rest; what is still running then has its leases given back (delivered at the next start or by another node) and the process exits 0. A second SIGTERM does the same at once. Keep systemd\'s TimeoutStopSec above it.'),
@@ -380,7 +389,7 @@ export const configSchema = z.strictObject({
         .strictObject({
           enabled: z.boolean().default(true).describe('On the inbound listener, decrypt mail for keys Sealgate holds, verify signatures and add the `Sealgate-E2E-Result` header before the message is stored; an OpenPGP message without integrity protection is refused at the end of DATA.'),
           replayDays: z.number().int().min(1).max(3650).default(30).describe('Days a signed inbound message (signer, Message-ID, signing time) is remembered, so that a copy of it is flagged `replay=yes`.'),
-          maxBufferedMegabytes: z.number().int().min(1).default(256).describe('Encrypted or signed inbound messages are held in memory until the end of DATA; at most this much over all sessions at once, past it a sender is told to try again later (452).'),
+          maxBufferedMegabytes: z.number().int().min(1).default(256).describe('Encrypted or signed inbound messages are held in memory until the end of DATA; at most this much over all sessions at once in one listener process (`serve.workers`), past it a sender is told to try again later (452).'),
           harvest: z.boolean().default(true).describe('Learn correspondents\' keys from inbound mail: Autocrypt headers (Level 1 rules) and S/MIME certificates of validly signed mail for the From address.'),
         })
         .prefault({})

@@ -34,7 +34,7 @@ export class GatewayMetrics {
   private readonly pickups: Counter<'event'>;
 
   /** `queueDepth`: read at scrape time (the database is the truth, shared by every node). */
-  constructor(thread: 'main' | 'delivery', queueDepth?: () => Promise<QueueDepth>) {
+  constructor(thread: 'main' | 'delivery' | 'listener', queueDepth?: () => Promise<QueueDepth>) {
     this.registry.setDefaultLabels({ thread });
     // Event-loop lag, heap, GC and process figures come with prom-client's defaults.
     collectDefaultMetrics({ register: this.registry, prefix: 'sealgate_' });

@@ -30,6 +30,23 @@ async function waitForListen(port: number, child: ChildProcess, output: () => st
   await Promise.race([waitForPort('127.0.0.1', port, timeoutMs, output), exited]);
 }
 
+/** `serve.workers` of a test's gateway unless its config sets it: SEALGATE_TEST_WORKERS, else 1. */
+export function testWorkers(): number {
+  const workers = Number(process.env.SEALGATE_TEST_WORKERS ?? 1);
+  if (!Number.isInteger(workers) || workers < 1) throw new Error(`SEALGATE_TEST_WORKERS=${process.env.SEALGATE_TEST_WORKERS}: give a whole number from 1`);
+  return workers;
+}
+
+/** Waits for `line` in what the process wrote after `from` (the output's length when it started). */
+async function waitForLine(child: ChildProcess, output: () => string, from: number, line: string, timeoutMs = 45_000): Promise<void> {
+  const began = Date.now();
+  while (!output().includes(line, from)) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`sealgate exited with ${child.exitCode ?? child.signalCode}:\n${output()}`);
+    if (Date.now() - began > timeoutMs) throw new Error(`sealgate did not log ${line} within ${timeoutMs / 1000} s:\n${output().slice(-4000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 export interface GatewayOptions {
   /**
    * How `gateway.cli()` runs: `spawn` (default) a `node src/sealgate.ts` child per call, costing
@@ -58,8 +75,13 @@ export async function startGateway(dir: string, config: Record<string, unknown> 
     log: { level: 'info' },
     // Several gateways run at once in some suites: each portal gets a port of its own.
     web: { port: await freePort() },
+    // One process unless the test (or SEALGATE_TEST_WORKERS, to run a folder on a cluster)
+    // says otherwise: the suite's timings and process counts assume it.
+    serve: { workers: testWorkers() },
     ...config,
   };
+  const workers = (full.serve as { workers?: number | 'auto' }).workers;
+  const clustered = workers === 'auto' || (workers ?? 1) > 1;
   // A test that places a listener itself (another address) is waited for there.
   const placed = full.listeners as Record<keyof typeof ports, { port: number }>;
   for (const name of Object.keys(ports) as (keyof typeof ports)[]) ports[name] = placed[name]?.port ?? ports[name];
@@ -95,11 +117,17 @@ export async function startGateway(dir: string, config: Record<string, unknown> 
     },
   };
   async function launch() {
+    const from = buffer.length;
     const child = spawn(process.execPath, [MAIN, 'serve', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => (buffer += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (buffer += d.toString()));
     gateway.child = child;
     await waitForListen(ports.submission, child, () => buffer);
+    // With listener workers the port opens when the first one listens; the gateway is up when
+    // the primary says so (every worker listening, the admin listener open). Unseen with a
+    // log level above info (benchmarks), where the open port is all there is to wait for.
+    const logged = ['info', 'debug', 'trace', undefined].includes((full.log as { level?: string } | undefined)?.level);
+    if (clustered && logged) await waitForLine(child, () => buffer, from, '"msg":"sealgate started"');
   }
   await launch();
   return gateway;

@@ -1,0 +1,63 @@
+/**
+ * Entry of a listener worker (`serve.workers` above 1; forked by listener-pool.ts): its own
+ * runtime and store connection, the SMTP listeners and the portal on the sockets node:cluster
+ * shares. Each enqueue commits here before its 250, then tells the primary, whose delivery
+ * loop sends it. Delivery, the scheduled jobs and the admin listener stay in the primary.
+ */
+import { AuditBatcher } from './audit/index.ts';
+import type { Config } from './config/index.ts';
+import { createLogger } from './logger.ts';
+import { openRuntime } from './runtime.ts';
+import { listenerReadiness, loadTls, startFront } from './gateway-front.ts';
+import type { PrimaryMessage, WorkerMessage } from './listener-pool.ts';
+
+function tell(message: WorkerMessage): void {
+  // The primary gone, the channel is closed and node:cluster ends this process anyway.
+  if (process.connected) process.send!(message);
+}
+
+const { config, index } = await new Promise<{ config: Config; index: number }>((resolve) => {
+  process.once('message', (message: PrimaryMessage) => {
+    if (message.type === 'config') resolve(message);
+  });
+});
+const logger = createLogger(config).child({ worker: index });
+const runtime = await openRuntime(config, logger);
+const lifecycle = new AuditBatcher(runtime.audit, logger);
+const metrics = config.ops.enabled ? new (await import('./metrics/index.ts')).GatewayMetrics('listener') : undefined;
+let front: Awaited<ReturnType<typeof startFront>>;
+try {
+  front = await startFront({ config, runtime, tls: await loadTls(config), metrics, notify: () => tell({ type: 'notify' }), lifecycle });
+} catch (error) {
+  tell({ type: 'failed', error: (error as Error).message });
+  await runtime.close().catch(() => undefined);
+  process.exit(70);
+}
+
+let stopping: Promise<void> | undefined;
+/** Stops listening, lets the sessions finish (each listener's close grace), then exits 0. */
+function stop(): Promise<void> {
+  stopping ??= (async () => {
+    for (const service of [...front.services].reverse()) {
+      await service.stop().catch((error) => logger.error({ err: (error as Error).message, service: service.name }, 'stop failed'));
+    }
+    await lifecycle.flush().catch(() => undefined);
+    await runtime.close().catch(() => undefined);
+    process.exit(0);
+  })();
+  return stopping;
+}
+
+process.on('message', (message: PrimaryMessage) => {
+  if (message.type === 'stop') void stop();
+  if (message.type === 'readiness') tell({ type: 'readiness', id: message.id, checks: listenerReadiness(front.smtpListeners) });
+  if (message.type === 'metrics') {
+    if (!metrics) tell({ type: 'metrics', id: message.id, snapshot: [] });
+    else void metrics.registry.getMetricsAsJSON().then((snapshot) => tell({ type: 'metrics', id: message.id, snapshot: snapshot as never }));
+  }
+});
+// systemd signals every process of the unit, a terminal's Ctrl-C the whole group: a worker
+// stops as it would when the primary asks, and the primary waits for it.
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());
+tell({ type: 'listening', listeners: front.listeners });
