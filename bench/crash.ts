@@ -4,7 +4,7 @@
  * durable commit but before the 250; after the remote 250 but before the dequeue).
  * A message acknowledged with 250 must arrive; prints lost, duplicates and corrupt.
  *
- *   node bench/crash.ts [--messages 1000] [--senders 8] [--crash-rate 0.02]
+ *   node bench/crash.ts [--messages 1000] [--senders 8] [--crash-rate 0.02] [--workers N]
  */
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -46,6 +46,9 @@ try {
     limits: { maxConnectionsPerIp: 1000, maxCommandsPerMinute: 1_000_000 },
     queue: { retryScheduleMs: [500], pollIntervalMs: 100, leaseMs: 60_000 },
     log: { level: 'warn' },
+    // `serve`'s default (a listener worker per core) unless --workers N: a crash point in a
+    // worker kills that worker (the primary forks it again), one in delivery the whole node.
+    serve: { workers: process.argv.includes('--workers') ? arg('workers', 1) : 'auto' },
   });
 
   const acked = new Set<number>();

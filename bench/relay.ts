@@ -12,7 +12,7 @@ import { startGateway } from '../test/helpers/gateway.ts';
 import { freePort, tempDir } from '../test/helpers/ports.ts';
 import { startPostfix } from '../test/helpers/postfix.ts';
 import { runSwaks } from '../test/helpers/swaks.ts';
-import { arg, figure, flag, peakRssMb, smtpSource, waitFor } from './lib.ts';
+import { arg, figure, flag, peakRssTreeMb, smtpSource, waitFor } from './lib.ts';
 import { measure, postfixRun, sinkDestination, type Destination } from './peers.ts';
 
 const messages = arg('messages', 5000);
@@ -53,6 +53,9 @@ async function sealgateRun(destination: Destination, name: string): Promise<{ ra
     delivery: { concurrency: sessions, perDomainConcurrency: sessions },
     limits: { maxConnectionsPerIp: 1000, maxCommandsPerMinute: 1_000_000 },
     log: { level: 'warn' },
+    // The default of `sealgate serve` (one listener worker per core), set here because the
+    // test helper starts one process unless told.
+    serve: { workers: 'auto' },
   });
   try {
     return { rate: await measure(`sealgate ${name}`, [`127.0.0.1:${gateway.ports.inbound}`], destination, load) };
@@ -67,6 +70,9 @@ async function peakRss(): Promise<number> {
     domains: { 'sink.test': { smarthost: destination.address } },
     limits: { maxConnectionsPerIp: 1000, maxCommandsPerMinute: 1_000_000, maxMessageBytes: 60 * 1024 * 1024 },
     log: { level: 'warn' },
+    // The default of `sealgate serve` (one listener worker per core), set here because the
+    // test helper starts one process unless told.
+    serve: { workers: 'auto' },
   });
   try {
     // Steady state: the first start made the self-signed certificate (and loaded the X.509
@@ -79,7 +85,8 @@ async function peakRss(): Promise<number> {
     const crowd = smtpSource({ target: `127.0.0.1:${gateway.ports.inbound}`, sessions: 100, messages: 1000, size: 10_240, from: 'a@source.test', to: 'b@sink.test' });
     await Promise.all([bigSend, crowd]);
     await waitFor(() => destination.count() >= 1001, 10 * 60_000, 'all RSS-run messages delivered');
-    return peakRssMb(gateway.child.pid!);
+    // Every process of the gateway: the primary and its listener workers (sum of their peaks).
+    return peakRssTreeMb(gateway.child.pid!);
   } finally {
     await gateway.kill();
     await destination.stop();

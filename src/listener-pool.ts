@@ -83,8 +83,10 @@ export function createListenerPool(options: { config: Config; count: number; log
         return;
       }
       slot.failures += 1;
-      // At once the first time; a worker that keeps dying at start is retried more slowly.
-      const delayMs = Math.min(30_000, 250 * 2 ** (slot.failures - 1));
+      // Soon the first time; a worker that keeps dying at start is retried more slowly. A clean
+      // exit (0) is a worker that got SIGINT or SIGTERM itself, as the whole process group does
+      // on a Ctrl-C: the wait lets the primary's own signal mark the pool stopping first.
+      const delayMs = code === 0 ? 2_000 : Math.min(30_000, 250 * 2 ** (slot.failures - 1));
       logger.error({ worker: slot.index, pid: worker.process.pid, code, signal, retryInMs: delayMs }, 'listener worker died; forking it again');
       setTimeout(() => {
         if (!stopping) fork(slot);
@@ -141,7 +143,7 @@ export function createListenerPool(options: { config: Config; count: number; log
           if (!slot.worker || !slot.listening) return [{ name, ok: false, detail: slot.worker ? 'starting, not listening yet' : 'exited; being forked again' }];
           const answer = (await ask(slot, 'readiness')) as { checks?: ReadinessCheck[] } | undefined;
           if (!answer?.checks) return [{ name, ok: false, detail: `did not answer within ${ANSWER_MS / 1000} s` }];
-          return answer.checks.map((check) => ({ ...check, name: `${name} ${check.name}` }));
+          return answer.checks.map((check) => ({ ...check, name: `${check.name} (worker ${slot.index})` }));
         }),
       );
       return checks.flat();

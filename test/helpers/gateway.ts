@@ -124,10 +124,9 @@ export async function startGateway(dir: string, config: Record<string, unknown> 
     gateway.child = child;
     await waitForListen(ports.submission, child, () => buffer);
     // With listener workers the port opens when the first one listens; the gateway is up when
-    // the primary says so (every worker listening, the admin listener open). Unseen with a
-    // log level above info (benchmarks), where the open port is all there is to wait for.
-    const logged = ['info', 'debug', 'trace', undefined].includes((full.log as { level?: string } | undefined)?.level);
-    if (clustered && logged) await waitForLine(child, () => buffer, from, '"msg":"sealgate started"');
+    // the primary prints its banner (every worker listening, the admin listener open; on
+    // stderr whatever the log level).
+    if (clustered) await waitForLine(child, () => buffer, from, 'Sealgate is running as');
   }
   await launch();
   return gateway;
