@@ -4,12 +4,20 @@
  * shares. Each enqueue commits here before its 250, then tells the primary, whose delivery
  * loop sends it. Delivery, the scheduled jobs and the admin listener stay in the primary.
  */
+import cluster from 'node:cluster';
 import { AuditBatcher } from './audit/index.ts';
 import type { Config } from './config/index.ts';
 import { createLogger } from './logger.ts';
 import { openRuntime } from './runtime.ts';
 import { listenerReadiness, loadTls, startFront } from './gateway-front.ts';
 import type { PrimaryMessage, WorkerMessage } from './listener-pool.ts';
+
+// The primary gone while this worker starts (a listen() asks it for the socket): end quietly,
+// as node:cluster does when the channel closes, instead of a stack trace for the EPIPE.
+cluster.worker?.on('error', (error) => {
+  if (!process.connected) process.exit(0);
+  throw error;
+});
 
 function tell(message: WorkerMessage): void {
   // The primary gone, the channel is closed and node:cluster ends this process anyway.

@@ -1,7 +1,8 @@
 /**
  * The gateway's Prometheus metrics (prom-client), one registry per thread: the main thread
- * (listeners, portal, queue depth) and the delivery thread (attempts) each keep their own, and
- * the admin listener merges them at scrape time (`mergeExpositions`).
+ * (listeners, portal, queue depth) and the delivery thread (attempts) each keep their own, as
+ * does each listener worker process (`serve.workers`), and the admin listener merges them at
+ * scrape time (`mergeExpositions`).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
