@@ -58,7 +58,7 @@ export function createListenerPool(options: { config: Config; count: number; log
   cluster.setupPrimary({ exec: fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './listener-worker.ts' : './listener-worker.js', import.meta.url)), serialization: 'advanced' });
 
   function fork(slot: Slot): void {
-    const worker = cluster.fork({ SEALGATE_LISTENER_WORKER: String(slot.index) });
+    const worker = cluster.fork();
     slot.worker = worker;
     slot.listening = false;
     worker.send({ type: 'config', config, index: slot.index } satisfies PrimaryMessage);

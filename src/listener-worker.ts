@@ -9,7 +9,8 @@ import { AuditBatcher } from './audit/index.ts';
 import type { Config } from './config/index.ts';
 import { createLogger } from './logger.ts';
 import { openRuntime } from './runtime.ts';
-import { listenerReadiness, loadTls, startFront } from './gateway-front.ts';
+import { listenerReadiness, loadTls, startFront, type Front } from './gateway-front.ts';
+import type { GatewayMetrics } from './metrics/index.ts';
 import type { PrimaryMessage, WorkerMessage } from './listener-pool.ts';
 
 // The primary gone while this worker starts (a listen() asks it for the socket): end quietly,
@@ -24,16 +25,40 @@ function tell(message: WorkerMessage): void {
   if (process.connected) process.send!(message);
 }
 
-const { config, index } = await new Promise<{ config: Config; index: number }>((resolve) => {
-  process.once('message', (message: PrimaryMessage) => {
-    if (message.type === 'config') resolve(message);
-  });
+let front: Front | undefined;
+let metrics: GatewayMetrics | undefined;
+let configured: ((message: { config: Config; index: number }) => void) | undefined;
+let stopAsked = false;
+let stopping: Promise<void> | undefined;
+
+/** A stop asked while this worker still starts waits for the start, then stops (no message is dropped). */
+function askStop(): void {
+  stopAsked = true;
+  if (configured) process.exit(0); // nothing opened yet
+  if (front) void stop();
+}
+
+// Listening from the first line: the primary may ask anything while this worker starts.
+process.on('message', (message: PrimaryMessage) => {
+  if (message.type === 'config') configured?.(message);
+  if (message.type === 'stop') askStop();
+  if (message.type === 'readiness') tell({ type: 'readiness', id: message.id, checks: front ? listenerReadiness(front.smtpListeners) : [{ name: 'listeners', ok: false, detail: 'starting' }] });
+  if (message.type === 'metrics') {
+    if (!metrics) tell({ type: 'metrics', id: message.id, snapshot: [] });
+    else void metrics.registry.getMetricsAsJSON().then((snapshot) => tell({ type: 'metrics', id: message.id, snapshot: snapshot as never }));
+  }
 });
+// systemd signals every process of the unit, a terminal's Ctrl-C the whole group: a worker
+// stops as it would when the primary asks, and the primary waits for it.
+process.on('SIGTERM', askStop);
+process.on('SIGINT', askStop);
+
+const { config, index } = await new Promise<{ config: Config; index: number }>((resolve) => (configured = resolve));
+configured = undefined;
 const logger = createLogger(config).child({ worker: index });
 const runtime = await openRuntime(config, logger);
 const lifecycle = new AuditBatcher(runtime.audit, logger);
-const metrics = config.ops.enabled ? new (await import('./metrics/index.ts')).GatewayMetrics('listener') : undefined;
-let front: Awaited<ReturnType<typeof startFront>>;
+metrics = config.ops.enabled ? new (await import('./metrics/index.ts')).GatewayMetrics('listener') : undefined;
 try {
   front = await startFront({ config, runtime, tls: await loadTls(config), metrics, notify: () => tell({ type: 'notify' }), lifecycle });
 } catch (error) {
@@ -42,11 +67,10 @@ try {
   process.exit(70);
 }
 
-let stopping: Promise<void> | undefined;
 /** Stops listening, lets the sessions finish (each listener's close grace), then exits 0. */
 function stop(): Promise<void> {
   stopping ??= (async () => {
-    for (const service of [...front.services].reverse()) {
+    for (const service of [...front!.services].reverse()) {
       await service.stop().catch((error) => logger.error({ err: (error as Error).message, service: service.name }, 'stop failed'));
     }
     await lifecycle.flush().catch(() => undefined);
@@ -56,16 +80,5 @@ function stop(): Promise<void> {
   return stopping;
 }
 
-process.on('message', (message: PrimaryMessage) => {
-  if (message.type === 'stop') void stop();
-  if (message.type === 'readiness') tell({ type: 'readiness', id: message.id, checks: listenerReadiness(front.smtpListeners) });
-  if (message.type === 'metrics') {
-    if (!metrics) tell({ type: 'metrics', id: message.id, snapshot: [] });
-    else void metrics.registry.getMetricsAsJSON().then((snapshot) => tell({ type: 'metrics', id: message.id, snapshot: snapshot as never }));
-  }
-});
-// systemd signals every process of the unit, a terminal's Ctrl-C the whole group: a worker
-// stops as it would when the primary asks, and the primary waits for it.
-process.on('SIGTERM', () => void stop());
-process.on('SIGINT', () => void stop());
-tell({ type: 'listening', listeners: front.listeners });
+if (stopAsked) void stop();
+else tell({ type: 'listening', listeners: front.listeners });
