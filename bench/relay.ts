@@ -3,7 +3,7 @@
  * Postfix relay configured alike, on this machine in one run. Prints messages/s from the
  * first message sent until the destination has them all, and Sealgate / Postfix.
  *
- *   node bench/relay.ts [--messages 5000] [--sessions 20] [--size 10240] [--skip-tls] [--skip-rss]
+ *   node bench/relay.ts [--messages 5000] [--sessions 20] [--size 10240] [--workers N] [--skip-tls] [--skip-rss]
  */
 import { closeSync, existsSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -20,6 +20,7 @@ const sessions = arg('sessions', 20);
 const size = arg('size', 10_240);
 const temp = tempDir('bench-relay');
 const load = { messages, sessions, size };
+const workers = flag('workers') ? arg('workers', 1) : 'auto';
 
 /** smtp-sink has no TLS: a Postfix instance that accepts over STARTTLS and discards. */
 async function tlsDiscardDestination(ip: string, cert: { certPath: string; keyPath: string }): Promise<Destination> {
@@ -54,8 +55,8 @@ async function sealgateRun(destination: Destination, name: string): Promise<{ ra
     limits: { maxConnectionsPerIp: 1000, maxCommandsPerMinute: 1_000_000 },
     log: { level: 'warn' },
     // The default of `sealgate serve` (one listener worker per core), set here because the
-    // test helper starts one process unless told.
-    serve: { workers: 'auto' },
+    // test helper starts one process unless told; --workers N to compare.
+    serve: { workers },
   });
   try {
     return { rate: await measure(`sealgate ${name}`, [`127.0.0.1:${gateway.ports.inbound}`], destination, load) };
@@ -71,8 +72,8 @@ async function peakRss(): Promise<number> {
     limits: { maxConnectionsPerIp: 1000, maxCommandsPerMinute: 1_000_000, maxMessageBytes: 60 * 1024 * 1024 },
     log: { level: 'warn' },
     // The default of `sealgate serve` (one listener worker per core), set here because the
-    // test helper starts one process unless told.
-    serve: { workers: 'auto' },
+    // test helper starts one process unless told; --workers N to compare.
+    serve: { workers },
   });
   try {
     // Steady state: the first start made the self-signed certificate (and loaded the X.509

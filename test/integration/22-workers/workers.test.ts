@@ -11,7 +11,8 @@ import { startRecordingSmtp, type RecordingSmtp } from '../../helpers/recording-
  * primary with two listener worker processes on the same sockets, relaying to a recording
  * receiver. Every message arrives exactly once, both workers took sessions, /metrics sums the
  * workers' session counters, a SIGKILLed worker is forked again (unready meanwhile) and mail
- * keeps flowing, and SIGTERM stops every process with exit 0.
+ * keeps flowing, SIGTERM stops every process with exit 0, and the audit chain the three
+ * processes appended to verifies.
  */
 const CLIENTS = 4;
 const PER_CLIENT = 8;
@@ -77,7 +78,7 @@ describe('sealgate serve with two listener workers', () => {
       queue: { pollIntervalMs: 200 },
       web: { enabled: false },
       ops: { enabled: true, port: opsPort },
-    });
+    }, { cli: 'in-process' });
     const gw = gateway;
     const started = logLines(gw.output()).find((l) => l.msg === 'listener workers listening') as { pids: number[] } | undefined;
     expect(started?.pids).toHaveLength(2);
@@ -120,5 +121,9 @@ describe('sealgate serve with two listener workers', () => {
     expect(gw.child.exitCode).toBe(0);
     expect(logLines(gw.output()).at(-1)?.msg).toBe('stopped');
     for (const pid of workerPids) expect(alive(pid)).toBe(false);
+    // Three processes appended to one hash chain (each worker its messages, the primary its
+    // deliveries): it is still one intact chain.
+    const verified = await gw.cli('audit', 'verify');
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
   }, 180_000);
 });
