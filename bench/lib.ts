@@ -33,13 +33,13 @@ export async function waitFor(check: () => boolean, timeoutMs: number, what: str
   }
 }
 
-/** Peak resident set (VmHWM) of a live process, in MB. */
 /** peakRssMb of a process and its child processes (a gateway's listener workers), summed: an upper bound of the peak they held together. */
 export function peakRssTreeMb(pid: number): number {
   const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   return children.reduce((sum, child) => sum + peakRssMb(child), peakRssMb(pid));
 }
 
+/** Peak resident set (VmHWM) of a live process, in MB. */
 export function peakRssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 'NaN');
