@@ -17,7 +17,9 @@ const PASSWORD = 'correct horse battery staple';
 
 type Row = { seq: number; at: number; node: string; actor: string; action: string; target: string | null; ip: string | null; protocol: string | null; detail: string; prev_hash: string; hash: string };
 
-describe('audit verify after the checkpoints were deleted and the chain rebuilt', () => {
+// Each case on a gateway of its own: once a chain was rewritten, the gateway signs no new head
+// on it (i13-20), so a second case on the same log could not start from a signed one.
+describe.each(['rewrite', 'cut'])('audit verify after the checkpoints were deleted and the chain rebuilt (%s)', (scenario) => {
   const rig = gatewayWithSmarthost({ prefix: 'sg-i13-02-', users: ['alice@corp.test'], password: PASSWORD, config: { login: { freeAttempts: 10 } } });
   const dbFile = () => path.join(rig.gateway.dir, 'data', 'sealgate.db');
 
@@ -54,7 +56,7 @@ describe('audit verify after the checkpoints were deleted and the chain rebuilt'
     }
   }
 
-  it('names the rewrite instead of calling the log intact', async () => {
+  it.runIf(scenario === 'rewrite')('names the rewrite instead of calling the log intact', async () => {
     await failedLogins(3);
     // The gateway signs its head every 100 events and when it stops; `audit checkpoint` does it now.
     const signed = await rig.gateway.cli('audit', 'checkpoint');
@@ -71,7 +73,7 @@ describe('audit verify after the checkpoints were deleted and the chain rebuilt'
     expect(tampered.stderr).toMatch(/audit log broken at event [0-9]+: .*(rewritten|removed)/);
   });
 
-  it('finds a log cut short along with its checkpoints', async () => {
+  it.runIf(scenario === 'cut')('finds a log cut short along with its checkpoints', async () => {
     await failedLogins(2);
     expect((await rig.gateway.cli('audit', 'checkpoint')).code).toBe(0);
     const db = new Database(dbFile(), { readonly: true });
