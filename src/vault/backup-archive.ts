@@ -10,7 +10,7 @@ import { createHash, randomBytes, scrypt as scryptCallback, type KeyObject } fro
 import { once } from 'node:events';
 import { closeSync, createReadStream, existsSync, createWriteStream, mkdirSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough, Readable, Transform, type Writable } from 'node:stream';
+import { PassThrough, Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { DecryptStream, EncryptStream, keyObject, VaultIntegrityError } from './chunked.ts';
@@ -136,11 +136,12 @@ function readHeader(file: string): Header {
 }
 
 /**
- * Decrypts `file` and writes each entry under `targetDir`; resolves with the manifest once
+ * Decrypts `file` and writes each entry under `targetDir` (null: checks only, writes nothing
+ * anywhere, as `backup verify` must on the medium it reads); resolves with the manifest once
  * every file's SHA-256 matched. A wrong passphrase or identity, an edit or a cut throws a
  * BackupError.
  */
-export async function readArchive(file: string, unlock: ArchiveUnlock, targetDir: string): Promise<Manifest> {
+export async function readArchive(file: string, unlock: ArchiveUnlock, targetDir: string | null): Promise<Manifest> {
   const header = readHeader(file);
   const { start } = header;
   let key: KeyObject;
@@ -179,7 +180,7 @@ function asBackupError(error: Error): BackupError {
   return new BackupError(`reading the backup failed: ${error.message}`);
 }
 
-async function readEntries(reader: EntryReader, targetDir: string, finished: () => Promise<void>): Promise<Manifest> {
+async function readEntries(reader: EntryReader, targetDir: string | null, finished: () => Promise<void>): Promise<Manifest> {
   const seen = new Map<string, string>();
   for (;;) {
     const line = await reader.line();
@@ -193,13 +194,23 @@ async function readEntries(reader: EntryReader, targetDir: string, finished: () 
     const match = /^FILE (\S+) (\d+)$/.exec(line);
     if (!match || !NAME.test(match[1]) || seen.has(match[1])) throw new BackupError('the backup is malformed (an entry header is wrong)');
     const [, name, sizeText] = match;
-    const target = path.join(targetDir, name);
-    mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
     const hash = createHash('sha256');
-    const out = createWriteStream(target, { mode: 0o600, flags: 'wx' });
+    const out = targetDir === null ? discard() : createWriteStream(createdPath(targetDir, name), { mode: 0o600, flags: 'wx' });
     await pipeline(reader.bytes(Number(sizeText)), new Transform({ transform(chunk, _e, cb) { hash.update(chunk as Buffer); cb(null, chunk); } }), out);
     seen.set(name, hash.digest('hex'));
   }
+}
+
+/** Where entry `name` goes under `targetDir`, its folders made. */
+function createdPath(targetDir: string, name: string): string {
+  const target = path.join(targetDir, name);
+  mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
+  return target;
+}
+
+/** A sink for a checked entry's bytes: hashed on the way, kept nowhere. */
+function discard(): Writable {
+  return new Writable({ write(_chunk, _encoding, callback) { callback(); } });
 }
 
 /** Lines and exact byte counts out of a stream, without holding a file in memory. */
