@@ -14,7 +14,7 @@ export class ConfigError extends Error {
 }
 
 // SEALGATE_* variables that are not config keys: secrets, CLI input, test and fault hooks.
-const NOT_CONFIG = /^SEALGATE_(MASTER_KEY|CONFIG|PASSWORD|DEBUG|CRASH_[A-Z_]+|TEST_[A-Z_]+|SKIP_[A-Z_]+)$/;
+const NOT_CONFIG = /^SEALGATE_(MASTER_KEY|CONFIG|PASSWORD|BACKUP_PASSPHRASE|DEBUG|CRASH_[A-Z_]+|TEST_[A-Z_]+|SKIP_[A-Z_]+)$/;
 
 /** Each config key an environment variable set, by dotted path: `delivery.port` → `SEALGATE_DELIVERY__PORT=abc`. */
 export type EnvSources = Map<string, string>;
