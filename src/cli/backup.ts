@@ -5,7 +5,8 @@
  * recipient key (`backup keygen` makes the pair; the identity stays offline). Pickup shares are left out by design: a message retracted
  * after the backup stays unreadable, and so do the pickups a restore brings back.
  */
-import { writeFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, createWriteStream, mkdirSync, copyFileSync, chmodSync } from 'node:fs';
+import { writeFileSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, createWriteStream, mkdirSync, copyFileSync, chmodSync } from 'node:fs';
+import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { masterKeyPath, storeUrl, type Config } from '../config/index.ts';
 import { dumpPostgres, restorePostgres, schemaOf, snapshotSqlite } from '../store/index.ts';
@@ -108,20 +109,49 @@ async function verify(ctx: CommandContext): Promise<number> {
   return EX.ok;
 }
 
+/**
+ * A restore goes onto an empty data dir: no master key, no database nor a `-wal`, `-shm` or
+ * `-journal` of one (SQLite would replay a stale WAL into the restored file), and the body and
+ * key folders absent or without files (else old bodies mix with the restored rows). Checked before
+ * anything is written.
+ */
+function refuseLeftovers(keyFile: string, sqlite: string | null, folders: string[]): void {
+  const files = [keyFile, ...(sqlite ? ['', '-wal', '-shm', '-journal'].map((suffix) => `${sqlite}${suffix}`) : [])];
+  const inTheWay = [
+    ...files.filter((f) => lstatOrNull(f) !== null),
+    ...folders.filter((d) => {
+      const stat = lstatOrNull(d);
+      // Empty folders (the gateway's own tmp/) are no leftovers; any file is.
+      return stat !== null && (!stat.isDirectory() || readdirSync(d, { recursive: true, withFileTypes: true }).some((e) => !e.isDirectory()));
+    }),
+  ];
+  if (inTheWay.length) {
+    throw new CliError(EX.cantCreate, `restore goes onto an empty data dir: ${inTheWay.join(', ')} ${inTheWay.length === 1 ? 'exists' : 'exist'} (left from an earlier installation? move it away, or point --config at a new data dir); nothing was restored`);
+  }
+}
+
+function lstatOrNull(file: string): Stats | null {
+  return lstatSync(file, { throwIfNoEntry: false }) ?? null;
+}
+
 async function restore(ctx: CommandContext): Promise<number> {
   const [file] = ctx.args;
   const config = ctx.config;
   const keyFile = masterKeyPath(config);
   const sqlite = sqliteFile(config);
-  if (existsSync(keyFile) || (sqlite && existsSync(sqlite))) {
-    throw new CliError(EX.cantCreate, `restore goes onto an empty data dir: ${existsSync(keyFile) ? keyFile : sqlite} exists (move it away, or point --config at a new data dir)`);
-  }
+  const queueKeys = path.resolve(config.dataDir, config.queue.keyDir ?? 'queue-keys');
+  refuseLeftovers(keyFile, sqlite, [path.join(config.dataDir, 'blobs'), queueKeys]);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const work = mkdtempSync(path.join(config.dataDir, '.restore-'));
   try {
     const manifest = await readArchive(file, unlockOf(ctx), work);
     const dialect = manifest.about.dialect;
     if ((dialect === 'sqlite') !== Boolean(sqlite)) throw new CliError(EX.config, `the backup is of a ${String(dialect)} store, the config names ${sqlite ? 'SQLite' : 'PostgreSQL'}: restore it with a config of the same kind`);
+    for (const needed of ['master.key', sqlite ? 'database.sqlite' : 'database.pgdump']) {
+      if (!manifest.files.some((f) => f.name === needed)) throw new BackupError(`the backup holds no ${needed}: it was not made by sealgate backup create, and nothing was restored`);
+    }
+    // Decrypting took a while: nothing may have appeared in the meantime.
+    refuseLeftovers(keyFile, sqlite, [path.join(config.dataDir, 'blobs'), queueKeys]);
     if (sqlite) {
       mkdirSync(path.dirname(sqlite), { recursive: true, mode: 0o700 });
       copyFileSync(path.join(work, 'database.sqlite'), sqlite);
@@ -143,7 +173,6 @@ async function restore(ctx: CommandContext): Promise<number> {
     mkdirSync(path.dirname(keyFile), { recursive: true, mode: 0o700 });
     copyFileSync(path.join(work, 'master.key'), keyFile);
     chmodSync(keyFile, 0o600);
-    const queueKeys = path.resolve(config.dataDir, config.queue.keyDir ?? 'queue-keys');
     for (const [from, to] of [[path.join(work, 'blobs'), path.join(config.dataDir, 'blobs')], [path.join(work, 'queue-keys'), queueKeys]] as const) {
       if (existsSync(from)) {
         mkdirSync(path.dirname(to), { recursive: true, mode: 0o700 });
