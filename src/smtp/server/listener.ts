@@ -229,6 +229,12 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
 
     onAuth(auth, session, callback) {
       const username = auth.username ?? '';
+      // RFC 4616: an authzid asks to act as someone else; nobody may here, so one that is not the
+      // user itself is refused before any password is checked (smtp-server passes it on unchecked).
+      if (auth.method === 'PLAIN' && auth.authzid && auth.authzid !== username) {
+        logger.warn({ ip: session.remoteAddress }, 'authentication refused: authorization identity other than the user');
+        return callback(smtpError(535, '5.7.8', 'You may log in only as yourself: leave the authorization identity empty or make it your user name'));
+      }
       deps
         .login(username, auth.password ?? '', session.remoteAddress)
         .then((outcome) => {
