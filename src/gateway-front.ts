@@ -46,8 +46,12 @@ export async function loadTls(config: Config): Promise<GatewayTls> {
 /** What the web tier may do with accounts: every console login goes through the audit wrapper. */
 function webUsers(runtime: Runtime, logger: Runtime['logger']): WebDeps['users'] {
   const users = runtime.users;
+  const check = (u: string, p: string, ip: string, options?: { code?: string; role?: Role | Role[] }) => users.login(u, p, ip, { protocol: 'console', code: options?.code, role: options?.role });
+  // One budget, two audit protocols: an auditor tells guesses at the admin console from a sender's typo.
+  const consoleLogin = auditedLogin(runtime.audit, 'console', check, logger);
+  const adminLogin = auditedLogin(runtime.audit, 'admin-console', check, logger);
   return {
-    login: auditedLogin(runtime.audit, 'console', (u: string, p: string, ip: string, options?: { code?: string; role?: Role | Role[] }) => users.login(u, p, ip, { protocol: 'console', code: options?.code, role: options?.role }), logger),
+    login: (u, p, ip, options) => (options?.area === 'admin' ? adminLogin : consoleLogin)(u, p, ip, options),
     isActive: (u) => users.isActive(u),
     rolesOf: (u) => users.rolesOf(u),
     list: () => users.list(),

@@ -1,7 +1,7 @@
 import type { Logger } from '../kernel/index.ts';
 import type { AuditLog } from './log.ts';
 
-type Login<O extends { status: string }> = (username: string, password: string, ip: string, options?: { code?: string; role?: 'sender' | 'admin' }) => Promise<O>;
+type Login<O extends { status: string }, P> = (username: string, password: string, ip: string, options?: P) => Promise<O>;
 
 /** What an actor field may hold of a typed user name: a mistyped password must not land in the log. */
 function actorOf(username: string): string {
@@ -13,7 +13,7 @@ function actorOf(username: string): string {
  * `login.failed`, or `login.refused` (the budget said wait). A failed audit write is logged
  * and does not decide the login: the budgets already did.
  */
-export function auditedLogin<O extends { status: string }>(audit: Pick<AuditLog, 'record'>, protocol: string, login: Login<O>, logger: Logger): Login<O> {
+export function auditedLogin<O extends { status: string }, P = undefined>(audit: Pick<AuditLog, 'record'>, protocol: string, login: Login<O, P>, logger: Logger): Login<O, P> {
   return async (username, password, ip, options) => {
     const outcome = await login(username, password, ip, options);
     const action = outcome.status === 'ok' ? 'login.ok' : outcome.status === 'invalid' || outcome.status === 'second-factor' ? 'login.failed' : 'login.refused';

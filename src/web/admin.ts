@@ -128,7 +128,7 @@ export function registerAdmin(app: FastifyInstance, c: WebContext): void {
     const tr = i18n(request);
     const ip = clientIp(request);
     const username = String(request.body?.username ?? '').trim();
-    const outcome = username === '' ? { status: 'invalid' as const } : await c.users.login(username, String(request.body?.password ?? ''), ip, { code: String(request.body?.code ?? '').slice(0, 32) || undefined, role: ['admin', 'auditor'] });
+    const outcome = username === '' ? { status: 'invalid' as const } : await c.users.login(username, String(request.body?.password ?? ''), ip, { code: String(request.body?.code ?? '').slice(0, 32) || undefined, role: ['admin', 'auditor'], area: 'admin' });
     if (outcome.status === 'ok') {
       await openSession(reply, request, username);
       c.logger.info({ ip, username }, 'admin console login');

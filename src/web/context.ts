@@ -16,8 +16,8 @@ export interface WebDeps {
   /** The gateway's users (src/accounts Users); a console user name is the sender address. */
   users: {
     /** A login through the shared budgets (accounts `Users.login`). */
-    /** `code`: a TOTP or recovery code, for users with a second factor. */
-    login(username: string, password: string, ip: string, options?: { code?: string; role?: Role | Role[] }): Promise<LoginOutcome>;
+    /** `code`: a TOTP or recovery code, for users with a second factor; `area`: which console asks (the audit event's protocol). */
+    login(username: string, password: string, ip: string, options?: { code?: string; role?: Role | Role[]; area?: 'console' | 'admin' }): Promise<LoginOutcome>;
     /** The account exists and is enabled (a removed or disabled user's session ends at once). */
     isActive(username: string): Promise<boolean>;
     /** The user's roles: the console session's idle limit follows the strictest. */
