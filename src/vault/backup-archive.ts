@@ -155,8 +155,10 @@ export async function readArchive(file: string, unlock: ArchiveUnlock, targetDir
   const decrypt = new DecryptStream(key);
   const plain = new PassThrough();
   let failure: BackupError | undefined;
+  let stopped = false;
   const fed = pipeline(createReadStream(file, { start }), decrypt, plain).catch((error: Error) => {
-    failure = asBackupError(error);
+    // Once we stopped it, its "Premature close" is our doing, not the reason.
+    if (!stopped) failure = asBackupError(error);
   });
   const reader = new EntryReader(plain);
   try {
@@ -165,6 +167,7 @@ export async function readArchive(file: string, unlock: ArchiveUnlock, targetDir
       if (failure) throw failure;
     });
   } catch (error) {
+    stopped = true;
     plain.destroy(); // stop the decryption that nobody reads any more
     await fed;
     throw failure ?? asBackupError(error as Error);
