@@ -55,7 +55,12 @@ export interface Manifest {
 
 async function keyFor(passphrase: string, salt: Buffer, kdf: typeof KDF) {
   if (passphrase.length < 8) throw new BackupError('the backup passphrase must have at least 8 characters');
-  return keyObject(await scrypt(passphrase.normalize('NFC'), salt, 32, { ...kdf, maxmem: 256 * 1024 * 1024 }));
+  try {
+    return keyObject(await scrypt(passphrase.normalize('NFC'), salt, 32, { ...kdf, maxmem: 256 * 1024 * 1024 }));
+  } catch (error) {
+    // Parameters within the header's bounds that still need more than 256 MiB (N and r both high).
+    throw new BackupError(`the backup's key derivation cannot run here (${(error as Error).message}): the header is damaged or not from sealgate backup create`);
+  }
 }
 
 /**
@@ -120,19 +125,31 @@ function readHeader(file: string): Header {
   const line = newline >= 0 ? head.subarray(0, newline).toString('utf8') : '';
   if (!line.startsWith(MAGIC)) throw new BackupError('this is not a Sealgate backup (no SEALGATE-BACKUP header)');
   let parsed: { kdf?: { name?: string; salt?: string; N?: number; r?: number; p?: number }; recipient?: Partial<RecipientStanza> };
+  const text = line.slice(MAGIC.length);
   try {
-    parsed = JSON.parse(line.slice(MAGIC.length));
+    parsed = JSON.parse(text);
   } catch {
     throw new BackupError('the backup header is damaged');
   }
+  // The chunks' authentication does not cover this line: only the exact text writeArchive
+  // writes is read (no other spacing or escapes, base64 in its one canonical form), so no
+  // changed byte here is taken for the same header.
+  if (JSON.stringify(parsed) !== text) throw new BackupError('the backup header is damaged');
   const r = parsed.recipient;
   if (r) {
     if (r.name !== 'x25519' || typeof r.epk !== 'string' || typeof r.to !== 'string' || typeof r.wrapped !== 'string') throw new BackupError('the backup names a recipient key kind this version does not read');
+    if (!canonical(r.epk, 'base64url') || !canonical(r.to, 'base64url') || !canonical(r.wrapped, 'base64')) throw new BackupError('the backup header is damaged');
     return { recipient: r as RecipientStanza, start: newline + 1 };
   }
   const k = parsed.kdf;
   if (k?.name !== 'scrypt' || !k.salt || !k.N || !k.r || !k.p || k.N > 2 ** 20 || k.r > 32 || k.p > 4) throw new BackupError('the backup names a key derivation this version does not read');
+  if (!canonical(k.salt, 'base64') || !Number.isInteger(Math.log2(k.N)) || k.N < 2 || !Number.isInteger(k.r) || !Number.isInteger(k.p)) throw new BackupError('the backup header is damaged');
   return { kdf: { N: k.N, r: k.r, p: k.p, salt: Buffer.from(k.salt, 'base64') }, start: newline + 1 };
+}
+
+/** Base64 as Node writes it: the lenient decoder skips stray characters and padding, so a changed one would go unseen. */
+function canonical(value: string, encoding: 'base64' | 'base64url'): boolean {
+  return value !== '' && Buffer.from(value, encoding).toString(encoding) === value;
 }
 
 /**
