@@ -63,12 +63,36 @@ function filesUnder(dir: string, prefix: string): ArchiveEntry[] {
     });
 }
 
+/** Exit codes for a stop by signal (128 + its number), as a shell reports them. */
+const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+
+/**
+ * Until the returned release runs, a stop by signal first removes `paths` (read when the signal
+ * comes, so callers add to it as they write): Node's default is to exit at once, skipping every
+ * clean-up, which left decrypted work folders and half-written restores behind.
+ */
+function removedOnStop(paths: string[]): () => void {
+  const handlers = Object.entries(STOP_SIGNALS).map(([signal, code]) => {
+    const handler = () => {
+      for (const p of paths) rmSync(p, { recursive: true, force: true });
+      process.exit(code);
+    };
+    process.once(signal, handler);
+    return [signal, handler] as const;
+  });
+  return () => {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+  };
+}
+
 async function create(ctx: CommandContext): Promise<number> {
   const [target] = ctx.args;
   requireInstallation(ctx.config);
   const lock = lockOf(ctx);
   if (existsSync(target)) throw new CliError(EX.cantCreate, `${target} exists: a backup never overwrites a file`);
   const work = mkdtempSync(path.join(ctx.config.dataDir, '.backup-'));
+  const partial = `${target}.partial`;
+  const release = removedOnStop([work, partial]);
   try {
     const config = ctx.config;
     const queueKeys = path.resolve(config.dataDir, config.queue.keyDir ?? 'queue-keys');
@@ -86,7 +110,6 @@ async function create(ctx: CommandContext): Promise<number> {
       ...files,
       ...filesUnder(path.join(config.dataDir, 'blobs'), 'blobs').filter((f) => !files.some((g) => g.name === f.name)),
     ];
-    const partial = `${target}.partial`;
     const manifest = await writeArchive(createWriteStream(partial, { mode: 0o600, flags: 'wx' }), entries, lock, { dialect: sqlite ? 'sqlite' : 'postgres', leftOut: ['pickup-shares', 'node-id', 'self-signed certificate'] }, Date.now(), { scryptLogN: config.backup.scryptLogN });
     renameSync(partial, target);
     if (ctx.json) outJson({ file: path.resolve(target), files: manifest.files, leftOut: LEFT_OUT });
@@ -95,7 +118,12 @@ async function create(ctx: CommandContext): Promise<number> {
       note(LEFT_OUT);
     }
     return EX.ok;
+  } catch (error) {
+    // Ours unless it was there already (another create writing the same file).
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') rmSync(partial, { force: true });
+    throw error;
   } finally {
+    release();
     rmSync(work, { recursive: true, force: true });
   }
 }
@@ -142,7 +170,17 @@ async function restore(ctx: CommandContext): Promise<number> {
   const queueKeys = path.resolve(config.dataDir, config.queue.keyDir ?? 'queue-keys');
   refuseLeftovers(keyFile, sqlite, [path.join(config.dataDir, 'blobs'), queueKeys]);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // Work folders of a restore that was killed (SIGKILL, power loss): plaintext copies of the
+  // master key, the database and the body keys that no purge would ever reach.
+  for (const stale of readdirSync(config.dataDir).filter((name) => name.startsWith('.restore-'))) {
+    rmSync(path.join(config.dataDir, stale), { recursive: true, force: true });
+    note(`removed ${stale}, left in the data dir by a restore that did not finish`);
+  }
   const work = mkdtempSync(path.join(config.dataDir, '.restore-'));
+  // What this restore wrote into the data dir so far: taken back if it fails or is stopped.
+  const written: string[] = [work];
+  const release = removedOnStop(written);
+  let complete = false;
   try {
     const manifest = await readArchive(file, unlockOf(ctx), work);
     const dialect = manifest.about.dialect;
@@ -154,6 +192,7 @@ async function restore(ctx: CommandContext): Promise<number> {
     refuseLeftovers(keyFile, sqlite, [path.join(config.dataDir, 'blobs'), queueKeys]);
     if (sqlite) {
       mkdirSync(path.dirname(sqlite), { recursive: true, mode: 0o700 });
+      written.push(sqlite);
       copyFileSync(path.join(work, 'database.sqlite'), sqlite);
     } else {
       const pg = await import('pg');
@@ -171,14 +210,19 @@ async function restore(ctx: CommandContext): Promise<number> {
       await restorePostgres(storeUrl(config), path.join(work, 'database.pgdump'), schemaExists);
     }
     mkdirSync(path.dirname(keyFile), { recursive: true, mode: 0o700 });
+    written.push(keyFile);
     copyFileSync(path.join(work, 'master.key'), keyFile);
     chmodSync(keyFile, 0o600);
     for (const [from, to] of [[path.join(work, 'blobs'), path.join(config.dataDir, 'blobs')], [path.join(work, 'queue-keys'), queueKeys]] as const) {
       if (existsSync(from)) {
         mkdirSync(path.dirname(to), { recursive: true, mode: 0o700 });
+        written.push(to);
         renameSync(from, to);
       }
     }
+    // Every file is in place: from here a failure or a signal leaves a whole restore.
+    complete = true;
+    release();
     // Deliveries in flight at backup time hold leases of a node that will never run on this
     // copy (node ids stay out of backups); queued again now, not after queue.leaseMs.
     const requeued = await withRuntime(config, ctx.deps, async ({ audit, queue }) => {
@@ -190,7 +234,11 @@ async function restore(ctx: CommandContext): Promise<number> {
     if (requeued > 0) note(`${requeued} delivery(ies) in progress when the backup was taken are queued again.`);
     note(LEFT_OUT);
     return EX.ok;
+  } catch (error) {
+    if (!complete) for (const p of written) rmSync(p, { recursive: true, force: true });
+    throw error;
   } finally {
+    release();
     rmSync(work, { recursive: true, force: true });
   }
 }
