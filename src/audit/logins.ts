@@ -3,9 +3,13 @@ import type { AuditLog } from './log.ts';
 
 type Login<O extends { status: string }, P> = (username: string, password: string, ip: string, options?: P) => Promise<O>;
 
-/** What an actor field may hold of a typed user name: a mistyped password must not land in the log. */
+/**
+ * What an actor field may hold of a typed user name: a mistyped password must not land in the
+ * log, nor format characters (bidi controls, zero-width ones) that make a viewer of the record
+ * or its exports show someone else's name.
+ */
 function actorOf(username: string): string {
-  return /^[^\s@]{1,64}@[^\s@]{1,253}$/.test(username) ? username.toLowerCase() : '(not an address)';
+  return /^[^\s@\p{Cc}\p{Cf}]{1,64}@[^\s@\p{Cc}\p{Cf}]{1,253}$/u.test(username) ? username.toLowerCase() : '(not an address)';
 }
 
 /**
