@@ -13,8 +13,9 @@ export interface SmtpReply {
 const MAX_LINE = 4096;
 const MAX_LINES = 100;
 
-// Controls in a reply would travel on into receipts, logs and bounce headers.
-const CONTROLS = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
+// Controls in a reply would travel on into receipts, logs, bounce headers and the audit
+// trail; bidi controls too, which reorder what a terminal or a spreadsheet shows after them.
+const CONTROLS = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * Turns a byte stream into SMTP replies. Lines are split on bytes, then read as UTF-8 (RFC
