@@ -97,7 +97,7 @@ export function complianceReport(config: Config, facts: ComplianceFacts): Compli
     safeguards.push(safeguard('person-authentication', '164.312(d)', 'Person or entity authentication', [
       `passwords: Argon2id, at least ${config.login.passwordMinLength} characters, breached passwords refused (NIST SP 800-63B)`,
       required.length ? `a second factor (TOTP) is required for: ${required.join(', ')}` : 'a second factor (TOTP) is optional for every role',
-      `${active.filter((u) => u.secondFactor).length} of ${active.length} accounts have a second factor; failed logins lock an account after ${config.login.accountMaxFailures} tries`,
+      `${active.filter((u) => u.secondFactor).length} of ${active.length} accounts have a second factor; failed logins lock an account after ${config.login.accountMaxFailures} tries for the window, and after ${config.login.accountLockAfter} in a row until an admin unlocks it`,
     ], warnings));
   }
   {

@@ -42,7 +42,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const r2 = await budget.reserve([{ key: 'ip:x', policy: POLICY }]);
       const r3 = await budget.reserve([{ key: 'ip:x', policy: POLICY }]);
       expect([r1, r2, r3].every((r) => !('reason' in r))).toBe(true);
-      expect(await budget.reserve([{ key: 'ip:x', policy: POLICY }])).toEqual({ reason: 'slow-down', retryAfterMs: 1000 });
+      expect(await budget.reserve([{ key: 'ip:x', policy: POLICY }])).toEqual({ reason: 'slow-down', retryAfterMs: 1000, key: 'ip:x' });
       now += 1000;
       // A success gives its own attempt back.
       const r4 = await budget.reserve([{ key: 'ip:x', policy: POLICY }]);

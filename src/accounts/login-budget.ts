@@ -30,7 +30,8 @@ export interface BudgetPolicy {
   maxDelayMs: number;
 }
 
-export type Refusal = { reason: 'locked' | 'slow-down'; retryAfterMs: number };
+/** `key`: the budget that refused (from `reserve`). */
+export type Refusal = { reason: 'locked' | 'slow-down'; retryAfterMs: number; key?: string };
 
 /** One reserved attempt on each key; give it to `refund` when the attempt succeeded. */
 export interface Reservation {
@@ -97,7 +98,7 @@ export class LoginBudget {
       const result = await this.reserveOne(key, policy);
       if ('reason' in result) {
         await this.refund(taken);
-        return result;
+        return { ...result, key };
       }
       taken.keys.push({ key, windowStart: result.windowStart });
     }

@@ -39,9 +39,14 @@ export interface LoginLimits {
   freeAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /** Consecutive failures (across windows) after which the account stays locked until an admin unlocks it. */
+  accountLockAfter?: number;
 }
 
-export const DEFAULT_LOGIN_LIMITS: LoginLimits = { accountMaxFailures: 10, ipMaxFailures: 30, windowMs: 15 * 60_000, freeAttempts: 3, baseDelayMs: 1_000, maxDelayMs: 60_000 };
+export const DEFAULT_LOGIN_LIMITS: LoginLimits = { accountMaxFailures: 10, ipMaxFailures: 30, windowMs: 15 * 60_000, freeAttempts: 3, baseDelayMs: 1_000, maxDelayMs: 60_000, accountLockAfter: 100 };
+/** How long the consecutive-failure count of an account is kept: it ends with a success or an admin's unlock, not with a window. */
+const STREAK_WINDOW_MS = 365 * 86_400_000;
+const streakKey = (account: string) => `streak:${account}`;
 
 /**
  * A login's outcome: `locked`/`slow-down` were never checked (the budget was spent);
@@ -55,7 +60,8 @@ export type LoginOutcome =
   | { status: 'second-factor' }
   | { status: 'forbidden'; reason: ForbiddenReason };
 
-export type ForbiddenReason = 'admin-lock' | 'no-role' | 'app-password-required' | 'second-factor-required';
+/** `failure-lock`: `accountLockAfter` failures in a row; refused before any password is checked, until an admin unlocks. */
+export type ForbiddenReason = 'admin-lock' | 'failure-lock' | 'no-role' | 'app-password-required' | 'second-factor-required';
 
 
 /** What a user may put in `MAIL FROM` and `From:` (lower case). */
@@ -80,6 +86,7 @@ export class Users {
   private readonly budget: LoginBudget;
   private readonly accountPolicy: BudgetPolicy;
   private readonly ipPolicy: BudgetPolicy;
+  private readonly streakPolicy: BudgetPolicy;
   private readonly passwordMinLength: number;
   private readonly totpRequiredFor: Role[];
   readonly roles: Roles;
@@ -103,6 +110,9 @@ export class Users {
     // A network may hold many users (NAT): it gets more failures, and no delay of its own
     // before the account's would apply.
     this.ipPolicy = { ...shared, maxFailures: limits.ipMaxFailures, freeAttempts: Math.max(limits.freeAttempts, limits.accountMaxFailures) };
+    // NIST SP 800-63B §5.2.2: at most 100 consecutive failures on an account, windows or not.
+    const lockAfter = limits.accountLockAfter ?? 100;
+    this.streakPolicy = { maxFailures: lockAfter, windowMs: STREAK_WINDOW_MS, freeAttempts: lockAfter, baseDelayMs: 0, maxDelayMs: 0 };
     this.breakGlass = new BreakGlass(store, clock, this.ipPolicy);
   }
 
@@ -123,8 +133,12 @@ export class Users {
     const reserved = await this.budget.reserve([
       { key: `ip:${networkOf(ip)}`, policy: this.ipPolicy },
       { key: `account:${account}`, policy: this.accountPolicy },
+      { key: streakKey(account), policy: this.streakPolicy },
     ]);
-    if ('reason' in reserved) return { status: reserved.reason, retryAfterMs: reserved.retryAfterMs };
+    if ('reason' in reserved) {
+      if (reserved.key === streakKey(account) && reserved.reason === 'locked') return { status: 'forbidden', reason: 'failure-lock' };
+      return { status: reserved.reason, retryAfterMs: reserved.retryAfterMs };
+    }
     const mainPassword = account !== '' && (await this.authenticate(username, password));
     // Not isActive(): a locked account must still be told it is locked, as with its own password.
     const appPassword = !mainPassword && protocol === 'smtp' && account !== '' && (await this.isEnabled(username)) && (await this.appPasswords.verify(username, password));
@@ -132,6 +146,7 @@ export class Users {
     const decided = await this.afterPassword(username, protocol, appPassword, code, role);
     if (decided.status !== 'ok') return decided;
     await this.budget.refund(reserved);
+    await this.budget.clear(streakKey(account)); // a success ends the run of failures
     return { status: 'ok' };
   }
 
@@ -210,14 +225,20 @@ export class Users {
     const result = await this.store.db.updateTable('users').set({ locked_at: locked ? this.clock.now() : null }).where('username', '=', username).executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) throw new AccountError(`no user ${username}`);
     if (locked) await this.endSessions(username);
-    else await this.budget.clear(`account:${username.trim().toLowerCase()}`);
+    else {
+      await this.budget.clear(`account:${username.trim().toLowerCase()}`);
+      await this.budget.clear(streakKey(username.trim().toLowerCase()));
+    }
   }
 
   /** Whether the account is locked now: by an admin, or by its failure budget until `until`. */
   async lockState(username: string): Promise<{ adminLock: boolean; budgetLockedUntil: number | null }> {
     const row = await this.store.db.selectFrom('users').select('locked_at').where('username', '=', username).executeTakeFirst();
     if (!row) throw new AccountError(`no user ${username}`);
-    return { adminLock: row.locked_at != null, budgetLockedUntil: await this.budget.lockedUntil(`account:${username.trim().toLowerCase()}`, this.accountPolicy) };
+    const account = username.trim().toLowerCase();
+    // The consecutive-failure lock ends only by an unlock: shown as lasting its whole (year-long) window.
+    const until = [await this.budget.lockedUntil(`account:${account}`, this.accountPolicy), await this.budget.lockedUntil(streakKey(account), this.streakPolicy)].filter((t): t is number => t !== null);
+    return { adminLock: row.locked_at != null, budgetLockedUntil: until.length ? Math.max(...until) : null };
   }
 
   async add(username: string, password: string): Promise<void> {

@@ -244,8 +244,9 @@ export const configSchema = z.strictObject({
   login: z
     .strictObject({
       accountMaxFailures: z.number().int().min(1).default(10).describe('Failed logins per account within `windowMs` before it locks.'),
+      accountLockAfter: z.number().int().min(1).max(100).default(100).describe('Consecutive failed logins on an account, across windows and protocols, after which it stays locked until an admin unlocks it (`sealgate user unlock`, the admin console); a successful login starts the count again (NIST SP 800-63B 5.2.2: at most 100).'),
       ipMaxFailures: z.number().int().min(1).default(30).describe('Failed logins per client network within `windowMs` before it locks.'),
-      windowMs: z.number().int().min(1000).default(15 * 60_000).describe('The window the failures are counted in; a lock lasts until it ends.'),
+      windowMs: z.number().int().min(1000).default(15 * 60_000).describe('The window the failures are counted in; a lock by `accountMaxFailures` or `ipMaxFailures` lasts until it ends.'),
       freeAttempts: z.number().int().min(0).default(3).describe('Failures without a wait; each one after waits twice as long as the last.'),
       baseDelayMs: z.number().int().min(0).default(1_000).describe('The first wait after `freeAttempts`.'),
       maxDelayMs: z.number().int().min(0).default(60_000).describe('The longest wait between attempts.'),

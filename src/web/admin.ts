@@ -146,6 +146,7 @@ export function registerAdmin(app: FastifyInstance, c: WebContext): void {
     }
     const text = outcome.status === 'second-factor' ? tr.text('console.signIn.codeNeeded')
       : outcome.status === 'forbidden' && outcome.reason === 'admin-lock' ? tr.text('console.signIn.adminLock')
+      : outcome.status === 'forbidden' && outcome.reason === 'failure-lock' ? tr.text('console.signIn.failureLock')
       : outcome.status === 'forbidden' && outcome.reason === 'second-factor-required' ? tr.text('console.signIn.factorRequired')
       : outcome.status === 'forbidden' ? tr.text('admin.signIn.noRole')
       : tr.text('console.signIn.failed');

@@ -103,6 +103,7 @@ export function registerConsole(app: FastifyInstance, c: WebContext): void {
       const tr = i18n(request);
       const text = outcome.status === 'second-factor' ? tr.text('console.signIn.codeNeeded')
         : outcome.reason === 'admin-lock' ? tr.text('console.signIn.adminLock')
+        : outcome.reason === 'failure-lock' ? tr.text('console.signIn.failureLock')
         : outcome.reason === 'second-factor-required' ? tr.text('console.signIn.factorRequired')
         : tr.text('console.signIn.noRole');
       return sendPage(reply, outcome.status === 'second-factor' ? 401 : 403, loginPage(request, { kind: 'error', text }, username));

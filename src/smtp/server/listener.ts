@@ -254,6 +254,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
               return callback(smtpError(534, '5.7.9', 'This account has a second factor: use an app password in your mail client (your administrator makes one with sealgate user app-password)'));
             }
             if (outcome.status === 'forbidden' && outcome.reason === 'admin-lock') return callback(smtpError(535, '5.7.8', 'This account is locked by an administrator; ask them to unlock it'));
+            if (outcome.status === 'forbidden' && outcome.reason === 'failure-lock') return callback(smtpError(535, '5.7.8', 'This account is locked after too many failed logins; ask an administrator to unlock it'));
             if (outcome.status === 'forbidden' && outcome.reason === 'no-role') return callback(smtpError(535, '5.7.8', 'This account may not send mail (it has no sender role)'));
             return callback(smtpError(535, '5.7.8', 'Authentication credentials invalid'));
           }

@@ -28,6 +28,7 @@ export const consoleTexts = {
   'console.signIn.code': 'Bestätigungscode (nur wenn Sie einen zweiten Faktor eingerichtet haben)',
   'console.signIn.codeNeeded': 'Geben Sie das Kennwort noch einmal ein, dazu den aktuellen 6-stelligen Code aus Ihrer Authenticator-App oder einen Ihrer Wiederherstellungscodes.',
   'console.signIn.adminLock': 'Dieses Konto ist von einem Administrator gesperrt. Bitten Sie ihn, es zu entsperren.',
+  'console.signIn.failureLock': 'Dieses Konto ist nach zu vielen fehlgeschlagenen Anmeldungen gesperrt. Bitten Sie einen Administrator, es zu entsperren.',
   'console.signIn.noRole': 'Dieses Konto darf die Absender-Konsole nicht benutzen.',
   'console.signIn.factorRequired': 'Ihre Rolle verlangt einen zweiten Faktor. Bitten Sie einen Administrator, ihn für Sie einzurichten.',
 

@@ -30,6 +30,7 @@ export const consoleTexts = {
   'console.signIn.code': 'Authentication code (only if you set up a second factor)',
   'console.signIn.codeNeeded': 'Enter the password again with the current 6-digit code from your authenticator app, or one of your recovery codes.',
   'console.signIn.adminLock': 'This account is locked by an administrator. Ask them to unlock it.',
+  'console.signIn.failureLock': 'This account is locked after too many failed logins. Ask an administrator to unlock it.',
   'console.signIn.noRole': 'This account may not use the sender console.',
   'console.signIn.factorRequired': 'Your role requires a second factor. Ask an administrator to set one up for you.',
 
