@@ -144,6 +144,10 @@ export class Users {
     const appPassword = !mainPassword && protocol === 'smtp' && account !== '' && (await this.isEnabled(username)) && (await this.appPasswords.verify(username, password));
     if (!mainPassword && !appPassword) return { status: 'invalid' };
     const decided = await this.afterPassword(username, protocol, appPassword, code, role);
+    // The right password, refused for a standing reason (a mail client still on the main password
+    // after a second factor came on): no guess, so not in the run that locks until an admin
+    // unlocks. A wrong TOTP code (`second-factor`) is a guess and stays in it.
+    if (decided.status === 'forbidden') await this.budget.refund({ keys: reserved.keys.filter((k) => k.key === streakKey(account)) });
     if (decided.status !== 'ok') return decided;
     await this.budget.refund(reserved);
     await this.budget.clear(streakKey(account)); // a success ends the run of failures

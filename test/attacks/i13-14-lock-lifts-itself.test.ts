@@ -1,3 +1,4 @@
+import { Secret, TOTP } from 'otpauth';
 import { describe, expect, it } from 'vitest';
 import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
 import { HttpsClient } from '../helpers/https-client.ts';
@@ -12,7 +13,9 @@ import { RawSmtp } from '../helpers/raw-smtp.ts';
  * year once the password is known, and NIST SP 800-63B §5.2.2 allows at most 100 consecutive
  * failures on an account. Now `login.accountLockAfter` (100) consecutive failures, across
  * windows and protocols, lock the account until an admin unlocks it; a success resets the
- * count. Played here with the window at its shortest (1 s) and the default 100.
+ * count. A right password refused for a standing reason (a mail client still on the main
+ * password after a second factor came on: 534) is no guess and does not count; a wrong TOTP
+ * code does. Played here with the window at its shortest (1 s) and the default 100.
  */
 const PASSWORD = 'correct horse battery staple';
 const USER = 'frank@corp.test';
@@ -21,7 +24,7 @@ const WEB_PORT = await freePort();
 let address = 0;
 
 describe('i13-14 failed logins across windows', () => {
-  const rig = gatewayWithSmarthost({ prefix: 'i13-14', users: [USER, 'grace@corp.test'], password: PASSWORD, cli: 'in-process', config: { login: LOGIN, web: { port: WEB_PORT } } });
+  const rig = gatewayWithSmarthost({ prefix: 'i13-14', users: [USER, 'grace@corp.test', 'ivy@corp.test'], password: PASSWORD, cli: 'in-process', config: { login: LOGIN, web: { port: WEB_PORT } } });
 
   async function auth(user: string, password: string): Promise<string> {
     const n = address++;
@@ -53,6 +56,21 @@ describe('i13-14 failed logins across windows', () => {
     await fail('grace@corp.test', 2);
     await pause(1100);
     expect(await auth('grace@corp.test', PASSWORD)).toMatch(/^235 /);
+
+    // 100 times the main password of an account with a second factor (534), then its app password.
+    const enrol = await rig.gateway.cli('user', 'totp', 'ivy@corp.test', 'enable');
+    const secret = new URL(/otpauth:\/\/\S+/.exec(enrol.stdout)![0]).searchParams.get('secret')!;
+    const code = new TOTP({ secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 }).generate();
+    expect((await rig.gateway.cli('user', 'totp', 'ivy@corp.test', 'confirm', code)).code).toBe(0);
+    const { password: app } = JSON.parse((await rig.gateway.cli('user', 'app-password', 'ivy@corp.test', 'add', 'client', '--json')).stdout) as { password: string };
+    for (let refused = 0; refused < 100;) {
+      const reply = await auth('ivy@corp.test', PASSWORD);
+      if (reply.startsWith('534')) refused++;
+      else if (reply.startsWith('454')) await pause(250);
+      else throw new Error(`unexpected reply ${reply}`);
+    }
+    await pause(1100);
+    expect(await auth('ivy@corp.test', app)).toMatch(/^235 /);
 
     failures = 0;
     await fail(USER, 100);
