@@ -4,7 +4,7 @@
  * what was signed (the row is what `queue show` and `trace` print).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { receiptPublicKey, verifyReceipt, type ReceiptDocument } from '../audit/index.ts';
+import { canonicalJson, receiptPublicKey, verifyReceipt, type ReceiptDocument } from '../audit/index.ts';
 import { checkReceipt, type ReceiptCheck, type StoredReceipt } from '../queue/index.ts';
 import type { Command } from './command.ts';
 import { CliError, EX, UsageError } from './exit.ts';
@@ -85,6 +85,37 @@ function readKey(file: string): string {
   return pem;
 }
 
+/*
+ * The file around the signed bytes is unsigned: whoever hands it on can edit the readable copy
+ * (what anyone reads with jq), the message ID it claims to be about, or put another key beside
+ * the gateway's fingerprint. Each must agree with what the signature covers, or the file lies.
+ */
+function checkFileKey(name: string, file: ReceiptExport): void {
+  if (file.keyFingerprint === undefined) return;
+  let fingerprint: string;
+  try {
+    fingerprint = receiptPublicKey(String(file.publicKey ?? '')).fingerprint;
+  } catch (error) {
+    throw new CliError(EX.data, `${name}: ${(error as Error).message}`);
+  }
+  if (String(file.keyFingerprint).toLowerCase() !== fingerprint) {
+    throw new CliError(EX.data, `${name}: the file's keyFingerprint is not the SHA-256 of its publicKey (${fingerprint}): the file was edited; check it with --key and the gateway's published key`);
+  }
+}
+
+function verifyExported(file: ReceiptExport, r: ReceiptExport['receipts'][number], pem: string): ReturnType<typeof verifyReceipt> {
+  const bytes = Buffer.from(String(r.signed), 'base64');
+  const verdict = verifyReceipt(bytes, String(r.signature), pem);
+  if (!verdict.valid) return verdict;
+  if (r.document !== undefined && canonicalJson(r.document) !== bytes.toString('utf8')) {
+    return { valid: false, reason: 'the readable copy (document) in the file differs from the signed bytes: the file was edited; only the signed bytes are proven' };
+  }
+  if (file.messageId !== undefined && String(file.messageId) !== verdict.document.messageId) {
+    return { valid: false, reason: `the receipt is of message ${verdict.document.messageId}, the file says ${String(file.messageId)}` };
+  }
+  return verdict;
+}
+
 function parseTime(name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   const ms = Date.parse(String(value));
@@ -122,8 +153,9 @@ export const receiptCommands: Command[] = [
         throw new CliError(EX.data, `${ctx.args[0]} is not a receipt export: ${(error as Error).message}`);
       }
       if (file?.format !== 'sealgate-receipt-export-v1' || !Array.isArray(file.receipts)) throw new CliError(EX.data, `${ctx.args[0]} is not a receipt export (sealgate receipt ID --export FILE writes one)`);
+      checkFileKey(ctx.args[0], file);
       const pem = typeof ctx.options.key === 'string' ? readKey(ctx.options.key) : String(file.publicKey ?? '');
-      const results = file.receipts.map((r) => verifyReceipt(Buffer.from(String(r.signed), 'base64'), String(r.signature), pem));
+      const results = file.receipts.map((r) => verifyExported(file, r, pem));
       const invalid = results.filter((r) => !r.valid).length;
       if (ctx.json) {
         outJson({ key: typeof ctx.options.key === 'string' ? 'given' : 'from the file', receipts: results.map((r) => (r.valid ? { valid: true, document: r.document } : { valid: false, reason: r.reason })), valid: invalid === 0 && results.length > 0 });
