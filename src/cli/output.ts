@@ -6,8 +6,13 @@ export function out(text: string): void {
   process.stdout.write(`${terminalSafe(text)}\n`);
 }
 
+/**
+ * JSON.stringify escapes C0 controls only; the rest of what terminalSafe escapes can only sit
+ * inside a JSON string, where `\uXXXX` reads back as the same character: lossless for a program,
+ * inert on a terminal (i12-05).
+ */
 export function outJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${terminalSafe(JSON.stringify(value, null, 2))}\n`);
 }
 
 export function note(text: string): void {
