@@ -5,6 +5,6 @@ export type { ArcSealKey, DmarcAction, InboundAuthOptions, InboundClient, Inboun
 export { DkimKeys, dnsRecordOf, publicKeyValue, zoneLineOf } from './keys.ts';
 export type { DkimAlgorithm, DkimKey } from './keys.ts';
 export { authorDomainOf, dkimSignatures, signedBody } from './sign.ts';
-export { analysisJson, analyzeMessage, MAX_SIGNATURES, recheckSignatures } from './recheck.ts';
+export { analysisJson, analyzeMessage, MAX_HEADER_BYTES, MAX_SIGNATURES, recheckSignatures } from './recheck.ts';
 export type { DkimRecheck, MessageAnalysis, SignatureRecheck } from './recheck.ts';
 export type { OutboundSigner } from './sign.ts';

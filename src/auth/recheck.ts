@@ -5,7 +5,7 @@
  */
 import { arc, dkimVerify } from 'mailauth';
 import type { Resolver } from '../dns/index.ts';
-import { analyzeTrace, parseHeaders, recordedAuthResults, splitHeaderBlock, type RecordedAuthResults, type TraceAnalysis } from '../mail/index.ts';
+import { analyzeTrace, parseHeaders, recordedAuthResults, splitHeaderBlock, TraceLimitError, type RecordedAuthResults, type TraceAnalysis } from '../mail/index.ts';
 import { authResolver } from './resolver.ts';
 
 export interface DkimRecheck {
@@ -48,10 +48,20 @@ export interface MessageAnalysis {
   tooManySignatures: number | null;
 }
 
-/** The whole analysis of one message: the trace (pure), the recorded results, and DKIM/ARC again when a resolver is given. */
+/** A header block past this never came through a mail server (ours refuses it: limits.maxHeaderBytes). */
+export const MAX_HEADER_BYTES = 1024 * 1024;
+
+/**
+ * The whole analysis of one message: the trace (pure), the recorded results, and DKIM/ARC again
+ * when a resolver is given. Throws TraceLimitError, before any DNS lookup, for a header block
+ * past MAX_HEADER_BYTES or more than MAX_TRACE_HOPS Received fields.
+ */
 export async function analyzeMessage(message: Buffer, resolver?: Resolver): Promise<MessageAnalysis> {
   const split = splitHeaderBlock(message);
-  const head = message.subarray(0, split?.headerEnd ?? message.length).toString('latin1');
+  const headerBytes = split?.headerEnd ?? message.length;
+  if (headerBytes > MAX_HEADER_BYTES) throw new TraceLimitError(`the message's header block is ${Math.ceil(headerBytes / 1024)} KB; at most ${MAX_HEADER_BYTES / 1024} KB is analysed (no mail server passes on more)`, { what: 'header-kb', count: Math.ceil(headerBytes / 1024), max: MAX_HEADER_BYTES / 1024 });
+  const head = message.subarray(0, headerBytes).toString('latin1');
+  const trace = analyzeTrace(head);
   let signatures: SignatureRecheck | null = null;
   let recheckError: string | null = null;
   // Each signature is a DNS lookup the gateway makes for whoever pasted the message: a few, not thousands.
@@ -64,7 +74,7 @@ export async function analyzeMessage(message: Buffer, resolver?: Resolver): Prom
       recheckError = (error as Error).message;
     }
   }
-  return { trace: analyzeTrace(head), recorded: recordedAuthResults(head), signatures, recheckError, tooManySignatures: resolver && signed > MAX_SIGNATURES ? signed : null };
+  return { trace, recorded: recordedAuthResults(head), signatures, recheckError, tooManySignatures: resolver && signed > MAX_SIGNATURES ? signed : null };
 }
 
 /** The `--json` document (and the portal's data): hops oldest first, snake_case as documented. */

@@ -61,7 +61,14 @@ async function analyze(config: Config, source: string, offline: boolean, json: b
   // The servers inbound verification uses (auth.dnsServers, else delivery.dnsServers).
   const servers = config.auth.dnsServers.length ? config.auth.dnsServers : config.delivery.dnsServers;
   const resolver = offline ? undefined : createSystemResolver({ servers: servers.length ? servers : undefined });
-  const analysis = await analyzeMessage(message, resolver);
+  let analysis: MessageAnalysis;
+  try {
+    analysis = await analyzeMessage(message, resolver);
+  } catch (error) {
+    // Past what is read (a mail loop's Received fields, a header block no server passes on): said, not ground through.
+    if ((error as Error).name === 'TraceLimitError') throw new CliError(EX.data, `${source === '-' ? 'the message on stdin' : source}: ${(error as Error).message}`);
+    throw error;
+  }
   if (json) outJson(analysisJson(analysis));
   else out(formatAnalysis(analysis));
   return EX.ok;

@@ -21,7 +21,7 @@ export { hasBidiControls, stripBidiControls, stripHiddenCharacters } from './dis
 export { autoReplyRefusal } from './auto-reply.ts';
 export type { AutoReplyRefusal } from './auto-reply.ts';
 export { encodedWords } from './encoded-words.ts';
-export { analyzeTrace, parseReceived } from './received-trace.ts';
+export { analyzeTrace, MAX_TRACE_HOPS, parseReceived, TraceLimitError } from './received-trace.ts';
 export { reasonText } from './received-trace.ts';
 export type { HopReason, HopTransport, TraceAnalysis, TraceHop, TraceTls, TraceVerdict } from './received-trace.ts';
 export { parseTraceDate } from './trace-date.ts';

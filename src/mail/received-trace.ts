@@ -274,9 +274,29 @@ function summaryOf(hops: TraceHop[]): Pick<TraceAnalysis, 'verdict' | 'networkHo
   return { verdict: 'tls-on-every-hop', ...counts, summary: `TLS on every hop (${network.length})` };
 }
 
-/** The chain of a message's header block (the body, if present, is ignored). */
+/**
+ * More `Received` fields than this is a mail loop (RFC 5321 §6.3: "normally at least 100"), not
+ * a path anyone asks about; each hop is a table row, so 1 MB of short fields was ~90,000 rows
+ * (a 34 MB page). The gateway itself refuses mail past limits.maxReceivedHeaders (50).
+ */
+export const MAX_TRACE_HOPS = 100;
+
+/** The input is past what the analysis reads; the message says by how much, for a person. */
+export class TraceLimitError extends Error {
+  override readonly name = 'TraceLimitError';
+  readonly limit: { what: 'received-fields' | 'header-kb'; count: number; max: number };
+  constructor(message: string, limit: TraceLimitError['limit']) {
+    super(message);
+    this.limit = limit;
+  }
+}
+
+/** The chain of a message's header block (the body, if present, is ignored). Throws TraceLimitError past MAX_TRACE_HOPS. */
 export function analyzeTrace(headerText: string): TraceAnalysis {
   const fields = parseHeaders(headerText).filter((f) => f.name.toLowerCase() === 'received');
+  if (fields.length > MAX_TRACE_HOPS) {
+    throw new TraceLimitError(`the message has ${fields.length} Received fields; at most ${MAX_TRACE_HOPS} are analysed (more is a mail loop, RFC 5321 §6.3)`, { what: 'received-fields', count: fields.length, max: MAX_TRACE_HOPS });
+  }
   const hops = fields.reverse().map((field, i) => parseReceived(field.value, i + 1));
   for (let i = 1; i < hops.length; i++) {
     const [before, now] = [hops[i - 1].time, hops[i].time];

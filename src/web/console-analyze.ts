@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { analyzeMessage, MAX_SIGNATURES, type MessageAnalysis } from '../auth/index.ts';
-import type { HopReason, TraceHop } from '../mail/index.ts';
+import { TraceLimitError, type HopReason, type TraceHop } from '../mail/index.ts';
 import type { ConsoleHelpers } from './console-shared.ts';
 import type { WebContext } from './context.ts';
 import { html, type Html } from './html.ts';
@@ -145,7 +145,14 @@ ${form(request, tr)}
     const message = uploaded?.length ? uploaded : pasted?.toString('utf8').trim() ? pasted : undefined;
     if (!message) return sendPage(reply, 400, analyzePage(request, user, undefined, tr.text('console.analyze.error.empty')));
     c.logger.info({ username: user, bytes: message.length }, 'console: message analysed');
-    const analysis = await analyze(message);
+    let analysis: MessageAnalysis;
+    try {
+      analysis = await analyze(message);
+    } catch (error) {
+      if (!(error instanceof TraceLimitError)) throw error;
+      // Only the Received count can be past its limit here: the whole message is at most 1 MB.
+      return sendPage(reply, 413, analyzePage(request, user, undefined, tr.text('console.analyze.error.tooManyHops', { count: error.limit.count, max: error.limit.max })));
+    }
     const result = html`<section id="analysis" aria-labelledby="analysis-heading"><h2 id="analysis-heading">${tr.t('console.analyze.resultHeading')}</h2>
 ${verdictOf(tr, analysis)}
 <p class="meta">${tr.t('console.analyze.forgeable')}</p>

@@ -281,5 +281,6 @@ export const consoleTexts = {
   'console.analyze.recheckTooMany': 'DKIM und ARC wurden nicht erneut geprüft: Die Nachricht trägt {count} Signaturen, mehr als die {max}, die diese Seite abfragt.',
   'console.analyze.error.notMultipart': 'Senden Sie das Formular von der Seite aus.',
   'console.analyze.error.tooLarge': 'Die Nachricht ist größer als {mb} MB. Fügen Sie nur ihren Header ein.',
+  'console.analyze.error.tooManyHops': 'Die Nachricht hat {count} Received-Felder; höchstens {max} werden analysiert (mehr ist eine Mail-Schleife). Fügen Sie eine Nachricht so ein, wie sie ankam.',
   'console.analyze.error.empty': 'Fügen Sie zuerst eine Nachricht ein oder wählen Sie eine Datei.',
 } as const satisfies Translation<typeof en>;

@@ -283,5 +283,6 @@ export const consoleTexts = {
   'console.analyze.recheckTooMany': 'DKIM and ARC were not checked again: the message carries {count} signatures, more than the {max} this page looks up.',
   'console.analyze.error.notMultipart': 'Send the form from the page.',
   'console.analyze.error.tooLarge': 'The message is larger than {mb} MB. Paste only its header.',
+  'console.analyze.error.tooManyHops': 'The message has {count} Received fields; at most {max} are analysed (more is a mail loop). Paste a message as it arrived.',
   'console.analyze.error.empty': 'Paste a message or choose a file first.',
 } as const;
