@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { joinFields, rawFields } from './controls.ts';
+import { domainToUnicode } from 'node:url';
+import { headerValueText, joinFields, rawFields } from './controls.ts';
 import { makeMessageId } from './message-id.ts';
 
 /*
@@ -46,6 +47,11 @@ function traceTokens(client: ClientTraces): string[] {
     const text = value?.trim().toLowerCase();
     if (!text || text === 'unknown') return;
     tokens.add(text);
+    // An IDN HELO arrives as A-labels; a field may name the host in its Unicode form.
+    if (text.includes('xn--')) {
+      const unicode = domainToUnicode(text);
+      if (unicode && unicode !== text) tokens.add(unicode.toLowerCase());
+    }
     const literal = /^\[(?:ipv6:)?([^\]]+)\]$/.exec(text);
     if (literal) add(literal[1]);
     const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(text);
@@ -76,6 +82,14 @@ function mentions(text: string, tokens: readonly string[]): boolean {
 }
 
 /**
+ * As the raw text, and as a recipient's mail program shows it: 8-bit bytes read as UTF-8 and
+ * RFC 2047 encoded words decoded, so `=?utf-8?B?…?=` or `=2E` for the dots hides nothing (i12-07).
+ */
+function namesClient(value: string, tokens: readonly string[]): boolean {
+  return mentions(value, tokens) || (/=\?|[\x80-\xff]/.test(value) && mentions(headerValueText(value), tokens));
+}
+
+/**
  * Edits the header block of an anonymous submission: the fields named to go, every
  * `Received:` the message arrived with (the client's own trace, with its inner addresses),
  * and any other field that mentions the client's address or names. A Message-ID naming the
@@ -92,7 +106,7 @@ export function anonymizeHeaderBlock(block: string, options: AnonymizeOptions): 
       removed.push(field.name);
       return false;
     }
-    if (AUTHORED.test(field.name) || !mentions(field.raw.slice(field.raw.indexOf(':') + 1), tokens)) return true;
+    if (AUTHORED.test(field.name) || !namesClient(field.raw.slice(field.raw.indexOf(':') + 1), tokens)) return true;
     if (field.name === 'message-id') {
       field.raw = `${field.raw.slice(0, field.raw.indexOf(':'))}: ${makeMessageId(options.hostname)}`;
       removed.push('message-id (replaced)');
