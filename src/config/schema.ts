@@ -82,7 +82,7 @@ export const configSchema = z.strictObject({
       stripHeaders: z
         .array(z.string().regex(/^[\x21-\x39\x3b-\x7e]+$/, 'must be a header field name'))
         .default([])
-        .describe('Header fields removed from an anonymous submission besides X-Originating-IP, X-Mailer and User-Agent (always removed), e.g. `X-MimeOLE`, `X-Forwarded-For`. The client\'s own `Received:` lines and any other field naming its address or names go too; a Message-ID naming it is replaced.'),
+        .describe('Header fields removed from an anonymous submission besides X-Originating-IP, X-Mailer and User-Agent (always removed), e.g. `X-MimeOLE`, `X-Forwarded-For`. The client\'s own `Received:` lines and any other field naming its address or names (encoded words decoded) go too; a Message-ID naming it, or any host but the sender\'s domain and ours, is replaced.'),
     })
     .prefault({})
     .describe('Anonymous submission (`listeners.submission.anonymous`, `sealgate user anonymous`): the link from pseudonym to client stays in the queue (`sealgate queue show`) and the audit trail, never in the message.'),

@@ -52,3 +52,17 @@ describe('formatAnonymousReceivedHeader', () => {
     );
   });
 });
+
+describe('anonymizeHeaderBlock and the Message-ID host', () => {
+  const options = { client: { ip: '127.0.0.5', helo: '[127.0.0.5]' }, hostname: 'mx.sealgate.test', senderDomains: ['bounce.corp.example'] };
+  const idOf = (input: string) => /^Message-ID: (.*)$/m.exec(anonymizeHeaderBlock(input, options).block)?.[1];
+
+  it("keeps an id in the From:, Sender: or envelope domain or ours; replaces one naming any other host or none", () => {
+    for (const id of ['<a@corp.example>', '<a@CORP.example.>', '<b@list.example>', '<c@bounce.corp.example>', '<d@mx.sealgate.test>']) {
+      expect(idOf(block(`Message-ID: ${id}`, 'From: "Alice" <alice@corp.example>', 'Sender: =?utf-8?Q?L?= <l@list.example>'))).toBe(id);
+    }
+    for (const id of ['<1.2@alice-laptop.home.lan>', '<1.2@laptop.corp.example>', '<1.2@[10.0.0.7]>', '<no-right>']) {
+      expect(idOf(block(`Message-ID: ${id}`, 'From: alice@corp.example'))).toMatch(/^<[A-Za-z0-9_-]{16}@mx\.sealgate\.test>$/);
+    }
+  });
+});

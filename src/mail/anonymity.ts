@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { domainToUnicode } from 'node:url';
-import { headerValueText, joinFields, rawFields } from './controls.ts';
+import { headerValueText, joinFields, rawFields, type RawField } from './controls.ts';
 import { makeMessageId } from './message-id.ts';
 
 /*
@@ -38,6 +38,8 @@ export interface AnonymizeOptions {
   stripHeaders?: readonly string[];
   /** Our host name, for the Message-ID that replaces one naming the client. */
   hostname: string;
+  /** The envelope sender's domain: a Message-ID in it names no machine of the client's. */
+  senderDomains?: readonly string[];
 }
 
 /** The spellings of each trace worth looking for: `::ffff:192.0.2.1` is also `192.0.2.1`, `[192.0.2.1]` also its address. */
@@ -90,28 +92,52 @@ function namesClient(value: string, tokens: readonly string[]): boolean {
 }
 
 /**
+ * The domains a Message-ID's id-right may name without naming the client's machine (RFC 5322
+ * §3.6.4: mail programs put their host name there, whatever they say in EHLO): the sender's
+ * (From:, Sender:, the envelope) and ours.
+ */
+function ownDomains(fields: readonly RawField[], options: AnonymizeOptions): Set<string> {
+  const domains = new Set([options.hostname, ...(options.senderDomains ?? [])].map((d) => d.toLowerCase()));
+  for (const field of fields) {
+    if (field.name !== 'from' && field.name !== 'sender') continue;
+    for (const m of headerValueText(field.raw.slice(field.raw.indexOf(':') + 1)).matchAll(/@([^\s<>()"',;:@]+)/g)) domains.add(m[1].toLowerCase().replace(/\.$/, ''));
+  }
+  return domains;
+}
+
+/** `<left@right>` → `right`, lower-cased; null when there is none. */
+function idRight(value: string): string | null {
+  const m = /@([^@<>\s]+)>\s*$/.exec(value.trim());
+  return m ? m[1].toLowerCase().replace(/\.$/, '') : null;
+}
+
+/**
  * Edits the header block of an anonymous submission: the fields named to go, every
  * `Received:` the message arrived with (the client's own trace, with its inner addresses),
  * and any other field that mentions the client's address or names. A Message-ID naming the
- * client is replaced by one of ours rather than dropped.
+ * client, or any host but the sender's domain and ours, is replaced by one of ours rather than dropped.
  */
 export function anonymizeHeaderBlock(block: string, options: AnonymizeOptions): { block: string; removed: string[] } {
   const { fields, tail } = rawFields(block);
   const stripped = new Set([...ANONYMITY_STRIPPED_HEADERS, ...(options.stripHeaders ?? [])].map((name) => name.toLowerCase()));
   const tokens = traceTokens(options.client);
   const removed: string[] = [];
+  let domains: Set<string> | undefined;
   const kept = fields.filter((field) => {
     if (field.name === '') return true;
     if (stripped.has(field.name) || field.name === 'received') {
       removed.push(field.name);
       return false;
     }
-    if (AUTHORED.test(field.name) || !namesClient(field.raw.slice(field.raw.indexOf(':') + 1), tokens)) return true;
+    const value = field.raw.slice(field.raw.indexOf(':') + 1);
     if (field.name === 'message-id') {
+      const right = idRight(value);
+      if (!namesClient(value, tokens) && right !== null && (domains ??= ownDomains(fields, options)).has(right)) return true;
       field.raw = `${field.raw.slice(0, field.raw.indexOf(':'))}: ${makeMessageId(options.hostname)}`;
       removed.push('message-id (replaced)');
       return true;
     }
+    if (AUTHORED.test(field.name) || !namesClient(value, tokens)) return true;
     removed.push(field.name);
     return false;
   });

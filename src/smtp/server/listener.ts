@@ -379,7 +379,7 @@ export function createSmtpListener(options: ListenerOptions, deps: IngressDeps):
         onPickup: submission && options.pickupTag ? () => (envelope.pickup = true) : undefined,
         rewriteHeaders: submitted
           ? anonymous
-            ? anonymousHeaderRewriter(submitted, { client: { ip: session.remoteAddress, helo: anonymous.helo, reverseName: anonymous.reverseName }, stripHeaders: options.anonymityStripHeaders, hostname: options.hostname })
+            ? anonymousHeaderRewriter(submitted, { client: { ip: session.remoteAddress, helo: anonymous.helo, reverseName: anonymous.reverseName }, stripHeaders: options.anonymityStripHeaders, hostname: options.hostname, senderDomains: envelope.mailFrom.includes('@') ? [envelope.mailFrom.slice(envelope.mailFrom.lastIndexOf('@') + 1)] : [] })
             : submitted
           : inboundHeaderRewriter(options.hostname, logger),
       });
