@@ -10,6 +10,18 @@ import type { Settlement } from './types.ts';
 /** What the receipts table keeps of a reply or reason (the signed text is the same). */
 export const STORED_TEXT_MAX = 1000;
 
+/**
+ * `text` cut to STORED_TEXT_MAX code units, never inside a surrogate pair: a lone half is
+ * `\ud83d` in the signed JSON but U+FFFD in the row once SQLite stores it as UTF-8, and the
+ * receipt would read as changed after signing (i12-09).
+ */
+export function storedText(text: string): string {
+  if (text.length <= STORED_TEXT_MAX) return text;
+  const cut = text.slice(0, STORED_TEXT_MAX);
+  const last = cut.charCodeAt(cut.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
+}
+
 /** Final outcomes are signed; a deferral is not a proof of anything. */
 export function receiptKind(state: Settlement['state'], receipt: DeliveryReceipt): ReceiptKind | null {
   if (state === 'failed') return 'failed';
@@ -33,9 +45,9 @@ export function receiptDocument(kind: ReceiptKind, messageId: string, receipt: D
     certSubject: receipt.certSubject,
     certFingerprint: receipt.certFingerprint ?? null,
     certVerified: receipt.certVerified,
-    reply: receipt.reply.slice(0, STORED_TEXT_MAX),
+    reply: storedText(receipt.reply),
     route: receipt.route ?? null,
-    routeReason: receipt.routeReason?.slice(0, STORED_TEXT_MAX) ?? null,
+    routeReason: receipt.routeReason === undefined ? null : storedText(receipt.routeReason),
     messageSha256: receipt.messageSha256 ?? null,
   };
 }
@@ -223,7 +235,7 @@ export async function recordPickupOpened(ctx: QueueContext, opened: PickupOpened
     .insertInto('receipts')
     .values({
       message_id: opened.messageId, recipient_id: held?.id ?? 0, mail_from: receipt.mailFrom ?? null, recipient: receipt.recipient, at: receipt.at, mx_host: null, ip: receipt.ip, port: null, tls_version: null, cipher: null, cert_subject: null, cert_verified: 0,
-      reply: receipt.reply.slice(0, STORED_TEXT_MAX), outcome: PICKUP_OPENED, route: 'pickup', route_reason: null, message_sha256: null, cert_fingerprint: null, signed: proof?.signed ?? null, signature: proof?.signature ?? null,
+      reply: storedText(receipt.reply), outcome: PICKUP_OPENED, route: 'pickup', route_reason: null, message_sha256: null, cert_fingerprint: null, signed: proof?.signed ?? null, signature: proof?.signature ?? null,
     })
     .execute();
 }

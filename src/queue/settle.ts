@@ -3,7 +3,7 @@ import type { Transaction } from 'kysely';
 import type { Database } from '../store/index.ts';
 import { dbNow, fromLocal, type QueueContext } from './context.ts';
 import { GroupCommit } from './group-commit.ts';
-import { receiptDocument, receiptKind, STORED_TEXT_MAX } from './receipts.ts';
+import { receiptDocument, receiptKind, storedText } from './receipts.ts';
 import type { LeaseRef, Settlement } from './types.ts';
 
 interface Settled {
@@ -48,7 +48,7 @@ export class Settler {
           lease_owner: null,
           lease_until: null,
           lease_token: null,
-          last_reply: s.reply.slice(0, 1000),
+          last_reply: storedText(s.reply),
           updated_at: now,
         }))
         .where('id', '=', s.recipientId)
@@ -77,11 +77,11 @@ export class Settler {
             cipher: r.cipher,
             cert_subject: r.certSubject,
             cert_verified: r.certVerified ? 1 : 0,
-            reply: r.reply.slice(0, STORED_TEXT_MAX),
+            reply: storedText(r.reply),
             // An expiry settles 'failed' on the last attempt's receipt: the row says the final outcome.
             outcome: kind === 'failed' ? 'failed' : r.outcome,
             route: r.route ?? null,
-            route_reason: r.routeReason?.slice(0, STORED_TEXT_MAX) ?? null,
+            route_reason: r.routeReason === undefined ? null : storedText(r.routeReason),
             mail_from: r.mailFrom ?? null,
             recipient: r.recipient,
             message_sha256: r.messageSha256 ?? null,
