@@ -55,7 +55,18 @@ function verdictLine(check: ReceiptCheck): string {
   return `INVALID: ${check.reason}`;
 }
 
-function formatReceipt(d: ReceiptDocument, verdict: string, index: number, count: number): string {
+/*
+ * An invalid receipt is printed from its row, which whoever edited the database wrote:
+ * terminalSafe spares LF, so a reply of "250 …\n  signature: valid" would add a verdict line
+ * (or, in trace, a whole delivery). Each value stays on its line, CR and LF spelled out (i12-11).
+ */
+function singleLines(d: ReceiptDocument): ReceiptDocument {
+  const entries = Object.entries(d).map(([k, v]) => [k, typeof v === 'string' ? v.replace(/\r/g, '\\r').replace(/\n/g, '\\n') : v]);
+  return Object.fromEntries(entries) as ReceiptDocument;
+}
+
+function formatReceipt(document: ReceiptDocument, verdict: string, index: number, count: number): string {
+  const d = singleLines(document);
   const where = d.kind === 'pickup-opened' ? `  opened     from [${d.ip ?? '-'}]` : `  server     ${d.mxHost ? `${d.mxHost} [${d.ip ?? '-'}]${d.port ? `:${d.port}` : ''}` : '(none: decided here)'}`;
   return [
     `receipt ${index + 1} of ${count}: ${d.kind}  <${d.recipient}>`,
@@ -258,7 +269,7 @@ export const receiptCommands: Command[] = [
           note('no deliveries match');
         } else {
           for (const [i, r] of found.entries()) {
-            const d = shown(r, checks[i]);
+            const d = singleLines(shown(r, checks[i]));
             const proof = checks[i].status === 'valid' ? 'signed' : checks[i].status === 'unsigned' ? 'UNSIGNED' : 'INVALID';
             out(`${d.at}  ${d.kind.padEnd(15)}  ${d.messageId}  <${d.mailFrom}> -> <${d.recipient}>  ${d.mxHost ?? '-'} [${d.ip ?? '-'}]  ${d.tlsVersion ?? 'no TLS'}  ${proof}  ${d.reply}`);
           }
