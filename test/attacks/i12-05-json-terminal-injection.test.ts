@@ -13,13 +13,16 @@ import { queuedId, submitAs } from '../helpers/swaks.ts';
  * terminal of `sealgate receipt ID --json` and `trace --json`; a Received field with C1 bytes
  * (CSI U+009B, OSC U+009D: the header is read as latin1, so byte 0x9B is U+009B, and so is the
  * last byte of any UTF-8 character ending in 0x9B) reached that of `sealgate analyze --json`.
- * Now --json escapes them as \uXXXX too, which JSON reads back as the same characters.
+ * Now --json escapes them as \uXXXX too, which JSON reads back as the same characters. (Since
+ * i13-13 the SMTP client also replaces bidi controls in a reply with '?' at the door, so the
+ * receipt holds the reply with them replaced; the --json guard stays for every other field.)
  */
 const PASSWORD = 'correct horse battery staple';
 const RLO = '\u202e';
 const LRI = '\u2066';
 const HOSTILE_REPLY = `250 2.0.0 queued as 7A3F ${RLO}fdp.exe${LRI} done`;
 const HOSTILE_CHARS = /[\u0080-\u009f\u202a-\u202e\u2066-\u2069]/;
+const STORED_REPLY = HOSTILE_REPLY.replace(/[\u202e\u2066]/g, '?');
 
 describe('--json output of hostile text', () => {
   const rig = gatewayWithSmarthost({
@@ -32,20 +35,18 @@ describe('--json output of hostile text', () => {
     expect(sent.code, sent.stdout).toBe(0);
     const id = queuedId(sent.stdout);
     await until(async () => (await rig.gateway.cli('receipt', id)).code === 0, 20_000, 'a signed receipt');
-    // The control: the plain printout already escapes it.
     const plain = await rig.gateway.cli('receipt', id);
-    expect(plain.stdout).toContain('\\u202E');
     expect(plain.stdout).not.toMatch(HOSTILE_CHARS);
 
     const json = await rig.gateway.cli('receipt', id, '--json');
     expect(json.code, json.stderr).toBe(0);
     expect(json.stdout).not.toMatch(HOSTILE_CHARS);
-    expect(JSON.parse(json.stdout).receipts[0].receipt.reply).toBe(HOSTILE_REPLY);
+    expect(JSON.parse(json.stdout).receipts[0].receipt.reply).toBe(STORED_REPLY);
 
     const trace = await rig.gateway.cli('trace', '--to', 'bob@corp.test', '--json');
     expect(trace.code, trace.stderr).toBe(0);
     expect(trace.stdout).not.toMatch(HOSTILE_CHARS);
-    expect(JSON.parse(trace.stdout)[0].receipt.reply).toBe(HOSTILE_REPLY);
+    expect(JSON.parse(trace.stdout)[0].receipt.reply).toBe(STORED_REPLY);
   });
 
   it('analyze --json escapes C1 controls from a Received field', async () => {
