@@ -20,9 +20,14 @@ export function flag(name: string): boolean {
   return process.argv.includes(`--${name}`);
 }
 
-/** Postfix's smtp-source: N messages of `size` bytes over `sessions` parallel sessions. */
-export async function smtpSource(options: { target: string; sessions: number; messages: number; size: number; from: string; to: string }): Promise<void> {
-  await run('/usr/sbin/smtp-source', ['-s', String(options.sessions), '-m', String(options.messages), '-l', String(options.size), '-f', options.from, '-t', options.to, options.target], { maxBuffer: 64 * 1024 * 1024, timeout: 30 * 60_000 });
+/**
+ * Postfix's smtp-source: N messages of `size` bytes over `sessions` parallel sessions, or N
+ * copies of `file` (`-F`: its lines sent as they are, CRLF-ended, so a signed file stays signed).
+ */
+export async function smtpSource(options: { target: string; sessions: number; messages: number; size: number; from: string; to: string; file?: string; helo?: string }): Promise<void> {
+  const payload = options.file ? ['-F', options.file] : ['-l', String(options.size)];
+  const helo = options.helo ? ['-M', options.helo] : [];
+  await run('/usr/sbin/smtp-source', ['-s', String(options.sessions), '-m', String(options.messages), ...payload, ...helo, '-f', options.from, '-t', options.to, options.target], { maxBuffer: 64 * 1024 * 1024, timeout: 30 * 60_000 });
 }
 
 export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {

@@ -17,6 +17,12 @@ export interface Load {
   messages: number;
   sessions: number;
   size: number;
+  /** Send copies of this message file instead of `size`-byte generated ones. */
+  file?: string;
+  /** Envelope sender; default sender@source.test. */
+  from?: string;
+  /** HELO name; default smtp-source's (the machine's host name). */
+  helo?: string;
 }
 
 export async function sinkDestination(ip: string): Promise<Destination> {
@@ -30,13 +36,13 @@ export async function measure(label: string, targets: string[], destination: Des
   const start = performance.now();
   const each = Math.floor(load.messages / targets.length);
   const sessions = Math.max(1, Math.floor(load.sessions / targets.length));
-  await Promise.all(targets.map((target, i) => smtpSource({ target, sessions, messages: i === 0 ? load.messages - each * (targets.length - 1) : each, size: load.size, from: 'sender@source.test', to: 'rcpt@sink.test' })));
+  await Promise.all(targets.map((target, i) => smtpSource({ target, sessions, messages: i === 0 ? load.messages - each * (targets.length - 1) : each, size: load.size, file: load.file, helo: load.helo, from: load.from ?? 'sender@source.test', to: 'rcpt@sink.test' })));
   await waitFor(() => destination.count() >= load.messages, 20 * 60_000, `${label}: ${load.messages} messages at the destination (have ${destination.count()})`);
   return load.messages / ((performance.now() - start) / 1000);
 }
 
-/** A Postfix relay for `sink.test` to `destination`, measured with `load`. */
-export async function postfixRun(destination: Destination, name: string, relayIp: string, load: Load): Promise<{ rate: number }> {
+/** A Postfix relay for `sink.test` to `destination`, measured with `load`; `mainCf` adds to (or overrides) its settings. */
+export async function postfixRun(destination: Destination, name: string, relayIp: string, load: Load, mainCf: Record<string, string> = {}, before?: (relay: string) => Promise<void>): Promise<{ rate: number }> {
   const port = await freePort(relayIp);
   // Alike: durable queue (Postfix fsyncs its queue files), same concurrency to the destination.
   const relay = await startPostfix({
@@ -53,9 +59,11 @@ export async function postfixRun(destination: Destination, name: string, relayIp
       default_process_limit: String(Math.max(100, load.sessions * 2)),
       smtpd_client_connection_count_limit: '0',
       smtp_tls_security_level: 'may',
+      ...mainCf,
     },
   });
   try {
+    await before?.(`${relayIp}:${port}`);
     return { rate: await measure(`postfix ${name}`, [`${relayIp}:${port}`], destination, load) };
   } finally {
     await relay.stop();

@@ -1,9 +1,11 @@
 /**
  * bench/relay: smtp-source → relay (durable queue) → destination, for Sealgate and for a
  * Postfix relay configured alike, on this machine in one run. Prints messages/s from the
- * first message sent until the destination has them all, and Sealgate / Postfix.
+ * first message sent until the destination has them all, and Sealgate / Postfix. The
+ * relay_dkim phase (bench/relay-dkim.ts) does it again with mail authentication on both sides.
  *
  *   node bench/relay.ts [--messages 5000] [--sessions 20] [--size 10240] [--workers N] [--skip-tls] [--skip-rss]
+ *                       [--skip-dkim | --dkim-only]
  */
 import { closeSync, existsSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +16,7 @@ import { startPostfix } from '../test/helpers/postfix.ts';
 import { runSwaks } from '../test/helpers/swaks.ts';
 import { arg, figure, flag, peakRssTreeMb, smtpSource, waitFor } from './lib.ts';
 import { measure, postfixRun, sinkDestination, type Destination } from './peers.ts';
+import { relayDkim } from './relay-dkim.ts';
 
 const messages = arg('messages', 5000);
 const sessions = arg('sessions', 20);
@@ -94,8 +97,22 @@ async function peakRss(): Promise<number> {
   }
 }
 
+const dkimOnly = flag('dkim-only');
 try {
   console.log(`relay: ${messages} messages of ${size} bytes over ${sessions} sessions`);
+  if (!dkimOnly) await plainAndTls();
+  if (!flag('skip-dkim')) {
+    const dkim = await relayDkim(load, temp.dir);
+    figure('relay_dkim.sealgate.msgs_per_s', dkim.sealgate, 1);
+    figure('relay_dkim.postfix.msgs_per_s', dkim.postfix, 1);
+    figure('relay_dkim.ratio', dkim.sealgate / dkim.postfix, 2);
+  }
+  if (!dkimOnly && !flag('skip-rss')) figure('relay.sealgate.peak_rss_mb', await peakRss(), 0);
+} finally {
+  temp.cleanup();
+}
+
+async function plainAndTls(): Promise<void> {
   const sealSink = await sinkDestination('127.0.0.40');
   const sealgate = await sealgateRun(sealSink, 'plain');
   await sealSink.stop();
@@ -119,7 +136,4 @@ try {
     figure('relay_tls.postfix.msgs_per_s', postfixTls.rate, 1);
     figure('relay_tls.ratio', sealgateTls.rate / postfixTls.rate, 2);
   }
-  if (!flag('skip-rss')) figure('relay.sealgate.peak_rss_mb', await peakRss(), 0);
-} finally {
-  temp.cleanup();
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 
 const [name, ...rest] = process.argv.slice(2);
 const file = path.join(import.meta.dirname, `${name ?? ''}.ts`);
-if (!name || !existsSync(file) || ['lib', 'run', 'peers'].includes(name)) {
+if (!name || !existsSync(file) || ['lib', 'run', 'peers', 'relay-dkim'].includes(name)) {
   console.error('usage: npm run bench -- <relay|cluster|queue|crash|portal|e2e> [options]   (see bench/README.md)');
   process.exit(64);
 }

@@ -6,8 +6,9 @@ set -euo pipefail
 # swaks needs the Perl TLS modules for -tls (Debian only recommends them).
 # gnupg, gpgsm, sq and sqop are the OpenPGP and S/MIME peers of test/integration (issue 11);
 # postgresql-client gives pg_dump/pg_restore to `sealgate backup` on PostgreSQL.
-# opendkim-tools and python3-dkim check DKIM signatures both ways (issue 12).
-want=(postfix swaks libnet-ssleay-perl libio-socket-ssl-perl dnsmasq-base unbound ldnsutils openssl gnupg gpgsm sq sqop postgresql-client opendkim-tools python3-dkim chromium)
+# opendkim-tools and python3-dkim check DKIM signatures both ways (issue 12); opendkim (the
+# milter daemon) signs and verifies for the Postfix side of bench/relay's relay_dkim phase.
+want=(postfix swaks libnet-ssleay-perl libio-socket-ssl-perl dnsmasq-base unbound ldnsutils openssl gnupg gpgsm sq sqop postgresql-client opendkim opendkim-tools python3-dkim chromium)
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
