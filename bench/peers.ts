@@ -42,7 +42,7 @@ export async function measure(label: string, targets: string[], destination: Des
 }
 
 /** A Postfix relay for `sink.test` to `destination`, measured with `load`; `mainCf` adds to (or overrides) its settings. */
-export async function postfixRun(destination: Destination, name: string, relayIp: string, load: Load, mainCf: Record<string, string> = {}, before?: (relay: string) => Promise<void>): Promise<{ rate: number }> {
+export async function postfixRun(destination: Destination, name: string, relayIp: string, load: Load, mainCf: Record<string, string> = {}, before?: (relay: string, log: () => string) => Promise<void>): Promise<{ rate: number }> {
   const port = await freePort(relayIp);
   // Alike: durable queue (Postfix fsyncs its queue files), same concurrency to the destination.
   const relay = await startPostfix({
@@ -63,7 +63,7 @@ export async function postfixRun(destination: Destination, name: string, relayIp
     },
   });
   try {
-    await before?.(`${relayIp}:${port}`);
+    await before?.(`${relayIp}:${port}`, () => relay.log());
     return { rate: await measure(`postfix ${name}`, [`${relayIp}:${port}`], destination, load) };
   } finally {
     await relay.stop();

@@ -17,6 +17,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import path from 'node:path';
 import { startDns } from '../test/helpers/dns.ts';
 import { startGateway } from '../test/helpers/gateway.ts';
@@ -25,10 +26,23 @@ import { startRecordingSmtp, type RecordingSmtp } from '../test/helpers/recordin
 import { smtpSource } from './lib.ts';
 import { measure, postfixRun, sinkDestination, type Load } from './peers.ts';
 
-/** OpenDKIM's Nameservers takes addresses only (port 53): the test DNS server listens there, on an address of its own. */
-const DNS_HOST = '127.0.53.12';
-const SENDER = 'sender@source.test';
-const HELO = 'mail.source.test';
+/**
+ * Where the test DNS server listens, port 53 (OpenDKIM's Nameservers takes addresses only).
+ * Debian's OpenDKIM resolves through libunbound, which queries no loopback address and answers
+ * every name under test. itself (RFC 6761); its ResolverConfiguration file could lift both,
+ * but libunbound's config parser is not thread-safe and the milter's threads read it at once
+ * (random 451s under load). So: the machine's first non-loopback IPv4 address, and the
+ * sender's names under example. (sink.test and check.test are routed by config, not DNS).
+ */
+function dnsHost(): string {
+  const address = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+  if (!address) throw new Error('relay_dkim needs a non-loopback IPv4 address for its test DNS server: OpenDKIM (libunbound) queries no loopback address');
+  return address;
+}
+const SENDER = 'sender@source.example';
+const HELO = 'mail.source.example';
 const GATEWAY = 'gateway.bench.test';
 
 function run(command: string, args: string[], input?: string): string {
@@ -40,13 +54,13 @@ function run(command: string, args: string[], input?: string): string {
 /** The p= record text of an opendkim-genkey .txt file (its quoted zone strings joined). */
 const zoneRecord = (file: string) => [...readFileSync(file, 'utf8').matchAll(/"([^"]*)"/g)].map((m) => m[1]).join('');
 
-/** A 10 kB message from source.test, DKIM-signed (RSA-2048, relaxed/relaxed) by dkimpy, LF line ends. */
+/** A 10 kB message from source.example, DKIM-signed (RSA-2048, relaxed/relaxed) by dkimpy, LF line ends. */
 function signedMessage(dir: string, size: number): string {
   run('dknewkey', ['--ktype', 'rsa', path.join(dir, 'ext')]);
   const line = 'The quick brown fox jumps over the lazy dog, again and again and again.\n';
-  const head = `From: Sender <${SENDER}>\nTo: rcpt@sink.test\nSubject: relay_dkim\nDate: Thu, 03 Dec 2026 12:00:00 +0000\nMessage-ID: <relay-dkim@source.test>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n`;
+  const head = `From: Sender <${SENDER}>\nTo: rcpt@sink.test\nSubject: relay_dkim\nDate: Thu, 03 Dec 2026 12:00:00 +0000\nMessage-ID: <relay-dkim@source.example>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n`;
   const plain = head + line.repeat(Math.max(1, Math.round((size - head.length) / line.length)));
-  const signed = run('dkimsign', ['--hcanon', 'relaxed', '--bcanon', 'relaxed', 'ext', 'source.test', path.join(dir, 'ext.key')], plain);
+  const signed = run('dkimsign', ['--hcanon', 'relaxed', '--bcanon', 'relaxed', 'ext', 'source.example', path.join(dir, 'ext.key')], plain);
   const file = path.join(dir, 'signed.eml');
   writeFileSync(file, signed);
   return file;
@@ -55,11 +69,12 @@ function signedMessage(dir: string, size: number): string {
 async function opendkim(dir: string, name: string, settings: Record<string, string>): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
   const conf = path.join(dir, `${name}.conf`);
-  const all = { Syslog: 'no', Socket: `inet:${port}@127.0.0.1`, PidFile: path.join(dir, `${name}.pid`), Nameservers: DNS_HOST, AuthservID: 'relay-dkim.bench.test', ...settings };
+  const all = { Syslog: 'no', Socket: `inet:${port}@127.0.0.1`, PidFile: path.join(dir, `${name}.pid`), AuthservID: 'relay-dkim.bench.test', ...settings };
   writeFileSync(conf, `${Object.entries(all).map(([k, v]) => `${k} ${v}`).join('\n')}\n`);
   let stderr = '';
-  const child = spawn('opendkim', ['-f', '-x', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('opendkim', ['-f', '-x', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+  child.stdout!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
   await waitForPort('127.0.0.1', port, 10_000, () => `opendkim ${name}: ${stderr}`);
   return { port, child };
 }
@@ -72,9 +87,11 @@ async function stopChild(child: ChildProcess): Promise<void> {
 }
 
 /** Sends one copy to check.test and fails unless what the recorder got matches every pattern. */
-async function proveWork(side: string, target: string, file: string, recorder: RecordingSmtp, patterns: RegExp[]): Promise<void> {
+async function proveWork(side: string, target: string, file: string, recorder: RecordingSmtp, patterns: RegExp[], log: () => string = () => ''): Promise<void> {
   const before = recorder.transactions().length;
-  await smtpSource({ target, sessions: 1, messages: 1, size: 0, file, helo: HELO, from: SENDER, to: 'rcpt@check.test' });
+  await smtpSource({ target, sessions: 1, messages: 1, size: 0, file, helo: HELO, from: SENDER, to: 'rcpt@check.test' }).catch((error: Error) => {
+    throw new Error(`relay_dkim ${side}: the proving message was refused: ${error.message}\n${log().slice(-3000)}`);
+  });
   await recorder.until(before + 1, 30_000);
   const got = recorder.transactions()[before].data.toString('latin1');
   const head = got.slice(0, got.indexOf('\r\n\r\n'));
@@ -86,17 +103,19 @@ export async function relayDkim(load: Load, tempRoot: string): Promise<{ sealgat
   const dir = path.join(tempRoot, 'dkim');
   mkdirSync(dir, { recursive: true });
   const file = signedMessage(dir, load.size);
-  run('opendkim-genkey', ['-b', '2048', '-d', 'source.test', '-s', 'pf', '-D', dir]);
+  run('opendkim-genkey', ['-b', '2048', '-d', 'source.example', '-s', 'pf', '-D', dir]);
+  const dnsAddress = dnsHost();
   const dns = await startDns(
     {
+      zones: ['example'],
       txt: [
-        { name: 'ext._domainkey.source.test', text: readFileSync(path.join(dir, 'ext.dns'), 'utf8').trim() },
-        { name: 'pf._domainkey.source.test', text: zoneRecord(path.join(dir, 'pf.txt')) },
-        { name: 'source.test', text: 'v=spf1 ip4:127.0.0.0/8 -all' },
-        { name: '_dmarc.source.test', text: 'v=DMARC1; p=reject' },
+        { name: 'ext._domainkey.source.example', text: readFileSync(path.join(dir, 'ext.dns'), 'utf8').trim() },
+        { name: 'pf._domainkey.source.example', text: zoneRecord(path.join(dir, 'pf.txt')) },
+        { name: 'source.example', text: 'v=spf1 ip4:127.0.0.0/8 -all' },
+        { name: '_dmarc.source.example', text: 'v=DMARC1; p=reject' },
       ],
     },
-    { host: DNS_HOST, port: 53 },
+    { host: dnsAddress, port: 53 },
   );
   const recorder = await startRecordingSmtp({ host: '127.0.0.47' });
   const check = `${recorder.host}:${recorder.port}`;
@@ -107,7 +126,7 @@ export async function relayDkim(load: Load, tempRoot: string): Promise<{ sealgat
     const gateway = await startGateway(path.join(dir, 'gateway'), {
       hostname: GATEWAY,
       domains: { 'sink.test': { smarthost: sealSink.address }, 'check.test': { smarthost: check } },
-      auth: { verifyInbound: true, dnsServers: [`${DNS_HOST}:53`], arcSealDomain: GATEWAY },
+      auth: { verifyInbound: true, dnsServers: [`${dnsAddress}:53`], arcSealDomain: GATEWAY },
       delivery: { concurrency: load.sessions, perDomainConcurrency: load.sessions },
       limits: { maxConnectionsPerIp: 1000, maxCommandsPerMinute: 1_000_000 },
       log: { level: 'warn' },
@@ -118,18 +137,21 @@ export async function relayDkim(load: Load, tempRoot: string): Promise<{ sealgat
       // The seal key is looked up again only a few seconds after none was found: restart instead.
       await gateway.restart();
       const target = `127.0.0.1:${gateway.ports.inbound}`;
-      await proveWork('sealgate', target, file, recorder, [/^Authentication-Results: gateway\.bench\.test;/m, /\bspf=pass\b/, /\bdkim=pass\b[^;]*header\.[di]=@?source\.test/, /\bdmarc=pass\b/, /^ARC-Seal: i=1;[^]*?cv=none/m]);
+      await proveWork('sealgate', target, file, recorder, [/^Authentication-Results: gateway\.bench\.test;/m, /\bspf=pass\b/, /\bdkim=pass\b[^;]*header\.[di]=@?source\.example/, /\bdmarc=pass\b/, /^ARC-Seal: i=1;[^]*?cv=none/m]);
       sealgate = await measure('sealgate dkim', [target], sealSink, dkimLoad);
     } finally {
       await gateway.kill();
       await sealSink.stop();
     }
 
-    const verifier = await opendkim(dir, 'verify', { Mode: 'v', InternalHosts: '192.0.2.255', MinimumKeyBits: '1024' });
-    // The signer takes every loopback client as internal; its key is the sender domain's.
-    writeFileSync(path.join(dir, 'keytable'), `pf source.test:pf:${path.join(dir, 'pf.private')}\n`);
-    writeFileSync(path.join(dir, 'signingtable'), '*@source.test pf\n');
-    const signer = await opendkim(dir, 'sign', { Mode: 's', InternalHosts: '127.0.0.0/8', KeyTable: path.join(dir, 'keytable'), SigningTable: `refile:${path.join(dir, 'signingtable')}`, Canonicalization: 'relaxed/relaxed' });
+    // No client of ours is internal to the verifier (TEST-NET-3 only): it verifies everything.
+    const verifier = await opendkim(dir, 'verify', { Mode: 'v', InternalHosts: '203.0.113.255', MinimumKeyBits: '1024', Nameservers: dnsAddress });
+    // The signer takes every loopback client as internal; its key is the sender domain's. The
+    // key sits under /tmp, which OpenDKIM's RequireSafeKeys refuses (a world-writable parent):
+    // off here, for a key that lives only as long as the run.
+    writeFileSync(path.join(dir, 'keytable'), `pf source.example:pf:${path.join(dir, 'pf.private')}\n`);
+    writeFileSync(path.join(dir, 'signingtable'), '*@source.example pf\n');
+    const signer = await opendkim(dir, 'sign', { Mode: 's', InternalHosts: '127.0.0.0/8', RequireSafeKeys: 'false', KeyTable: path.join(dir, 'keytable'), SigningTable: `refile:${path.join(dir, 'signingtable')}`, Canonicalization: 'relaxed/relaxed' });
     const postSink = await sinkDestination('127.0.0.49');
     try {
       const milters = {
@@ -139,8 +161,8 @@ export async function relayDkim(load: Load, tempRoot: string): Promise<{ sealgat
         relay_domains: 'sink.test check.test',
         transport_maps: `inline:{sink.test=smtp:[${postSink.address.replace(/:(\d+)$/, ']:$1')}, check.test=smtp:[${recorder.host}]:${recorder.port}}`,
       };
-      const { rate } = await postfixRun(postSink, 'dkim', '127.0.0.50', dkimLoad, milters, (relay) =>
-        proveWork('postfix', relay, file, recorder, [/^Authentication-Results: relay-dkim\.bench\.test;[^]*?\bdkim=pass\b[^]*?header\.[di]=@?source\.test/m, /^DKIM-Signature:[^]*?\bs=pf;/m]),
+      const { rate } = await postfixRun(postSink, 'dkim', '127.0.0.50', dkimLoad, milters, (relay, log) =>
+        proveWork('postfix', relay, file, recorder, [/^Authentication-Results: relay-dkim\.bench\.test;[^]*?\bdkim=pass\b[^]*?header\.[di]=@?source\.example/m, /^DKIM-Signature:[^]*?\bs=pf;/m], log),
       );
       return { sealgate, postfix: rate };
     } finally {
