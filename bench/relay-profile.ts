@@ -1,0 +1,61 @@
+/**
+ * bench/relay-profile: where the relay's CPU goes. Runs the relay bench's Sealgate half
+ * (smtp-source → gateway → smtp-sink, same config as bench/relay.ts) with the gateway under
+ * `--cpu-prof` (one .cpuprofile per thread: main = SMTP intake, worker = delivery) and a preload
+ * that counts SQLite statements, stops it with SIGTERM so the profiles are written, then prints
+ * the self time by stage (bench/profile-stages.ts) and statements per message.
+ *
+ *   node bench/relay-profile.ts [--messages 3000] [--sessions 20] [--size 10240] [--out /tmp/relay-prof]
+ */
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { startGateway } from '../test/helpers/gateway.ts';
+import { tempDir } from '../test/helpers/ports.ts';
+import { arg } from './lib.ts';
+import { measure, sinkDestination } from './peers.ts';
+import { printStages, stagesOf } from './profile-stages.ts';
+
+const messages = arg('messages', 3000);
+const sessions = arg('sessions', 20);
+const size = arg('size', 10_240);
+const outIndex = process.argv.indexOf('--out');
+const out = outIndex > 0 ? process.argv[outIndex + 1]! : '/tmp/relay-prof';
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+const temp = tempDir('bench-relay-profile');
+
+// The gateway is a child of startGateway: the flags reach it (and its delivery thread) by env.
+const preload = path.join(import.meta.dirname, 'sqlite-count-preload.ts');
+process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${out} --import=${preload}`.trim();
+process.env.RELAY_PROFILE_SQL_DIR = out;
+
+try {
+  const destination = await sinkDestination('127.0.0.60');
+  const gateway = await startGateway(path.join(temp.dir, 'gw'), {
+    domains: { 'sink.test': { smarthost: destination.address } },
+    delivery: { concurrency: sessions, perDomainConcurrency: sessions },
+    limits: { maxConnectionsPerIp: 1000, maxCommandsPerMinute: 1_000_000 },
+    log: { level: 'warn' },
+  });
+  delete process.env.NODE_OPTIONS;
+  let rate = 0;
+  try {
+    rate = await measure('sealgate profile', [`127.0.0.1:${gateway.ports.inbound}`], destination, { messages, sessions, size });
+  } finally {
+    await gateway.kill('SIGTERM');
+    await destination.stop();
+  }
+  console.log(`relay-profile: ${messages} messages of ${size} bytes over ${sessions} sessions, ${rate.toFixed(1)} msg/s (wall clock: shared machine, not a figure)`);
+  const profiles = readdirSync(out).filter((f) => f.endsWith('.cpuprofile'));
+  printStages(stagesOf(profiles.map((f) => JSON.parse(readFileSync(path.join(out, f), 'utf8')))), messages);
+  for (const f of readdirSync(out).filter((f) => f.startsWith('sql-'))) {
+    const counts = JSON.parse(readFileSync(path.join(out, f), 'utf8')) as { prepares: number; runs: number; byStatement: Record<string, number>; usByStatement: Record<string, number> };
+    const us = Object.values(counts.usByStatement).reduce((a, b) => a + b, 0);
+    console.log(`${f}: ${(counts.runs / messages).toFixed(2)} statements/message, ${(counts.prepares / messages).toFixed(2)} prepares/message, ${(us / messages).toFixed(0)} µs/message inside SQLite`);
+    console.log('  per message: count, µs, statement');
+    const top = Object.entries(counts.byStatement).sort((a, b) => (counts.usByStatement[b[0]] ?? 0) - (counts.usByStatement[a[0]] ?? 0)).slice(0, 30);
+    for (const [sql, n] of top) console.log(`  ${(n / messages).toFixed(2).padStart(6)} ${((counts.usByStatement[sql] ?? 0) / messages).toFixed(0).padStart(6)}  ${sql.slice(0, 140)}`);
+  }
+} finally {
+  temp.cleanup();
+}
