@@ -3,7 +3,7 @@
  * nearest frame from the leaf up that a rule names (so a native call such as AES-GCM or a
  * SQLite step counts for the module that made it); what no rule names is "other: <where>".
  *
- *   node bench/profile-stages.ts MESSAGES file.cpuprofile...
+ *   node bench/profile-stages.ts MESSAGES file.cpuprofile... [sql-*.json...]
  */
 import { readFileSync } from 'node:fs';
 
@@ -37,7 +37,7 @@ const RULES: [RegExp, string][] = [
 const SPECIAL: Record<string, string> = { '(garbage collector)': 'GC', '(idle)': 'idle', '(program)': 'V8/native (program)' };
 
 function stageOfFrame(frame: ProfileNode['callFrame']): string | undefined {
-  if (SPECIAL[frame.functionName]) return SPECIAL[frame.functionName];
+  if (Object.hasOwn(SPECIAL, frame.functionName)) return SPECIAL[frame.functionName];
   for (const [pattern, stage] of RULES) if (pattern.test(frame.url)) return stage;
   return undefined;
 }
@@ -45,8 +45,8 @@ function stageOfFrame(frame: ProfileNode['callFrame']): string | undefined {
 function otherOf(frame: ProfileNode['callFrame']): string {
   const m = /(node_modules\/(?:@[^/]+\/)?[^/]+|src\/[^/]+)/.exec(frame.url);
   if (m) return `other: ${m[1]}`;
-  if (frame.url.startsWith('node:')) return 'other: node internals (no src caller)';
-  return `other: ${frame.url || frame.functionName || '?'}`;
+  // Native calls with no frame of ours above them: socket reads and writes, fs callbacks.
+  return 'event loop, sockets, fs callbacks (node internals)';
 }
 
 /** Microseconds of self time per stage over all the profiles. */
@@ -74,18 +74,68 @@ export function stagesOf(profiles: CpuProfile[]): Map<string, number> {
   return totals;
 }
 
+const NAMED = new Set([...RULES.map(([, stage]) => stage), ...Object.values(SPECIAL), 'event loop, sockets, fs callbacks (node internals)']);
+
 export function printStages(totals: Map<string, number>, messages: number): void {
   const busy = [...totals].filter(([s]) => s !== 'idle').reduce((a, [, t]) => a + t, 0);
+  // The stages the rules name always get a row; the unnamed rest (start-up, libraries) one together.
+  const rows = new Map<string, number>();
+  for (const [stage, t] of totals) {
+    if (stage === 'idle') continue;
+    const row = NAMED.has(stage) ? stage : 'other (start-up, other modules)';
+    rows.set(row, (rows.get(row) ?? 0) + t);
+  }
   console.log(`CPU (all threads, not idle): ${(busy / 1000).toFixed(0)} ms, ${(busy / messages).toFixed(0)} µs/message`);
   console.log('| Stage | share of CPU | µs/message |');
   console.log('|---|---|---|');
-  for (const [stage, t] of [...totals].filter(([s]) => s !== 'idle').sort((a, b) => b[1] - a[1])) {
+  for (const [stage, t] of [...rows].sort((a, b) => b[1] - a[1])) {
     console.log(`| ${stage} | ${((100 * t) / busy).toFixed(1)} % | ${(t / messages).toFixed(0)} |`);
   }
+  console.log(`| **total** | 100 % | ${(busy / messages).toFixed(0)} |`);
+  const others = [...totals].filter(([s]) => !NAMED.has(s)).sort((a, b) => b[1] - a[1]).slice(0, 8);
+  if (others.length) console.log(`(largest in "other": ${others.map(([s, t]) => `${s.replace(/^other: /, '')} ${(t / messages).toFixed(0)} µs`).join(', ')})`);
   console.log(`(idle: ${((totals.get('idle') ?? 0) / 1000).toFixed(0)} ms)`);
+}
+
+// What the time inside SQLite is spent on: the writes that end in an fsync on the event loop
+// (better-sqlite3 is synchronous) apart from the statements that only touch pages in memory.
+const SQL_GROUPS: [RegExp, string][] = [
+  [/^(commit|exec: COMMIT)$/i, 'COMMIT of a transaction (intake, settle): fsync'],
+  [/insert into "audit_(events|checkpoints)"/, 'audit append, a transaction of its own: fsync'],
+  [/^ ?update recipients set state = 'leased'/, 'lease, a transaction of its own: fsync'],
+  [/wal_checkpoint/, 'WAL checkpoint after deletions (Store.scrub)'],
+  [/^select "seq", "hash" from "audit_events"/, 'audit head read'],
+];
+
+/** What bench/sqlite-count-preload.ts wrote for one thread. */
+export interface SqlCounts {
+  prepares: number;
+  runs: number;
+  byStatement: Record<string, number>;
+  usByStatement: Record<string, number>;
+}
+
+export function printSql(counts: SqlCounts, messages: number): void {
+  const us = Object.values(counts.usByStatement).reduce((a, b) => a + b, 0);
+  console.log(`${(counts.runs / messages).toFixed(2)} statements/message, ${(counts.prepares / messages).toFixed(2)} prepares/message, ${(us / messages).toFixed(0)} µs/message inside SQLite`);
+  const groups = new Map<string, { n: number; us: number }>();
+  for (const [sql, n] of Object.entries(counts.byStatement)) {
+    const group = SQL_GROUPS.find(([pattern]) => pattern.test(sql))?.[1] ?? 'other statements (reads; writes inside a transaction)';
+    const g = groups.get(group) ?? { n: 0, us: 0 };
+    g.n += n;
+    g.us += counts.usByStatement[sql] ?? 0;
+    groups.set(group, g);
+  }
+  console.log('| Inside SQLite | per message | µs/message |');
+  console.log('|---|---|---|');
+  for (const [group, g] of [...groups].sort((a, b) => b[1].us - a[1].us)) console.log(`| ${group} | ${(g.n / messages).toFixed(2)} | ${(g.us / messages).toFixed(0)} |`);
+  console.log('  per message: count, µs, statement');
+  const top = Object.entries(counts.byStatement).sort((a, b) => (counts.usByStatement[b[0]] ?? 0) - (counts.usByStatement[a[0]] ?? 0)).slice(0, 30);
+  for (const [sql, n] of top) console.log(`  ${(n / messages).toFixed(2).padStart(6)} ${((counts.usByStatement[sql] ?? 0) / messages).toFixed(0).padStart(6)}  ${sql.slice(0, 140)}`);
 }
 
 if (import.meta.main) {
   const [messages, ...files] = process.argv.slice(2);
-  printStages(stagesOf(files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as CpuProfile)), Number(messages));
+  printStages(stagesOf(files.filter((f) => f.endsWith('.cpuprofile')).map((f) => JSON.parse(readFileSync(f, 'utf8')) as CpuProfile)), Number(messages));
+  for (const f of files.filter((f) => f.endsWith('.json'))) printSql(JSON.parse(readFileSync(f, 'utf8')) as SqlCounts, Number(messages));
 }

@@ -13,7 +13,7 @@ import { startGateway } from '../test/helpers/gateway.ts';
 import { tempDir } from '../test/helpers/ports.ts';
 import { arg } from './lib.ts';
 import { measure, sinkDestination } from './peers.ts';
-import { printStages, stagesOf } from './profile-stages.ts';
+import { printSql, printStages, stagesOf, type SqlCounts } from './profile-stages.ts';
 
 const messages = arg('messages', 3000);
 const sessions = arg('sessions', 20);
@@ -49,12 +49,8 @@ try {
   const profiles = readdirSync(out).filter((f) => f.endsWith('.cpuprofile'));
   printStages(stagesOf(profiles.map((f) => JSON.parse(readFileSync(path.join(out, f), 'utf8')))), messages);
   for (const f of readdirSync(out).filter((f) => f.startsWith('sql-'))) {
-    const counts = JSON.parse(readFileSync(path.join(out, f), 'utf8')) as { prepares: number; runs: number; byStatement: Record<string, number>; usByStatement: Record<string, number> };
-    const us = Object.values(counts.usByStatement).reduce((a, b) => a + b, 0);
-    console.log(`${f}: ${(counts.runs / messages).toFixed(2)} statements/message, ${(counts.prepares / messages).toFixed(2)} prepares/message, ${(us / messages).toFixed(0)} µs/message inside SQLite`);
-    console.log('  per message: count, µs, statement');
-    const top = Object.entries(counts.byStatement).sort((a, b) => (counts.usByStatement[b[0]] ?? 0) - (counts.usByStatement[a[0]] ?? 0)).slice(0, 30);
-    for (const [sql, n] of top) console.log(`  ${(n / messages).toFixed(2).padStart(6)} ${((counts.usByStatement[sql] ?? 0) / messages).toFixed(0).padStart(6)}  ${sql.slice(0, 140)}`);
+    console.log(f);
+    printSql(JSON.parse(readFileSync(path.join(out, f), 'utf8')) as SqlCounts, messages);
   }
 } finally {
   temp.cleanup();
