@@ -38,6 +38,22 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(report.checkpoints).toBeGreaterThan(0);
     });
 
+    it.skipIf(!available)('two batchers of one log (the SMTP side and delivery) write the events of one turn in one statement', async () => {
+      current = await openTestStore(dialect);
+      const log = new AuditLog({ store: current.store, node: 'a', clock, signer: auditSigner(Buffer.alloc(32, 5)) });
+      const batches: string[][] = [];
+      const counting = { recordMany: (inputs: Parameters<AuditLog['recordMany']>[0]) => (batches.push(inputs.map((i) => i.action)), log.recordMany(inputs)) };
+      const smtpSide = new AuditBatcher(counting, silentLogger);
+      const delivery = new AuditBatcher(counting, silentLogger);
+      await Promise.all([smtpSide.add({ actor: 'x', action: 'message.received' }), delivery.add({ actor: 'node:a', action: 'message.delivered' }), smtpSide.add({ actor: 'y', action: 'message.received' })]);
+      expect(batches).toEqual([['message.received', 'message.delivered', 'message.received']]);
+      // flush on either waits for the other's events too.
+      const late = delivery.add({ actor: 'node:a', action: 'message.delivered' });
+      await smtpSide.flush();
+      await late;
+      expect((await log.list()).map((e) => e.action)).toEqual(['message.received', 'message.delivered', 'message.received', 'message.delivered']);
+    });
+
     it.skipIf(!available)('a batch that cannot be written rejects every event in it, and the next batch still goes', async () => {
       current = await openTestStore(dialect);
       const log = new AuditLog({ store: current.store, node: 'a', clock, signer: auditSigner(Buffer.alloc(32, 4)) });

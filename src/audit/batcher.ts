@@ -7,32 +7,40 @@ import type { AuditLog } from './log.ts';
  * message writes events, and one insert per event would serialise the relay on the chain's
  * head. Events that arrive while a batch is being written go into the next one, so under
  * load a batch holds many events and costs one statement; alone, an event waits for nothing.
+ *
+ * The batchers of one log share one queue (issue 14): the SMTP side and the delivery worker
+ * each hold a batcher, and on SQLite each batch is a transaction with its own fsync on the
+ * event loop. Separately they wrote 1.57 batches per relayed message for its two events (a
+ * synchronous write lets nothing gather while it runs); together the events of a turn of the
+ * event loop share one commit.
  */
 
 const MAX_BATCH = 500;
 
-export class AuditBatcher {
-  private readonly log: Pick<AuditLog, 'recordMany'>;
-  private readonly logger: Logger;
-  private pending: { input: AuditEventInput; done: (error?: Error) => void }[] = [];
-  private writing: Promise<void> | null = null;
+type Writer = Pick<AuditLog, 'recordMany'>;
 
-  constructor(log: Pick<AuditLog, 'recordMany'>, logger: Logger) {
+interface Pending {
+  input: AuditEventInput;
+  done: (error?: Error) => void;
+}
+
+/** The one queue of a log: what every batcher of it added and not yet written. */
+class SharedQueue {
+  pending: Pending[] = [];
+  writing: Promise<void> | null = null;
+  readonly log: Writer;
+  readonly logger: Logger;
+
+  constructor(log: Writer, logger: Logger) {
     this.log = log;
     this.logger = logger;
   }
 
-  /** Resolves once the event is committed in the chain; rejects if its batch could not be written. */
   add(input: AuditEventInput): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ input, done: (error) => (error ? reject(error) : resolve()) });
       if (!this.writing) this.writing = this.drain();
     });
-  }
-
-  /** Waits for everything added so far (shutdown). */
-  async flush(): Promise<void> {
-    while (this.writing) await this.writing;
   }
 
   private async drain(): Promise<void> {
@@ -49,5 +57,30 @@ export class AuditBatcher {
       }
     }
     this.writing = null;
+  }
+}
+
+const queues = new WeakMap<Writer, SharedQueue>();
+
+export class AuditBatcher {
+  private readonly queue: SharedQueue;
+
+  constructor(log: Writer, logger: Logger) {
+    let queue = queues.get(log);
+    if (!queue) {
+      queue = new SharedQueue(log, logger);
+      queues.set(log, queue);
+    }
+    this.queue = queue;
+  }
+
+  /** Resolves once the event is committed in the chain; rejects if its batch could not be written. */
+  add(input: AuditEventInput): Promise<void> {
+    return this.queue.add(input);
+  }
+
+  /** Waits for everything added so far, by any batcher of this log (shutdown). */
+  async flush(): Promise<void> {
+    while (this.queue.writing) await this.queue.writing;
   }
 }
