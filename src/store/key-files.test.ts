@@ -21,4 +21,18 @@ describe('key files', () => {
     expect(filesUnder(dir)).toEqual([]);
     await expect(keys.put('../escape', Buffer.alloc(1))).rejects.toThrow(/invalid key id/);
   });
+
+  it('makes a shard folder only when it is missing, also when it went away, and destroying a missing key is no error', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'sg-keys-'));
+    const keys = openKeyFiles(dir);
+    await keys.put('aaMessage1', Buffer.from('one'));
+    await keys.put('aaMessage2', Buffer.from('two'));
+    expect(filesUnder(dir).map((f) => path.relative(dir!, f)).sort()).toEqual(['aa/aaMessage1', 'aa/aaMessage2']);
+    rmSync(path.join(dir, 'aa'), { recursive: true });
+    await keys.put('aaMessage3', Buffer.from('three'));
+    expect((await keys.get('aaMessage3'))?.toString()).toBe('three');
+    await keys.destroy('aaMessage1');
+    await keys.destroy('aaMessage3');
+    expect(filesUnder(dir)).toEqual([]);
+  });
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { fsyncPath } from './fsync.ts';
@@ -50,8 +50,16 @@ export function openKeyFiles(dir: string): KeyStore {
       } finally {
         await handle.close();
       }
-      mkdirSync(path.dirname(finalPath), { recursive: true, mode: 0o700 });
-      await rename(tmpPath, finalPath);
+      // The shard folders (two id characters) exist after the first messages: a synchronous mkdir per message
+      // held the event loop (issue 14), so the folder is made only when the rename finds none.
+      try {
+        await rename(tmpPath, finalPath);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        await mkdir(path.dirname(finalPath), { recursive: true, mode: 0o700 });
+        await fsyncPath(dir);
+        await rename(tmpPath, finalPath);
+      }
       await fsyncPath(path.dirname(finalPath));
     },
     async get(id) {
@@ -63,7 +71,10 @@ export function openKeyFiles(dir: string): KeyStore {
       }
     },
     async destroy(id) {
-      await rm(pathOf(id), { force: true });
+      // unlink, not rm({ force }): rm walks the path with lstat first, one more call per message.
+      await unlink(pathOf(id)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
     },
     async idsOlderThan(ageMs) {
       // "Now" as the file system stamps it: on a shared mount the server sets mtimes, so a
