@@ -3,30 +3,32 @@ import type { Readable } from 'node:stream';
 import type { Insertable } from 'kysely';
 import type { Envelope } from '../kernel/index.ts';
 import { crashPoint, MailError } from '../kernel/index.ts';
-import type { MessagesTable, RecipientsTable } from '../store/index.ts';
+import { sharedCommit, type MessagesTable, type RecipientsTable } from '../store/index.ts';
 import { createVault } from '../vault/index.ts';
 import { sealControlsForRow, storeBody } from './bodies.ts';
 import { dbNow, domainOf, type QueueContext } from './context.ts';
-import { GroupCommit } from './group-commit.ts';
 import { newMessageId } from './message-id.ts';
 
-/** Takes messages in: body encrypted and stored, envelope committed through group commit. */
+/**
+ * Takes messages in: body encrypted and stored, envelope committed in the store's shared
+ * transaction (with the other messages of the turn and the settlements: one fsync for all).
+ */
 export class Intake {
   private readonly ctx: QueueContext;
-  private readonly inserts: GroupCommit<{ message: Insertable<MessagesTable>; recipients: Insertable<RecipientsTable>[] }, null>;
 
   constructor(ctx: QueueContext) {
     this.ctx = ctx;
-    this.inserts = new GroupCommit((items) =>
-      ctx.store.db.transaction().execute(async (trx) => {
-        // Due at once by the database's clock (a node whose clock runs ahead must not
-        // postpone its own mail, nor one behind make it look old).
-        const now = dbNow(ctx);
-        await trx.insertInto('messages').values(items.map((i) => ({ ...i.message, created_at: now }))).execute();
-        await trx.insertInto('recipients').values(items.flatMap((i) => i.recipients.map((r) => ({ ...r, next_attempt_at: now, updated_at: now })))).execute();
-        return items.map(() => null);
-      }),
-    );
+  }
+
+  private insert(item: { message: Insertable<MessagesTable>; recipients: Insertable<RecipientsTable>[] }): Promise<void> {
+    const ctx = this.ctx;
+    return sharedCommit(ctx.store).run(async (trx) => {
+      // Due at once by the database's clock (a node whose clock runs ahead must not
+      // postpone its own mail, nor one behind make it look old).
+      const now = dbNow(ctx);
+      await trx.insertInto('messages').values({ ...item.message, created_at: now }).execute();
+      await trx.insertInto('recipients').values(item.recipients.map((r) => ({ ...r, next_attempt_at: now, updated_at: now }))).execute();
+    });
   }
 
   /**
@@ -62,7 +64,7 @@ export class Intake {
     }
     const { recipients, ...rest } = envelope;
     try {
-      await this.inserts.submit({
+      await this.insert({
         message: { id, mail_from: envelope.mailFrom, envelope: JSON.stringify(sealControlsForRow(ctx, rest, bodyVault)), size: plainBytes, blob: inline ? null : id, body: inline, created_at: now, delay_notice_sent: 0, done_at: null },
         recipients: recipients.map((r) => ({
           message_id: id,

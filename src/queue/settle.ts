@@ -1,8 +1,7 @@
-/** Outcomes of attempts, recorded under their lease through group commit. */
+/** Outcomes of attempts, recorded under their lease in the store's shared transaction. */
 import type { Transaction } from 'kysely';
-import type { Database } from '../store/index.ts';
+import { sharedCommit, type Database } from '../store/index.ts';
 import { dbNow, fromLocal, type QueueContext } from './context.ts';
-import { GroupCommit } from './group-commit.ts';
 import { receiptDocument, receiptKind, storedText } from './receipts.ts';
 import type { LeaseRef, Settlement } from './types.ts';
 
@@ -14,15 +13,9 @@ interface Settled {
 
 export class Settler {
   private readonly ctx: QueueContext;
-  private readonly settlements: GroupCommit<{ messageId: string; lease: LeaseRef; settlements: Settlement[] }, Settled>;
 
   constructor(ctx: QueueContext) {
     this.ctx = ctx;
-    this.settlements = new GroupCommit((items) => ctx.store.db.transaction().execute(async (trx) => {
-      const results: Settled[] = [];
-      for (const item of items) results.push(await this.settleIn(trx, item.messageId, item.lease, item.settlements));
-      return results;
-    }));
   }
 
   /**
@@ -30,7 +23,8 @@ export class Settler {
    * is already gone; `file` names a body file the caller deletes right after the commit).
    */
   async settle(messageId: string, lease: LeaseRef, settlements: Settlement[]): Promise<Settled> {
-    const settled = await this.settlements.submit({ messageId, lease, settlements });
+    // With the intake's inserts and the other settlements of the turn: one commit for all.
+    const settled = await sharedCommit(this.ctx.store).run((trx) => this.settleIn(trx, messageId, lease, settlements));
     if (settled.stale.length) this.ctx.logger.warn({ messageId, owner: lease.owner, recipients: settled.stale }, 'stale settlement dropped: the lease was lost to another attempt');
     return settled;
   }

@@ -6,3 +6,4 @@ export { openKeyFiles, openDatabaseKeyStore } from './key-files.ts';
 export type { KeyStore } from './key-files.ts';
 export { claimScheduledJob, scheduledJobs } from './scheduled-jobs.ts';
 export { dumpPostgres, restorePostgres, schemaOf, snapshotSqlite } from './snapshot.ts';
+export { SharedCommit, sharedCommit } from './shared-commit.ts';

@@ -1,0 +1,72 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { hasPostgres, openTestStore, type TestStore } from '../../test/helpers/stores.ts';
+import { SharedCommit, sharedCommit } from './shared-commit.ts';
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`SharedCommit on ${dialect}`, async () => {
+    const available = dialect === 'sqlite' || (await hasPostgres());
+    let current: TestStore | undefined;
+    afterEach(async () => current?.cleanup());
+
+    const pin = (domain: string) => ({ domain, min_level: 'tls', note: null, created_at: 1 });
+
+    it.skipIf(!available)('runs the works of one turn in one transaction, each caller resolved with its own result after the commit', async () => {
+      current = await openTestStore(dialect);
+      const store = current.store;
+      let transactions = 0;
+      const counted = new Proxy(store.db, {
+        get(target, prop) {
+          if (prop === 'startTransaction') return () => (transactions++, target.startTransaction());
+          const value = Reflect.get(target, prop, target) as unknown;
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const commit = new SharedCommit({ db: counted });
+      const results = await Promise.all(['a.test', 'b.test', 'c.test'].map((domain) =>
+        commit.run(async (trx) => {
+          // Each sees the rows of the works before it in the same transaction.
+          const seen = await trx.selectFrom('link_pins').select('domain').execute();
+          await trx.insertInto('link_pins').values(pin(domain)).execute();
+          return seen.length;
+        }),
+      ));
+      expect(results).toEqual([0, 1, 2]);
+      expect(transactions).toBe(1);
+      // Submitted while nothing is open: the next turn's transaction.
+      await commit.run((trx) => trx.insertInto('link_pins').values(pin('d.test')).execute());
+      expect(transactions).toBe(2);
+      expect((await store.db.selectFrom('link_pins').select('domain').orderBy('domain').execute()).map((r) => r.domain)).toEqual(['a.test', 'b.test', 'c.test', 'd.test']);
+      // The store's own instance is one per database handle.
+      expect(sharedCommit(store)).toBe(sharedCommit(store));
+    });
+
+    it.skipIf(!available)('a work that throws is rolled back alone and rejects only its caller; the others commit', async () => {
+      current = await openTestStore(dialect);
+      const store = current.store;
+      const commit = new SharedCommit(store);
+      const outcomes = await Promise.allSettled([
+        commit.run((trx) => trx.insertInto('link_pins').values(pin('kept-one.test')).execute()),
+        commit.run(async (trx) => {
+          await trx.insertInto('link_pins').values(pin('undone.test')).execute();
+          // A primary-key violation: on PostgreSQL this aborts the transaction unless rolled back to the savepoint.
+          await trx.insertInto('link_pins').values(pin('kept-one.test')).execute();
+        }),
+        commit.run((trx) => trx.insertInto('link_pins').values(pin('kept-two.test')).execute()),
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((await store.db.selectFrom('link_pins').select('domain').orderBy('domain').execute()).map((r) => r.domain)).toEqual(['kept-one.test', 'kept-two.test']);
+    });
+
+    it.skipIf(!available)('a lone work that throws rolls its transaction back, and the next turn commits', async () => {
+      current = await openTestStore(dialect);
+      const store = current.store;
+      const commit = new SharedCommit(store);
+      await expect(commit.run(async (trx) => {
+        await trx.insertInto('link_pins').values(pin('undone.test')).execute();
+        throw new Error('disk full');
+      })).rejects.toThrow('disk full');
+      await commit.run((trx) => trx.insertInto('link_pins').values(pin('later.test')).execute());
+      expect((await store.db.selectFrom('link_pins').select('domain').execute()).map((r) => r.domain)).toEqual(['later.test']);
+    });
+  });
+}
