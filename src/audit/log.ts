@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Clock, Logger } from '../kernel/index.ts';
-import type { Store } from '../store/index.ts';
+import { sharedCommit, type Database, type Store } from '../store/index.ts';
 import { canonicalJson, eventHash, firstBreak, GENESIS_HASH, type AuditEvent, type AuditEventInput } from './chain.ts';
 import { checkpointValid, type AuditSigner, type Checkpoint } from './checkpoint.ts';
 import type { CheckpointWitness } from './witness.ts';
@@ -93,24 +93,28 @@ export class AuditLog {
     // Normalised through JSON once, so what is hashed is what a reader parses back.
     const details = inputs.map((input) => JSON.parse(canonicalJson(input.detail ?? {})) as Record<string, unknown>);
     for (let attempt = 0; ; attempt++) {
-      const head = await store.db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-      const events: AuditEvent[] = [];
-      let prev = { seq: head ? Number(head.seq) : 0, hash: head?.hash ?? GENESIS_HASH };
-      const at = clock.now();
-      inputs.forEach((input, i) => {
-        const unhashed = {
-          seq: prev.seq + 1, at, node, actor: input.actor, action: input.action,
-          target: input.target ?? null, ip: input.ip ?? null, protocol: input.protocol ?? null, detail: details[i], prevHash: prev.hash,
-        };
-        const event: AuditEvent = { ...unhashed, hash: eventHash(unhashed) };
-        events.push(event);
-        prev = event;
-      });
+      let events: AuditEvent[];
       try {
-        await store.db.insertInto('audit_events').values(events.map((event) => ({
-          seq: event.seq, at: event.at, node: event.node, actor: event.actor, action: event.action, target: event.target, ip: event.ip,
-          protocol: event.protocol, detail: canonicalJson(event.detail), prev_hash: event.prevHash, hash: event.hash,
-        }))).execute();
+        events = await this.appending(async (db) => {
+          const head = await db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+          const chained: AuditEvent[] = [];
+          let prev = { seq: head ? Number(head.seq) : 0, hash: head?.hash ?? GENESIS_HASH };
+          const at = clock.now();
+          inputs.forEach((input, i) => {
+            const unhashed = {
+              seq: prev.seq + 1, at, node, actor: input.actor, action: input.action,
+              target: input.target ?? null, ip: input.ip ?? null, protocol: input.protocol ?? null, detail: details[i], prevHash: prev.hash,
+            };
+            const event: AuditEvent = { ...unhashed, hash: eventHash(unhashed) };
+            chained.push(event);
+            prev = event;
+          });
+          await db.insertInto('audit_events').values(chained.map((event) => ({
+            seq: event.seq, at: event.at, node: event.node, actor: event.actor, action: event.action, target: event.target, ip: event.ip,
+            protocol: event.protocol, detail: canonicalJson(event.detail), prev_hash: event.prevHash, hash: event.hash,
+          }))).execute();
+          return chained;
+        });
       } catch (error) {
         // Another writer took one of these seqs: read the new head and link to it.
         if (isDuplicateKey(error) && attempt < MAX_APPEND_TRIES) {
@@ -125,6 +129,18 @@ export class AuditLog {
       }
       return events;
     }
+  }
+
+  /**
+   * Runs one append (head read and insert). On SQLite it joins the store's shared transaction
+   * (issue 14): its own transaction was an fsync on the event loop per batch, and the queue
+   * commits in every turn anyway; one writer means the head read there is the head. On
+   * PostgreSQL the append keeps a transaction of its own, so another node's append waiting on
+   * a seq does not hold the queue's inserts and settlements.
+   */
+  private appending<R>(work: (db: Kysely<Database>) => Promise<R>): Promise<R> {
+    const store = this.options.store;
+    return store.capabilities.dialect === 'sqlite' ? sharedCommit(store).run(work) : work(store.db);
   }
 
   /** Signs the current head unless it is signed already; returns the newest checkpoint. */

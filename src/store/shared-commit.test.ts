@@ -1,5 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hasPostgres, openTestStore, type TestStore } from '../../test/helpers/stores.ts';
+import { openSqliteStore } from './sqlite/index.ts';
 import { SharedCommit, sharedCommit } from './shared-commit.ts';
 
 for (const dialect of ['sqlite', 'postgres'] as const) {
@@ -70,3 +75,34 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     });
   });
 }
+
+describe('SharedCommit on a SQLite file with a second connection', () => {
+  let dir: string | undefined;
+  afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
+
+  it('holds the write lock from its start: a work that reads first still writes after another connection tried to', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'sg-shared-commit-'));
+    const file = path.join(dir, 'queue.db');
+    const store = await openSqliteStore(file);
+    const other = new BetterSqlite3(file, { timeout: 0 });
+    try {
+      const commit = new SharedCommit(store);
+      let otherRefused: string | undefined;
+      await commit.run(async (trx) => {
+        await trx.selectFrom('link_pins').select('domain').execute();
+        // With a deferred BEGIN this write would go through and ours below fail with SQLITE_BUSY_SNAPSHOT.
+        try {
+          other.prepare("insert into link_pins (domain, min_level, note, created_at) values ('other.test', 'tls', null, 1)").run();
+        } catch (error) {
+          otherRefused = (error as { code?: string }).code;
+        }
+        await trx.insertInto('link_pins').values({ domain: 'ours.test', min_level: 'tls', note: null, created_at: 1 }).execute();
+      });
+      expect(otherRefused).toBe('SQLITE_BUSY');
+      expect((await store.db.selectFrom('link_pins').select('domain').execute()).map((r) => r.domain)).toEqual(['ours.test']);
+    } finally {
+      other.close();
+      await store.close();
+    }
+  });
+});

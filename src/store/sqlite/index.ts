@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, SqliteDialect, type DatabaseConnection, type Driver } from 'kysely';
 import type { Database, Store } from '../schema.ts';
 import { migrateToLatest } from '../migrate.ts';
 
@@ -18,7 +18,7 @@ export async function openSqliteStore(file: string): Promise<Store> {
   // copy of the file to read (issue 9 item 8); the WAL's old frames go at the next checkpoint.
   database.pragma('secure_delete = ON');
   cachePreparedStatements(database);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database }) });
   const scrubber = walScrubber(database);
   const store: Store = {
     db,
@@ -31,6 +31,23 @@ export async function openSqliteStore(file: string): Promise<Store> {
   };
   await migrateSerialised(database, store);
   return store;
+}
+
+/**
+ * Every transaction here writes, and the store's shared one (shared-commit.ts) may start with
+ * a read (the audit chain's head). A deferred BEGIN takes its snapshot at that read; if
+ * another connection (the delivery thread, a CLI command) commits before the first write,
+ * the write fails with SQLITE_BUSY_SNAPSHOT, which no busy timeout cures. BEGIN IMMEDIATE
+ * takes the write lock first, so the other writer waits its busy timeout instead.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  override createDriver(): Driver {
+    const driver = super.createDriver();
+    driver.beginTransaction = async (connection: DatabaseConnection) => {
+      await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    };
+    return driver;
+  }
 }
 
 /**
