@@ -1,7 +1,8 @@
 /** Leases: who may attempt which recipients, until when (see the contract in queue.ts). */
 import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DsnNotify } from '../kernel/index.ts';
+import { sharedCommit, type Database } from '../store/index.ts';
 import { openControlsOfRow } from './bodies.ts';
 import { dbNow, type QueueContext } from './context.ts';
 import type { LeasedGroup, LeaseRef, StoredEnvelope } from './types.ts';
@@ -20,36 +21,12 @@ export interface LeaseOptions {
  */
 export async function lease(ctx: QueueContext, owner: string, limit: number, leaseMs: number, options: LeaseOptions = {}): Promise<LeasedGroup[]> {
   const token = randomBytes(12).toString('base64url');
-  const now = dbNow(ctx);
-  const skip = options.skipDomains?.length ? sql`and domain not in (${sql.join(options.skipDomains)})` : sql``;
-  // A held recipient (`queue hold`) is never handed out, whatever its schedule or lease.
-  const due = sql<boolean>`((state = 'queued' and next_attempt_at <= ${now}) or (state = 'leased' and lease_until < ${now})) and held_at is null ${skip}`;
-  // SQLite has one writer at a time, so a plain UPDATE … RETURNING is already exclusive.
-  const lock = ctx.store.capabilities.skipLocked ? sql`for update skip locked` : sql``;
-  let pick = sql`where ${due} order by next_attempt_at limit ${limit}`;
-  if (options.slotsFor) {
-    // Choose (message, domain) groups within each domain's free slots; the update re-checks
-    // that each row is still due, so a race with another node only leases less.
-    const candidates = await sql<{ message_id: string; domain: string }>`select message_id, domain from recipients where ${due} order by next_attempt_at limit ${limit * 4}`.execute(ctx.store.db);
-    const chosen = new Map<string, { messageId: string; domain: string }>();
-    const perDomain = new Map<string, number>();
-    for (const c of candidates.rows) {
-      const key = `${c.message_id}\u0000${c.domain}`;
-      if (chosen.has(key) || chosen.size >= limit) continue;
-      const taken = perDomain.get(c.domain) ?? 0;
-      if (taken >= options.slotsFor(c.domain)) continue;
-      perDomain.set(c.domain, taken + 1);
-      chosen.set(key, { messageId: c.message_id, domain: c.domain });
-    }
-    if (chosen.size === 0) return [];
-    const pairs = sql.join([...chosen.values()].map((g) => sql`(${g.messageId}, ${g.domain})`));
-    pick = sql`where ${due} and (message_id, domain) in (values ${pairs})`;
-  }
-  const result = await sql<{ id: number; message_id: string; address: string; domain: string; notify: string | null; orcpt: string | null; attempts: number; db_now: number }>`
-    update recipients set state = 'leased', lease_owner = ${owner}, lease_token = ${token}, lease_until = ${now} + ${leaseMs}
-    where id in (select id from recipients ${pick} ${lock})
-    returning id, message_id, address, domain, notify, orcpt, attempts, ${now} as db_now`.execute(ctx.store.db);
-  const rows = result.rows;
+  // On SQLite the lease joins the store's shared transaction (issue 14): as a statement of its
+  // own it was an fsync on the event loop, 0.5 per relayed message. It is committed, as
+  // before, when this resolves. PostgreSQL's lease keeps its own short transaction, so the
+  // rows it locks (SKIP LOCKED) are not held while other work of the turn commits.
+  const pick = (db: Kysely<Database>) => pickAndLease(ctx, db, owner, token, limit, leaseMs, options);
+  const rows = ctx.store.capabilities.dialect === 'sqlite' ? await sharedCommit(ctx.store).run(pick) : await pick(ctx.store.db);
   if (rows.length === 0) return [];
   // Our clock minus the database's: stored times are turned into ours for the worker.
   const skew = ctx.store.capabilities.databaseClock ? ctx.clock.now() - Number(rows[0].db_now) : 0;
@@ -88,6 +65,41 @@ export async function lease(ctx: QueueContext, owner: string, limit: number, lea
   }
   for (const group of groups.values()) group.envelope = await openControlsOfRow(ctx, group.messageId, group.envelope);
   return [...groups.values()];
+}
+
+type LeasedRow = { id: number; message_id: string; address: string; domain: string; notify: string | null; orcpt: string | null; attempts: number; db_now: number };
+
+async function pickAndLease(ctx: QueueContext, db: Kysely<Database>, owner: string, token: string, limit: number, leaseMs: number, options: LeaseOptions): Promise<LeasedRow[]> {
+  const now = dbNow(ctx);
+  const skip = options.skipDomains?.length ? sql`and domain not in (${sql.join(options.skipDomains)})` : sql``;
+  // A held recipient (`queue hold`) is never handed out, whatever its schedule or lease.
+  const due = sql<boolean>`((state = 'queued' and next_attempt_at <= ${now}) or (state = 'leased' and lease_until < ${now})) and held_at is null ${skip}`;
+  // SQLite has one writer at a time, so a plain UPDATE … RETURNING is already exclusive.
+  const lock = ctx.store.capabilities.skipLocked ? sql`for update skip locked` : sql``;
+  let pick = sql`where ${due} order by next_attempt_at limit ${limit}`;
+  if (options.slotsFor) {
+    // Choose (message, domain) groups within each domain's free slots; the update re-checks
+    // that each row is still due, so a race with another node only leases less.
+    const candidates = await sql<{ message_id: string; domain: string }>`select message_id, domain from recipients where ${due} order by next_attempt_at limit ${limit * 4}`.execute(db);
+    const chosen = new Map<string, { messageId: string; domain: string }>();
+    const perDomain = new Map<string, number>();
+    for (const c of candidates.rows) {
+      const key = `${c.message_id}\u0000${c.domain}`;
+      if (chosen.has(key) || chosen.size >= limit) continue;
+      const taken = perDomain.get(c.domain) ?? 0;
+      if (taken >= options.slotsFor(c.domain)) continue;
+      perDomain.set(c.domain, taken + 1);
+      chosen.set(key, { messageId: c.message_id, domain: c.domain });
+    }
+    if (chosen.size === 0) return [];
+    const pairs = sql.join([...chosen.values()].map((g) => sql`(${g.messageId}, ${g.domain})`));
+    pick = sql`where ${due} and (message_id, domain) in (values ${pairs})`;
+  }
+  const result = await sql<LeasedRow>`
+    update recipients set state = 'leased', lease_owner = ${owner}, lease_token = ${token}, lease_until = ${now} + ${leaseMs}
+    where id in (select id from recipients ${pick} ${lock})
+    returning id, message_id, address, domain, notify, orcpt, attempts, ${now} as db_now`.execute(db);
+  return result.rows;
 }
 
 /**

@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hasPostgres, openTestStore, type TestStore } from '../../test/helpers/stores.ts';
 import { MailError, type Envelope } from '../kernel/index.ts';
-import { openBlobStore, openDatabaseBlobStore } from '../store/index.ts';
+import { openBlobStore, openDatabaseBlobStore, openKeyFiles } from '../store/index.ts';
 import { createVault, VaultIntegrityError } from '../vault/index.ts';
 import { Queue } from './queue.ts';
 import { silentLogger as silent } from '../../test/helpers/silent-logger.ts';
@@ -44,6 +45,42 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     afterEach(async () => {
       await current?.cleanup();
       current = undefined;
+    });
+
+    it.skipIf(!available || dialect !== 'sqlite')('on SQLite a lease and the settlements of one turn are one commit (one fsync)', async () => {
+      // Counts what reaches the disk: COMMITs and writes outside a transaction (each its own commit).
+      let commits = 0;
+      const prepare = BetterSqlite3.prototype.prepare;
+      BetterSqlite3.prototype.prepare = function (this: BetterSqlite3.Database, source: string) {
+        const statement = prepare.call(this, source);
+        const database = this;
+        for (const name of ['run', 'all', 'get'] as const) {
+          const original = statement[name].bind(statement) as (...args: unknown[]) => unknown;
+          (statement as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+            if (/^\s*commit/i.test(source) || (!database.inTransaction && !statement.readonly && !/^\s*begin/i.test(source))) commits++;
+            return original(...args);
+          };
+        }
+        return statement;
+      } as typeof prepare;
+      try {
+        current = await openTestStore(dialect);
+        // Body keys in files, as the gateway keeps them on SQLite (a key row would be a commit of its own).
+        const queue = new Queue({ store: current.store, blobs: openBlobStore(path.join(current.dir, 'blobs')), keys: openKeyFiles(path.join(current.dir, 'keys')), vault: createVault(randomBytes(32)), clock, logger: silent });
+        await Promise.all([queue.enqueue(envelope(['a@x.test']), Readable.from([Buffer.from('one')])), queue.enqueue(envelope(['b@x.test']), Readable.from([Buffer.from('two')]))]);
+        const [groups] = await Promise.all([queue.lease('node', 10, L), queue.enqueue(envelope(['c@x.test']), Readable.from([Buffer.from('three')]))]);
+        expect(groups.map((g) => g.recipients[0].address).sort()).toEqual(['a@x.test', 'b@x.test']);
+        commits = 0;
+        const [next, ...done] = await Promise.all([
+          queue.lease('node', 10, L),
+          ...groups.map((g) => queue.settle(g.messageId, g.lease, [{ recipientId: g.recipients[0].id, state: 'delivered', reply: '250 ok' }])),
+        ]);
+        expect(done).toEqual([true, true]);
+        expect(next.map((g) => g.recipients[0].address)).toEqual(['c@x.test']);
+        expect(commits).toBe(1);
+      } finally {
+        BetterSqlite3.prototype.prepare = prepare;
+      }
     });
 
     it.skipIf(!available)('stores the body encrypted and hands it back', async () => {
