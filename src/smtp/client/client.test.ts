@@ -228,4 +228,29 @@ describe('SmtpClient on the wire', () => {
       await rx.stop();
     }
   });
+
+  it('hashes and ends the DATA right when the body comes a byte or two at a time', async () => {
+    const rx = await startRecordingSmtp();
+    try {
+      const client = await SmtpClient.connect({ host: rx.host, port: rx.port, servername: 'rx.test', heloName: 'gw.test', connectTimeoutMs: 2000, commandTimeoutMs: 5000 });
+      await client.ehlo();
+      await client.envelope('a@example.test', [], [{ address: 'b@example.test', params: [] }]);
+      const text = Buffer.from('Subject: y\r\n\r\nab\r\n.x\r\n');
+      // One and two bytes in turn.
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < text.length; ) {
+        const size = chunks.length % 2 ? 1 : 2;
+        chunks.push(text.subarray(at, at + size));
+        at += size;
+      }
+      const reply = await client.data(Readable.from(chunks));
+      expect(reply.code).toBe(250);
+      await client.quit();
+      const [transaction] = rx.transactions();
+      expect(transaction.data.toString('latin1')).toBe('Subject: y\r\n\r\nab\r\n..x\r\n');
+      expect(reply.sentSha256).toBe(createHash('sha256').update(transaction.data).digest('hex'));
+    } finally {
+      await rx.stop();
+    }
+  });
 });

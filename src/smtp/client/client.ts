@@ -307,11 +307,19 @@ export class SmtpClient {
       // makes it unique): a reply that comes while the body is still being sent is out of step.
       let tail = CRLF;
       for await (const chunk of body.pipe(stuffer) as AsyncIterable<Buffer>) {
-        const seen = Buffer.concat([tail, chunk]);
+        // Copies only when a chunk is shorter than what is checked or held back (issue 14:
+        // two whole-chunk copies per chunk before).
+        const seen = chunk.length >= END_OF_DATA.length ? chunk : Buffer.concat([tail, chunk]);
         tail = seen.subarray(-4);
-        const pending = Buffer.concat([unhashed, chunk]);
-        digest.update(pending.subarray(0, Math.max(0, pending.length - 3)));
-        unhashed = pending.subarray(Math.max(0, pending.length - 3));
+        if (chunk.length >= 3) {
+          digest.update(unhashed);
+          digest.update(chunk.subarray(0, chunk.length - 3));
+          unhashed = chunk.subarray(chunk.length - 3);
+        } else {
+          const pending = Buffer.concat([unhashed, chunk]);
+          digest.update(pending.subarray(0, Math.max(0, pending.length - 3)));
+          unhashed = pending.subarray(Math.max(0, pending.length - 3));
+        }
         if (seen.subarray(-5).equals(END_OF_DATA)) this.awaited++;
         if (!this.socket.write(chunk)) {
           await Promise.race([once(this.socket, 'drain'), once(this.socket, 'close').then(() => { throw new Error('connection closed during DATA'); })]);
