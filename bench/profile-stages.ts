@@ -100,9 +100,9 @@ export function printStages(totals: Map<string, number>, messages: number): void
 // What the time inside SQLite is spent on: the writes that end in an fsync on the event loop
 // (better-sqlite3 is synchronous) apart from the statements that only touch pages in memory.
 const SQL_GROUPS: [RegExp, string][] = [
-  [/^(commit|exec: COMMIT)$/i, 'COMMIT of a transaction (intake, settle, audit on SQLite): fsync'],
-  [/insert into "audit_(events|checkpoints)"/, 'audit append (a transaction of its own, with an fsync, unless in the shared one)'],
-  [/^ ?update recipients set state = 'leased'/, 'lease, a transaction of its own: fsync'],
+  [/^(commit|exec: COMMIT)$/i, 'COMMIT of a transaction: fsync'],
+  [/insert into "audit_(events|checkpoints)"/, 'audit append (its own transaction and fsync unless in the shared one)'],
+  [/^ ?update recipients set state = 'leased'/, 'lease (its own transaction and fsync unless in the shared one)'],
   [/wal_checkpoint/, 'WAL checkpoint after deletions (Store.scrub)'],
   [/^select "seq", "hash" from "audit_events"/, 'audit head read'],
 ];
