@@ -301,11 +301,11 @@ export class SmtpClient {
     body.on('error', (error) => stuffer.destroy(error));
     const digest = createHash('sha256');
     // The last 3 bytes written are held back from the digest: at the end they are the `.CRLF`.
-    let unhashed = Buffer.alloc(0);
+    let unhashed: Buffer = Buffer.alloc(0);
     try {
       // The final reply is owed only once the terminating CRLF.CRLF goes out (dot-stuffing
       // makes it unique): a reply that comes while the body is still being sent is out of step.
-      let tail = CRLF;
+      let tail: Buffer = CRLF;
       for await (const chunk of body.pipe(stuffer) as AsyncIterable<Buffer>) {
         // Copies only when a chunk is shorter than what is checked or held back (issue 14:
         // two whole-chunk copies per chunk before).
