@@ -92,7 +92,7 @@ async function proveWork(side: string, target: string, file: string, recorder: R
   if (missing.length) throw new Error(`relay_dkim ${side}: the relayed message lacks ${missing.join(', ')}; nothing would be measured\n${head.slice(0, 4000)}`);
 }
 
-export async function relayDkim(load: Load, tempRoot: string): Promise<{ sealgate: number; postfix: number }> {
+export async function relayDkim(load: Load, tempRoot: string, workers: number | 'auto'): Promise<{ sealgate: number; postfix: number }> {
   const dir = path.join(tempRoot, 'dkim');
   mkdirSync(dir, { recursive: true });
   const file = signedMessage(dir, load.size);
@@ -117,6 +117,8 @@ export async function relayDkim(load: Load, tempRoot: string): Promise<{ sealgat
       hostname: GATEWAY,
       domains: { 'sink.test': { smarthost: sealSink.address }, 'check.test': { smarthost: check } },
       auth: { verifyInbound: true, dnsServers: [`${DNS_HOST}:${dnsPort}`], arcSealDomain: GATEWAY },
+      // As the other relay phases: serve's default (a listener worker per core) unless --workers N.
+      serve: { workers },
       delivery: { concurrency: load.sessions, perDomainConcurrency: load.sessions },
       limits: { maxConnectionsPerIp: 1000, maxCommandsPerMinute: 1_000_000 },
       log: { level: 'warn' },

@@ -102,7 +102,7 @@ try {
   console.log(`relay: ${messages} messages of ${size} bytes over ${sessions} sessions`);
   if (!dkimOnly) await plainAndTls();
   if (!flag('skip-dkim')) {
-    const dkim = await relayDkim(load, temp.dir);
+    const dkim = await relayDkim(load, temp.dir, workers);
     figure('relay_dkim.sealgate.msgs_per_s', dkim.sealgate, 1);
     figure('relay_dkim.postfix.msgs_per_s', dkim.postfix, 1);
     figure('relay_dkim.ratio', dkim.sealgate / dkim.postfix, 2);
