@@ -38,10 +38,56 @@ export async function waitFor(check: () => boolean, timeoutMs: number, what: str
   }
 }
 
+/** The pids of a process's direct children (a gateway's listener workers). */
+function childrenOf(pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
+/** Proportional set size of a live process in MB: its private pages plus its share of the pages it shares. */
+export function pssMb(pid: number): number {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  return Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? 'NaN') / 1024;
+}
+
+/**
+ * Samples the Pss of a process and its children every `everyMs` and keeps the peak of their
+ * sum: unlike summed VmHWMs, pages the processes share (Node's binary, libraries) count once.
+ * A process that ends between the listing and the read is skipped for that sample.
+ */
+export function samplePssTree(pid: number, everyMs = 200): { stop(): number } {
+  let peak = 0;
+  const sample = () => {
+    let total = 0;
+    let pids: number[];
+    try {
+      pids = [pid, ...childrenOf(pid)];
+    } catch {
+      return; // the gateway itself is gone
+    }
+    for (const one of pids) {
+      try {
+        total += pssMb(one);
+      } catch {
+        // gone since the listing
+      }
+    }
+    peak = Math.max(peak, total);
+  };
+  sample();
+  // Never what keeps the bench alive, should a failure skip stop().
+  const timer = setInterval(sample, everyMs).unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return peak;
+    },
+  };
+}
+
 /** peakRssMb of a process and its child processes (a gateway's listener workers), summed: an upper bound of the peak they held together. */
 export function peakRssTreeMb(pid: number): number {
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  return children.reduce((sum, child) => sum + peakRssMb(child), peakRssMb(pid));
+  return childrenOf(pid).reduce((sum, child) => sum + peakRssMb(child), peakRssMb(pid));
 }
 
 /** Peak resident set (VmHWM) of a live process, in MB. */

@@ -4,8 +4,10 @@
  * first message sent until the destination has them all, and Sealgate / Postfix. The
  * relay_dkim phase (bench/relay-dkim.ts) does it again with mail authentication on both sides.
  *
- *   node bench/relay.ts [--messages 5000] [--sessions 20] [--size 10240] [--workers N] [--skip-tls] [--skip-rss]
+ *   node bench/relay.ts [--messages 5000] [--sessions 20] [--size 10240] [--workers N] [--skip-tls] [--skip-rss] [--rss-only]
  *                       [--skip-dkim | --dkim-only]
+ *
+ * `--rss-only` runs only the memory phase (a 50 MB message beside 100 sessions of small ones).
  */
 import { closeSync, existsSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,7 +16,7 @@ import { startGateway } from '../test/helpers/gateway.ts';
 import { freePort, tempDir } from '../test/helpers/ports.ts';
 import { startPostfix } from '../test/helpers/postfix.ts';
 import { runSwaks } from '../test/helpers/swaks.ts';
-import { arg, figure, flag, peakRssTreeMb, smtpSource, waitFor } from './lib.ts';
+import { arg, figure, flag, peakRssTreeMb, samplePssTree, smtpSource, waitFor } from './lib.ts';
 import { measure, postfixRun, sinkDestination, type Destination } from './peers.ts';
 import { relayDkim } from './relay-dkim.ts';
 
@@ -68,7 +70,8 @@ async function sealgateRun(destination: Destination, name: string): Promise<{ ra
   }
 }
 
-async function peakRss(): Promise<number> {
+/** The memory phase: peak RSS (summed VmHWMs) and peak Pss (of the processes' sum) while relaying. */
+async function peakMemory(): Promise<{ rssMb: number; pssMb: number }> {
   const destination = await sinkDestination('127.0.0.45');
   const gateway = await startGateway(path.join(temp.dir, 'rss'), {
     domains: { 'sink.test': { smarthost: destination.address } },
@@ -85,12 +88,13 @@ async function peakRss(): Promise<number> {
     const big = path.join(temp.dir, 'fifty.eml');
     const line = `${'y'.repeat(76)}\r\n`;
     writeFileSync(big, `Subject: fifty megabytes\r\n\r\n${line.repeat(Math.ceil((50 * 1024 * 1024) / line.length))}`);
+    const pss = samplePssTree(gateway.child.pid!);
     const bigSend = runSwaks(['--server', `127.0.0.1:${gateway.ports.inbound}`, '--from', 'a@source.test', '--to', 'big@sink.test', '--data', big], { timeoutMs: 600_000 });
     const crowd = smtpSource({ target: `127.0.0.1:${gateway.ports.inbound}`, sessions: 100, messages: 1000, size: 10_240, from: 'a@source.test', to: 'b@sink.test' });
     await Promise.all([bigSend, crowd]);
     await waitFor(() => destination.count() >= 1001, 10 * 60_000, 'all RSS-run messages delivered');
     // Every process of the gateway: the primary and its listener workers (sum of their peaks).
-    return peakRssTreeMb(gateway.child.pid!);
+    return { rssMb: peakRssTreeMb(gateway.child.pid!), pssMb: pss.stop() };
   } finally {
     await gateway.kill();
     await destination.stop();
@@ -98,7 +102,9 @@ async function peakRss(): Promise<number> {
 }
 
 const dkimOnly = flag('dkim-only');
-try {
+
+/** The throughput phases: plaintext and (unless --skip-tls) TLS, then relay_dkim, each against Postfix. */
+async function throughput(): Promise<void> {
   console.log(`relay: ${messages} messages of ${size} bytes over ${sessions} sessions`);
   if (!dkimOnly) await plainAndTls();
   if (!flag('skip-dkim')) {
@@ -107,9 +113,6 @@ try {
     figure('relay_dkim.postfix.msgs_per_s', dkim.postfix, 1);
     figure('relay_dkim.ratio', dkim.sealgate / dkim.postfix, 2);
   }
-  if (!dkimOnly && !flag('skip-rss')) figure('relay.sealgate.peak_rss_mb', await peakRss(), 0);
-} finally {
-  temp.cleanup();
 }
 
 async function plainAndTls(): Promise<void> {
@@ -136,4 +139,15 @@ async function plainAndTls(): Promise<void> {
     figure('relay_tls.postfix.msgs_per_s', postfixTls.rate, 1);
     figure('relay_tls.ratio', sealgateTls.rate / postfixTls.rate, 2);
   }
+}
+
+try {
+  if (!flag('rss-only')) await throughput();
+  if (!dkimOnly && !flag('skip-rss')) {
+    const memory = await peakMemory();
+    figure('relay.sealgate.peak_rss_mb', memory.rssMb, 0);
+    figure('relay.sealgate.peak_pss_mb', memory.pssMb, 0);
+  }
+} finally {
+  temp.cleanup();
 }
