@@ -3,15 +3,15 @@
  * by main.ts in the single process (`serve.workers: 1`) and by each listener worker of a
  * cluster (listener-worker.ts); `notify` wakes the delivery loop, wherever it runs.
  */
-import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import { sql } from 'kysely';
 import { noticeAddress, type Config } from './config/index.ts';
 import { AuditBatcher, auditedLogin, type AuditEventInput } from './audit/index.ts';
 import type { Envelope, Service } from './kernel/index.ts';
 import { createSmtpListener, type ListenerOptions, type SmtpListener } from './smtp/index.ts';
-import { ensureSelfSignedCertificate } from './vault/index.ts';
+import type { GatewayTls } from './gateway-shared.ts';
 import type { Runtime } from './runtime.ts';
+
+export { loadTls, storeReadiness, type GatewayTls } from './gateway-shared.ts';
 import { createWebService, type ReadinessCheck, type WebDeps } from './web/index.ts';
 import type { Role } from './accounts/index.ts';
 import type { GatewayMetrics } from './metrics/index.ts';
@@ -27,20 +27,6 @@ export interface ListenerInfo {
   host: string;
   port: number;
   tls: string;
-}
-
-export interface GatewayTls {
-  key: string;
-  cert: string;
-  selfSigned: boolean;
-}
-
-export async function loadTls(config: Config): Promise<GatewayTls> {
-  if (config.tls.certFile && config.tls.keyFile) {
-    return { key: readFileSync(config.tls.keyFile, 'utf8'), cert: readFileSync(config.tls.certFile, 'utf8'), selfSigned: false };
-  }
-  const pair = await ensureSelfSignedCertificate(config.dataDir, config.hostname);
-  return { key: pair.keyPem, cert: pair.certPem, selfSigned: true };
 }
 
 /** What the web tier may do with accounts: every console login goes through the audit wrapper. */
@@ -228,17 +214,6 @@ export async function startFront({ config, runtime, tls, metrics, notify, lifecy
     throw error;
   }
   return front;
-}
-
-/** The readiness of the store: it answers within 2 s. */
-export async function storeReadiness(runtime: Runtime): Promise<ReadinessCheck> {
-  let timer: NodeJS.Timeout | undefined;
-  const check = await Promise.race([
-    sql`select 1`.execute(runtime.store.db).then(() => ({ name: 'store', ok: true })),
-    new Promise<ReadinessCheck>((resolve) => (timer = setTimeout(() => resolve({ name: 'store', ok: false, detail: 'the database did not answer within 2 s' }), 2_000))),
-  ]).catch((error: Error) => ({ name: 'store', ok: false, detail: `the database refused: ${error.message}` }));
-  clearTimeout(timer);
-  return check;
 }
 
 /** The readiness of one process's SMTP listeners: each is open. */

@@ -15,7 +15,8 @@ import { createOpsListener, type ReadinessCheck } from './web/index.ts';
 import type { MetricsSnapshot } from './metrics/index.ts';
 import { createPickupHousekeeping } from './pickup-service.ts';
 import { createRetentionService } from './retention-service.ts';
-import { listenerReadiness, loadTls, startFront, storeReadiness, type ListenerInfo } from './gateway-front.ts';
+import { loadTls, storeReadiness } from './gateway-shared.ts';
+import type { Front, ListenerInfo } from './gateway-front.ts';
 import type { ListenerPool } from './listener-pool.ts';
 
 export interface RunningGateway {
@@ -57,7 +58,9 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
   const lifecycle = new AuditBatcher(runtime.audit, logger);
   const services: Service[] = [worker];
   let pool: ListenerPool | undefined;
-  const smtpListeners: Parameters<typeof listenerReadiness>[0] = [];
+  // With workers the front (SMTP server, portal, inbound checks) is theirs: loaded only here when alone.
+  const front = workers === 1 ? await import('./gateway-front.ts') : undefined;
+  const smtpListeners: Front['smtpListeners'] = [];
   const listeners: ListenerInfo[] = [];
   if (!config.delivery.thread) await worker.start();
   try {
@@ -67,11 +70,11 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
     const retention = createRetentionService(runtime);
     await retention.start();
     services.push(retention);
-    if (workers === 1) {
-      const front = await startFront({ config, runtime, tls, metrics, notify: () => worker.notify(), lifecycle });
-      services.push(...front.services);
-      smtpListeners.push(...front.smtpListeners);
-      listeners.push(...front.listeners);
+    if (front) {
+      const started = await front.startFront({ config, runtime, tls, metrics, notify: () => worker.notify(), lifecycle });
+      services.push(...started.services);
+      smtpListeners.push(...started.smtpListeners);
+      listeners.push(...started.listeners);
     } else {
       const { createListenerPool } = await import('./listener-pool.ts');
       pool = createListenerPool({ config, count: workers, logger, notify: () => worker.notify() });
@@ -90,7 +93,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
           const others = await Promise.all([...(config.delivery.thread ? [worker.metricsSnapshot()] : []), ...(pool ? pool.metricsSnapshots() : [])]);
           return { body: await mergeExpositions([own, ...others]), contentType: EXPOSITION_CONTENT_TYPE };
         },
-        readiness: () => readiness(runtime, worker, pool ? pool.readiness() : Promise.resolve(listenerReadiness(smtpListeners))),
+        readiness: () => readiness(runtime, worker, pool ? pool.readiness() : Promise.resolve(front!.listenerReadiness(smtpListeners))),
       });
       await ops.start();
       services.push(ops);

@@ -8,7 +8,6 @@ import { systemClock, type Clock, type Logger } from './kernel/index.ts';
 import { Queue } from './queue/index.ts';
 import { PickupStore, type PickupOpened } from './pickup/index.ts';
 import { openBlobStore, openDatabaseBlobStore, openDatabaseKeyStore, openKeyFiles, type BlobStore, type Store } from './store/index.ts';
-import { openPostgresStore } from './store/postgres/index.ts';
 import { openSqliteStore } from './store/sqlite/index.ts';
 import { createMasterKey, createVault, loadMasterKey, MasterKeyError, type Vault } from './vault/index.ts';
 import { AuditLog, auditSigner, fileWitness, receiptSigner, type ReceiptSigner } from './audit/index.ts';
@@ -46,6 +45,8 @@ export interface OpenStoreOptions {
 export async function openStore(config: Config, options: OpenStoreOptions = {}): Promise<Store> {
   const url = storeUrl(config);
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    // node-postgres loads only for a PostgreSQL store: a SQLite node never holds it.
+    const { openPostgresStore } = await import('./store/postgres/index.ts');
     return openPostgresStore(url, { applicationName: options.nodeId ? `sealgate ${options.nodeId}` : 'sealgate', beforeMigrate: options.beforeMigrate, logger: options.logger });
   }
   if (url.startsWith('sqlite:')) return openSqliteStore(path.resolve(config.dataDir, url.slice('sqlite:'.length)));

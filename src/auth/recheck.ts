@@ -3,7 +3,6 @@
  * §6, RFC 8617 §5.2), with our injected Resolver. SPF and DMARC cannot be re-run after the fact
  * (they need the connecting IP and envelope): the analysis reports what receivers recorded.
  */
-import { arc, dkimVerify } from 'mailauth';
 import type { Resolver } from '../dns/index.ts';
 import { analyzeTrace, parseHeaders, recordedAuthResults, splitHeaderBlock, TraceLimitError, type RecordedAuthResults, type TraceAnalysis } from '../mail/index.ts';
 import { authResolver } from './resolver.ts';
@@ -24,6 +23,8 @@ export interface SignatureRecheck {
 
 export async function recheckSignatures(message: Buffer, resolver: Resolver): Promise<SignatureRecheck> {
   const adapted = authResolver(resolver) as never;
+  // Loaded when an analysis runs (the console's page, `sealgate analyze`), not with the portal.
+  const { arc, dkimVerify } = await import('mailauth');
   const verified = await dkimVerify(message, { resolver: adapted });
   const dkim = verified.results
     .filter((r) => r.signingDomain || r.status.result !== 'none')

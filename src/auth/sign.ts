@@ -1,5 +1,4 @@
 import { Readable } from 'node:stream';
-import { dkimSign } from 'mailauth';
 import { getHeader, parseAddress, parseHeaders, splitHeaderBlock } from '../mail/index.ts';
 import type { Logger } from '../kernel/index.ts';
 import type { DkimKey } from './keys.ts';
@@ -19,6 +18,8 @@ export function authorDomainOf(message: Buffer): string | undefined {
 /** DKIM-Signature fields for the message (one per key, Ed25519 first), CRLF-terminated; '' when none could be made. */
 export async function dkimSignatures(message: Buffer, keys: DkimKey[], now: Date, logger: Logger): Promise<string> {
   if (keys.length === 0) return '';
+  // Loaded at the first signature, and only the signer: a node without DKIM keys never holds it.
+  const { dkimSign } = await import('mailauth/lib/dkim/sign.js');
   const result = await dkimSign(message, {
     signingDomain: keys[0].domain,
     selector: keys[0].selector,

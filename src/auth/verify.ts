@@ -1,5 +1,5 @@
 import { PassThrough, Transform, type TransformCallback } from 'node:stream';
-import { authenticate, type AuthenticateResult } from 'mailauth';
+import type { AuthenticateResult } from 'mailauth';
 import { MailError, type Envelope, type Logger } from '../kernel/index.ts';
 import type { Resolver } from '../dns/index.ts';
 import { authResolver } from './resolver.ts';
@@ -98,6 +98,9 @@ function failedVerdict(hostname: string, error: Error): InboundVerdict {
 /** Runs SPF, DKIM, ARC and DMARC over one message as received (a stream or bytes). */
 export async function verifyInbound(message: NodeJS.ReadableStream | Buffer, client: InboundClient, recipients: string[], options: InboundAuthOptions): Promise<InboundVerdict> {
   const seal = await options.arcSealKey?.();
+  // mailauth (with undici and its BIMI stack, ~40 MB resident) loads at the first message
+  // checked, not at start: a listener process that never receives inbound mail never holds it.
+  const { authenticate } = await import('mailauth');
   try {
     const result = await authenticate(message as Buffer, {
       ip: client.ip,

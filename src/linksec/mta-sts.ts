@@ -1,10 +1,22 @@
 import { X509Certificate } from 'node:crypto';
 import https from 'node:https';
 import tls, { type PeerCertificate } from 'node:tls';
+import { createRequire } from 'node:module';
 import { domainToASCII } from 'node:url';
-import { parsePolicy, resolvePolicy, validateMx } from 'mailauth/lib/mta-sts.js';
+import type * as MailauthMtaSts from 'mailauth/lib/mta-sts.js';
 import { lookupVia } from '../dns/index.ts';
 import type { Store } from '../store/index.ts';
+
+const require = createRequire(import.meta.url);
+let mtaStsModule: typeof MailauthMtaSts | undefined;
+/**
+ * mailauth's MTA-STS parser, loaded at the first policy looked at (it brings joi, ~25 MB
+ * resident): a node that relays only to smarthosts, or a listener process, never holds it.
+ * Sync, because matching an MX is; it is CommonJS, so `require` is the same module `import` gets.
+ */
+function mtaSts(): typeof MailauthMtaSts {
+  return (mtaStsModule ??= require('mailauth/lib/mta-sts.js') as typeof MailauthMtaSts);
+}
 
 /** RFC 8461 §3.2: the largest max_age a policy may give (one year). */
 export const MAX_AGE_LIMIT = 31_557_600;
@@ -66,7 +78,7 @@ export function policyToApply(lookup: MtaStsLookup): MtaStsPolicy | undefined {
  * pattern matching: what a mismatch means (`enforce`, `testing`, `none`) is the caller's call.
  */
 export function mxMatchesPolicy(mxHost: string, policy: Pick<MtaStsPolicy, 'mx'>): boolean {
-  return validateMx(mxHost, { mode: 'enforce', mx: policy.mx }).valid;
+  return mtaSts().validateMx(mxHost, { mode: 'enforce', mx: policy.mx }).valid;
 }
 
 function normalizeDomain(domain: string): string {
@@ -83,7 +95,7 @@ export async function discoverPolicyId(domain: string, resolveTxt: MtaStsFetchOp
   const txtName = `_mta-sts.${normalizeDomain(domain)}`;
   try {
     // mailauth applies RFC 8461 §3.1: records not starting `v=STSv1;` are dropped, more than one is an error.
-    const id = await resolvePolicy(domain, { resolver: async (name: string) => resolveTxt(name) } as never);
+    const id = await mtaSts().resolvePolicy(domain, { resolver: async (name: string) => resolveTxt(name) } as never);
     return id || undefined;
   } catch (error) {
     if ((error as { code?: string }).code === 'multi_sts_records') {
@@ -206,7 +218,7 @@ export async function fetchMtaStsPolicy(domain: string, options: MtaStsFetchOpti
     throw new Error(`fetching ${url} failed: ${messageOf(error)}.`);
   }
   try {
-    const parsed = parsePolicy(capMaxAge(body.toString('utf8')));
+    const parsed = mtaSts().parsePolicy(capMaxAge(body.toString('utf8')));
     return { mode: parsed.mode, mx: parsed.mx ?? [], maxAge: parsed.maxAge ?? 0 };
   } catch (error) {
     throw new Error(`${url} is not a valid MTA-STS policy (${messageOf(error)}); it needs "version: STSv1", a mode, max_age and, unless mode is none, mx lines.`);

@@ -1,4 +1,16 @@
-import sanitizeHtml from 'sanitize-html';
+import { createRequire } from 'node:module';
+import type sanitizeHtml from 'sanitize-html';
+
+const require = createRequire(import.meta.url);
+let sanitizer: typeof sanitizeHtml | undefined;
+/**
+ * sanitize-html (with postcss and htmlparser2, ~15 MB resident) is loaded at the first HTML
+ * body sanitised, not with the config that imports this folder: most processes never sanitise.
+ * Sync because sanitising is; the package is CommonJS, so `require` gets what `import` would.
+ */
+function loadSanitizer(): typeof sanitizeHtml {
+  return (sanitizer ??= require('sanitize-html') as typeof sanitizeHtml);
+}
 
 /*
  * HTML bodies of pickup messages are hostile until proven otherwise. They are sanitised once,
@@ -43,7 +55,7 @@ export interface SanitizedHtml {
 
 export function sanitizeEmailHtml(input: string): SanitizedHtml {
   let blockedImages = 0;
-  const html = sanitizeHtml(input, {
+  const html = loadSanitizer()(input, {
     allowedTags: ALLOWED_TAGS,
     allowedAttributes: {
       '*': ['dir', 'lang', 'title', 'style'],

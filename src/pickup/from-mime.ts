@@ -1,5 +1,7 @@
+import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
-import { MailParser, type AttachmentStream, type MessageText } from 'mailparser';
+import type * as Mailparser from 'mailparser';
+import type { AttachmentStream, MailParser, MessageText } from 'mailparser';
 import type { PartInput } from './message-types.ts';
 
 /*
@@ -38,10 +40,21 @@ export const HTML_TYPE = 'text/html; charset=utf-8';
  * read to its end before the next part is asked for (PickupStore.create does so); leaving the
  * iteration early stops the parser and `raw`.
  */
+const require = createRequire(import.meta.url);
+let mailparser: typeof Mailparser | undefined;
+/**
+ * mailparser (with its own libmime, iconv tables and nodemailer's address parser, ~25 MB
+ * resident) loads at the first message turned into a pickup, not with this folder: every
+ * process imports pickup/, few convert. Sync because mimeToParts is; its CommonJS build.
+ */
+function parserModule(): typeof Mailparser {
+  return (mailparser ??= require('mailparser') as typeof Mailparser);
+}
+
 export function mimeToParts(raw: Readable): MimeParts {
   // No derived bodies: HTML stays out of the text part and text out of the HTML part, so the
   // recipient sees what the sender wrote, and an HTML-only message has no text part.
-  const parser = new MailParser({ skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true, checksumAlgo: false });
+  const parser = new (parserModule().MailParser)({ skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true, checksumAlgo: false });
   // An error of the body stream itself (storage, decryption) is not the message's fault and
   // passes as is; one of the parser's is, and says so.
   const failed: { raw?: Error } = {};

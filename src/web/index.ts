@@ -1,10 +1,9 @@
 import { publicBaseUrl } from '../pickup/index.ts';
 import type { AddressInfo } from 'node:net';
 import type { Service } from '../kernel/index.ts';
-import { buildWebApp } from './app.ts';
+import type { buildWebApp } from './app.ts';
 import type { WebDeps } from './context.ts';
 
-export { buildWebApp } from './app.ts';
 export type { WebDeps } from './context.ts';
 export { frameDocument, FRAME_CSP } from './frame.ts';
 export { html, trusted, escapeHtml, Html } from './html.ts';
@@ -22,6 +21,9 @@ export function createWebService(deps: WebDeps): WebService {
   return {
     name: 'web',
     async start() {
+      // Fastify and the pages load when the portal starts: a process that imports this folder
+      // for the admin listener alone (a cluster's primary) never holds them.
+      const { buildWebApp } = await import('./app.ts');
       built = buildWebApp(deps);
       await built.app.listen({ host: deps.config.web.host, port: deps.config.web.port });
       const sessions = built.sessions;
