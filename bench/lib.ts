@@ -54,8 +54,9 @@ export function pssMb(pid: number): number {
  * sum: unlike summed VmHWMs, pages the processes share (Node's binary, libraries) count once.
  * A process that ends between the listing and the read is skipped for that sample.
  */
-export function samplePssTree(pid: number, everyMs = 200): { stop(): number } {
+export function samplePssTree(pid: number, everyMs = 200): { stop(): number; each(): Record<number, number> } {
   let peak = 0;
+  const each: Record<number, number> = {};
   const sample = () => {
     let total = 0;
     let pids: number[];
@@ -66,7 +67,9 @@ export function samplePssTree(pid: number, everyMs = 200): { stop(): number } {
     }
     for (const one of pids) {
       try {
-        total += pssMb(one);
+        const mb = pssMb(one);
+        each[one] = Math.max(each[one] ?? 0, Math.round(mb));
+        total += mb;
       } catch {
         // gone since the listing
       }
@@ -77,6 +80,7 @@ export function samplePssTree(pid: number, everyMs = 200): { stop(): number } {
   // Never what keeps the bench alive, should a failure skip stop().
   const timer = setInterval(sample, everyMs).unref();
   return {
+    each: () => each,
     stop() {
       clearInterval(timer);
       sample();
@@ -88,6 +92,11 @@ export function samplePssTree(pid: number, everyMs = 200): { stop(): number } {
 /** peakRssMb of a process and its child processes (a gateway's listener workers), summed: an upper bound of the peak they held together. */
 export function peakRssTreeMb(pid: number): number {
   return childrenOf(pid).reduce((sum, child) => sum + peakRssMb(child), peakRssMb(pid));
+}
+
+/** Each process's peak resident set, primary first: where a summed peak comes from. */
+export function peakRssEachMb(pid: number): { pid: number; mb: number }[] {
+  return [pid, ...childrenOf(pid)].map((one) => ({ pid: one, mb: Math.round(peakRssMb(one)) }));
 }
 
 /** Peak resident set (VmHWM) of a live process, in MB. */

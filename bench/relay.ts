@@ -16,7 +16,7 @@ import { startGateway } from '../test/helpers/gateway.ts';
 import { freePort, tempDir } from '../test/helpers/ports.ts';
 import { startPostfix } from '../test/helpers/postfix.ts';
 import { runSwaks } from '../test/helpers/swaks.ts';
-import { arg, figure, flag, peakRssTreeMb, samplePssTree, smtpSource, waitFor } from './lib.ts';
+import { arg, figure, flag, peakRssEachMb, peakRssTreeMb, samplePssTree, smtpSource, waitFor } from './lib.ts';
 import { measure, postfixRun, sinkDestination, type Destination } from './peers.ts';
 import { relayDkim } from './relay-dkim.ts';
 
@@ -94,7 +94,10 @@ async function peakMemory(): Promise<{ rssMb: number; pssMb: number }> {
     await Promise.all([bigSend, crowd]);
     await waitFor(() => destination.count() >= 1001, 10 * 60_000, 'all RSS-run messages delivered');
     // Every process of the gateway: the primary and its listener workers (sum of their peaks).
-    return { rssMb: peakRssTreeMb(gateway.child.pid!), pssMb: pss.stop() };
+    const pssMb = pss.stop();
+    // Per process (primary first), to see where the sum comes from; not figures.
+    console.log(`peak per process: ${peakRssEachMb(gateway.child.pid!).map(({ pid, mb }) => `${pid} rss ${mb} MB pss ${pss.each()[pid] ?? '?'} MB`).join(', ')}`);
+    return { rssMb: peakRssTreeMb(gateway.child.pid!), pssMb };
   } finally {
     await gateway.kill();
     await destination.stop();

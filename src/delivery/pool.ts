@@ -1,4 +1,4 @@
-import type { SmtpClient } from '../smtp/index.ts';
+import type { SmtpClient } from '../smtp/client/index.ts';
 
 interface Idle {
   client: SmtpClient;

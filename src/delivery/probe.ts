@@ -1,7 +1,7 @@
 import { MailError, type Clock } from '../kernel/index.ts';
 import type { Resolver } from '../dns/index.ts';
 import { matchDane, type LinkObservation } from '../linksec/index.ts';
-import { SmtpClient, SmtpClientError } from '../smtp/index.ts';
+import { SmtpClient, SmtpClientError } from '../smtp/client/index.ts';
 import { certificateFacts, nameCheck, type CertificateFacts, type NameCheck } from './probe-certificates.ts';
 import { resolveValidated } from './validated-mx.ts';
 import type { DomainAssessment, HostAssessment, SecurityAssessor } from './security.ts';

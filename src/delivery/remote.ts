@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { MailError, type LinkRequirement, type Logger, type TlsPolicyMode } from '../kernel/index.ts';
 import { DnsError, type Resolver } from '../dns/index.ts';
-import type { SmtpClient } from '../smtp/index.ts';
+import type { SmtpClient } from '../smtp/client/index.ts';
 import { canonicalDomain } from '../mail/index.ts';
 import { resolveDestinations } from './mx.ts';
 import { resolveValidated } from './validated-mx.ts';

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Clock, DeliveryReceipt, LinkRequirement } from '../kernel/index.ts';
 import { matchDane, type LinkObservation, type TlsAttemptResult } from '../linksec/index.ts';
-import { SmtpClient, xtext, type SmtpReply, type TlsDetails } from '../smtp/index.ts';
+import { SmtpClient, xtext, type SmtpReply, type TlsDetails } from '../smtp/client/index.ts';
 import { observationOf } from './probe.ts';
 import { atLeast, requireTlsRefusal, type HostDemand } from '../policy/index.ts';
 import type { DomainAssessment, HostAssessment } from './security.ts';
