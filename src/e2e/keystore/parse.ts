@@ -3,9 +3,10 @@
  * what it may be used for. OpenPGP through OpenPGP.js, X.509 through @peculiar/x509: no packet
  * or ASN.1 parsing here.
  */
-import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loaded first
-import * as x509 from '@peculiar/x509';
-import * as openpgp from 'openpgp';
+import type * as x509 from '@peculiar/x509';
+import type * as openpgp from 'openpgp';
+import { openpgpLibrary, x509Library } from '../libraries.ts';
+import type * as X509 from '@peculiar/x509';
 import type { E2eKind } from '../types.ts';
 
 export interface ParsedKey {
@@ -55,6 +56,7 @@ export function detectKind(data: Uint8Array): E2eKind {
 }
 
 export async function readOpenPgpKeys(data: Uint8Array): Promise<openpgp.Key[]> {
+  const openpgp = await openpgpLibrary();
   try {
     if (ARMOR.test(text(data))) return await openpgp.readKeys({ armoredKeys: Buffer.from(data).toString('utf8') });
     return await openpgp.readKeys({ binaryKeys: data });
@@ -98,17 +100,20 @@ export async function describeOpenPgpKey(key: openpgp.Key, now: Date = new Date(
   };
 }
 
-const KEY_USAGES: [x509.KeyUsageFlags, string][] = [
-  [x509.KeyUsageFlags.digitalSignature, 'digitalSignature'],
-  [x509.KeyUsageFlags.nonRepudiation, 'nonRepudiation'],
-  [x509.KeyUsageFlags.keyEncipherment, 'keyEncipherment'],
-  [x509.KeyUsageFlags.dataEncipherment, 'dataEncipherment'],
-  [x509.KeyUsageFlags.keyAgreement, 'keyAgreement'],
-  [x509.KeyUsageFlags.keyCertSign, 'keyCertSign'],
-  [x509.KeyUsageFlags.cRLSign, 'cRLSign'],
-];
+function keyUsages(x509: typeof X509): [x509.KeyUsageFlags, string][] {
+  return [
+    [x509.KeyUsageFlags.digitalSignature, 'digitalSignature'],
+    [x509.KeyUsageFlags.nonRepudiation, 'nonRepudiation'],
+    [x509.KeyUsageFlags.keyEncipherment, 'keyEncipherment'],
+    [x509.KeyUsageFlags.dataEncipherment, 'dataEncipherment'],
+    [x509.KeyUsageFlags.keyAgreement, 'keyAgreement'],
+    [x509.KeyUsageFlags.keyCertSign, 'keyCertSign'],
+    [x509.KeyUsageFlags.cRLSign, 'cRLSign'],
+  ];
+}
 
 export function readCertificate(data: Uint8Array): x509.X509Certificate {
+  const x509 = x509Library();
   try {
     const head = text(data);
     return PEM_CERT.test(head) ? new x509.X509Certificate(Buffer.from(data).toString('utf8')) : new x509.X509Certificate(Buffer.from(data));
@@ -118,12 +123,13 @@ export function readCertificate(data: Uint8Array): x509.X509Certificate {
 }
 
 export async function describeCertificate(cert: x509.X509Certificate, now: Date = new Date()): Promise<ParsedKey> {
+  const x509 = x509Library();
   const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
   const emails = (san?.names.items ?? []).filter((n) => n.type === 'email').map((n) => n.value.toLowerCase());
   // Older certificates carry the address only as the subject's emailAddress attribute.
   const subjectEmails = cert.subjectName.getField('E').map((e) => e.toLowerCase());
   const ku = cert.getExtension(x509.KeyUsagesExtension);
-  const keyUsage = ku ? KEY_USAGES.filter(([flag]) => (ku.usages & flag) !== 0).map(([, name]) => name) : [];
+  const keyUsage = ku ? keyUsages(x509).filter(([flag]) => (ku.usages & flag) !== 0).map(([, name]) => name) : [];
   const valid = cert.notBefore.getTime() <= now.getTime() && now.getTime() <= cert.notAfter.getTime();
   // No key-usage extension means no restriction (RFC 5280 §4.2.1.3).
   const allows = (...names: string[]) => !ku || names.some((n) => keyUsage.includes(n));

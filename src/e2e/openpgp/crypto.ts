@@ -4,18 +4,23 @@
  * message without integrity protection (a Symmetrically Encrypted Data packet, no MDC/SEIPD)
  * is refused before any decryption is tried (EFAIL, RFC 9580 §5.7).
  */
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import type * as OpenPgp from 'openpgp';
+import { openpgpLibrary } from '../libraries.ts';
 import './decompression.ts';
 import { MailError } from '../../kernel/index.ts';
 import { armorMessage, dearmorMessage } from './armor.ts';
 import { addressOfUserId, isArmored } from './keys.ts';
+
+/** openpgp.enums.hash.sha256 (RFC 9580 §9.5), written out: OpenPGP.js is not loaded yet when this module is. */
+const SHA256 = 8 as openpgp.enums.hash;
 
 /**
  * SHA-256 where the key allows it (v6 Ed25519: micalg=pgp-sha256). OpenPGP.js takes at least
  * SHA-512 for EdDSA-legacy keys (its curve table), so v4 signatures say pgp-sha512: micalg always
  * names the hash actually used (RFC 3156 §5).
  */
-export const SIGNING_CONFIG = { preferredHashAlgorithm: openpgp.enums.hash.sha256 };
+export const SIGNING_CONFIG = { preferredHashAlgorithm: SHA256 };
 
 export function integrityRefusal(): MailError {
   return new MailError(550, '5.7.1', 'The message is encrypted without integrity protection (no MDC or SEIPD), so it could have been changed in transit; it is refused', 'e2e');
@@ -23,6 +28,7 @@ export function integrityRefusal(): MailError {
 
 /** Reads an OpenPGP message, armored or binary. */
 export async function readMessage(data: Uint8Array): Promise<openpgp.Message<Uint8Array>> {
+  const openpgp = await openpgpLibrary();
   try {
     if (!isArmored(data)) return await openpgp.readMessage({ binaryMessage: data });
     const binary = dearmorMessage(data);
@@ -34,11 +40,12 @@ export async function readMessage(data: Uint8Array): Promise<openpgp.Message<Uin
 }
 
 /** True when the message's encrypted data lacks integrity protection (tag 9, not SEIPD/AEAD). */
-export function lacksIntegrity(message: openpgp.Message<Uint8Array>): boolean {
+export function lacksIntegrity(openpgp: typeof OpenPgp, message: openpgp.Message<Uint8Array>): boolean {
   return message.packets.some((p) => p instanceof openpgp.SymmetricallyEncryptedDataPacket);
 }
 
 export async function signDetached(data: Uint8Array, signers: openpgp.PrivateKey[], now: Date, options: { armor?: boolean; text?: boolean } = {}): Promise<{ signature: Uint8Array; hash: string }> {
+  const openpgp = await openpgpLibrary();
   const message = options.text ? await openpgp.createMessage({ text: Buffer.from(data).toString('utf8') }) : await openpgp.createMessage({ binary: data });
   const signed = await openpgp.sign({ message, signingKeys: signers, detached: true, date: now, format: 'object', config: SIGNING_CONFIG });
   const sig = signed as unknown as openpgp.Signature;
@@ -63,6 +70,7 @@ export interface Verification {
 
 /** Each signature's outcome: the library's verdict, which certificate made it, and when. */
 export async function checkSignatures(results: Awaited<ReturnType<typeof openpgp.verify>>["signatures"], certs: openpgp.PublicKey[]): Promise<Verification[]> {
+  const openpgp = await openpgpLibrary();
   const out: Verification[] = [];
   for (const result of results) {
     const keyId = result.keyID.toHex().toUpperCase();
@@ -96,6 +104,7 @@ export async function checkSignatures(results: Awaited<ReturnType<typeof openpgp
 }
 
 export async function verifyDetached(data: Uint8Array, signature: Uint8Array, certs: openpgp.PublicKey[], now: Date): Promise<Verification[]> {
+  const openpgp = await openpgpLibrary();
   let sig: openpgp.Signature;
   try {
     sig = isArmored(signature) ? await openpgp.readSignature({ armoredSignature: Buffer.from(signature).toString('utf8') }) : await openpgp.readSignature({ binarySignature: signature });
@@ -109,6 +118,7 @@ export async function verifyDetached(data: Uint8Array, signature: Uint8Array, ce
 }
 
 export async function encryptTo(data: Uint8Array, input: { recipients: openpgp.PublicKey[]; signers?: openpgp.PrivateKey[]; passwords?: string[]; now: Date; armor?: boolean; text?: boolean; lineEnd?: '\n' | '\r\n' }): Promise<Uint8Array> {
+  const openpgp = await openpgpLibrary();
   const message = input.text ? await openpgp.createMessage({ text: Buffer.from(data).toString('utf8') }) : await openpgp.createMessage({ binary: data });
   const common = {
     message,
@@ -120,7 +130,7 @@ export async function encryptTo(data: Uint8Array, input: { recipients: openpgp.P
   };
   if (input.armor === false) return await openpgp.encrypt({ ...common, format: 'binary' });
   const encrypted = await openpgp.encrypt({ ...common, format: 'object' });
-  return armorMessage(await readAll(encrypted.write()), wantsChecksum(encrypted), input.lineEnd);
+  return armorMessage(await readAll(encrypted.write()), wantsChecksum(openpgp, encrypted), input.lineEnd);
 }
 
 /** AEAD (v2 SEIPD) packets write as the library's array stream (it has getReader()) even for in-memory input. */
@@ -133,7 +143,7 @@ async function readAll(written: unknown): Promise<Uint8Array> {
 }
 
 /** OpenPGP.js's own rule (Message.armor): no CRC-24 after a v2 SEIPD packet or on v6-only signatures (RFC 9580 §6.1). */
-function wantsChecksum(message: openpgp.Message<Uint8Array>): boolean {
+function wantsChecksum(openpgp: typeof OpenPgp, message: openpgp.Message<Uint8Array>): boolean {
   const last = message.packets[message.packets.length - 1];
   if (last instanceof openpgp.SymEncryptedIntegrityProtectedDataPacket) return (last as unknown as { version: number }).version !== 2;
   return message.packets.some((p) => p instanceof openpgp.SignaturePacket && p.version !== 6);
@@ -147,8 +157,9 @@ export interface Decrypted {
 
 /** Decrypts with our keys (or passwords / a session key); refuses integrity-less data first. */
 export async function decryptWith(ciphertext: Uint8Array, input: { keys?: openpgp.PrivateKey[]; passwords?: string[]; sessionKeys?: { algorithm: string; data: Uint8Array }[]; verify?: openpgp.PublicKey[]; now: Date; wantSessionKey?: boolean }): Promise<Decrypted> {
+  const openpgp = await openpgpLibrary();
   const message = await readMessage(ciphertext);
-  if (lacksIntegrity(message)) throw integrityRefusal();
+  if (lacksIntegrity(openpgp, message)) throw integrityRefusal();
   let sessionKey: Decrypted['sessionKey'] = null;
   let sessionKeys = input.sessionKeys?.map((k) => ({ algorithm: k.algorithm as openpgp.enums.symmetricNames, data: k.data }));
   try {

@@ -3,7 +3,8 @@
  * (armored or binary), and say what a certificate is (fingerprint, user IDs, expiry, revocation,
  * whether it can encrypt or sign now). No packet code of our own.
  */
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { openpgpLibrary } from '../libraries.ts';
 import { MailError } from '../../kernel/index.ts';
 import { ParsedKeyCache } from './parsed-keys.ts';
 
@@ -47,6 +48,7 @@ function toUserId(text: string): openpgp.UserID {
 }
 
 export async function generateKey(input: GenerateKeyInput): Promise<GeneratedKey> {
+  const openpgp = await openpgpLibrary();
   const profile = input.profile ?? 'rfc4880';
   const v6 = profile === 'rfc9580';
   const options = {
@@ -81,6 +83,7 @@ const parsedSecretKeys = new ParsedKeyCache<openpgp.PrivateKey[]>(256, 10 * 60_0
 
 /** Every certificate in the input (a keyring may hold several); secret keys are reduced to their certificate. */
 export async function readCertificates(data: Uint8Array): Promise<openpgp.PublicKey[]> {
+  const openpgp = await openpgpLibrary();
   const keys = await parsedCertificates.get(data, async () => {
     try {
       const keys = isArmored(data) ? await openpgp.readKeys({ armoredKeys: Buffer.from(data).toString('utf8') }) : await openpgp.readKeys({ binaryKeys: data });
@@ -94,6 +97,7 @@ export async function readCertificates(data: Uint8Array): Promise<openpgp.Public
 
 /** Every secret key in the input; a certificate without secret material is refused. */
 export async function readSecretKeys(data: Uint8Array): Promise<openpgp.PrivateKey[]> {
+  const openpgp = await openpgpLibrary();
   const keys = await parsedSecretKeys.get(data, async () => {
     let keys: openpgp.Key[];
     try {
@@ -159,6 +163,7 @@ export async function inspectKey(key: openpgp.Key, now: Date): Promise<Certifica
 
 /** What `keys show` and the key store need to know of a certificate (the first one in the input). */
 export async function inspectCertificate(data: Uint8Array, now: Date): Promise<CertificateFacts> {
+  const openpgp = await openpgpLibrary();
   const keys = isArmored(data) ? await openpgp.readKeys({ armoredKeys: Buffer.from(data).toString('utf8') }).catch((e) => { throw badKey('A certificate', e); }) : await openpgp.readKeys({ binaryKeys: data }).catch((e) => { throw badKey('A certificate', e); });
   return inspectKey(keys[0], now);
 }

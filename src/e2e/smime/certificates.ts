@@ -4,8 +4,8 @@
  * usage, the address in the subjectAltName (or the legacy emailAddress attribute), and not in
  * the caller's revoked set. Used for signers (at the signing time) and recipients (now).
  */
-import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loaded first
-import * as x509 from '@peculiar/x509';
+import type * as x509 from '@peculiar/x509';
+import { x509Library } from '../libraries.ts';
 import { pkijs } from './engine.ts';
 import { certificateDer, fingerprint } from './der.ts';
 
@@ -32,6 +32,7 @@ const EMAIL_PROTECTION = '1.3.6.1.5.5.7.3.4';
 const ANY_EXTENDED_KEY_USAGE = '2.5.29.37.0';
 
 export function certificateAddresses(certificate: pkijs.Certificate): string[] {
+  const x509 = x509Library();
   const cert = new x509.X509Certificate(certificateDer(certificate));
   const addresses: string[] = [];
   const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
@@ -47,10 +48,12 @@ export function certificateAddresses(certificate: pkijs.Certificate): string[] {
 
 /** The subject DN as text, for verdicts and logs. */
 export function certificateSubject(certificate: pkijs.Certificate): string {
+  const x509 = x509Library();
   return new x509.X509Certificate(certificateDer(certificate)).subject;
 }
 
 function usageProblem(certificate: pkijs.Certificate, use: CertificateUse): string | null {
+  const x509 = x509Library();
   const cert = new x509.X509Certificate(certificateDer(certificate));
   const keyUsage = cert.getExtension(x509.KeyUsagesExtension);
   if (keyUsage) {

@@ -6,8 +6,8 @@
  * read it, AES-256-CBC EnvelopedData otherwise), the outer Subject replaced by `...`.
  */
 import { randomBytes } from 'node:crypto';
-import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loaded first
-import * as x509 from '@peculiar/x509';
+import type * as x509 from '@peculiar/x509';
+import { x509Library } from '../libraries.ts';
 import { MailError } from '../../kernel/index.ts';
 import type { HeaderField } from '../../mail/index.ts';
 import type { PrivateKeyMaterial, ProtectOptions, PublicKeyMaterial } from '../types.ts';
@@ -43,6 +43,7 @@ function refuse(sentence: string): MailError {
 
 /** The certificate's own SMIMECapabilities extension (RFC 4262) lists AES-256-GCM; undefined without one. */
 function certificateAnnouncesGcm(certificate: pkijs.Certificate): boolean | undefined {
+  const x509 = x509Library();
   const extension = new x509.X509Certificate(certificateDer(certificate)).extensions.find((e) => e.type === OID_SMIME_CAPABILITIES);
   if (!extension) return undefined;
   // The DER of the OID itself (06 09 ...) inside the capability list.
