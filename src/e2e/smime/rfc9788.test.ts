@@ -14,7 +14,8 @@ import { describeWithPeers } from '../../../test/helpers/peers.ts';
 import { createTestPki, SAMPLE_MESSAGE } from '../../../test/integration/18-smime/pki.ts';
 import type { TestPki } from '../../../test/integration/18-smime/pki.ts';
 import { parseHeaders } from '../../mail/index.ts';
-import { createSmimeProtector, parseCertificates } from './index.ts';
+import { createSmimeProtector } from './index.ts';
+import { parseCertificates } from './der.ts';
 import { pkijs } from './engine.ts';
 import { derBlocks, toArrayBuffer } from './der.ts';
 

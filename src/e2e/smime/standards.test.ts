@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithPeers } from '../../../test/helpers/peers.ts';
 import { createTestPki, SAMPLE_MESSAGE } from '../../../test/integration/18-smime/pki.ts';
 import type { TestPki } from '../../../test/integration/18-smime/pki.ts';
-import { checkCertificate, createSmimeProtector, parseCertificates } from './index.ts';
+import { checkCertificate, createSmimeProtector } from './index.ts';
+import { parseCertificates } from './der.ts';
 import type { CertificateUse } from './index.ts';
 
 const DIR = path.resolve(import.meta.dirname, '../../../test/fixtures/standards/rfc9216');
