@@ -46,6 +46,19 @@ interface Slot {
 /** A scrape or health check must not hang on a busy or dying worker. */
 const ANSWER_MS = 2_000;
 
+/**
+ * V8's young generation, per worker. Left alone it grows to 128 MB under load (Node 24), most of
+ * it resident in every worker; at 2 MB semi-spaces the relay's memory phase peaked ~60 MB lower
+ * per process for no measurable loss of rate (bench/README.md "Memory"). An operator's own
+ * `--max-semi-space-size` (node's flags or NODE_OPTIONS) wins.
+ */
+export const WORKER_SEMI_SPACE_MB = 2;
+
+export function workerExecArgv(execArgv: string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): string[] {
+  const given = [...execArgv, ...nodeOptions.split(/\s+/)].some((flag) => /^--max-semi-space-size(=|$)/.test(flag));
+  return given ? execArgv : [...execArgv, `--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`];
+}
+
 export function createListenerPool(options: { config: Config; count: number; logger: Logger; notify(): void }): ListenerPool {
   const { config, count, logger, notify } = options;
   const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, listening: false, failures: 0 }));
@@ -55,7 +68,7 @@ export function createListenerPool(options: { config: Config; count: number; log
   const answers = new Map<number, (message: WorkerMessage) => void>();
   let startup: { resolve(): void; reject(error: Error): void } | undefined;
 
-  cluster.setupPrimary({ exec: fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './listener-worker.ts' : './listener-worker.js', import.meta.url)), serialization: 'advanced' });
+  cluster.setupPrimary({ exec: fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './listener-worker.ts' : './listener-worker.js', import.meta.url)), serialization: 'advanced', execArgv: workerExecArgv() });
 
   function fork(slot: Slot): void {
     const worker = cluster.fork();

@@ -21,7 +21,7 @@ describe.skipIf(!existsSync(ANALYZE))('contrib/sealgate.service', () => {
   const text = readFileSync(UNIT, 'utf8');
 
   it('passes systemd-analyze verify without a warning', async () => {
-    expect(text).toContain('ExecStart=/usr/bin/node /opt/sealgate/bin/sealgate.js serve --config /etc/sealgate/sealgate.json');
+    expect(text).toContain('ExecStart=/usr/bin/node --max-semi-space-size=2 /opt/sealgate/bin/sealgate.js serve --config /etc/sealgate/sealgate.json');
     const local = path.join(temp.dir, 'sealgate.service');
     writeFileSync(local, text.replace('/usr/bin/node /opt/sealgate/bin/sealgate.js', `${process.execPath} ${path.join(ROOT, 'bin/sealgate.js')}`));
     const { stdout, stderr } = await run(ANALYZE, ['verify', local]);
