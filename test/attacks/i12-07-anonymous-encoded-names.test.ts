@@ -1,9 +1,7 @@
-import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startGateway, type GatewayProcess } from '../helpers/gateway.ts';
+import { expect, it } from 'vitest';
+import { ANONYMOUS_PASSWORD, anonymousSubmissionRig } from '../helpers/anonymous-rig.ts';
 import { describeWithPeers } from '../helpers/peers.ts';
-import { freePort, tempDir, until } from '../helpers/ports.ts';
-import { startPostfix, type PostfixInstance } from '../helpers/postfix.ts';
+import { until } from '../helpers/ports.ts';
 import { runSwaks } from '../helpers/swaks.ts';
 
 /*
@@ -14,7 +12,7 @@ import { runSwaks } from '../helpers/swaks.ts';
  * Postfix untouched. Now a field is also read as its writer meant it (RFC 6532 UTF-8, encoded
  * words decoded) and against the Unicode form of an A-label name.
  */
-const PASSWORD = 'correct horse battery staple';
+const PASSWORD = ANONYMOUS_PASSWORD;
 const CLIENT_IP = '127.0.0.5';
 const HELO = 'xn--bro-rechner-thb.corp-anon.example'; // büro-rechner.corp-anon.example
 const UNICODE_HELO = 'büro-rechner.corp-anon.example';
@@ -22,31 +20,11 @@ const b64 = (text: string) => `=?utf-8?B?${Buffer.from(text, 'utf8').toString('b
 const q = (text: string) => `=?utf-8?Q?${[...Buffer.from(text, 'utf8')].map((b) => (b < 0x80 && /[A-Za-z0-9-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `=${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('')}?=`;
 
 describeWithPeers(['root', 'postfix', 'swaks'], 'anonymous submission: names in encoded words', () => {
-  const temp = tempDir('i12-07');
-  let postfix: PostfixInstance;
-  let gateway: GatewayProcess;
-
-  beforeAll(async () => {
-    const port = await freePort('127.0.0.11');
-    postfix = await startPostfix({ ip: '127.0.0.11', port, name: 'mx.anon.test', mode: 'accept', domains: ['anon.test'] });
-    gateway = await startGateway(path.join(temp.dir, 'gw'), {
-      listeners: { inbound: { host: '127.0.0.1', port: await freePort() }, submission: { host: '127.0.0.1', port: await freePort(), anonymous: true } },
-      domains: { 'anon.test': { smarthost: `127.0.0.11:${port}` } },
-      queue: { retryScheduleMs: [1000], pollIntervalMs: 200 },
-      pickup: { fallbackOnRequirement: false, whenNoTls: false },
-    }, { cli: 'in-process' });
-    expect((await gateway.cli('user', 'add', 'alice@users.test', '--password', PASSWORD)).code).toBe(0);
-  });
-
-  afterAll(async () => {
-    await gateway?.kill();
-    await postfix?.stop();
-    temp.cleanup();
-  });
+  const rig = anonymousSubmissionRig('i12-07');
 
   it('a field naming the client in B or Q encoded words, or by its Unicode name, does not reach Postfix', async () => {
     const sent = await runSwaks([
-      '--server', `127.0.0.1:${gateway.ports.submission}`, '--local-interface', CLIENT_IP, '--ehlo', HELO, '-tls',
+      '--server', `127.0.0.1:${rig.gateway().ports.submission}`, '--local-interface', CLIENT_IP, '--ehlo', HELO, '-tls',
       '--auth', 'PLAIN', '--auth-user', 'alice@users.test', '--auth-password', PASSWORD,
       '--from', 'alice@users.test', '--to', 'bob@anon.test',
       '--header', 'Subject: encoded traces',
@@ -57,8 +35,8 @@ describeWithPeers(['root', 'postfix', 'swaks'], 'anonymous submission: names in 
       '--header', 'X-Kept: an unrelated field',
     ]);
     expect(sent.code, sent.stdout).toBe(0);
-    await until(() => postfix.messages().some((m) => m.raw.includes('Subject: encoded traces')), 30_000, 'delivery');
-    const raw = postfix.messages().find((m) => m.raw.includes('Subject: encoded traces'))!.raw;
+    await until(() => rig.postfix().messages().some((m) => m.raw.includes('Subject: encoded traces')), 30_000, 'delivery');
+    const raw = rig.postfix().messages().find((m) => m.raw.includes('Subject: encoded traces'))!.raw;
     // What a mail program shows: every encoded word decoded.
     const shown = raw.replace(/=\?utf-8\?([BQ])\?([^?]*)\?=/gi, (_, how: string, text: string) =>
       how.toUpperCase() === 'B' ? Buffer.from(text, 'base64').toString('utf8') : Buffer.from(text.replace(/=([0-9A-F]{2})/gi, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8'));

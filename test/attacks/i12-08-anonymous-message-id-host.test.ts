@@ -1,10 +1,8 @@
 import { hostname } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startGateway, type GatewayProcess } from '../helpers/gateway.ts';
+import { expect, it } from 'vitest';
+import { ANONYMOUS_PASSWORD, anonymousSubmissionRig } from '../helpers/anonymous-rig.ts';
 import { describeWithPeers } from '../helpers/peers.ts';
-import { freePort, tempDir, until } from '../helpers/ports.ts';
-import { startPostfix, type PostfixInstance } from '../helpers/postfix.ts';
+import { until } from '../helpers/ports.ts';
 import { runSwaks } from '../helpers/swaks.ts';
 
 /*
@@ -17,41 +15,21 @@ import { runSwaks } from '../helpers/swaks.ts';
  * only when its id-right is the domain of the From:/Sender: address, the envelope sender's, or
  * ours; any other is replaced by one of ours.
  */
-const PASSWORD = 'correct horse battery staple';
+const PASSWORD = ANONYMOUS_PASSWORD;
 const CLIENT_IP = '127.0.0.5';
 
 describeWithPeers(['root', 'postfix', 'swaks'], 'anonymous submission: the Message-ID names the machine', () => {
-  const temp = tempDir('i12-08');
-  let postfix: PostfixInstance;
-  let gateway: GatewayProcess;
-
-  beforeAll(async () => {
-    const port = await freePort('127.0.0.11');
-    postfix = await startPostfix({ ip: '127.0.0.11', port, name: 'mx.anon.test', mode: 'accept', domains: ['anon.test'] });
-    gateway = await startGateway(path.join(temp.dir, 'gw'), {
-      listeners: { inbound: { host: '127.0.0.1', port: await freePort() }, submission: { host: '127.0.0.1', port: await freePort(), anonymous: true } },
-      domains: { 'anon.test': { smarthost: `127.0.0.11:${port}` } },
-      queue: { retryScheduleMs: [1000], pollIntervalMs: 200 },
-      pickup: { fallbackOnRequirement: false, whenNoTls: false },
-    }, { cli: 'in-process' });
-    expect((await gateway.cli('user', 'add', 'alice@users.test', '--password', PASSWORD)).code).toBe(0);
-  });
-
-  afterAll(async () => {
-    await gateway?.kill();
-    await postfix?.stop();
-    temp.cleanup();
-  });
+  const rig = anonymousSubmissionRig('i12-08');
 
   const send = (subject: string, headers: string[]) =>
     runSwaks([
-      '--server', `127.0.0.1:${gateway.ports.submission}`, '--local-interface', CLIENT_IP, '--ehlo', `[${CLIENT_IP}]`, '-tls',
+      '--server', `127.0.0.1:${rig.gateway().ports.submission}`, '--local-interface', CLIENT_IP, '--ehlo', `[${CLIENT_IP}]`, '-tls',
       '--auth', 'PLAIN', '--auth-user', 'alice@users.test', '--auth-password', PASSWORD,
       '--from', 'alice@users.test', '--to', 'bob@anon.test', '--header', `Subject: ${subject}`, ...headers,
     ]);
   const delivered = async (subject: string) => {
-    await until(() => postfix.messages().some((m) => m.raw.includes(`Subject: ${subject}`)), 30_000, `delivery of "${subject}"`);
-    return postfix.messages().find((m) => m.raw.includes(`Subject: ${subject}`))!.raw;
+    await until(() => rig.postfix().messages().some((m) => m.raw.includes(`Subject: ${subject}`)), 30_000, `delivery of "${subject}"`);
+    return rig.postfix().messages().find((m) => m.raw.includes(`Subject: ${subject}`))!.raw;
   };
   // swaks spells it Message-Id; --header with that name replaces its own.
   const messageId = (raw: string) => {

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { eventHash, GENESIS_HASH } from '../../src/audit/index.ts';
 import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
+import { rewriteAuditChain, type AuditRow } from '../helpers/audit-rewrite.ts';
 import { RawSmtp } from '../helpers/raw-smtp.ts';
 
 /*
@@ -14,8 +14,6 @@ import { RawSmtp } from '../helpers/raw-smtp.ts';
  */
 
 const PASSWORD = 'correct horse battery staple';
-
-type Row = { seq: number; at: number; node: string; actor: string; action: string; target: string | null; ip: string | null; protocol: string | null; detail: string; prev_hash: string; hash: string };
 
 // Each case on a gateway of its own: once a chain was rewritten, the gateway signs no new head
 // on it (i13-20), so a second case on the same log could not start from a signed one.
@@ -34,27 +32,7 @@ describe.each(['rewrite', 'cut'])('audit verify after the checkpoints were delet
     }
   }
 
-  /** Drops every checkpoint, removes `drop` (a set of seqs) and re-links the rest from genesis. */
-  function rebuild(drop: (row: Row) => boolean) {
-    const db = new Database(dbFile());
-    try {
-      const rows = (db.prepare('SELECT * FROM audit_events ORDER BY seq').all() as Row[]).filter((r) => !drop(r));
-      db.transaction(() => {
-        db.prepare('DELETE FROM audit_checkpoints').run();
-        db.prepare('DELETE FROM audit_events').run();
-        let prev = { seq: 0, hash: GENESIS_HASH };
-        const insert = db.prepare('INSERT INTO audit_events (seq, at, node, actor, action, target, ip, protocol, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)');
-        for (const row of rows) {
-          const event = { seq: prev.seq + 1, at: Number(row.at), node: row.node, actor: row.actor, action: row.action, target: row.target, ip: row.ip, protocol: row.protocol, detail: JSON.parse(row.detail) as Record<string, unknown>, prevHash: prev.hash };
-          const hash = eventHash(event);
-          insert.run(event.seq, event.at, event.node, event.actor, event.action, event.target, event.ip, event.protocol, row.detail, event.prevHash, hash);
-          prev = { seq: event.seq, hash };
-        }
-      })();
-    } finally {
-      db.close();
-    }
-  }
+  const rebuild = (drop: (row: AuditRow) => boolean) => rewriteAuditChain(dbFile(), drop);
 
   it.runIf(scenario === 'rewrite')('names the rewrite instead of calling the log intact', async () => {
     await failedLogins(3);

@@ -1,8 +1,7 @@
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { eventHash, GENESIS_HASH } from '../../src/audit/index.ts';
 import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
+import { rewriteAuditChain } from '../helpers/audit-rewrite.ts';
 import { RawSmtp } from '../helpers/raw-smtp.ts';
 
 /*
@@ -14,8 +13,6 @@ import { RawSmtp } from '../helpers/raw-smtp.ts';
  */
 
 const PASSWORD = 'correct horse battery staple';
-
-type Row = { seq: number; at: number; node: string; actor: string; action: string; target: string | null; ip: string | null; protocol: string | null; detail: string; prev_hash: string; hash: string };
 
 describe('a rewritten audit chain is not signed again', () => {
   const rig = gatewayWithSmarthost({ prefix: 'sg-i13-20-', users: ['alice@corp.test'], password: PASSWORD, config: { login: { freeAttempts: 10 } } });
@@ -33,28 +30,7 @@ describe('a rewritten audit chain is not signed again', () => {
   }
 
   /** Drops every checkpoint and the first failed login, then re-links the rest from genesis. */
-  function rebuildWithoutFirstFailure() {
-    const db = new Database(dbFile());
-    try {
-      const all = db.prepare('SELECT * FROM audit_events ORDER BY seq').all() as Row[];
-      const victim = all.find((r) => r.action === 'login.failed')!;
-      const rows = all.filter((r) => r.seq !== victim.seq);
-      db.transaction(() => {
-        db.prepare('DELETE FROM audit_checkpoints').run();
-        db.prepare('DELETE FROM audit_events').run();
-        let prev = { seq: 0, hash: GENESIS_HASH };
-        const insert = db.prepare('INSERT INTO audit_events (seq, at, node, actor, action, target, ip, protocol, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)');
-        for (const row of rows) {
-          const event = { seq: prev.seq + 1, at: Number(row.at), node: row.node, actor: row.actor, action: row.action, target: row.target, ip: row.ip, protocol: row.protocol, detail: JSON.parse(row.detail) as Record<string, unknown>, prevHash: prev.hash };
-          const hash = eventHash(event);
-          insert.run(event.seq, event.at, event.node, event.actor, event.action, event.target, event.ip, event.protocol, row.detail, event.prevHash, hash);
-          prev = { seq: event.seq, hash };
-        }
-      })();
-    } finally {
-      db.close();
-    }
-  }
+  const rebuildWithoutFirstFailure = () => rewriteAuditChain(dbFile(), (row, all) => row.seq === all.find((r) => r.action === 'login.failed')!.seq);
 
   it('refuses to sign the rewritten head, and verify still names the rewrite', async () => {
     await failedLogins(3);
