@@ -5,7 +5,7 @@
  * listener-worker.ts spread them over processes (`serve.workers` above 1).
  */
 import { availableParallelism } from 'node:os';
-import { configWarnings, type Config } from './config/index.ts';
+import { configWarnings, storeUrl, type Config } from './config/index.ts';
 import { AuditBatcher } from './audit/index.ts';
 import type { Service } from './kernel/index.ts';
 import { initDataDir, openRuntime, type Runtime } from './runtime.ts';
@@ -33,9 +33,15 @@ export interface RunningGateway {
   release(): Promise<number>;
 }
 
-/** `serve.workers` as a number: `auto` is one listener process per core. */
+/**
+ * `serve.workers` as a number. `auto` is one listener process per core on PostgreSQL, and one
+ * process on SQLite: there every process is a writer of its own, they queue on the file's write
+ * lock, and the relay measured slower with two listener workers than with one process
+ * (bench/README.md, 130 against 161 msg/s on 2 cores). A number is taken as given.
+ */
 export function listenerWorkers(config: Config): number {
-  return config.serve.workers === 'auto' ? availableParallelism() : config.serve.workers;
+  if (config.serve.workers !== 'auto') return config.serve.workers;
+  return storeUrl(config).startsWith('postgres') ? availableParallelism() : 1;
 }
 
 /**
