@@ -7,6 +7,12 @@ import { EX, UsageError } from './exit.ts';
 import { out } from './output.ts';
 
 export async function serve(config: Config, deps: CliDeps): Promise<number> {
+  // Taken before the start: the listeners open (and a supervisor may stop us) before the start
+  // returns, and a signal then would end the process without the orderly stop.
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
   const gateway = await deps.startGateway(config);
   const width = Math.max(...gateway.listeners.map((l) => l.name.length));
   const cli = 'npm run sealgate --';
@@ -34,10 +40,7 @@ export async function serve(config: Config, deps: CliDeps): Promise<number> {
       '',
     ].join('\n'),
   );
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  const signal = await signalled;
   // A second signal, or the deadline passed with something still hanging: the leases go back
   // to the queue (nothing acknowledged is lost) and the process ends now.
   let forced = false;
