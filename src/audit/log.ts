@@ -150,7 +150,7 @@ export class AuditLog {
     if (!head) return null;
     const last = await this.latestCheckpoint();
     if (last && last.seq >= Number(head.seq)) return last;
-    await this.assertFollowsLastSigned(Number(head.seq));
+    await this.assertFollowsLastSigned(Number(head.seq), last);
     const checkpoint = signer.sign(Number(head.seq), head.hash, clock.now());
     try {
       await store.db.insertInto('audit_checkpoints').values({ seq: checkpoint.seq, hash: checkpoint.hash, at: checkpoint.at, signature: checkpoint.signature, public_key: checkpoint.publicKey }).execute();
@@ -176,7 +176,7 @@ export class AuditLog {
     if (!head) return { removed: 0, anchor: null };
     const last = await store.db.selectFrom('audit_events').select(['seq', 'hash']).where('at', '<', before).where('seq', '<', Number(head.seq)).orderBy('seq', 'desc').limit(1).executeTakeFirst();
     if (!last) return { removed: 0, anchor: null };
-    await this.assertFollowsLastSigned(Number(head.seq));
+    await this.assertFollowsLastSigned(Number(head.seq), await this.latestCheckpoint());
     const anchor = signer.sign(Number(last.seq), last.hash, clock.now());
     const removed = await store.db.transaction().execute(async (trx) => {
       await trx.insertInto('audit_checkpoints').values({ seq: anchor.seq, hash: anchor.hash, at: anchor.at, signature: anchor.signature, public_key: anchor.publicKey })
@@ -197,7 +197,7 @@ export class AuditLog {
    * database alone (checkpoints deleted, hashes recomputed) would otherwise get a fresh signature,
    * and the new witness would replace the one that shows the rewrite. Refusing keeps the evidence.
    */
-  private async assertFollowsLastSigned(headSeq: number): Promise<void> {
+  private async assertFollowsLastSigned(headSeq: number, latest: Checkpoint | null): Promise<void> {
     const { store, signer, logger } = this.options;
     let witnessed: Checkpoint | null = null;
     try {
@@ -205,7 +205,7 @@ export class AuditLog {
     } catch {
       witnessed = null; // unreadable: verify reports it; the database's checkpoints still anchor
     }
-    const anchors = [await this.latestCheckpoint(), witnessed].filter((c): c is Checkpoint => c !== null && checkpointValid(c, signer.publicKey));
+    const anchors = [latest, witnessed].filter((c): c is Checkpoint => c !== null && checkpointValid(c, signer.publicKey));
     const anchor = anchors.sort((a, b) => b.seq - a.seq)[0];
     if (!anchor) return;
     let broken: string | null = null;

@@ -1,7 +1,7 @@
 /** What an admin reads: the queue's messages, one message in full, bodies that no longer open. */
-import type { DeliveryReceipt } from '../kernel/index.ts';
 import { openBody } from './bodies.ts';
 import type { QueueContext } from './context.ts';
+import { receiptOfRow } from './receipts.ts';
 import type { MessageDetail, MessageSummary, StoredEnvelope } from './types.ts';
 
 export async function list(ctx: QueueContext, options: { state?: string; limit?: number } = {}): Promise<MessageSummary[]> {
@@ -43,23 +43,7 @@ export async function show(ctx: QueueContext, messageId: string): Promise<Messag
     createdAt: Number(message.created_at),
     envelope: JSON.parse(message.envelope) as StoredEnvelope,
     recipients: recipients.map((r) => ({ id: r.id, address: r.address, state: r.state, attempts: Number(r.attempts), nextAttemptAt: Number(r.next_attempt_at), lastReply: r.last_reply, held: r.held_at != null })),
-    receipts: receipts.map((r) => ({
-      at: Number(r.at),
-      recipient: addressOf.get(r.recipient_id) ?? String(r.recipient_id),
-      mxHost: r.mx_host,
-      ip: r.ip,
-      port: r.port,
-      tlsVersion: r.tls_version,
-      cipher: r.cipher,
-      certSubject: r.cert_subject,
-      certFingerprint: r.cert_fingerprint,
-      certVerified: Number(r.cert_verified) === 1,
-      messageSha256: r.message_sha256,
-      reply: r.reply,
-      outcome: r.outcome as DeliveryReceipt['outcome'],
-      ...(r.route ? { route: r.route as DeliveryReceipt['route'] } : {}),
-      ...(r.route_reason ? { routeReason: r.route_reason } : {}),
-    })),
+    receipts: receipts.map((r) => receiptOfRow({ ...r, recipient_address: addressOf.get(r.recipient_id) ?? null })),
   };
 }
 

@@ -121,7 +121,8 @@ function storedReceipt(row: ReceiptRow): StoredReceipt {
   return { id: Number(row.id), messageId: row.message_id, mailFrom: row.mail_from ?? row.message_mail_from ?? null, recipientKnown: (row.recipient ?? row.recipient_address) != null, kind: kindOfRow(row, receipt), signed: row.signed, signature: row.signature, receipt };
 }
 
-function receiptOfRow(row: ReceiptRow): DeliveryReceipt {
+/** A receipts row as the receipt it records; `recipient_address` is the recipients row's, for rows older than the receipt's own column. */
+export function receiptOfRow(row: Omit<ReceiptRow, 'message_mail_from'>): DeliveryReceipt {
   return {
     at: Number(row.at),
     recipient: row.recipient ?? row.recipient_address ?? String(row.recipient_id),

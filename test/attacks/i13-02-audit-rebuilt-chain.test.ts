@@ -2,8 +2,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
-import { rewriteAuditChain, type AuditRow } from '../helpers/audit-rewrite.ts';
-import { RawSmtp } from '../helpers/raw-smtp.ts';
+import { failedSmtpLogins, rewriteAuditChain, type AuditRow } from '../helpers/audit-rewrite.ts';
 
 /*
  * Issue 13 attack 2: someone with write access to the database but not the master key wants a
@@ -21,16 +20,7 @@ describe.each(['rewrite', 'cut'])('audit verify after the checkpoints were delet
   const rig = gatewayWithSmarthost({ prefix: 'sg-i13-02-', users: ['alice@corp.test'], password: PASSWORD, config: { login: { freeAttempts: 10 } } });
   const dbFile = () => path.join(rig.gateway.dir, 'data', 'sealgate.db');
 
-  async function failedLogins(count: number) {
-    for (let i = 0; i < count; i++) {
-      const smtp = await RawSmtp.connect(rig.gateway.ports.submission);
-      await smtp.command('EHLO client.test');
-      await smtp.startTls();
-      await smtp.command('EHLO client.test');
-      expect(await smtp.command(`AUTH PLAIN ${Buffer.from(`\0alice@corp.test\0guess ${i}`).toString('base64')}`)).toMatch(/^535 /);
-      smtp.close();
-    }
-  }
+  const failedLogins = (count: number, from = 0) => failedSmtpLogins(rig.gateway.ports.submission, count, from);
 
   const rebuild = (drop: (row: AuditRow) => boolean) => rewriteAuditChain(dbFile(), drop);
 

@@ -1,8 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
-import { rewriteAuditChain } from '../helpers/audit-rewrite.ts';
-import { RawSmtp } from '../helpers/raw-smtp.ts';
+import { failedSmtpLogins, rewriteAuditChain } from '../helpers/audit-rewrite.ts';
 
 /*
  * Issue 13, after attack 2: the witness file shows a chain rebuilt with the database alone, until
@@ -18,16 +17,7 @@ describe('a rewritten audit chain is not signed again', () => {
   const rig = gatewayWithSmarthost({ prefix: 'sg-i13-20-', users: ['alice@corp.test'], password: PASSWORD, config: { login: { freeAttempts: 10 } } });
   const dbFile = () => path.join(rig.gateway.dir, 'data', 'sealgate.db');
 
-  async function failedLogins(count: number, from = 0) {
-    for (let i = from; i < from + count; i++) {
-      const smtp = await RawSmtp.connect(rig.gateway.ports.submission);
-      await smtp.command('EHLO client.test');
-      await smtp.startTls();
-      await smtp.command('EHLO client.test');
-      expect(await smtp.command(`AUTH PLAIN ${Buffer.from(`\0alice@corp.test\0guess ${i}`).toString('base64')}`)).toMatch(/^535 /);
-      smtp.close();
-    }
-  }
+  const failedLogins = (count: number, from = 0) => failedSmtpLogins(rig.gateway.ports.submission, count, from);
 
   /** Drops every checkpoint and the first failed login, then re-links the rest from genesis. */
   const rebuildWithoutFirstFailure = () => rewriteAuditChain(dbFile(), (row, all) => row.seq === all.find((r) => r.action === 'login.failed')!.seq);

@@ -1,5 +1,7 @@
 import Database from 'better-sqlite3';
+import { expect } from 'vitest';
 import { eventHash, GENESIS_HASH } from '../../src/audit/index.ts';
+import { RawSmtp } from './raw-smtp.ts';
 
 export type AuditRow = { seq: number; at: number; node: string; actor: string; action: string; target: string | null; ip: string | null; protocol: string | null; detail: string; prev_hash: string; hash: string };
 
@@ -27,5 +29,17 @@ export function rewriteAuditChain(dbFile: string, drop: (row: AuditRow, all: Aud
     })();
   } finally {
     db.close();
+  }
+}
+
+/** `count` failed SMTP AUTH logins as alice@corp.test (guesses numbered from `from`): events the attacker wants gone. */
+export async function failedSmtpLogins(port: number, count: number, from = 0): Promise<void> {
+  for (let i = from; i < from + count; i++) {
+    const smtp = await RawSmtp.connect(port);
+    await smtp.command('EHLO client.test');
+    await smtp.startTls();
+    await smtp.command('EHLO client.test');
+    expect(await smtp.command(`AUTH PLAIN ${Buffer.from(`\0alice@corp.test\0guess ${i}`).toString('base64')}`)).toMatch(/^535 /);
+    smtp.close();
   }
 }
