@@ -4,8 +4,8 @@ import type { Database, Store } from './schema.ts';
 /**
  * One transaction per turn of the event loop for every writer of a store that joins it
  * (issue 14). The intake's inserts and the delivery's settlements each had a group commit of
- * their own, and on SQLite (better-sqlite3 is synchronous) each commit is an fsync on the
- * event loop: 1.57 commits per relayed message. Work submitted in the same turn, or while a
+ * their own: 1.57 commits per relayed message, each (on SQLite, synchronously) a round of
+ * statements and a sync of the WAL. Work submitted in the same turn, or while a
  * transaction is open, now shares one commit. Each caller still resolves only after its own
  * work is committed; a work that throws is rolled back to its savepoint and only its caller
  * is rejected, so one writer's failure does not fail another's.

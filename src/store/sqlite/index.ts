@@ -4,21 +4,27 @@ import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, SqliteDialect, type DatabaseConnection, type Driver } from 'kysely';
 import type { Database, Store } from '../schema.ts';
 import { migrateToLatest } from '../migrate.ts';
+import { WalSync } from './wal-sync.ts';
 
-/** The embedded default: one file, WAL, fsync on every commit (synchronous=FULL). */
+/**
+ * The embedded default: one file, WAL, every write on disk before its promise resolves (the
+ * WAL's fdatasync runs off the event loop and is shared by the commits around it: wal-sync.ts).
+ */
 export async function openSqliteStore(file: string): Promise<Store> {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
   const database = new BetterSqlite3(file);
   database.pragma('journal_mode = WAL');
-  // FULL, not NORMAL: a 250 is sent after commit, so the commit must survive power loss.
-  database.pragma('synchronous = FULL');
+  // NORMAL leaves the commit's sync to WalSync, which a 250 waits for; an in-memory database
+  // has nothing to sync.
+  const walSync = file === ':memory:' ? undefined : new WalSync(file);
+  database.pragma(walSync ? 'synchronous = NORMAL' : 'synchronous = FULL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
   // Deleted rows and replaced values are overwritten with zeros, not left in free space for a
   // copy of the file to read (issue 9 item 8); the WAL's old frames go at the next checkpoint.
   database.pragma('secure_delete = ON');
   cachePreparedStatements(database);
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database }, walSync) });
   const scrubber = walScrubber(database);
   const store: Store = {
     db,
@@ -27,9 +33,11 @@ export async function openSqliteStore(file: string): Promise<Store> {
     close: async () => {
       scrubber.stop();
       await db.destroy();
+      await walSync?.close();
     },
   };
   await migrateSerialised(database, store);
+  await walSync?.durable();
   return store;
 }
 
@@ -39,12 +47,43 @@ export async function openSqliteStore(file: string): Promise<Store> {
  * another connection (the delivery thread, a CLI command) commits before the first write,
  * the write fails with SQLITE_BUSY_SNAPSHOT, which no busy timeout cures. BEGIN IMMEDIATE
  * takes the write lock first, so the other writer waits its busy timeout instead.
+ *
+ * A COMMIT, and a write outside any transaction, resolve only once WalSync has it on disk.
  */
 class ImmediateSqliteDialect extends SqliteDialect {
+  private readonly database: BetterSqlite3.Database;
+  private readonly walSync: WalSync | undefined;
+
+  constructor(config: { database: BetterSqlite3.Database }, walSync: WalSync | undefined) {
+    super(config);
+    this.database = config.database;
+    this.walSync = walSync;
+  }
+
   override createDriver(): Driver {
     const driver = super.createDriver();
+    const { database, walSync } = this;
     driver.beginTransaction = async (connection: DatabaseConnection) => {
       await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    };
+    if (!walSync) return driver;
+    const commit = driver.commitTransaction.bind(driver);
+    driver.commitTransaction = async (connection: DatabaseConnection) => {
+      await commit(connection);
+      await walSync.durable();
+    };
+    const acquire = driver.acquireConnection.bind(driver);
+    driver.acquireConnection = async () => {
+      const connection = await acquire();
+      return {
+        executeQuery: async <R>(query: CompiledQuery, options?: Parameters<DatabaseConnection['executeQuery']>[1]) => {
+          const result = await connection.executeQuery<R>(query, options);
+          // Autocommit: the statement was its own transaction (prepare() is cached by SQL).
+          if (!database.inTransaction && !database.prepare(query.sql).readonly) await walSync.durable();
+          return result;
+        },
+        streamQuery: (query, chunkSize) => connection.streamQuery(query, chunkSize),
+      } satisfies DatabaseConnection;
     };
     return driver;
   }
