@@ -10,6 +10,23 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     const base = { domain: 'Dest.test', mxHost: 'MX1.dest.test', ip: '127.0.0.10', starttlsOffered: true, tlsVersion: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', certSubject: 'CN=mx1.dest.test', certValid: true, certError: null, requireTlsAdvertised: false, error: null, at: 1000 };
     const plain = { starttlsOffered: false, tlsVersion: null, cipher: null, certSubject: null, certValid: false };
 
+    it.skipIf(!available)('writes a repeated observation at most once a minute; a changed one at once', async () => {
+      current = await openTestStore(dialect);
+      const memory = new LinkSecurityMemory(current.store, 600_000);
+      const storedAt = async () => (await memory.list('dest.test')).map((r) => [r.level, r.at]);
+      await memory.record(base);
+      expect(await memory.record({ ...base, at: 50_000 })).toMatchObject({ level: 'tls-verified', kept: false, at: 50_000 });
+      expect(await storedAt()).toEqual([['tls-verified', 1000]]);
+      await memory.record({ ...base, at: 61_500 });
+      expect(await storedAt()).toEqual([['tls-verified', 61_500]]);
+      await memory.record({ ...base, tlsVersion: 'TLSv1.2', at: 62_000 });
+      expect(await storedAt()).toEqual([['tls-verified', 62_000]]);
+      // Forgotten by the admin: the next session records again at once.
+      await memory.forget('dest.test');
+      await memory.record({ ...base, tlsVersion: 'TLSv1.2', at: 63_000 });
+      expect(await storedAt()).toEqual([['tls-verified', 63_000]]);
+    });
+
     it.skipIf(!available)('keeps one record per domain and MX; a weaker session never lowers one that holds', async () => {
       current = await openTestStore(dialect);
       const memory = new LinkSecurityMemory(current.store, 60_000);

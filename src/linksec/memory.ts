@@ -15,6 +15,8 @@ export interface LinkRecord extends LinkObservation {
   expiresAt: number;
 }
 
+const REPEAT_WINDOW_MS = 60_000;
+
 /**
  * The per-destination memory of what each MX proved: written by every delivery attempt and by
  * `sealgate domain check`, one row per (domain, MX host), and read before each delivery
@@ -25,6 +27,8 @@ export interface LinkRecord extends LinkObservation {
 export class LinkSecurityMemory {
   private readonly store: Store;
   private readonly ttlMs: number;
+  /** The last observation this process stored per (domain, MX host), to skip repeating it. */
+  private readonly lastStored = new Map<string, { same: string; at: number; result: LinkRecord & { kept: boolean } }>();
 
   constructor(store: Store, ttlMs = 24 * 3_600_000) {
     this.store = store;
@@ -56,6 +60,15 @@ export class LinkSecurityMemory {
       seen_at: observation.at,
       expires_at: observation.at + (holdMs ?? this.ttlMs),
     };
+    // Every session to a destination observes the same thing: the same observation stored by
+    // this process under a minute ago is not written again (an upsert per delivery, issue 14);
+    // its record then holds at most that minute less.
+    const key = `${row.domain} ${row.mx_host}`;
+    const same = JSON.stringify([row.ip, row.starttls, row.tls_version, row.cipher, row.cert_subject, row.cert_valid, row.cert_error, row.requiretls, row.error, row.mta_sts, row.dane, level, holdMs ?? null]);
+    const previous = this.lastStored.get(key);
+    if (!options.force && previous && previous.same === same && observation.at >= previous.at && observation.at - previous.at < REPEAT_WINDOW_MS) {
+      return { ...previous.result, ...observation, level };
+    }
     // One conditional upsert, so two nodes racing cannot lower a record between read and write.
     const result = await this.store.db
       .insertInto('link_security')
@@ -78,7 +91,10 @@ export class LinkSecurityMemory {
       )
       .executeTakeFirst();
     const kept = Number(result.numInsertedOrUpdatedRows ?? 1n) === 0;
-    return { ...observation, level, expiresAt: row.expires_at, kept };
+    const recorded = { ...observation, level, expiresAt: row.expires_at, kept };
+    if (this.lastStored.size >= 1024) this.lastStored.clear();
+    this.lastStored.set(key, { same, at: observation.at, result: recorded });
+    return recorded;
   }
 
   /** What the domain's MX hosts proved and still holds at `now` (read before each session). */
@@ -94,6 +110,7 @@ export class LinkSecurityMemory {
 
   /** The admin lowers what was proved (`sealgate domain forget`): the records are gone. */
   async forget(domain: string, mxHost?: string): Promise<number> {
+    this.lastStored.clear();
     let query = this.store.db.deleteFrom('link_security').where('domain', '=', domain.toLowerCase().replace(/\.$/, ''));
     if (mxHost) query = query.where('mx_host', '=', mxHost.toLowerCase().replace(/\.$/, ''));
     const result = await query.executeTakeFirst();

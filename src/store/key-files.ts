@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { fsyncPath } from './fsync.ts';
@@ -16,7 +15,8 @@ export interface KeyStore {
   /** Durable when it resolves (fsynced), so a 250 sent after it never outlives its key. */
   put(id: string, sealed: Buffer): Promise<void>;
   get(id: string): Promise<Buffer | null>;
-  destroy(id: string): Promise<void>;
+  /** True when a key was there to destroy. */
+  destroy(id: string): Promise<boolean>;
   /**
    * Ids of stored keys written more than `ageMs` ago, for the crash sweep. Age is judged on
    * the clock that stamped them (the database's, the key folder's file system), never this
@@ -29,11 +29,47 @@ export interface KeyStore {
 const SAFE_ID = /^[A-Za-z0-9_-]{8,64}$/;
 
 /**
+ * The sealed keys this process wrote in the last seconds (sealed under the master key, as on
+ * disk), so a message relayed at once is not read back from its file: an open, read and close
+ * less per relayed message. Bounded in number and age, so a key another process destroyed
+ * (`queue delete`) outlives its file only briefly, and only in this process's memory; a key
+ * destroyed here is forgotten here first.
+ */
+class RecentKeys {
+  private readonly keys = new Map<string, { sealed: Buffer; at: number }>();
+  private readonly max: number;
+  private readonly maxAgeMs: number;
+
+  constructor(max = 2048, maxAgeMs = 30_000) {
+    this.max = max;
+    this.maxAgeMs = maxAgeMs;
+  }
+
+  remember(id: string, sealed: Buffer): void {
+    if (this.keys.size >= this.max) this.keys.delete(this.keys.keys().next().value!);
+    this.keys.set(id, { sealed, at: Date.now() });
+  }
+
+  get(id: string): Buffer | undefined {
+    const entry = this.keys.get(id);
+    if (!entry) return undefined;
+    if (Date.now() - entry.at <= this.maxAgeMs) return entry.sealed;
+    this.keys.delete(id);
+    return undefined;
+  }
+
+  forget(id: string): void {
+    this.keys.delete(id);
+  }
+}
+
+/**
  * One file per key under `dir` (the SQLite default, `<dataDir>/queue-keys`): unlinking a file
  * takes it out of every later copy of the data dir, which a database row cannot promise.
  */
 export function openKeyFiles(dir: string): KeyStore {
   mkdirSync(path.join(dir, 'tmp'), { recursive: true, mode: 0o700 });
+  const recent = new RecentKeys();
   const pathOf = (id: string) => {
     if (!SAFE_ID.test(id)) throw new Error(`invalid key id ${JSON.stringify(id)}`);
     return path.join(dir, id.slice(0, 2), id);
@@ -42,27 +78,33 @@ export function openKeyFiles(dir: string): KeyStore {
     where: dir,
     async put(id, sealed) {
       const finalPath = pathOf(id);
-      const tmpPath = path.join(dir, 'tmp', `${id}.${randomBytes(6).toString('hex')}.tmp`);
-      const handle = await open(tmpPath, 'wx', 0o600);
+      // Written in place, not to tmp/ and renamed: only a committed message's key is ever
+      // read, and its row commits after this resolves, so a key cut short by a crash belongs
+      // to an enqueue that never committed and goes with the stray-key sweep (housekeeping.ts).
+      // The rename cost a call and a directory sync per message (issue 14).
+      let handle: FileHandle;
       try {
-        await handle.writeFile(sealed);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      // The shard folders (two id characters) exist after the first messages: a synchronous mkdir per message
-      // held the event loop (issue 14), so the folder is made only when the rename finds none.
-      try {
-        await rename(tmpPath, finalPath);
+        handle = await open(finalPath, 'wx', 0o600);
       } catch (error) {
+        // The shard folders (two id characters) exist after the first messages: made only
+        // when the open finds none, not with a mkdir per message.
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
         await mkdir(path.dirname(finalPath), { recursive: true, mode: 0o700 });
         await fsyncPath(dir);
-        await rename(tmpPath, finalPath);
+        handle = await open(finalPath, 'wx', 0o600);
+      }
+      try {
+        await handle.writeFile(sealed);
+        await handle.datasync();
+      } finally {
+        await handle.close();
       }
       await fsyncPath(path.dirname(finalPath));
+      recent.remember(id, sealed);
     },
     async get(id) {
+      const cached = recent.get(id);
+      if (cached) return cached;
       try {
         return await readFile(pathOf(id));
       } catch (error) {
@@ -71,10 +113,15 @@ export function openKeyFiles(dir: string): KeyStore {
       }
     },
     async destroy(id) {
+      recent.forget(id);
       // unlink, not rm({ force }): rm walks the path with lstat first, one more call per message.
-      await unlink(pathOf(id)).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOENT') throw error;
-      });
+      return unlink(pathOf(id)).then(
+        () => true,
+        (error: NodeJS.ErrnoException) => {
+          if (error.code !== 'ENOENT') throw error;
+          return false;
+        },
+      );
     },
     async idsOlderThan(ageMs) {
       // "Now" as the file system stamps it: on a shared mount the server sets mtimes, so a
@@ -129,7 +176,8 @@ export function openDatabaseKeyStore(store: Store): KeyStore {
       return row ? Buffer.from(row.sealed) : null;
     },
     async destroy(id) {
-      await db.deleteFrom('message_keys').where('message_id', '=', id).execute();
+      const result = await db.deleteFrom('message_keys').where('message_id', '=', id).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
     },
     async idsOlderThan(ageMs) {
       const rows = await db.selectFrom('message_keys').select('message_id').where('created_at', '<', sql<number>`${now()} - ${sql.lit(Math.round(ageMs))}`).execute();

@@ -98,6 +98,23 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(await keys.bestKeyFor('dave@partner.test', 'openpgp', NOW)).toBeUndefined();
     });
 
+    it('keeps last_seen to the hour: mail without the header within an hour writes nothing, a header always goes through', async () => {
+      const keys = await open();
+      const erin = await key('erin@partner.test');
+      const start = NOW.getTime() - 10 * DAY;
+      const stored = async () => (await keys.autocryptState('erin@partner.test'))?.lastSeen;
+      await keys.observeAutocrypt({ from: 'erin@partner.test', date: start, header: null }, NOW);
+      expect(await stored()).toBe(start);
+      await keys.observeAutocrypt({ from: 'erin@partner.test', date: start + 59 * 60_000, header: null }, NOW);
+      expect(await stored(), 'within the hour: not written').toBe(start);
+      await keys.observeAutocrypt({ from: 'erin@partner.test', date: start + 61 * 60_000, header: null }, NOW);
+      expect(await stored()).toBe(start + 61 * 60_000);
+      // Another instance (another node) sees the row as stored, and a header moves it at once.
+      const other = new E2eKeyStore(t.store, createVault(randomBytes(32)));
+      await other.observeAutocrypt({ from: 'erin@partner.test', date: start + 62 * 60_000, header: { keydata: erin.publicKey, preferEncrypt: 'mutual' } }, NOW);
+      expect(await keys.autocryptState('erin@partner.test')).toMatchObject({ lastSeen: start + 62 * 60_000, autocryptTimestamp: start + 62 * 60_000 });
+    });
+
     it('never uses a revoked key, and a revocation sticks', async () => {
       const keys = await open();
       const frank = await key('frank@partner.test');

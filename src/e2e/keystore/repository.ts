@@ -60,6 +60,8 @@ export class E2eKeyStore {
   private readonly store: Store;
   private readonly vault: SealingVault;
   private readonly discoveredTrustMs: number;
+  /** What this process last read or wrote of each recent sender's Autocrypt state. */
+  private readonly recentPeers = new Map<string, AutocryptPeerState>();
 
   constructor(store: Store, vault: SealingVault, options: KeyStoreOptions = {}) {
     this.store = store;
@@ -257,9 +259,16 @@ export class E2eKeyStore {
       const parsed = await parseKeys(header.keydata, now).catch(() => []);
       if (!parsed.some((k) => k.kind === 'openpgp' && k.addresses.includes(from) && k.canEncrypt && !k.revoked)) header = null;
     }
+    const effective = seen.date === null || seen.date > now.getTime() ? now.getTime() : seen.date;
+    const known = this.recentPeers.get(from);
+    if (!header && known && lastSeenCurrent(known, effective)) return known;
     const before = await this.autocryptState(from);
     const after = updatePeerState(before, { ...seen, from, header }, now.getTime());
     if (!after || after === before) return before;
+    if (!header && before && lastSeenCurrent(before, effective)) {
+      this.rememberPeer(before);
+      return before;
+    }
     const row = { last_seen: after.lastSeen, autocrypt_timestamp: after.autocryptTimestamp, public_key: after.publicKey ? bytes(after.publicKey) : null, prefer_encrypt: after.preferEncrypt };
     if (before) await this.store.db.updateTable('e2e_autocrypt_peers').set(row).where('address', '=', from).execute();
     else await this.store.db.insertInto('e2e_autocrypt_peers').values({ address: from, ...row }).onConflict((oc) => oc.column('address').doUpdateSet(row)).execute();
@@ -268,8 +277,26 @@ export class E2eKeyStore {
       const [recorded] = await this.addPeerKeys(after.publicKey, 'autocrypt', now, from);
       await this.store.db.updateTable('e2e_peer_keys').set({ state: 'superseded' }).where('address', '=', from).where('source', '=', 'autocrypt').where('state', '=', 'active').where('fingerprint', '!=', recorded.fingerprint).execute();
     }
+    this.rememberPeer(after);
     return after;
   }
+
+  private rememberPeer(state: AutocryptPeerState): void {
+    if (this.recentPeers.size >= 4096) this.recentPeers.clear();
+    this.recentPeers.set(state.address, state);
+  }
+}
+
+/**
+ * Autocrypt's last_seen is kept to the hour: a message without a header moves only last_seen,
+ * and writing it for every message from a regular sender cost a read and a write per message
+ * (issue 14). It only ever meets the 35-day staleness rule (recommendation()), which an hour
+ * does not move; a header, or a date older than the state's, always goes through.
+ */
+const LAST_SEEN_PRECISION_MS = 3_600_000;
+
+function lastSeenCurrent(state: AutocryptPeerState, effective: number): boolean {
+  return effective >= (state.autocryptTimestamp ?? -Infinity) && effective - state.lastSeen < LAST_SEEN_PRECISION_MS;
 }
 
 function peerInfo(r: { kind: E2eKind; address: string; fingerprint: string; source: KeySource; key_created_at: number; expires_at: number | null; first_seen: number; last_seen: number; trusted_until: number | null; state: 'active' | 'superseded' | 'revoked' }): PeerKeyInfo {

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, SqliteDialect, type DatabaseConnection, type Driver } from 'kysely';
@@ -19,7 +20,7 @@ export async function openSqliteStore(file: string): Promise<Store> {
   const walSync = file === ':memory:' ? undefined : new WalSync(file);
   database.pragma(walSync ? 'synchronous = NORMAL' : 'synchronous = FULL');
   database.pragma('foreign_keys = ON');
-  database.pragma('busy_timeout = 5000');
+  database.pragma(`busy_timeout = ${WAIT_FOR_LOCK_MS}`);
   // Deleted rows and replaced values are overwritten with zeros, not left in free space for a
   // copy of the file to read (issue 9 item 8); the WAL's old frames go at the next checkpoint.
   database.pragma('secure_delete = ON');
@@ -38,6 +39,8 @@ export async function openSqliteStore(file: string): Promise<Store> {
   };
   await migrateSerialised(database, store);
   await walSync?.durable();
+  // From here the write lock is waited for off the event loop (ImmediateSqliteDialect).
+  if (database.open) database.pragma('busy_timeout = 0');
   return store;
 }
 
@@ -49,6 +52,12 @@ export async function openSqliteStore(file: string): Promise<Store> {
  * takes the write lock first, so the other writer waits its busy timeout instead.
  *
  * A COMMIT, and a write outside any transaction, resolve only once WalSync has it on disk.
+ *
+ * The write lock is waited for here, not by SQLite's busy handler: that one sleeps in the
+ * calling thread (1, 2, 5, 10 … ms), so every collision with another writer (the delivery
+ * thread, a listener worker, a CLI command) stalled this event loop. A statement outside a
+ * transaction that finds the lock taken fails at once with SQLITE_BUSY having done nothing,
+ * and is tried again after the loop has run other work, for up to WAIT_FOR_LOCK_MS.
  */
 class ImmediateSqliteDialect extends SqliteDialect {
   private readonly database: BetterSqlite3.Database;
@@ -66,26 +75,42 @@ class ImmediateSqliteDialect extends SqliteDialect {
     driver.beginTransaction = async (connection: DatabaseConnection) => {
       await connection.executeQuery(CompiledQuery.raw('begin immediate'));
     };
-    if (!walSync) return driver;
     const commit = driver.commitTransaction.bind(driver);
     driver.commitTransaction = async (connection: DatabaseConnection) => {
       await commit(connection);
-      await walSync.durable();
+      await walSync?.durable();
     };
     const acquire = driver.acquireConnection.bind(driver);
     driver.acquireConnection = async () => {
       const connection = await acquire();
       return {
         executeQuery: async <R>(query: CompiledQuery, options?: Parameters<DatabaseConnection['executeQuery']>[1]) => {
-          const result = await connection.executeQuery<R>(query, options);
+          if (database.inTransaction) return connection.executeQuery<R>(query, options);
+          const result = await retryWhileLocked(() => connection.executeQuery<R>(query, options));
           // Autocommit: the statement was its own transaction (prepare() is cached by SQL).
-          if (!database.inTransaction && !database.prepare(query.sql).readonly) await walSync.durable();
+          if (walSync && !database.inTransaction && !database.prepare(query.sql).readonly) await walSync.durable();
           return result;
         },
         streamQuery: (query, chunkSize) => connection.streamQuery(query, chunkSize),
       } satisfies DatabaseConnection;
     };
     return driver;
+  }
+}
+
+/** How long a writer waits for another connection's write lock before it fails (SQLITE_BUSY). */
+const WAIT_FOR_LOCK_MS = 5000;
+
+async function retryWhileLocked<T>(attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + WAIT_FOR_LOCK_MS;
+  for (let tries = 0; ; tries++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw error;
+      // A few turns of the loop first (a commit elsewhere takes microseconds), then short sleeps.
+      await (tries < 8 ? new Promise((resolve) => setImmediate(resolve)) : delay(Math.min(tries - 7, 10)));
+    }
   }
 }
 
@@ -109,7 +134,7 @@ async function migrateSerialised(database: BetterSqlite3.Database, store: Store)
       throw error;
     }
   } finally {
-    database.pragma('busy_timeout = 5000');
+    database.pragma(`busy_timeout = ${WAIT_FOR_LOCK_MS}`);
   }
 }
 
@@ -135,7 +160,7 @@ function walScrubber(database: BetterSqlite3.Database): { schedule: () => void; 
     } catch {
       schedule(); // SQLITE_BUSY or locked: later
     } finally {
-      if (database.open) database.pragma('busy_timeout = 5000');
+      if (database.open) database.pragma('busy_timeout = 0');
     }
   };
   const schedule = () => {
