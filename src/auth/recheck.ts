@@ -5,6 +5,7 @@
  */
 import type { Resolver } from '../dns/index.ts';
 import { analyzeTrace, parseHeaders, recordedAuthResults, splitHeaderBlock, TraceLimitError, type RecordedAuthResults, type TraceAnalysis } from '../mail/index.ts';
+import { loadMailauth } from './mailauth-loader.ts';
 import { authResolver } from './resolver.ts';
 
 export interface DkimRecheck {
@@ -24,7 +25,7 @@ export interface SignatureRecheck {
 export async function recheckSignatures(message: Buffer, resolver: Resolver): Promise<SignatureRecheck> {
   const adapted = authResolver(resolver) as never;
   // Loaded when an analysis runs (the console's page, `sealgate analyze`), not with the portal.
-  const { arc, dkimVerify } = await import('mailauth');
+  const { arc, dkimVerify } = await loadMailauth();
   const verified = await dkimVerify(message, { resolver: adapted });
   const dkim = verified.results
     .filter((r) => r.signingDomain || r.status.result !== 'none')

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { getHeader, parseAddress, parseHeaders, splitHeaderBlock } from '../mail/index.ts';
 import type { Logger } from '../kernel/index.ts';
 import type { DkimKey } from './keys.ts';
+import { loadDkimSign, signingKey } from './mailauth-loader.ts';
 
 /** The header fields we sign (RFC 6376 §5.4.1), each listed once more than present for the ones a forwarder must not add (oversigning). */
 const SIGNED_HEADERS = ['from', 'from', 'to', 'cc', 'subject', 'subject', 'date', 'message-id', 'reply-to', 'mime-version', 'content-type', 'content-transfer-encoding', 'in-reply-to', 'references', 'auto-submitted'];
@@ -19,18 +20,18 @@ export function authorDomainOf(message: Buffer): string | undefined {
 export async function dkimSignatures(message: Buffer, keys: DkimKey[], now: Date, logger: Logger): Promise<string> {
   if (keys.length === 0) return '';
   // Loaded at the first signature, and only the signer: a node without DKIM keys never holds it.
-  const { dkimSign } = await import('mailauth/lib/dkim/sign.js');
+  const { dkimSign } = await loadDkimSign();
   const result = await dkimSign(message, {
     signingDomain: keys[0].domain,
     selector: keys[0].selector,
-    privateKey: keys[0].privateKeyPem,
+    privateKey: signingKey(keys[0].privateKeyPem) as never,
     canonicalization: 'relaxed/relaxed',
     headerList: SIGNED_HEADERS,
     signTime: now,
     signatureData: [...keys].sort((a, b) => (a.algorithm === b.algorithm ? 0 : a.algorithm === 'ed25519' ? -1 : 1)).map((k) => ({
       signingDomain: k.domain,
       selector: k.selector,
-      privateKey: k.privateKeyPem,
+      privateKey: signingKey(k.privateKeyPem) as never,
       algorithm: k.algorithm === 'rsa' ? 'rsa-sha256' : 'ed25519-sha256',
       canonicalization: 'relaxed/relaxed',
     })),

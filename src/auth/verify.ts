@@ -2,6 +2,7 @@ import { PassThrough, Transform, type TransformCallback } from 'node:stream';
 import type { AuthenticateResult } from 'mailauth';
 import { MailError, type Envelope, type Logger } from '../kernel/index.ts';
 import type { Resolver } from '../dns/index.ts';
+import { loadMailauth, signingKey } from './mailauth-loader.ts';
 import { authResolver } from './resolver.ts';
 
 /** Who handed us the message, as the SMTP session saw it. */
@@ -100,7 +101,7 @@ export async function verifyInbound(message: NodeJS.ReadableStream | Buffer, cli
   const seal = await options.arcSealKey?.();
   // mailauth (with undici and its BIMI stack, ~40 MB resident) loads at the first message
   // checked, not at start: a listener process that never receives inbound mail never holds it.
-  const { authenticate } = await import('mailauth');
+  const { authenticate } = await loadMailauth();
   try {
     const result = await authenticate(message as Buffer, {
       ip: client.ip,
@@ -111,7 +112,7 @@ export async function verifyInbound(message: NodeJS.ReadableStream | Buffer, cli
       disableBimi: true,
       // RFC 8301 §3.1: rsa-sha1 signatures are not valid (dkim=policy), so they cannot carry DMARC.
       rejectRsaSha1: true,
-      seal: seal ? { signingDomain: seal.domain, selector: seal.selector, privateKey: seal.privateKeyPem } : undefined,
+      seal: seal ? { signingDomain: seal.domain, selector: seal.selector, privateKey: signingKey(seal.privateKeyPem) as never } : undefined,
     });
     return verdictOf(result, options.enforceFor(recipients));
   } catch (error) {
