@@ -11,6 +11,49 @@ export type AuthResolver = (name: string, rrtype: string) => Promise<never>;
  * it anyway), and the DMARC existence test keeps the answer of the A lookup it made first.
  */
 export function authResolver(resolver: Resolver): AuthResolver {
+  let cache = caches.get(resolver);
+  if (!cache) caches.set(resolver, (cache = new Map()));
+  const answers = cache;
+  const lookup = uncachedLookup(resolver);
+  return (async (name: string, rrtype: string) => {
+    const key = `${rrtype.toUpperCase()} ${name.toLowerCase().replace(/\.$/, '')}`;
+    const now = Date.now();
+    const hit = answers.get(key);
+    if (hit && hit.until > now) {
+      if (hit.error) throw hit.error;
+      return hit.answer as never;
+    }
+    try {
+      const answer = await lookup(name, rrtype);
+      remember(answers, key, { until: now + ANSWER_CACHE_MS, answer });
+      return answer;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // "No such record" is an answer too; a timeout or SERVFAIL is not kept (temperror stays temporary).
+      if (code === 'ENOTFOUND' || code === 'ENODATA') remember(answers, key, { until: now + ANSWER_CACHE_MS, error });
+      throw error;
+    }
+  }) as AuthResolver;
+}
+
+/**
+ * How long an answer for mail authentication is reused. Every message from a sender asked
+ * the same three to six names (SPF, its includes, the DKIM key, DMARC and its organisational
+ * domain) again: a UDP round trip each, ~0.7 ms of the event loop per message in the
+ * relay_dkim bench (issue 12). node:dns gives no TTL for TXT, so a short fixed time: a
+ * domain's change of record reaches us at most a minute late.
+ */
+const ANSWER_CACHE_MS = 60_000;
+const MAX_ANSWERS = 10_000;
+type CachedAnswer = { until: number; answer?: unknown; error?: unknown };
+const caches = new WeakMap<Resolver, Map<string, CachedAnswer>>();
+
+function remember(answers: Map<string, CachedAnswer>, key: string, entry: CachedAnswer): void {
+  if (answers.size >= MAX_ANSWERS) answers.clear();
+  answers.set(key, entry);
+}
+
+function uncachedLookup(resolver: Resolver): AuthResolver {
   return (async (name: string, rrtype: string) => {
     const host = name.replace(/\.$/, '');
     switch (rrtype.toUpperCase()) {
