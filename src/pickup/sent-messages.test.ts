@@ -68,6 +68,17 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect((await pickup.sent.thread(id, 'a@x.test', 'bob@y.test')).map((m) => m.id)).toEqual([id, next.id]);
       expect(await pickup.sent.thread(id, 'a@x.test', 'carol@y.test')).toEqual([]);
       expect((await pickup.sent.message('a@x.test', next.id))?.threadId).toBe(id);
+      // Two messages and the reply, from either message; mallory's and a stranger's see nothing.
+      expect(await pickup.sent.threadSize('a@x.test', next.id, 'bob@y.test')).toEqual({ threadId: id, entries: 3 });
+      expect(await pickup.sent.threadSize('a@x.test', id, 'bob@y.test')).toEqual({ threadId: id, entries: 3 });
+      expect(await pickup.sent.threadSize('a@x.test', id, 'carol@y.test')).toEqual({ threadId: id, entries: 0 });
+      expect(await pickup.sent.threadSize('mallory@x.test', id, 'bob@y.test')).toBeUndefined();
+    });
+
+    it.skipIf(!available)('counts a message alone in its thread as one entry', async () => {
+      const pickup = await setup();
+      const { id } = await pickup.create({ sender: 'a@x.test', recipient: 'bob@y.test', subject: 'Alone', verification: 'link', parts: [text('hi')] });
+      expect(await pickup.sent.threadSize('a@x.test', id, 'bob@y.test')).toEqual({ threadId: id, entries: 1 });
     });
 
     it.skipIf(!available)('reads at most the limit of newest messages and says so', async () => {

@@ -122,6 +122,26 @@ export class SentMessages {
   }
 
   /**
+   * How many entries the conversation of `id` has for its recipient page: the thread's messages
+   * between `sender` and `recipient` and the replies to them, counted without opening anything
+   * (no share read, no decryption), so a message alone in its thread costs two indexed lookups
+   * per page view. Undefined when `id` is not a message of `sender`'s.
+   */
+  async threadSize(sender: string, id: string, recipient: string): Promise<{ threadId: string; entries: number } | undefined> {
+    const own = await this.store.db.selectFrom('pickup_messages').select(['thread_id']).where('id', '=', id).where('sender', '=', sender).executeTakeFirst();
+    if (!own) return undefined;
+    const threadId = own.thread_id ?? id;
+    const members = this.select().clearSelect().select('id').where('sender', '=', sender).where('recipient', '=', recipient)
+      .where((eb) => eb.or([eb('id', '=', threadId), eb('thread_id', '=', threadId)]));
+    const row = await this.store.db.selectNoFrom((eb) => [
+      eb.selectFrom(members.as('m')).select(eb.fn.countAll<number | string | bigint>().as('n')).as('messages'),
+      eb.selectFrom('pickup_replies').innerJoin('pickup_messages', 'pickup_messages.id', 'pickup_replies.reply_id')
+        .select(eb.fn.countAll<number | string | bigint>().as('n')).where('pickup_replies.message_id', 'in', members).as('replies'),
+    ]).executeTakeFirstOrThrow();
+    return { threadId, entries: Number(row.messages ?? 0) + Number(row.replies ?? 0) };
+  }
+
+  /**
    * The messages of one thread between `sender` and `recipient`, oldest first: the first
    * message (`threadId`) and every one that continues it. Both parties must match, so a thread
    * id from elsewhere shows nothing of anyone else's.

@@ -43,9 +43,11 @@ interface Entry {
 
 /** The conversation `opened` belongs to, for its recipient; empty when there is nothing but this message. */
 export async function threadSection(c: WebContext, request: FastifyRequest, opened: OpenedMessage): Promise<Html> {
-  const own = await c.pickup.sent.message(opened.sender, opened.id);
-  if (!own) return html``;
-  const thread = await c.pickup.sent.thread(own.threadId ?? own.id, opened.sender, opened.recipient);
+  // Counted first: most messages stand alone, and opening the thread (a share read and a
+  // decryption per message) on every view of the page was a fifth of its cost (bench/README.md).
+  const size = await c.pickup.sent.threadSize(opened.sender, opened.id, opened.recipient);
+  if (!size || size.entries <= 1) return html``;
+  const thread = await c.pickup.sent.thread(size.threadId, opened.sender, opened.recipient);
   const tr = i18n(request);
   const entries: Entry[] = [];
   for (const message of thread) {
