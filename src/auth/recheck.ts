@@ -62,7 +62,7 @@ export async function analyzeMessage(message: Buffer, resolver?: Resolver): Prom
   const split = splitHeaderBlock(message);
   const headerBytes = split?.headerEnd ?? message.length;
   if (headerBytes > MAX_HEADER_BYTES) throw new TraceLimitError(`the message's header block is ${Math.ceil(headerBytes / 1024)} KB; at most ${MAX_HEADER_BYTES / 1024} KB is analysed (no mail server passes on more)`, { what: 'header-kb', count: Math.ceil(headerBytes / 1024), max: MAX_HEADER_BYTES / 1024 });
-  const head = message.subarray(0, headerBytes).toString('latin1');
+  const head = displayableHead(message.subarray(0, headerBytes));
   const trace = analyzeTrace(head);
   let signatures: SignatureRecheck | null = null;
   let recheckError: string | null = null;
@@ -77,6 +77,20 @@ export async function analyzeMessage(message: Buffer, resolver?: Resolver): Prom
     }
   }
   return { trace, recorded: recordedAuthResults(head), signatures, recheckError, tooManySignatures: resolver && signed > MAX_SIGNATURES ? signed : null };
+}
+
+/**
+ * The header block as text to read hops and results from (never to check a signature: that
+ * reads the bytes). UTF-8 when it is (RFC 6532 lets a server name or address be UTF-8: read as
+ * latin1 it showed as `bÃ¼cher.example`), latin1 otherwise. Controls stay in the data; what
+ * prints it escapes them (cli/output.ts terminalSafe, the portal's HTML escaping).
+ */
+function displayableHead(bytes: Buffer): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return bytes.toString('latin1');
+  }
 }
 
 /** The `--json` document (and the portal's data): hops oldest first, snake_case as documented. */
