@@ -3,8 +3,7 @@
  * sources in its README) through our S/MIME reader, and our writer held to what the RFC says
  * a reader finds: `hp="cipher"` plus one HP-Outer copy of every field the outside shows.
  * The vectors are signed by RFC 9216's Alice; the encrypted ones are for her and Bob's RFC 9216
- * encryption certificates, whose private keys we do not have, so C.3.1 is read from the
- * decrypted layer the RFC prints (C.3.1.1).
+ * encryption certificates and open with the RFC's decryption keys (§4.4, §5.4).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
@@ -97,6 +96,20 @@ describe('RFC 9788 Appendix C test vectors', () => {
     const result = await createSmimeProtector().unprotect(message, { decryptionKeys: [alice], verificationKeys: [], trustAnchors: [rfc9216('rsa-ca-cert.pem')], now });
     expect(result).toEqual({ message, decrypted: false, signature: null, malleable: false });
   });
+
+  for (const reader of ['alice', 'bob'] as const) {
+    it(`c3.1 (encrypted, hcp_baseline) opened with ${reader}'s RFC 9216 decryption key: valid, the protected Subject, what C.3.1.1 reads`, async () => {
+      const key = { kind: 'smime' as const, address: `${reader}@smime.example`, key: rfc9216(`${reader}-enc-key.pem`), certificates: [rfc9216(`${reader}-enc-cert.pem`)] };
+      const result = await createSmimeProtector().unprotect(vector('c3.1-smime-signed-enc-hp-baseline.eml'), { decryptionKeys: [key], verificationKeys: [], trustAnchors: [rfc9216('rsa-ca-cert.pem')], now });
+      expect(result).toMatchObject({ decrypted: true, malleable: false, signature: { state: 'valid', signer: 'alice@smime.example' } });
+      const delivered = text(result.message);
+      expect(values(delivered, 'Subject')).toEqual(['smime-signed-enc-hp-baseline']);
+      expect(values(delivered, 'HP-Outer')).toEqual([]);
+      expect(values(delivered, 'Content-Type')).toEqual(['text/plain; charset="utf-8"']);
+      // The envelope holds what the RFC prints as C.3.1.1: the same message comes out.
+      expect(delivered).toBe(text((await read(vector('c3.1.1-smime-signed-enc-hp-baseline-decrypted.eml'))).message));
+    });
+  }
 });
 
 describeWithPeers(['openssl'], 'our header protection as an RFC 9788 reader finds it (openssl decrypts)', () => {

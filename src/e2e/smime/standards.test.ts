@@ -3,7 +3,7 @@
  * through our S/MIME layer and OpenSSL: each certificate chains to the sample RSA CA and is
  * allowed only the use its key usage names; a message signed with Alice's published key
  * verifies in our layer and in `openssl cms -verify`; we encrypt to Bob's RFC certificate and
- * refuse his signing one. Bob's and Alice's encryption private keys are not stored (README).
+ * refuse his signing one. The RFC's other private keys: rfc9216-keys.test.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
