@@ -105,7 +105,25 @@ export class LinkSecurityMemory {
       .where('domain', '=', domain.toLowerCase().replace(/\.$/, ''))
       .where('expires_at', '>', now)
       .execute();
+    this.dropStaleSkips(domain, rows);
     return rows.map((r) => ({ mxHost: r.mx_host, level: r.level as LinkLevel, expiresAt: Number(r.expires_at) }));
+  }
+
+  /**
+   * A skip holds only while the record it stands for is still there: another process (`domain
+   * forget` from the CLI, the console beside a delivery thread) may have deleted or lowered it,
+   * and the next session's observation must then be written, not skipped for up to a minute
+   * (test/attacks/i14-30). Kept when the stored record is one our upsert would leave unchanged.
+   */
+  private dropStaleSkips(domain: string, rows: { mx_host: string; level: string; expires_at: number | bigint }[]): void {
+    const prefix = `${domain.toLowerCase().replace(/\.$/, '')} `;
+    for (const [key, entry] of this.lastStored) {
+      if (!key.startsWith(prefix)) continue;
+      const rank = LINK_LEVELS.indexOf(entry.result.level);
+      const row = rows.find((r) => r.mx_host === key.slice(prefix.length));
+      const storedRank = row ? LINK_LEVELS.indexOf(row.level as LinkLevel) : -1;
+      if (!row || storedRank < rank || (storedRank === rank && Number(row.expires_at) < entry.result.expiresAt)) this.lastStored.delete(key);
+    }
   }
 
   /** The admin lowers what was proved (`sealgate domain forget`): the records are gone. */
