@@ -64,8 +64,8 @@ async function serve(dir: string): Promise<void> {
     sendMail: async () => { throw new Error('the benchmark portal sends no mail'); },
   });
   await web.start();
-  answerStats();
   const stopSampling = await sampleAllocations(process.env.SEALGATE_BENCH_ALLOCATIONS);
+  answerStats(stopSampling);
   console.log(JSON.stringify({ port: web.listening().port }));
   process.once('SIGTERM', () => {
     // A clean exit, so --cpu-prof writes its profile.
@@ -90,7 +90,10 @@ async function sampleAllocations(file: string | undefined): Promise<() => Promis
   if (live) file = file.slice('live:'.length);
   const path = file;
   await session.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: !live, includeObjectsCollectedByMinorGC: !live });
+  let written = false;
   return async () => {
+    if (written) return;
+    written = true;
     const { profile } = await session.post('HeapProfiler.stopSampling');
     writeFileSync(path, JSON.stringify(profile));
   };
@@ -116,7 +119,8 @@ export interface GcStats {
  * one before, from v8.GCProfiler: figures that another process's load hardly moves, unlike the
  * latency (a busy machine makes pauses longer, not more frequent).
  */
-function answerStats(): void {
+function answerStats(onFirst: () => Promise<void>): void {
+  let asked = 0;
   let profiler = new v8.GCProfiler();
   profiler.start();
   let cpu = process.cpuUsage();
@@ -124,6 +128,9 @@ function answerStats(): void {
   const oldUsed = (spaces: { spaceName: string; spaceUsedSize: number }[]) => spaces.filter((s) => s.spaceName === 'old_space' || s.spaceName === 'large_object_space').reduce((sum, s) => sum + s.spaceUsedSize, 0);
   createInterface({ input: process.stdin }).on('line', (line) => {
     if (line.trim() !== 'stats') return;
+    // The second request ends the first run: a live-only allocation profile is taken then,
+    // while promoted garbage still waits in the old generation.
+    if (++asked === 2) void onFirst();
     const { statistics } = profiler.stop()!;
     const stats: GcStats = { scavenges: 0, markCompacts: 0, markCompactMs: 0, longestMarkCompactMs: 0, scavengeMs: 0, allocatedBytes: 0, promotedBytes: 0, cpuMs: 0 };
     for (const gc of statistics) {
@@ -183,19 +190,31 @@ async function downloadClient(url: string, count: number, hash: boolean): Promis
  * each connection send its whole second's quota at once and then wait, which measures bursts
  * of 20 concurrent requests, not a 500 req/s arrival rate.
  */
-async function paceClient(url: string, rate: number, seconds: number): Promise<void> {
+async function paceClient(url: string, rate: number, seconds: number, warm: number): Promise<void> {
   const cookie = process.env[COOKIE_ENV] ?? '';
   // At most the portal's per-IP cap (web.maxConnectionsPerIp, 32 by default): one more is
   // refused before its handshake, and a stall would fail the run instead of measuring it. A
   // request finding every socket busy waits in the agent; its latency still runs from when it was due.
   const agent = new https.Agent({ ...agentOptions, keepAlive: true, maxSockets: PER_IP_CAP });
+  // `warm` connections opened before the clock starts. A cold client opened all 32 in the
+  // first 100-250 ms of the run, 32 full TLS handshakes at once that made the slowest 1% of
+  // the run by themselves (their requests due at 0-200 ms): the client's start, not the page.
+  await Promise.all(Array.from({ length: warm }, () => new Promise<void>((resolve, reject) => {
+    https.get(url, { agent, headers: { cookie } }, (response) => {
+      response.resume();
+      response.on('end', () => (response.statusCode === 200 ? resolve() : reject(new Error(`the warm-up request answered ${response.statusCode}`))));
+    }).on('error', reject);
+  })));
   const total = Math.round(rate * seconds);
   const interval = 1000 / rate;
   const latencies: number[] = [];
+  const timed: [number, number][] = [];
   let failures = 0;
   // New connections (each a TLS handshake on the server) open whenever every socket is busy.
   const sockets = new WeakSet<object>();
   let connections = 0;
+  let resumed = 0;
+  const opened: number[] = [];
   const start = performance.now();
   const inFlight: Promise<void>[] = [];
   for (let i = 0; i < total; i++) {
@@ -208,12 +227,17 @@ async function paceClient(url: string, rate: number, seconds: number): Promise<v
         response.on('end', () => {
           if (response.statusCode !== 200) failures++;
           latencies.push(performance.now() - due);
+          timed.push([due - start, performance.now() - due]);
           resolve();
         });
       }).on('socket', (socket) => {
         if (sockets.has(socket)) return;
         sockets.add(socket);
         connections++;
+        socket.once('secureConnect', () => {
+          if ((socket as unknown as { isSessionReused(): boolean }).isSessionReused()) resumed++;
+          opened.push(Math.round(performance.now() - start));
+        });
       }).on('error', () => {
         failures++;
         resolve();
@@ -223,9 +247,11 @@ async function paceClient(url: string, rate: number, seconds: number): Promise<v
   await Promise.all(inFlight);
   const elapsed = (performance.now() - start) / 1000;
   agent.destroy();
+  // When the slowest 1% were due (ms into the run, rounded to 100 ms): the stalls.
+  const slowAt = [...new Set(timed.toSorted((a, b) => b[1] - a[1]).slice(0, Math.ceil(timed.length / 100)).map(([due]) => Math.round(due / 100) * 100))].sort((a, b) => a - b);
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
-  console.log(JSON.stringify({ served: latencies.length / elapsed, requests: latencies.length, failures, connections, p50: at(0.5), p99: at(0.99), max: latencies.at(-1) }));
+  console.log(JSON.stringify({ served: latencies.length / elapsed, requests: latencies.length, failures, connections, resumed, opened, slowAt, p50: at(0.5), p99: at(0.99), max: latencies.at(-1) }));
 }
 
 // ───────────────────────────── the orchestrator ─────────────────────────────
@@ -344,13 +370,16 @@ interface PacedResult {
   requests: number;
   failures: number;
   connections: number;
+  resumed: number;
+  opened: number[];
+  slowAt: number[];
   p50: number;
   p99: number;
   max: number;
 }
 
-async function paced(url: string, cookie: string, rate: number, seconds: number): Promise<PacedResult> {
-  const { stdout } = await run(process.execPath, [SELF, 'pace', url, String(rate), String(seconds)], { env: { ...process.env, [COOKIE_ENV]: cookie }, maxBuffer: MB, timeout: (seconds + 60) * 1000 });
+async function paced(url: string, cookie: string, rate: number, seconds: number, warm: number): Promise<PacedResult> {
+  const { stdout } = await run(process.execPath, [SELF, 'pace', url, String(rate), String(seconds), String(warm)], { env: { ...process.env, [COOKIE_ENV]: cookie }, maxBuffer: MB, timeout: (seconds + 60) * 1000 });
   const result = JSON.parse(stdout) as PacedResult;
   if (result.failures) throw new Error(`${result.failures} paced requests to ${url} failed: the session or the server failed`);
   return result;
@@ -497,12 +526,13 @@ async function main(): Promise<void> {
       const live = server;
       const { result: one, gc } = await measured(live.child.pid!, label, async () => {
         await live.stats();
-        const result = await paced(readUrl, cookie, rate, seconds);
+        const result = await paced(readUrl, cookie, rate, seconds, connections);
         return { result, gc: await live.stats() };
       });
       fixedRuns.push(one);
       console.log(`portal: ${label} (open loop, evenly spaced): ${one.served.toFixed(0)} req/s served, p50 ${one.p50.toFixed(1)} ms, p99 ${one.p99.toFixed(1)} ms, max ${one.max.toFixed(1)} ms; ${one.connections} connections`);
       console.log(`portal: ${label}: server ${gcLine(gc, one.requests)}`);
+      if (flag('verbose')) console.log(`portal: ${label}: connections opened at ${one.opened.join(', ')} ms (${one.resumed} resumed); slowest 1% due at ${one.slowAt.join(', ')} ms`);
     }
     const fixed = fixedRuns.reduce((worst, one) => (one.p99 > worst.p99 ? one : worst));
     if (runs > 1) console.log(`portal: worst of ${runs} runs: p99 ${fixed.p99.toFixed(1)} ms (all: ${fixedRuns.map((one) => one.p99.toFixed(1)).join(', ')})`);
@@ -551,5 +581,5 @@ async function main(): Promise<void> {
 const [role, ...rest] = process.argv.slice(2);
 if (role === 'serve') await serve(rest[0]);
 else if (role === 'download') await downloadClient(rest[0], Number(rest[1]), rest[2] === 'hash');
-else if (role === 'pace') await paceClient(rest[0], Number(rest[1]), Number(rest[2]));
+else if (role === 'pace') await paceClient(rest[0], Number(rest[1]), Number(rest[2]), Number(rest[3]));
 else await main();
