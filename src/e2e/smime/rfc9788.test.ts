@@ -112,6 +112,33 @@ describe('RFC 9788 Appendix C test vectors', () => {
   }
 });
 
+describe('RFC 9788 C.3.2: a Legacy Display Element (§4.5.3)', () => {
+  const bob = () => ({ kind: 'smime' as const, address: 'bob@smime.example', key: rfc9216('bob-enc-key.pem'), certificates: [rfc9216('bob-enc-cert.pem')] });
+  const open = (message: Uint8Array) => createSmimeProtector().unprotect(message, { decryptionKeys: [bob()], verificationKeys: [], trustAnchors: [rfc9216('rsa-ca-cert.pem')], now });
+
+  it('c3.2 (hcp_baseline + legacy display): valid by Alice, the protected Subject, and the decorative "Subject:" block at the top of the body is gone, with its hp-legacy-display parameter', async () => {
+    const result = await open(vector('c3.2-smime-signed-enc-hp-baseline-legacy.eml'));
+    expect(result).toMatchObject({ decrypted: true, malleable: false, signature: { state: 'valid', signer: 'alice@smime.example' } });
+    const delivered = text(result.message);
+    expect(values(delivered, 'Subject')).toEqual(['smime-signed-enc-hp-baseline-legacy']);
+    expect(values(delivered, 'HP-Outer')).toEqual([]);
+    // Left in place, the parameter would tell a later reader to cut the real first paragraph.
+    expect(values(delivered, 'Content-Type')).toEqual(['text/plain; charset="utf-8"']);
+    const body = delivered.slice(delivered.indexOf('\r\n\r\n') + 4);
+    // §4.5.3.2: discard the leading lines up to and including the first blank one; C.3.2.2 shows what that leaves.
+    expect(body.startsWith('This is the\r\nsmime-signed-enc-hp-baseline-legacy\r\nmessage.\r\n')).toBe(true);
+    expect(body).not.toContain('Subject:');
+    expect(body).toContain('"Legacy\r\nDisplay" element.');
+  });
+
+  it('c3.2: its outside shows only "[...]" and the RecipientInfos are Alice\'s and Bob\'s; without a key it passes unchanged', async () => {
+    const message = vector('c3.2-smime-signed-enc-hp-baseline-legacy.eml');
+    expect(values(text(message), 'Subject')).toEqual(['[...]']);
+    const result = await createSmimeProtector().unprotect(message, { decryptionKeys: [], verificationKeys: [], trustAnchors: [rfc9216('rsa-ca-cert.pem')], now });
+    expect(result).toEqual({ message, decrypted: false, signature: null, malleable: false });
+  });
+});
+
 describeWithPeers(['openssl'], 'our header protection as an RFC 9788 reader finds it (openssl decrypts)', () => {
   let pki: TestPki;
   let current: Date;

@@ -12,6 +12,7 @@ import { certificateDer, derBlocks, fingerprint, parseCertificates, toArrayBuffe
 import { pkijs } from './engine.ts';
 import { AuthenticationFailedError, NoMatchingKeyError, OID_AUTH_ENVELOPED_DATA, OID_ENVELOPED_DATA, openEnvelope } from './enveloped.ts';
 import type { DecryptionKey } from './enveloped.ts';
+import { withoutLegacyDisplay } from './legacy-display.ts';
 import { bareAddress, decodeBase64Body, field, isContentField, joinEntity, multipartParts, parseContentType, splitEntity } from './mime.ts';
 import type { Entity } from './mime.ts';
 import type { SmimeProtectorOptions } from './options.ts';
@@ -152,7 +153,8 @@ export async function unprotectSmime(message: Uint8Array, options: UnprotectOpti
   if (entity === outer) return { message, decrypted: false, signature: null, malleable: false };
   const signature = verification ? await verdictFor(verification, outer, options, settings) : null;
   return {
-    message: new Uint8Array(restore(outer, entity)),
+    // Legacy Display Elements are only recognisable inside an encrypting layer (RFC 9788 §4.5.3.1).
+    message: new Uint8Array(restore(outer, decrypted ? withoutLegacyDisplay(entity) : entity)),
     decrypted,
     signature,
     malleable: decrypted && !authenticated && signature?.state !== 'valid',
