@@ -112,6 +112,46 @@ describe('RFC 9788 Appendix C test vectors', () => {
   }
 });
 
+describe('RFC 9788 C.1.1, C.1.2, C.3.3', () => {
+  const bob = () => ({ kind: 'smime' as const, address: 'bob@smime.example', key: rfc9216('bob-enc-key.pem'), certificates: [rfc9216('bob-enc-cert.pem')] });
+
+  it('c1.1 (no cryptographic protection): passes unchanged, no signature, not decrypted', async () => {
+    const message = vector('c1.1-no-crypto.eml');
+    expect(await read(message)).toEqual({ message, decrypted: false, signature: null, malleable: false });
+  });
+
+  it('c1.2 (signedData, no header protection): valid by Alice; the outer fields are the message, so a Subject changed on the way goes through', async () => {
+    const original = text(vector('c1.2-smime-one-part.eml'));
+    const result = await read(vector('c1.2-smime-one-part.eml'));
+    expect(result).toMatchObject({ decrypted: false, signature: { state: 'valid', signer: 'alice@smime.example' } });
+    expect(result.signature?.state === 'valid' && result.signature.signedAt?.toISOString()).toBe('2021-02-20T15:01:02.000Z');
+    const delivered = text(result.message);
+    expect(values(delivered, 'Subject')).toEqual(['smime-one-part']);
+    expect(values(delivered, 'Content-Type')).toEqual(['text/plain; charset="utf-8"']);
+    expect(delivered).toContain('This is the\r\nsmime-one-part\r\nmessage.');
+    const relabelled = await read(Buffer.from(original.replace('Subject: smime-one-part\n', 'Subject: Pay the invoice today\n'), 'latin1'));
+    expect(relabelled.signature?.state).toBe('valid');
+    expect(values(text(relabelled.message), 'Subject')).toEqual(['Pay the invoice today']);
+  });
+
+  it('c3.3 (hcp_shy): the outside shows bare addresses and a UTC Date; delivered are the protected From, To, Date and Subject, each once, and no HP-Outer', async () => {
+    const message = vector('c3.3-smime-signed-enc-hp-shy.eml');
+    expect(values(text(message), 'From')).toEqual(['alice@smime.example']);
+    expect(values(text(message), 'Date')).toEqual(['Sat, 20 Feb 2021 15:12:02 +0000']);
+    const result = await createSmimeProtector().unprotect(message, { decryptionKeys: [bob()], verificationKeys: [], trustAnchors: [rfc9216('rsa-ca-cert.pem')], now });
+    expect(result).toMatchObject({ decrypted: true, malleable: false, signature: { state: 'valid', signer: 'alice@smime.example' } });
+    const delivered = text(result.message);
+    expect(values(delivered, 'Subject')).toEqual(['smime-signed-enc-hp-shy']);
+    expect(values(delivered, 'From')).toEqual(['Alice <alice@smime.example>']);
+    expect(values(delivered, 'To')).toEqual(['Bob <bob@smime.example>']);
+    expect(values(delivered, 'Date')).toEqual(['Sat, 20 Feb 2021 10:12:02 -0500']);
+    expect(values(delivered, 'Message-ID')).toEqual(['<smime-signed-enc-hp-shy@example>']);
+    expect(values(delivered, 'HP-Outer')).toEqual([]);
+    expect(values(delivered, 'Content-Type')).toEqual(['text/plain; charset="utf-8"']);
+    expect(delivered).toContain('the `hcp_shy` Header Confidentiality Policy.');
+  });
+});
+
 describe('RFC 9788 C.3.2: a Legacy Display Element (§4.5.3)', () => {
   const bob = () => ({ kind: 'smime' as const, address: 'bob@smime.example', key: rfc9216('bob-enc-key.pem'), certificates: [rfc9216('bob-enc-cert.pem')] });
   const open = (message: Uint8Array) => createSmimeProtector().unprotect(message, { decryptionKeys: [bob()], verificationKeys: [], trustAnchors: [rfc9216('rsa-ca-cert.pem')], now });
