@@ -72,6 +72,7 @@ class ImmediateSqliteDialect extends SqliteDialect {
   override createDriver(): Driver {
     const driver = super.createDriver();
     const { database, walSync } = this;
+    const lock: LockWait = { busySince: undefined };
     driver.beginTransaction = async (connection: DatabaseConnection) => {
       await connection.executeQuery(CompiledQuery.raw('begin immediate'));
     };
@@ -86,7 +87,9 @@ class ImmediateSqliteDialect extends SqliteDialect {
       return {
         executeQuery: async <R>(query: CompiledQuery, options?: Parameters<DatabaseConnection['executeQuery']>[1]) => {
           if (database.inTransaction) return connection.executeQuery<R>(query, options);
-          const result = await retryWhileLocked(() => connection.executeQuery<R>(query, options));
+          // BEGIN IMMEDIATE and a write take the lock: their success shows it is free again.
+          const takesLock = query.sql === 'begin immediate' || !database.prepare(query.sql).readonly;
+          const result = await retryWhileLocked(() => connection.executeQuery<R>(query, options), lock, takesLock);
           // Autocommit: the statement was its own transaction (prepare() is cached by SQL).
           if (walSync && !database.inTransaction && !database.prepare(query.sql).readonly) await walSync.durable();
           return result;
@@ -101,13 +104,26 @@ class ImmediateSqliteDialect extends SqliteDialect {
 /** How long a writer waits for another connection's write lock before it fails (SQLITE_BUSY). */
 const WAIT_FOR_LOCK_MS = 5000;
 
-async function retryWhileLocked<T>(attempt: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + WAIT_FOR_LOCK_MS;
+/**
+ * Since when this connection has found the write lock taken without getting it once. The wait
+ * is bounded from then, not per statement: statements queue for the one connection, and each
+ * waiting its own 5 s in turn kept an end of DATA waiting as long as another process held the
+ * lock (25 s for 25 s, test/attacks/i14-31) instead of answering 4xx after 5 s.
+ */
+interface LockWait {
+  busySince: number | undefined;
+}
+
+async function retryWhileLocked<T>(attempt: () => Promise<T>, lock: LockWait, takesLock: boolean): Promise<T> {
   for (let tries = 0; ; tries++) {
     try {
-      return await attempt();
+      const result = await attempt();
+      if (takesLock || tries > 0) lock.busySince = undefined;
+      return result;
     } catch (error) {
-      if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw error;
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
+      lock.busySince ??= Date.now();
+      if (Date.now() - lock.busySince > WAIT_FOR_LOCK_MS) throw error;
       // A few turns of the loop first (a commit elsewhere takes microseconds), then short sleeps.
       await (tries < 8 ? new Promise((resolve) => setImmediate(resolve)) : delay(Math.min(tries - 7, 10)));
     }
