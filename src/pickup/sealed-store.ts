@@ -13,7 +13,7 @@ import { HeldPickups } from './held-pickups.ts';
 import { LOCKED_TEXT, PickupGate, passwordCheck, recordEvent, type PickupEventKind } from './gate.ts';
 import type { CreateInput, Credentials, OpenContext, MessageFacts, OpenedMessage, PartKind, PartView, PickupEvent, PickupStoreOptions, Verification } from './message-types.ts';
 import { PartStorage } from './part-storage.ts';
-import { collectText, HTML_LIMIT, openStream, partKey, toReadable } from './part-streams.ts';
+import { collectText, HTML_LIMIT, openSealedBytes, openStream, partKey, toReadable } from './part-streams.ts';
 import { PickupReplies } from './replies.ts';
 import { sealSenderView } from './sender-view.ts';
 import { SentMessages } from './sent-messages.ts';
@@ -272,8 +272,8 @@ export class PickupStore {
       openPart: (idx) => {
         const part = partRows.find((p) => p.idx === idx);
         if (!part) throw new Error(`message ${id} has no part ${idx}`);
-        const sealed = part.external ? this.sealedParts.read(id, idx) : Readable.from([Buffer.from(part.data ?? Buffer.alloc(0))]);
-        return openStream(partKey(dek, id, idx), sealed);
+        const key = partKey(dek, id, idx);
+        return part.external ? openStream(key, this.sealedParts.read(id, idx)) : openSealedBytes(key, Buffer.from(part.data ?? Buffer.alloc(0)));
       },
     };
   }
