@@ -171,6 +171,19 @@ describe('RFC 9788 C.3.2: a Legacy Display Element (§4.5.3)', () => {
     expect(body).toContain('"Legacy\r\nDisplay" element.');
   });
 
+  it('c3.4 (hcp_shy + legacy display): the four-line decorative block (Subject, From, To, Date) goes; the protected fields are delivered once each', async () => {
+    const result = await open(vector('c3.4-smime-signed-enc-hp-shy-legacy.eml'));
+    expect(result).toMatchObject({ decrypted: true, signature: { state: 'valid', signer: 'alice@smime.example' } });
+    const delivered = text(result.message);
+    expect(values(delivered, 'Subject')).toEqual(['smime-signed-enc-hp-shy-legacy']);
+    expect(values(delivered, 'From')).toEqual(['Alice <alice@smime.example>']);
+    expect(values(delivered, 'Date')).toEqual(['Sat, 20 Feb 2021 10:13:02 -0500']);
+    expect(values(delivered, 'Content-Type')).toEqual(['text/plain; charset="utf-8"']);
+    const body = delivered.slice(delivered.indexOf('\r\n\r\n') + 4);
+    expect(body.startsWith('This is the\r\nsmime-signed-enc-hp-shy-legacy\r\nmessage.\r\n')).toBe(true);
+    for (const line of ['Subject:', 'From:', 'To:', 'Date:']) expect(body).not.toContain(line);
+  });
+
   it('c3.2: its outside shows only "[...]" and the RecipientInfos are Alice\'s and Bob\'s; without a key it passes unchanged', async () => {
     const message = vector('c3.2-smime-signed-enc-hp-baseline-legacy.eml');
     expect(values(text(message), 'Subject')).toEqual(['[...]']);
