@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { access, mkdir, open, readdir, readFile, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { fsyncPath } from './fsync.ts';
@@ -31,9 +31,9 @@ const SAFE_ID = /^[A-Za-z0-9_-]{8,64}$/;
 /**
  * The sealed keys this process wrote in the last seconds (sealed under the master key, as on
  * disk), so a message relayed at once is not read back from its file: an open, read and close
- * less per relayed message. Bounded in number and age, so a key another process destroyed
- * (`queue delete`) outlives its file only briefly, and only in this process's memory; a key
- * destroyed here is forgotten here first.
+ * less per relayed message (one existence check instead). Bounded in number and age; a key
+ * destroyed here is forgotten here first, and one another process destroyed (`queue delete`)
+ * is not served once its file is gone: the delivery under way then cannot open the body.
  */
 class RecentKeys {
   private readonly keys = new Map<string, { sealed: Buffer; at: number }>();
@@ -104,7 +104,10 @@ export function openKeyFiles(dir: string): KeyStore {
     },
     async get(id) {
       const cached = recent.get(id);
-      if (cached) return cached;
+      // The file still there says no other process destroyed the key: `queue delete` of a
+      // message whose delivery had begun sent it anyway with the remembered key (i14-32).
+      if (cached && (await access(pathOf(id)).then(() => true, () => false))) return cached;
+      if (cached) recent.forget(id);
       try {
         return await readFile(pathOf(id));
       } catch (error) {
