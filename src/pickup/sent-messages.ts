@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Clock } from '../kernel/index.ts';
 import type { Database, Store } from '../store/index.ts';
 import type { Vault } from '../vault/index.ts';
@@ -128,17 +128,17 @@ export class SentMessages {
    * per page view. Undefined when `id` is not a message of `sender`'s.
    */
   async threadSize(sender: string, id: string, recipient: string): Promise<{ threadId: string; entries: number } | undefined> {
-    const own = await this.store.db.selectFrom('pickup_messages').select(['thread_id']).where('id', '=', id).where('sender', '=', sender).executeTakeFirst();
-    if (!own) return undefined;
-    const threadId = own.thread_id ?? id;
-    const members = this.select().clearSelect().select('id').where('sender', '=', sender).where('recipient', '=', recipient)
-      .where((eb) => eb.or([eb('id', '=', threadId), eb('thread_id', '=', threadId)]));
-    const row = await this.store.db.selectNoFrom((eb) => [
-      eb.selectFrom(members.as('m')).select(eb.fn.countAll<number | string | bigint>().as('n')).as('messages'),
-      eb.selectFrom('pickup_replies').innerJoin('pickup_messages', 'pickup_messages.id', 'pickup_replies.reply_id')
-        .select(eb.fn.countAll<number | string | bigint>().as('n')).where('pickup_replies.message_id', 'in', members).as('replies'),
-    ]).executeTakeFirstOrThrow();
-    return { threadId, entries: Number(row.messages ?? 0) + Number(row.replies ?? 0) };
+    // One statement of constant text (the SQLite store's statement cache keeps it prepared):
+    // built with the query builder, these lookups were a fifth of the page's allocations.
+    const { rows } = await sql<{ thread_id: string | null; messages: number | string | bigint; replies: number | string | bigint }>`
+      with own as (select coalesce(thread_id, id) as t from pickup_messages where id = ${id} and sender = ${sender}),
+      members as (select m.id from pickup_messages m, own where m.sender = ${sender} and m.recipient = ${recipient}
+        and (m.id = own.t or m.thread_id = own.t) and m.id not in (select reply_id from pickup_replies))
+      select (select t from own) as thread_id, (select count(*) from members) as messages,
+        (select count(*) from pickup_replies r inner join pickup_messages p on p.id = r.reply_id where r.message_id in (select id from members)) as replies`.execute(this.store.db);
+    const row = rows[0];
+    if (!row?.thread_id) return undefined;
+    return { threadId: row.thread_id, entries: Number(row.messages) + Number(row.replies) };
   }
 
   /**
