@@ -184,6 +184,21 @@ describe('RFC 9788 C.3.2: a Legacy Display Element (§4.5.3)', () => {
     for (const line of ['Subject:', 'From:', 'To:', 'Date:']) expect(body).not.toContain(line);
   });
 
+  it('c3.10 (complex, hcp_baseline + legacy display): the text/plain block and the text/html div.header-protection-legacy-display go; the image and the structure stay', async () => {
+    const result = await open(vector('c3.10-smime-signed-enc-complex-hp-baseline-legacy.eml'));
+    expect(result).toMatchObject({ decrypted: true, signature: { state: 'valid', signer: 'alice@smime.example' } });
+    const delivered = text(result.message);
+    expect(values(delivered, 'Subject')).toEqual(['smime-signed-enc-complex-hp-baseline-legacy']);
+    expect(values(delivered, 'Content-Type')).toEqual(['multipart/mixed; boundary="3c5"']);
+    expect(delivered).not.toContain('hp-legacy-display');
+    expect(delivered).not.toContain('header-protection-legacy-display');
+    expect(delivered).not.toContain('Subject: smime-signed-enc-complex-hp-baseline-legacy\r\n\r\n');
+    expect(delivered).toContain('Content-Type: text/plain; charset="us-ascii"\r\n\r\nThis is the\r\n');
+    expect(delivered).toContain('<html><head><title></title></head><body>\r\n<p>This is the\r\n');
+    expect(delivered).toContain('Content-Disposition: inline\r\n\r\niVBORw0KGgo');
+    expect(delivered.trimEnd().endsWith('--3c5--')).toBe(true);
+  });
+
   it('c3.2: its outside shows only "[...]" and the RecipientInfos are Alice\'s and Bob\'s; without a key it passes unchanged', async () => {
     const message = vector('c3.2-smime-signed-enc-hp-baseline-legacy.eml');
     expect(values(text(message), 'Subject')).toEqual(['[...]']);
