@@ -152,6 +152,19 @@ describe('RFC 9788 C.1.1, C.1.2, C.3.3', () => {
   });
 });
 
+describe('RFC 9788 C.2.5: legacy RFC 8551 header protection (§4.10)', () => {
+  it('c2.5 (signedData around message/rfc822): valid by Alice; the signed inner message is delivered whole as message/rfc822 (§4.10.2 unwrapping is a MAY we do not take)', async () => {
+    const result = await read(vector('c2.5-smime-one-part-complex-rfc8551hp.eml'));
+    expect(result).toMatchObject({ decrypted: false, signature: { state: 'valid', signer: 'alice@smime.example' } });
+    const delivered = text(result.message);
+    expect(values(delivered, 'Content-Type')).toEqual(['message/rfc822']);
+    const inner = delivered.slice(delivered.indexOf('\r\n\r\n') + 4);
+    expect(values(inner, 'Subject')).toEqual(['smime-one-part-complex-rfc8551hp']);
+    expect(values(inner, 'Content-Type')).toEqual(['multipart/mixed; boundary="fcc"']);
+    expect(inner).toContain('--fcc--');
+  });
+});
+
 describe('RFC 9788 C.3.2: a Legacy Display Element (§4.5.3)', () => {
   const bob = () => ({ kind: 'smime' as const, address: 'bob@smime.example', key: rfc9216('bob-enc-key.pem'), certificates: [rfc9216('bob-enc-cert.pem')] });
   const open = (message: Uint8Array) => createSmimeProtector().unprotect(message, { decryptionKeys: [bob()], verificationKeys: [], trustAnchors: [rfc9216('rsa-ca-cert.pem')], now });
