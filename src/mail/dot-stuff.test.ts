@@ -88,4 +88,22 @@ describe('DotStuffer', () => {
     expect(total).toBe(chunk.length * 200 + 3);
     expect(biggest).toBeLessThanOrEqual(chunk.length * 2 + 2);
   });
+
+  it('sends a chunk that needs no change as that chunk, not a copy (a copy per chunk doubled a 50 MB body, issue 14)', () => {
+    const stuffer = new DotStuffer();
+    const out: Buffer[] = [];
+    stuffer.on('data', (p: Buffer) => out.push(p));
+    const clean = Buffer.from('Subject: x\r\n\r\nline one\r\nline two\r\n');
+    const endsInCr = Buffer.from('line three\r');
+    const nextStartsWithLf = Buffer.from('\nline four.\r\n');
+    stuffer.write(clean);
+    stuffer.write(endsInCr);
+    stuffer.write(nextStartsWithLf);
+    stuffer.end();
+    expect(out[0]).toBe(clean);
+    // The held CR makes a view of the chunk, over the same memory.
+    expect(out[1].buffer).toBe(endsInCr.buffer);
+    expect(out[1].toString()).toBe('line three');
+    expect(Buffer.concat(out).toString()).toBe('Subject: x\r\n\r\nline one\r\nline two\r\nline three\r\nline four.\r\n.\r\n');
+  });
 });
