@@ -4,7 +4,7 @@
  * message is done (crypto-shredding). The sender's pickup secret in the envelope row is
  * sealed under the same body key, so it is shredded with the body.
  */
-import { once } from 'node:events';
+import { on, once } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
 import { createVault, type Vault } from '../vault/index.ts';
 import type { QueueContext } from './context.ts';
@@ -23,7 +23,9 @@ export async function storeBody(ctx: QueueContext, id: string, encrypted: Readab
   let spill: PassThrough | null = null;
   let writing: Promise<number> | null = null;
   try {
-    for await (const chunk of encrypted) {
+    // Chunk by chunk as pushed: `for await` on the stream itself reads what is buffered
+    // joined into one new buffer, a copy of the body (issue 14).
+    for await (const [chunk] of on(encrypted, 'data', { close: ['end', 'close'], highWaterMark: 16 })) {
       if (spill) {
         if (!spill.write(chunk)) await once(spill, 'drain');
         continue;
@@ -36,6 +38,8 @@ export async function storeBody(ctx: QueueContext, id: string, encrypted: Readab
         for (const part of parts.splice(0)) spill.write(part);
       }
     }
+    // Closed without its end and without an error: cut off, never a whole body.
+    if (!encrypted.readableEnded) throw encrypted.errored ?? new Error('the body stream closed before its end');
   } catch (error) {
     spill?.destroy(error as Error);
     await writing?.catch(() => undefined);

@@ -64,17 +64,6 @@ export function unwrapKey(masterKey: SecretKey, wrapped: Buffer): Buffer {
   }
 }
 
-function sealChunk(dataKey: KeyObject, header: Buffer, index: number, plain: Buffer, final: boolean): Buffer[] {
-  const cipher = createCipheriv('aes-256-gcm', dataKey, nonceFor(index));
-  cipher.setAAD(aadFor(header, index, final));
-  // GCM's final() yields nothing: no concat, so no copy of the chunk.
-  const ct = cipher.update(plain);
-  cipher.final();
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(ct.length);
-  return [length, ct, cipher.getAuthTag()];
-}
-
 export class EncryptStream extends Transform {
   private readonly rawKey = randomBytes(32);
   // A KeyObject made once: Node re-validates a Buffer key on every cipher it creates.
@@ -98,20 +87,44 @@ export class EncryptStream extends Transform {
     this.pending.push(chunk);
     this.pendingLength += chunk.length;
     // Keep one full chunk back so the last one can be sealed with the final flag.
-    while (this.pendingLength > this.chunkSize) {
-      const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
-      for (const piece of sealChunk(this.dataKey, this.header, this.index++, all.subarray(0, this.chunkSize), false)) this.push(piece);
-      const rest = all.subarray(this.chunkSize);
-      this.pending = [rest];
-      this.pendingLength = rest.length;
-    }
+    while (this.pendingLength > this.chunkSize) this.sealPending(this.chunkSize, false);
     done();
   }
 
   override _flush(done: TransformCallback): void {
-    for (const piece of sealChunk(this.dataKey, this.header, this.index++, Buffer.concat(this.pending), true)) this.push(piece);
-    this.pending = [];
+    this.sealPending(this.pendingLength, true);
     done();
+  }
+
+  /**
+   * Seals the first `length` pending bytes as the next chunk, piece by piece as they came: GCM
+   * encrypts a piece at a time, and the ciphertext is as long as the plaintext, so the length
+   * goes first without joining the pieces (joining them copied every byte of a body once more,
+   * issue 14).
+   */
+  private sealPending(length: number, final: boolean): void {
+    const cipher = createCipheriv('aes-256-gcm', this.dataKey, nonceFor(this.index));
+    cipher.setAAD(aadFor(this.header, this.index++, final));
+    const prefix = Buffer.allocUnsafe(4);
+    prefix.writeUInt32BE(length);
+    this.push(prefix);
+    let left = length;
+    while (left > 0) {
+      const head = this.pending[0];
+      if (head.length <= left) {
+        this.pending.shift();
+        left -= head.length;
+        this.push(cipher.update(head));
+      } else {
+        this.pending[0] = head.subarray(left);
+        this.push(cipher.update(head.subarray(0, left)));
+        left = 0;
+      }
+    }
+    this.pendingLength -= length;
+    // GCM's final() yields nothing.
+    cipher.final();
+    this.push(cipher.getAuthTag());
   }
 }
 

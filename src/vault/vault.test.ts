@@ -1,4 +1,5 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -27,6 +28,18 @@ describe('vault', () => {
     expect(sealed.includes(plain.subarray(0, Math.min(64, length))) && length > 16).toBe(false);
     const opened = await collect(vault.decrypt(chunked(sealed, 1000)));
     expect(opened.equals(plain)).toBe(true);
+  });
+
+  it('encrypts the pieces as they come, without joining them into chunks first (a copy of every byte, issue 14)', async () => {
+    const plain = randomBytes(300_000);
+    const parts: Buffer[] = [];
+    const sealing = chunked(plain, 7777).pipe(vault.encryptStream());
+    // 'data' gives each piece as pushed (`for await` would join what is buffered).
+    sealing.on('data', (part: Buffer) => parts.push(part));
+    await once(sealing, 'end');
+    // Joined, a 64 kB chunk's ciphertext came out in one piece.
+    expect(Math.max(...parts.map((part) => part.length))).toBeLessThanOrEqual(7777);
+    expect((await collect(vault.decrypt(Readable.from([Buffer.concat(parts)])))).equals(plain)).toBe(true);
   });
 
   it.each([1, 3, 5, 65_557])('decrypts when the sealed bytes arrive in pieces of %i bytes (lengths split across pieces)', async (piece) => {
