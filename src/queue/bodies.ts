@@ -6,7 +6,7 @@
  */
 import { on, once } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
-import { createVault, type Vault } from '../vault/index.ts';
+import { createVault, VaultIntegrityError, type Vault } from '../vault/index.ts';
 import type { QueueContext } from './context.ts';
 import type { StoredEnvelope } from './types.ts';
 
@@ -53,17 +53,30 @@ export async function storeBody(ctx: QueueContext, id: string, encrypted: Readab
 
 /** Decrypted body stream; errors with VaultIntegrityError if the stored object is damaged. */
 export async function openBody(ctx: QueueContext, messageId: string, storedBody?: Buffer | null): Promise<Readable> {
-  const vault = await bodyVault(ctx, messageId);
-  if (storedBody) return vault.decrypt(Readable.from([storedBody]));
-  const row = await ctx.store.db.selectFrom('messages').select(['body', 'blob']).where('id', '=', messageId).executeTakeFirst();
-  if (row?.body) return vault.decrypt(Readable.from([Buffer.from(row.body)]));
-  return vault.decrypt(ctx.blobs.read(messageId));
+  const { vault, ownKey } = await bodyVault(ctx, messageId);
+  const row = storedBody ? null : await ctx.store.db.selectFrom('messages').select(['body', 'blob']).where('id', '=', messageId).executeTakeFirst();
+  const body = storedBody ?? (row?.body ? Buffer.from(row.body) : null);
+  const plain = vault.decrypt(body ? Readable.from([body]) : ctx.blobs.read(messageId));
+  // Without a key of its own the body opens only if it was queued before 0016; say so when
+  // not, rather than "wrong master key or damaged file" (test/attacks/i14-33).
+  if (!ownKey) {
+    plain.once('error', (error) => {
+      if (error instanceof VaultIntegrityError) error.message = `the body key of message ${messageId} is missing, so its body cannot be opened (${error.message})`;
+    });
+  }
+  return plain;
 }
 
 /** The body's own key; bodies queued before keys existed (0016) were sealed under the master key. */
-async function bodyVault(ctx: QueueContext, messageId: string): Promise<Vault> {
+async function bodyVault(ctx: QueueContext, messageId: string): Promise<{ vault: Vault; ownKey: boolean }> {
   const sealed = await ctx.keys.get(messageId);
-  return sealed ? createVault(ctx.vault.open(sealed)) : ctx.vault;
+  if (!sealed) return { vault: ctx.vault, ownKey: false };
+  try {
+    return { vault: createVault(ctx.vault.open(sealed)), ownKey: true };
+  } catch (error) {
+    if (!(error instanceof VaultIntegrityError)) throw error;
+    throw new VaultIntegrityError(`the body key of message ${messageId} is damaged, so its body cannot be opened (${error.message})`);
+  }
 }
 
 /**
