@@ -152,6 +152,19 @@ describe('RFC 9788 C.1.1, C.1.2, C.3.3', () => {
   });
 });
 
+describe('RFC 9788 C.3.5: a reply (hcp_baseline)', () => {
+  it('c3.5: decrypted with Bob\'s key, valid; In-Reply-To and References (left outside by hcp_baseline) delivered once each, from the protected payload', async () => {
+    const key = { kind: 'smime' as const, address: 'bob@smime.example', key: rfc9216('bob-enc-key.pem'), certificates: [rfc9216('bob-enc-cert.pem')] };
+    const result = await createSmimeProtector().unprotect(vector('c3.5-smime-signed-enc-hp-baseline-reply.eml'), { decryptionKeys: [key], verificationKeys: [], trustAnchors: [rfc9216('rsa-ca-cert.pem')], now });
+    expect(result).toMatchObject({ decrypted: true, signature: { state: 'valid', signer: 'alice@smime.example' } });
+    const delivered = text(result.message);
+    expect(values(delivered, 'Subject')).toEqual(['smime-signed-enc-hp-baseline-reply']);
+    expect(values(delivered, 'In-Reply-To')).toEqual(['<smime-signed-enc-hp-baseline@example>']);
+    expect(values(delivered, 'References')).toEqual(['<smime-signed-enc-hp-baseline@example>']);
+    expect(values(delivered, 'HP-Outer')).toEqual([]);
+  });
+});
+
 describe('RFC 9788 C.2.5: legacy RFC 8551 header protection (§4.10)', () => {
   it('c2.5 (signedData around message/rfc822): valid by Alice; the signed inner message is delivered whole as message/rfc822 (§4.10.2 unwrapping is a MAY we do not take)', async () => {
     const result = await read(vector('c2.5-smime-one-part-complex-rfc8551hp.eml'));
