@@ -72,7 +72,7 @@ class ImmediateSqliteDialect extends SqliteDialect {
   override createDriver(): Driver {
     const driver = super.createDriver();
     const { database, walSync } = this;
-    const lock: LockWait = { busySince: undefined };
+    const lock: LockWait = { busySince: undefined, lastBusy: 0 };
     driver.beginTransaction = async (connection: DatabaseConnection) => {
       await connection.executeQuery(CompiledQuery.raw('begin immediate'));
     };
@@ -112,7 +112,12 @@ const WAIT_FOR_LOCK_MS = 5000;
  */
 interface LockWait {
   busySince: number | undefined;
+  /** The last SQLITE_BUSY: a wait is one only while someone keeps finding the lock taken. */
+  lastBusy: number;
 }
+
+/** No SQLITE_BUSY for this long: the next one starts a new wait (waiters retry every ≤ 10 ms). */
+const WAIT_GAP_MS = 1000;
 
 async function retryWhileLocked<T>(attempt: () => Promise<T>, lock: LockWait, takesLock: boolean): Promise<T> {
   for (let tries = 0; ; tries++) {
@@ -122,8 +127,10 @@ async function retryWhileLocked<T>(attempt: () => Promise<T>, lock: LockWait, ta
       return result;
     } catch (error) {
       if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
-      lock.busySince ??= Date.now();
-      if (Date.now() - lock.busySince > WAIT_FOR_LOCK_MS) throw error;
+      const now = Date.now();
+      if (lock.busySince === undefined || now - lock.lastBusy > WAIT_GAP_MS) lock.busySince = now;
+      lock.lastBusy = now;
+      if (now - lock.busySince > WAIT_FOR_LOCK_MS) throw error;
       // A few turns of the loop first (a commit elsewhere takes microseconds), then short sleeps.
       await (tries < 8 ? new Promise((resolve) => setImmediate(resolve)) : delay(Math.min(tries - 7, 10)));
     }

@@ -37,3 +37,28 @@ it("waits for another connection's write lock without stalling the event loop (S
     await store.close();
   }
 });
+
+it('a long wait that ended (only reads since) does not cut short the next short one', { timeout: 20_000 }, async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'lock-wait-'));
+  const file = path.join(dir, 'gateway.sqlite');
+  const store = await openSqliteStore(file);
+  const other = new BetterSqlite3(file);
+  const pin = (domain: string) => store.db.insertInto('link_pins').values({ domain, min_level: 'tls', note: null, created_at: 1 }).execute();
+  try {
+    other.exec('BEGIN IMMEDIATE');
+    const started = Date.now();
+    await expect(pin('refused.test')).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    expect(Date.now() - started).toBeLessThan(7000);
+    other.exec('COMMIT');
+    await store.db.selectFrom('link_pins').selectAll().execute();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // A collision of 200 ms, long after: waited for, not refused at once.
+    other.exec('BEGIN IMMEDIATE');
+    setTimeout(() => other.exec('COMMIT'), 200);
+    await pin('waited.test');
+    expect((await store.db.selectFrom('link_pins').select('domain').execute()).map((r) => r.domain)).toEqual(['waited.test']);
+  } finally {
+    other.close();
+    await store.close();
+  }
+});
