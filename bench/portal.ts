@@ -37,6 +37,10 @@ const agentOptions = { rejectUnauthorized: false };
 
 /** The portal as the gateway runs it, minus SMTP: prints `{"port":N}` once listening. */
 async function serve(dir: string): Promise<void> {
+  // As `sealgate serve` runs (src/sealgate.ts): the young generation kept at its starting size,
+  // set before the modules load. SEALGATE_BENCH_SERVER_FLAGS with a young-generation flag wins.
+  const { boundYoungGeneration } = await import('../src/young-generation.ts');
+  boundYoungGeneration();
   const { parseConfig } = await import('../src/config/index.ts');
   const { Users } = await import('../src/accounts/index.ts');
   const { PickupStore } = await import('../src/pickup/index.ts');
