@@ -112,7 +112,7 @@ describe('RFC 9788 Appendix C test vectors', () => {
   }
 });
 
-describe('RFC 9788 C.1.1, C.1.2, C.3.3', () => {
+describe('RFC 9788 C.1.1, C.1.2, C.1.4, C.3.3', () => {
   const bob = () => ({ kind: 'smime' as const, address: 'bob@smime.example', key: rfc9216('bob-enc-key.pem'), certificates: [rfc9216('bob-enc-cert.pem')] });
 
   it('c1.1 (no cryptographic protection): passes unchanged, no signature, not decrypted', async () => {
@@ -130,6 +130,18 @@ describe('RFC 9788 C.1.1, C.1.2, C.3.3', () => {
     expect(values(delivered, 'Content-Type')).toEqual(['text/plain; charset="utf-8"']);
     expect(delivered).toContain('This is the\r\nsmime-one-part\r\nmessage.');
     const relabelled = await read(Buffer.from(original.replace('Subject: smime-one-part\n', 'Subject: Pay the invoice today\n'), 'latin1'));
+    expect(relabelled.signature?.state).toBe('valid');
+    expect(values(text(relabelled.message), 'Subject')).toEqual(['Pay the invoice today']);
+  });
+
+  it('c1.4 (signed and encrypted, no header protection): decrypted with Bob\'s key and valid, but the outer fields are the message, so a Subject changed on the way goes through', async () => {
+    const original = text(vector('c1.4-smime-signed-enc.eml'));
+    const open = (message: string) => createSmimeProtector().unprotect(Buffer.from(message, 'latin1'), { decryptionKeys: [bob()], verificationKeys: [], trustAnchors: [rfc9216('rsa-ca-cert.pem')], now });
+    const result = await open(original);
+    expect(result).toMatchObject({ decrypted: true, malleable: false, signature: { state: 'valid', signer: 'alice@smime.example' } });
+    expect(values(text(result.message), 'Subject')).toEqual(['smime-signed-enc']);
+    expect(text(result.message)).toContain('This is the\r\nsmime-signed-enc\r\nmessage.');
+    const relabelled = await open(original.replace('Subject: smime-signed-enc\n', 'Subject: Pay the invoice today\n'));
     expect(relabelled.signature?.state).toBe('valid');
     expect(values(text(relabelled.message), 'Subject')).toEqual(['Pay the invoice today']);
   });
