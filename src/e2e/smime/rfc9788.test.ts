@@ -177,7 +177,7 @@ describe('RFC 9788 C.3.5: a reply (hcp_baseline)', () => {
   });
 });
 
-describe('RFC 9788 C.2.5: legacy RFC 8551 header protection (§4.10)', () => {
+describe('RFC 9788 C.2.5, C.2.6: legacy RFC 8551 header protection (§4.10)', () => {
   it('c2.5 (signedData around message/rfc822): valid by Alice; the signed inner message is delivered whole as message/rfc822 (§4.10.2 unwrapping is a MAY we do not take)', async () => {
     const result = await read(vector('c2.5-smime-one-part-complex-rfc8551hp.eml'));
     expect(result).toMatchObject({ decrypted: false, signature: { state: 'valid', signer: 'alice@smime.example' } });
@@ -187,6 +187,19 @@ describe('RFC 9788 C.2.5: legacy RFC 8551 header protection (§4.10)', () => {
     expect(values(inner, 'Subject')).toEqual(['smime-one-part-complex-rfc8551hp']);
     expect(values(inner, 'Content-Type')).toEqual(['multipart/mixed; boundary="fcc"']);
     expect(inner).toContain('--fcc--');
+  });
+
+  it('c2.6 (multipart/signed around message/rfc822): valid by Alice, the signed message delivered whole; a changed line inside it is invalid', async () => {
+    const original = text(vector('c2.6-smime-multipart-complex-rfc8551hp.eml'));
+    const result = await read(vector('c2.6-smime-multipart-complex-rfc8551hp.eml'));
+    expect(result).toMatchObject({ decrypted: false, signature: { state: 'valid', signer: 'alice@smime.example' } });
+    const delivered = text(result.message);
+    expect(values(delivered, 'Content-Type')).toEqual(['message/rfc822']);
+    const inner = delivered.slice(delivered.indexOf('\r\n\r\n') + 4);
+    expect(values(inner, 'Subject')).toEqual(['smime-multipart-complex-rfc8551hp']);
+    expect(inner).toContain('--cf8--');
+    const changed = await read(Buffer.from(original.replace('(RFC8551HP) scheme.\n\n-- ', '(RFC8551HP) scheme!\n\n-- '), 'latin1'));
+    expect(changed.signature?.state).toBe('invalid');
   });
 });
 
