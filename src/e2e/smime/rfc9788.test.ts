@@ -112,13 +112,15 @@ describe('RFC 9788 Appendix C test vectors', () => {
   }
 });
 
-describe('RFC 9788 C.1.1, C.1.2, C.1.4, C.3.3', () => {
+describe('RFC 9788 C.1.1, C.1.2, C.1.4, C.1.5, C.3.3', () => {
   const bob = () => ({ kind: 'smime' as const, address: 'bob@smime.example', key: rfc9216('bob-enc-key.pem'), certificates: [rfc9216('bob-enc-cert.pem')] });
 
-  it('c1.1 (no cryptographic protection): passes unchanged, no signature, not decrypted', async () => {
-    const message = vector('c1.1-no-crypto.eml');
-    expect(await read(message)).toEqual({ message, decrypted: false, signature: null, malleable: false });
-  });
+  for (const file of ['c1.1-no-crypto.eml', 'c1.5-no-crypto-complex.eml']) {
+    it(`${file} (no cryptographic protection): passes unchanged, no signature, not decrypted`, async () => {
+      const message = vector(file);
+      expect(await read(message)).toEqual({ message, decrypted: false, signature: null, malleable: false });
+    });
+  }
 
   it('c1.2 (signedData, no header protection): valid by Alice; the outer fields are the message, so a Subject changed on the way goes through', async () => {
     const original = text(vector('c1.2-smime-one-part.eml'));
