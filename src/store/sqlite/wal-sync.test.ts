@@ -68,4 +68,20 @@ describe('WalSync', () => {
       await store.close();
     }
   });
+
+  it('stops rather than report a failed sync as a failed write (the COMMIT is visible already)', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'db.sqlite');
+    const wal = await open(`${file}-wal`, 'w');
+    await wal.close();
+    const probe = await open(path.join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+    await probe.close();
+    vi.spyOn(proto, 'datasync').mockRejectedValue(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    const stops: string[] = [];
+    const walSync = new WalSync(file, { onSyncFailure: (error) => stops.push(error.message) });
+    await expect(walSync.durable()).rejects.toThrow(/EIO/);
+    expect(stops).toEqual(['EIO: i/o error, fdatasync']);
+    await walSync.close();
+  });
 });

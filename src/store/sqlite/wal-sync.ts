@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
 /**
@@ -7,7 +8,9 @@ import { open, type FileHandle } from 'node:fs/promises';
  * store now commits with `synchronous=NORMAL` (frames written, not yet synced) and every
  * writer awaits `durable()` before it resolves: one fdatasync of the WAL file on libuv's
  * thread pool covers every commit written before it started, and commits made while one runs
- * share the next. A caller still resolves only once its commit is on disk, as under FULL.
+ * share the next (other connections' commits, and the batches of shared-commit.ts: one
+ * connection's own transactions still wait in turn, since it stays held during the sync). A
+ * caller still resolves only once its commit is on disk, as under FULL.
  *
  * Why this is sound: a commit is frames appended to the `-wal` file (the header too, when the
  * WAL restarts); a sync of that file after the COMMIT makes them survive power loss, and
@@ -21,9 +24,11 @@ export class WalSync {
   private running: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
   private closed = false;
+  private readonly onSyncFailure: (error: Error) => void;
 
-  constructor(databaseFile: string) {
+  constructor(databaseFile: string, options: { onSyncFailure?: (error: Error) => void } = {}) {
     this.walFile = `${databaseFile}-wal`;
+    this.onSyncFailure = options.onSyncFailure ?? stopProcess;
   }
 
   /** Resolves once everything committed before this call is on disk. */
@@ -71,6 +76,24 @@ export class WalSync {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw error;
     }
-    await handle.datasync();
+    try {
+      await handle.datasync();
+    } catch (error) {
+      this.onSyncFailure(error as Error);
+      throw error;
+    }
   }
+}
+
+/**
+ * A failed fdatasync leaves it unknown what is on disk, while the COMMIT is already visible to
+ * every connection: a writer told "failed" would undo what it wrote around it (an enqueue
+ * destroys the key of a message that is in fact committed), and a later sync may succeed
+ * without the lost pages (Linux drops them on error, "fsyncgate"). As PostgreSQL does, the
+ * process stops at once, before any caller hears of it; a restart recovers from the WAL and
+ * the clients, who had no 250, send again.
+ */
+function stopProcess(error: Error): void {
+  writeSync(2, `sealgate: FATAL: fdatasync of the SQLite WAL failed (${error.message}); stopping so nothing is acknowledged that may not be on disk\n`);
+  process.kill(process.pid, 'SIGKILL');
 }
