@@ -112,7 +112,7 @@ describe('RFC 9788 Appendix C test vectors', () => {
   }
 });
 
-describe('RFC 9788 C.1.1, C.1.2, C.1.4, C.1.5, C.3.3', () => {
+describe('RFC 9788 C.1.1, C.1.2, C.1.4–C.1.7, C.3.3', () => {
   const bob = () => ({ kind: 'smime' as const, address: 'bob@smime.example', key: rfc9216('bob-enc-key.pem'), certificates: [rfc9216('bob-enc-cert.pem')] });
 
   for (const file of ['c1.1-no-crypto.eml', 'c1.5-no-crypto-complex.eml']) {
@@ -135,6 +135,21 @@ describe('RFC 9788 C.1.1, C.1.2, C.1.4, C.1.5, C.3.3', () => {
     expect(relabelled.signature?.state).toBe('valid');
     expect(values(text(relabelled.message), 'Subject')).toEqual(['Pay the invoice today']);
   });
+
+  for (const [file, subject, boundary] of [
+    ['c1.6-smime-one-part-complex.eml', 'smime-one-part-complex', 'db0'],
+    ['c1.7-smime-multipart-complex.eml', 'smime-multipart-complex', '757'],
+  ] as const) {
+    it(`${file} (signed only, complex message, no header protection): valid by Alice, the outer Subject, the multipart/mixed delivered whole`, async () => {
+      const result = await read(vector(file));
+      expect(result).toMatchObject({ decrypted: false, signature: { state: 'valid', signer: 'alice@smime.example' } });
+      const delivered = text(result.message);
+      expect(values(delivered, 'Subject')).toEqual([subject]);
+      expect(values(delivered, 'Content-Type')).toEqual([`multipart/mixed; boundary="${boundary}"`]);
+      expect(delivered).toContain(`<b>${subject}</b>`);
+      expect(delivered.trimEnd().endsWith(`--${boundary}--`)).toBe(true);
+    });
+  }
 
   it('c1.4 (signed and encrypted, no header protection): decrypted with Bob\'s key and valid, but the outer fields are the message, so a Subject changed on the way goes through', async () => {
     const original = text(vector('c1.4-smime-signed-enc.eml'));
