@@ -50,6 +50,22 @@ describe('RFC 9788 Appendix C test vectors', () => {
     });
   }
 
+  for (const [file, subject, boundary] of [
+    ['c2.3-smime-one-part-complex-hp.eml', 'smime-one-part-complex-hp', 'ab8'],
+    ['c2.4-smime-multipart-complex-hp.eml', 'smime-multipart-complex-hp', '550'],
+  ] as const) {
+    it(`${file} (signed only, complex message, header protection): valid; the signed Subject wins over one changed outside, hp="clear" is dropped, the multipart/mixed stays whole`, async () => {
+      const relabelled = text(vector(file)).replace(`Subject: ${subject}\n`, 'Subject: Pay the invoice today\n');
+      const result = await read(Buffer.from(relabelled, 'latin1'));
+      expect(result).toMatchObject({ decrypted: false, signature: { state: 'valid', signer: 'alice@smime.example' } });
+      const delivered = text(result.message);
+      expect(values(delivered, 'Subject')).toEqual([subject]);
+      expect(delivered).not.toContain('Pay the invoice');
+      expect(values(delivered, 'Content-Type')).toEqual([`multipart/mixed; boundary="${boundary}"`]);
+      expect(delivered.trimEnd().endsWith(`--${boundary}--`)).toBe(true);
+    });
+  }
+
   it('c2.2: an outer Subject changed on the way does not replace the signed one, and a changed signed line is invalid', async () => {
     const original = text(vector('c2.2-smime-multipart-hp.eml'));
     const relabelled = original.replace('Subject: smime-multipart-hp\n', 'Subject: Pay the invoice today\n');
