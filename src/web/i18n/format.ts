@@ -33,10 +33,19 @@ export type TextParamArgs<S> = ParamArgs<S, string | number>;
 
 const PLACEHOLDER = /\{([A-Za-z][A-Za-z0-9]*)\}/g;
 
+// One per page language, as time.ts keeps its formats: building Intl.PluralRules (ICU) for
+// each plural message was ~4% of the reading page's CPU (bench/README.md, portal).
+const pluralRules = new Map<string, Intl.PluralRules>();
+
 function pick(message: Message, locale: string, params: Record<string, unknown> | undefined): string {
   if (typeof message === 'string') return message;
   const count = Number(params?.count);
-  return new Intl.PluralRules(locale).select(count) === 'one' ? message.one : message.other;
+  let rules = pluralRules.get(locale);
+  if (!rules) {
+    rules = new Intl.PluralRules(locale);
+    pluralRules.set(locale, rules);
+  }
+  return rules.select(count) === 'one' ? message.one : message.other;
 }
 
 /**
