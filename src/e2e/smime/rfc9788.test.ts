@@ -128,7 +128,7 @@ describe('RFC 9788 Appendix C test vectors', () => {
   }
 });
 
-describe('RFC 9788 C.1.1, C.1.2, C.1.4–C.1.7, C.3.3', () => {
+describe('RFC 9788 C.1.x (no header protection) and C.3.3', () => {
   const bob = () => ({ kind: 'smime' as const, address: 'bob@smime.example', key: rfc9216('bob-enc-key.pem'), certificates: [rfc9216('bob-enc-cert.pem')] });
 
   for (const file of ['c1.1-no-crypto.eml', 'c1.5-no-crypto-complex.eml']) {
@@ -177,6 +177,16 @@ describe('RFC 9788 C.1.1, C.1.2, C.1.4–C.1.7, C.3.3', () => {
     const relabelled = await open(original.replace('Subject: smime-signed-enc\n', 'Subject: Pay the invoice today\n'));
     expect(relabelled.signature?.state).toBe('valid');
     expect(values(text(relabelled.message), 'Subject')).toEqual(['Pay the invoice today']);
+  });
+
+  it('c1.8 (signed and encrypted, complex message, no header protection): decrypted with Bob\'s key, valid, the outer Subject and the multipart/mixed delivered whole', async () => {
+    const result = await createSmimeProtector().unprotect(vector('c1.8-smime-signed-enc-complex.eml'), { decryptionKeys: [bob()], verificationKeys: [], trustAnchors: [rfc9216('rsa-ca-cert.pem')], now });
+    expect(result).toMatchObject({ decrypted: true, malleable: false, signature: { state: 'valid', signer: 'alice@smime.example' } });
+    const delivered = text(result.message);
+    expect(values(delivered, 'Subject')).toEqual(['smime-signed-enc-complex']);
+    expect(values(delivered, 'Content-Type')).toEqual(['multipart/mixed; boundary="363"']);
+    expect(delivered).toContain('<b>smime-signed-enc-complex</b>');
+    expect(delivered.trimEnd().endsWith('--363--')).toBe(true);
   });
 
   it('c3.3 (hcp_shy): the outside shows bare addresses and a UTC Date; delivered are the protected From, To, Date and Subject, each once, and no HP-Outer', async () => {
