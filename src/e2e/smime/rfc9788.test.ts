@@ -207,7 +207,7 @@ describe('RFC 9788 C.1.x (no header protection) and C.3.3', () => {
   });
 });
 
-describe('RFC 9788 C.3.5: a reply (hcp_baseline)', () => {
+describe('RFC 9788 C.3.5, C.3.6: replies (hcp_baseline)', () => {
   it('c3.5: decrypted with Bob\'s key, valid; In-Reply-To and References (left outside by hcp_baseline) delivered once each, from the protected payload', async () => {
     const key = { kind: 'smime' as const, address: 'bob@smime.example', key: rfc9216('bob-enc-key.pem'), certificates: [rfc9216('bob-enc-cert.pem')] };
     const result = await createSmimeProtector().unprotect(vector('c3.5-smime-signed-enc-hp-baseline-reply.eml'), { decryptionKeys: [key], verificationKeys: [], trustAnchors: [rfc9216('rsa-ca-cert.pem')], now });
@@ -217,6 +217,18 @@ describe('RFC 9788 C.3.5: a reply (hcp_baseline)', () => {
     expect(values(delivered, 'In-Reply-To')).toEqual(['<smime-signed-enc-hp-baseline@example>']);
     expect(values(delivered, 'References')).toEqual(['<smime-signed-enc-hp-baseline@example>']);
     expect(values(delivered, 'HP-Outer')).toEqual([]);
+  });
+
+  it('c3.6 (reply + legacy display): In-Reply-To and References once each, the decorative Subject block and its parameter gone', async () => {
+    const key = { kind: 'smime' as const, address: 'bob@smime.example', key: rfc9216('bob-enc-key.pem'), certificates: [rfc9216('bob-enc-cert.pem')] };
+    const result = await createSmimeProtector().unprotect(vector('c3.6-smime-signed-enc-hp-baseline-legacy-reply.eml'), { decryptionKeys: [key], verificationKeys: [], trustAnchors: [rfc9216('rsa-ca-cert.pem')], now });
+    expect(result).toMatchObject({ decrypted: true, signature: { state: 'valid', signer: 'alice@smime.example' } });
+    const delivered = text(result.message);
+    expect(values(delivered, 'Subject')).toEqual(['smime-signed-enc-hp-baseline-legacy-reply']);
+    expect(values(delivered, 'In-Reply-To')).toEqual(['<smime-signed-enc-hp-baseline-legacy@example>']);
+    expect(values(delivered, 'References')).toEqual(['<smime-signed-enc-hp-baseline-legacy@example>']);
+    expect(values(delivered, 'Content-Type')).toEqual(['text/plain; charset="utf-8"']);
+    expect(delivered.slice(delivered.indexOf('\r\n\r\n') + 4).startsWith('This is the\r\n')).toBe(true);
   });
 });
 
