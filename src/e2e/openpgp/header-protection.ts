@@ -6,6 +6,7 @@
  * fields back as the message's own. Shared by OpenPGP and any other kind that wraps a whole entity.
  */
 import type { HeaderField } from '../../mail/index.ts';
+import { messageWithoutLegacyDisplay } from '../smime/legacy-display.ts';
 import { canonicalCrlf, has8bit, header, line, parseContentType, rawLine, splitEntity, withParam, type Entity } from './mime.ts';
 
 /** Part of the entity, not of the message: they stay on the Cryptographic Payload. */
@@ -96,5 +97,7 @@ export function unwrapProtected(outerFields: HeaderField[], payload: Uint8Array)
     lines.push(line('MIME-Version', '1.0'));
     for (const field of inner.headers) if (field.name.toLowerCase() !== 'mime-version') lines.push(rawLine(field));
   }
-  return Buffer.concat([...lines, Buffer.from('\r\n'), inner.body]);
+  const message = Buffer.concat([...lines, Buffer.from('\r\n'), inner.body]);
+  // RFC 9788 §4.5.3: the decorative copy of the obscured fields goes with the encryption layer.
+  return hp === 'cipher' ? messageWithoutLegacyDisplay(message) : message;
 }

@@ -12,6 +12,13 @@ import type { Entity } from './mime.ts';
 /** Deeper than any composer nests a Main Body Part; a bomb of nested multiparts stops here. */
 const MAX_DEPTH = 8;
 
+/** A whole decrypted message without its Legacy Display Elements (PGP/MIME's reader uses it too). */
+export function messageWithoutLegacyDisplay(message: Buffer): Buffer {
+  const entity = splitEntity(message);
+  const cleaned = withoutLegacyDisplay(entity);
+  return cleaned === entity ? message : joinEntity(cleaned.fields.map((f) => f.raw), cleaned.body);
+}
+
 /** The entity with its Legacy Display Elements removed, or the same entity when it has none. */
 export function withoutLegacyDisplay(entity: Entity, depth = 0): Entity {
   if (depth > MAX_DEPTH) return entity;
