@@ -179,6 +179,30 @@ export class DecryptStream extends Transform {
     return out;
   }
 
+  /** The first `length` pending bytes as views of the pieces they sit in, no copy. */
+  private takePieces(length: number): Buffer[] {
+    const pieces: Buffer[] = [];
+    let left = length;
+    while (left > 0) {
+      const head = this.pending[0];
+      if (head.length <= left) {
+        this.pending.shift();
+        pieces.push(head);
+        left -= head.length;
+      } else {
+        this.pending[0] = head.subarray(left);
+        pieces.push(head.subarray(0, left));
+        left = 0;
+      }
+    }
+    this.pendingLength -= length;
+    return pieces;
+  }
+
+  private skipBytes(length: number): void {
+    this.takePieces(length);
+  }
+
   /** The next chunk's length when its 4 bytes are split across pieces (rare). */
   private peekLength(): number {
     const bytes = Buffer.alloc(4);
@@ -205,26 +229,34 @@ export class DecryptStream extends Transform {
       if (length > MAX_CHUNK) throw new VaultIntegrityError('damaged vault object (chunk length out of range)');
       if (this.pendingLength < 4 + length + 16) return;
       if (this.finished) throw new VaultIntegrityError('damaged vault object (data after the final chunk)');
-      const sealed = this.takeBytes(4 + length + 16);
-      const ct = sealed.subarray(4, 4 + length);
-      const tag = sealed.subarray(4 + length);
+      this.skipBytes(4);
+      const pieces = this.takePieces(length);
+      // Many small pieces (a trickling reader) cost more per decipher call than one copy.
+      const ct = pieces.length > 16 ? [Buffer.concat(pieces)] : pieces;
+      const tagPieces = this.takePieces(16);
+      const tag = tagPieces.length === 1 ? tagPieces[0] : Buffer.concat(tagPieces);
       // The final flag is not stored: a chunk is final exactly when nothing follows it. Only
       // the last chunk may be shorter than the chunk size, so a short one is tried as final first.
       const shortChunk = length < this.chunkSize;
       const plain = shortChunk ? (this.open(ct, tag, true) ?? this.open(ct, tag, false)) : (this.open(ct, tag, false) ?? this.open(ct, tag, true));
       if (!plain) throw new VaultIntegrityError(`damaged vault object (chunk ${this.index} fails authentication)`);
       this.index++;
-      this.push(plain.data);
+      // Only once the tag checked out: no byte of a forged chunk goes on.
+      for (const piece of plain.data) this.push(piece);
       if (plain.final) this.finished = true;
     }
   }
 
-  private open(ct: Buffer, tag: Buffer, final: boolean): { data: Buffer; final: boolean } | null {
+  /**
+   * Deciphers a chunk piece by piece as it was read: joining the pieces copied every byte of
+   * a body, as a 64 kB read never lines up with a 64 kB + 20 B sealed chunk (issue 14).
+   */
+  private open(ct: Buffer[], tag: Buffer, final: boolean): { data: Buffer[]; final: boolean } | null {
     const decipher = createDecipheriv('aes-256-gcm', this.dataKey!, nonceFor(this.index));
     decipher.setAAD(aadFor(this.header!, this.index, final));
     decipher.setAuthTag(tag);
     try {
-      const data = decipher.update(ct);
+      const data = ct.map((piece) => decipher.update(piece));
       decipher.final();
       return { data, final };
     } catch {

@@ -1,5 +1,6 @@
+import { on } from 'node:events';
 import { Readable } from 'node:stream';
-import { DecryptStream, EncryptStream, keyObject, openBuffer, sealBuffer } from './chunked.ts';
+import { DecryptStream, EncryptStream, keyObject, openBuffer, sealBuffer, VaultIntegrityError } from './chunked.ts';
 
 export { VaultIntegrityError, EncryptStream, DecryptStream, keyObject } from './chunked.ts';
 export type { SecretKey } from './chunked.ts';
@@ -26,7 +27,10 @@ export function createVault(rawMasterKey: Buffer): Vault {
           const out = new DecryptStream(masterKey);
           source.on('error', (error) => out.destroy(error));
           try {
-            yield* source.pipe(out);
+            // Piece by piece as deciphered: iterating the stream itself reads what is
+            // buffered joined into one new buffer, a copy of the body (issue 14).
+            for await (const [piece] of on(source.pipe(out), 'data', { close: ['end', 'close'], highWaterMark: 16 })) yield piece as Buffer;
+            if (!out.readableEnded) throw out.errored ?? new VaultIntegrityError('the body stream closed before its end');
           } finally {
             source.destroy();
           }

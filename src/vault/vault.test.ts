@@ -42,6 +42,18 @@ describe('vault', () => {
     expect((await collect(vault.decrypt(Readable.from([Buffer.concat(parts)])))).equals(plain)).toBe(true);
   });
 
+  it('decrypts the pieces as they are read, without joining a chunk first (a 64 kB read never lines up with a sealed chunk, issue 14)', async () => {
+    const plain = randomBytes(300_000);
+    const sealed = await collect(Readable.from([plain]).pipe(vault.encryptStream()));
+    const parts: Buffer[] = [];
+    const opening = vault.decrypt(chunked(sealed, 20_000));
+    opening.on('data', (part: Buffer) => parts.push(part));
+    await once(opening, 'end');
+    // Joined, each 64 kB chunk came out in one piece.
+    expect(Math.max(...parts.map((part) => part.length))).toBeLessThanOrEqual(20_000);
+    expect(Buffer.concat(parts).equals(plain)).toBe(true);
+  });
+
   it.each([1, 3, 5, 65_557])('decrypts when the sealed bytes arrive in pieces of %i bytes (lengths split across pieces)', async (piece) => {
     const plain = randomBytes(140_000);
     const sealed = await collect(Readable.from([plain]).pipe(vault.encryptStream()));
