@@ -8,7 +8,7 @@ import type { CliDeps } from './cli/index.ts';
 import type { Config } from './config/index.ts';
 import type { Logger } from './kernel/index.ts';
 import type { Runtime } from './runtime.ts';
-import { boundYoungGeneration } from './young-generation.ts';
+import { boundHeapGrowth } from './heap-growth.ts';
 
 const runtimeModule = () => import('./runtime.ts');
 
@@ -24,7 +24,7 @@ async function withRuntime<T>(config: Config, logger: Logger, work: (runtime: Ru
 
 export async function main(argv: string[]): Promise<void> {
   // Before the rest loads: loading the modules alone grew the young generation to 32 MB.
-  if (argv.includes('serve')) boundYoungGeneration();
+  if (argv.includes('serve')) boundHeapGrowth();
   const { runCli } = await import('./cli/index.ts');
   const { createLogger } = await import('./logger.ts');
   const deps: CliDeps = {
