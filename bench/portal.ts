@@ -37,10 +37,11 @@ const agentOptions = { rejectUnauthorized: false };
 
 /** The portal as the gateway runs it, minus SMTP: prints `{"port":N}` once listening. */
 async function serve(dir: string): Promise<void> {
-  // As `sealgate serve` runs (src/sealgate.ts): the young generation kept at its starting size,
-  // set before the modules load. SEALGATE_BENCH_SERVER_FLAGS with a young-generation flag wins.
-  const { boundYoungGeneration } = await import('../src/young-generation.ts');
-  boundYoungGeneration();
+  // As `sealgate serve` runs (src/sealgate.ts): the young generation kept at its starting size
+  // and the old one marked at 1.5x its live size, set before the modules load.
+  // SEALGATE_BENCH_SERVER_FLAGS with a flag for either wins (src/heap-growth.ts).
+  const { boundHeapGrowth } = await import('../src/heap-growth.ts');
+  boundHeapGrowth();
   const { parseConfig } = await import('../src/config/index.ts');
   const { Users } = await import('../src/accounts/index.ts');
   const { PickupStore } = await import('../src/pickup/index.ts');
