@@ -7,11 +7,13 @@ import { boundHeapGrowth } from './heap-growth.ts';
  * while then dropped (promoted, then garbage). Prints in MB the size its young generation
  * settled at and the peak size of its old generation.
  */
-function heapAfterChurn(bound: boolean, nodeFlags: string[] = []): { young: number; old: number } {
+function heapAfterChurn(bound: boolean | 'young only', nodeFlags: string[] = []): { young: number; old: number } {
   const script = `
     import v8 from 'node:v8';
     import { boundHeapGrowth } from ${JSON.stringify(new URL('./heap-growth.ts', import.meta.url).href)};
-    if (${bound}) boundHeapGrowth();
+    if (${bound === true}) boundHeapGrowth();
+    // What boundHeapGrowth does for the young generation alone (on the command line V8 clamps it to 2).
+    if (${bound === 'young only'}) v8.setFlagsFromString('--semi-space-growth-factor=1');
     const size = (name) => v8.getHeapSpaceStatistics().find((space) => space.space_name === name).space_size;
     let kept = [];
     let old = 0;
@@ -28,14 +30,16 @@ function heapAfterChurn(bound: boolean, nodeFlags: string[] = []): { young: numb
 }
 
 describe('the primary’s heap growth', () => {
-  it('keeps the young generation at its starting size and marks the old one sooner (unbounded: 32+ MB young, 55+ MB old)', () => {
+  it('keeps the young generation at its starting size and marks the old one sooner (unbounded: 32+ MB young; old about 2x larger)', () => {
     const unbounded = heapAfterChurn(false);
     expect(unbounded.young).toBeGreaterThanOrEqual(32);
     const bounded = heapAfterChurn(true);
     expect(bounded.young).toBeLessThanOrEqual(8);
-    expect(bounded.old).toBeLessThanOrEqual(45);
-    // The young-generation bound alone leaves the old generation to grow.
-    expect(heapAfterChurn(false, ['--semi-space-growth-factor=1']).old).toBeGreaterThanOrEqual(55);
+    // The young-generation bound alone leaves the old generation to grow (59-94 MB against
+    // 32-39 with both, in runs on the development machine).
+    const youngOnly = heapAfterChurn('young only');
+    expect(youngOnly.old).toBeGreaterThanOrEqual(45);
+    expect(bounded.old).toBeLessThan(youngOnly.old * 0.8);
   }, 60_000);
 
   it('leaves an operator’s own flag alone, on the command line or in NODE_OPTIONS', () => {
