@@ -1,4 +1,5 @@
 import type { Resolver } from '../dns/index.ts';
+import { ExpiringMap } from '../kernel/index.ts';
 
 /** mailauth's resolver: `(name, rrtype)` answering as node:dns `resolve` does. */
 export type AuthResolver = (name: string, rrtype: string) => Promise<never>;
@@ -11,26 +12,25 @@ export type AuthResolver = (name: string, rrtype: string) => Promise<never>;
  * it anyway), and the DMARC existence test keeps the answer of the A lookup it made first.
  */
 export function authResolver(resolver: Resolver): AuthResolver {
-  let cache = caches.get(resolver);
-  if (!cache) caches.set(resolver, (cache = new Map()));
-  const answers = cache;
+  let answers = caches.get(resolver);
+  if (!answers) caches.set(resolver, (answers = new ExpiringMap(MAX_ANSWERS, ANSWER_CACHE_MS)));
+  const cache = answers;
   const lookup = uncachedLookup(resolver);
   return (async (name: string, rrtype: string) => {
     const key = `${rrtype.toUpperCase()} ${name.toLowerCase().replace(/\.$/, '')}`;
-    const now = Date.now();
-    const hit = answers.get(key);
-    if (hit && hit.until > now) {
+    const hit = cache.get(key);
+    if (hit) {
       if (hit.error) throw hit.error;
       return hit.answer as never;
     }
     try {
       const answer = await lookup(name, rrtype);
-      remember(answers, key, { until: now + ANSWER_CACHE_MS, answer });
+      cache.set(key, { answer });
       return answer;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       // "No such record" is an answer too; a timeout or SERVFAIL is not kept (temperror stays temporary).
-      if (code === 'ENOTFOUND' || code === 'ENODATA') remember(answers, key, { until: now + ANSWER_CACHE_MS, error });
+      if (code === 'ENOTFOUND' || code === 'ENODATA') cache.set(key, { error });
       throw error;
     }
   }) as AuthResolver;
@@ -45,13 +45,8 @@ export function authResolver(resolver: Resolver): AuthResolver {
  */
 const ANSWER_CACHE_MS = 60_000;
 const MAX_ANSWERS = 10_000;
-type CachedAnswer = { until: number; answer?: unknown; error?: unknown };
-const caches = new WeakMap<Resolver, Map<string, CachedAnswer>>();
-
-function remember(answers: Map<string, CachedAnswer>, key: string, entry: CachedAnswer): void {
-  if (answers.size >= MAX_ANSWERS) answers.clear();
-  answers.set(key, entry);
-}
+type CachedAnswer = { answer?: unknown; error?: unknown };
+const caches = new WeakMap<Resolver, ExpiringMap<string, CachedAnswer>>();
 
 function uncachedLookup(resolver: Resolver): AuthResolver {
   return (async (name: string, rrtype: string) => {

@@ -17,3 +17,4 @@ export type {
   ReceiptRoute,
 } from './types.ts';
 export { crashPoint } from './crash-point.ts';
+export { ExpiringMap } from './expiring-map.ts';

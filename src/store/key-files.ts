@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { access, mkdir, open, readdir, readFile, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
+import { ExpiringMap } from '../kernel/index.ts';
 import { fsyncPath } from './fsync.ts';
 import type { Store } from './schema.ts';
 
@@ -35,33 +36,8 @@ const SAFE_ID = /^[A-Za-z0-9_-]{8,64}$/;
  * destroyed here is forgotten here first, and one another process destroyed (`queue delete`)
  * is not served once its file is gone: the delivery under way then cannot open the body.
  */
-class RecentKeys {
-  private readonly keys = new Map<string, { sealed: Buffer; at: number }>();
-  private readonly max: number;
-  private readonly maxAgeMs: number;
-
-  constructor(max = 2048, maxAgeMs = 30_000) {
-    this.max = max;
-    this.maxAgeMs = maxAgeMs;
-  }
-
-  remember(id: string, sealed: Buffer): void {
-    if (this.keys.size >= this.max) this.keys.delete(this.keys.keys().next().value!);
-    this.keys.set(id, { sealed, at: Date.now() });
-  }
-
-  get(id: string): Buffer | undefined {
-    const entry = this.keys.get(id);
-    if (!entry) return undefined;
-    if (Date.now() - entry.at <= this.maxAgeMs) return entry.sealed;
-    this.keys.delete(id);
-    return undefined;
-  }
-
-  forget(id: string): void {
-    this.keys.delete(id);
-  }
-}
+const RECENT_KEYS = 2048;
+const RECENT_KEY_MS = 30_000;
 
 /**
  * One file per key under `dir` (the SQLite default, `<dataDir>/queue-keys`): unlinking a file
@@ -69,7 +45,7 @@ class RecentKeys {
  */
 export function openKeyFiles(dir: string): KeyStore {
   mkdirSync(path.join(dir, 'tmp'), { recursive: true, mode: 0o700 });
-  const recent = new RecentKeys();
+  const recent = new ExpiringMap<string, Buffer>(RECENT_KEYS, RECENT_KEY_MS);
   const pathOf = (id: string) => {
     if (!SAFE_ID.test(id)) throw new Error(`invalid key id ${JSON.stringify(id)}`);
     return path.join(dir, id.slice(0, 2), id);
@@ -100,14 +76,14 @@ export function openKeyFiles(dir: string): KeyStore {
         await handle.close();
       }
       await fsyncPath(path.dirname(finalPath));
-      recent.remember(id, sealed);
+      recent.set(id, sealed);
     },
     async get(id) {
       const cached = recent.get(id);
       // The file still there says no other process destroyed the key: `queue delete` of a
       // message whose delivery had begun sent it anyway with the remembered key (i14-32).
       if (cached && (await access(pathOf(id)).then(() => true, () => false))) return cached;
-      if (cached) recent.forget(id);
+      if (cached) recent.delete(id);
       try {
         return await readFile(pathOf(id));
       } catch (error) {
@@ -116,7 +92,7 @@ export function openKeyFiles(dir: string): KeyStore {
       }
     },
     async destroy(id) {
-      recent.forget(id);
+      recent.delete(id);
       // unlink, not rm({ force }): rm walks the path with lstat first, one more call per message.
       return unlink(pathOf(id)).then(
         () => true,

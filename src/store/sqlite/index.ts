@@ -87,11 +87,12 @@ class ImmediateSqliteDialect extends SqliteDialect {
       return {
         executeQuery: async <R>(query: CompiledQuery, options?: Parameters<DatabaseConnection['executeQuery']>[1]) => {
           if (database.inTransaction) return connection.executeQuery<R>(query, options);
-          // BEGIN IMMEDIATE and a write take the lock: their success shows it is free again.
-          const takesLock = query.sql === 'begin immediate' || !database.prepare(query.sql).readonly;
+          // A write, or BEGIN IMMEDIATE (not readonly either), takes the lock: its success shows
+          // the lock is free again (prepare() is cached by SQL).
+          const takesLock = !database.prepare(query.sql).readonly;
           const result = await retryWhileLocked(() => connection.executeQuery<R>(query, options), lock, takesLock);
-          // Autocommit: the statement was its own transaction (prepare() is cached by SQL).
-          if (walSync && !database.inTransaction && !database.prepare(query.sql).readonly) await walSync.durable();
+          // Autocommit: the write was its own transaction (after BEGIN we are in one).
+          if (walSync && takesLock && !database.inTransaction) await walSync.durable();
           return result;
         },
         streamQuery: (query, chunkSize) => connection.streamQuery(query, chunkSize),
