@@ -17,6 +17,13 @@ export interface LinkRecord extends LinkObservation {
 
 const REPEAT_WINDOW_MS = 60_000;
 
+interface StoredObservation {
+  /** The observation's fields other than its time, to tell a repeat. */
+  same: string;
+  at: number;
+  result: LinkRecord & { kept: boolean };
+}
+
 /**
  * The per-destination memory of what each MX proved: written by every delivery attempt and by
  * `sealgate domain check`, one row per (domain, MX host), and read before each delivery
@@ -27,8 +34,8 @@ const REPEAT_WINDOW_MS = 60_000;
 export class LinkSecurityMemory {
   private readonly store: Store;
   private readonly ttlMs: number;
-  /** The last observation this process stored per (domain, MX host), to skip repeating it. */
-  private readonly lastStored = new Map<string, { same: string; at: number; result: LinkRecord & { kept: boolean } }>();
+  /** The last observation this process stored per domain and MX host, to skip repeating it. */
+  private readonly lastStored = new Map<string, Map<string, StoredObservation>>();
 
   constructor(store: Store, ttlMs = 24 * 3_600_000) {
     this.store = store;
@@ -63,9 +70,8 @@ export class LinkSecurityMemory {
     // Every session to a destination observes the same thing: the same observation stored by
     // this process under a minute ago is not written again (an upsert per delivery, issue 14);
     // its record then holds at most that minute less.
-    const key = `${row.domain} ${row.mx_host}`;
     const same = JSON.stringify([row.ip, row.starttls, row.tls_version, row.cipher, row.cert_subject, row.cert_valid, row.cert_error, row.requiretls, row.error, row.mta_sts, row.dane, level, holdMs ?? null]);
-    const previous = this.lastStored.get(key);
+    const previous = this.lastStored.get(row.domain)?.get(row.mx_host);
     if (!options.force && previous && previous.same === same && observation.at >= previous.at && observation.at - previous.at < REPEAT_WINDOW_MS) {
       return { ...previous.result, ...observation, level };
     }
@@ -92,8 +98,12 @@ export class LinkSecurityMemory {
       .executeTakeFirst();
     const kept = Number(result.numInsertedOrUpdatedRows ?? 1n) === 0;
     const recorded = { ...observation, level, expiresAt: row.expires_at, kept };
-    if (this.lastStored.size >= 1024) this.lastStored.clear();
-    this.lastStored.set(key, { same, at: observation.at, result: recorded });
+    let ofDomain = this.lastStored.get(row.domain);
+    if (!ofDomain) {
+      if (this.lastStored.size >= 1024) this.lastStored.clear();
+      this.lastStored.set(row.domain, (ofDomain = new Map()));
+    }
+    ofDomain.set(row.mx_host, { same, at: observation.at, result: recorded });
     return recorded;
   }
 
@@ -116,13 +126,13 @@ export class LinkSecurityMemory {
    * (test/attacks/i14-30). Kept when the stored record is one our upsert would leave unchanged.
    */
   private dropStaleSkips(domain: string, rows: { mx_host: string; level: string; expires_at: number | bigint }[]): void {
-    const prefix = `${domain.toLowerCase().replace(/\.$/, '')} `;
-    for (const [key, entry] of this.lastStored) {
-      if (!key.startsWith(prefix)) continue;
+    const ofDomain = this.lastStored.get(domain.toLowerCase().replace(/\.$/, ''));
+    if (!ofDomain) return;
+    for (const [mxHost, entry] of ofDomain) {
       const rank = LINK_LEVELS.indexOf(entry.result.level);
-      const row = rows.find((r) => r.mx_host === key.slice(prefix.length));
+      const row = rows.find((r) => r.mx_host === mxHost);
       const storedRank = row ? LINK_LEVELS.indexOf(row.level as LinkLevel) : -1;
-      if (!row || storedRank < rank || (storedRank === rank && Number(row.expires_at) < entry.result.expiresAt)) this.lastStored.delete(key);
+      if (!row || storedRank < rank || (storedRank === rank && Number(row.expires_at) < entry.result.expiresAt)) ofDomain.delete(mxHost);
     }
   }
 
