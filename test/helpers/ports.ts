@@ -1,9 +1,41 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-export function freePort(host = '127.0.0.1'): Promise<number> {
+/*
+ * Ports are handed out below the kernel's ephemeral range: a port 0 listener frees its port the
+ * moment it closes, and an outgoing connection of any process could take that port as its local
+ * end before the gateway binds it (EADDRINUSE at start, seen in CI). Each vitest worker walks
+ * its own slice so two parallel files do not pick the same port either.
+ */
+const EPHEMERAL_LOW = ephemeralLow();
+const RANGE_LOW = 10_000;
+const RANGE_HIGH = Math.min(EPHEMERAL_LOW, 32_768) - 1;
+const SLICES = 8;
+const SLICE = Math.floor((RANGE_HIGH - RANGE_LOW + 1) / SLICES);
+const slice = (Number(process.env.VITEST_POOL_ID ?? 1) - 1 + SLICES) % SLICES;
+let next = RANGE_LOW + slice * SLICE + Math.floor(Math.random() * SLICE);
+const handedOut = new Set<number>();
+
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+function bindable(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
+function ephemeralPort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
@@ -12,6 +44,21 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  if (SLICE < 100) return ephemeralPort(host); // a kernel whose ephemeral range starts low
+  const first = RANGE_LOW + slice * SLICE;
+  for (let tries = 0; tries < SLICE; tries++) {
+    const port = next;
+    next = next + 1 >= first + SLICE ? first : next + 1;
+    if (handedOut.has(port)) continue;
+    if (await bindable(port, host)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port in ${first}-${first + SLICE - 1} on ${host}`);
 }
 
 export async function waitForPort(host: string, port: number, timeoutMs = 10_000, describeFailure: () => string = () => ''): Promise<void> {
