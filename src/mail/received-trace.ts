@@ -131,7 +131,9 @@ function clausesOf(text: string): { clauses: Clause[]; leading: string[] } {
   const leading: string[] = [];
   for (const token of tokenize(text)) {
     const current = clauses[clauses.length - 1];
-    if (token.kind === 'atom' && KEYWORDS.has(token.text.toLowerCase())) clauses.push({ keyword: token.text.toLowerCase(), words: [], comments: [] });
+    // A keyword right after a keyword is that clause's value: a host may be named `id` or `by`.
+    const awaitingValue = current !== undefined && current.words.length === 0 && current.comments.length === 0;
+    if (token.kind === 'atom' && KEYWORDS.has(token.text.toLowerCase()) && !awaitingValue) clauses.push({ keyword: token.text.toLowerCase(), words: [], comments: [] });
     else if (!current) {
       if (token.kind === 'comment') leading.push(token.text);
     } else if (token.kind === 'comment') current.comments.push(token.text);

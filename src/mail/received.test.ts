@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseReceived } from './received-trace.ts';
 import { formatReceivedHeader } from './received.ts';
 
 describe('formatReceivedHeader', () => {
@@ -32,5 +33,12 @@ describe('formatReceivedHeader', () => {
 
   it('writes an IDN HELO name in A-labels', () => {
     expect(formatReceivedHeader({ fromHelo: 'bücher.test', fromIp: '127.0.0.1', byHost: 'mx', protocol: 'ESMTP', date }).toString('latin1')).toContain('from xn--bcher-kva.test ');
+  });
+  it('keeps a hostile HELO or reverse name to one atom that a reader of the trace parses back', () => {
+    // Found by test/fuzz/received-trace: a HELO of `Id` read as the id clause, the client address lost.
+    for (const [fromHelo, fromHost] of [['Id', undefined], ['x by evil.test with ESMTPS', undefined], ['[x', 'a[b ]c for <v@x.test>']] as const) {
+      const value = formatReceivedHeader({ fromHelo, fromHost, fromIp: '192.0.2.1', byHost: 'mx.sealgate.test', protocol: 'ESMTP', date }).toString('latin1').replace(/^Received:\s*/, '').replace(/\r\n[ \t]+/g, ' ').trim();
+      expect(parseReceived(value)).toMatchObject({ fromIp: '192.0.2.1', by: 'mx.sealgate.test', with: 'ESMTP', tls: null });
+    }
   });
 });

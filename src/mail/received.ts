@@ -32,13 +32,23 @@ function clean(value: string, max = 255): string {
 }
 
 /**
+ * A name that stands alone in its clause (HELO, reverse DNS, our host, an id): one atom, so a
+ * HELO of `x by evil` or a PTR holding `[` cannot start a clause or swallow the address literal
+ * for a reader of the trace; brackets stay only around a whole address literal.
+ */
+function cleanToken(value: string, max = 255): string {
+  const text = clean(value, max).replace(/ /g, '_');
+  return /^\[[^[\]]*\]$/.test(text) ? text : text.replace(/[[\]]/g, '') || 'unknown';
+}
+
+/**
  * `RFC 5321 §4.4` trace line with the RFC 8314 §4.3 TLS clause, folded, ending in CRLF, as
  * bytes checked after encoding. A non-ASCII recipient is left out of the "for" clause (it is
  * optional) rather than written in a header that must stay ASCII.
  */
 export function formatReceivedHeader(input: ReceivedInput): Buffer {
   const ip = clean(input.fromIp, 64);
-  const from = `from ${clean(input.fromHelo)} (${input.fromHost ? `${clean(input.fromHost)} ` : ''}[${ip}])`;
+  const from = `from ${cleanToken(input.fromHelo)} (${input.fromHost ? `${cleanToken(input.fromHost)} ` : ''}[${ip}])`;
   const auth = input.authenticatedAs ? ` (authenticated as ${clean(input.authenticatedAs, 128)})` : '';
   return traceLine(from, auth, input);
 }
@@ -54,15 +64,15 @@ export type AnonymousReceivedInput = Omit<ReceivedInput, 'fromHelo' | 'fromHost'
  * and no user; the pseudonym is the id too, which the admin looks up in the queue.
  */
 export function formatAnonymousReceivedHeader(input: AnonymousReceivedInput): Buffer {
-  const pseudonym = clean(input.pseudonym, 64);
+  const pseudonym = cleanToken(input.pseudonym, 64);
   return traceLine(`from ${pseudonym}`, '', { ...input, queueId: input.queueId ?? pseudonym });
 }
 
 function traceLine(from: string, auth: string, input: Pick<ReceivedInput, 'byHost' | 'protocol' | 'tls' | 'queueId' | 'forRecipient' | 'date'>): Buffer {
-  const by = `by ${clean(input.byHost)} (Sealgate)`;
+  const by = `by ${cleanToken(input.byHost)} (Sealgate)`;
   const segments = [from, by];
   if (input.tls) segments.push(`(using ${clean(input.tls.version, 32)} with cipher ${clean(input.tls.cipher, 96)}${input.tls.bits ? ` (${input.tls.bits}/${input.tls.bits} bits)` : ''})`);
-  const id = input.queueId ? ` id ${clean(input.queueId, 64)}` : '';
+  const id = input.queueId ? ` id ${cleanToken(input.queueId, 64)}` : '';
   const forRecipient = input.forRecipient && /^[\x21-\x7e]+$/.test(input.forRecipient) ? clean(input.forRecipient) : undefined;
   segments.push(`with ${clean(input.protocol, 16)}${auth}${id}${forRecipient ? '' : ';'}`);
   if (forRecipient) segments.push(`for <${forRecipient}>;`);
