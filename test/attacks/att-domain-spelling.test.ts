@@ -1,14 +1,11 @@
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestCa } from '../helpers/ca.ts';
-import { startDns, type DnsServer } from '../helpers/dns.ts';
-import { startGateway, type GatewayProcess } from '../helpers/gateway.ts';
 import { describeWithPeers } from '../helpers/peers.ts';
-import { tempDir, until } from '../helpers/ports.ts';
+import { until } from '../helpers/ports.ts';
 import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smtp.ts';
-import { startStripProxy, type StripProxy } from '../helpers/strip-proxy.ts';
 import { authenticatedSession, sendData } from '../helpers/smtp-session.ts';
-import { queuedId, submitAs } from '../helpers/swaks.ts';
+import { startStripProxy, type StripProxy } from '../helpers/strip-proxy.ts';
+import { STRIP_RIG_PASSWORD, startStripRig, type StripRig } from '../helpers/strip-rig.ts';
+import { queuedId } from '../helpers/swaks.ts';
 
 /*
  * A new hole next to issue 8 items 16 and 18: one destination, several spellings. The address
@@ -19,24 +16,15 @@ import { queuedId, submitAs } from '../helpers/swaks.ts';
  * although held.test had proved tls-verified, and `\uff53trict.test` escaped `tlsPolicies:
  * { strict.test: verified }`.
  */
-const PASSWORD = 'correct horse battery staple';
-const MX_IP = '127.0.0.171';
 const STRICT_IP = '127.0.0.173';
 
 describeWithPeers(['dnsmasq', 'swaks', 'openssl'], 'att domain spelling: the memory and the admin policy hold whatever the spelling', () => {
-  const temp = tempDir('att-spelling');
-  let dns: DnsServer;
-  let honest: RecordingSmtp;
-  let behind: RecordingSmtp;
+  let rig: StripRig;
   let strict: RecordingSmtp;
-  let stripper: StripProxy | undefined;
   let strictFront: StripProxy | undefined;
-  let gateway: GatewayProcess;
-  let certificate: { key: string; cert: string };
-  const submit = submitAs(() => gateway.ports.submission, PASSWORD);
   /** SMTPUTF8 submission of one message to one recipient, written as UTF-8 bytes; the queue id. */
   const submitUtf8 = async (to: string, subject: string): Promise<string> => {
-    const client = await authenticatedSession(gateway.ports.submission, 'alice@sender.test', PASSWORD);
+    const client = await authenticatedSession(rig.gateway.ports.submission, 'alice@sender.test', STRIP_RIG_PASSWORD);
     try {
       expect(await client.command('MAIL FROM:<alice@sender.test> SMTPUTF8')).toMatch(/^250/);
       client.write(Buffer.from(`RCPT TO:<${to}>\r\n`, 'utf8'));
@@ -47,54 +35,33 @@ describeWithPeers(['dnsmasq', 'swaks', 'openssl'], 'att domain spelling: the mem
       client.close();
     }
   };
-  const show = async (id: string) => (await gateway.cli('queue', 'show', id)).stdout;
 
   beforeAll(async () => {
-    const ca = await createTestCa(temp.dir);
-    const issued = await ca.issue(['mx.held.test']);
-    certificate = { key: issued.keyPem, cert: issued.certPem };
-    honest = await startRecordingSmtp({ host: MX_IP, tls: certificate });
     // strict.test offers no STARTTLS at all: only the admin's `verified` policy keeps mail off it.
     strict = await startRecordingSmtp({ host: STRICT_IP });
-    dns = await startDns({
-      mx: [
-        { domain: 'held.test', host: 'mx.held.test', pref: 10 },
-        { domain: 'strict.test', host: 'mx.strict.test', pref: 10 },
-      ],
-      a: [
-        { name: 'mx.held.test', ip: MX_IP },
-        { name: 'mx.strict.test', ip: STRICT_IP },
-      ],
-    });
-    gateway = await startGateway(path.join(temp.dir, 'gw'), {
-      delivery: { dnsServers: dns.servers, port: honest.port, extraCaFiles: [ca.caCertPath], connectTimeoutMs: 2000, ipFamilies: [4], tlsPolicies: { 'strict.test': 'verified' } },
-      queue: { retryScheduleMs: [500], pollIntervalMs: 100 },
-      pickup: { fallbackOnRequirement: false },
+    rig = await startStripRig({
+      name: 'att-spelling',
+      domain: 'held.test',
+      mxIp: '127.0.0.171',
+      dns: { mx: [{ domain: 'strict.test', host: 'mx.strict.test', pref: 10 }], a: [{ name: 'mx.strict.test', ip: STRICT_IP }] },
+      delivery: { tlsPolicies: { 'strict.test': 'verified' } },
     });
     // The plaintext-only strict.test MX on the delivery port (the proxy only forwards).
-    strictFront = await startStripProxy({ ip: STRICT_IP, port: honest.port, upstream: { host: strict.host, port: strict.port } });
-    expect((await gateway.cli('user', 'add', 'alice@sender.test', '--password', PASSWORD)).code).toBe(0);
+    strictFront = await startStripProxy({ ip: STRICT_IP, port: rig.honest.port, upstream: { host: strict.host, port: strict.port } });
   });
 
   afterAll(async () => {
-    await gateway?.kill();
-    await stripper?.stop();
-    await honest?.stop();
-    await behind?.stop();
+    await rig?.stop();
     await strictFront?.stop();
     await strict?.stop();
-    await dns?.stop();
-    temp.cleanup();
   });
 
   it('holds hal@\uff48eld.test to what held.test proved: the stripped session is refused', async () => {
-    await submit('hal@held.test', ['--header', 'Subject: first, over verified TLS']);
-    await honest.until(1, 15_000);
+    const { gateway, show } = rig;
+    await rig.submit('hal@held.test', ['--header', 'Subject: first, over verified TLS']);
+    await rig.honest.until(1, 15_000);
 
-    const port = honest.port;
-    await honest.stop();
-    behind = await startRecordingSmtp({ host: '127.0.0.172', tls: certificate });
-    stripper = await startStripProxy({ ip: MX_IP, port, upstream: { host: '127.0.0.172', port: behind.port } });
+    const { stripper, behind } = await rig.takeOver('127.0.0.172');
 
     const second = await submitUtf8('hal@\uff48eld.test', 'second, must not go in clear');
     expect(second).not.toBe('');
@@ -106,6 +73,7 @@ describeWithPeers(['dnsmasq', 'swaks', 'openssl'], 'att domain spelling: the mem
   });
 
   it("keeps \uff53trict.test under the admin's `verified` policy for strict.test", async () => {
+    const { show } = rig;
     const id = await submitUtf8('sam@\uff53trict.test', 'only over verified TLS');
     expect(id).not.toBe('');
     await until(async () => /451 4\.7\.5|delivered/.test(await show(id)), 15_000, 'the attempt to be refused (or delivered)');

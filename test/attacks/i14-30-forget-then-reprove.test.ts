@@ -1,13 +1,8 @@
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestCa } from '../helpers/ca.ts';
-import { startDns, type DnsServer } from '../helpers/dns.ts';
-import { startGateway, type GatewayProcess } from '../helpers/gateway.ts';
 import { describeWithPeers } from '../helpers/peers.ts';
-import { tempDir, until } from '../helpers/ports.ts';
-import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smtp.ts';
-import { startStripProxy, type StripProxy } from '../helpers/strip-proxy.ts';
-import { queuedId, submitAs } from '../helpers/swaks.ts';
+import { until } from '../helpers/ports.ts';
+import { startStripRig, type StripRig } from '../helpers/strip-rig.ts';
+import { queuedId } from '../helpers/swaks.ts';
 
 /*
  * Issue 14 (attack pass): the link memory skips writing an observation identical to one this
@@ -16,49 +11,24 @@ import { queuedId, submitAs } from '../helpers/swaks.ts';
  * session that proved tls-verified again wrote nothing. The destination then had no memory
  * for up to a minute, and a STARTTLS stripper in that minute got the message in clear.
  */
-const PASSWORD = 'correct horse battery staple';
-const MX_IP = '127.0.0.171';
-
 describeWithPeers(['dnsmasq', 'swaks', 'openssl'], 'i14-30 a session after a CLI `domain forget` is remembered again', () => {
-  const temp = tempDir('i14-30');
-  let dns: DnsServer;
-  let honest: RecordingSmtp;
-  let behind: RecordingSmtp | undefined;
-  let stripper: StripProxy | undefined;
-  let gateway: GatewayProcess;
-  let certificate: { key: string; cert: string };
-  const submit = submitAs(() => gateway.ports.submission, PASSWORD);
-  const show = async (id: string) => (await gateway.cli('queue', 'show', id)).stdout;
-  const record = async () => (await gateway.cli('domain', 'show', 'forgot.test')).stdout;
+  let rig: StripRig;
+  const record = async () => (await rig.gateway.cli('domain', 'show', 'forgot.test')).stdout;
 
   beforeAll(async () => {
-    const ca = await createTestCa(temp.dir);
-    const issued = await ca.issue(['mx.forgot.test']);
-    certificate = { key: issued.keyPem, cert: issued.certPem };
-    honest = await startRecordingSmtp({ host: MX_IP, tls: certificate });
-    dns = await startDns({ mx: [{ domain: 'forgot.test', host: 'mx.forgot.test', pref: 10 }], a: [{ name: 'mx.forgot.test', ip: MX_IP }] });
-    gateway = await startGateway(path.join(temp.dir, 'gw'), {
-      delivery: { dnsServers: dns.servers, port: honest.port, extraCaFiles: [ca.caCertPath], connectTimeoutMs: 2000, ipFamilies: [4] },
-      queue: { retryScheduleMs: [500], pollIntervalMs: 100 },
-      pickup: { fallbackOnRequirement: false },
-    });
-    expect((await gateway.cli('user', 'add', 'alice@sender.test', '--password', PASSWORD)).code).toBe(0);
+    rig = await startStripRig({ name: 'i14-30', domain: 'forgot.test', mxIp: '127.0.0.174' });
   });
 
   afterAll(async () => {
-    await gateway?.kill();
-    await stripper?.stop();
-    await honest?.stop();
-    await behind?.stop();
-    await dns?.stop();
-    temp.cleanup();
+    await rig?.stop();
   });
 
   it('the re-proved level is stored, and the stripper that follows is refused', { timeout: 90_000 }, async () => {
+    const { gateway, honest, submit, show } = rig;
     const first = queuedId((await submit('hal@forgot.test', ['--header', 'Subject: first, over verified TLS'])).stdout);
     await honest.until(1, 15_000);
     await until(async () => /delivered/.test(await show(first)), 10_000, 'the first message settled');
-    expect(await record()).toMatch(/mx\.forgot\.test \[127\.0\.0\.171\] {2}level tls-verified/);
+    expect(await record()).toMatch(/mx\.forgot\.test \[127\.0\.0\.174\] {2}level tls-verified/);
 
     // The admin drops the record from the CLI, a process of its own, while the gateway runs.
     expect((await gateway.cli('domain', 'forget', 'forgot.test')).code).toBe(0);
@@ -75,12 +45,9 @@ describeWithPeers(['dnsmasq', 'swaks', 'openssl'], 'i14-30 a session after a CLI
     expect.soft(remembered, 'what the session after the forget proved is in the memory').toBe(true);
 
     // So the attacker who takes the address now is held to it.
-    const port = honest.port;
-    await honest.stop();
-    behind = await startRecordingSmtp({ host: '127.0.0.172', tls: certificate });
-    stripper = await startStripProxy({ ip: MX_IP, port, upstream: { host: '127.0.0.172', port: behind.port } });
+    const { stripper, behind } = await rig.takeOver('127.0.0.175');
     const third = queuedId((await submit('hal@forgot.test', ['--header', 'Subject: third, must not go in clear'])).stdout);
-    await until(async () => /451 4\.7\.5/.test(await show(third)) || behind!.transactions().length > 0, 15_000, 'the stripped attempt refused (or a delivery)');
+    await until(async () => /451 4\.7\.5/.test(await show(third)) || behind.transactions().length > 0, 15_000, 'the stripped attempt refused (or a delivery)');
     expect(behind.transactions()).toHaveLength(0);
     expect(stripper.clientBytes()).not.toMatch(/MAIL FROM|must not go in clear/);
   });
