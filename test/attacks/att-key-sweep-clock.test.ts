@@ -1,12 +1,11 @@
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SmtpClient } from '../../src/smtp/index.ts';
-import { CLUSTER_DOMAIN, recipientStates, startNode } from '../helpers/cluster.ts';
-import type { GatewayProcess } from '../helpers/gateway.ts';
-import { tempDir, until } from '../helpers/ports.ts';
-import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smtp.ts';
-import { createTestSchema, hasPostgres, type TestSchema } from '../helpers/stores.ts';
+import { CLUSTER_DOMAIN, clockAhead, recipientStates, startNode } from '../helpers/cluster.ts';
+import { nodesOnSchema } from '../helpers/cluster-rig.ts';
+import { until } from '../helpers/ports.ts';
+import { hasPostgres } from '../helpers/stores.ts';
 
 /*
  * Attack (issue 9 items 4 and 8 together): each body's data key is written when its upload
@@ -17,7 +16,6 @@ import { createTestSchema, hasPostgres, type TestSchema } from '../helpers/store
  * (an acknowledged message lost). Keys are now stamped and judged on the database's clock.
  */
 const available = await hasPostgres();
-const PRELOAD = path.resolve(import.meta.dirname, '../helpers/clock-skew-preload.ts');
 const LINE = `${'x'.repeat(74)}\r\n`;
 const LINES = 2000;
 
@@ -34,26 +32,12 @@ function gatedBody(subject: string, gate: Promise<void>): Readable {
 }
 
 describe.skipIf(!available)('att key sweep on a node whose clock runs ahead', () => {
-  const temp = tempDir('att-key-clock');
-  let schema: TestSchema;
-  let rx: RecordingSmtp;
-  const nodes: GatewayProcess[] = [];
   const options = { queue: { orphanSweepIntervalMs: 200 }, limits: { sessionTimeoutMs: 20_000 } };
-
-  beforeAll(async () => {
-    schema = await createTestSchema('attkeyclock');
-    rx = await startRecordingSmtp();
-    nodes.push(await startNode(path.join(temp.dir, 'writer'), schema, rx, options));
-  }, 60_000);
-
-  afterAll(async () => {
-    for (const node of nodes) await node.kill('SIGKILL');
-    await rx?.stop();
-    await schema?.drop();
-    temp.cleanup();
-  });
+  const rig = nodesOnSchema({ prefix: 'att-key-clock', schema: 'attkeyclock', nodes: [['writer', options]] });
+  const { nodes } = rig;
 
   it("delivers a slow upload byte for byte although a node 2 h ahead starts (and sweeps) during it", async () => {
+    const { schema, rx } = rig;
     const [writer] = nodes;
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
@@ -64,12 +48,7 @@ describe.skipIf(!available)('att key sweep on a node whose clock runs ahead', ()
     const replyPromise = client.data(gatedBody('slow-upload', gate));
     // The key of this upload exists now (written as the body starts), its row not yet.
     await until(async () => Number((await schema.query(`select count(*)::int as n from ${schema.name}.message_keys`)).rows[0].n) === 1, 5000, 'key of the upload stored');
-    nodes.push(
-      await startNode(path.join(temp.dir, 'ahead'), schema, rx, {
-        ...options,
-        env: { NODE_OPTIONS: `--import ${PRELOAD}`, SEALGATE_TEST_CLOCK_SKEW_MS: String(2 * 3_600_000) },
-      }),
-    );
+    nodes.push(await startNode(path.join(rig.temp.dir, 'ahead'), rig.schema, rig.rx, { ...options, env: clockAhead(2 * 3_600_000) }));
     await new Promise((r) => setTimeout(r, 700)); // a few periodic sweeps of both nodes
     open();
     const reply = await replyPromise;

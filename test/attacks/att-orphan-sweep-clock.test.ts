@@ -1,12 +1,10 @@
-import path from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SmtpClient } from '../../src/smtp/index.ts';
-import { CLUSTER_DOMAIN, recipientStates, startNode } from '../helpers/cluster.ts';
-import type { GatewayProcess } from '../helpers/gateway.ts';
-import { tempDir, until } from '../helpers/ports.ts';
-import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smtp.ts';
-import { createTestSchema, hasPostgres, type TestSchema } from '../helpers/stores.ts';
+import { CLUSTER_DOMAIN, clockAhead, recipientStates } from '../helpers/cluster.ts';
+import { nodesOnSchema } from '../helpers/cluster-rig.ts';
+import { until } from '../helpers/ports.ts';
+import { hasPostgres } from '../helpers/stores.ts';
 
 /*
  * Attack (issue 9 items 4 and 6 together): the periodic sweep of orphan `message_chunks`
@@ -18,11 +16,13 @@ import { createTestSchema, hasPostgres, type TestSchema } from '../helpers/store
  * compared on the database's clock, as leases are.
  */
 const available = await hasPostgres();
-const PRELOAD = path.resolve(import.meta.dirname, '../helpers/clock-skew-preload.ts');
 const LINE = `${'x'.repeat(74)}\r\n`;
 const LINES = 40_000; // about 3 MB: several 1 MB pieces, committed one by one while it arrives
 
 /** A body that arrives slowly (about 2 s), so sweeps run while its pieces are uncommitted. */
+// Sweep age = 20 s + 60 s; the second node's clock is 120 s ahead of the first's.
+const OPTIONS = { queue: { orphanSweepIntervalMs: 200 }, limits: { sessionTimeoutMs: 20_000 } };
+
 function slowBody(subject: string): Readable {
   return Readable.from(
     (async function* body() {
@@ -36,33 +36,17 @@ function slowBody(subject: string): Readable {
 }
 
 describe.skipIf(!available)('att orphan sweep on a node whose clock runs ahead', () => {
-  const temp = tempDir('att-orphan-clock');
-  let schema: TestSchema;
-  let rx: RecordingSmtp;
-  const nodes: GatewayProcess[] = [];
-
-  beforeAll(async () => {
-    schema = await createTestSchema('attorphan');
-    rx = await startRecordingSmtp();
-    // Sweep age = 20 s + 60 s; the second node's clock is 120 s ahead of the first's.
-    const options = { queue: { orphanSweepIntervalMs: 200 }, limits: { sessionTimeoutMs: 20_000 } };
-    nodes.push(await startNode(path.join(temp.dir, 'writer'), schema, rx, options));
-    nodes.push(
-      await startNode(path.join(temp.dir, 'ahead'), schema, rx, {
-        ...options,
-        env: { NODE_OPTIONS: `--import ${PRELOAD}`, SEALGATE_TEST_CLOCK_SKEW_MS: '120000' },
-      }),
-    );
-  }, 60_000);
-
-  afterAll(async () => {
-    for (const node of nodes) await node.kill('SIGKILL');
-    await rx?.stop();
-    await schema?.drop();
-    temp.cleanup();
+  const rig = nodesOnSchema({
+    prefix: 'att-orphan-clock', schema: 'attorphan',
+    nodes: [
+      ['writer', OPTIONS],
+      ['ahead', { ...OPTIONS, env: clockAhead(120_000) }],
+    ],
   });
+  const { nodes } = rig;
 
   it('delivers the whole body of a slow upload that spans the other node\'s sweeps', async () => {
+    const { schema, rx } = rig;
     const [writer] = nodes;
     const client = await SmtpClient.connect({ host: '127.0.0.1', port: writer.ports.inbound, servername: 'node', heloName: 'source.test', connectTimeoutMs: 5000, commandTimeoutMs: 20_000 });
     await client.ehlo();

@@ -1,10 +1,8 @@
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { receivedCounts, recipientStates, sendMessage, startNode } from '../helpers/cluster.ts';
-import type { GatewayProcess } from '../helpers/gateway.ts';
-import { tempDir, until } from '../helpers/ports.ts';
-import { startRecordingSmtp, type RecordingSmtp } from '../helpers/recording-smtp.ts';
-import { createTestSchema, hasPostgres, type TestSchema } from '../helpers/stores.ts';
+import { describe, expect, it } from 'vitest';
+import { clockAhead, receivedCounts, recipientStates, sendMessage } from '../helpers/cluster.ts';
+import { nodesOnSchema } from '../helpers/cluster-rig.ts';
+import { until } from '../helpers/ports.ts';
+import { hasPostgres } from '../helpers/stores.ts';
 
 /*
  * Issue 9, item 4: lease expiry compared each node's own clock with deadlines other nodes
@@ -13,35 +11,20 @@ import { createTestSchema, hasPostgres, type TestSchema } from '../helpers/store
  */
 const available = await hasPostgres();
 const MESSAGES = 8;
-const PRELOAD = path.resolve(import.meta.dirname, '../helpers/clock-skew-preload.ts');
+const OPTIONS = { queue: { leaseMs: 5000, pollIntervalMs: 100 }, delivery: { perDomainConcurrency: 2 } };
 
 describe.skipIf(!available)('i9-04 a node whose clock runs 60 s ahead', () => {
-  const temp = tempDir('i9-04');
-  let schema: TestSchema;
-  let rx: RecordingSmtp;
-  const nodes: GatewayProcess[] = [];
-
-  beforeAll(async () => {
-    schema = await createTestSchema('i904');
-    rx = await startRecordingSmtp({ dataReplyDelayMs: 400 });
-    const options = { queue: { leaseMs: 5000, pollIntervalMs: 100 }, delivery: { perDomainConcurrency: 2 } };
-    nodes.push(await startNode(path.join(temp.dir, 'on-time'), schema, rx, options));
-    nodes.push(
-      await startNode(path.join(temp.dir, 'ahead'), schema, rx, {
-        ...options,
-        env: { NODE_OPTIONS: `--import ${PRELOAD}`, SEALGATE_TEST_CLOCK_SKEW_MS: '60000' },
-      }),
-    );
-  }, 60_000);
-
-  afterAll(async () => {
-    for (const node of nodes) await node.kill('SIGKILL');
-    await rx?.stop();
-    await schema?.drop();
-    temp.cleanup();
+  const rig = nodesOnSchema({
+    prefix: 'i9-04', schema: 'i904', recorder: { dataReplyDelayMs: 400 },
+    nodes: [
+      ['on-time', OPTIONS],
+      ['ahead', { ...OPTIONS, env: clockAhead(60_000) }],
+    ],
   });
+  const { nodes } = rig;
 
   it('sends no duplicates and delays nothing', async () => {
+    const { schema, rx } = rig;
     const [onTime, ahead] = nodes;
     // The preload works: the node's log timestamps run a minute ahead.
     const lastTime = Number([...ahead.output().matchAll(/"time":(\d+)/g)].at(-1)?.[1]);

@@ -76,8 +76,9 @@ export interface NodesRigOptions {
 export interface NodesRig {
   readonly schema: TestSchema;
   readonly rx: RecordingSmtp;
-  /** Filled in beforeAll, in the order of `options.nodes`. */
+  /** Filled in beforeAll, in the order of `options.nodes`; a node a test adds is killed after too. */
   readonly nodes: GatewayProcess[];
+  readonly temp: { dir: string; cleanup(): void };
 }
 
 /** Several cluster nodes on one fresh PostgreSQL schema relaying to one recording receiver. */
@@ -108,5 +109,6 @@ export function nodesOnSchema(options: NodesRigOptions): NodesRig {
       return ready(rx, 'the recording receiver');
     },
     nodes,
+    temp,
   };
 }

@@ -25,6 +25,13 @@ export interface NodeOptions {
   domains?: Record<string, { recipients: string[] }>;
 }
 
+const CLOCK_SKEW_PRELOAD = path.resolve(import.meta.dirname, 'clock-skew-preload.ts');
+
+/** `NodeOptions.env` of a node whose clock runs `ms` ahead (clock-skew-preload.ts). */
+export function clockAhead(ms: number): Record<string, string> {
+  return { NODE_OPTIONS: `--import ${CLOCK_SKEW_PRELOAD}`, SEALGATE_TEST_CLOCK_SKEW_MS: String(ms) };
+}
+
 /** Starts one node of the cluster in `dir` on the schema, relaying to `rx`. */
 export async function startNode(dir: string, schema: TestSchema, rx: RecordingSmtp, options: NodeOptions = {}): Promise<GatewayProcess> {
   const saved: Record<string, string | undefined> = {};
