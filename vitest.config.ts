@@ -34,15 +34,31 @@ const INTEGRATION_PAIRED = [
   'test/helpers/ca.test.ts',
 ];
 
+/*
+ * `npm test` (scripts/run-tests.sh) runs `unit` and the serial `integration` project in one vitest
+ * process beside `attacks` and `integration-paired` in a second (SEALGATE_TEST_LANE_WORKERS=1 in
+ * both, so two files run at a time in all), then `timing` alone. A plain `vitest run` runs every project here in its own order.
+ */
+const LANE_WORKERS = Math.max(1, Number(process.env.SEALGATE_TEST_LANE_WORKERS ?? 2) || 2);
+
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['src/**/*.test.ts'], testTimeout: 20_000, maxWorkers: 2 } },
+      { test: { name: 'unit', include: ['src/**/*.test.ts'], testTimeout: 20_000, maxWorkers: LANE_WORKERS } },
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'test/helpers/**/*.test.ts', ...TIMING_SENSITIVE],
+          include: ['test/integration/**/*.test.ts', 'test/helpers/**/*.test.ts'],
           exclude: INTEGRATION_PAIRED,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'timing',
+          include: TIMING_SENSITIVE,
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,
@@ -54,7 +70,7 @@ export default defineConfig({
           include: INTEGRATION_PAIRED,
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          maxWorkers: 2,
+          maxWorkers: LANE_WORKERS,
         },
       },
       {
@@ -64,7 +80,7 @@ export default defineConfig({
           exclude: TIMING_SENSITIVE,
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          maxWorkers: 2,
+          maxWorkers: LANE_WORKERS,
         },
       },
     ],

@@ -7,14 +7,16 @@ import path from 'node:path';
  * Ports are handed out below the kernel's ephemeral range: a port 0 listener frees its port the
  * moment it closes, and an outgoing connection of any process could take that port as its local
  * end before the gateway binds it (EADDRINUSE at start, seen in CI). Each vitest worker walks
- * its own slice so two parallel files do not pick the same port either.
+ * its own slice (per vitest process, see scripts/run-tests.sh) so two parallel files do not pick
+ * the same port either.
  */
 const EPHEMERAL_LOW = ephemeralLow();
 const RANGE_LOW = 10_000;
 const RANGE_HIGH = Math.min(EPHEMERAL_LOW, 32_768) - 1;
 const SLICES = 8;
 const SLICE = Math.floor((RANGE_HIGH - RANGE_LOW + 1) / SLICES);
-const slice = (Number(process.env.VITEST_POOL_ID ?? 1) - 1 + SLICES) % SLICES;
+// SEALGATE_TEST_PORT_LANE: which of run-tests.sh's concurrent vitest processes this is.
+const slice = (Number(process.env.SEALGATE_TEST_PORT_LANE ?? 0) * 2 + Number(process.env.VITEST_POOL_ID ?? 1) - 1 + SLICES) % SLICES;
 let next = RANGE_LOW + slice * SLICE + Math.floor(Math.random() * SLICE);
 const handedOut = new Set<number>();
 
