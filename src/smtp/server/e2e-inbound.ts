@@ -78,6 +78,11 @@ export function fromAddress(value: string | undefined): string | null {
   return /^[^\s<>@]+@[^\s<>@]+$/.test(bare) ? bare.toLowerCase() : null;
 }
 
+/** The address of the one From field, or null when there is not exactly one field with one address. */
+function soleFromAddress(headers: readonly HeaderField[]): string | null {
+  return countHeaders(headers, 'From') === 1 ? fromAddress(getHeader(headers, 'From')) : null;
+}
+
 /** A value an attacker may have chosen (a user ID, a reason), as a quoted string of printable ASCII. */
 function quotedText(text: string): string {
   const clean = text.replace(/[^\x20-\x7e]/g, '?').replace(/["\\]/g, '?').slice(0, 200);
@@ -181,15 +186,42 @@ export function createInboundE2e(options: InboundE2eOptions) {
     }
     if (!result) return { stored: message, result: null, from, facts: { kind: protection.kind, decrypted: false, notDecrypted, signature: null, malleable: false, replay: 'not-checked' } };
     // Signed only: the message stays as it came (the reader's client can check it too).
-    const stored = result.decrypted ? cleanHeaders(Buffer.from(result.message)) : message;
+    // Decrypted: the From the mailbox shows is the outer one, which SPF/DKIM/DMARC judged.
+    const protectedFields = parseHeaders(headerText(Buffer.from(result.message)));
+    const protectedFrom = soleFromAddress(protectedFields);
+    const stored = result.decrypted ? withCheckedFrom(cleanHeaders(Buffer.from(result.message)), protectedFrom !== null && protectedFrom === from ? null : headers) : message;
     let signature = result.signature;
-    const shownFrom = fromAddress(getHeader(parseHeaders(headerText(stored)), 'From'));
-    if (signature?.state === 'valid' && shownFrom !== from) {
-      // The protected headers name another sender than the one whose keys we checked against.
+    if (signature?.state === 'valid' && (protectedFrom !== from || fromAddress(getHeader(parseHeaders(headerText(stored)), 'From')) !== from)) {
+      // The protected headers (what a header-protection reader shows) name another sender than the one whose keys we checked against.
       signature = { state: 'invalid', signer: signature.signer, keyId: signature.keyId, reason: 'the signer is not the From address of the message' };
     }
     const keySource = signature && signature.state !== 'invalid' && signature.keyId ? (verify.sources.get(signature.keyId.toLowerCase()) ?? (signature.state === 'valid' && protection.kind === 'smime' ? 'certificate-chain' : undefined)) : undefined;
     return { stored, result: { ...result, signature }, from, facts: { kind: protection.kind, decrypted: result.decrypted, signature, keySource, malleable: result.malleable, replay: 'not-checked' } };
+  }
+
+  /**
+   * The decrypted message with the outer From fields in place of its own: its protected From
+   * differs from the outer one (or is not one address), and only the outer one was checked at
+   * the door (DMARC), so it is the one the mailbox may show. `outer` null: keep it as it is.
+   */
+  function withCheckedFrom(message: Buffer, outer: HeaderField[] | null): Buffer {
+    if (!outer) return message;
+    const end = splitHeaderBlock(message)?.headerEnd ?? message.length;
+    const lines = message.subarray(0, end).toString('latin1').split('\r\n');
+    const kept: string[] = [];
+    let at = -1;
+    let inFrom = false;
+    for (const text of lines) {
+      if (inFrom && (text[0] === ' ' || text[0] === '\t')) continue;
+      inFrom = /^from[ \t]*:/i.test(text);
+      if (inFrom) {
+        if (at < 0) at = kept.length;
+        continue;
+      }
+      kept.push(text);
+    }
+    kept.splice(at < 0 ? 0 : at, 0, ...outer.filter((f) => f.name.toLowerCase() === 'from').map((f) => f.raw));
+    return Buffer.concat([Buffer.from(kept.join('\r\n'), 'latin1'), message.subarray(end)]);
   }
 
   function headerText(message: Buffer): string {
