@@ -291,8 +291,9 @@ export function createInboundE2e(options: InboundE2eOptions) {
               // Compressed plaintext can be far larger than its ciphertext: the size limit holds for what is stored.
               if (stored.length > maxMessageBytes) throw new MailError(552, '5.3.4', `The decrypted message exceeds the size limit of ${maxMessageBytes} bytes`, 'smtp');
               const sig = result?.signature;
-              if (sig && sig.state === 'valid' && sig.signedAt) {
-                const messageId = getHeader(parseHeaders(headerText(stored)), 'Message-ID')?.trim();
+              if (result && sig && sig.state === 'valid' && sig.signedAt) {
+                // The protected Message-ID (RFC 9788), which the signature covers, not the copy outside: a replay can change that.
+                const messageId = getHeader(parseHeaders(headerText(Buffer.from(result.message))), 'Message-ID')?.trim();
                 if (messageId) {
                   const verdict = await options.replay.claim({ signerKey: sig.keyId, messageId, signedAt: sig.signedAt }, now);
                   facts.replay = verdict.state === 'replay' ? 'yes' : verdict.state === 'too-old' ? 'unknown' : 'no';
