@@ -2,7 +2,7 @@
  * RFC 9788 §4.5.3.2/§4.5.3.3 Legacy Display Elements removed from a decrypted payload: text/plain
  * (its leading block), text/html (the marked <div>), in any transfer encoding and inside a
  * multipart; parts without the marker are left byte for byte. The RFC's own vectors (C.3.2, C.3.4, C.3.6, C.3.8)
- * runs in rfc9788-c3-simple.test.ts, the complex ones (C.3.10, C.3.12, C.3.14, C.3.16) in
+ * run in rfc9788-c3-simple.test.ts, the complex ones (C.3.10, C.3.12, C.3.14, C.3.16) in
  * rfc9788-c3-complex.test.ts.
  */
 import { describe, expect, it } from 'vitest';
