@@ -20,7 +20,7 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import type { E2eKeyStore, E2eKind, Protector, PublicKeyMaterial, ReplayLedger, SignatureVerdict, UnprotectResult } from '../../e2e/index.ts';
-import { autocryptObservation } from '../../e2e/index.ts';
+import { autocryptObservation, SOURCE_PRECEDENCE } from '../../e2e/index.ts';
 import { MailError, type Logger } from '../../kernel/index.ts';
 import { inboundHeaderRewriter } from './inbound-headers.ts';
 import { countHeaders, encodeHeaderLine, getHeader, parseHeaders, splitHeaderBlock, type HeaderField } from '../../mail/index.ts';
@@ -133,17 +133,23 @@ export function createInboundE2e(options: InboundE2eOptions) {
     const material: PublicKeyMaterial[] = [];
     const sources = new Map<string, string>();
     if (!from) return { material, sources };
-    for (const peer of await keys.listPeerKeys(from)) {
-      if (peer.kind !== kind || peer.state !== 'active') continue;
-      const data = await keys.peerKeyData(peer.fingerprint);
-      if (data) material.push({ kind, address: from, data: data.data });
-      sources.set(peer.fingerprint.toLowerCase(), peer.source);
-    }
     for (const own of await keys.listUserKeys(from)) {
       if (own.kind !== kind) continue;
       const data = await keys.userPublicKey(own.fingerprint);
       if (data) material.push({ kind, address: from, data: data.data });
       sources.set(own.fingerprint.toLowerCase(), 'own');
+    }
+    // Only the strongest source held speaks for the address (our user's own key first): an
+    // Autocrypt header or a harvested certificate is anyone's to send, and a key learned from
+    // one must not make a signature "valid" beside the key an admin imported or WKD serves.
+    if (sources.size) return { material, sources };
+    const active = (await keys.listPeerKeys(from)).filter((peer) => peer.kind === kind && peer.state === 'active');
+    const best = Math.min(...active.map((peer) => SOURCE_PRECEDENCE.indexOf(peer.source)));
+    for (const peer of active) {
+      if (SOURCE_PRECEDENCE.indexOf(peer.source) !== best) continue;
+      const data = await keys.peerKeyData(peer.fingerprint);
+      if (data) material.push({ kind, address: from, data: data.data });
+      sources.set(peer.fingerprint.toLowerCase(), peer.source);
     }
     return { material, sources };
   }
