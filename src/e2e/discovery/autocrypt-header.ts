@@ -5,6 +5,14 @@
  */
 import type { AutocryptObservation, PreferEncrypt } from '../keystore/index.ts';
 
+/**
+ * Autocrypt 1.1 §2.1.1 asks for a minimal key (primary key, one user ID, one encryption subkey,
+ * their self-signatures): a few KB, some 10 KB for post-quantum ones. Anything bigger is work a
+ * stranger orders (every self-signature is verified when the key store reads it, ~1 s for a
+ * header-sized key with thousands of user IDs): treated as an invalid header, never parsed.
+ */
+export const MAX_KEYDATA_BYTES = 32 * 1024;
+
 export interface AutocryptHeader {
   addr: string;
   preferEncrypt: PreferEncrypt;
@@ -43,6 +51,7 @@ function parseOne(value: string, from: string): AutocryptHeader | string {
   if (!keydata) return 'no keydata attribute';
   if (addr.toLowerCase() !== from.toLowerCase()) return `addr ${addr} is not the From address ${from}`;
   const compact = keydata.replace(/\s+/g, '');
+  if (compact.length > Math.ceil(MAX_KEYDATA_BYTES / 3) * 4) return `keydata is larger than ${MAX_KEYDATA_BYTES} bytes`;
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) return 'keydata is not base64';
   const decoded = Buffer.from(compact, 'base64');
   if (!decoded.length) return 'keydata is empty';
