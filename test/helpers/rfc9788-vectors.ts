@@ -27,10 +27,10 @@ export function decryptionKey(reader: 'alice' | 'bob') {
   return { kind: 'smime' as const, address: `${reader}@smime.example`, key: rfc9216(`${reader}-enc-key.pem`), certificates: [rfc9216(`${reader}-enc-cert.pem`)] };
 }
 
-/** Our reader over a vector, trusting the RFC 9216 CA, with the given decryption keys (none: signed-only). */
-export function read(message: Uint8Array, decryptionKeys: ReturnType<typeof decryptionKey>[] = []) {
-  return createSmimeProtector().unprotect(message, { decryptionKeys, verificationKeys: [], trustAnchors: [rfc9216('rsa-ca-cert.pem')], now });
+/** Our reader over a vector, trusting the RFC 9216 CA (and `moreAnchors`), with the given decryption keys (none: signed-only). */
+export function read(message: Uint8Array, decryptionKeys: ReturnType<typeof decryptionKey>[] = [], moreAnchors: Uint8Array[] = []) {
+  return createSmimeProtector().unprotect(message, { decryptionKeys, verificationKeys: [], trustAnchors: [rfc9216('rsa-ca-cert.pem'), ...moreAnchors], now });
 }
 
 /** Bob opens it, as the encrypted vectors are read in the RFC. */
-export const openAsBob = (message: Uint8Array) => read(message, [decryptionKey('bob')]);
+export const openAsBob = (message: Uint8Array, moreAnchors: Uint8Array[] = []) => read(message, [decryptionKey('bob')], moreAnchors);

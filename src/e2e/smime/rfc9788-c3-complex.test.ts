@@ -1,8 +1,8 @@
 /**
- * RFC 9788 Appendix C.3.9–C.3.16 (signed-and-encrypted complex messages and replies: a
+ * RFC 9788 Appendix C.3.9–C.3.17 (signed-and-encrypted complex messages and replies: a
  * multipart/mixed holding a multipart/alternative and an inline image/png, hcp_baseline and
- * hcp_shy, with and without Legacy Display Elements) through our S/MIME reader. Vectors and
- * sources: test/fixtures/standards/rfc9788/ and its README.
+ * hcp_shy, with and without Legacy Display Elements; C.3.17 the RFC 8551 wrapping) through our
+ * S/MIME reader. Vectors and sources: test/fixtures/standards/rfc9788/ and its README.
  */
 import { describe, expect, it } from 'vitest';
 import { bodyOf, openAsBob, text, values, vector } from '../../../test/helpers/rfc9788-vectors.ts';
@@ -51,4 +51,24 @@ describe('RFC 9788 C.3.9–C.3.16: complex messages', () => {
       for (const line of ['Subject:', 'From:', 'Date:']) expect(body).not.toContain(line);
     });
   }
+});
+
+describe('RFC 9788 C.3.17: encrypted legacy RFC 8551 header protection (§4.10)', () => {
+  it('c3.17 (enveloped signedData around message/rfc822, hcp_baseline outside): decrypted and valid; delivered as signed, the message/rfc822 whole under the outside\'s "[...]" (§4.10: rendering it as Header Protection is a MAY we do not take)', async () => {
+    const result = await openAsBob(vector('c3.17-smime-signed-enc-complex-rfc8551hp-baseline.eml'));
+    expect(result).toMatchObject({ decrypted: true, malleable: false, signature: { state: 'valid', signer: 'alice@smime.example' } });
+    const delivered = text(result.message);
+    // No hp parameter anywhere, which is how §4.10.1 tells RFC8551HP from this document's scheme.
+    expect(delivered).not.toContain('hp=');
+    expect(values(delivered, 'Subject')).toEqual(['[...]']);
+    expect(values(delivered, 'Content-Type')).toEqual(['message/rfc822']);
+    const inner = bodyOf(delivered);
+    expect(values(inner, 'Subject')).toEqual(['smime-enc-signed-complex-rfc8551hp-baseline']);
+    expect(values(inner, 'Message-ID')).toEqual(['<smime-enc-signed-complex-rfc8551hp-baseline@example>']);
+    expect(values(inner, 'Content-Type')).toEqual(['multipart/mixed; boundary="144"']);
+    expect(inner).toContain('Content-Type: multipart/alternative; boundary="579"');
+    expect(inner).toContain('<b>smime-enc-signed-complex-rfc8551hp-baseline</b>');
+    expect(inner).toContain('Content-Disposition: inline\r\n\r\niVBORw0KGgo');
+    expect(inner.trimEnd().endsWith('--144--')).toBe(true);
+  });
 });
