@@ -7,7 +7,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import * as openpgp from 'openpgp';
 import { OPENPGP_SIGNING_CONFIG as SIGNING_CONFIG, openpgpCheckSignatures as checkSignatures, readOpenpgpMessage as readMessage } from '../e2e/index.ts';
-import { certsOf, keysOf, parse, SOP_EXIT, SopError, stdin, verificationLines, type Verb } from './sop-io.ts';
+import { certsOf, dateOption, keysOf, parse, SOP_EXIT, SopError, stdin, verificationLines, withinWindow, type Verb } from './sop-io.ts';
 
 const CLEARSIGNED = '-----BEGIN PGP SIGNED MESSAGE-----';
 
@@ -57,12 +57,15 @@ export const INLINE_VERBS: Record<string, Verb> = {
     if (!p.args.length) throw new SopError(SOP_EXIT.missingArg, 'inline-verify needs CERTS');
     const out = p.flags.get('verifications-out')?.[0];
     refuseExisting(out);
+    const now = new Date();
+    const notBefore = dateOption(p, 'not-before', null, now);
+    const notAfter = dateOption(p, 'not-after', now, now);
     const certs = await certsOf(p.args);
     const message = await readSigned(await stdin());
     const result = message instanceof openpgp.CleartextMessage
-      ? await openpgp.verify({ message, verificationKeys: certs, date: new Date() })
-      : await openpgp.verify({ message, verificationKeys: certs, date: new Date(), format: 'binary' });
-    const lines = verificationLines(await checkSignatures(result.signatures, certs));
+      ? await openpgp.verify({ message, verificationKeys: certs, date: now })
+      : await openpgp.verify({ message, verificationKeys: certs, date: now, format: 'binary' });
+    const lines = verificationLines(withinWindow(await checkSignatures(result.signatures, certs), notBefore, notAfter));
     // The draft: no data on stdout unless at least one signature is good.
     if (!lines) throw new SopError(SOP_EXIT.noSignature, 'no acceptable signature');
     if (out) writeFileSync(out, lines, { flag: 'wx' });

@@ -12,7 +12,7 @@ export class SopError extends Error {
   }
 }
 
-interface Parsed {
+export interface Parsed {
   flags: Map<string, string[]>;
   args: string[];
 }
@@ -53,6 +53,30 @@ export async function stdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
+}
+
+/**
+ * The draft's DATE (ISO-8601, `now`, or `-` for no bound) of a `--not-before`/`--not-after`
+ * style option; `fallback` when the option is absent. An unreadable date is refused, never
+ * taken as "no bound".
+ */
+export function dateOption(p: Parsed, name: string, fallback: Date | null, now: Date): Date | null {
+  const value = p.flags.get(name)?.at(-1);
+  if (value === undefined) return fallback;
+  if (value === '-') return null;
+  if (value === 'now') return now;
+  const at = /^\d{4}-\d{2}-\d{2}/.test(value) ? new Date(value) : new Date(NaN);
+  if (Number.isNaN(at.getTime())) throw new SopError(SOP_EXIT.unsupportedOption, `--${name}=${value} is not an ISO-8601 date, "now" or "-"`);
+  return at;
+}
+
+/** The verifications whose signing time lies in [notBefore, notAfter] (draft: "verify"); bounds null: open. */
+export function withinWindow(verifications: Verification[], notBefore: Date | null, notAfter: Date | null): Verification[] {
+  return verifications.filter((v) => {
+    const at = v.signedAt?.getTime();
+    if (at === undefined) return notBefore === null && notAfter === null;
+    return (notBefore === null || at >= notBefore.getTime()) && (notAfter === null || at <= notAfter.getTime());
+  });
 }
 
 export function verificationLines(verifications: Verification[]): string {

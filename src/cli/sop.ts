@@ -9,7 +9,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import * as openpgp from 'openpgp';
 import { generateOpenpgpKey as generateKey, OPENPGP_KEY_PROFILES as KEY_PROFILES, openpgpDecrypt as decryptWith, openpgpEncrypt as encryptTo, openpgpSignDetached as signDetached, openpgpVerifyDetached as verifyDetached, readOpenpgpSecretKeys as readSecretKeys, type OpenpgpKeyProfile as KeyProfile } from '../e2e/index.ts';
 import { INLINE_VERBS } from './sop-inline.ts';
-import { certsOf, input, keysOf, parse, SOP_EXIT, SopError, stdin, verificationLines, type Verb } from './sop-io.ts';
+import { MailError } from '../kernel/index.ts';
+import { certsOf, dateOption, input, keysOf, parse, SOP_EXIT, SopError, stdin, verificationLines, withinWindow, type Verb } from './sop-io.ts';
 
 export { SOP_EXIT } from './sop-io.ts';
 
@@ -56,8 +57,13 @@ const VERBS: Record<string, Verb> = {
   async verify(argv, io) {
     const p = parse(argv, { 'not-before': 'value', 'not-after': 'value' });
     if (p.args.length < 2) throw new SopError(SOP_EXIT.missingArg, 'verify needs SIGNATURES and CERTS');
-    const verifications = await verifyDetached(await stdin(), input(p.args[0]), await certsOf(p.args.slice(1)), new Date()).catch(() => []);
-    const lines = verificationLines(verifications);
+    const now = new Date();
+    const notBefore = dateOption(p, 'not-before', null, now);
+    const notAfter = dateOption(p, 'not-after', now, now);
+    const signatures = input(p.args[0]);
+    const certs = await certsOf(p.args.slice(1));
+    const verifications = await verifyDetached(await stdin(), signatures, certs, now).catch(() => []);
+    const lines = verificationLines(withinWindow(verifications, notBefore, notAfter));
     if (!lines) throw new SopError(SOP_EXIT.noSignature, 'no acceptable signature');
     io.write(lines);
     return SOP_EXIT.ok;
@@ -72,17 +78,23 @@ const VERBS: Record<string, Verb> = {
   },
   async decrypt(argv, io) {
     const p = parse(argv, { 'verify-with': 'value', 'verifications-out': 'value', 'with-password': 'value', 'with-key-password': 'value', 'session-key-out': 'value', 'with-session-key': 'value', 'verify-not-before': 'value', 'verify-not-after': 'value' });
+    const now = new Date();
+    const notBefore = dateOption(p, 'verify-not-before', null, now);
+    const notAfter = dateOption(p, 'verify-not-after', now, now);
     const verify = await certsOf(p.flags.get('verify-with') ?? []);
     const passwords = (p.flags.get('with-password') ?? []).map((n) => input(n).toString('utf8'));
     const out = p.flags.get('verifications-out')?.[0];
     if (out && existsSync(out)) throw new SopError(SOP_EXIT.outputExists, `${out} already exists`);
+    // Missing (61) or unreadable (41) KEYS are the caller's to know, not "cannot decrypt".
+    const keys = await keysOf(p.args);
     let result;
     try {
-      result = await decryptWith(await stdin(), { keys: await keysOf(p.args), passwords, verify, now: new Date() });
+      result = await decryptWith(await stdin(), { keys, passwords, verify, now });
     } catch (error) {
-      throw new SopError(SOP_EXIT.cannotDecrypt, (error as Error).message);
+      // crypto.ts readMessage: 5.6.0, the input is not an OpenPGP message at all.
+      throw new SopError(error instanceof MailError && error.enhanced === '5.6.0' ? SOP_EXIT.badData : SOP_EXIT.cannotDecrypt, (error as Error).message);
     }
-    if (out) writeFileSync(out, verificationLines(result.signatures), { flag: 'wx' });
+    if (out) writeFileSync(out, verificationLines(withinWindow(result.signatures, notBefore, notAfter)), { flag: 'wx' });
     io.write(result.data);
     return SOP_EXIT.ok;
   },
