@@ -22,6 +22,17 @@ const SHA256 = 8 as openpgp.enums.hash;
  */
 export const SIGNING_CONFIG = { preferredHashAlgorithm: SHA256 };
 
+/**
+ * Signatures checked on one message or signature part: a sender signs once or twice, and each
+ * check is public-key work a stranger can order by the thousand (a 50 MB message holds ~250,000
+ * copies of one signature packet, ~45 s of CPU).
+ */
+export const MAX_SIGNATURES = 16;
+
+function tooManySignatures(count: number): MailError {
+  return new MailError(550, '5.6.0', `The OpenPGP data holds ${count} signatures; more than ${MAX_SIGNATURES} are not checked`, 'e2e');
+}
+
 export function integrityRefusal(): MailError {
   return new MailError(550, '5.7.1', 'The message is encrypted without integrity protection (no MDC or SEIPD), so it could have been changed in transit; it is refused', 'e2e');
 }
@@ -111,6 +122,7 @@ export async function verifyDetached(data: Uint8Array, signature: Uint8Array, ce
   } catch (error) {
     throw new MailError(550, '5.6.0', `The OpenPGP signature cannot be read: ${(error as Error).message}`, 'e2e', { cause: error });
   }
+  if (sig.packets.length > MAX_SIGNATURES) throw tooManySignatures(sig.packets.length);
   const textMode = sig.packets.some((p) => p.signatureType === openpgp.enums.signature.text);
   const message = textMode ? await openpgp.createMessage({ text: Buffer.from(data).toString('utf8') }) : await openpgp.createMessage({ binary: data });
   const result = await openpgp.verify({ message, signature: sig, verificationKeys: certs, date: now, format: 'binary' });
@@ -171,16 +183,19 @@ export async function decryptWith(ciphertext: Uint8Array, input: { keys?: openpg
         sessionKeys = [{ algorithm: first.algorithm as openpgp.enums.symmetricNames, data: first.data }];
       }
     }
-    const result = await openpgp.decrypt({
-      message,
+    const options = {
       // An empty list is not "none" to OpenPGP.js: pass only what was given.
       decryptionKeys: sessionKeys?.length || !input.keys?.length ? undefined : input.keys,
       passwords: sessionKeys?.length || !input.passwords?.length ? undefined : input.passwords,
       sessionKeys: sessionKeys?.length ? sessionKeys : undefined,
-      verificationKeys: input.verify ?? [],
       date: input.now,
-      format: 'binary',
-    });
+      format: 'binary' as const,
+    };
+    // OpenPGP.js starts checking every signature at once: count them first (without keys each
+    // fails at once), then verify only a message that holds few enough.
+    let result = await openpgp.decrypt({ message, ...options, verificationKeys: [] });
+    if (result.signatures.length > MAX_SIGNATURES) throw tooManySignatures(result.signatures.length);
+    if (input.verify?.length && result.signatures.length) result = await openpgp.decrypt({ message: await readMessage(ciphertext), ...options, verificationKeys: input.verify });
     const data = result.data instanceof Uint8Array ? result.data : new Uint8Array(0);
     return { data, signatures: await checkSignatures(result.signatures, input.verify ?? []), sessionKey };
   } catch (error) {
