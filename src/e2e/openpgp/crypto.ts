@@ -29,6 +29,14 @@ export const SIGNING_CONFIG = { preferredHashAlgorithm: SHA256 };
  */
 export const MAX_SIGNATURES = 16;
 
+/**
+ * Public-key session key packets tried with our keys, those naming one of them or anonymous: a
+ * sender writes one per recipient key, and each try is public-key work (5,000 copies naming
+ * bob's key, 480 KB, cost 2.5 s).
+ */
+export const MAX_SESSION_KEY_TRIES = 8;
+const WILDCARD_KEY_ID = '0000000000000000';
+
 function tooManySignatures(count: number): MailError {
   return new MailError(550, '5.6.0', `The OpenPGP data holds ${count} signatures; more than ${MAX_SIGNATURES} are not checked`, 'e2e');
 }
@@ -172,6 +180,13 @@ export async function decryptWith(ciphertext: Uint8Array, input: { keys?: openpg
   const openpgp = await openpgpLibrary();
   const message = await readMessage(ciphertext);
   if (lacksIntegrity(openpgp, message)) throw integrityRefusal();
+  if (input.keys?.length) {
+    const ours = new Set(input.keys.flatMap((k) => k.getKeyIDs().map((id) => id.toHex())));
+    // publicKeyID: set for v3 and v6 packets alike (wildcard when anonymous); not in the library's types.
+    const keyIdOf = (p: unknown) => (p as { publicKeyID: openpgp.KeyID }).publicKeyID.toHex();
+    const tried = message.packets.filter((p) => p instanceof openpgp.PublicKeyEncryptedSessionKeyPacket && (keyIdOf(p) === WILDCARD_KEY_ID || ours.has(keyIdOf(p)))).length;
+    if (tried > MAX_SESSION_KEY_TRIES) throw new MailError(550, '5.6.0', `The OpenPGP message holds ${tried} session keys for our keys (or for anyone); more than ${MAX_SESSION_KEY_TRIES} are not tried`, 'e2e');
+  }
   let sessionKey: Decrypted['sessionKey'] = null;
   let sessionKeys = input.sessionKeys?.map((k) => ({ algorithm: k.algorithm as openpgp.enums.symmetricNames, data: k.data }));
   try {
