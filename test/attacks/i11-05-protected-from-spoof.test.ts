@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
-import { startDns, type DnsServer } from '../helpers/dns.ts';
+import { SPOOFED_BANK_TXT, startDns, type DnsServer } from '../helpers/dns.ts';
 import { e2eParties, pgpProtect, plainMessage, resultFields, sendInbound, type E2eParties } from '../helpers/e2e-inbound.ts';
 
 /*
@@ -16,13 +16,7 @@ describe('i11-05 a protected From that differs from the checked outer From', () 
   let dns: DnsServer;
   let parties: E2eParties;
   beforeAll(async () => {
-    dns = await startDns({
-      txt: [
-        { name: 'bank.test', text: 'v=spf1 ip4:192.0.2.1 -all' },
-        { name: '_dmarc.bank.test', text: 'v=DMARC1; p=reject' },
-        { name: 'evil.test', text: 'v=spf1 ip4:127.0.0.1 -all' },
-      ],
-    });
+    dns = await startDns({ txt: SPOOFED_BANK_TXT });
   });
   afterAll(async () => dns?.stop());
   const rig = gatewayWithSmarthost({

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDns, type DnsServer } from '../helpers/dns.ts';
+import { SPOOFED_BANK_TXT, startDns, type DnsServer } from '../helpers/dns.ts';
 import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
 import { RawSmtp } from '../helpers/raw-smtp.ts';
 import { sendData } from '../helpers/smtp-session.ts';
@@ -14,14 +14,7 @@ import { sendData } from '../helpers/smtp-session.ts';
 describe('i12-02 DMARC bypass attempts at the end of DATA', () => {
   let dns: DnsServer;
   beforeAll(async () => {
-    dns = await startDns({
-      txt: [
-        { name: 'bank.test', text: 'v=spf1 ip4:192.0.2.1 -all' },
-        { name: '_dmarc.bank.test', text: 'v=DMARC1; p=reject' },
-        // The attacker's domain lets 127.0.0.1 send: SPF passes for it, not for bank.test.
-        { name: 'evil.test', text: 'v=spf1 ip4:127.0.0.1 -all' },
-      ],
-    });
+    dns = await startDns({ txt: SPOOFED_BANK_TXT });
   });
   afterAll(async () => dns?.stop());
   const rig = gatewayWithSmarthost({

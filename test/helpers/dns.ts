@@ -14,6 +14,16 @@ export interface DnsRecords {
   zones?: string[];
 }
 
+/**
+ * The DNS of the From-spoofing attacks: bank.test publishes DMARC p=reject and lets only
+ * 192.0.2.1 send; the attacker's evil.test lets 127.0.0.1 send, so SPF passes for it alone.
+ */
+export const SPOOFED_BANK_TXT: NonNullable<DnsRecords['txt']> = [
+  { name: 'bank.test', text: 'v=spf1 ip4:192.0.2.1 -all' },
+  { name: '_dmarc.bank.test', text: 'v=DMARC1; p=reject' },
+  { name: 'evil.test', text: 'v=spf1 ip4:127.0.0.1 -all' },
+];
+
 export interface DnsServer {
   port: number;
   servers: string[];
