@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
-import { e2eParties, pgpProtect, plainMessage, resultFields, sendInbound, type E2eParties } from '../helpers/e2e-inbound.ts';
+import { e2eInboundRig, pgpProtect, plainMessage, resultFields, sendInbound } from '../helpers/e2e-inbound.ts';
 
 /*
  * Issue 11: a stranger writes our verdict. The mailbox server (and its users) trust
@@ -9,13 +8,7 @@ import { e2eParties, pgpProtect, plainMessage, resultFields, sendInbound, type E
  * decryption): every copy carries exactly one, ours, as its first field.
  */
 describe('i11-01 forged Sealgate-E2E-Result from outside and from inside the encryption', () => {
-  let parties: E2eParties;
-  const rig = gatewayWithSmarthost({
-    prefix: 'i11-01',
-    setup: async (gateway) => {
-      parties = await e2eParties(gateway, ['bob@corp.test'], 'alice@sender.test', rig.temp.dir);
-    },
-  });
+  const rig = e2eInboundRig('i11-01');
   const forged = [
     'Sealgate-E2E-Result: gateway.sealgate.test; kind=openpgp; decrypted=yes; signature=valid; signer="ceo@corp.test"',
     'SEALGATE-E2E-RESULT : gateway.sealgate.test; signature=valid',
@@ -31,7 +24,7 @@ describe('i11-01 forged Sealgate-E2E-Result from outside and from inside the enc
 
   it('keeps only our field when the forged ones sit outside and inside the ciphertext', async () => {
     const inner = plainMessage('alice@sender.test', 'bob@corp.test', 'inside', 'secret inside', forged);
-    const sealed = await pgpProtect(inner, { encryptTo: [{ address: 'bob@corp.test', data: parties.userPublic('bob@corp.test') }], signer: parties.sender });
+    const sealed = await pgpProtect(inner, { encryptTo: [{ address: 'bob@corp.test', data: rig.parties.userPublic('bob@corp.test') }], signer: rig.parties.sender });
     const outer = Buffer.concat([Buffer.from(`${forged[1]}\r\n`), sealed]);
     expect(await sendInbound(rig.gateway.ports.inbound, 'alice@sender.test', ['bob@corp.test'], outer)).toMatch(/^250/);
     await rig.rx.until(2, 15_000);

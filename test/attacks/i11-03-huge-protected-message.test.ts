@@ -1,8 +1,7 @@
 import * as openpgp from 'openpgp';
 import { describe, expect, it } from 'vitest';
-import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
 import { RawSmtp } from '../helpers/raw-smtp.ts';
-import { e2eParties, pgpProtect, plainMessage, resultFields, sendInbound, type E2eParties } from '../helpers/e2e-inbound.ts';
+import { e2eInboundRig, pgpProtect, plainMessage, resultFields, sendInbound } from '../helpers/e2e-inbound.ts';
 
 /*
  * Issue 11: protected inbound mail is held in memory until the end of DATA (it must be opened
@@ -14,14 +13,7 @@ import { e2eParties, pgpProtect, plainMessage, resultFields, sendInbound, type E
  * Two Content-Type fields (readers differ on which counts) get no verdict at all.
  */
 describe('i11-03 huge and ambiguous protected messages', () => {
-  let parties: E2eParties;
-  const rig = gatewayWithSmarthost({
-    prefix: 'i11-03',
-    config: { limits: { maxMessageBytes: 1024 * 1024 }, e2e: { inbound: { maxBufferedMegabytes: 1 } } },
-    setup: async (gateway) => {
-      parties = await e2eParties(gateway, ['bob@corp.test'], 'alice@sender.test', rig.temp.dir);
-    },
-  });
+  const rig = e2eInboundRig('i11-03', { config: { limits: { maxMessageBytes: 1024 * 1024 }, e2e: { inbound: { maxBufferedMegabytes: 1 } } } });
   const header = 'From: alice@sender.test\r\nTo: bob@corp.test\r\nSubject: big\r\nMIME-Version: 1.0\r\nContent-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="b"\r\n\r\n--b\r\n';
   const filler = (bytes: number) => `${'A'.repeat(76)}\r\n`.repeat(Math.ceil(bytes / 78));
 
@@ -43,7 +35,7 @@ describe('i11-03 huge and ambiguous protected messages', () => {
     held.close();
     await rig.rx.until(1, 15_000);
     // The budget was given back: a real message for bob is opened.
-    const sealed = await pgpProtect(plainMessage('alice@sender.test', 'bob@corp.test', 'small', 'after the flood'), { encryptTo: [{ address: 'bob@corp.test', data: parties.userPublic('bob@corp.test') }] });
+    const sealed = await pgpProtect(plainMessage('alice@sender.test', 'bob@corp.test', 'small', 'after the flood'), { encryptTo: [{ address: 'bob@corp.test', data: rig.parties.userPublic('bob@corp.test') }] });
     expect(await sendInbound(port, 'alice@sender.test', ['bob@corp.test'], sealed)).toMatch(/^250/);
     await rig.rx.until(2, 15_000);
     const data = rig.rx.transactions()[1].data;
@@ -53,7 +45,7 @@ describe('i11-03 huge and ambiguous protected messages', () => {
 
   it('refuses a small ciphertext that decompresses past the size limit', async () => {
     const plaintext = plainMessage('alice@sender.test', 'bob@corp.test', 'bomb', `${'A'.repeat(998)}\r\n`.repeat(2048));
-    const encryptionKeys = await openpgp.readKey({ binaryKey: parties.userPublic('bob@corp.test') });
+    const encryptionKeys = await openpgp.readKey({ binaryKey: rig.parties.userPublic('bob@corp.test') });
     const armored = await openpgp.encrypt({ message: await openpgp.createMessage({ binary: plaintext }), encryptionKeys, config: { preferredCompressionAlgorithm: openpgp.enums.compression.zlib } });
     expect(armored.length).toBeLessThan(64 * 1024);
     const message = `${header}Content-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--b\r\nContent-Type: application/octet-stream\r\n\r\n${armored.replace(/\r?\n/g, '\r\n')}\r\n--b--\r\n`;
@@ -62,7 +54,7 @@ describe('i11-03 huge and ambiguous protected messages', () => {
 
   it('gives no verdict on a message with two Content-Type fields', async () => {
     const before = rig.rx.transactions().length;
-    const signed = (await pgpProtect(plainMessage('alice@sender.test', 'bob@corp.test', 'two types', 'signed words'), { signer: parties.sender })).toString('latin1');
+    const signed = (await pgpProtect(plainMessage('alice@sender.test', 'bob@corp.test', 'two types', 'signed words'), { signer: rig.parties.sender })).toString('latin1');
     // A reader that takes the second field shows the whole body as text, preamble included.
     const ambiguous = signed.replace('Content-Type: multipart/signed', 'Content-Type: text/plain\r\nContent-Type: multipart/signed');
     expect(await sendInbound(rig.gateway.ports.inbound, 'alice@sender.test', ['bob@corp.test'], Buffer.from(ambiguous, 'latin1'))).toMatch(/^250/);

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
-import { e2eParties, pgpProtect, plainMessage, resultFields, sendInbound, type E2eParties } from '../helpers/e2e-inbound.ts';
+import { e2eInboundRig, pgpProtect, plainMessage, resultFields, sendInbound } from '../helpers/e2e-inbound.ts';
 
 /*
  * Issue 11: a signed message replayed. An attacker who has a copy of alice's signed order
@@ -10,17 +9,11 @@ import { e2eParties, pgpProtect, plainMessage, resultFields, sendInbound, type E
  * message.
  */
 describe('i11-04 replayed signed mail, in parallel', () => {
-  let parties: E2eParties;
-  const rig = gatewayWithSmarthost({
-    prefix: 'i11-04',
-    setup: async (gateway) => {
-      parties = await e2eParties(gateway, ['bob@corp.test'], 'alice@sender.test', rig.temp.dir);
-    },
-  });
+  const rig = e2eInboundRig('i11-04');
 
   it('flags all but one of three copies, two of them sent at once', async () => {
     const port = rig.gateway.ports.inbound;
-    const signed = await pgpProtect(plainMessage('alice@sender.test', 'bob@corp.test', 'order', 'ship 10 crates'), { signer: parties.sender });
+    const signed = await pgpProtect(plainMessage('alice@sender.test', 'bob@corp.test', 'order', 'ship 10 crates'), { signer: rig.parties.sender });
     const replies = await Promise.all([sendInbound(port, 'alice@sender.test', ['bob@corp.test'], signed), sendInbound(port, 'alice@sender.test', ['bob@corp.test'], signed)]);
     expect(replies.every((r) => r.startsWith('250'))).toBe(true);
     expect(await sendInbound(port, 'alice@sender.test', ['bob@corp.test'], signed)).toMatch(/^250/);

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
-import { e2eParties, pgpProtect, plainMessage, resultFields, sendInbound, type E2eParties } from '../helpers/e2e-inbound.ts';
+import { e2eInboundRig, pgpProtect, plainMessage, resultFields, sendInbound } from '../helpers/e2e-inbound.ts';
 
 /*
  * Issue 11: a replay the ledger should know. alice's signed order carries its Message-ID
@@ -9,17 +8,11 @@ import { e2eParties, pgpProtect, plainMessage, resultFields, sendInbound, type E
  * fresh outer Message-ID must still be caught: the ledger keys on the signed one.
  */
 describe('i11-06 a signed message replayed under a new outer Message-ID', () => {
-  let parties: E2eParties;
-  const rig = gatewayWithSmarthost({
-    prefix: 'i11-06',
-    setup: async (gateway) => {
-      parties = await e2eParties(gateway, ['bob@corp.test'], 'alice@sender.test', rig.temp.dir);
-    },
-  });
+  const rig = e2eInboundRig('i11-06');
 
   it('flags the copy whose outer Message-ID was changed', async () => {
     const port = rig.gateway.ports.inbound;
-    const signed = await pgpProtect(plainMessage('alice@sender.test', 'bob@corp.test', 'order', 'ship 10 crates'), { signer: parties.sender });
+    const signed = await pgpProtect(plainMessage('alice@sender.test', 'bob@corp.test', 'order', 'ship 10 crates'), { signer: rig.parties.sender });
     expect(await sendInbound(port, 'alice@sender.test', ['bob@corp.test'], signed)).toMatch(/^250/);
     const text = signed.toString('latin1');
     const head = text.slice(0, text.indexOf('\r\n\r\n'));

@@ -1,7 +1,6 @@
 import * as openpgp from 'openpgp';
 import { describe, expect, it } from 'vitest';
-import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
-import { e2eParties, pgpProtect, plainMessage, resultFields, sendInbound } from '../helpers/e2e-inbound.ts';
+import { e2eInboundRig, pgpProtect, plainMessage, resultFields, sendInbound } from '../helpers/e2e-inbound.ts';
 
 /*
  * Issue 11: an Autocrypt header is anyone's to write (no DMARC policy protects sender.test,
@@ -12,12 +11,7 @@ import { e2eParties, pgpProtect, plainMessage, resultFields, sendInbound } from 
  * source's key does not speak for an address a stronger source holds a key of.
  */
 describe('i11-07 a signing key planted by an Autocrypt header', () => {
-  const rig = gatewayWithSmarthost({
-    prefix: 'i11-07',
-    setup: async (gateway) => {
-      await e2eParties(gateway, ['bob@corp.test'], 'alice@sender.test', rig.temp.dir);
-    },
-  });
+  const rig = e2eInboundRig('i11-07');
 
   it('does not call a signature by the planted key valid', async () => {
     const port = rig.gateway.ports.inbound;

@@ -1,7 +1,6 @@
 import * as openpgp from 'openpgp';
 import { describe, expect, it } from 'vitest';
-import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
-import { e2eParties, plainMessage, sendInbound } from '../helpers/e2e-inbound.ts';
+import { e2eInboundRig, plainMessage, sendInbound } from '../helpers/e2e-inbound.ts';
 
 /*
  * Issue 11: key harvesting is work a stranger can order. An Autocrypt header may fill the whole
@@ -12,12 +11,7 @@ import { e2eParties, plainMessage, sendInbound } from '../helpers/e2e-inbound.ts
  * header, and is neither parsed nor stored. A normal one from the next sender still is.
  */
 describe('i11-08 an Autocrypt header with a huge key', () => {
-  const rig = gatewayWithSmarthost({
-    prefix: 'i11-08',
-    setup: async (gateway) => {
-      await e2eParties(gateway, ['bob@corp.test'], 'alice@sender.test', rig.temp.dir);
-    },
-  });
+  const rig = e2eInboundRig('i11-08');
 
   function autocrypt(address: string, key: Uint8Array): string {
     return `Autocrypt: addr=${address}; keydata=\r\n ${Buffer.from(key).toString('base64').replace(/(.{76})/g, '$1\r\n ')}`;

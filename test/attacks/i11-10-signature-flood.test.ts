@@ -1,7 +1,6 @@
 import * as openpgp from 'openpgp';
 import { describe, expect, it } from 'vitest';
-import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
-import { e2eParties, plainMessage, resultFields, sendInbound, type E2eParties } from '../helpers/e2e-inbound.ts';
+import { e2eInboundRig, pgpMimeAround, plainMessage, resultFields, sendInbound } from '../helpers/e2e-inbound.ts';
 
 /*
  * Issue 11: signature checks are public-key work a stranger can order by the thousand. One
@@ -11,17 +10,11 @@ import { e2eParties, plainMessage, resultFields, sendInbound, type E2eParties } 
  * and the signature reads invalid (signed only) or the message is stored as it came (encrypted).
  */
 describe('i11-10 a message with 20,000 signatures', () => {
-  let parties: E2eParties;
-  const rig = gatewayWithSmarthost({
-    prefix: 'i11-10',
-    setup: async (gateway) => {
-      parties = await e2eParties(gateway, ['bob@corp.test'], 'alice@sender.test', rig.temp.dir);
-    },
-  });
+  const rig = e2eInboundRig('i11-10');
   const copies = 20_000;
 
   async function aliceSignature(data: Buffer): Promise<Uint8Array> {
-    const key = await openpgp.readPrivateKey({ binaryKey: parties.sender.key });
+    const key = await openpgp.readPrivateKey({ binaryKey: rig.parties.sender.key });
     return (await openpgp.sign({ message: await openpgp.createMessage({ binary: data }), signingKeys: key, detached: true, format: 'binary' })) as Uint8Array;
   }
 
@@ -47,12 +40,9 @@ describe('i11-10 a message with 20,000 signatures', () => {
     const signature = await aliceSignature(payload);
     const literal = (await openpgp.createMessage({ binary: payload })).write() as Uint8Array;
     const signed = await openpgp.readMessage({ binaryMessage: Buffer.concat([...Array.from({ length: copies }, () => signature), literal]) });
-    const bob = await openpgp.readKey({ binaryKey: parties.userPublic('bob@corp.test') });
+    const bob = await openpgp.readKey({ binaryKey: rig.parties.userPublic('bob@corp.test') });
     const encrypted = (await signed.encrypt([bob])).armor().replace(/\r?\n/g, '\r\n');
-    const message = Buffer.from(
-      `${payload.toString('latin1').split('MIME-Version')[0]}MIME-Version: 1.0\r\nContent-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="b2"\r\n\r\n` +
-        `--b2\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--b2\r\nContent-Type: application/octet-stream\r\n\r\n${encrypted}\r\n--b2--\r\n`,
-    );
+    const message = pgpMimeAround(payload, encrypted);
     expect(await sendInbound(rig.gateway.ports.inbound, 'alice@sender.test', ['bob@corp.test'], message)).toMatch(/^250/);
     await rig.rx.until(2, 30_000);
     const data = rig.rx.transactions()[1].data;

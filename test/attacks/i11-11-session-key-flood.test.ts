@@ -1,7 +1,6 @@
 import * as openpgp from 'openpgp';
 import { describe, expect, it } from 'vitest';
-import { gatewayWithSmarthost } from '../helpers/attack-rig.ts';
-import { e2eParties, plainMessage, resultFields, sendInbound, type E2eParties } from '../helpers/e2e-inbound.ts';
+import { e2eInboundRig, pgpMimeAround, plainMessage, resultFields, sendInbound } from '../helpers/e2e-inbound.ts';
 
 /*
  * Issue 11: OpenPGP.js tries every public-key session key packet that names one of our keys
@@ -10,17 +9,11 @@ import { e2eParties, plainMessage, resultFields, sendInbound, type E2eParties } 
  * recipient key: past 8 for our keys, the message is stored as it came, not tried.
  */
 describe('i11-11 a ciphertext with 5,000 session key packets for one key', () => {
-  let parties: E2eParties;
-  const rig = gatewayWithSmarthost({
-    prefix: 'i11-11',
-    setup: async (gateway) => {
-      parties = await e2eParties(gateway, ['bob@corp.test'], 'alice@sender.test', rig.temp.dir);
-    },
-  });
+  const rig = e2eInboundRig('i11-11');
 
   it('does not try them, and stores the message as it came', async () => {
     const payload = plainMessage('alice@sender.test', 'bob@corp.test', 'order', 'ship 10 crates');
-    const bob = await openpgp.readKey({ binaryKey: parties.userPublic('bob@corp.test') });
+    const bob = await openpgp.readKey({ binaryKey: rig.parties.userPublic('bob@corp.test') });
     const sealed = await openpgp.encrypt({ message: await openpgp.createMessage({ binary: payload }), encryptionKeys: bob, format: 'object' });
     const pkesk = new openpgp.PacketList();
     const rest = new openpgp.PacketList();
@@ -30,10 +23,7 @@ describe('i11-11 a ciphertext with 5,000 session key packets for one key', () =>
     damaged[damaged.length - 5] ^= 1;
     const flood = Buffer.concat([...Array.from({ length: 4999 }, () => damaged), real, Buffer.from(rest.write())]);
     const armored = openpgp.armor(openpgp.enums.armor.message, flood).replace(/\r?\n/g, '\r\n');
-    const message = Buffer.from(
-      `${payload.toString('latin1').split('MIME-Version')[0]}MIME-Version: 1.0\r\nContent-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="b2"\r\n\r\n` +
-        `--b2\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--b2\r\nContent-Type: application/octet-stream\r\n\r\n${armored}\r\n--b2--\r\n`,
-    );
+    const message = pgpMimeAround(payload, armored);
     expect(await sendInbound(rig.gateway.ports.inbound, 'alice@sender.test', ['bob@corp.test'], message)).toMatch(/^250/);
     await rig.rx.until(1, 30_000);
     const data = rig.rx.transactions()[0].data;

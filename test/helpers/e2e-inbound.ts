@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as openpgp from 'openpgp';
 import { openpgpProtector, type PrivateKeyMaterial } from '../../src/e2e/index.ts';
+import { gatewayWithSmarthost, type SmarthostRig, type SmarthostRigOptions } from './attack-rig.ts';
 import type { GatewayProcess } from './gateway.ts';
 import { RawSmtp } from './raw-smtp.ts';
 import { sendData } from './smtp-session.ts';
@@ -37,6 +38,42 @@ export async function e2eParties(gateway: GatewayProcess, users: string[], sende
     userPublic: (address) => publics.get(address)!,
     sender: { kind: 'openpgp', address: senderAddress, key: sender.privateKey },
   };
+}
+
+/**
+ * The inbound attacks' gateway: corp.test relayed to a recording smarthost, bob@corp.test's
+ * key held by the gateway, alice@sender.test's certificate imported.
+ */
+export function e2eInboundRig(prefix: string, options: Omit<SmarthostRigOptions, 'prefix' | 'setup'> = {}): SmarthostRig & { readonly parties: E2eParties } {
+  let parties: E2eParties | undefined;
+  const rig = gatewayWithSmarthost({
+    ...options,
+    prefix,
+    setup: async (gateway) => {
+      parties = await e2eParties(gateway, ['bob@corp.test'], 'alice@sender.test', rig.temp.dir);
+    },
+  });
+  return {
+    get gateway() {
+      return rig.gateway;
+    },
+    get rx() {
+      return rig.rx;
+    },
+    temp: rig.temp,
+    get parties() {
+      if (!parties) throw new Error('the parties exist only inside tests (beforeAll failed?)');
+      return parties;
+    },
+  };
+}
+
+/** `payload`'s header fields around a PGP/MIME body holding `armored` (RFC 3156 §4), CRLF line ends. */
+export function pgpMimeAround(payload: Buffer, armored: string): Buffer {
+  return Buffer.from(
+    `${payload.toString('latin1').split('MIME-Version')[0]}MIME-Version: 1.0\r\nContent-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="b2"\r\n\r\n` +
+      `--b2\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--b2\r\nContent-Type: application/octet-stream\r\n\r\n${armored}\r\n--b2--\r\n`,
+  );
 }
 
 export function plainMessage(from: string, to: string, subject: string, text: string, extra: string[] = []): Buffer {
