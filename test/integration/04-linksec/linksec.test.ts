@@ -170,7 +170,7 @@ describeWithPeers(['root', 'postfix', 'swaks', 'openssl', ...DNSSEC_TOOLS], 'lin
     // No restart: delivery reads the pin before each attempt (issue 10 item 5).
     const before = box.messages().length;
     await submit('olga@open.test', ['--header', 'Subject: pinned in clear']);
-    await until(() => box.messages().slice(before).some((m) => m.raw.includes('multipart/report') && m.raw.includes('open.test')), 15_000, 'bounce');
+    await until(() => box.messages().slice(before).some((m) => m.raw.includes('multipart/report') && m.raw.includes('open.test')), 30_000, 'bounce');
     const report = box.messages().slice(before).find((m) => m.raw.includes('multipart/report'))!;
     expect(report.raw).toMatch(/Status: 5\.7\.10/);
     // The bounce names the pin as what refused (issue 10 item 5).

@@ -155,7 +155,7 @@ describeWithPeers(['root', 'postfix', 'swaks', 'openssl', 'jq'], 'signed receipt
   it('a message held for pickup is signed as held-for-pickup, and opening it in the portal writes a signed pickup-opened receipt', async () => {
     const before = postfix.messages().length;
     const id = await deliveredId('dora@receipts.test', '[secure] lab results');
-    await until(() => postfix.messages().slice(before).some((m) => m.raw.includes('/m/')), 20_000, 'the pickup notice');
+    await until(() => postfix.messages().slice(before).some((m) => m.raw.includes('/m/')), 40_000, 'the pickup notice');
     const notice = postfix.messages().slice(before).find((m) => m.raw.includes('/m/'))!.raw.replace(/=\r?\n/g, '');
     const [, pickupId, fragment] = /https:\/\/127\.0\.0\.1:\d+\/m\/([A-Za-z0-9_-]+)#([A-Za-z0-9%-]+)/.exec(notice) ?? [];
     expect(pickupId, notice).toBeDefined();
