@@ -102,6 +102,29 @@ export interface Opened {
 export class NoMatchingKeyError extends Error {}
 export class AuthenticationFailedError extends Error {}
 
+/** Content encryption we do not decrypt, found before any key is tried (PKI.js's own error names only the OID, deep in a cause). */
+export class UnsupportedEncryptionError extends Error {
+  readonly algorithm: string;
+  constructor(algorithm: string) {
+    super(`the content is encrypted with ${algorithm}, which is not supported`);
+    this.algorithm = algorithm;
+  }
+}
+
+/** What PKI.js decrypts through WebCrypto: AES-CBC and AES-GCM, 128, 192 and 256 bits. */
+const READABLE_CONTENT_ENCRYPTION = new Set(['2', '22', '42', '6', '26', '46'].map((arc) => `2.16.840.1.101.3.4.1.${arc}`));
+/** Names for the legacy ones still met (RFC 4134's examples use 3DES and RC2). */
+const LEGACY_CONTENT_ENCRYPTION: Record<string, string> = {
+  '1.2.840.113549.3.7': '3DES (des-ede3-cbc)',
+  '1.2.840.113549.3.2': 'RC2 (rc2-cbc)',
+  '1.3.14.3.2.7': 'DES (des-cbc)',
+};
+
+function unsupportedContentEncryption(enveloped: pkijs.EnvelopedData): string | null {
+  const oid = enveloped.encryptedContentInfo.contentEncryptionAlgorithm.algorithmId;
+  return READABLE_CONTENT_ENCRYPTION.has(oid) ? null : (LEGACY_CONTENT_ENCRYPTION[oid] ?? `algorithm ${oid}`);
+}
+
 function namesRecipient(info: pkijs.RecipientInfo, certificate: pkijs.Certificate): boolean {
   const matches = (rid: unknown): boolean =>
     rid instanceof pkijs.IssuerAndSerialNumber && rid.issuer.isEqual(certificate.issuer) && rid.serialNumber.isEqual(certificate.serialNumber);
@@ -165,10 +188,13 @@ export async function openEnvelope(der: Uint8Array, keys: readonly DecryptionKey
   } else {
     throw new Error(`not an enveloped message (${info.contentType})`);
   }
+  const unsupported = unsupportedContentEncryption(enveloped);
   let lastError: unknown = null;
   for (const [index, recipient] of enveloped.recipientInfos.entries()) {
     for (const key of keys) {
       if (!namesRecipient(recipient, key.certificate)) continue;
+      // Only a message meant for us is refused for its algorithm; others pass as not ours.
+      if (unsupported) throw new UnsupportedEncryptionError(unsupported);
       try {
         const content = await enveloped.decrypt(index, { recipientCertificate: key.certificate, recipientPrivateKey: toArrayBuffer(key.key) });
         return { content: new Uint8Array(content), authenticated };

@@ -10,7 +10,7 @@ import type { SignatureVerdict, UnprotectOptions, UnprotectResult } from '../typ
 import { certificateAddresses, certificateSubject, checkCertificate } from './certificates.ts';
 import { certificateDer, derBlocks, fingerprint, parseCertificates, toArrayBuffer } from './der.ts';
 import { pkijs } from './engine.ts';
-import { AuthenticationFailedError, NoMatchingKeyError, OID_AUTH_ENVELOPED_DATA, OID_ENVELOPED_DATA, openEnvelope } from './enveloped.ts';
+import { AuthenticationFailedError, NoMatchingKeyError, OID_AUTH_ENVELOPED_DATA, OID_ENVELOPED_DATA, openEnvelope, UnsupportedEncryptionError } from './enveloped.ts';
 import type { DecryptionKey } from './enveloped.ts';
 import { withoutLegacyDisplay } from './legacy-display.ts';
 import { bareAddress, decodeBase64Body, field, isContentField, joinEntity, multipartParts, parseContentType, splitEntity } from './mime.ts';
@@ -89,8 +89,8 @@ function withoutHp(contentTypeRaw: string): string {
   return contentTypeRaw.replace(/;\s*hp=(?:"[^"]*"|[^;\s]*)/i, '');
 }
 
-function cryptoFailure(sentence: string, cause: unknown): MailError {
-  return new MailError(550, '5.7.5', sentence, 'e2e', { cause });
+function cryptoFailure(sentence: string, cause: unknown, enhanced = '5.7.5'): MailError {
+  return new MailError(550, enhanced, sentence, 'e2e', { cause });
 }
 
 export async function unprotectSmime(message: Uint8Array, options: UnprotectOptions, settings: SmimeProtectorOptions): Promise<UnprotectResult> {
@@ -127,6 +127,10 @@ export async function unprotectSmime(message: Uint8Array, options: UnprotectOpti
         } catch (error) {
           if (error instanceof NoMatchingKeyError && layer === 0) return { message, decrypted: false, signature: null, malleable: false };
           if (error instanceof AuthenticationFailedError) throw cryptoFailure('The S/MIME message could not be decrypted: it was changed on the way or is damaged.', error);
+          if (error instanceof UnsupportedEncryptionError) {
+            // RFC 3463 X.7.6: cryptographic algorithm not supported.
+            throw cryptoFailure(`The S/MIME message is encrypted with ${error.algorithm}, which we do not decrypt (we read AES-CBC and AES-GCM).`, error, '5.7.6');
+          }
           throw cryptoFailure('The S/MIME message could not be decrypted with the key we hold for it.', error);
         }
       }
