@@ -13,7 +13,7 @@ import { parseCertificates } from './der.ts';
 
 const DIR = path.resolve(import.meta.dirname, '../../../test/fixtures/standards/rfc4134');
 const fixture = (name: string) => readFileSync(path.join(DIR, name));
-/** RFC 4134 §2.1's ExContent, what every example signs or encrypts. */
+/** RFC 4134's ExContent, what every example signs or encrypts. */
 const CONTENT = 'This is some sample content.';
 /** Inside every certificate's validity (1999 to 2039-12-31). */
 const AT = new Date('2026-12-04T00:00:00Z');
@@ -68,7 +68,7 @@ describe('RFC 4134 RSA signed-data through our layer', () => {
   });
 });
 
-/** RFC 4134 §2.3: what each RSA end-entity certificate's key usage allows. */
+/** What each RSA end-entity certificate's key usage allows (as openssl prints it). */
 const CERTIFICATES: { file: string; address: string; allows: CertificateUse[]; refuses: CertificateUse[] }[] = [
   { file: 'AliceRSASignByCarl.cer', address: 'AliceRSA@example.com', allows: ['sign'], refuses: ['encrypt'] },
   { file: 'BobRSASignByCarl.cer', address: 'BobRSA@example.com', allows: ['encrypt'], refuses: ['sign'] },
