@@ -23,8 +23,35 @@ function patchGetPrivateKey(): void {
   tools.getPrivateKey = (key: unknown) => (key instanceof KeyObject ? key : original(key));
 }
 
+interface DkimStatus {
+  result: string;
+  comment?: string | boolean;
+}
+type VerifySignature = (signatureHeader: { type?: string }, fallback?: boolean) => Promise<{ status: DkimStatus }>;
+let bodyHashPatched = false;
+
+/**
+ * RFC 6376 §6.1.3: a body hash that does not match is a PERMFAIL, which RFC 8601 §2.7.1 writes
+ * `fail`; lenient mailauth (we do not run its strict mode) writes `neutral`, so a message
+ * altered after signing read as merely unverifiable. Set on the verifier's result before
+ * mailauth formats the header from it, so what we add and ARC-seal says fail. ARC message
+ * signatures are left as they are: anything but a pass breaks the chain already.
+ */
+function patchBodyHashVerdict(): void {
+  if (bodyHashPatched) return;
+  bodyHashPatched = true;
+  const { DkimVerifier } = require('mailauth/lib/dkim/dkim-verifier.js') as { DkimVerifier: { prototype: { verifySignature: VerifySignature } } };
+  const original = DkimVerifier.prototype.verifySignature;
+  DkimVerifier.prototype.verifySignature = async function (this: unknown, signatureHeader, fallback) {
+    const result = await original.call(this, signatureHeader, fallback);
+    if (signatureHeader.type === 'DKIM' && result.status.result === 'neutral' && result.status.comment === 'body hash did not verify') result.status.result = 'fail';
+    return result;
+  };
+}
+
 export async function loadMailauth(): Promise<typeof import('mailauth')> {
   patchGetPrivateKey();
+  patchBodyHashVerdict();
   return import('mailauth');
 }
 

@@ -76,7 +76,7 @@ describeWithPeers(['dnsmasq', 'dknewkey', 'dkimsign'], 'sealgate analyze re-chec
       expect(JSON.parse(good.stdout)).toMatchObject({ verdict: 'tls-on-every-hop', dkim: [{ domain: 'edk.test', selector: 'ed', result: 'pass' }] });
       const changed = await sealgateWithInput(temp.dir, ['analyze', '--config', config, '-'], signed.stdout.replace('Hello Bob.', 'Hello Eve.'));
       expect(changed.code).toBe(0);
-      expect(changed.stdout).toMatch(/DKIM: (fail|neutral) d=edk\.test s=ed/);
+      expect(changed.stdout).toMatch(/DKIM: fail d=edk\.test s=ed/);
     } finally {
       await dns.stop();
     }
