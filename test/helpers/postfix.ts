@@ -117,6 +117,22 @@ function mainCf(options: PostfixOptions, dir: string, mode: PostfixMode): string
   return `${Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`;
 }
 
+/** The pid in the instance's master.pid (Postfix writes it space-padded), if any. */
+function masterPid(dir: string): number | undefined {
+  const file = path.join(dir, 'queue', 'pid', 'master.pid');
+  const pid = existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : NaN;
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * A private Postfix instance bound to one loopback address: its own config, queue and
  * Maildir, started with `postfix -c DIR start` and stopped with `postfix -c DIR stop`.
@@ -170,9 +186,11 @@ export async function startPostfix(options: PostfixOptions): Promise<PostfixInst
       await new Promise((r) => setTimeout(r, 300));
     },
     async stop() {
+      const master = masterPid(dir);
       await postfix('stop').catch(() => undefined);
-      // master exits after its children; give it a moment before removing its files.
-      await until(() => !existsSync(path.join(dir, 'queue', 'pid', 'master.pid')), 10_000, 'postfix master to exit').catch(() => undefined);
+      // master exits after its children; wait for it before removing its files. Its pid file
+      // stays behind (waiting for the file to go cost the full 10 s at every stop).
+      if (master) await until(() => !isRunning(master), 10_000, 'postfix master to exit').catch(() => undefined);
       temp.cleanup();
     },
   };
