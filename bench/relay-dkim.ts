@@ -15,12 +15,13 @@
  * Before each timed run one message goes to a recording server, and the run stops unless
  * what arrived shows the work was done (dkim=pass and the seal or the signature).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startDns } from '../test/helpers/dns.ts';
 import { startGateway } from '../test/helpers/gateway.ts';
-import { freePort, waitForPort } from '../test/helpers/ports.ts';
+import { signerSettings, startOpenDkim } from '../test/helpers/opendkim.ts';
+import { freePort } from '../test/helpers/ports.ts';
 import { startRecordingSmtp, type RecordingSmtp } from '../test/helpers/recording-smtp.ts';
 import { smtpSource } from './lib.ts';
 import { measure, postfixRun, sinkDestination, type Load } from './peers.ts';
@@ -37,6 +38,7 @@ const DNS_HOST = '127.0.53.12';
 const SENDER = 'sender@source.example';
 const HELO = 'mail.source.example';
 const GATEWAY = 'gateway.bench.test';
+const AUTHSERV_ID = 'relay-dkim.bench.test';
 
 function run(command: string, args: string[], input?: string): string {
   const result = spawnSync(command, args, { input, timeout: 60_000 });
@@ -57,26 +59,6 @@ function signedMessage(dir: string, size: number): string {
   const file = path.join(dir, 'signed.eml');
   writeFileSync(file, signed);
   return file;
-}
-
-async function opendkim(dir: string, name: string, settings: Record<string, string>): Promise<{ port: number; child: ChildProcess }> {
-  const port = await freePort();
-  const conf = path.join(dir, `${name}.conf`);
-  const all = { Syslog: 'no', Socket: `inet:${port}@127.0.0.1`, PidFile: path.join(dir, `${name}.pid`), AuthservID: 'relay-dkim.bench.test', ...settings };
-  writeFileSync(conf, `${Object.entries(all).map(([k, v]) => `${k} ${v}`).join('\n')}\n`);
-  let stderr = '';
-  const child = spawn('opendkim', ['-f', '-x', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-  child.stdout!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-  await waitForPort('127.0.0.1', port, 10_000, () => `opendkim ${name}: ${stderr}`);
-  return { port, child };
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
 }
 
 /** Sends one copy to check.test and fails unless what the recorder got matches every pattern. */
@@ -137,17 +119,13 @@ export async function relayDkim(load: Load, tempRoot: string, workers: number | 
     }
 
     // No client of ours is internal to the verifier (TEST-NET-3 only): it verifies everything.
-    const verifier = await opendkim(dir, 'verify', { Mode: 'v', InternalHosts: '203.0.113.255', MinimumKeyBits: '1024', TestDNSData: `file:${dnsData}` });
-    // The signer takes every loopback client as internal; its key is the sender domain's. The
-    // key sits under /tmp, which OpenDKIM's RequireSafeKeys refuses (a world-writable parent):
-    // off here, for a key that lives only as long as the run.
-    writeFileSync(path.join(dir, 'keytable'), `pf source.example:pf:${path.join(dir, 'pf.private')}\n`);
-    writeFileSync(path.join(dir, 'signingtable'), '*@source.example pf\n');
-    const signer = await opendkim(dir, 'sign', { Mode: 's', InternalHosts: '127.0.0.0/8', RequireSafeKeys: 'false', KeyTable: path.join(dir, 'keytable'), SigningTable: `refile:${path.join(dir, 'signingtable')}`, Canonicalization: 'relaxed/relaxed' });
+    const verifier = await startOpenDkim(dir, 'verify', { Mode: 'v', AuthservID: AUTHSERV_ID, InternalHosts: '203.0.113.255', MinimumKeyBits: '1024', TestDNSData: `file:${dnsData}` });
+    // The signer takes every loopback client as internal; its key is the sender domain's.
+    const signer = await startOpenDkim(dir, 'sign', { ...signerSettings(dir, 'sign', 'source.example', 'pf', path.join(dir, 'pf.private')), AuthservID: AUTHSERV_ID, InternalHosts: '127.0.0.0/8', Canonicalization: 'relaxed/relaxed' });
     const postSink = await sinkDestination('127.0.0.49');
     try {
       const milters = {
-        smtpd_milters: `inet:127.0.0.1:${verifier.port}, inet:127.0.0.1:${signer.port}`,
+        smtpd_milters: `${verifier.milter}, ${signer.milter}`,
         // A milter that fails must not let mail through unchecked: the run would measure nothing.
         milter_default_action: 'tempfail',
         relay_domains: 'sink.test check.test',
@@ -159,8 +137,8 @@ export async function relayDkim(load: Load, tempRoot: string, workers: number | 
       return { sealgate, postfix: rate };
     } finally {
       await postSink.stop();
-      await stopChild(verifier.child);
-      await stopChild(signer.child);
+      await verifier.stop();
+      await signer.stop();
     }
   } finally {
     await recorder.stop();
