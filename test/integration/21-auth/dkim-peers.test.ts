@@ -11,15 +11,17 @@ import { keepSignature, PEER_DNS_HOST, recordOfKeyFile, run, runWithTestDns, und
 
 /*
  * Issue 12, DKIM/SPF/DMARC with real peers. Inbound (auth.verifyInbound on): mail signed by
- * dkimpy (dkimsign, Ed25519) verifies at Sealgate; OpenDKIM's opendkim-testmsg (Debian 12) signs
- * only rsa-sha1, which RFC 8301 makes invalid, so its mail gets dkim=policy; each is relayed to
- * the mailbox server with our Authentication-Results; SPF and DMARC records come
- * from dnsmasq; a forged From: under p=reject gets 550 at the end of DATA, p=quarantine is
- * flagged, a forged "dkim=pass" claiming our host is gone. Outbound: `sealgate domain dkim`
- * makes the keys, the records it prints are served by dnsmasq, and what reaches the MX verifies
- * with opendkim-testmsg and dkimpy's dkimverify, the RSA and the Ed25519 signature each alone.
- * Once the gateway's own domain has keys, what it relays to the mailbox server is ARC-sealed
- * with them, and dkimpy's arcverify accepts the chain.
+ * dkimpy (dkimsign, Ed25519) verifies at Sealgate; the command-line signer opendkim-testmsg
+ * (Debian 12) signs only rsa-sha1, which RFC 8301 makes invalid, so its mail gets dkim=policy
+ * (the OpenDKIM filter, rsa-sha256 and ed25519-sha256 through a Postfix relay, passes:
+ * opendkim-milter.test.ts); each is relayed to the mailbox server with our
+ * Authentication-Results; SPF and DMARC records come from dnsmasq; a forged From: under
+ * p=reject gets 550 at the end of DATA, p=quarantine is flagged, a forged "dkim=pass" claiming
+ * our host is gone. Outbound: `sealgate domain dkim` makes the keys, the records it prints are
+ * served by dnsmasq, and what reaches the MX verifies with opendkim-testmsg and dkimpy's
+ * dkimverify, the RSA and the Ed25519 signature each alone. Once the gateway's own domain has
+ * keys, what it relays to the mailbox server is ARC-sealed with them, and dkimpy's arcverify
+ * accepts the chain.
  */
 const PASSWORD = 'correct horse battery staple';
 const HOST = 'gateway.sealgate.test';

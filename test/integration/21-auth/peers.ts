@@ -51,3 +51,43 @@ export function keepSignature(message: Buffer, algorithm: string): Buffer {
   const kept = fields.filter((f) => !/^dkim-signature:/i.test(f) || new RegExp(`a=${algorithm}`).test(f.replace(/\s+/g, '')));
   return Buffer.from(`${kept.join('\r\n')}\r\n${text.slice(end + 2)}`, 'latin1');
 }
+
+/** The header fields of a message, unfolded (CRLF or LF line ends). */
+function unfoldedFields(message: string): string[] {
+  const head = message.split(/\r?\n\r?\n/)[0] ?? '';
+  return head.split(/\r?\n(?![ \t])/).map((f) => f.replace(/\r?\n[ \t]+/g, ' '));
+}
+
+export interface AuthResult {
+  method: string;
+  result: string;
+  /** Its properties (`header.a`, `smtp.mailfrom`…), quotes removed. */
+  props: Record<string, string>;
+}
+
+/**
+ * The results of the Authentication-Results field of `authservId` (RFC 8601 §2.2), comments
+ * dropped: every method's result with its properties, in the order written. None: empty.
+ */
+export function authResultsOf(message: string, authservId: string): AuthResult[] {
+  const field = unfoldedFields(message).find((f) => new RegExp(`^authentication-results:\\s*${authservId.replace(/\./g, '\\.')}\\s*;`, 'i').test(f));
+  if (!field) return [];
+  const value = field.replace(/\([^()]*\)/g, ' ');
+  return value
+    .split(';')
+    .slice(1)
+    .map((part) => part.trim().split(/\s+/))
+    .filter((words) => words[0]?.includes('='))
+    .map(([methodResult, ...rest]) => {
+      const [method, result] = methodResult!.split('=') as [string, string];
+      const props = Object.fromEntries(rest.filter((w) => w.includes('=')).map((w) => [w.slice(0, w.indexOf('=')).toLowerCase(), w.slice(w.indexOf('=') + 1).replace(/^"|"$/g, '')]));
+      return { method: method.toLowerCase(), result: result.toLowerCase(), props };
+    });
+}
+
+/** The tags of each DKIM-Signature field of a message (RFC 6376 §3.2), whitespace removed. */
+export function dkimSignaturesOf(message: string): Record<string, string | undefined>[] {
+  return unfoldedFields(message)
+    .filter((f) => /^dkim-signature:/i.test(f))
+    .map((f) => Object.fromEntries(f.slice(f.indexOf(':') + 1).split(';').map((t) => t.replace(/\s+/g, '')).filter((t) => t.includes('=')).map((t) => [t.slice(0, t.indexOf('=')), t.slice(t.indexOf('=') + 1)])));
+}
