@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -27,6 +27,10 @@ describe('key files', () => {
     const keys = openKeyFiles(dir);
     await keys.put('aaMessage1', Buffer.from('one'));
     await keys.put('aaMessage2', Buffer.from('two'));
+    // Owner-only, and never written over: a second put of an id is refused, not a torn key.
+    expect(statSync(path.join(dir, 'aa', 'aaMessage2')).mode & 0o777).toBe(0o600);
+    await expect(keys.put('aaMessage2', Buffer.from('again'))).rejects.toThrow(/EEXIST/);
+    expect((await keys.get('aaMessage2'))?.toString()).toBe('two');
     expect(filesUnder(dir).map((f) => path.relative(dir!, f)).sort()).toEqual(['aa/aaMessage1', 'aa/aaMessage2']);
     rmSync(path.join(dir, 'aa'), { recursive: true });
     await keys.put('aaMessage3', Buffer.from('three'));

@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
-import { access, mkdir, open, readdir, readFile, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { ExpiringMap } from '../kernel/index.ts';
-import { fsyncPath } from './fsync.ts';
+import { fsyncDir, writeNewFileSynced } from './fsync.ts';
 import type { Store } from './schema.ts';
 
 /**
@@ -58,24 +58,20 @@ export function openKeyFiles(dir: string): KeyStore {
       // read, and its row commits after this resolves, so a key cut short by a crash belongs
       // to an enqueue that never committed and goes with the stray-key sweep (housekeeping.ts).
       // The rename cost a call and a directory sync per message (issue 14).
-      let handle: FileHandle;
       try {
-        handle = await open(finalPath, 'wx', 0o600);
+        await writeNewFileSynced(finalPath, sealed, 0o600);
       } catch (error) {
         // The shard folders (two id characters) exist after the first messages: made only
         // when the open finds none, not with a mkdir per message.
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
         await mkdir(path.dirname(finalPath), { recursive: true, mode: 0o700 });
-        await fsyncPath(dir);
-        handle = await open(finalPath, 'wx', 0o600);
+        await fsyncDir(dir);
+        await writeNewFileSynced(finalPath, sealed, 0o600);
       }
-      try {
-        await handle.writeFile(sealed);
-        await handle.datasync();
-      } finally {
-        await handle.close();
-      }
-      await fsyncPath(path.dirname(finalPath));
+      // The file's bytes are on disk; its name in the shard folder is not until the folder
+      // is synced (ext4 and XFS order neither). Without it a crash after the 250 could leave
+      // a committed message whose key file is gone, a body nobody can open.
+      await fsyncDir(path.dirname(finalPath));
       recent.set(id, sealed);
     },
     async get(id) {
