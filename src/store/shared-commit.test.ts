@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { hasPostgres, openTestStore, type TestStore } from '../../test/helpers/stores.ts';
 import { openSqliteStore } from './sqlite/index.ts';
 import { SharedCommit, sharedCommit } from './shared-commit.ts';
@@ -76,7 +76,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
   });
 }
 
-describe('SharedCommit on a SQLite file with a second connection', () => {
+describe('SharedCommit on a SQLite file', () => {
   let dir: string | undefined;
   afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
 
@@ -102,6 +102,32 @@ describe('SharedCommit on a SQLite file with a second connection', () => {
       expect((await store.db.selectFrom('link_pins').select('domain').execute()).map((r) => r.domain)).toEqual(['ours.test']);
     } finally {
       other.close();
+      await store.close();
+    }
+  });
+
+  it('a batch whose works all succeed takes no savepoint; one with a failure runs again, each work in a savepoint', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'sg-shared-commit-'));
+    // The store binds prepare when it opens: spied on before, it sees every statement's SQL.
+    const prepared = vi.spyOn(BetterSqlite3.prototype, 'prepare');
+    const store = await openSqliteStore(path.join(dir, 'queue.db'));
+    try {
+      const savepoints = () => prepared.mock.calls.filter(([source]) => /savepoint/i.test(source)).length;
+      const commit = new SharedCommit(store);
+      const insert = (domain: string) => commit.run((trx) => trx.insertInto('link_pins').values({ domain, min_level: 'tls', note: null, created_at: 1 }).execute());
+      await Promise.all([insert('a.test'), insert('b.test'), insert('c.test')]);
+      expect(savepoints(), 'no savepoint when nothing fails').toBe(0);
+      let runs = 0;
+      const outcomes = await Promise.allSettled([
+        commit.run(async (trx) => (runs++, trx.insertInto('link_pins').values({ domain: 'd.test', min_level: 'tls', note: null, created_at: 1 }).execute())),
+        insert('a.test'),
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected']);
+      expect(runs, 'run again after the other work failed').toBe(2);
+      expect(savepoints()).toBeGreaterThan(0);
+      expect((await store.db.selectFrom('link_pins').select('domain').orderBy('domain').execute()).map((r) => r.domain)).toEqual(['a.test', 'b.test', 'c.test', 'd.test']);
+    } finally {
+      prepared.mockRestore();
       await store.close();
     }
   });
