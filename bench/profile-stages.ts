@@ -101,10 +101,10 @@ export function printStages(totals: Map<string, number>, messages: number): void
 // (better-sqlite3 is synchronous) apart from the statements that only touch pages in memory.
 const SQL_GROUPS: [RegExp, string][] = [
   [/^(commit|exec: COMMIT)$/i, 'COMMIT of a transaction: fsync'],
-  [/insert into "audit_(events|checkpoints)"/, 'audit append (its own transaction and fsync unless in the shared one)'],
+  [/insert into "?audit_(events|checkpoints)"?/, 'audit append (its own transaction and fsync unless in the shared one)'],
   [/^ ?update recipients set state = 'leased'/, 'lease (its own transaction and fsync unless in the shared one)'],
   [/wal_checkpoint/, 'WAL checkpoint after deletions (Store.scrub)'],
-  [/^select "seq", "hash" from "audit_events"/, 'audit head read'],
+  [/^select "?seq"?, "?hash"? from "?audit_events"?/, 'audit head read'],
 ];
 
 /** What bench/sqlite-count-preload.ts wrote for one thread. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { Insertable } from 'kysely';
+import { sql, type Insertable } from 'kysely';
 import type { Envelope } from '../kernel/index.ts';
 import { crashPoint, MailError } from '../kernel/index.ts';
 import { sharedCommit, type MessagesTable, type RecipientsTable } from '../store/index.ts';
@@ -26,8 +26,15 @@ export class Intake {
       // Due at once by the database's clock (a node whose clock runs ahead must not
       // postpone its own mail, nor one behind make it look old).
       const now = dbNow(ctx);
-      await trx.insertInto('messages').values({ ...item.message, created_at: now }).execute();
-      await trx.insertInto('recipients').values(item.recipients.map((r) => ({ ...r, next_attempt_at: now, updated_at: now }))).execute();
+      // Constant text with its values (the statement cache keeps it prepared): through the
+      // query builder these two inserts cost more of the event loop than SQLite ran them (issue 14).
+      const m = item.message;
+      await sql`insert into messages (id, mail_from, envelope, size, blob, body, created_at, delay_notice_sent, done_at)
+        values (${m.id}, ${m.mail_from}, ${m.envelope}, ${m.size}, ${m.blob ?? null}, ${m.body ?? null}, ${now}, ${m.delay_notice_sent}, ${m.done_at ?? null})`.execute(trx);
+      const rows = item.recipients.map((r) => sql`(${r.message_id}, ${r.address}, ${r.domain}, ${r.notify ?? null}, ${r.orcpt ?? null}, ${r.state},
+        ${r.attempts}, ${now}, ${r.lease_owner ?? null}, ${r.lease_until ?? null}, ${r.lease_token ?? null}, ${r.last_reply ?? null}, ${now})`);
+      await sql`insert into recipients (message_id, address, domain, notify, orcpt, state, attempts, next_attempt_at, lease_owner, lease_until, lease_token, last_reply, updated_at)
+        values ${sql.join(rows)}`.execute(trx);
     });
   }
 

@@ -110,14 +110,10 @@ async function pickAndLease(ctx: QueueContext, db: Kysely<Database>, owner: stri
  */
 export async function holding(ctx: QueueContext, leaseRef: LeaseRef, recipientIds: number[], options: { expired?: 'ok' } = {}): Promise<Set<number>> {
   if (recipientIds.length === 0) return new Set();
-  let query = ctx.store.db
-    .selectFrom('recipients')
-    .select('id')
-    .where('id', 'in', recipientIds)
-    .where('state', '=', 'leased')
-    .where('lease_token', '=', leaseRef.token);
-  if (options.expired !== 'ok') query = query.where('lease_until', '>', dbNow(ctx));
-  const rows = await query.execute();
+  // Constant text (prepared once per recipient count): asked before every attempt (issue 14).
+  const unexpired = options.expired === 'ok' ? sql`` : sql`and lease_until > ${dbNow(ctx)}`;
+  const { rows } = await sql<{ id: number }>`select id from recipients where id in (${sql.join(recipientIds)})
+    and state = 'leased' and lease_token = ${leaseRef.token} ${unexpired}`.execute(ctx.store.db);
   return new Set(rows.map((r) => r.id));
 }
 
