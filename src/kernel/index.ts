@@ -18,3 +18,4 @@ export type {
 } from './types.ts';
 export { crashPoint } from './crash-point.ts';
 export { ExpiringMap } from './expiring-map.ts';
+export { dataChunks } from './data-chunks.ts';

@@ -4,8 +4,9 @@
  * message is done (crypto-shredding). The sender's pickup secret in the envelope row is
  * sealed under the same body key, so it is shredded with the body.
  */
-import { on, once } from 'node:events';
+import { once } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
+import { dataChunks } from '../kernel/index.ts';
 import { createVault, VaultIntegrityError, type Vault } from '../vault/index.ts';
 import type { QueueContext } from './context.ts';
 import type { StoredEnvelope } from './types.ts';
@@ -25,13 +26,13 @@ export async function storeBody(ctx: QueueContext, id: string, encrypted: Readab
   try {
     // Chunk by chunk as pushed: `for await` on the stream itself reads what is buffered
     // joined into one new buffer, a copy of the body (issue 14).
-    for await (const [chunk] of on(encrypted, 'data', { close: ['end', 'close'], highWaterMark: 16 })) {
+    for await (const chunk of dataChunks(encrypted)) {
       if (spill) {
         if (!spill.write(chunk)) await once(spill, 'drain');
         continue;
       }
-      parts.push(chunk as Buffer);
-      length += (chunk as Buffer).length;
+      parts.push(chunk);
+      length += chunk.length;
       if (length > INLINE_MAX) {
         spill = new PassThrough();
         writing = ctx.blobs.write(id, spill);

@@ -1,5 +1,5 @@
-import { on } from 'node:events';
 import { Readable } from 'node:stream';
+import { dataChunks } from '../kernel/index.ts';
 import { DecryptStream, EncryptStream, keyObject, openBuffer, sealBuffer, VaultIntegrityError } from './chunked.ts';
 
 export { VaultIntegrityError, EncryptStream, DecryptStream, keyObject } from './chunked.ts';
@@ -29,7 +29,7 @@ export function createVault(rawMasterKey: Buffer): Vault {
           try {
             // Piece by piece as deciphered: iterating the stream itself reads what is
             // buffered joined into one new buffer, a copy of the body (issue 14).
-            for await (const [piece] of on(source.pipe(out), 'data', { close: ['end', 'close'], highWaterMark: 16 })) yield piece as Buffer;
+            yield* dataChunks(source.pipe(out));
             if (!out.readableEnded) throw out.errored ?? new VaultIntegrityError('the body stream closed before its end');
           } finally {
             source.destroy();
