@@ -38,16 +38,34 @@ export interface AuditEvent {
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** JSON with object keys sorted at every depth: one byte form per value, whoever wrote it. */
+/**
+ * JSON with object keys sorted at every depth: one byte form per value, whoever wrote it.
+ * Built by appending, not with entries/filter/map/join arrays per level: the receipt and the
+ * audit events of every relayed message go through it (issue 14).
+ */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]);
+    return `${out}]`;
+  }
+  const object = value as Record<string, unknown>;
+  let out = '';
+  // Sorted by UTF-16 code units, as `<` compares.
+  for (const key of Object.keys(object).sort()) {
+    const item = object[key];
+    if (item === undefined) continue;
+    out += `${out === '' ? '' : ','}${JSON.stringify(key)}:${canonicalJson(item)}`;
+  }
+  return `{${out}}`;
 }
 
-export function eventHash(event: Omit<AuditEvent, 'hash'>): string {
-  const body = canonicalJson([event.seq, event.at, event.node, event.actor, event.action, event.target, event.ip, event.protocol, event.detail, event.prevHash]);
+/** `detailJson`: canonicalJson(event.detail) when the caller has it already. */
+export function eventHash(event: Omit<AuditEvent, 'hash'>, detailJson = canonicalJson(event.detail)): string {
+  // canonicalJson of the array of these fields, with the detail's text given.
+  const fields = [event.seq, event.at, event.node, event.actor, event.action, event.target, event.ip, event.protocol].map(canonicalJson).join(',');
+  const body = `[${fields},${detailJson},${canonicalJson(event.prevHash)}]`;
   return createHash('sha256').update(body, 'utf8').digest('hex');
 }
 

@@ -91,7 +91,9 @@ export class AuditLog {
     if (inputs.length === 0) return [];
     const { store, node, clock } = this.options;
     // Normalised through JSON once, so what is hashed is what a reader parses back.
-    const details = inputs.map((input) => JSON.parse(canonicalJson(input.detail ?? {})) as Record<string, unknown>);
+    // The canonical text is what is hashed and stored: made once per event, not three times.
+    const detailJson = inputs.map((input) => canonicalJson(input.detail ?? {}));
+    const details = detailJson.map((text) => JSON.parse(text) as Record<string, unknown>);
     for (let attempt = 0; ; attempt++) {
       let events: AuditEvent[];
       try {
@@ -106,12 +108,12 @@ export class AuditLog {
               seq: prev.seq + 1, at, node, actor: input.actor, action: input.action,
               target: input.target ?? null, ip: input.ip ?? null, protocol: input.protocol ?? null, detail: details[i], prevHash: prev.hash,
             };
-            const event: AuditEvent = { ...unhashed, hash: eventHash(unhashed) };
+            const event: AuditEvent = { ...unhashed, hash: eventHash(unhashed, detailJson[i]) };
             chained.push(event);
             prev = event;
           });
-          const rows = chained.map((event) => sql`(${event.seq}, ${event.at}, ${event.node}, ${event.actor}, ${event.action}, ${event.target}, ${event.ip},
-            ${event.protocol}, ${canonicalJson(event.detail)}, ${event.prevHash}, ${event.hash})`);
+          const rows = chained.map((event, i) => sql`(${event.seq}, ${event.at}, ${event.node}, ${event.actor}, ${event.action}, ${event.target}, ${event.ip},
+            ${event.protocol}, ${detailJson[i]}, ${event.prevHash}, ${event.hash})`);
           await sql`insert into audit_events (seq, at, node, actor, action, target, ip, protocol, detail, prev_hash, hash) values ${sql.join(rows)}`.execute(db);
           return chained;
         });
