@@ -1,8 +1,8 @@
 /** Leases: who may attempt which recipients, until when (see the contract in queue.ts). */
 import { randomBytes } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { DsnNotify } from '../kernel/index.ts';
-import { sharedCommit, type Database } from '../store/index.ts';
+import { sharedCommit, type Database, type MessagesTable } from '../store/index.ts';
 import { openControlsOfRow } from './bodies.ts';
 import { dbNow, type QueueContext } from './context.ts';
 import type { LeasedGroup, LeaseRef, StoredEnvelope } from './types.ts';
@@ -32,7 +32,7 @@ export async function lease(ctx: QueueContext, owner: string, limit: number, lea
   const skew = ctx.store.capabilities.databaseClock ? ctx.clock.now() - Number(rows[0].db_now) : 0;
   const leaseRef = { owner, token };
   const messageIds = [...new Set(rows.map((r) => r.message_id))];
-  const messages = await ctx.store.db.selectFrom('messages').selectAll().where('id', 'in', messageIds).execute();
+  const { rows: messages } = await sql<Selectable<MessagesTable>>`select * from messages where id in (${sql.join(messageIds)})`.execute(ctx.store.db);
   const byId = new Map(messages.map((m) => [m.id, m]));
   const groups = new Map<string, LeasedGroup>();
   for (const row of rows) {
