@@ -1,18 +1,7 @@
 import { close, constants, fsync, open, write } from 'node:fs';
-import { open as openHandle } from 'node:fs/promises';
-
-/** Flushes a file or directory to disk (a directory sync makes a rename or unlink durable). */
-export async function fsyncPath(target: string): Promise<void> {
-  const handle = await openHandle(target, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 /*
- * The same on raw descriptors through the callback API: a FileHandle costs a promise, an
+ * Raw descriptors through the callback API: a FileHandle costs a promise, an
  * object and its close bookkeeping per call, and the per-message key file pays it on the
  * event loop (issue 14).
  */
@@ -21,15 +10,20 @@ const call = <T>(start: (done: (error: NodeJS.ErrnoException | null, value: T) =
 
 const closeFd = (fd: number) => call<void>((done) => close(fd, (error) => done(error, undefined)));
 
-/** A directory's fsync: its entries (a file created or unlinked in it) survive a crash. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fd = await call<number>((done) => open(dir, constants.O_RDONLY | constants.O_DIRECTORY, done));
+async function syncOpened(target: string, flags: number): Promise<void> {
+  const fd = await call<number>((done) => open(target, flags, done));
   try {
     await call<void>((done) => fsync(fd, (error) => done(error, undefined)));
   } finally {
     await closeFd(fd);
   }
 }
+
+/** Flushes a file or directory to disk (a directory sync makes a rename or unlink durable). */
+export const fsyncPath = (target: string): Promise<void> => syncOpened(target, constants.O_RDONLY);
+
+/** A directory's fsync: its entries (a file created or unlinked in it) survive a crash. */
+export const fsyncDir = (dir: string): Promise<void> => syncOpened(dir, constants.O_RDONLY | constants.O_DIRECTORY);
 
 /**
  * Creates `file` (never an existing one) holding `data`, its data on disk when this resolves:
