@@ -3,6 +3,8 @@
  * a Postfix relay configured like Sealgate (durable queue, same concurrency), and the timed run
  * from the first message sent until the destination has them all.
  */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { startPostfix, startSmtpSink } from '../test/helpers/postfix.ts';
 import { freePort } from '../test/helpers/ports.ts';
 import { smtpSource, waitFor } from './lib.ts';
@@ -32,13 +34,28 @@ export async function sinkDestination(ip: string): Promise<Destination> {
 }
 
 /** Messages per second: `load` split evenly over the `targets`, timed until `destination` has them all. */
+/**
+ * Busy CPU time of the whole machine (/proc/stat: every state but idle and iowait), in ms. Over
+ * a run it counts the relay under test and what both sides share (smtp-source, the destination).
+ */
+function machineBusyMs(): number {
+  const fields = readFileSync('/proc/stat', 'latin1').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = fields;
+  return ((user! + nice! + system! + irq! + softirq! + (steal ?? 0)) * 1000) / 100; // USER_HZ
+}
+
 export async function measure(label: string, targets: string[], destination: Destination, load: Load): Promise<number> {
   const start = performance.now();
+  const busyBefore = machineBusyMs();
   const each = Math.floor(load.messages / targets.length);
   const sessions = Math.max(1, Math.floor(load.sessions / targets.length));
   await Promise.all(targets.map((target, i) => smtpSource({ target, sessions, messages: i === 0 ? load.messages - each * (targets.length - 1) : each, size: load.size, file: load.file, helo: load.helo, from: load.from ?? 'sender@source.test', to: 'rcpt@sink.test' })));
   await waitFor(() => destination.count() >= load.messages, 20 * 60_000, `${label}: ${load.messages} messages at the destination (have ${destination.count()})`);
-  return load.messages / ((performance.now() - start) / 1000);
+  const seconds = (performance.now() - start) / 1000;
+  // Not a figure: where a ratio's limit lies (a relay using every core, or waiting on something).
+  const busyMs = machineBusyMs() - busyBefore;
+  console.log(`${label}: machine CPU ${((busyMs * 1000) / load.messages).toFixed(0)} µs per message, ${(busyMs / 1000 / seconds).toFixed(2)} of ${availableParallelism()} cores busy (with smtp-source and the destination)`);
+  return load.messages / seconds;
 }
 
 /** A Postfix relay for `sink.test` to `destination`, measured with `load`; `mainCf` adds to (or overrides) its settings. */

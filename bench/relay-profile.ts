@@ -5,11 +5,12 @@
  * that counts SQLite statements, stops it with SIGTERM so the profiles are written, then prints
  * the self time by stage (bench/profile-stages.ts) and statements per message.
  *
- *   node bench/relay-profile.ts [--messages 3000] [--sessions 20] [--size 10240] [--out /tmp/relay-prof] [--cpu] [--delivery-thread]
+ *   node bench/relay-profile.ts [--messages 3000] [--sessions 20] [--size 10240] [--out /tmp/relay-prof] [--cpu] [--delivery-thread] [--workers N]
  *
  * `--cpu`: no profiler (it inflates native calls several times): the gateway's CPU time per
  * message by thread, from /proc (utime + stime), which a loaded machine moves far less than
- * the rate.
+ * the rate. With `--workers N` above 1 the listener workers' threads are counted too, under
+ * `worker` (the primary's under `primary`).
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -26,6 +27,7 @@ const outIndex = process.argv.indexOf('--out');
 const out = outIndex > 0 ? process.argv[outIndex + 1]! : '/tmp/relay-prof';
 const cpuOnly = process.argv.includes('--cpu');
 const deliveryThread = process.argv.includes('--delivery-thread');
+const workers = arg('workers', 1);
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 const temp = tempDir('bench-relay-profile');
@@ -42,6 +44,7 @@ try {
     delivery: { concurrency: sessions, perDomainConcurrency: sessions, thread: deliveryThread },
     limits: { maxConnectionsPerIp: 1000, maxCommandsPerMinute: 1_000_000 },
     log: { level: 'warn' },
+    serve: { workers },
   });
   delete process.env.NODE_OPTIONS;
   let rate = 0;
@@ -70,22 +73,28 @@ try {
   temp.cleanup();
 }
 
-/** CPU ticks (utime + stime) of each thread of `pid`, by thread name. */
+/** CPU ticks (utime + stime) of each thread of `pid` and of its listener workers, by thread name. */
 function threadTimes(pid: number): Map<string, number> {
   const times = new Map<string, number>();
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  processTimes(pid, workers > 1 ? 'primary ' : '', times);
+  if (workers > 1) for (const child of children) processTimes(Number(child), 'worker ', times);
+  return times;
+}
+
+function processTimes(pid: number, prefix: string, times: Map<string, number>): void {
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const ticks = Number(fields[11]) + Number(fields[12]);
-      const key = `${name} ${tid === String(pid) ? '(main)' : ''}`.trim();
+      const key = `${prefix}${name} ${tid === String(pid) ? '(main)' : ''}`.trim();
       times.set(key, (times.get(key) ?? 0) + ticks);
     } catch {
       // the thread ended
     }
   }
-  return times;
 }
 
 function printThreadTimes(before: Map<string, number>, after: Map<string, number>, count: number): void {

@@ -7,7 +7,13 @@
  * `{ type: 'readiness', id }`, `{ type: 'stop' }`. Worker → primary: `{ type: 'listening',
  * listeners }`, `{ type: 'notify' }` after each enqueue, `{ type: 'failed', error }` when it
  * cannot start, and the answers `{ type: 'metrics', id, snapshot }`, `{ type: 'readiness', id,
- * checks }`. Advanced serialization: configs and snapshots go as structured clones.
+ * checks }`. Advanced serialization: configs, snapshots and rows go as structured clones.
+ *
+ * On SQLite the primary is the store's one writer (`writesThroughPrimary`): a worker stores a
+ * message's body and key itself, then sends `{ type: 'call', id, call }` with its rows (or a
+ * batch of audit events) and answers 250 on `{ type: 'result', id }`, which the primary sends
+ * once they are committed and durable; `{ type: 'result', id, error }` when they are not. Each
+ * worker a writer of its own queued on the file's write lock and relayed slower than one process.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
@@ -16,15 +22,26 @@ import type { Logger, Service } from './kernel/index.ts';
 import type { MetricsSnapshot } from './metrics/index.ts';
 import type { ReadinessCheck } from './web/index.ts';
 import type { ListenerInfo } from './gateway-front.ts';
+import type { IntakeRows } from './queue/index.ts';
+import type { AuditEventInput } from './audit/index.ts';
+
+/** What a listener worker asks the primary, the one writer of a SQLite store, to commit. */
+export type PrimaryCall = { kind: 'intake'; rows: IntakeRows } | { kind: 'audit'; events: AuditEventInput[] };
 
 export type WorkerMessage =
   | { type: 'listening'; listeners: ListenerInfo[] }
   | { type: 'notify' }
   | { type: 'failed'; error: string }
   | { type: 'metrics'; id: number; snapshot: MetricsSnapshot }
-  | { type: 'readiness'; id: number; checks: ReadinessCheck[] };
+  | { type: 'readiness'; id: number; checks: ReadinessCheck[] }
+  | { type: 'call'; id: number; call: PrimaryCall };
 
-export type PrimaryMessage = { type: 'config'; config: Config; index: number } | { type: 'metrics'; id: number } | { type: 'readiness'; id: number } | { type: 'stop' };
+export type PrimaryMessage =
+  | { type: 'config'; config: Config; index: number; writesThroughPrimary: boolean }
+  | { type: 'metrics'; id: number }
+  | { type: 'readiness'; id: number }
+  | { type: 'stop' }
+  | { type: 'result'; id: number; error?: string };
 
 export interface ListenerPool extends Service {
   /** What the first worker to listen reported (every worker listens on the same sockets). */
@@ -59,8 +76,12 @@ export function workerExecArgv(execArgv: string[] = process.execArgv, nodeOption
   return given ? execArgv : [...execArgv, `--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`];
 }
 
-export function createListenerPool(options: { config: Config; count: number; logger: Logger; notify(): void }): ListenerPool {
-  const { config, count, logger, notify } = options;
+/**
+ * `commit`: the workers' writes run here (SQLite); without it each worker writes to the store itself
+ * (PostgreSQL, whose row locks let many writers work at once).
+ */
+export function createListenerPool(options: { config: Config; count: number; logger: Logger; notify(): void; commit?(call: PrimaryCall): Promise<void> }): ListenerPool {
+  const { config, count, logger, notify, commit } = options;
   const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, listening: false, failures: 0 }));
   let reported: ListenerInfo[] = [];
   let stopping = false;
@@ -74,9 +95,19 @@ export function createListenerPool(options: { config: Config; count: number; log
     const worker = cluster.fork();
     slot.worker = worker;
     slot.listening = false;
-    worker.send({ type: 'config', config, index: slot.index } satisfies PrimaryMessage);
+    worker.send({ type: 'config', config, index: slot.index, writesThroughPrimary: commit !== undefined } satisfies PrimaryMessage);
+    const answer = (message: PrimaryMessage) => {
+      // A worker gone meanwhile gets no answer: its client had no 250, and sends again.
+      if (worker.isConnected()) worker.send(message, (error: Error | null) => error && logger.warn({ worker: slot.index, err: error.message }, 'listener worker did not get its answer'));
+    };
     worker.on('message', (message: WorkerMessage) => {
-      if (message.type === 'notify') notify();
+      if (message.type === 'call') {
+        const done = commit ? commit(message.call) : Promise.reject(new Error('this primary does not write for its workers'));
+        done.then(
+          () => answer({ type: 'result', id: message.id }),
+          (error: Error) => answer({ type: 'result', id: message.id, error: error.message }),
+        );
+      } else if (message.type === 'notify') notify();
       else if (message.type === 'listening') {
         slot.listening = true;
         slot.failures = 0;

@@ -1,8 +1,9 @@
 /**
  * Entry of a listener worker (`serve.workers` above 1; forked by listener-pool.ts): its own
  * runtime and store connection, the SMTP listeners and the portal on the sockets node:cluster
- * shares. Each enqueue commits here before its 250, then tells the primary, whose delivery
- * loop sends it. Delivery, the scheduled jobs and the admin listener stay in the primary.
+ * shares. On PostgreSQL each enqueue commits here before its 250, then tells the primary, whose
+ * delivery loop sends it; on SQLite the primary commits the rows (listener-pool.ts). Delivery,
+ * the scheduled jobs and the admin listener stay in the primary.
  */
 import cluster from 'node:cluster';
 import { AuditBatcher } from './audit/index.ts';
@@ -11,7 +12,7 @@ import { createLogger } from './logger.ts';
 import { openRuntime } from './runtime.ts';
 import { listenerReadiness, loadTls, startFront, type Front } from './gateway-front.ts';
 import type { GatewayMetrics } from './metrics/index.ts';
-import type { PrimaryMessage, WorkerMessage } from './listener-pool.ts';
+import type { PrimaryCall, PrimaryMessage, WorkerMessage } from './listener-pool.ts';
 
 // The primary gone while this worker starts (a listen() asks it for the socket): end quietly,
 // as node:cluster does when the channel closes, instead of a stack trace for the EPIPE.
@@ -25,9 +26,27 @@ function tell(message: WorkerMessage): void {
   if (process.connected) process.send!(message);
 }
 
+const calls = new Map<number, { resolve(): void; reject(error: Error): void }>();
+let nextCall = 0;
+
+/** Resolves once the primary committed what `call` carries (durable), rejects with its reason. */
+function callPrimary(call: PrimaryCall): Promise<void> {
+  if (!process.connected) return Promise.reject(new Error('the primary process is gone'));
+  const id = nextCall++;
+  return new Promise((resolve, reject) => {
+    calls.set(id, { resolve, reject });
+    tell({ type: 'call', id, call });
+  });
+}
+
+process.on('disconnect', () => {
+  for (const call of calls.values()) call.reject(new Error('the primary process is gone'));
+  calls.clear();
+});
+
 let front: Front | undefined;
 let metrics: GatewayMetrics | undefined;
-let configured: ((message: { config: Config; index: number }) => void) | undefined;
+let configured: ((message: { config: Config; index: number; writesThroughPrimary: boolean }) => void) | undefined;
 let stopAsked = false;
 let stopping: Promise<void> | undefined;
 
@@ -42,6 +61,12 @@ function askStop(): void {
 process.on('message', (message: PrimaryMessage) => {
   if (message.type === 'config') configured?.(message);
   if (message.type === 'stop') askStop();
+  if (message.type === 'result') {
+    const call = calls.get(message.id);
+    calls.delete(message.id);
+    if (message.error === undefined) call?.resolve();
+    else call?.reject(new Error(message.error));
+  }
   if (message.type === 'readiness') tell({ type: 'readiness', id: message.id, checks: front ? listenerReadiness(front.smtpListeners) : [{ name: 'listeners', ok: false, detail: 'starting' }] });
   if (message.type === 'metrics') {
     if (!metrics) tell({ type: 'metrics', id: message.id, snapshot: [] });
@@ -53,14 +78,16 @@ process.on('message', (message: PrimaryMessage) => {
 process.on('SIGTERM', askStop);
 process.on('SIGINT', askStop);
 
-const { config, index } = await new Promise<{ config: Config; index: number }>((resolve) => (configured = resolve));
+const { config, index, writesThroughPrimary } = await new Promise<{ config: Config; index: number; writesThroughPrimary: boolean }>((resolve) => (configured = resolve));
 configured = undefined;
 const logger = createLogger(config).child({ worker: index });
-const runtime = await openRuntime(config, logger);
-const lifecycle = new AuditBatcher(runtime.audit, logger);
+// The rows of a message and its lifecycle events go to the primary on SQLite; the rest this
+// worker writes (logins, the portal's state) is rare enough to wait for the file's lock.
+const runtime = await openRuntime(config, logger, writesThroughPrimary ? { intakeCommit: (rows) => callPrimary({ kind: 'intake', rows }) } : {});
+const lifecycle = new AuditBatcher(writesThroughPrimary ? { recordMany: (events) => callPrimary({ kind: 'audit', events }) } : runtime.audit, logger);
 metrics = config.ops.enabled ? new (await import('./metrics/index.ts')).GatewayMetrics('listener') : undefined;
 try {
-  front = await startFront({ config, runtime, tls: await loadTls(config), metrics, notify: () => tell({ type: 'notify' }), lifecycle });
+  front = await startFront({ config, runtime, tls: await loadTls(config), metrics, notify: writesThroughPrimary ? () => undefined : () => tell({ type: 'notify' }), lifecycle });
 } catch (error) {
   tell({ type: 'failed', error: (error as Error).message });
   await runtime.close().catch(() => undefined);

@@ -17,7 +17,7 @@ import { createPickupHousekeeping } from './pickup-service.ts';
 import { createRetentionService } from './retention-service.ts';
 import { loadTls, storeReadiness } from './gateway-shared.ts';
 import type { Front, ListenerInfo } from './gateway-front.ts';
-import type { ListenerPool } from './listener-pool.ts';
+import type { ListenerPool, PrimaryCall } from './listener-pool.ts';
 
 export interface RunningGateway {
   runtime: Runtime;
@@ -35,9 +35,9 @@ export interface RunningGateway {
 
 /**
  * `serve.workers` as a number. `auto` is one listener process per core on PostgreSQL, and one
- * process on SQLite: there every process is a writer of its own, they queue on the file's write
- * lock, and the relay measured slower with two listener workers than with one process
- * (bench/README.md, 130 against 161 msg/s on 2 cores). A number is taken as given.
+ * process on SQLite: there the primary commits for its workers (one writer), and on 2 cores
+ * shared with the load generator two workers relayed no faster than one process
+ * (bench/README.md, 186.6 against 194.6 msg/s) for a process more. A number is taken as given.
  */
 export function listenerWorkers(config: Config): number {
   if (config.serve.workers !== 'auto') return config.serve.workers;
@@ -83,7 +83,15 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
       listeners.push(...started.listeners);
     } else {
       const { createListenerPool } = await import('./listener-pool.ts');
-      pool = createListenerPool({ config, count: workers, logger, notify: () => worker.notify() });
+      // On SQLite this process is the one writer: each worker's writes would queue on the file's lock.
+      const commit = storeUrl(config).startsWith('postgres')
+        ? undefined
+        : async (call: PrimaryCall) => {
+            if (call.kind === 'audit') return void (await Promise.all(call.events.map((event) => lifecycle.add(event))));
+            await queue.commitIntake(call.rows);
+            worker.notify();
+          };
+      pool = createListenerPool({ config, count: workers, logger, notify: () => worker.notify(), commit });
       await pool.start();
       services.push(pool);
       listeners.push(...pool.listeners());

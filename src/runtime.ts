@@ -5,7 +5,7 @@ import { createLogger } from './logger.ts';
 import { Users } from './accounts/index.ts';
 import { masterKeyPath, storeUrl, type Config } from './config/index.ts';
 import { systemClock, type Clock, type Logger } from './kernel/index.ts';
-import { Queue } from './queue/index.ts';
+import { Queue, type IntakeCommit } from './queue/index.ts';
 import { PickupStore, type PickupOpened } from './pickup/index.ts';
 import { openBlobStore, openDatabaseBlobStore, openDatabaseKeyStore, openKeyFiles, type BlobStore, type Store } from './store/index.ts';
 import { openSqliteStore } from './store/sqlite/index.ts';
@@ -76,7 +76,8 @@ export function initDataDir(config: Config): InitResult {
   return { createdKey: true, keyFile };
 }
 
-export async function openRuntime(config: Config, logger: Logger = createLogger(config)): Promise<Runtime> {
+/** `intakeCommit`: where enqueued messages' rows commit (a listener worker on SQLite: the primary). */
+export async function openRuntime(config: Config, logger: Logger = createLogger(config), options: { intakeCommit?: IntakeCommit } = {}): Promise<Runtime> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const masterKey = loadMasterKey(masterKeyPath(config));
   const vault = createVault(masterKey);
@@ -98,7 +99,7 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
   // Derived like the audit checkpoint key, under its own label: the two keys differ, and
   // neither is stored. Every node holding the master key signs with the same receipt key.
   const receipts = receiptSigner(Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'sealgate delivery receipt key v1', 32)));
-  const queue = new Queue({ store, blobs, vault, clock, logger, keys, receiptSigner: receipts });
+  const queue = new Queue({ store, blobs, vault, clock, logger, keys, receiptSigner: receipts, intakeCommit: options.intakeCommit });
   return {
     config,
     logger,

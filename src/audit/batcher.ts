@@ -1,6 +1,5 @@
 import type { Logger } from '../kernel/index.ts';
 import type { AuditEventInput } from './chain.ts';
-import type { AuditLog } from './log.ts';
 
 /*
  * Group commit for the audit chain (issue 13 "message submitted, delivered, …"): every
@@ -17,7 +16,9 @@ import type { AuditLog } from './log.ts';
 
 const MAX_BATCH = 500;
 
-type Writer = Pick<AuditLog, 'recordMany'>;
+/** The log, or what hands a batch to the process that writes it (a listener worker on SQLite). */
+export type AuditWriter = { recordMany(inputs: AuditEventInput[]): Promise<unknown> };
+type Writer = AuditWriter;
 
 interface Pending {
   input: AuditEventInput;

@@ -1,5 +1,5 @@
 export { AuditChainBrokenError, AuditLog } from './log.ts';
-export { AuditBatcher } from './batcher.ts';
+export { AuditBatcher, type AuditWriter } from './batcher.ts';
 export type { AuditFilter, AuditLogOptions, AuditVerifyReport } from './log.ts';
 export { canonicalJson, eventHash, firstBreak, GENESIS_HASH } from './chain.ts';
 export type { AuditEvent, AuditEventInput, ChainBreak } from './chain.ts';

@@ -9,33 +9,47 @@ import { sealControlsForRow, storeBody } from './bodies.ts';
 import { dbNow, domainOf, type QueueContext } from './context.ts';
 import { newMessageId } from './message-id.ts';
 
+/** A message's rows as the intake commits them: the body is stored (inline or as a file) already. */
+export interface IntakeRows {
+  message: Insertable<MessagesTable>;
+  recipients: Insertable<RecipientsTable>[];
+}
+
+/** Where a prepared message's rows are committed; resolves once they are durable. */
+export type IntakeCommit = (rows: IntakeRows) => Promise<void>;
+
 /**
- * Takes messages in: body encrypted and stored, envelope committed in the store's shared
- * transaction (with the other messages of the turn and the settlements: one fsync for all).
+ * The rows committed in the store's shared transaction (with the other messages of the turn
+ * and the settlements: one fsync for all).
+ */
+export function commitIntakeRows(ctx: QueueContext, item: IntakeRows): Promise<void> {
+  return sharedCommit(ctx.store).run(async (trx) => {
+    // Due at once by the database's clock (a node whose clock runs ahead must not
+    // postpone its own mail, nor one behind make it look old).
+    const now = dbNow(ctx);
+    // Constant text with its values (the statement cache keeps it prepared): through the
+    // query builder these two inserts cost more of the event loop than SQLite ran them (issue 14).
+    const m = item.message;
+    await sql`insert into messages (id, mail_from, envelope, size, blob, body, created_at, delay_notice_sent, done_at)
+      values (${m.id}, ${m.mail_from}, ${m.envelope}, ${m.size}, ${m.blob ?? null}, ${m.body ?? null}, ${now}, ${m.delay_notice_sent}, ${m.done_at ?? null})`.execute(trx);
+    const rows = item.recipients.map((r) => sql`(${r.message_id}, ${r.address}, ${r.domain}, ${r.notify ?? null}, ${r.orcpt ?? null}, ${r.state},
+      ${r.attempts}, ${now}, ${r.lease_owner ?? null}, ${r.lease_until ?? null}, ${r.lease_token ?? null}, ${r.last_reply ?? null}, ${now})`);
+    await sql`insert into recipients (message_id, address, domain, notify, orcpt, state, attempts, next_attempt_at, lease_owner, lease_until, lease_token, last_reply, updated_at)
+      values ${sql.join(rows)}`.execute(trx);
+  });
+}
+
+/**
+ * Takes messages in: body encrypted and stored here, the rows committed by `commit` (by default
+ * in this process's store; a listener worker on SQLite hands them to the primary, the one writer).
  */
 export class Intake {
   private readonly ctx: QueueContext;
+  private readonly commit: IntakeCommit;
 
-  constructor(ctx: QueueContext) {
+  constructor(ctx: QueueContext, commit: IntakeCommit = (rows) => commitIntakeRows(ctx, rows)) {
     this.ctx = ctx;
-  }
-
-  private insert(item: { message: Insertable<MessagesTable>; recipients: Insertable<RecipientsTable>[] }): Promise<void> {
-    const ctx = this.ctx;
-    return sharedCommit(ctx.store).run(async (trx) => {
-      // Due at once by the database's clock (a node whose clock runs ahead must not
-      // postpone its own mail, nor one behind make it look old).
-      const now = dbNow(ctx);
-      // Constant text with its values (the statement cache keeps it prepared): through the
-      // query builder these two inserts cost more of the event loop than SQLite ran them (issue 14).
-      const m = item.message;
-      await sql`insert into messages (id, mail_from, envelope, size, blob, body, created_at, delay_notice_sent, done_at)
-        values (${m.id}, ${m.mail_from}, ${m.envelope}, ${m.size}, ${m.blob ?? null}, ${m.body ?? null}, ${now}, ${m.delay_notice_sent}, ${m.done_at ?? null})`.execute(trx);
-      const rows = item.recipients.map((r) => sql`(${r.message_id}, ${r.address}, ${r.domain}, ${r.notify ?? null}, ${r.orcpt ?? null}, ${r.state},
-        ${r.attempts}, ${now}, ${r.lease_owner ?? null}, ${r.lease_until ?? null}, ${r.lease_token ?? null}, ${r.last_reply ?? null}, ${now})`);
-      await sql`insert into recipients (message_id, address, domain, notify, orcpt, state, attempts, next_attempt_at, lease_owner, lease_until, lease_token, last_reply, updated_at)
-        values ${sql.join(rows)}`.execute(trx);
-    });
+    this.commit = commit;
   }
 
   /**
@@ -71,7 +85,7 @@ export class Intake {
     }
     const { recipients, ...rest } = envelope;
     try {
-      await this.insert({
+      await this.commit({
         message: { id, mail_from: envelope.mailFrom, envelope: JSON.stringify(sealControlsForRow(ctx, rest, bodyVault)), size: plainBytes, blob: inline ? null : id, body: inline, created_at: now, delay_notice_sent: 0, done_at: null },
         recipients: recipients.map((r) => ({
           message_id: id,

@@ -1,4 +1,5 @@
 export { Queue } from './queue.ts';
+export type { IntakeCommit, IntakeRows } from './enqueue.ts';
 export type { LeasedGroup, QueuedRecipient, Settlement, StoredEnvelope, MessageSummary, MessageDetail } from './types.ts';
 export type { QueueSelector, QueueTotals } from './hold.ts';
 export { QUEUE_ID_PATTERN } from './message-id.ts';

@@ -29,7 +29,7 @@ import type { Vault } from '../vault/index.ts';
 import * as admin from './admin.ts';
 import { openBody, shred } from './bodies.ts';
 import type { QueueContext } from './context.ts';
-import { Intake } from './enqueue.ts';
+import { commitIntakeRows, Intake, type IntakeCommit, type IntakeRows } from './enqueue.ts';
 import * as hold from './hold.ts';
 import * as housekeeping from './housekeeping.ts';
 import * as inspect from './inspect.ts';
@@ -50,9 +50,10 @@ export class Queue {
 
   /** `keys`: where each body's own data key lives (default: the `message_keys` table). */
   /** `receiptSigner`: signs final outcomes' receipts as they are settled. */
-  constructor(deps: { store: Store; blobs: BlobStore; vault: Vault; clock: Clock; logger: Logger; keys?: KeyStore; receiptSigner?: ReceiptSigner }) {
+  /** `intakeCommit`: where an enqueued message's rows commit (default: this store; see `commitIntake`). */
+  constructor(deps: { store: Store; blobs: BlobStore; vault: Vault; clock: Clock; logger: Logger; keys?: KeyStore; receiptSigner?: ReceiptSigner; intakeCommit?: IntakeCommit }) {
     this.ctx = { store: deps.store, blobs: deps.blobs, vault: deps.vault, keys: deps.keys ?? openDatabaseKeyStore(deps.store), clock: deps.clock, logger: deps.logger, receiptSigner: deps.receiptSigner };
-    this.intake = new Intake(this.ctx);
+    this.intake = new Intake(this.ctx, deps.intakeCommit);
     this.settler = new Settler(this.ctx);
   }
 
@@ -62,6 +63,14 @@ export class Queue {
    */
   enqueue(envelope: Envelope, body: Readable): Promise<{ id: string }> {
     return this.intake.enqueue(envelope, body);
+  }
+
+  /**
+   * Commits rows another process's intake prepared (its body and key stored already): the
+   * primary's half of a listener worker's enqueue on SQLite. Durable when it resolves.
+   */
+  commitIntake(rows: IntakeRows): Promise<void> {
+    return commitIntakeRows(this.ctx, rows);
   }
 
   /** Decrypted body stream; errors with VaultIntegrityError if the stored object is damaged. */
