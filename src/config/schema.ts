@@ -326,7 +326,7 @@ export const configSchema = z.strictObject({
       workers: z
         .union([z.number().int().min(1).max(256), z.literal('auto')])
         .default('auto')
-        .describe('Listener processes of `sealgate serve`: each runs the SMTP listeners and the portal on the shared sockets, while one primary process runs delivery, the scheduled jobs and the admin listener. `auto`: one per core (os.availableParallelism()) on PostgreSQL, one process on SQLite (its processes would queue on the file\'s write lock: slower than one, bench/README.md); 1: everything in one process (no cluster). `--workers N` overrides it. Limits kept in memory count per process: `limits.maxConnectionsPerIp`, `web.maxConnectionsPerIp` and `e2e.inbound.maxBufferedMegabytes` apply to each worker, so a client may get up to N times as much across the gateway.'),
+        .describe('Listener processes of `sealgate serve`: each runs the SMTP listeners and the portal on the shared sockets, while one primary process runs delivery, the scheduled jobs and the admin listener. `auto`: one per core (os.availableParallelism()) on PostgreSQL, one process on SQLite (there the primary commits for its workers; on two cores two workers relayed no faster than one process, bench/README.md); 1: everything in one process (no cluster). `--workers N` overrides it. Limits kept in memory count per process: `limits.maxConnectionsPerIp`, `web.maxConnectionsPerIp` and `e2e.inbound.maxBufferedMegabytes` apply to each worker, so a client may get up to N times as much across the gateway.'),
     })
     .prefault({})
     .describe('How `sealgate serve` uses the machine\'s cores.'),

@@ -19,3 +19,4 @@ export type {
 export { crashPoint } from './crash-point.ts';
 export { ExpiringMap } from './expiring-map.ts';
 export { dataChunks } from './data-chunks.ts';
+export { randomAlphanumeric } from './random-id.ts';

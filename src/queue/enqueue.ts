@@ -59,7 +59,8 @@ export class Intake {
   async enqueue(envelope: Envelope, body: Readable): Promise<{ id: string }> {
     const ctx = this.ctx;
     if (envelope.recipients.length === 0) throw new MailError(554, '5.5.1', 'No valid recipients', 'queue');
-    const id = newMessageId();
+    // An id whose key file is made already, when the key store has one ready (key-slots.ts).
+    const id = ctx.keys.newId?.() ?? newMessageId();
     const now = ctx.clock.now();
     // The body's own data key (crypto-shredding: destroyed when the message is done), stored
     // sealed under the master key while the body streams in.

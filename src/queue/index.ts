@@ -2,7 +2,7 @@ export { Queue } from './queue.ts';
 export type { IntakeCommit, IntakeRows } from './enqueue.ts';
 export type { LeasedGroup, QueuedRecipient, Settlement, StoredEnvelope, MessageSummary, MessageDetail } from './types.ts';
 export type { QueueSelector, QueueTotals } from './hold.ts';
-export { QUEUE_ID_PATTERN } from './message-id.ts';
+export { MESSAGE_ID_LENGTH, QUEUE_ID_PATTERN } from './message-id.ts';
 export { nextAttempt, delayNoticeDue } from './schedule.ts';
 export type { RetryOptions } from './schedule.ts';
 export { checkReceipt, receiptDisagreement } from './receipts.ts';

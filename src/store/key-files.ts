@@ -4,6 +4,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { ExpiringMap } from '../kernel/index.ts';
 import { fsyncDir, writeNewFileSynced } from './fsync.ts';
+import { KeySlots } from './key-slots.ts';
 import type { Store } from './schema.ts';
 
 /**
@@ -25,6 +26,11 @@ export interface KeyStore {
    */
   idsOlderThan(ageMs: number): Promise<string[]>;
   readonly where: string;
+  /**
+   * A new id whose key is cheaper to put (its file made ahead, key-slots.ts), or undefined:
+   * the caller then picks one of its own.
+   */
+  newId?(): string | undefined;
 }
 
 const SAFE_ID = /^[A-Za-z0-9_-]{8,64}$/;
@@ -43,8 +49,10 @@ const RECENT_KEY_MS = 30_000;
  * One file per key under `dir` (the SQLite default, `<dataDir>/queue-keys`): unlinking a file
  * takes it out of every later copy of the data dir, which a database row cannot promise.
  */
-export function openKeyFiles(dir: string): KeyStore {
+/** `slots`: make files ahead for ids of `idLength` whose sealed keys are `bytes` long (key-slots.ts). */
+export function openKeyFiles(dir: string, options: { slots?: { bytes: number; idLength: number } } = {}): KeyStore {
   mkdirSync(path.join(dir, 'tmp'), { recursive: true, mode: 0o700 });
+  const slots = options.slots ? new KeySlots(dir, options.slots.bytes, options.slots.idLength) : undefined;
   const recent = new ExpiringMap<string, Buffer>(RECENT_KEYS, RECENT_KEY_MS);
   const pathOf = (id: string) => {
     if (!SAFE_ID.test(id)) throw new Error(`invalid key id ${JSON.stringify(id)}`);
@@ -52,8 +60,13 @@ export function openKeyFiles(dir: string): KeyStore {
   };
   return {
     where: dir,
+    newId: slots ? () => slots.take() : undefined,
     async put(id, sealed) {
       const finalPath = pathOf(id);
+      if (slots && (await slots.fill(id, sealed))) {
+        recent.set(id, sealed);
+        return;
+      }
       // Written in place, not to tmp/ and renamed: only a committed message's key is ever
       // read, and its row commits after this resolves, so a key cut short by a crash belongs
       // to an enqueue that never committed and goes with the stray-key sweep (housekeeping.ts).
