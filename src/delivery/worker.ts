@@ -93,6 +93,8 @@ export class DeliveryWorker implements Service {
   private readonly clock: Clock;
   private running = false;
   private active = 0;
+  /** Groups whose remote answered, settling: their slots are free, bounded apart (`concurrency` more). */
+  private settling = 0;
   private readonly activePerDomain = new Map<string, number>();
   /** Groups whose attempt is in progress: the heartbeat renews their leases. */
   private readonly attempts = new Set<LeasedGroup>();
@@ -174,7 +176,7 @@ export class DeliveryWorker implements Service {
       if (this.wakePending) await new Promise((r) => setTimeout(r, LEASE_COALESCE_MS));
       this.wakePending = false;
       let leased = 0;
-      const free = this.options.concurrency - this.active;
+      const free = Math.min(this.options.concurrency - this.active, 2 * this.options.concurrency - this.active - this.settling);
       if (free > 0) {
         try {
           leased = await this.leaseAndStart(free);
@@ -182,7 +184,7 @@ export class DeliveryWorker implements Service {
           this.logger.error({ err: (error as Error).message }, 'lease failed');
         }
       }
-      const full = this.active >= this.options.concurrency;
+      const full = free <= 0 || this.active >= this.options.concurrency;
       // Wait unless a wake-up arrived meanwhile and there is a free slot to use it.
       if ((leased === 0 || full) && !(this.wakePending && !full)) {
         await new Promise<void>((resolve) => {
@@ -237,22 +239,37 @@ export class DeliveryWorker implements Service {
     else this.activePerDomain.set(domain, count);
   }
 
-  /** Runs a group whose slots (`active`, per domain) the caller has taken. */
+  /**
+   * Runs a group whose slots (`active`, per domain) the caller has taken. The slots are the
+   * remote's: they are given back once it answered, and the group settles (a commit, its
+   * sync, the audit events) while the next one is sent; its lease stays renewed until then.
+   */
   private async runGroup(group: LeasedGroup): Promise<void> {
     this.attempts.add(group);
+    let sending = true;
+    const freeSlots = () => {
+      if (!sending) return;
+      sending = false;
+      this.releaseDomain(group.domain);
+      this.active--;
+      this.settling++;
+      this.notify();
+    };
     try {
-      await this.deliverGroup(group);
+      await this.deliverGroup(group, freeSlots);
     } catch (error) {
       // The lease expires and another attempt follows; nothing is lost.
       this.logger.error({ err: (error as Error).message, messageId: group.messageId, domain: group.domain }, 'delivery group failed');
     } finally {
       this.attempts.delete(group);
-      this.releaseDomain(group.domain);
-      this.active--;
+      if (sending) {
+        this.releaseDomain(group.domain);
+        this.active--;
+      } else this.settling--;
     }
   }
 
-  private async deliverGroup(leased: LeasedGroup): Promise<void> {
+  private async deliverGroup(leased: LeasedGroup, freeSlots: () => void): Promise<void> {
     // Still ours? A node that paused past its lease (SIGSTOP, a long GC, a VM migration) must
     // not send what another node has taken over, maybe delivered and deleted meanwhile.
     const held = await this.queue.holding(leased.lease, leased.recipients.map((r) => r.id));
@@ -301,6 +318,7 @@ export class DeliveryWorker implements Service {
         receipt: emptyReceipt(this.clock, r.address, reply, 'deferred'),
       }));
     }
+    freeSlots();
     await this.settleGroup(group, results);
   }
 

@@ -15,7 +15,7 @@ describe('key slots (key files made ahead)', () => {
     const keys = openKeyFiles(dir, { slots: { bytes: 12, idLength: 16 } });
     // None made yet: the first caller picks its own id, and the batch starts.
     expect(keys.newId!()).toBeUndefined();
-    await until(() => filesUnder(dir!).length === 64, 10_000);
+    await until(() => filesUnder(dir!).length === 64, 10_000, 'a batch of 64 slots');
     const id = keys.newId!()!;
     expect(id).toMatch(/^[A-Za-z0-9]{16}$/);
     const file = path.join(dir, id.slice(0, 2), id);
@@ -37,7 +37,7 @@ describe('key slots (key files made ahead)', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'sg-slots-'));
     const slots = new KeySlots(dir, 12, 16);
     slots.take();
-    await until(() => filesUnder(dir!).length === 64, 10_000);
+    await until(() => filesUnder(dir!).length === 64, 10_000, 'a batch of 64 slots');
     const a = slots.take()!;
     const b = slots.take()!;
     expect(await slots.fill(a, Buffer.from('too long for the slot'))).toBe(false);
@@ -53,10 +53,13 @@ describe('key slots (key files made ahead)', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'sg-slots-'));
     const slots = new KeySlots(dir, 12, 16);
     slots.take();
-    await until(() => filesUnder(dir!).length === 64, 10_000);
+    await until(() => filesUnder(dir!).length === 64, 10_000, 'a batch of 64 slots');
+    const first = filesUnder(dir);
     const later = Date.now() + 10 * 60_000 + 1_000;
-    // All 64 stale: none handed out, a new batch started.
+    // All 64 stale: none handed out, their files removed, a new batch started.
     expect(slots.take(later)).toBeUndefined();
-    await until(() => filesUnder(dir!).length === 64 && slots.take(later) !== undefined, 10_000);
+    await until(() => filesUnder(dir!).length === 64 && !filesUnder(dir!).some((f) => first.includes(f)), 10_000, 'a fresh batch in place of the stale one');
+    const fresh = slots.take()!;
+    expect(first.some((f) => f.endsWith(fresh))).toBe(false);
   });
 });
