@@ -30,7 +30,7 @@ describe('delivery worker', () => {
     await current?.cleanup();
   });
 
-  async function setup(decide: (job: DomainJob) => RecipientResult[], now: { t: number }, extra: { pickup?: WorkerOptions['pickup']; toPickup?: PickupFn; noticeSettled?: (o: NoticeOutcome) => Promise<void> } = {}) {
+  async function setup(decide: (job: DomainJob) => RecipientResult[], now: { t: number }, extra: { pickup?: WorkerOptions['pickup']; toPickup?: PickupFn; noticeSettled?: (o: NoticeOutcome) => Promise<void>; audit?: { add(event: unknown): Promise<void> } } = {}) {
     current = await openTestStore('sqlite');
     const clock = { now: () => now.t };
     const queue = new Queue({ store: current.store, blobs: openBlobStore(path.join(current.dir, 'blobs')), vault: createVault(randomBytes(32)), clock, logger: silent });
@@ -53,6 +53,7 @@ describe('delivery worker', () => {
         logger: silent,
         toPickup: extra.toPickup,
         noticeSettled: extra.noticeSettled,
+        audit: extra.audit,
         deliver: async (job) => {
           jobs.push({ job, body: await text(await job.openBody()) });
           return { results: decide(job) };
@@ -82,6 +83,25 @@ describe('delivery worker', () => {
     const detail = await queue.show(id);
     expect(detail?.receipts.map((r) => r.reply)).toEqual(['250 2.0.0 Ok: queued as ABC', '250 2.0.0 Ok: queued as ABC']);
     await until(async () => (await queue.list({ state: 'active' })).length === 0);
+  });
+
+  it('gives a group\'s slots back once the remote answered: the next message of the domain goes out while the last ones settle', async () => {
+    const now = { t: 1_500_000 };
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let waiting = 0;
+    // The settlement's audit events wait at the gate: each group is past its send, not settled.
+    const audit = { add: async () => void (waiting++, await gate) };
+    const { queue, jobs } = await setup((job) => job.recipients.map((r) => ({ recipientId: r.id, outcome: 'delivered', reply: '250 2.0.0 Ok', receipt: receipt(r.address, '250 2.0.0 Ok', 'delivered') })), now, { audit });
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      ids.push((await queue.enqueue({ mailFrom: 'a@sender.test', recipients: [{ address: `r${i}@dest.test` }], requireTls: false, smtpUtf8: false, bodyType: '8BITMIME' }, Readable.from([Buffer.from('Subject: hi\r\n\r\nbody\r\n')]))).id);
+    }
+    worker!.notify();
+    // perDomainConcurrency is 2: all four sent while none has finished settling (before: two).
+    await until(() => jobs.length === 4 && waiting === 4);
+    open();
+    await until(async () => (await Promise.all(ids.map((id) => queue.show(id)))).every((m) => m?.recipients.every((r) => r.state === 'delivered')));
   });
 
   it('bounces a 5xx recipient with an RFC 3464 report to the sender, never to the null sender', async () => {
