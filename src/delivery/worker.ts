@@ -253,7 +253,8 @@ export class DeliveryWorker implements Service {
       this.releaseDomain(group.domain);
       this.active--;
       this.settling++;
-      this.notify();
+      // No wake-up of its own: a lease now could take this group's lapsed lease from under its
+      // settle (att-lapsed-lease-report); the next enqueue, poll or finished group fills the slot.
     };
     try {
       await this.deliverGroup(group, freeSlots);
