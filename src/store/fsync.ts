@@ -5,10 +5,10 @@ import { close, constants, fsync, open, write } from 'node:fs';
  * object and its close bookkeeping per call, and the per-message key file pays it on the
  * event loop (issue 14).
  */
-const call = <T>(start: (done: (error: NodeJS.ErrnoException | null, value: T) => void) => void) =>
+export const call = <T>(start: (done: (error: NodeJS.ErrnoException | null, value: T) => void) => void) =>
   new Promise<T>((resolve, reject) => start((error, value) => (error ? reject(error) : resolve(value))));
 
-const closeFd = (fd: number) => call<void>((done) => close(fd, (error) => done(error, undefined)));
+export const closeFd = (fd: number) => call<void>((done) => close(fd, (error) => done(error, undefined)));
 
 async function syncOpened(target: string, flags: number): Promise<void> {
   const fd = await call<number>((done) => open(target, flags, done));
@@ -35,11 +35,14 @@ export async function writeNewFileSynced(file: string, data: Buffer, mode: numbe
   const flags = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_DSYNC;
   const fd = await call<number>((done) => open(file, flags, mode, done));
   try {
-    let offset = 0;
-    while (offset < data.length) {
-      offset += await call<number>((done) => write(fd, data, offset, data.length - offset, null, done));
-    }
+    await writeAll(fd, data);
   } finally {
     await closeFd(fd);
   }
+}
+
+/** Writes all of `data` from the file's start (a write may take less than it was given). */
+export async function writeAll(fd: number, data: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) offset += await call<number>((done) => write(fd, data, offset, data.length - offset, offset, done));
 }

@@ -1,8 +1,8 @@
-import { close, constants, fdatasync, open, unlink, write } from 'node:fs';
+import { constants, fdatasync, open, unlink } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { randomAlphanumeric } from '../kernel/index.ts';
-import { fsyncDir } from './fsync.ts';
+import { call, closeFd, fsyncDir, writeAll } from './fsync.ts';
 
 /*
  * Key files made ahead of the messages that take them (issue 14). Creating a file and making
@@ -21,15 +21,6 @@ import { fsyncDir } from './fsync.ts';
 const SLOT_MAX_AGE_MS = 10 * 60_000;
 const BATCH = 64;
 const LOW_WATER = 32;
-
-const call = <T>(start: (done: (error: NodeJS.ErrnoException | null, value: T) => void) => void) =>
-  new Promise<T>((resolve, reject) => start((error, value) => (error ? reject(error) : resolve(value))));
-const closeFd = (fd: number) => call<void>((done) => close(fd, (error) => done(error, undefined)));
-
-async function writeAll(fd: number, data: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < data.length) offset += await call<number>((done) => write(fd, data, offset, data.length - offset, offset, done));
-}
 
 export class KeySlots {
   private readonly dir: string;
