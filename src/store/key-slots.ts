@@ -1,4 +1,4 @@
-import { constants, fdatasync, open, unlink } from 'node:fs';
+import { constants, fdatasync, fstat, open, unlink, type Stats } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { randomAlphanumeric } from '../kernel/index.ts';
@@ -54,23 +54,43 @@ export class KeySlots {
 
   /**
    * Writes `sealed` into the slot `id`, on disk when it resolves; false when `id` is no slot of
-   * this process or the slot's file is gone (the caller makes the file).
+   * this process, or the slot's file is gone or is not the file made for it (the caller makes the file).
    */
   async fill(id: string, sealed: Buffer): Promise<boolean> {
     if (!this.taken.delete(id) || sealed.length !== this.bytes) return false;
+    const file = this.fileOf(id);
     let fd: number;
     try {
-      fd = await call<number>((done) => open(this.fileOf(id), constants.O_WRONLY | constants.O_DSYNC, done));
+      // Not through a symlink: the ordinary put creates with O_EXCL and never follows one;
+      // a link planted at a slot's name must not make this write land in another file.
+      fd = await call<number>((done) => open(file, constants.O_WRONLY | constants.O_DSYNC | constants.O_NOFOLLOW, done));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return false;
+      if (code !== 'ELOOP') throw error;
+      return this.discard(file);
     }
+    let written = false;
     try {
-      await writeAll(fd, sealed);
+      // Still the file this process made: one regular file of the sealed size, ours, with no
+      // other name. A hard link (a `cp -al` snapshot, another key's file) would get the key
+      // where no destroy reaches it; another owner's file could be read by that owner.
+      const info = await call<Stats>((done) => fstat(fd, done));
+      const uid = process.getuid?.();
+      if (info.isFile() && info.nlink === 1 && info.size === this.bytes && (uid === undefined || info.uid === uid)) {
+        await writeAll(fd, sealed);
+        written = true;
+      }
     } finally {
       await closeFd(fd);
     }
-    return true;
+    return written || this.discard(file);
+  }
+
+  /** A slot's name that holds something else: taken away (the link, not its target), so the put makes a new file. */
+  private async discard(file: string): Promise<false> {
+    await call<void>((done) => unlink(file, (error) => done(error && error.code !== 'ENOENT' ? error : null, undefined)));
+    return false;
   }
 
   private fileOf(id: string): string {
