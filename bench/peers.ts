@@ -33,7 +33,6 @@ export async function sinkDestination(ip: string): Promise<Destination> {
   return { count: () => sink.count(), stop: () => sink.stop(), address: `${ip}:${port}` };
 }
 
-/** Messages per second: `load` split evenly over the `targets`, timed until `destination` has them all. */
 /**
  * Busy CPU time of the whole machine (/proc/stat: every state but idle and iowait), in ms. Over
  * a run it counts the relay under test and what both sides share (smtp-source, the destination).
@@ -44,14 +43,14 @@ function machineBusyMs(): number {
   return ((user! + nice! + system! + irq! + softirq! + (steal ?? 0)) * 1000) / 100; // USER_HZ
 }
 
+/** Messages per second: `load` split evenly over the `targets`, timed until `destination` has them all. */
 export async function measure(label: string, targets: string[], destination: Destination, load: Load): Promise<number> {
   const start = performance.now();
   const busyBefore = machineBusyMs();
   const each = Math.floor(load.messages / targets.length);
   const sessions = Math.max(1, Math.floor(load.sessions / targets.length));
-  let sentAt = 0;
   await Promise.all(targets.map((target, i) => smtpSource({ target, sessions, messages: i === 0 ? load.messages - each * (targets.length - 1) : each, size: load.size, file: load.file, helo: load.helo, from: load.from ?? 'sender@source.test', to: 'rcpt@sink.test' })));
-  sentAt = performance.now();
+  const sentAt = performance.now();
   await waitFor(() => destination.count() >= load.messages, 20 * 60_000, `${label}: ${load.messages} messages at the destination (have ${destination.count()})`);
   const seconds = (performance.now() - start) / 1000;
   // Not a figure: where a ratio's limit lies (a relay using every core, or waiting on something).

@@ -76,9 +76,11 @@ try {
 /** CPU ticks (utime + stime) of each thread of `pid` and of its listener workers, by thread name. */
 function threadTimes(pid: number): Map<string, number> {
   const times = new Map<string, number>();
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
   processTimes(pid, workers > 1 ? 'primary ' : '', times);
-  if (workers > 1) for (const child of children) processTimes(Number(child), 'worker ', times);
+  if (workers > 1) {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    for (const child of children) processTimes(Number(child), 'worker ', times);
+  }
   return times;
 }
 

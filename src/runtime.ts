@@ -5,7 +5,7 @@ import { createLogger } from './logger.ts';
 import { Users } from './accounts/index.ts';
 import { masterKeyPath, storeUrl, type Config } from './config/index.ts';
 import { systemClock, type Clock, type Logger } from './kernel/index.ts';
-import { MESSAGE_ID_LENGTH, Queue, type IntakeCommit } from './queue/index.ts';
+import { BODY_KEY_BYTES, MESSAGE_ID_LENGTH, Queue, type IntakeCommit } from './queue/index.ts';
 import { PickupStore, type PickupOpened } from './pickup/index.ts';
 import { openBlobStore, openDatabaseBlobStore, openDatabaseKeyStore, openKeyFiles, type BlobStore, type Store } from './store/index.ts';
 import { openSqliteStore } from './store/sqlite/index.ts';
@@ -96,7 +96,7 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
   // Body keys as files where deleting one is real; a cluster without a shared folder keeps them in PostgreSQL.
   const keyDir = config.queue.keyDir ?? (store.capabilities.bodiesInDatabase ? undefined : path.join(config.dataDir, 'queue-keys'));
   // Key files made ahead for new ids (key-slots.ts): every body key seals to the same length.
-  const keys = keyDir ? openKeyFiles(path.resolve(config.dataDir, keyDir), { slots: { bytes: vault.seal(Buffer.alloc(32)).length, idLength: MESSAGE_ID_LENGTH } }) : openDatabaseKeyStore(store);
+  const keys = keyDir ? openKeyFiles(path.resolve(config.dataDir, keyDir), { slots: { bytes: vault.seal(Buffer.alloc(BODY_KEY_BYTES)).length, idLength: MESSAGE_ID_LENGTH } }) : openDatabaseKeyStore(store);
   // Derived like the audit checkpoint key, under its own label: the two keys differ, and
   // neither is stored. Every node holding the master key signs with the same receipt key.
   const receipts = receiptSigner(Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'sealgate delivery receipt key v1', 32)));

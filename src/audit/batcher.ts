@@ -18,7 +18,6 @@ const MAX_BATCH = 500;
 
 /** The log, or what hands a batch to the process that writes it (a listener worker on SQLite). */
 export type AuditWriter = { recordMany(inputs: AuditEventInput[]): Promise<unknown> };
-type Writer = AuditWriter;
 
 interface Pending {
   input: AuditEventInput;
@@ -29,10 +28,10 @@ interface Pending {
 class SharedQueue {
   pending: Pending[] = [];
   writing: Promise<void> | null = null;
-  readonly log: Writer;
+  readonly log: AuditWriter;
   readonly logger: Logger;
 
-  constructor(log: Writer, logger: Logger) {
+  constructor(log: AuditWriter, logger: Logger) {
     this.log = log;
     this.logger = logger;
   }
@@ -61,12 +60,12 @@ class SharedQueue {
   }
 }
 
-const queues = new WeakMap<Writer, SharedQueue>();
+const queues = new WeakMap<AuditWriter, SharedQueue>();
 
 export class AuditBatcher {
   private readonly queue: SharedQueue;
 
-  constructor(log: Writer, logger: Logger) {
+  constructor(log: AuditWriter, logger: Logger) {
     let queue = queues.get(log);
     if (!queue) {
       queue = new SharedQueue(log, logger);

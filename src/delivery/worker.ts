@@ -247,11 +247,14 @@ export class DeliveryWorker implements Service {
   private async runGroup(group: LeasedGroup): Promise<void> {
     this.attempts.add(group);
     let sending = true;
+    const giveBack = () => {
+      this.releaseDomain(group.domain);
+      this.active--;
+    };
     const freeSlots = () => {
       if (!sending) return;
       sending = false;
-      this.releaseDomain(group.domain);
-      this.active--;
+      giveBack();
       this.settling++;
       // No wake-up of its own: a lease now could take this group's lapsed lease from under its
       // settle (att-lapsed-lease-report); the next enqueue, poll or finished group fills the slot.
@@ -263,10 +266,8 @@ export class DeliveryWorker implements Service {
       this.logger.error({ err: (error as Error).message, messageId: group.messageId, domain: group.domain }, 'delivery group failed');
     } finally {
       this.attempts.delete(group);
-      if (sending) {
-        this.releaseDomain(group.domain);
-        this.active--;
-      } else this.settling--;
+      if (sending) giveBack();
+      else this.settling--;
     }
   }
 

@@ -9,6 +9,9 @@ import { sealControlsForRow, storeBody } from './bodies.ts';
 import { dbNow, domainOf, type QueueContext } from './context.ts';
 import { newMessageId } from './message-id.ts';
 
+/** Bytes of each body's own data key (runtime.ts sizes the key files made ahead from it). */
+export const BODY_KEY_BYTES = 32;
+
 /** A message's rows as the intake commits them: the body is stored (inline or as a file) already. */
 export interface IntakeRows {
   message: Insertable<MessagesTable>;
@@ -64,7 +67,7 @@ export class Intake {
     const now = ctx.clock.now();
     // The body's own data key (crypto-shredding: destroyed when the message is done), stored
     // sealed under the master key while the body streams in.
-    const bodyKey = randomBytes(32);
+    const bodyKey = randomBytes(BODY_KEY_BYTES);
     const keyStored = ctx.keys.put(id, ctx.vault.seal(bodyKey));
     keyStored.catch(() => undefined);
     const bodyVault = createVault(bodyKey);

@@ -1,5 +1,5 @@
 export { Queue } from './queue.ts';
-export type { IntakeCommit, IntakeRows } from './enqueue.ts';
+export { BODY_KEY_BYTES, type IntakeCommit, type IntakeRows } from './enqueue.ts';
 export type { LeasedGroup, QueuedRecipient, Settlement, StoredEnvelope, MessageSummary, MessageDetail } from './types.ts';
 export type { QueueSelector, QueueTotals } from './hold.ts';
 export { MESSAGE_ID_LENGTH, QUEUE_ID_PATTERN } from './message-id.ts';

@@ -48,9 +48,11 @@ export class Queue {
   private readonly intake: Intake;
   private readonly settler: Settler;
 
-  /** `keys`: where each body's own data key lives (default: the `message_keys` table). */
-  /** `receiptSigner`: signs final outcomes' receipts as they are settled. */
-  /** `intakeCommit`: where an enqueued message's rows commit (default: this store; see `commitIntake`). */
+  /**
+   * `keys`: where each body's own data key lives (default: the `message_keys` table).
+   * `receiptSigner`: signs final outcomes' receipts as they are settled.
+   * `intakeCommit`: where an enqueued message's rows commit (default: this store; see `commitIntake`).
+   */
   constructor(deps: { store: Store; blobs: BlobStore; vault: Vault; clock: Clock; logger: Logger; keys?: KeyStore; receiptSigner?: ReceiptSigner; intakeCommit?: IntakeCommit }) {
     this.ctx = { store: deps.store, blobs: deps.blobs, vault: deps.vault, keys: deps.keys ?? openDatabaseKeyStore(deps.store), clock: deps.clock, logger: deps.logger, receiptSigner: deps.receiptSigner };
     this.intake = new Intake(this.ctx, deps.intakeCommit);

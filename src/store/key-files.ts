@@ -48,16 +48,16 @@ const RECENT_KEY_MS = 30_000;
 /**
  * One file per key under `dir` (the SQLite default, `<dataDir>/queue-keys`): unlinking a file
  * takes it out of every later copy of the data dir, which a database row cannot promise.
+ * `slots`: make files ahead for ids of `idLength` whose sealed keys are `bytes` long (key-slots.ts).
  */
-/** `slots`: make files ahead for ids of `idLength` whose sealed keys are `bytes` long (key-slots.ts). */
 export function openKeyFiles(dir: string, options: { slots?: { bytes: number; idLength: number } } = {}): KeyStore {
   mkdirSync(path.join(dir, 'tmp'), { recursive: true, mode: 0o700 });
-  const slots = options.slots ? new KeySlots(dir, options.slots.bytes, options.slots.idLength) : undefined;
   const recent = new ExpiringMap<string, Buffer>(RECENT_KEYS, RECENT_KEY_MS);
   const pathOf = (id: string) => {
     if (!SAFE_ID.test(id)) throw new Error(`invalid key id ${JSON.stringify(id)}`);
     return path.join(dir, id.slice(0, 2), id);
   };
+  const slots = options.slots ? new KeySlots(dir, options.slots.bytes, options.slots.idLength, pathOf) : undefined;
   return {
     where: dir,
     newId: slots ? () => slots.take() : undefined,

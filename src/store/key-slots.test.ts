@@ -35,7 +35,7 @@ describe('key slots (key files made ahead)', () => {
 
   it('leaves a key of another size, an id it never handed out, and a slot whose file went to the ordinary put', async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'sg-slots-'));
-    const slots = new KeySlots(dir, 12, 16);
+    const slots = new KeySlots(dir, 12, 16, (id) => path.join(dir!, id.slice(0, 2), id));
     slots.take();
     await until(() => filesUnder(dir!).length === 64, 10_000, 'a batch of 64 slots');
     const a = slots.take()!;
@@ -51,7 +51,7 @@ describe('key slots (key files made ahead)', () => {
 
   it('never hands out a slot older than ten minutes (the stray-key sweep takes keys an hour old), and removes it', async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'sg-slots-'));
-    const slots = new KeySlots(dir, 12, 16);
+    const slots = new KeySlots(dir, 12, 16, (id) => path.join(dir!, id.slice(0, 2), id));
     slots.take();
     await until(() => filesUnder(dir!).length === 64, 10_000, 'a batch of 64 slots');
     const first = filesUnder(dir);

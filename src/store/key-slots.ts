@@ -26,17 +26,22 @@ export class KeySlots {
   private readonly dir: string;
   private readonly bytes: number;
   private readonly idLength: number;
+  private readonly fileOf: (id: string) => string;
   private ready: { id: string; madeAt: number }[] = [];
   /** Ids handed out and not yet written. */
   private readonly taken = new Set<string>();
   private refilling: Promise<void> | undefined;
   private failedAt = 0;
 
-  /** `bytes`: the size of every sealed key; `idLength`: the ids' length (the queue's). */
-  constructor(dir: string, bytes: number, idLength: number) {
+  /**
+   * `bytes`: the size of every sealed key; `idLength`: the ids' length (the queue's); `fileOf`:
+   * the key file of an id under `dir` (key-files.ts's layout, a shard folder per first two characters).
+   */
+  constructor(dir: string, bytes: number, idLength: number, fileOf: (id: string) => string) {
     this.dir = dir;
     this.bytes = bytes;
     this.idLength = idLength;
+    this.fileOf = fileOf;
   }
 
   /** An id whose key file is made already, or undefined (none ready: the put makes its file). */
@@ -93,10 +98,6 @@ export class KeySlots {
     return false;
   }
 
-  private fileOf(id: string): string {
-    return path.join(this.dir, id.slice(0, 2), id);
-  }
-
   private refill(now: number): void {
     // A disk that refused a batch is not asked again at once: puts make their own files meanwhile.
     if (this.refilling || now - this.failedAt < 5_000) return;
@@ -107,11 +108,11 @@ export class KeySlots {
 
   private async makeBatch(): Promise<void> {
     const prefix = randomAlphanumeric(2);
-    const folder = path.join(this.dir, prefix);
+    const ids = Array.from({ length: BATCH }, () => prefix + randomAlphanumeric(this.idLength - 2));
+    const folder = path.dirname(this.fileOf(ids[0]!));
     const made = await mkdir(folder, { recursive: true, mode: 0o700 });
     if (made) await fsyncDir(this.dir);
     const zeros = Buffer.alloc(this.bytes);
-    const ids = Array.from({ length: BATCH }, () => prefix + randomAlphanumeric(this.idLength - 2));
     const created: string[] = [];
     await Promise.all(
       ids.map(async (id) => {
