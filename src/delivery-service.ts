@@ -78,7 +78,7 @@ export function createDeliveryService(runtime: Runtime, metrics?: GatewayMetrics
   const { config, logger, clock, queue } = runtime;
   const extraCa = config.delivery.extraCaFiles.map((file) => readFileSync(file));
   const resolver = createSystemResolver({ servers: config.delivery.dnsServers.length ? config.delivery.dnsServers : undefined });
-  const pool = new ConnectionPool();
+  const pool = new ConnectionPool({ maxPerKey: config.delivery.perDomainConcurrency });
   const signer = outboundSignerFor(runtime);
   const memory = new LinkSecurityMemory(runtime.store);
   const security = createSecurityAssessor(config, runtime.store, resolver, extraCa, logger);

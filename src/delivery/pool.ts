@@ -9,7 +9,10 @@ const bornAt = new WeakMap<SmtpClient, number>();
 
 /**
  * Idle SMTP sessions kept briefly after RSET, keyed by destination and TLS policy, so a
- * burst of messages to one MX reuses one connection and one TLS handshake.
+ * burst of messages to one MX reuses one connection and one TLS handshake. `maxPerKey` is
+ * the per-domain concurrency: deliveries leased together finish together, and a pool of 4
+ * beside 20 of them closed 16 sessions and opened them again for the next batch (40% of
+ * relayed messages paid a new connection, and with TLS a new handshake; issue 14).
  */
 export class ConnectionPool {
   private readonly idle = new Map<string, Idle[]>();
