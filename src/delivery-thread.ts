@@ -27,8 +27,10 @@ parentPort!.on('message', (message: string | { metrics: number } | { stop: numbe
     void (async () => {
       await service.drain(message.stop);
       await runtime.close();
-      parentPort!.postMessage('stopped');
-      parentPort!.close();
+      // Ends this thread, not the process. Deliveries given back at the deadline may still
+      // hold their sockets (a receiver that never answers the data) and their timers: they
+      // would keep the thread alive until the handle's grace ran out, past systemd's stop.
+      process.exit(0);
     })();
   }
 });

@@ -218,9 +218,9 @@ export const configSchema = z.strictObject({
       extraCaFiles: z.array(z.string()).default([]).describe('Extra CA certificates (PEM files) trusted for `verified`, beside the system store.'),
       ipFamilies: z.array(z.union([z.literal(4), z.literal(6)])).default([4, 6]).describe('Address families used to reach an MX: 4, 6 or both.'),
       thread: z
-        .boolean()
-        .default(false)
-        .describe('Run delivery in its own thread (its own core and store connection): about 20% more relay throughput on two cores for about 60 MB more memory (bench/README.md).'),
+        .union([z.literal('auto'), z.boolean()])
+        .default('auto')
+        .describe('Run delivery in its own thread (its own core and store connection). `auto`: in its own thread when `sealgate serve` runs as one process on a machine of two cores or more (about 25% more relay throughput on two cores for about 60 MB more memory, bench/README.md); with listener workers the primary delivers in its main thread, which the listeners leave free.'),
     })
     .prefault({})
     .describe('Outbound delivery to MX hosts and smarthosts.'),
