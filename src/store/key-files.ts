@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { access, mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { ExpiringMap } from '../kernel/index.ts';
@@ -91,7 +91,8 @@ export function openKeyFiles(dir: string, options: { slots?: { bytes: number; id
       const cached = recent.get(id);
       // The file still there says no other process destroyed the key: `queue delete` of a
       // message whose delivery had begun sent it anyway with the remembered key (i14-32).
-      if (cached && (await access(pathOf(id)).then(() => true, () => false))) return cached;
+      // A name lookup in a folder in the cache, on the event loop: one thread-pool round trip less.
+      if (cached && existsSync(pathOf(id))) return cached;
       if (cached) recent.delete(id);
       try {
         return await readFile(pathOf(id));
