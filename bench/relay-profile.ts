@@ -5,7 +5,7 @@
  * that counts SQLite statements, stops it with SIGTERM so the profiles are written, then prints
  * the self time by stage (bench/profile-stages.ts) and statements per message.
  *
- *   node bench/relay-profile.ts [--messages 3000] [--sessions 20] [--size 10240] [--out /tmp/relay-prof] [--cpu] [--delivery-thread] [--workers N]
+ *   node bench/relay-profile.ts [--messages 3000] [--sessions 20] [--size 10240] [--out /tmp/relay-prof] [--cpu] [--delivery-in-main] [--workers N]
  *
  * `--cpu`: no profiler (it inflates native calls several times): the gateway's CPU time per
  * message by thread, from /proc (utime + stime), which a loaded machine moves far less than
@@ -26,7 +26,8 @@ const size = arg('size', 10_240);
 const outIndex = process.argv.indexOf('--out');
 const out = outIndex > 0 ? process.argv[outIndex + 1]! : '/tmp/relay-prof';
 const cpuOnly = process.argv.includes('--cpu');
-const deliveryThread = process.argv.includes('--delivery-thread');
+// `delivery.thread` as `serve` would pick it (`auto`), unless delivery is asked into the main thread.
+const deliveryThread = process.argv.includes('--delivery-in-main') ? false : 'auto';
 const workers = arg('workers', 1);
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });

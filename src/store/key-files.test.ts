@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -20,6 +21,25 @@ describe('key files', () => {
     expect(await keys.get('message-one')).toBeNull();
     expect(filesUnder(dir)).toEqual([]);
     await expect(keys.put('../escape', Buffer.alloc(1))).rejects.toThrow(/invalid key id/);
+  });
+
+  it('reads a key another instance wrote (a delivery thread), and refuses a FIFO, a link or a folder at a key name without blocking', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'sg-keys-'));
+    await openKeyFiles(dir).put('bbMessage1', Buffer.from('sealed by intake'));
+    const other = openKeyFiles(dir);
+    expect((await other.get('bbMessage1'))?.toString()).toBe('sealed by intake');
+    mkdirSync(path.join(dir, 'cc'));
+    // A FIFO with no writer: a blocking open() on the event loop would never return.
+    execFileSync('mkfifo', [path.join(dir, 'cc', 'ccFifo0001')]);
+    await expect(other.get('ccFifo0001')).rejects.toThrow(/not a regular file/);
+    writeFileSync(path.join(dir, 'cc', 'target'), 'not a key');
+    symlinkSync(path.join(dir, 'cc', 'target'), path.join(dir, 'cc', 'ccLink0001'));
+    await expect(other.get('ccLink0001')).rejects.toThrow(/symbolic link/);
+    mkdirSync(path.join(dir, 'cc', 'ccFolder01'));
+    await expect(other.get('ccFolder01')).rejects.toThrow(/not a regular file/);
+    writeFileSync(path.join(dir, 'cc', 'ccHuge0001'), Buffer.alloc(64 * 1024));
+    await expect(other.get('ccHuge0001')).rejects.toThrow(/not a regular file of a key's size/);
+    expect(await other.get('ccMissing1')).toBeNull();
   });
 
   it('makes a shard folder only when it is missing, also when it went away, and destroying a missing key is no error', async () => {

@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { mkdir, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { ExpiringMap } from '../kernel/index.ts';
@@ -94,12 +94,7 @@ export function openKeyFiles(dir: string, options: { slots?: { bytes: number; id
       // A name lookup in a folder in the cache, on the event loop: one thread-pool round trip less.
       if (cached && existsSync(pathOf(id))) return cached;
       if (cached) recent.delete(id);
-      try {
-        return await readFile(pathOf(id));
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw error;
-      }
+      return readKeyFileSync(pathOf(id));
     },
     async destroy(id) {
       recent.delete(id);
@@ -141,6 +136,41 @@ export function openKeyFiles(dir: string, options: { slots?: { bytes: number; id
       return ids;
     },
   };
+}
+
+/** Larger than any sealed key: a file past it is not one of ours. */
+const KEY_FILE_MAX_BYTES = 4096;
+
+/**
+ * A key file's bytes, or null when there is none. Read on the event loop: a delivery thread
+ * (its own KeyStore, so none of the intake's remembered keys) read every relayed message's key
+ * back through four thread-pool round trips (open, fstat, read, close), each costing the loop
+ * more than the calls on a file just written, in the page cache (issue 14). Not through a
+ * link, and non-blocking: a FIFO planted at a key's name must not stop the loop in open().
+ */
+function readKeyFileSync(file: string): Buffer | null {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new Error(`the key file ${file} is a symbolic link, not a key this gateway wrote; remove it`, { cause: error });
+    throw error;
+  }
+  try {
+    const info = fstatSync(fd);
+    if (!info.isFile() || info.size > KEY_FILE_MAX_BYTES) throw new Error(`the key file ${file} is not a regular file of a key's size; remove it`);
+    const bytes = Buffer.allocUnsafe(info.size);
+    let offset = 0;
+    while (offset < bytes.length) {
+      const read = readSync(fd, bytes, offset, bytes.length - offset, offset);
+      if (read === 0) break;
+      offset += read;
+    }
+    return bytes.subarray(0, offset);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
