@@ -1,4 +1,5 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { threadId } from 'node:worker_threads';
 import type { Checkpoint } from './checkpoint.ts';
 
 /*
@@ -34,7 +35,10 @@ export function fileWitness(file: string): CheckpointWitness {
       return parsed;
     },
     write(checkpoint) {
-      const temporary = `${file}.${process.pid}.tmp`;
+      // Per thread, not per process: the delivery thread signs checkpoints too, and with one
+      // temporary name its rename could take the other thread's half-written file, whose own
+      // rename then failed (ENOENT).
+      const temporary = `${file}.${process.pid}.${threadId}.tmp`;
       writeFileSync(temporary, `${JSON.stringify(checkpoint)}\n`, { mode: 0o600 });
       renameSync(temporary, file);
     },
