@@ -72,12 +72,15 @@ export class KeySlots {
       // a link planted at a slot's name must not make this write land in another file.
       // The open, fstat and close of a file made minutes ago touch no disk, so they run here:
       // through the thread pool each cost the event loop more than the call itself (issue 14);
-      // only the O_DSYNC write, which waits for the disk, goes there.
-      fd = openSync(file, constants.O_WRONLY | constants.O_DSYNC | constants.O_NOFOLLOW);
+      // only the O_DSYNC write, which waits for the disk, goes there. Non-blocking: a FIFO
+      // planted at the name made open() wait for a reader, and on the event loop that stopped
+      // the whole gateway (i15-01); now it fails with ENXIO (or opens, and fstat refuses it).
+      // O_NONBLOCK changes nothing for the regular file this should be.
+      fd = openSync(file, constants.O_WRONLY | constants.O_DSYNC | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return false;
-      if (code !== 'ELOOP') throw error;
+      if (code !== 'ELOOP' && code !== 'ENXIO') throw error;
       return this.discard(file);
     }
     let written = false;
