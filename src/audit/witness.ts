@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import type { Checkpoint } from './checkpoint.ts';
 
@@ -24,11 +24,20 @@ export function fileWitness(file: string): CheckpointWitness {
   return {
     read() {
       let text: string;
+      let fd: number;
       try {
-        text = readFileSync(file, 'utf8');
+        // Non-blocking: a FIFO planted at the name made open() wait for a writer, and the
+        // thread signing the checkpoint (the delivery thread, too) stopped for good (i15-02).
+        fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
         throw error;
+      }
+      try {
+        if (!fstatSync(fd).isFile()) throw new Error(`${file} is not a regular file, not a witness this gateway wrote; remove it`);
+        text = readFileSync(fd, 'utf8');
+      } finally {
+        closeSync(fd);
       }
       const parsed = JSON.parse(text) as unknown;
       if (!isCheckpoint(parsed)) throw new Error(`${file} is not an audit checkpoint`);
@@ -39,7 +48,18 @@ export function fileWitness(file: string): CheckpointWitness {
       // temporary name its rename could take the other thread's half-written file, whose own
       // rename then failed (ENOENT).
       const temporary = `${file}.${process.pid}.${threadId}.tmp`;
-      writeFileSync(temporary, `${JSON.stringify(checkpoint)}\n`, { mode: 0o600 });
+      const text = `${JSON.stringify(checkpoint)}\n`;
+      // Created, never opened as found ('wx', O_EXCL): the name is predictable, and a symlink
+      // planted there made this write truncate its target (master.key), a FIFO made it wait
+      // for a reader for good (i15-02). Whatever is there (a crash's leftover, a plant) is
+      // unlinked, not followed, and the file made again.
+      try {
+        writeFileSync(temporary, text, { mode: 0o600, flag: 'wx' });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        unlinkSync(temporary);
+        writeFileSync(temporary, text, { mode: 0o600, flag: 'wx' });
+      }
       renameSync(temporary, file);
     },
   };
