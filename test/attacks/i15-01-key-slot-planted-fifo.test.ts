@@ -27,7 +27,10 @@ describe('i15-01 a FIFO planted at a key slot', () => {
     const keys = openKeyFiles(keyDir, { slots: { bytes: SEALED.length, idLength: 16 } });
     expect(keys.newId!()).toBeUndefined();
     await until(() => filesUnder(keyDir).length === 64, 10_000, 'a batch of slots made');
-    const id = keys.newId!()!;
+    // The files appear before the batch is synced and handed out: wait for a slot, not for files.
+    let id: string | undefined;
+    await until(() => (id = keys.newId!()) !== undefined, 10_000, 'a slot ready');
+    if (!id) throw new Error('no slot');
     const file = path.join(keyDir, id.slice(0, 2), id);
     unlinkSync(file);
     execFileSync('mkfifo', ['-m', '600', file]);
