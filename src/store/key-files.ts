@@ -1,4 +1,4 @@
-import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -160,14 +160,7 @@ function readKeyFileSync(file: string): Buffer | null {
   try {
     const info = fstatSync(fd);
     if (!info.isFile() || info.size > KEY_FILE_MAX_BYTES) throw new Error(`the key file ${file} is not a regular file of a key's size; remove it`);
-    const bytes = Buffer.allocUnsafe(info.size);
-    let offset = 0;
-    while (offset < bytes.length) {
-      const read = readSync(fd, bytes, offset, bytes.length - offset, offset);
-      if (read === 0) break;
-      offset += read;
-    }
-    return bytes.subarray(0, offset);
+    return readFileSync(fd);
   } finally {
     closeSync(fd);
   }

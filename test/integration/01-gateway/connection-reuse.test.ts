@@ -1,7 +1,6 @@
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SmtpClient } from '../../../src/smtp/index.ts';
+import { sendMessage } from '../../helpers/cluster.ts';
 import { startGateway, type GatewayProcess } from '../../helpers/gateway.ts';
 import { freePort, tempDir } from '../../helpers/ports.ts';
 import { startRecordingSmtp, type RecordingSmtp } from '../../helpers/recording-smtp.ts';
@@ -15,14 +14,7 @@ import { startRecordingSmtp, type RecordingSmtp } from '../../helpers/recording-
 const CONCURRENCY = 10;
 
 async function send(port: number, subject: string): Promise<void> {
-  const client = await SmtpClient.connect({ host: '127.0.0.1', port, servername: 'gw', heloName: 'source.test', connectTimeoutMs: 5000, commandTimeoutMs: 30_000 });
-  await client.ehlo();
-  const { rcpts } = await client.envelope('a@internet.test', [], [{ address: 'box@reuse.test', params: [] }]);
-  expect(rcpts[0].code).toBe(250);
-  const body = new PassThrough();
-  body.end(Buffer.from(`Subject: ${subject}\r\n\r\nbody of ${subject}\r\n`));
-  expect((await client.data(body)).raw).toMatch(/^250 /);
-  await client.quit();
+  expect((await sendMessage(port, subject, { recipients: ['box@reuse.test'] })).acked).toBe(true);
 }
 
 describe('outbound session reuse', () => {
